@@ -1,0 +1,1 @@
+//! PMI-1 wire format (placeholder until the launcher work lands).

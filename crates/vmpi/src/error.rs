@@ -1,0 +1,89 @@
+//! Errors of the library: every failure carries an MPI error class (the numeric values
+//! are MPICH's, so the C ABI can return them unchanged) and a message that names the
+//! call and the argument.
+
+use std::fmt;
+
+/// MPI error classes (values as in MPICH 4.x `mpi.h`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(i32)]
+pub enum ErrorClass {
+    Success = 0,
+    Buffer = 1,
+    Count = 2,
+    Type = 3,
+    Tag = 4,
+    Comm = 5,
+    Rank = 6,
+    Root = 7,
+    Group = 8,
+    Op = 9,
+    Topology = 10,
+    Dims = 11,
+    Arg = 12,
+    Unknown = 13,
+    Truncate = 14,
+    Other = 15,
+    Intern = 16,
+    InStatus = 17,
+    Pending = 18,
+    Request = 19,
+    Access = 20,
+    Amode = 21,
+    BadFile = 22,
+    Conversion = 23,
+    DupDatarep = 24,
+    FileExists = 25,
+    FileInUse = 26,
+    File = 27,
+    Info = 28,
+    InfoKey = 29,
+    InfoValue = 30,
+    InfoNokey = 31,
+    Io = 32,
+    Keyval = 33,
+    Locktype = 34,
+    Name = 35,
+    NoMem = 36,
+    NotSame = 37,
+    NoSpace = 38,
+    NoSuchFile = 39,
+    Port = 40,
+    Quota = 41,
+    ReadOnly = 42,
+    Service = 43,
+    Spawn = 44,
+    UnsupportedDatarep = 45,
+    UnsupportedOperation = 46,
+    Win = 47,
+}
+
+/// An error: its MPI class and a message naming the call and the argument.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    pub class: ErrorClass,
+    pub message: String,
+}
+
+impl Error {
+    pub fn new(class: ErrorClass, message: impl Into<String>) -> Self {
+        Error { class, message: message.into() }
+    }
+    /// A failure of the machinery below MPI (a syscall, a corrupt peer, the launcher).
+    pub fn other(message: impl Into<String>) -> Self {
+        Error::new(ErrorClass::Other, message)
+    }
+    pub fn intern(message: impl Into<String>) -> Self {
+        Error::new(ErrorClass::Intern, message)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({:?})", self.message, self.class)
+    }
+}
+
+impl std::error::Error for Error {}
+
+pub type Result<T> = std::result::Result<T, Error>;

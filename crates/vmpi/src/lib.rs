@@ -1,0 +1,2 @@
+//! vmpi
+pub mod error;
