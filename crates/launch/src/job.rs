@@ -127,11 +127,12 @@ fn write_now(fd: BorrowedFd<'_>, data: &[u8]) -> io::Result<usize> {
     Ok(done)
 }
 
-/// Blocks the signals the loop handles and returns a signalfd for them. SIGINT and
-/// SIGTERM get the default disposition first so that an inherited "ignore" cannot
-/// hide them; SIGHUP keeps an inherited "ignore" (nohup).
+/// Blocks the signals the loop handles and returns a signalfd for them. SIGINT,
+/// SIGTERM and SIGCHLD get the default disposition first so that an inherited
+/// "ignore" cannot hide them (or auto-reap the ranks); SIGHUP keeps an inherited
+/// "ignore" (nohup).
 fn signal_fd() -> nix::Result<SignalFd> {
-    for sig in [Signal::SIGINT, Signal::SIGTERM] {
+    for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGCHLD] {
         // SAFETY: SIG_DFL installs no handler code; the signals are blocked just
         // below and then read through the signalfd.
         unsafe { nix::sys::signal::signal(sig, SigHandler::SigDfl) }?;
