@@ -67,7 +67,10 @@ pub struct Error {
 
 impl Error {
     pub fn new(class: ErrorClass, message: impl Into<String>) -> Self {
-        Error { class, message: message.into() }
+        Error {
+            class,
+            message: message.into(),
+        }
     }
     /// A failure of the machinery below MPI (a syscall, a corrupt peer, the launcher).
     pub fn other(message: impl Into<String>) -> Self {

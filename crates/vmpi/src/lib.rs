@@ -1,2 +1,58 @@
-//! vmpi
+//! # vmpi: MPI for HPC clouds
+//!
+//! vmpi is an MPI library for clusters whose ranks live in virtual machines and
+//! containers. At start-up it finds out by evidence (kernel boot id, namespaces, a
+//! /dev/shm probe, a Cross Memory Attach probe) which ranks share memory, and gives
+//! every pair of ranks the fastest channel that really works: shared-memory queues
+//! (with CMA single-copy for large messages) or TCP.
+//!
+//! ```no_run
+//! fn main() -> vmpi::Result<()> {
+//!     let universe = vmpi::init()?;
+//!     let world = universe.world();
+//!     let (rank, size) = (world.rank(), world.size());
+//!     let next = (rank + 1) % size;
+//!     let prev = (rank + size - 1) % size;
+//!     let mut token = [0u64];
+//!     if rank == 0 {
+//!         world.send(&[42u64], next, 0)?;
+//!         world.recv(&mut token, prev, 0)?;
+//!     } else {
+//!         world.recv(&mut token, prev, 0)?;
+//!         world.send(&token, next, 0)?;
+//!     }
+//!     // Nonblocking operations live in a scope that outlives their buffers.
+//!     let mut got = vec![0i32; 4];
+//!     vmpi::scope(|s| -> vmpi::Result<()> {
+//!         let r = s.irecv(world, &mut got, vmpi::ANY_SOURCE, 7)?;
+//!         let t = s.isend(world, &[rank; 4], prev, 7)?;
+//!         vmpi::wait_all(&mut [r, t])?;
+//!         Ok(())
+//!     })?;
+//!     world.barrier()?;
+//!     println!("rank {rank}: {:?}, channel to {next}: {:?}", got, universe.channel_to(next as usize)?);
+//!     Ok(())
+//! }
+//! ```
+//!
+//! Run it with `mpirun -np 4 ./prog` (or MPICH's `mpiexec.mpich`). The layers are
+//! described in docs/architecture.md: [`bootstrap`], [`locality`], [`transport`],
+//! [`p2p`], [`comm`], [`coll`], and this crate's API on top.
+
+pub mod api;
+pub mod bootstrap;
+pub mod coll;
+pub mod comm;
+pub mod config;
 pub mod error;
+pub mod locality;
+pub mod p2p;
+pub mod runtime;
+pub mod transport;
+
+pub use api::{
+    init, scope, test_all, wait_all, wait_any, wait_some, ChannelInfo, Communicator, Equivalence,
+    Request, Scope, Universe,
+};
+pub use error::{Error, ErrorClass, Result};
+pub use p2p::{Status, ANY_SOURCE, ANY_TAG, PROC_NULL};

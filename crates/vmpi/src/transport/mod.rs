@@ -54,7 +54,11 @@ pub struct PayloadRef<'a> {
 impl<'a> PayloadRef<'a> {
     /// A payload in private memory.
     pub fn private(bytes: &'a [u8]) -> Self {
-        PayloadRef { ptr: bytes.as_ptr(), len: bytes.len(), _life: PhantomData }
+        PayloadRef {
+            ptr: bytes.as_ptr(),
+            len: bytes.len(),
+            _life: PhantomData,
+        }
     }
 
     /// A payload in a shared-memory region.
@@ -64,7 +68,11 @@ impl<'a> PayloadRef<'a> {
     /// it concurrently; we only copy bytes out, so a hostile writer can change what we
     /// read but not our memory safety.
     pub unsafe fn shared(ptr: *const u8, len: usize) -> Self {
-        PayloadRef { ptr, len, _life: PhantomData }
+        PayloadRef {
+            ptr,
+            len,
+            _life: PhantomData,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -78,7 +86,10 @@ impl<'a> PayloadRef<'a> {
     /// Copy `dst.len()` bytes starting at `offset` into `dst`.
     /// Panics if the range is outside the payload (callers check lengths first).
     pub fn copy_to(&self, offset: usize, dst: &mut [u8]) {
-        assert!(offset <= self.len && dst.len() <= self.len - offset, "payload range out of bounds");
+        assert!(
+            offset <= self.len && dst.len() <= self.len - offset,
+            "payload range out of bounds"
+        );
         // SAFETY: the range lies inside the payload (checked above), which the
         // constructor guarantees is mapped and readable for 'a; `dst` is private memory
         // that cannot overlap a payload we only read.

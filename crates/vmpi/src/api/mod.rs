@@ -1,0 +1,13 @@
+//! The Rust API: [`init`] gives a [`Universe`]; its communicators send and receive
+//! typed slices; nonblocking operations live in a [`scope`] that guarantees their
+//! buffers outlive them.
+
+mod communicator;
+mod equivalence;
+mod request;
+mod universe;
+
+pub use communicator::Communicator;
+pub use equivalence::Equivalence;
+pub use request::{scope, test_all, wait_all, wait_any, wait_some, Request, Scope};
+pub use universe::{init, ChannelInfo, Universe};

@@ -1,0 +1,212 @@
+//! Runtime parameters: read once at init from the environment into one typed
+//! [`Config`]. Names follow MVAPICH2 where the seeds name a parameter (`MV2_*`); new
+//! ones start with `VMPI_`. Every parameter is listed in [`PARAMS`] (and documented in
+//! docs/parameters.md); an unknown `MV2_`/`VMPI_` variable gets a warning, a bad value
+//! a clear error.
+
+use crate::error::{Error, ErrorClass, Result};
+use std::path::PathBuf;
+
+/// How the progress engine waits when there is nothing to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum YieldMode {
+    /// Yield the core when this kernel runs more ranks than we have cores.
+    Auto,
+    /// Always yield when idle.
+    Always,
+    /// Never yield: spin (lowest latency when every rank owns a core).
+    Never,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `MV2_USE_SHARED_MEM`: use shared memory between ranks that share /dev/shm.
+    pub use_shared_mem: bool,
+    /// `MV2_SMP_USE_CMA`: use Cross Memory Attach for large shm messages.
+    pub smp_use_cma: bool,
+    /// `MV2_SMP_EAGERSIZE`: largest message sent eagerly over shared memory.
+    pub smp_eager_size: usize,
+    /// `MV2_CONT_USE_IPC`: use shared memory between ranks in different containers.
+    pub cont_use_ipc: bool,
+    /// `VMPI_TCP_EAGERSIZE`: largest message sent eagerly over TCP.
+    pub tcp_eager_size: usize,
+    /// `VMPI_SHM_RING_SIZE`: bytes per queue of the shm region (power of two).
+    pub shm_ring_size: Option<u64>,
+    /// `VMPI_SHM_DIR`: where shm probe files and regions live.
+    pub shm_dir: PathBuf,
+    /// `VMPI_UNEXPECTED_LIMIT`: bytes of unexpected eager data buffered per peer before
+    /// the peer's channel is left undrained (flow control).
+    pub unexpected_limit: usize,
+    /// `VMPI_YIELD`: auto, always or never.
+    pub yield_mode: YieldMode,
+    /// `VMPI_VERBOSE`: print the channel of every pair at init (rank 0).
+    pub verbose: bool,
+}
+
+/// A parameter's name, default and meaning (the table users see).
+pub struct Param {
+    pub name: &'static str,
+    pub default: &'static str,
+    pub meaning: &'static str,
+}
+
+pub const PARAMS: &[Param] = &[
+    Param { name: "MV2_USE_SHARED_MEM", default: "1", meaning: "use shared memory between ranks that share /dev/shm; 0 sends everything over TCP" },
+    Param { name: "MV2_SMP_USE_CMA", default: "1", meaning: "use Cross Memory Attach (process_vm_readv) for large shared-memory messages" },
+    Param { name: "MV2_SMP_EAGERSIZE", default: "16384", meaning: "largest message sent eagerly through shared memory (bytes, K/M suffixes)" },
+    Param { name: "MV2_CONT_USE_IPC", default: "1", meaning: "use shared memory between ranks in different containers that share /dev/shm" },
+    Param { name: "MV2_VIRT_USE_IVSHMEM", default: "0", meaning: "IVSHMEM between co-resident VMs: not available in this version (1 is an error)" },
+    Param { name: "MV2_VIRT_IVSHMEM_DEVICE", default: "", meaning: "IVSHMEM device to use: not available in this version (setting it is an error)" },
+    Param { name: "VMPI_TCP_EAGERSIZE", default: "65536", meaning: "largest message sent eagerly over TCP" },
+    Param { name: "VMPI_SHM_RING_SIZE", default: "auto", meaning: "bytes per shared-memory queue (power of two, 16K..64M); auto fits the region in half of the free /dev/shm" },
+    Param { name: "VMPI_SHM_DIR", default: "/dev/shm", meaning: "directory of shared-memory probe files and regions" },
+    Param { name: "VMPI_UNEXPECTED_LIMIT", default: "4M", meaning: "unexpected eager bytes buffered per peer before its channel is left undrained" },
+    Param { name: "VMPI_YIELD", default: "auto", meaning: "idle waiting: auto (yield when ranks outnumber cores), always, never" },
+    Param { name: "VMPI_VERBOSE", default: "0", meaning: "rank 0 prints the channel of every pair and why at init" },
+];
+
+/// Parse a boolean the way MVAPICH2 users write them.
+pub fn parse_bool(name: &str, v: &str) -> Result<bool> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "1" | "yes" | "true" | "on" | "y" => Ok(true),
+        "0" | "no" | "false" | "off" | "n" => Ok(false),
+        _ => Err(Error::new(
+            ErrorClass::Arg,
+            format!("{name}={v}: expected 0 or 1"),
+        )),
+    }
+}
+
+/// Parse a byte count with an optional K, M or G (binary) suffix.
+pub fn parse_size(name: &str, v: &str) -> Result<u64> {
+    let t = v.trim();
+    let (num, mult) = match t.char_indices().last() {
+        Some((i, 'k' | 'K')) => (&t[..i], 1u64 << 10),
+        Some((i, 'm' | 'M')) => (&t[..i], 1 << 20),
+        Some((i, 'g' | 'G')) => (&t[..i], 1 << 30),
+        _ => (t, 1),
+    };
+    num.parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .ok_or_else(|| {
+            Error::new(
+                ErrorClass::Arg,
+                format!("{name}={v}: expected a byte count such as 8192, 64K or 4M"),
+            )
+        })
+}
+
+impl Config {
+    /// Read the configuration from the process environment.
+    pub fn from_env() -> Result<(Config, Vec<String>)> {
+        Config::from_vars(std::env::vars())
+    }
+
+    /// Read the configuration from `vars`; also returns warnings to print.
+    pub fn from_vars(
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<(Config, Vec<String>)> {
+        let mut c = Config {
+            use_shared_mem: true,
+            smp_use_cma: true,
+            smp_eager_size: 16384,
+            cont_use_ipc: true,
+            tcp_eager_size: 65536,
+            shm_ring_size: None,
+            shm_dir: PathBuf::from("/dev/shm"),
+            unexpected_limit: 4 << 20,
+            yield_mode: YieldMode::Auto,
+            verbose: false,
+        };
+        let mut warnings = Vec::new();
+        for (k, v) in vars {
+            if !(k.starts_with("MV2_") || k.starts_with("VMPI_")) {
+                continue;
+            }
+            match k.as_str() {
+                "MV2_USE_SHARED_MEM" => c.use_shared_mem = parse_bool(&k, &v)?,
+                "MV2_SMP_USE_CMA" => c.smp_use_cma = parse_bool(&k, &v)?,
+                "MV2_SMP_EAGERSIZE" => c.smp_eager_size = parse_size(&k, &v)? as usize,
+                "MV2_CONT_USE_IPC" => c.cont_use_ipc = parse_bool(&k, &v)?,
+                "MV2_VIRT_USE_IVSHMEM" => {
+                    if parse_bool(&k, &v)? {
+                        return Err(Error::new(
+                            ErrorClass::UnsupportedOperation,
+                            "MV2_VIRT_USE_IVSHMEM=1: the IVSHMEM channel is not available in this version of vmpi",
+                        ));
+                    }
+                }
+                "MV2_VIRT_IVSHMEM_DEVICE" => {
+                    return Err(Error::new(
+                        ErrorClass::UnsupportedOperation,
+                        "MV2_VIRT_IVSHMEM_DEVICE: the IVSHMEM channel is not available in this version of vmpi",
+                    ))
+                }
+                "VMPI_TCP_EAGERSIZE" => c.tcp_eager_size = parse_size(&k, &v)? as usize,
+                "VMPI_SHM_RING_SIZE" => {
+                    let s = parse_size(&k, &v)?;
+                    if !s.is_power_of_two() || !(16 << 10..=64 << 20).contains(&s) {
+                        return Err(Error::new(ErrorClass::Arg, format!("{k}={v}: expected a power of two from 16K to 64M")));
+                    }
+                    c.shm_ring_size = Some(s);
+                }
+                "VMPI_SHM_DIR" => c.shm_dir = PathBuf::from(v),
+                "VMPI_UNEXPECTED_LIMIT" => c.unexpected_limit = parse_size(&k, &v)? as usize,
+                "VMPI_YIELD" => {
+                    c.yield_mode = match v.as_str() {
+                        "auto" => YieldMode::Auto,
+                        "always" | "1" => YieldMode::Always,
+                        "never" | "0" => YieldMode::Never,
+                        _ => return Err(Error::new(ErrorClass::Arg, format!("{k}={v}: expected auto, always or never"))),
+                    }
+                }
+                "VMPI_VERBOSE" => c.verbose = parse_bool(&k, &v)?,
+                // Set by the launcher for the ranks; not a tuning knob.
+                "VMPI_LAUNCHER" => {}
+                _ => warnings.push(format!("unknown parameter {k} ignored (see docs/parameters.md)")),
+            }
+        }
+        Ok((c, warnings))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(v: &[(&str, &str)]) -> Vec<(String, String)> {
+        v.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_and_overrides() {
+        let (c, w) = Config::from_vars(vars(&[
+            ("MV2_SMP_USE_CMA", "0"),
+            ("MV2_SMP_EAGERSIZE", "32K"),
+            ("PATH", "/bin"),
+        ]))
+        .unwrap();
+        assert!(!c.smp_use_cma && c.use_shared_mem);
+        assert_eq!(c.smp_eager_size, 32768);
+        assert!(w.is_empty());
+    }
+
+    #[test]
+    fn unknown_warns_and_bad_value_errors() {
+        let (_, w) = Config::from_vars(vars(&[("MV2_NO_SUCH", "1")])).unwrap();
+        assert!(w[0].contains("MV2_NO_SUCH"));
+        let e = Config::from_vars(vars(&[("MV2_USE_SHARED_MEM", "maybe")])).unwrap_err();
+        assert!(e.message.contains("MV2_USE_SHARED_MEM=maybe"));
+        let e = Config::from_vars(vars(&[("VMPI_SHM_RING_SIZE", "100000")])).unwrap_err();
+        assert!(e.message.contains("power of two"));
+        assert_eq!(
+            Config::from_vars(vars(&[("MV2_VIRT_USE_IVSHMEM", "1")]))
+                .unwrap_err()
+                .class,
+            ErrorClass::UnsupportedOperation
+        );
+    }
+}

@@ -1,0 +1,205 @@
+//! What one rank can say about where it runs: kernel boot id, namespace inodes, pid,
+//! hostname (for messages only, never for decisions), usable cores, and the handles
+//! its peers need for the probes (shm probe nonce, CMA probe address and word).
+//! Encoded as one PMI value (the "card").
+
+use crate::error::{Error, Result};
+use std::os::unix::fs::MetadataExt;
+
+/// Namespaces whose identity we compare, in card order.
+pub const NAMESPACES: [&str; 6] = ["ipc", "pid", "net", "mnt", "uts", "user"];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Evidence {
+    pub boot_id: String,
+    /// Inode of /proc/self/ns/<name> for each of [`NAMESPACES`] (0 when unreadable).
+    pub ns: [u64; 6],
+    pub pid: u32,
+    pub hostname: String,
+    /// Cores this rank may run on.
+    pub cpus: usize,
+    /// Nonce in this rank's /dev/shm probe file (0 when shared memory is off).
+    pub shm_nonce: u64,
+    /// Address and content of this rank's CMA probe word.
+    pub cma_addr: u64,
+    pub cma_word: [u8; 16],
+    /// TCP addresses (the TCP channel's card).
+    pub tcp: String,
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).ok())
+        .collect()
+}
+
+impl Evidence {
+    /// Gather this process's evidence (probe handles and TCP card filled by the caller).
+    pub fn gather() -> Evidence {
+        let boot_id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+            .map(|s| s.trim().to_string())
+            .unwrap_or_else(|_| "unknown".into());
+        let mut ns = [0u64; 6];
+        for (i, n) in NAMESPACES.iter().enumerate() {
+            ns[i] = std::fs::metadata(format!("/proc/self/ns/{n}"))
+                .map(|m| m.ino())
+                .unwrap_or(0);
+        }
+        let hostname = nix::unistd::gethostname()
+            .ok()
+            .and_then(|h| h.into_string().ok())
+            .unwrap_or_else(|| "?".into());
+        let cpus = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0))
+            .map(|set| {
+                (0..nix::sched::CpuSet::count())
+                    .filter(|&i| set.is_set(i).unwrap_or(false))
+                    .count()
+            })
+            .unwrap_or(1)
+            .max(1);
+        Evidence {
+            boot_id,
+            ns,
+            pid: std::process::id(),
+            hostname,
+            cpus,
+            shm_nonce: 0,
+            cma_addr: 0,
+            cma_word: [0; 16],
+            tcp: String::new(),
+        }
+    }
+
+    pub fn same_kernel(&self, o: &Evidence) -> bool {
+        self.boot_id == o.boot_id && self.boot_id != "unknown"
+    }
+
+    pub fn same_ns(&self, o: &Evidence, name: &str) -> bool {
+        let i = NAMESPACES
+            .iter()
+            .position(|n| *n == name)
+            .expect("known namespace");
+        self.same_kernel(o) && self.ns[i] == o.ns[i] && self.ns[i] != 0
+    }
+
+    /// Same container: the namespaces Docker gives each container (mount, UTS, net).
+    pub fn same_container(&self, o: &Evidence) -> bool {
+        self.same_ns(o, "mnt") && self.same_ns(o, "uts") && self.same_ns(o, "net")
+    }
+
+    /// The card: `;`-separated `key:value`, no spaces.
+    pub fn encode(&self) -> String {
+        let host: String = self
+            .hostname
+            .chars()
+            .map(|c| {
+                if c.is_ascii_graphic() && c != ';' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .take(64)
+            .collect();
+        format!(
+            "v1;boot:{};ns:{};pid:{};host:{};cpus:{};shm:{:x};cma:{:x}/{};tcp:{}",
+            self.boot_id,
+            self.ns
+                .iter()
+                .map(|n| n.to_string())
+                .collect::<Vec<_>>()
+                .join(","),
+            self.pid,
+            host,
+            self.cpus,
+            self.shm_nonce,
+            self.cma_addr,
+            hex(&self.cma_word),
+            self.tcp
+        )
+    }
+
+    pub fn decode(card: &str, rank: usize) -> Result<Evidence> {
+        let bad = |what: &str| {
+            Error::other(format!(
+                "MPI_Init: rank {rank} published a bad locality card ({what}): {card:?}"
+            ))
+        };
+        let mut e = Evidence {
+            boot_id: String::new(),
+            ns: [0; 6],
+            pid: 0,
+            hostname: String::new(),
+            cpus: 1,
+            shm_nonce: 0,
+            cma_addr: 0,
+            cma_word: [0; 16],
+            tcp: String::new(),
+        };
+        let mut fields = card.split(';');
+        if fields.next() != Some("v1") {
+            return Err(bad("version; mixed vmpi versions in one job?"));
+        }
+        for f in fields {
+            let (k, v) = f.split_once(':').ok_or_else(|| bad("field"))?;
+            match k {
+                "boot" => e.boot_id = v.to_string(),
+                "ns" => {
+                    let parts: Vec<u64> = v
+                        .split(',')
+                        .map(|x| x.parse().map_err(|_| bad("ns")))
+                        .collect::<Result<_>>()?;
+                    if parts.len() != 6 {
+                        return Err(bad("ns count"));
+                    }
+                    e.ns.copy_from_slice(&parts);
+                }
+                "pid" => e.pid = v.parse().map_err(|_| bad("pid"))?,
+                "host" => e.hostname = v.to_string(),
+                "cpus" => e.cpus = v.parse().map_err(|_| bad("cpus"))?,
+                "shm" => e.shm_nonce = u64::from_str_radix(v, 16).map_err(|_| bad("shm"))?,
+                "cma" => {
+                    let (a, w) = v.split_once('/').ok_or_else(|| bad("cma"))?;
+                    e.cma_addr = u64::from_str_radix(a, 16).map_err(|_| bad("cma addr"))?;
+                    let w = unhex(w)
+                        .filter(|w| w.len() == 16)
+                        .ok_or_else(|| bad("cma word"))?;
+                    e.cma_word.copy_from_slice(&w);
+                }
+                "tcp" => e.tcp = v.to_string(),
+                _ => {}
+            }
+        }
+        Ok(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn card_round_trip() {
+        let mut e = Evidence::gather();
+        e.shm_nonce = 0xdead;
+        e.cma_addr = 0x7fff1234;
+        e.cma_word = [7; 16];
+        e.tcp = "127.0.0.1:5000".into();
+        let card = e.encode();
+        assert!(!card.contains(' ') && card.len() < 600);
+        assert_eq!(Evidence::decode(&card, 0).unwrap(), e);
+        assert!(Evidence::decode("v9;x", 3)
+            .unwrap_err()
+            .message
+            .contains("rank 3"));
+        assert!(e.same_container(&e) && e.same_kernel(&e));
+    }
+}

@@ -1,0 +1,344 @@
+//! Locality: evidence about every rank, turned into a verdict per pair (which channel,
+//! and why) and into shm domains (groups of ranks that share one /dev/shm and will
+//! share one region). No hostname decides anything; probes and kernel facts do.
+//!
+//! Every rank computes the same verdicts from the same published facts, so both ends
+//! of a pair always agree on its channel.
+
+pub mod evidence;
+pub mod probe;
+
+pub use evidence::Evidence;
+
+/// The channel a pair uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channel {
+    /// A rank and itself.
+    SelfLoop,
+    /// Shared-memory queues (large messages: CMA or pipelined copy).
+    Shm,
+    /// Sockets.
+    Tcp,
+}
+
+impl Channel {
+    pub fn name(self) -> &'static str {
+        match self {
+            Channel::SelfLoop => "self",
+            Channel::Shm => "shm",
+            Channel::Tcp => "tcp",
+        }
+    }
+}
+
+/// Whether a rank can read a peer's memory with CMA.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cma {
+    Works,
+    Unavailable(String),
+}
+
+/// The verdict for the ordered pair (a, b): the channel and, for shm pairs, whether
+/// `a` can pull large messages from `b` with CMA.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    pub channel: Channel,
+    pub reason: String,
+    pub cma: Cma,
+}
+
+/// The policy knobs the decision honours.
+#[derive(Debug, Clone, Copy)]
+pub struct Policy {
+    pub use_shared_mem: bool,
+    pub cont_use_ipc: bool,
+    pub smp_use_cma: bool,
+}
+
+/// What each rank found by probing its peers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct View {
+    /// Peers whose /dev/shm probe file this rank read back correctly.
+    pub shm_seen: Vec<bool>,
+    /// Peers whose memory this rank read correctly with CMA, or why not.
+    pub cma: Vec<Option<String>>,
+}
+
+impl View {
+    /// Encode as `<shm bits hex>/<cma bits hex>` (reasons stay local; the bit says works).
+    pub fn encode(&self) -> String {
+        fn bits(v: impl Iterator<Item = bool>) -> String {
+            let b: Vec<bool> = v.collect();
+            b.chunks(4)
+                .map(|c| {
+                    format!(
+                        "{:x}",
+                        c.iter()
+                            .enumerate()
+                            .fold(0u8, |a, (i, &x)| a | ((x as u8) << i))
+                    )
+                })
+                .collect()
+        }
+        format!(
+            "{}/{}",
+            bits(self.shm_seen.iter().copied()),
+            bits(self.cma.iter().map(|c| c.is_none()))
+        )
+    }
+
+    /// Decode a peer's view; CMA failures come back without their reason.
+    pub fn decode(s: &str, n: usize) -> Option<View> {
+        fn bits(s: &str, n: usize) -> Option<Vec<bool>> {
+            let mut out = Vec::with_capacity(n);
+            for ch in s.chars() {
+                let d = ch.to_digit(16)?;
+                for i in 0..4 {
+                    out.push(d & (1 << i) != 0);
+                }
+            }
+            if out.len() < n {
+                return None;
+            }
+            out.truncate(n);
+            Some(out)
+        }
+        let (a, b) = s.split_once('/')?;
+        let shm_seen = bits(a, n)?;
+        let cma = bits(b, n)?
+            .into_iter()
+            .map(|ok| {
+                if ok {
+                    None
+                } else {
+                    Some("peer's CMA probe failed".to_string())
+                }
+            })
+            .collect();
+        Some(View { shm_seen, cma })
+    }
+}
+
+/// The verdicts of every ordered pair and the shm domains.
+#[derive(Debug, Clone)]
+pub struct Map {
+    /// `verdicts[a][b]`.
+    pub verdicts: Vec<Vec<Verdict>>,
+    /// Each rank's shm domain: the sorted world ranks it shares a region with
+    /// (itself alone when it shares none).
+    pub domain_of: Vec<Vec<usize>>,
+}
+
+impl Map {
+    /// Decide every pair from everyone's evidence and views.
+    pub fn decide(policy: Policy, ev: &[Evidence], views: &[View]) -> Map {
+        let n = ev.len();
+        let mutual = |a: usize, b: usize| views[a].shm_seen[b] && views[b].shm_seen[a];
+        let allowed = |a: usize, b: usize| -> Result<(), String> {
+            if !policy.use_shared_mem {
+                return Err("MV2_USE_SHARED_MEM=0".into());
+            }
+            if !ev[a].same_kernel(&ev[b]) {
+                return Err("different kernel (boot id differs)".into());
+            }
+            if !mutual(a, b) {
+                return Err("/dev/shm not shared (probe file not visible both ways)".into());
+            }
+            if !policy.cont_use_ipc && !ev[a].same_container(&ev[b]) {
+                return Err("MV2_CONT_USE_IPC=0 and different containers".into());
+            }
+            Ok(())
+        };
+        // Candidate domain of each rank; a domain must be a clique on which all its
+        // members agree, else its members fall back to the network.
+        let cand: Vec<Vec<usize>> = (0..n)
+            .map(|a| {
+                (0..n)
+                    .filter(|&b| a == b || allowed(a, b).is_ok())
+                    .collect()
+            })
+            .collect();
+        let consistent: Vec<bool> = (0..n)
+            .map(|a| cand[a].iter().all(|&b| cand[b] == cand[a]))
+            .collect();
+        let domain_of: Vec<Vec<usize>> = (0..n)
+            .map(|a| {
+                if consistent[a] {
+                    cand[a].clone()
+                } else {
+                    vec![a]
+                }
+            })
+            .collect();
+        let verdicts = (0..n)
+            .map(|a| {
+                (0..n)
+                    .map(|b| {
+                        if a == b {
+                            return Verdict {
+                                channel: Channel::SelfLoop,
+                                reason: "same process".into(),
+                                cma: Cma::Works,
+                            };
+                        }
+                        match allowed(a, b) {
+                            Err(why) => Verdict {
+                                channel: Channel::Tcp,
+                                reason: why,
+                                cma: Cma::Unavailable("not a shm pair".into()),
+                            },
+                            Ok(()) if !(consistent[a] && consistent[b]) => Verdict {
+                                channel: Channel::Tcp,
+                                reason: "inconsistent /dev/shm visibility among ranks".into(),
+                                cma: Cma::Unavailable("not a shm pair".into()),
+                            },
+                            Ok(()) => {
+                                let reason = if ev[a].same_container(&ev[b]) {
+                                    "same /dev/shm (probe seen both ways)".to_string()
+                                } else {
+                                    "same /dev/shm across containers (probe seen both ways)"
+                                        .to_string()
+                                };
+                                let cma = if !policy.smp_use_cma {
+                                    Cma::Unavailable("MV2_SMP_USE_CMA=0".into())
+                                } else if !ev[a].same_ns(&ev[b], "pid") {
+                                    Cma::Unavailable("different PID namespace".into())
+                                } else {
+                                    match &views[a].cma[b] {
+                                        None => Cma::Works,
+                                        Some(why) => Cma::Unavailable(format!("CMA probe: {why}")),
+                                    }
+                                };
+                                Verdict {
+                                    channel: Channel::Shm,
+                                    reason,
+                                    cma,
+                                }
+                            }
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        Map {
+            verdicts,
+            domain_of,
+        }
+    }
+
+    /// How many ranks run on the same kernel as `me`.
+    pub fn ranks_on_kernel(ev: &[Evidence], me: usize) -> usize {
+        ev.iter().filter(|e| e.same_kernel(&ev[me])).count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(boot: &str, mnt: u64) -> Evidence {
+        let mut e = Evidence::gather();
+        e.boot_id = boot.into();
+        e.ns = [1, 2, 3, mnt, 5, 6];
+        e
+    }
+
+    fn view(seen: &[bool]) -> View {
+        View {
+            shm_seen: seen.to_vec(),
+            cma: vec![None; seen.len()],
+        }
+    }
+
+    const ALL: Policy = Policy {
+        use_shared_mem: true,
+        cont_use_ipc: true,
+        smp_use_cma: true,
+    };
+
+    #[test]
+    fn two_hosts_two_domains() {
+        let e = vec![ev("a", 4), ev("a", 4), ev("b", 4), ev("b", 4)];
+        let v = vec![
+            view(&[true, true, false, false]),
+            view(&[true, true, false, false]),
+            view(&[false, false, true, true]),
+            view(&[false, false, true, true]),
+        ];
+        let m = Map::decide(ALL, &e, &v);
+        assert_eq!(m.domain_of[0], vec![0, 1]);
+        assert_eq!(m.domain_of[3], vec![2, 3]);
+        assert_eq!(m.verdicts[0][1].channel, Channel::Shm);
+        assert_eq!(m.verdicts[1][2].channel, Channel::Tcp);
+        assert!(m.verdicts[1][2].reason.contains("boot id"));
+    }
+
+    #[test]
+    fn policies_and_asymmetry() {
+        let e = vec![ev("a", 4), ev("a", 9)];
+        let v = vec![view(&[true, true]), view(&[true, true])];
+        let m = Map::decide(
+            Policy {
+                cont_use_ipc: false,
+                ..ALL
+            },
+            &e,
+            &v,
+        );
+        assert!(m.verdicts[0][1].reason.contains("MV2_CONT_USE_IPC=0"));
+        let m = Map::decide(ALL, &e, &v);
+        assert!(m.verdicts[0][1].reason.contains("across containers"));
+        let m = Map::decide(
+            Policy {
+                use_shared_mem: false,
+                ..ALL
+            },
+            &e,
+            &v,
+        );
+        assert_eq!(m.verdicts[0][1].channel, Channel::Tcp);
+        let m = Map::decide(ALL, &e, &[view(&[true, true]), view(&[false, true])]);
+        assert!(m.verdicts[0][1].reason.contains("both ways"));
+        let m = Map::decide(
+            Policy {
+                smp_use_cma: false,
+                ..ALL
+            },
+            &e,
+            &v,
+        );
+        assert_eq!(
+            m.verdicts[0][1].cma,
+            Cma::Unavailable("MV2_SMP_USE_CMA=0".into())
+        );
+    }
+
+    #[test]
+    fn non_clique_falls_back() {
+        // 0 sees 1, 1 sees 2, 0 does not see 2: no consistent domain.
+        let e = vec![ev("a", 4), ev("a", 4), ev("a", 4)];
+        let v = vec![
+            view(&[true, true, false]),
+            view(&[true, true, true]),
+            view(&[false, true, true]),
+        ];
+        let m = Map::decide(ALL, &e, &v);
+        assert_eq!(m.verdicts[0][1].channel, Channel::Tcp);
+        assert!(m.verdicts[0][1].reason.contains("inconsistent"));
+        assert_eq!(m.domain_of[1], vec![1]);
+    }
+
+    #[test]
+    fn view_round_trip() {
+        let v = View {
+            shm_seen: vec![true, false, true, true, false],
+            cma: vec![None, Some("x".into()), None, None, Some("y".into())],
+        };
+        let d = View::decode(&v.encode(), 5).unwrap();
+        assert_eq!(d.shm_seen, v.shm_seen);
+        assert_eq!(
+            d.cma.iter().map(|c| c.is_none()).collect::<Vec<_>>(),
+            vec![true, false, true, true, false]
+        );
+    }
+}

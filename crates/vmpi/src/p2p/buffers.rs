@@ -1,0 +1,87 @@
+//! User buffers held by requests between the call that starts an operation and its
+//! completion. MPI's rule makes them valid in between (the caller may not touch or
+//! free a buffer of a pending request); these types carry that promise from the
+//! `unsafe` constructors to safe copy operations.
+
+use crate::transport::PayloadRef;
+
+/// A buffer a pending send reads from.
+#[derive(Clone, Copy, Debug)]
+pub struct SendBuf {
+    ptr: *const u8,
+    len: usize,
+}
+
+/// A buffer a pending receive writes into.
+#[derive(Clone, Copy, Debug)]
+pub struct RecvBuf {
+    ptr: *mut u8,
+    cap: usize,
+}
+
+// SAFETY: the buffers belong to the application, which keeps them valid until the
+// request completes; the engine that holds these is only touched under its lock.
+unsafe impl Send for SendBuf {}
+// SAFETY: as above.
+unsafe impl Send for RecvBuf {}
+
+impl SendBuf {
+    /// # Safety
+    /// `ptr..ptr+len` must stay readable and unchanged until the operation completes.
+    pub unsafe fn new(ptr: *const u8, len: usize) -> SendBuf {
+        SendBuf { ptr, len }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn addr(&self) -> u64 {
+        self.ptr as u64
+    }
+
+    /// The bytes `off..off+n`.
+    pub fn slice(&self, off: usize, n: usize) -> &[u8] {
+        assert!(off <= self.len && n <= self.len - off);
+        if n == 0 {
+            return &[];
+        }
+        // SAFETY: in range (checked); the constructor's contract keeps it readable.
+        unsafe { std::slice::from_raw_parts(self.ptr.add(off), n) }
+    }
+}
+
+impl RecvBuf {
+    /// # Safety
+    /// `ptr..ptr+cap` must stay writable and otherwise untouched until the operation
+    /// completes.
+    pub unsafe fn new(ptr: *mut u8, cap: usize) -> RecvBuf {
+        RecvBuf { ptr, cap }
+    }
+
+    pub fn cap(&self) -> usize {
+        self.cap
+    }
+
+    /// The writable bytes `off..off+n`.
+    pub fn slice_mut(&mut self, off: usize, n: usize) -> &mut [u8] {
+        assert!(off <= self.cap && n <= self.cap - off);
+        if n == 0 {
+            return &mut [];
+        }
+        // SAFETY: in range (checked); the constructor's contract keeps it writable and
+        // unaliased while the request is pending.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.add(off), n) }
+    }
+
+    /// Copy as much of `src` as fits at `off`; returns the bytes copied.
+    pub fn fill_from(&mut self, off: usize, src: &PayloadRef<'_>) -> usize {
+        let n = src.len().min(self.cap.saturating_sub(off));
+        src.copy_to(0, self.slice_mut(off, n));
+        n
+    }
+}

@@ -1,0 +1,669 @@
+//! The progress engine: routes each peer to its channel, runs the eager and
+//! rendezvous protocols, matches arrivals against posted receives, buffers
+//! unexpected messages within a per-peer budget, and completes requests.
+//!
+//! Protocols (per message of n bytes to a peer):
+//! - n <= the channel's eager size: one `Eager` packet (the receiver copies it out;
+//!   synchronous mode adds a `SyncAck`).
+//! - larger: `Rts` with the sender's buffer address. The receiver, once matched,
+//!   either pulls the bytes with CMA and answers `Fin`, or answers `Cts` and the
+//!   sender streams `Data` chunks through the channel (pipelined copy).
+//! - to itself: eager copy, or a direct copy once matched.
+//!
+//! The engine never blocks; callers poll [`Engine::progress`] and back off.
+
+use super::buffers::{RecvBuf, SendBuf};
+use super::header::{Header, Kind, FLAG_SYNC, HDR_LEN};
+use super::matching::{Held, Pattern, Posted, Queues, Unexpected};
+use super::request::{Phase, ReqId, Request, Requests, Status};
+use crate::error::{Error, ErrorClass, Result};
+use crate::locality::Channel;
+use crate::transport::{cma, shm::ShmTransport, tcp::TcpTransport, PacketChannel, PayloadRef};
+use std::collections::VecDeque;
+
+/// Send modes that change the protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendMode {
+    Standard,
+    /// Completes only once the receive has matched.
+    Synchronous,
+}
+
+/// A packet waiting for room in its channel.
+enum Out {
+    Ctrl(Header),
+    Eager {
+        hdr: Header,
+        buf: SendBuf,
+        req: ReqId,
+    },
+    Stream {
+        sreq: ReqId,
+        rreq: u64,
+        buf: SendBuf,
+        off: usize,
+    },
+}
+
+/// The channels of this rank.
+pub struct Channels {
+    pub shm: Option<ShmTransport>,
+    pub tcp: Option<TcpTransport>,
+}
+
+/// Everything the engine knows about one peer.
+pub struct PeerInfo {
+    pub channel: Channel,
+    /// This rank may pull the peer's memory with CMA.
+    pub cma: bool,
+    pub pid: i32,
+}
+
+struct State {
+    rank: usize,
+    peers: Vec<PeerInfo>,
+    reqs: Requests,
+    q: Queues,
+    unexpected_bytes: Vec<usize>,
+    unexpected_limit: usize,
+    outq: Vec<VecDeque<Out>>,
+    /// Peers with a non-empty out queue.
+    backlog: Vec<usize>,
+    cma_warned: bool,
+}
+
+/// The engine of one rank.
+pub struct Engine {
+    ch: Channels,
+    st: State,
+    shm_peers: Vec<usize>,
+    tcp_peers: Vec<usize>,
+    eager_shm: usize,
+    eager_tcp: usize,
+}
+
+/// What to do with a packet just looked at.
+enum Disposal {
+    Consume,
+    /// Leave it in the channel (flow control); look again later.
+    Leave,
+}
+
+impl Engine {
+    pub fn new(
+        rank: usize,
+        peers: Vec<PeerInfo>,
+        ch: Channels,
+        eager_shm: usize,
+        eager_tcp: usize,
+        unexpected_limit: usize,
+    ) -> Engine {
+        let n = peers.len();
+        let shm_peers = (0..n)
+            .filter(|&p| peers[p].channel == Channel::Shm)
+            .collect();
+        let tcp_peers = (0..n)
+            .filter(|&p| peers[p].channel == Channel::Tcp)
+            .collect();
+        let eager_shm = ch
+            .shm
+            .as_ref()
+            .map_or(0, |s| eager_shm.min(s.max_payload()));
+        let eager_tcp = ch
+            .tcp
+            .as_ref()
+            .map_or(0, |t| eager_tcp.min(t.max_payload()));
+        Engine {
+            ch,
+            st: State {
+                rank,
+                peers,
+                reqs: Requests::default(),
+                q: Queues::default(),
+                unexpected_bytes: vec![0; n],
+                unexpected_limit,
+                outq: (0..n).map(|_| VecDeque::new()).collect(),
+                backlog: Vec::new(),
+                cma_warned: false,
+            },
+            shm_peers,
+            tcp_peers,
+            eager_shm,
+            eager_tcp,
+        }
+    }
+
+    pub fn rank(&self) -> usize {
+        self.st.rank
+    }
+
+    pub fn size(&self) -> usize {
+        self.st.peers.len()
+    }
+
+    pub fn channels(&self) -> &Channels {
+        &self.ch
+    }
+
+    pub fn channels_mut(&mut self) -> &mut Channels {
+        &mut self.ch
+    }
+
+    /// Start a send of `buf` to world rank `peer`, as rank `src` of the communicator
+    /// whose context is `ctx`.
+    ///
+    /// # Safety
+    /// `buf` must stay valid and unchanged until the returned request completes.
+    pub unsafe fn isend(
+        &mut self,
+        buf: SendBuf,
+        peer: usize,
+        ctx: u32,
+        src: i32,
+        tag: i32,
+        mode: SendMode,
+    ) -> Result<ReqId> {
+        let channel = self.st.peers[peer].channel;
+        let eager = match channel {
+            Channel::Shm => self.eager_shm,
+            Channel::Tcp => self.eager_tcp,
+            Channel::SelfLoop => usize::MAX,
+        };
+        let len = buf.len();
+        let sync = mode == SendMode::Synchronous;
+        let req = self.st.reqs.insert(Request {
+            phase: Phase::Send { peer, buf },
+            waiting: 1,
+            status: Status {
+                source: src,
+                tag,
+                count: len,
+                cancelled: false,
+                error: None,
+            },
+        });
+        let mut hdr = Header {
+            kind: Kind::Eager,
+            flags: 0,
+            ctx,
+            src,
+            tag,
+            len: len as u64,
+            id: req.0,
+            addr: 0,
+        };
+        if channel == Channel::SelfLoop {
+            self.send_to_self(hdr, buf, req, sync)?;
+            return Ok(req);
+        }
+        if len <= eager {
+            if sync {
+                hdr.flags |= FLAG_SYNC;
+                self.st.reqs.expect_mut(req, "send")?.waiting = 2;
+            }
+            if self.st.outq[peer].is_empty()
+                && self
+                    .ch
+                    .send(peer, channel, &hdr.encode(), buf.slice(0, len))?
+            {
+                self.st.event(req);
+            } else {
+                self.st.enqueue(peer, Out::Eager { hdr, buf, req });
+            }
+        } else {
+            hdr.kind = Kind::Rts;
+            hdr.addr = buf.addr();
+            if self.st.outq[peer].is_empty() && self.ch.send(peer, channel, &hdr.encode(), &[])? {
+            } else {
+                self.st.enqueue(peer, Out::Ctrl(hdr));
+            }
+        }
+        Ok(req)
+    }
+
+    /// A message to ourselves: it goes straight to matching.
+    fn send_to_self(
+        &mut self,
+        mut hdr: Header,
+        buf: SendBuf,
+        req: ReqId,
+        sync: bool,
+    ) -> Result<()> {
+        let me = self.st.rank;
+        if buf.len() <= self.eager_shm.max(16384) && !sync {
+            // Eager: copied now, the send is complete.
+            let payload = PayloadRef::private(buf.slice(0, buf.len()));
+            self.st.incoming(me, hdr, payload)?;
+            self.st.event(req);
+        } else {
+            // Rendezvous with ourselves: the receiver copies from `buf` directly.
+            hdr.kind = Kind::Rts;
+            hdr.addr = buf.addr();
+            self.st.incoming(me, hdr, PayloadRef::private(&[]))?;
+        }
+        Ok(())
+    }
+
+    /// Post a receive into `buf` for messages matching `pattern`.
+    ///
+    /// # Safety
+    /// `buf` must stay valid and untouched until the returned request completes.
+    pub unsafe fn irecv(&mut self, buf: RecvBuf, pattern: Pattern) -> Result<ReqId> {
+        let req = self.st.reqs.insert(Request {
+            phase: Phase::Posted { buf },
+            waiting: 1,
+            status: Status::empty(),
+        });
+        if let Some(u) = self.st.q.take_unexpected(&pattern) {
+            self.st.unexpected_bytes[u.peer] -= u.cost();
+            self.st
+                .deliver(req, u.peer, u.hdr, Delivery::Held(u.held))?;
+        } else {
+            self.st.q.posted.push_back(Posted { req, pattern });
+        }
+        Ok(req)
+    }
+
+    /// The status of the first unexpected message matching `pattern`, if any.
+    pub fn iprobe(&mut self, pattern: &Pattern) -> Result<Option<Status>> {
+        self.progress()?;
+        Ok(self.st.q.find_unexpected(pattern).map(|u| Status {
+            source: u.hdr.src,
+            tag: u.hdr.tag,
+            count: u.hdr.len as usize,
+            cancelled: false,
+            error: None,
+        }))
+    }
+
+    /// If `req` is complete, free it and return its status.
+    pub fn test(&mut self, req: ReqId) -> Result<Option<Status>> {
+        let r = self.st.reqs.expect_mut(req, "MPI_Test")?;
+        if !r.is_done() {
+            return Ok(None);
+        }
+        let r = self.st.reqs.remove(req).expect("present");
+        Ok(Some(r.status))
+    }
+
+    /// Is `req` complete (without freeing it)?
+    pub fn is_complete(&self, req: ReqId) -> Result<bool> {
+        self.st.reqs.get(req).map(|r| r.is_done()).ok_or_else(|| {
+            Error::new(
+                ErrorClass::Request,
+                format!("request {:#x} is not active", req.0),
+            )
+        })
+    }
+
+    /// Cancel a receive that has not matched yet. Sends cannot be cancelled (as in
+    /// MPICH for messages already handed to a channel): Ok(false).
+    pub fn cancel(&mut self, req: ReqId) -> Result<bool> {
+        let r = self.st.reqs.expect_mut(req, "MPI_Cancel")?;
+        if matches!(r.phase, Phase::Posted { .. }) && self.st.q.unpost(req) {
+            let r = self.st.reqs.expect_mut(req, "MPI_Cancel")?;
+            r.status.cancelled = true;
+            r.phase = Phase::Done;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// Requests not yet freed.
+    pub fn live_requests(&self) -> usize {
+        self.st.reqs.live()
+    }
+
+    /// True while packets wait in out queues.
+    pub fn has_backlog(&self) -> bool {
+        !self.st.backlog.is_empty() || self.ch.tcp.as_ref().is_some_and(|t| t.has_pending_output())
+    }
+
+    /// Move packets: flush out queues, then drain every channel. Returns whether
+    /// anything happened.
+    pub fn progress(&mut self) -> Result<bool> {
+        let mut did = false;
+        if !self.st.backlog.is_empty() {
+            did |= self.flush()?;
+        }
+        if let Some(shm) = self.ch.shm.as_mut() {
+            for &p in &self.shm_peers {
+                did |= drain(shm, &mut self.st, p)?;
+            }
+        }
+        if let Some(tcp) = self.ch.tcp.as_mut() {
+            tcp.progress()?;
+            for &p in &self.tcp_peers {
+                did |= drain(tcp, &mut self.st, p)?;
+            }
+        }
+        if !self.st.backlog.is_empty() {
+            did |= self.flush()?;
+        }
+        Ok(did)
+    }
+
+    /// Push queued packets into their channels, in order, until they are full.
+    fn flush(&mut self) -> Result<bool> {
+        let mut did = false;
+        let mut i = 0;
+        while i < self.st.backlog.len() {
+            let peer = self.st.backlog[i];
+            let channel = self.st.peers[peer].channel;
+            loop {
+                let Some(front) = self.st.outq[peer].front_mut() else {
+                    break;
+                };
+                match front {
+                    Out::Ctrl(h) => {
+                        if !self.ch.send(peer, channel, &h.encode(), &[])? {
+                            break;
+                        }
+                        self.st.outq[peer].pop_front();
+                    }
+                    Out::Eager { hdr, buf, req } => {
+                        if !self
+                            .ch
+                            .send(peer, channel, &hdr.encode(), buf.slice(0, buf.len()))?
+                        {
+                            break;
+                        }
+                        let req = *req;
+                        self.st.outq[peer].pop_front();
+                        self.st.event(req);
+                    }
+                    Out::Stream {
+                        sreq,
+                        rreq,
+                        buf,
+                        off,
+                    } => {
+                        let max = self.ch.max_payload(channel);
+                        let n = (buf.len() - *off).min(max);
+                        let h = Header {
+                            kind: Kind::Data,
+                            flags: 0,
+                            ctx: 0,
+                            src: 0,
+                            tag: 0,
+                            len: *off as u64,
+                            id: *rreq,
+                            addr: 0,
+                        };
+                        if !self
+                            .ch
+                            .send(peer, channel, &h.encode(), buf.slice(*off, n))?
+                        {
+                            break;
+                        }
+                        *off += n;
+                        if *off == buf.len() {
+                            let sreq = *sreq;
+                            self.st.outq[peer].pop_front();
+                            self.st.event(sreq);
+                        }
+                    }
+                }
+                did = true;
+            }
+            if self.st.outq[peer].is_empty() {
+                self.st.backlog.swap_remove(i);
+            } else {
+                i += 1;
+            }
+        }
+        Ok(did)
+    }
+}
+
+impl Channels {
+    fn send(&mut self, peer: usize, channel: Channel, hdr: &[u8], payload: &[u8]) -> Result<bool> {
+        match channel {
+            Channel::Shm => self
+                .shm
+                .as_mut()
+                .expect("shm peer without shm channel")
+                .try_send(peer, hdr, payload),
+            Channel::Tcp => self
+                .tcp
+                .as_mut()
+                .expect("tcp peer without tcp channel")
+                .try_send(peer, hdr, payload),
+            Channel::SelfLoop => Err(Error::intern("packet to self through a channel")),
+        }
+    }
+
+    fn max_payload(&self, channel: Channel) -> usize {
+        match channel {
+            Channel::Shm => self.shm.as_ref().map_or(0, |s| s.max_payload()),
+            Channel::Tcp => self.tcp.as_ref().map_or(0, |t| t.max_payload()),
+            Channel::SelfLoop => usize::MAX,
+        }
+    }
+}
+
+/// Handle the packets waiting from `peer` on one channel (a bounded number, so one
+/// busy peer cannot starve the others).
+fn drain<C: PacketChannel>(ch: &mut C, st: &mut State, peer: usize) -> Result<bool> {
+    let mut did = false;
+    for _ in 0..64 {
+        let Some(pkt) = ch.peek(peer)? else { break };
+        let hdr = Header::decode(pkt.header, peer)?;
+        match st.incoming(peer, hdr, pkt.payload)? {
+            Disposal::Consume => {
+                ch.consume(peer);
+                did = true;
+            }
+            Disposal::Leave => break,
+        }
+    }
+    Ok(did)
+}
+
+/// How a matched message's data reaches the receive buffer.
+enum Delivery<'a> {
+    /// Straight from the channel.
+    Live(PayloadRef<'a>),
+    /// From the unexpected queue.
+    Held(Held),
+}
+
+impl State {
+    fn enqueue(&mut self, peer: usize, out: Out) {
+        if self.outq[peer].is_empty() {
+            self.backlog.push(peer);
+        }
+        self.outq[peer].push_back(out);
+    }
+
+    /// Queue a control packet (it goes out at the next flush, in order).
+    fn reply(&mut self, peer: usize, kind: Kind, id: u64, addr: u64) {
+        self.enqueue(peer, Out::Ctrl(Header::control(kind, id, addr)));
+    }
+
+    /// One of the events a send waits for happened.
+    fn event(&mut self, req: ReqId) {
+        if let Some(r) = self.reqs.get_mut(req) {
+            r.waiting = r.waiting.saturating_sub(1);
+            if r.waiting == 0 {
+                r.phase = Phase::Done;
+            }
+        }
+    }
+
+    /// The sender request named by a control packet from `peer`.
+    fn send_req(&mut self, id: u64, peer: usize, what: &str) -> Result<(ReqId, SendBuf)> {
+        let req = ReqId(id);
+        match self.reqs.get(req).map(|r| &r.phase) {
+            Some(Phase::Send { peer: p, buf }) if *p == peer => Ok((req, *buf)),
+            _ => Err(Error::other(format!(
+                "{what} from rank {peer} names no send of ours to it (protocol error)"
+            ))),
+        }
+    }
+
+    fn incoming(&mut self, peer: usize, hdr: Header, payload: PayloadRef<'_>) -> Result<Disposal> {
+        match hdr.kind {
+            Kind::Eager | Kind::Rts => {
+                if hdr.kind == Kind::Eager && payload.len() as u64 != hdr.len {
+                    return Err(Error::other(format!(
+                        "eager packet from rank {peer} carries {} bytes, header says {}",
+                        payload.len(),
+                        hdr.len
+                    )));
+                }
+                if let Some(p) = self.q.take_posted(&hdr) {
+                    self.deliver(p.req, peer, hdr, Delivery::Live(payload))?;
+                    return Ok(Disposal::Consume);
+                }
+                let held = if hdr.kind == Kind::Eager {
+                    Held::Eager(Vec::new())
+                } else {
+                    Held::Rts
+                };
+                let mut u = Unexpected { peer, hdr, held };
+                let cost = u.cost() + payload.len();
+                if self.unexpected_bytes[peer] > 0
+                    && self.unexpected_bytes[peer] + cost > self.unexpected_limit
+                {
+                    return Ok(Disposal::Leave);
+                }
+                if let Held::Eager(v) = &mut u.held {
+                    *v = payload.to_vec();
+                }
+                self.unexpected_bytes[peer] += u.cost();
+                self.q.unexpected.push_back(u);
+            }
+            Kind::Cts => {
+                let (sreq, buf) = self.send_req(hdr.id, peer, "clear-to-send")?;
+                self.enqueue(
+                    peer,
+                    Out::Stream {
+                        sreq,
+                        rreq: hdr.addr,
+                        buf,
+                        off: 0,
+                    },
+                );
+            }
+            Kind::Fin | Kind::SyncAck => {
+                let (sreq, _) = self.send_req(hdr.id, peer, "acknowledgement")?;
+                self.event(sreq);
+            }
+            Kind::Data => self.data(peer, hdr, payload)?,
+        }
+        Ok(Disposal::Consume)
+    }
+
+    /// A chunk of a rendezvous message we are receiving.
+    fn data(&mut self, peer: usize, hdr: Header, payload: PayloadRef<'_>) -> Result<()> {
+        let bad = |what: &str| {
+            Error::other(format!(
+                "data chunk from rank {peer} {what} (protocol error)"
+            ))
+        };
+        let r = self
+            .reqs
+            .get_mut(ReqId(hdr.id))
+            .ok_or_else(|| bad("for no receive of ours"))?;
+        let Phase::Receiving {
+            buf,
+            peer: p,
+            expected,
+            received,
+        } = &mut r.phase
+        else {
+            return Err(bad("for a receive that expects none"));
+        };
+        if *p != peer || hdr.len != *received || *received + payload.len() as u64 > *expected {
+            return Err(bad("out of order or too long"));
+        }
+        buf.fill_from(hdr.len as usize, &payload);
+        *received += payload.len() as u64;
+        if *received == *expected {
+            r.phase = Phase::Done;
+        }
+        Ok(())
+    }
+
+    /// Deliver a matched message into receive `req`.
+    fn deliver(&mut self, req: ReqId, peer: usize, hdr: Header, d: Delivery<'_>) -> Result<()> {
+        let me = self.rank;
+        let r = self.reqs.expect_mut(req, "receive")?;
+        let Phase::Posted { mut buf } = r.phase else {
+            return Err(Error::intern("matched a receive that is not posted"));
+        };
+        let n = (hdr.len as usize).min(buf.cap());
+        r.status = Status {
+            source: hdr.src,
+            tag: hdr.tag,
+            count: n,
+            cancelled: false,
+            error: if hdr.len as usize > buf.cap() {
+                Some(ErrorClass::Truncate)
+            } else {
+                None
+            },
+        };
+        match (hdr.kind, d) {
+            (Kind::Eager, Delivery::Live(p)) => {
+                buf.fill_from(0, &p);
+                r.phase = Phase::Done;
+                if hdr.flags & FLAG_SYNC != 0 {
+                    self.reply(peer, Kind::SyncAck, hdr.id, 0);
+                }
+            }
+            (Kind::Eager, Delivery::Held(Held::Eager(v))) => {
+                buf.fill_from(0, &PayloadRef::private(&v));
+                r.phase = Phase::Done;
+                if hdr.flags & FLAG_SYNC != 0 {
+                    self.reply(peer, Kind::SyncAck, hdr.id, 0);
+                }
+            }
+            (Kind::Rts, _) if peer == me => {
+                let (sreq, sbuf) = self.send_req(hdr.id, peer, "self rendezvous")?;
+                buf.slice_mut(0, n).copy_from_slice(sbuf.slice(0, n));
+                self.reqs.expect_mut(req, "receive")?.phase = Phase::Done;
+                self.event(sreq);
+            }
+            (Kind::Rts, _) => {
+                let pulled = if self.peers[peer].cma {
+                    match cma::read_from(self.peers[peer].pid, hdr.addr, buf.slice_mut(0, n)) {
+                        Ok(()) => true,
+                        Err(e) => {
+                            if !self.cma_warned {
+                                eprintln!("vmpi: rank {me}: CMA read from rank {peer} failed after a good probe ({e}); using pipelined copy for this peer from now on");
+                                self.cma_warned = true;
+                            }
+                            self.peers[peer].cma = false;
+                            false
+                        }
+                    }
+                } else {
+                    false
+                };
+                let r = self.reqs.expect_mut(req, "receive")?;
+                if pulled {
+                    r.phase = Phase::Done;
+                    self.reply(peer, Kind::Fin, hdr.id, 0);
+                } else if hdr.len == 0 {
+                    r.phase = Phase::Done;
+                    self.reply(peer, Kind::Fin, hdr.id, 0);
+                } else {
+                    r.phase = Phase::Receiving {
+                        buf,
+                        peer,
+                        expected: hdr.len,
+                        received: 0,
+                    };
+                    self.reply(peer, Kind::Cts, hdr.id, req.0);
+                }
+            }
+            _ => return Err(Error::intern("delivery of a packet that is not a message")),
+        }
+        Ok(())
+    }
+}
+
+/// Size in bytes of the header every packet carries.
+pub const HEADER_BYTES: usize = HDR_LEN;

@@ -1,0 +1,404 @@
+//! The process-wide MPI state and its life: `init` (configuration, bootstrap,
+//! evidence and probes, verdicts, channels, engine), `finalize`, and the one lock
+//! every call takes. Also the blocking wait loop with its backoff.
+
+use crate::bootstrap::{jobkey, Bootstrap};
+use crate::config::Config;
+use crate::error::{Error, ErrorClass, Result};
+use crate::locality::{probe, Channel, Cma, Evidence, Map, Policy, View};
+use crate::p2p::backoff::Backoff;
+use crate::p2p::engine::{Channels, PeerInfo};
+use crate::p2p::{Engine, ReqId, Status};
+use crate::transport::{cma, shm, tcp};
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+/// Everything an initialized rank holds.
+pub struct Runtime {
+    pub engine: Engine,
+    pub boot: Bootstrap,
+    pub cfg: Config,
+    pub map: Map,
+    pub evidence: Vec<Evidence>,
+    pub backoff: Backoff,
+}
+
+static RT: Mutex<Option<Runtime>> = Mutex::new(None);
+static PHASE: AtomicU8 = AtomicU8::new(UNINIT);
+const UNINIT: u8 = 0;
+const RUNNING: u8 = 1;
+const FINALIZED: u8 = 2;
+
+pub fn is_initialized() -> bool {
+    PHASE.load(Ordering::Acquire) != UNINIT
+}
+
+pub fn is_finalized() -> bool {
+    PHASE.load(Ordering::Acquire) == FINALIZED
+}
+
+fn lock() -> MutexGuard<'static, Option<Runtime>> {
+    RT.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Run `f` on the runtime, or fail naming `call` if MPI is not running.
+pub fn with<R>(call: &str, f: impl FnOnce(&mut Runtime) -> Result<R>) -> Result<R> {
+    let mut g = lock();
+    match g.as_mut() {
+        Some(rt) => f(rt),
+        None if is_finalized() => Err(Error::new(
+            ErrorClass::Other,
+            format!("{call}: called after MPI_Finalize"),
+        )),
+        None => Err(Error::new(
+            ErrorClass::Other,
+            format!("{call}: called before MPI_Init"),
+        )),
+    }
+}
+
+/// Wait for `req` to complete, polling and backing off; frees it.
+pub fn wait(req: ReqId) -> Result<Status> {
+    let mut backoff = with("MPI_Wait", |rt| Ok(rt.backoff))?;
+    loop {
+        let (done, progressed) = with("MPI_Wait", |rt| {
+            if let Some(st) = rt.engine.test(req)? {
+                return Ok((Some(st), true));
+            }
+            let p = rt.engine.progress()?;
+            Ok((rt.engine.test(req)?, p))
+        })?;
+        if let Some(st) = done {
+            return Ok(st);
+        }
+        if progressed {
+            backoff.reset();
+        } else {
+            backoff.idle();
+        }
+    }
+}
+
+/// Poll until `cond` holds (checked under the lock after each progress pass).
+pub fn progress_until(
+    call: &str,
+    mut cond: impl FnMut(&mut Runtime) -> Result<bool>,
+) -> Result<()> {
+    let mut backoff = with(call, |rt| Ok(rt.backoff))?;
+    loop {
+        let (done, progressed) = with(call, |rt| {
+            if cond(rt)? {
+                return Ok((true, true));
+            }
+            let p = rt.engine.progress()?;
+            Ok((cond(rt)?, p))
+        })?;
+        if done {
+            return Ok(());
+        }
+        if progressed {
+            backoff.reset();
+        } else {
+            backoff.idle();
+        }
+    }
+}
+
+fn fnv(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= *b as u64;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+fn random_u64() -> u64 {
+    let mut b = [0u8; 8];
+    if let Ok(v) = std::fs::read("/proc/sys/kernel/random/uuid") {
+        b.copy_from_slice(&fnv(&v).to_le_bytes());
+    }
+    u64::from_le_bytes(b) ^ crate::bootstrap::nanos().rotate_left(17) ^ std::process::id() as u64
+        | 1
+}
+
+/// Initialize MPI for this process.
+pub fn init() -> Result<()> {
+    if PHASE
+        .compare_exchange(UNINIT, RUNNING, Ordering::AcqRel, Ordering::Acquire)
+        .is_err()
+    {
+        return Err(Error::new(
+            ErrorClass::Other,
+            if is_finalized() {
+                "MPI_Init: called after MPI_Finalize"
+            } else {
+                "MPI_Init: MPI is already initialized"
+            },
+        ));
+    }
+    match setup() {
+        Ok(rt) => {
+            *lock() = Some(rt);
+            Ok(())
+        }
+        Err(e) => {
+            PHASE.store(UNINIT, Ordering::Release);
+            Err(e)
+        }
+    }
+}
+
+fn setup() -> Result<Runtime> {
+    let (cfg, warnings) = Config::from_env()?;
+    let mut boot = Bootstrap::init()?;
+    let (me, n) = (boot.rank, boot.size);
+    if me == 0 {
+        for w in &warnings {
+            eprintln!("vmpi: warning: {w}");
+        }
+    }
+    cma::allow_peers_to_read_us();
+    let word = cma::probe_word();
+    let mut ev = Evidence::gather();
+    ev.cma_addr = word.as_ptr() as u64;
+    ev.cma_word = *word;
+    let mut tcp = if n > 1 {
+        Some(tcp::TcpTransport::new(me, n)?)
+    } else {
+        None
+    };
+    if let Some(t) = &tcp {
+        ev.tcp = t.card();
+    }
+    // Our /dev/shm probe file; removed after everyone has looked.
+    let mut probe_file = None;
+    if cfg.use_shared_mem && n > 1 {
+        ev.shm_nonce = random_u64();
+        let path = probe::probe_path(&cfg.shm_dir, &boot.kvsname, me, ev.shm_nonce);
+        probe::write_probe(&path, ev.shm_nonce)?;
+        probe_file = Some(path);
+    }
+    let result = exchange(&cfg, &mut boot, ev, me, n);
+    if let Some(p) = probe_file {
+        let _ = std::fs::remove_file(p);
+    }
+    let (evidence, views) = result?;
+    let policy = Policy {
+        use_shared_mem: cfg.use_shared_mem,
+        cont_use_ipc: cfg.cont_use_ipc,
+        smp_use_cma: cfg.smp_use_cma,
+    };
+    let map = Map::decide(policy, &evidence, &views);
+    let job_check = fnv(boot.kvsname.as_bytes())
+        ^ u64::from_le_bytes(evidence[0].cma_word[..8].try_into().expect("8 bytes"));
+
+    let domain = &map.domain_of[me];
+    let shm = if domain.len() > 1 {
+        let leader = domain[0];
+        let path = cfg.shm_dir.join(format!(
+            "{}region-{leader}-{:x}",
+            jobkey::shm_prefix(&boot.kvsname),
+            evidence[leader].shm_nonce
+        ));
+        let cap = if me == leader {
+            shm::choose_ring_cap(
+                domain.len(),
+                shm::free_bytes(&cfg.shm_dir)?,
+                cfg.shm_ring_size,
+                &cfg.shm_dir,
+            )?
+        } else {
+            0
+        };
+        Some(shm::ShmTransport::join(
+            &path, domain, me, n, job_check, cap,
+        )?)
+    } else {
+        None
+    };
+    let verdicts = &map.verdicts[me];
+    if verdicts.iter().any(|v| v.channel == Channel::Tcp) {
+        let t = tcp.as_mut().expect("tcp exists when n > 1");
+        t.set_job_check(job_check);
+        t.set_peers(
+            (0..n)
+                .map(|r| {
+                    (verdicts[r].channel == Channel::Tcp).then(|| tcp::PeerAddr {
+                        card: evidence[r].tcp.clone(),
+                        same_netns: evidence[me].same_ns(&evidence[r], "net"),
+                    })
+                })
+                .collect(),
+        );
+    } else {
+        tcp = None;
+    }
+    let peers = (0..n)
+        .map(|r| PeerInfo {
+            channel: verdicts[r].channel,
+            cma: verdicts[r].channel == Channel::Shm && verdicts[r].cma == Cma::Works,
+            pid: evidence[r].pid as i32,
+        })
+        .collect();
+    let engine = Engine::new(
+        me,
+        peers,
+        Channels { shm, tcp },
+        cfg.smp_eager_size,
+        cfg.tcp_eager_size,
+        cfg.unexpected_limit,
+    );
+    let backoff = Backoff::policy(
+        cfg.yield_mode,
+        Map::ranks_on_kernel(&evidence, me),
+        evidence[me].cpus,
+    );
+    if cfg.verbose && me == 0 {
+        eprint!("{}", describe(&map, &evidence));
+    }
+    Ok(Runtime {
+        engine,
+        boot,
+        cfg,
+        map,
+        evidence,
+        backoff,
+    })
+}
+
+/// Publish our card, read everyone's, probe the peers, publish what we found, and
+/// read everyone's findings.
+fn exchange(
+    cfg: &Config,
+    boot: &mut Bootstrap,
+    ev: Evidence,
+    me: usize,
+    n: usize,
+) -> Result<(Vec<Evidence>, Vec<View>)> {
+    boot.put(&format!("vmpi-card-{me}"), &ev.encode())?;
+    boot.fence()?;
+    let mut evidence = Vec::with_capacity(n);
+    for r in 0..n {
+        if r == me {
+            evidence.push(ev.clone());
+            continue;
+        }
+        let card = boot
+            .get(&format!("vmpi-card-{r}"))?
+            .ok_or_else(|| Error::other(format!("MPI_Init: rank {r} published no card")))?;
+        evidence.push(Evidence::decode(&card, r)?);
+    }
+    let mut view = View {
+        shm_seen: vec![false; n],
+        cma: vec![None; n],
+    };
+    for r in 0..n {
+        if r == me {
+            view.shm_seen[r] = true;
+            continue;
+        }
+        let e = &evidence[r];
+        view.shm_seen[r] = cfg.use_shared_mem
+            && e.shm_nonce != 0
+            && ev.same_kernel(e)
+            && probe::sees(
+                &probe::probe_path(&cfg.shm_dir, &boot.kvsname, r, e.shm_nonce),
+                e.shm_nonce,
+            );
+        view.cma[r] = if !view.shm_seen[r] {
+            Some("not a shm peer".into())
+        } else if !cfg.smp_use_cma {
+            Some("MV2_SMP_USE_CMA=0".into())
+        } else if !ev.same_ns(e, "pid") {
+            Some("different PID namespace".into())
+        } else {
+            cma::probe(e.pid as i32, e.cma_addr, &e.cma_word).err()
+        };
+    }
+    let chunks = chunk(&view.encode());
+    for (i, c) in chunks.iter().enumerate() {
+        boot.put(&format!("vmpi-view-{me}-{i}"), c)?;
+    }
+    boot.fence()?;
+    let mut views = Vec::with_capacity(n);
+    for r in 0..n {
+        if r == me {
+            views.push(view.clone());
+            continue;
+        }
+        let mut s = String::new();
+        for i in 0..chunks.len() {
+            s += &boot
+                .get(&format!("vmpi-view-{r}-{i}"))?
+                .ok_or_else(|| Error::other(format!("MPI_Init: rank {r} published no view")))?;
+        }
+        views.push(
+            View::decode(&s, n)
+                .ok_or_else(|| Error::other(format!("MPI_Init: rank {r} published a bad view")))?,
+        );
+    }
+    Ok((evidence, views))
+}
+
+/// Split a long value into PMI-sized pieces (every rank's view has the same length,
+/// so all ranks agree on the number of pieces).
+fn chunk(s: &str) -> Vec<String> {
+    s.as_bytes()
+        .chunks(crate::bootstrap::MAX_VALUE)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect()
+}
+
+/// The channel matrix as text: one line per ordered pair, with the reason.
+pub fn describe(map: &Map, ev: &[Evidence]) -> String {
+    let n = ev.len();
+    let mut s = String::new();
+    for a in 0..n {
+        for b in 0..n {
+            if a == b {
+                continue;
+            }
+            let v = &map.verdicts[a][b];
+            let large = match (&v.channel, &v.cma) {
+                (Channel::Shm, Cma::Works) => " large: CMA".to_string(),
+                (Channel::Shm, Cma::Unavailable(why)) => format!(" large: pipelined copy ({why})"),
+                _ => String::new(),
+            };
+            s += &format!(
+                "vmpi: rank {a} ({}) -> rank {b} ({}): {} [{}]{large}\n",
+                ev[a].hostname,
+                ev[b].hostname,
+                v.channel.name(),
+                v.reason
+            );
+        }
+    }
+    s
+}
+
+/// Finalize MPI: drain what we still owe peers, meet everyone, close channels.
+pub fn finalize() -> Result<()> {
+    progress_until("MPI_Finalize", |rt| Ok(!rt.engine.has_backlog()))?;
+    let mut g = lock();
+    let mut rt = g
+        .take()
+        .ok_or_else(|| Error::new(ErrorClass::Other, "MPI_Finalize: MPI is not initialized"))?;
+    PHASE.store(FINALIZED, Ordering::Release);
+    drop(g);
+    rt.boot.fence()?;
+    if let Some(t) = rt.engine.channels_mut().tcp.as_mut() {
+        t.shutdown();
+    }
+    rt.boot.finalize()
+}
+
+/// Kill the whole job (MPI_Abort).
+pub fn abort(code: i32, msg: &str) -> ! {
+    let mut g = lock();
+    if let Some(rt) = g.as_mut() {
+        let _ = rt.boot.abort(code, msg);
+    }
+    eprintln!("vmpi: abort({code}): {msg}");
+    std::process::exit(code)
+}

@@ -1,0 +1,348 @@
+//! Shared-memory regions: a file in /dev/shm mapped by every rank of one shm domain.
+//! This module owns the file's life (exclusive create, attach, early unlink), the
+//! header check (magic, version, size, job) and every raw pointer into the mapping;
+//! everything above it gets bounds-checked accessors.
+//!
+//! Header layout (little endian, the first [`HEADER_BYTES`] of the region):
+//! `0` magic (written last, release) · `8` version · `12` member count ·
+//! `16` total size · `24` job check value · `32` ring capacity · `40` attach counter ·
+//! `64..` member world ranks (u32 each).
+
+use super::ring::RingMem;
+use super::PayloadRef;
+use crate::error::{Error, Result};
+use nix::fcntl::OFlag;
+use nix::sys::mman::{mmap, munmap, MapFlags, ProtFlags};
+use nix::sys::stat::Mode;
+use std::ffi::c_void;
+use std::num::NonZeroUsize;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub const MAGIC: u64 = u64::from_le_bytes(*b"VMPISHM1");
+pub const VERSION: u32 = 1;
+pub const HEADER_BYTES: usize = 4096;
+/// Most members one region header can list.
+pub const MAX_MEMBERS: usize = (HEADER_BYTES - 64) / 4;
+
+/// What a region's header says; the creator writes it, attachers check it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegionInfo {
+    pub size: usize,
+    pub job_check: u64,
+    pub ring_cap: u64,
+    pub members: Vec<u32>,
+}
+
+/// A mapped region. Unmapped on drop.
+pub struct Region {
+    base: NonNull<c_void>,
+    len: usize,
+    path: PathBuf,
+    info: RegionInfo,
+}
+
+// SAFETY: the mapping is plain shared memory; all access through it goes through
+// atomics or byte copies, which are valid from any thread.
+unsafe impl Send for Region {}
+// SAFETY: as above; &Region only hands out atomics and copying accessors.
+unsafe impl Sync for Region {}
+
+fn map(fd: &OwnedFd, len: usize) -> Result<NonNull<c_void>> {
+    let n = NonZeroUsize::new(len).ok_or_else(|| Error::intern("empty region"))?;
+    // SAFETY: mapping a file we opened, shared, with no fixed address: it cannot alias
+    // any existing Rust object.
+    unsafe {
+        mmap(
+            None,
+            n,
+            ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
+            MapFlags::MAP_SHARED,
+            fd,
+            0,
+        )
+    }
+    .map_err(|e| Error::other(format!("mmap of shared-memory region ({len} bytes): {e}")))
+}
+
+impl Region {
+    /// Create `path` exclusively, size it, map it and write the header.
+    pub fn create(path: &Path, info: RegionInfo) -> Result<Arc<Region>> {
+        if info.members.len() > MAX_MEMBERS || info.size < HEADER_BYTES {
+            return Err(Error::intern("region header cannot describe this domain"));
+        }
+        let fd = nix::fcntl::open(
+            path,
+            OFlag::O_RDWR | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_CLOEXEC,
+            Mode::from_bits_truncate(0o600),
+        )
+        .map_err(|e| {
+            Error::other(format!(
+                "cannot create shared-memory file {}: {e}",
+                path.display()
+            ))
+        })?;
+        // SAFETY: open() returned a fresh descriptor that nothing else owns.
+        let fd: OwnedFd = unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) };
+        // posix_fallocate reserves the pages now, so a full /dev/shm is an error here
+        // and not a SIGBUS later.
+        if let Err(e) =
+            nix::fcntl::posix_fallocate(std::os::fd::AsRawFd::as_raw_fd(&fd), 0, info.size as i64)
+        {
+            let _ = std::fs::remove_file(path);
+            return Err(Error::other(format!(
+                "cannot reserve {} bytes in {}: {e}; free space in /dev/shm or set VMPI_SHM_RING_SIZE smaller",
+                info.size,
+                path.display()
+            )));
+        }
+        let base = match map(&fd, info.size) {
+            Ok(b) => b,
+            Err(e) => {
+                let _ = std::fs::remove_file(path);
+                return Err(e);
+            }
+        };
+        let r = Region {
+            base,
+            len: info.size,
+            path: path.to_path_buf(),
+            info: info.clone(),
+        };
+        r.put_u32(8, VERSION);
+        r.put_u32(12, info.members.len() as u32);
+        r.put_u64(16, info.size as u64);
+        r.put_u64(24, info.job_check);
+        r.put_u64(32, info.ring_cap);
+        for (i, m) in info.members.iter().enumerate() {
+            r.put_u32(64 + 4 * i, *m);
+        }
+        r.atomic_u64(0).store(MAGIC, Ordering::Release);
+        Ok(Arc::new(r))
+    }
+
+    /// Open and map `path`, waiting up to `timeout` for its creator, and check that
+    /// its header names this job and these members. Size and ring capacity are the
+    /// creator's choice and are read from the header.
+    pub fn attach(
+        path: &Path,
+        job_check: u64,
+        members: &[u32],
+        timeout: Duration,
+    ) -> Result<Arc<Region>> {
+        let start = Instant::now();
+        let wait = |what: &str| -> Result<()> {
+            if start.elapsed() > timeout {
+                return Err(Error::other(format!(
+                    "shared-memory file {} {what} after {} s: did the domain's first rank fail?",
+                    path.display(),
+                    timeout.as_secs()
+                )));
+            }
+            std::thread::sleep(Duration::from_micros(200));
+            Ok(())
+        };
+        let fd = loop {
+            match nix::fcntl::open(path, OFlag::O_RDWR | OFlag::O_CLOEXEC, Mode::empty()) {
+                // SAFETY: open() returned a fresh descriptor that nothing else owns.
+                Ok(fd) => break unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) },
+                Err(nix::errno::Errno::ENOENT) => wait("does not exist")?,
+                Err(nix::errno::Errno::EACCES) => {
+                    return Err(Error::other(format!(
+                        "permission denied opening shared-memory file {}: run all ranks as the same user, or set MV2_USE_SHARED_MEM=0",
+                        path.display()
+                    )))
+                }
+                Err(e) => return Err(Error::other(format!("cannot open shared-memory file {}: {e}", path.display()))),
+            }
+        };
+        // The creator sizes the file in one fallocate, then publishes the header.
+        let len = loop {
+            let st = nix::sys::stat::fstat(std::os::fd::AsRawFd::as_raw_fd(&fd))
+                .map_err(|e| Error::other(format!("fstat {}: {e}", path.display())))?;
+            if st.st_size as usize >= HEADER_BYTES {
+                break st.st_size as usize;
+            }
+            wait("was never sized")?;
+        };
+        let base = map(&fd, len)?;
+        let mut r = Region {
+            base,
+            len,
+            path: path.to_path_buf(),
+            info: RegionInfo {
+                size: len,
+                job_check,
+                ring_cap: 0,
+                members: members.to_vec(),
+            },
+        };
+        while r.atomic_u64(0).load(Ordering::Acquire) != MAGIC {
+            wait("has no vmpi header")?;
+        }
+        let version = r.get_u32(8);
+        if version != VERSION {
+            return Err(Error::other(format!(
+                "shared-memory file {} has layout version {version}, this library speaks {VERSION}: mixed vmpi versions in one job",
+                path.display()
+            )));
+        }
+        let found = RegionInfo {
+            size: r.get_u64(16) as usize,
+            job_check: r.get_u64(24),
+            ring_cap: r.get_u64(32),
+            members: (0..(r.get_u32(12) as usize).min(MAX_MEMBERS))
+                .map(|i| r.get_u32(64 + 4 * i))
+                .collect(),
+        };
+        if found.size != len || found.job_check != job_check || found.members != members {
+            return Err(Error::other(format!(
+                "shared-memory file {} belongs to another job or domain (size {} of {len}, members {:?}, expected {members:?}): remove it",
+                path.display(),
+                found.size,
+                found.members
+            )));
+        }
+        r.info = found;
+        Ok(Arc::new(r))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn info(&self) -> &RegionInfo {
+        &self.info
+    }
+
+    /// Count this process as attached; returns the new count.
+    pub fn mark_attached(&self) -> u32 {
+        self.atomic_u32(40).fetch_add(1, Ordering::AcqRel) + 1
+    }
+
+    fn check(&self, off: usize, len: usize, align: usize) {
+        assert!(
+            off % align == 0 && off.checked_add(len).is_some_and(|e| e <= self.len),
+            "region access out of bounds"
+        );
+    }
+
+    fn atomic_u64(&self, off: usize) -> &AtomicU64 {
+        self.check(off, 8, 8);
+        // SAFETY: in bounds and 8-aligned (checked); the mapping lives as long as
+        // &self; every access to this word by any process is atomic.
+        unsafe { &*(self.base.as_ptr().cast::<u8>().add(off).cast::<AtomicU64>()) }
+    }
+
+    fn atomic_u32(&self, off: usize) -> &AtomicU32 {
+        self.check(off, 4, 4);
+        // SAFETY: as for atomic_u64, with 4-byte alignment.
+        unsafe { &*(self.base.as_ptr().cast::<u8>().add(off).cast::<AtomicU32>()) }
+    }
+
+    fn put_u64(&self, off: usize, v: u64) {
+        self.atomic_u64(off).store(v, Ordering::Relaxed)
+    }
+    fn get_u64(&self, off: usize) -> u64 {
+        self.atomic_u64(off).load(Ordering::Relaxed)
+    }
+    fn put_u32(&self, off: usize, v: u32) {
+        self.atomic_u32(off).store(v, Ordering::Relaxed)
+    }
+    fn get_u32(&self, off: usize) -> u32 {
+        self.atomic_u32(off).load(Ordering::Relaxed)
+    }
+
+    /// A ring's memory: control block at `off`, data area of `cap` bytes after it.
+    pub fn ring(self: &Arc<Self>, off: usize, cap: u64) -> ShmRingMem {
+        self.check(off, super::ring::CTL_BYTES + cap as usize, 64);
+        ShmRingMem {
+            region: self.clone(),
+            ctl: off,
+            data: off + super::ring::CTL_BYTES,
+            cap,
+        }
+    }
+}
+
+impl Drop for Region {
+    fn drop(&mut self) {
+        // SAFETY: base/len are exactly what mmap returned; no reference into the
+        // mapping outlives the Region (ShmRingMem holds an Arc to it).
+        let _ = unsafe { munmap(self.base, self.len) };
+    }
+}
+
+/// Remove a region's file (the mapping stays valid for those who have it).
+pub fn unlink(path: &Path) {
+    let _ = std::fs::remove_file(path);
+}
+
+/// One ring's memory inside a region.
+pub struct ShmRingMem {
+    region: Arc<Region>,
+    ctl: usize,
+    data: usize,
+    cap: u64,
+}
+
+impl ShmRingMem {
+    /// Bytes `off..off+len` of the data area as a payload to copy out.
+    pub fn payload(&self, off: u64, len: usize) -> PayloadRef<'_> {
+        assert!(
+            off.checked_add(len as u64).is_some_and(|e| e <= self.cap),
+            "payload outside its ring"
+        );
+        let at = self.data + off as usize;
+        self.region.check(at, len, 1);
+        // SAFETY: the range lies inside the mapping (checked), which lives as long as
+        // &self holds its Arc; a PayloadRef only copies bytes out.
+        unsafe { PayloadRef::shared(self.region.base.as_ptr().cast::<u8>().add(at), len) }
+    }
+}
+
+impl RingMem for ShmRingMem {
+    fn cap(&self) -> u64 {
+        self.cap
+    }
+    fn load_head(&self) -> u64 {
+        self.region.atomic_u64(self.ctl).load(Ordering::Acquire)
+    }
+    fn store_head(&self, v: u64) {
+        self.region.atomic_u64(self.ctl).store(v, Ordering::Release)
+    }
+    fn load_stamp(&self, off: u64) -> u64 {
+        self.region
+            .atomic_u64(self.data + off as usize)
+            .load(Ordering::Acquire)
+    }
+    fn store_stamp(&self, off: u64, v: u64) {
+        self.region
+            .atomic_u64(self.data + off as usize)
+            .store(v, Ordering::Release)
+    }
+    fn write(&self, off: u64, src: &[u8]) {
+        let at = self.data + off as usize;
+        assert!(
+            off + src.len() as u64 <= self.cap,
+            "ring write outside its ring"
+        );
+        self.region.check(at, src.len(), 1);
+        // SAFETY: in bounds (checked). The consumer does not read these bytes until
+        // the stamp published after this copy says so; `src` is private memory.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                src.as_ptr(),
+                self.region.base.as_ptr().cast::<u8>().add(at),
+                src.len(),
+            )
+        }
+    }
+    fn read(&self, off: u64, dst: &mut [u8]) {
+        self.payload(off, dst.len()).copy_to(0, dst)
+    }
+}

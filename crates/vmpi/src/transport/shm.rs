@@ -1,0 +1,305 @@
+//! The shared-memory channel: one region per shm domain holding one ring per ordered
+//! pair of its members. Sizes the region to fit /dev/shm, creates it (the domain's
+//! lowest rank) or attaches to it (the others), unlinks the file as soon as every
+//! member has attached, and frames packets into ring records.
+//!
+//! Record body: `hdr_len: u32` · header · payload.
+
+use super::region::{self, Region, RegionInfo, HEADER_BYTES};
+use super::ring::{self, Consumer, Producer};
+use super::{Packet, PacketChannel, PayloadRef};
+use crate::error::{Error, Result};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Largest header the channel frames (p2p headers are far smaller).
+pub const MAX_HEADER: usize = 128;
+/// Ring capacities are chosen in this range unless overridden.
+pub const MIN_RING: u64 = 16 * 1024;
+pub const MAX_RING: u64 = 512 * 1024;
+
+/// Bytes a region for `n` members with rings of `cap` bytes occupies.
+pub fn region_size(n: usize, cap: u64) -> usize {
+    HEADER_BYTES + n * n.saturating_sub(1) * (ring::CTL_BYTES + cap as usize)
+}
+
+/// Pick the ring capacity: the largest power of two in [MIN_RING, MAX_RING] such that
+/// the region takes at most half of `free_bytes` (so 16 ranks fit in Docker's default
+/// 64 MB /dev/shm with 128 KiB rings), or `requested` when the user set one.
+/// Errors when even the smallest region does not fit.
+pub fn choose_ring_cap(
+    n: usize,
+    free_bytes: u64,
+    requested: Option<u64>,
+    dir: &Path,
+) -> Result<u64> {
+    let fits = |cap: u64| (region_size(n, cap) as u64) <= free_bytes;
+    if let Some(cap) = requested {
+        if !fits(cap) {
+            return Err(Error::other(format!(
+                "{} has {} bytes free but {} ranks with VMPI_SHM_RING_SIZE={} need {} bytes",
+                dir.display(),
+                free_bytes,
+                n,
+                cap,
+                region_size(n, cap)
+            )));
+        }
+        return Ok(cap);
+    }
+    let mut cap = MAX_RING;
+    while cap > MIN_RING && region_size(n, cap) as u64 > free_bytes / 2 {
+        cap /= 2;
+    }
+    if !fits(cap) {
+        return Err(Error::other(format!(
+            "{} has {} bytes free; {} ranks sharing it need at least {} bytes: enlarge it (docker run --shm-size=...), \
+             use fewer ranks per host, or set MV2_USE_SHARED_MEM=0",
+            dir.display(),
+            free_bytes,
+            n,
+            region_size(n, MIN_RING)
+        )));
+    }
+    Ok(cap)
+}
+
+/// Free bytes in the filesystem holding `dir`.
+pub fn free_bytes(dir: &Path) -> Result<u64> {
+    let st = nix::sys::statvfs::statvfs(dir)
+        .map_err(|e| Error::other(format!("statvfs {}: {e}", dir.display())))?;
+    Ok(st.blocks_available() as u64 * st.fragment_size() as u64)
+}
+
+/// The shm channel of one rank.
+pub struct ShmTransport {
+    region: Arc<Region>,
+    /// World rank -> index among the members, for members only.
+    local_of: Vec<Option<usize>>,
+    tx: Vec<Option<Producer<region::ShmRingMem>>>,
+    rx: Vec<Option<Consumer<region::ShmRingMem>>>,
+    hdr: [u8; MAX_HEADER],
+    max_payload: usize,
+    /// World ranks of the members, in region order.
+    members: Vec<usize>,
+}
+
+fn ring_offset(n: usize, cap: u64, from: usize, to: usize) -> usize {
+    debug_assert!(from != to);
+    let idx = from * (n - 1) + if to > from { to - 1 } else { to };
+    HEADER_BYTES + idx * (ring::CTL_BYTES + cap as usize)
+}
+
+impl ShmTransport {
+    /// Join the domain whose members (world ranks, sorted) are `members`: the first
+    /// creates the region at `path`, the others attach to it. The last to attach
+    /// unlinks the file.
+    /// `cap` is the ring capacity the creator uses; attachers read it from the header.
+    pub fn join(
+        path: &Path,
+        members: &[usize],
+        me: usize,
+        world_size: usize,
+        job_check: u64,
+        cap: u64,
+    ) -> Result<Self> {
+        let n = members.len();
+        let my_idx = members
+            .iter()
+            .position(|&m| m == me)
+            .ok_or_else(|| Error::intern("rank is not a member of its own shm domain"))?;
+        let info = RegionInfo {
+            size: region_size(n, cap),
+            job_check,
+            ring_cap: cap,
+            members: members.iter().map(|&m| m as u32).collect(),
+        };
+        let region = if my_idx == 0 {
+            Region::create(path, info)?
+        } else {
+            let r = Region::attach(path, job_check, &info.members, Duration::from_secs(60))?;
+            if r.info().size != region_size(n, r.info().ring_cap)
+                || !r.info().ring_cap.is_power_of_two()
+                || r.info().ring_cap < 512
+            {
+                return Err(Error::other(format!(
+                    "shared-memory file {} has an impossible layout",
+                    path.display()
+                )));
+            }
+            r
+        };
+        let cap = region.info().ring_cap;
+        if region.mark_attached() as usize == n {
+            region::unlink(path);
+        }
+        let mut local_of = vec![None; world_size];
+        for (i, &m) in members.iter().enumerate() {
+            local_of[m] = Some(i);
+        }
+        let mut tx = Vec::with_capacity(n);
+        let mut rx = Vec::with_capacity(n);
+        for peer in 0..n {
+            if peer == my_idx {
+                tx.push(None);
+                rx.push(None);
+            } else {
+                tx.push(Some(Producer::new(
+                    region.ring(ring_offset(n, cap, my_idx, peer), cap),
+                )));
+                rx.push(Some(Consumer::new(
+                    region.ring(ring_offset(n, cap, peer, my_idx), cap),
+                )));
+            }
+        }
+        let max_payload = ring::max_body(cap) - 4 - MAX_HEADER;
+        Ok(ShmTransport {
+            region,
+            local_of,
+            tx,
+            rx,
+            hdr: [0; MAX_HEADER],
+            max_payload,
+            members: members.to_vec(),
+        })
+    }
+
+    /// The world ranks that share this region.
+    pub fn members(&self) -> &[usize] {
+        &self.members
+    }
+
+    pub fn ring_cap(&self) -> u64 {
+        self.region.info().ring_cap
+    }
+
+    pub fn path(&self) -> PathBuf {
+        self.region.path().to_path_buf()
+    }
+
+    fn local(&self, peer: usize) -> Result<usize> {
+        self.local_of.get(peer).copied().flatten().ok_or_else(|| {
+            Error::intern(format!("rank {peer} is not in this shared-memory domain"))
+        })
+    }
+}
+
+impl PacketChannel for ShmTransport {
+    fn max_payload(&self) -> usize {
+        self.max_payload
+    }
+
+    fn try_send(&mut self, peer: usize, hdr: &[u8], payload: &[u8]) -> Result<bool> {
+        assert!(hdr.len() <= MAX_HEADER && payload.len() <= self.max_payload);
+        let l = self.local(peer)?;
+        let p = self.tx[l]
+            .as_mut()
+            .ok_or_else(|| Error::intern("shm send to self"))?;
+        Ok(p.try_push(&[&(hdr.len() as u32).to_le_bytes(), hdr, payload]))
+    }
+
+    fn progress(&mut self) -> Result<()> {
+        Ok(())
+    }
+
+    fn peek(&mut self, peer: usize) -> Result<Option<Packet<'_>>> {
+        let l = self.local(peer)?;
+        let c = self.rx[l]
+            .as_mut()
+            .ok_or_else(|| Error::intern("shm receive from self"))?;
+        let (off, len) = match c.peek() {
+            Ok(Some(r)) => r,
+            Ok(None) => return Ok(None),
+            Err(ring::Corrupt(why)) => {
+                return Err(Error::other(format!(
+                    "shared-memory queue from rank {peer} is corrupt: {why}"
+                )))
+            }
+        };
+        let mut word = [0u8; 4];
+        if len < 4 {
+            return Err(Error::other(format!(
+                "shared-memory record from rank {peer} is too short ({len} bytes)"
+            )));
+        }
+        c.read(off, 0, &mut word);
+        let hlen = u32::from_le_bytes(word) as usize;
+        if hlen > MAX_HEADER || 4 + hlen > len {
+            return Err(Error::other(format!(
+                "shared-memory record from rank {peer} has a bad header length {hlen}"
+            )));
+        }
+        c.read(off, 4, &mut self.hdr[..hlen]);
+        let c = self.rx[l].as_ref().expect("checked above");
+        let payload: PayloadRef<'_> = c.mem().payload(off + 4 + hlen as u64, len - 4 - hlen);
+        Ok(Some(Packet {
+            header: &self.hdr[..hlen],
+            payload,
+        }))
+    }
+
+    fn consume(&mut self, peer: usize) {
+        if let Ok(l) = self.local(peer) {
+            if let Some(c) = self.rx[l].as_mut() {
+                c.consume();
+            }
+        }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sixteen_ranks_fit_docker_default() {
+        let cap = choose_ring_cap(16, 64 << 20, None, Path::new("/dev/shm")).unwrap();
+        assert!(cap >= 64 * 1024, "cap {cap}");
+        assert!(region_size(16, cap) <= 32 << 20);
+    }
+
+    #[test]
+    fn too_small_is_a_clear_error() {
+        let e = choose_ring_cap(64, 1 << 20, None, Path::new("/dev/shm")).unwrap_err();
+        assert!(e.message.contains("MV2_USE_SHARED_MEM=0"), "{}", e.message);
+    }
+
+    #[test]
+    fn two_members_exchange_through_a_region() {
+        let path = PathBuf::from(format!("/dev/shm/vmpi-unittest-{}", std::process::id()));
+        let members = [3usize, 5];
+        let p2 = path.clone();
+        let t = std::thread::spawn(move || {
+            let mut b = ShmTransport::join(&p2, &members, 5, 8, 42, MIN_RING).unwrap();
+            let mut got = Vec::new();
+            while got.len() < 100 {
+                if let Some(pk) = b.peek(3).unwrap() {
+                    let mut v = pk.header.to_vec();
+                    v.extend(pk.payload.to_vec());
+                    got.push(v);
+                    b.consume(3);
+                }
+            }
+            got
+        });
+        let mut a = ShmTransport::join(&path, &members, 3, 8, 42, MIN_RING).unwrap();
+        let mut i = 0u32;
+        while i < 100 {
+            let payload = vec![i as u8; (i as usize * 97) % a.max_payload()];
+            if a.try_send(5, &i.to_le_bytes(), &payload).unwrap() {
+                i += 1;
+            }
+        }
+        let got = t.join().unwrap();
+        for (i, v) in got.iter().enumerate() {
+            assert_eq!(&v[..4], &(i as u32).to_le_bytes());
+            assert!(v[4..].iter().all(|&b| b == i as u8));
+            assert_eq!(v.len() - 4, (i * 97) % a.max_payload());
+        }
+        assert!(
+            !path.exists(),
+            "region file must be unlinked once both attached"
+        );
+    }
+}
