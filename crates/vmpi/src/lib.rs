@@ -6,7 +6,7 @@
 //! every pair of ranks the fastest channel that really works: shared-memory queues
 //! (with CMA single-copy for large messages) or TCP.
 //!
-//! ```no_run
+//! ```
 //! fn main() -> vmpi::Result<()> {
 //!     let universe = vmpi::init()?;
 //!     let world = universe.world();
@@ -22,10 +22,11 @@
 //!         world.send(&token, next, 0)?;
 //!     }
 //!     // Nonblocking operations live in a scope that outlives their buffers.
+//!     let mine = [rank; 4];
 //!     let mut got = vec![0i32; 4];
 //!     vmpi::scope(|s| -> vmpi::Result<()> {
 //!         let r = s.irecv(world, &mut got, vmpi::ANY_SOURCE, 7)?;
-//!         let t = s.isend(world, &[rank; 4], prev, 7)?;
+//!         let t = s.isend(world, &mine, prev, 7)?;
 //!         vmpi::wait_all(&mut [r, t])?;
 //!         Ok(())
 //!     })?;
@@ -35,7 +36,8 @@
 //! }
 //! ```
 //!
-//! Run it with `mpirun -np 4 ./prog` (or MPICH's `mpiexec.mpich`). The layers are
+//! Started alone (as this example runs under `cargo test`) it is a world of one rank
+//! that talks to itself. Run it with `mpirun -np 4 ./prog` (or MPICH's `mpiexec.mpich`). The layers are
 //! described in docs/architecture.md: [`bootstrap`], [`locality`], [`transport`],
 //! [`p2p`], [`comm`], [`coll`], and this crate's API on top.
 

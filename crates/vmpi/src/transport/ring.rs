@@ -294,8 +294,13 @@ mod tests {
             n += 1;
         }
         assert!(n >= 2);
+        // Freeing one record may not be enough when the next one has to skip the
+        // ring's tail end; freeing two always is.
         assert!(pop(&mut c).is_some());
-        assert!(p.try_push(&[&body]));
+        if !p.try_push(&[&body]) {
+            assert!(pop(&mut c).is_some());
+            assert!(p.try_push(&[&body]));
+        }
     }
 
     #[test]
