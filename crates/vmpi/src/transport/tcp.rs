@@ -1,37 +1,2080 @@
-//! TCP channel (placeholder until the tcp branch lands; same API).
-use super::{Packet, PacketChannel};
+//! TCP channel: moves packets between ranks that share no memory, over one TCP
+//! connection per pair of ranks.
+//!
+//! This file owns the listening socket, the dialing and accepting of connections (with a
+//! handshake that checks ranks and a job check value, and a deterministic tie-break when
+//! two ranks dial each other at once), the framing of packets on the byte stream, the
+//! per-peer outgoing and incoming buffers with their bounds (back-pressure), the epoll set
+//! that drives all of it, and the orderly shutdown. It knows nothing of tags or
+//! communicators: a packet is an opaque header plus a payload.
+//!
+//! Wire format, after the handshake, in both directions: each packet is an 8-byte prefix
+//! (header length, payload length; both `u32` little endian), then the header (at most
+//! [`MAX_HEADER`] bytes), then the payload (at most [`MAX_PAYLOAD`] bytes).
+//!
+//! Handshake: the dialer sends a hello (magic, its world rank, the rank it meant to reach,
+//! the job check value); the acceptor answers with one byte (accept or a reason to
+//! reject). The dialer sends application bytes only after an accept. When both ranks of a
+//! pair dial each other, the connection dialed by the lower rank wins (a dial that has not
+//! yet sent its hello simply yields to an incoming connection); the loser is closed. No
+//! application byte ever travels on a losing connection, so nothing is lost or reordered.
+
+use super::{Packet, PacketChannel, PayloadRef};
 use crate::error::{Error, Result};
+use nix::errno::Errno;
+use nix::sys::socket::SockaddrIn;
+use nix::sys::socket::{self as sock, sockopt, AddressFamily, MsgFlags, SockFlag, SockType};
+use std::collections::HashMap;
+use std::io::{self, IoSlice};
+use std::net::{Ipv4Addr, Shutdown, SocketAddrV4, TcpListener, TcpStream};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::time::{Duration, Instant};
+
+/// Largest payload of one packet.
+pub const MAX_PAYLOAD: usize = 256 * 1024;
+/// Largest header of one packet.
+pub const MAX_HEADER: usize = 256;
+/// Length of the frame prefix (header length, payload length).
+const PREFIX_LEN: usize = 8;
+/// Largest frame on the wire.
+const MAX_FRAME: usize = PREFIX_LEN + MAX_HEADER + MAX_PAYLOAD;
+// Frame lengths fit the u32 fields of the prefix.
+const _: () = assert!(MAX_FRAME < u32::MAX as usize);
+/// Bytes read beyond the first complete packet of a connection before reading stops.
+const READ_AHEAD: usize = 64 * 1024;
+/// Do not read while the first packet is complete and less than this much room is left
+/// (keeps buffer compaction amortized).
+const MIN_READ: usize = READ_AHEAD / 4;
+/// `try_send` answers `Ok(false)` while more than this many bytes wait for a peer.
+const OUT_BOUND: usize = 1024 * 1024;
+/// Time one connect attempt to one address may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long `shutdown` tries to flush pending output.
+const SHUTDOWN_FLUSH: Duration = Duration::from_secs(5);
+/// How long `shutdown` then waits for peers to close their side.
+const SHUTDOWN_LINGER: Duration = Duration::from_secs(1);
+/// Upper bound of the card length.
+const CARD_MAX: usize = 400;
+
+const HELLO_MAGIC: [u8; 4] = *b"vmT1";
+const HELLO_LEN: usize = 20;
+const REPLY_ACCEPT: u8 = 0xA1;
+/// "I already have (or am completing) the winning connection with you."
+const REPLY_DUP: u8 = 0xD0;
+const REPLY_JOB: u8 = 0xE1;
+/// "I am not the rank you asked for" (or the ranks in the hello make no sense).
+const REPLY_TARGET: u8 = 0xE2;
+/// "I do not talk TCP with you" (channel table says otherwise, or the link is dead).
+const REPLY_PEER: u8 = 0xE3;
+
+const TOK_LISTENER: u64 = u64::MAX;
+const TOK_SHIFT: u32 = 40;
+const TOK_DIAL: u64 = 1 << TOK_SHIFT;
+const TOK_CONN: u64 = 2 << TOK_SHIFT;
+const TOK_INCOMING: u64 = 3 << TOK_SHIFT;
+const TOK_INDEX: u64 = (1 << TOK_SHIFT) - 1;
+
+const EV_IN: u32 = libc::EPOLLIN as u32;
+const EV_OUT: u32 = libc::EPOLLOUT as u32;
+const EV_ERR: u32 = (libc::EPOLLERR | libc::EPOLLHUP) as u32;
+
+/// How to reach one peer: its card (as published through PMI) and whether it lives in
+/// this rank's network namespace (then 127.0.0.1 is tried first).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PeerAddr {
     pub card: String,
     pub same_netns: bool,
 }
-pub struct TcpTransport;
-impl TcpTransport {
-    pub fn new(_r: usize, _s: usize) -> Result<Self> {
-        Ok(TcpTransport)
-    }
-    pub fn card(&self) -> String {
-        "none".into()
-    }
-    pub fn set_peers(&mut self, _p: Vec<Option<PeerAddr>>) {}
-    pub fn set_job_check(&mut self, _v: u64) {}
-    pub fn shutdown(&mut self) {}
-    pub fn has_pending_output(&self) -> bool {
-        false
+
+/// The TCP packet channel of one rank to all its TCP peers.
+///
+/// Every socket (listener, connections, dials, the epoll instance) is owned by this value;
+/// dropping it closes them all without flushing (use [`TcpTransport::shutdown`] to flush).
+/// Errors name this rank, the peer's rank and the failing syscall; an error on one link
+/// is sticky for that peer (returned again by `try_send`, and by `peek` once the packets
+/// that arrived before it are consumed).
+pub struct TcpTransport {
+    my_rank: usize,
+    size: usize,
+    job_check: u64,
+    listener: Option<TcpListener>,
+    port: u16,
+    epoll: Epoll,
+    events: Vec<libc::epoll_event>,
+    /// IPv4 addresses of local interfaces that are up, with their netmasks.
+    local: Vec<(Ipv4Addr, Ipv4Addr)>,
+    peers: Vec<Peer>,
+    /// Accepted connections whose hello has not fully arrived, by id.
+    incoming: HashMap<u64, Incoming>,
+    next_incoming: u64,
+    /// Ranks whose dial may be in the connecting phase (checked for timeouts).
+    dialing: Vec<usize>,
+    /// Set by `shutdown`: reads are discarded, nothing new is sent.
+    closing: bool,
+    shut: bool,
+}
+
+enum Reach {
+    /// `set_peers` not called yet: incoming connections are welcome, dialing is an error.
+    Unset,
+    NotTcp,
+    Tcp(PeerAddr),
+}
+
+enum Link {
+    Open,
+    /// The peer closed its side cleanly, between packets.
+    Closed,
+    Failed(Error),
+}
+
+struct Peer {
+    reach: Reach,
+    link: Link,
+    out: OutBuf,
+    rx: RecvBuf,
+    dial: Option<Dial>,
+    conn: Option<Conn>,
+}
+
+/// An established connection (handshake done).
+struct Conn {
+    stream: TcpStream,
+    interest: u32,
+}
+
+enum DialPhase {
+    Connecting { deadline: Instant },
+    Hello { sent: usize },
+    AwaitReply,
+}
+
+/// An outgoing connection being set up: one address at a time, in order.
+struct Dial {
+    card: String,
+    addrs: Vec<SocketAddrV4>,
+    next: usize,
+    current: Option<SocketAddrV4>,
+    tried: Vec<String>,
+    sock: Option<TcpStream>,
+    phase: DialPhase,
+}
+
+impl Dial {
+    fn hello_started(&self) -> bool {
+        match self.phase {
+            DialPhase::Connecting { .. } => false,
+            DialPhase::Hello { sent } => sent > 0,
+            DialPhase::AwaitReply => true,
+        }
     }
 }
-impl PacketChannel for TcpTransport {
-    fn max_payload(&self) -> usize {
-        256 << 10
+
+/// An accepted connection waiting for its hello.
+struct Incoming {
+    stream: TcpStream,
+    hello: [u8; HELLO_LEN],
+    got: usize,
+}
+
+/// Framed bytes not yet written to the peer's socket.
+#[derive(Default)]
+struct OutBuf {
+    buf: Vec<u8>,
+    sent: usize,
+}
+
+impl OutBuf {
+    fn pending(&self) -> usize {
+        self.buf.len() - self.sent
     }
-    fn try_send(&mut self, p: usize, _h: &[u8], _d: &[u8]) -> Result<bool> {
-        Err(Error::other(format!("tcp to {p} not merged")))
+
+    /// Append the concatenation of `parts`, minus its first `skip` bytes.
+    fn push(&mut self, parts: &[&[u8]], mut skip: usize) {
+        for part in parts {
+            if skip >= part.len() {
+                skip -= part.len();
+                continue;
+            }
+            self.buf.extend_from_slice(&part[skip..]);
+            skip = 0;
+        }
     }
-    fn progress(&mut self) -> Result<()> {
+
+    fn advance(&mut self, n: usize) {
+        self.sent += n;
+        if self.sent == self.buf.len() {
+            self.buf.clear();
+            self.sent = 0;
+        } else if self.sent >= MIN_READ && self.sent >= self.pending() {
+            self.buf.drain(..self.sent);
+            self.sent = 0;
+        }
+    }
+
+    fn clear(&mut self) {
+        self.buf = Vec::new();
+        self.sent = 0;
+    }
+}
+
+/// A framing problem, described with the peer's rank (wrapped into an [`Error`] by the
+/// caller, who knows this rank).
+type FrameResult<T> = std::result::Result<T, String>;
+
+/// Bytes read from a connection: packets from `start`, free space after `end`.
+#[derive(Default)]
+struct RecvBuf {
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+}
+
+impl RecvBuf {
+    fn buffered(&self) -> usize {
+        self.end - self.start
+    }
+
+    /// Header and payload length of the frame at `at`, if its prefix is buffered.
+    fn frame_at(&self, at: usize, peer: usize) -> FrameResult<Option<(usize, usize)>> {
+        if self.end - at < PREFIX_LEN {
+            return Ok(None);
+        }
+        let p = &self.buf[at..at + PREFIX_LEN];
+        let hlen = u32::from_le_bytes([p[0], p[1], p[2], p[3]]) as usize;
+        let plen = u32::from_le_bytes([p[4], p[5], p[6], p[7]]) as usize;
+        if hlen > MAX_HEADER {
+            return Err(format!(
+                "bad frame from rank {peer}: header length {hlen} exceeds {MAX_HEADER} bytes"
+            ));
+        }
+        if plen > MAX_PAYLOAD {
+            return Err(format!(
+                "bad frame from rank {peer}: payload length {plen} exceeds max_payload {MAX_PAYLOAD}"
+            ));
+        }
+        Ok(Some((hlen, plen)))
+    }
+
+    /// The first packet, if it is completely buffered.
+    fn complete(&self, peer: usize) -> FrameResult<Option<(usize, usize)>> {
+        match self.frame_at(self.start, peer)? {
+            Some((h, n)) if self.buffered() >= PREFIX_LEN + h + n => Ok(Some((h, n))),
+            _ => Ok(None),
+        }
+    }
+
+    /// How many bytes we are willing to hold: the first packet plus the read-ahead.
+    fn want(&self, peer: usize) -> FrameResult<usize> {
+        Ok(match self.frame_at(self.start, peer)? {
+            Some((h, n)) => PREFIX_LEN + h + n + READ_AHEAD,
+            None => PREFIX_LEN + READ_AHEAD,
+        })
+    }
+
+    /// Room for the next read (0 = stop reading this socket for now).
+    fn room_estimate(&self, peer: usize) -> FrameResult<usize> {
+        let want = self.want(peer)?;
+        let room = want.saturating_sub(self.buffered());
+        if room < MIN_READ && self.complete(peer)?.is_some() {
+            return Ok(0);
+        }
+        Ok(room)
+    }
+
+    /// Make `room_estimate` bytes writable after `end` and return that slice.
+    fn spare(&mut self, peer: usize) -> FrameResult<&mut [u8]> {
+        let room = self.room_estimate(peer)?;
+        if room == 0 {
+            return Ok(&mut []);
+        }
+        let want = self.buffered() + room;
+        if self.start + want > self.buf.len() {
+            if self.start > 0 {
+                self.buf.copy_within(self.start..self.end, 0);
+                self.end -= self.start;
+                self.start = 0;
+            }
+            if want > self.buf.len() {
+                self.buf.resize(want, 0);
+            }
+        }
+        let end = self.end;
+        Ok(&mut self.buf[end..end + room])
+    }
+
+    /// Whether bytes are buffered that do not form complete packets.
+    fn partial_tail(&self, peer: usize) -> FrameResult<bool> {
+        let mut at = self.start;
+        while at < self.end {
+            match self.frame_at(at, peer)? {
+                Some((h, n)) if self.end - at >= PREFIX_LEN + h + n => at += PREFIX_LEN + h + n,
+                _ => return Ok(true),
+            }
+        }
+        Ok(false)
+    }
+
+    fn pop(&mut self, len: usize) {
+        self.start += len;
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        }
+    }
+}
+
+/// A thin owner of an epoll instance (nix's epoll needs a feature this crate does not
+/// enable, so this wraps the three libc calls).
+struct Epoll {
+    fd: OwnedFd,
+}
+
+impl Epoll {
+    fn new() -> io::Result<Self> {
+        // SAFETY: epoll_create1 takes no pointers; it returns a new descriptor or -1.
+        let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` was just created by the kernel for us and nothing else owns it.
+        Ok(Epoll {
+            fd: unsafe { OwnedFd::from_raw_fd(fd) },
+        })
+    }
+
+    fn ctl(
+        &self,
+        op: libc::c_int,
+        fd: RawFd,
+        events: u32,
+        token: u64,
+    ) -> std::result::Result<(), Errno> {
+        let mut ev = libc::epoll_event { events, u64: token };
+        // SAFETY: `ev` is a valid, initialized epoll_event that lives across the call; the
+        // kernel only reads it. Bad descriptors are reported as errors, not UB.
+        let rc = unsafe { libc::epoll_ctl(self.fd.as_raw_fd(), op, fd, &mut ev) };
+        if rc < 0 {
+            Err(Errno::last())
+        } else {
+            Ok(())
+        }
+    }
+
+    fn add(&self, fd: RawFd, events: u32, token: u64) -> std::result::Result<(), Errno> {
+        self.ctl(libc::EPOLL_CTL_ADD, fd, events, token)
+    }
+
+    fn modify(&self, fd: RawFd, events: u32, token: u64) -> std::result::Result<(), Errno> {
+        self.ctl(libc::EPOLL_CTL_MOD, fd, events, token)
+    }
+
+    /// Remove `fd` before it is closed. Closing would remove it too; failure is harmless.
+    fn remove(&self, fd: RawFd) {
+        let _ = self.ctl(libc::EPOLL_CTL_DEL, fd, 0, 0);
+    }
+
+    fn wait(
+        &self,
+        events: &mut [libc::epoll_event],
+        timeout_ms: i32,
+    ) -> std::result::Result<usize, Errno> {
+        let max = events.len().min(i32::MAX as usize) as libc::c_int;
+        // SAFETY: `events` is a writable buffer of at least `max` entries that outlives the
+        // call; the kernel writes at most `max` entries into it.
+        let rc =
+            unsafe { libc::epoll_wait(self.fd.as_raw_fd(), events.as_mut_ptr(), max, timeout_ms) };
+        if rc < 0 {
+            Err(Errno::last())
+        } else {
+            Ok(rc as usize)
+        }
+    }
+}
+
+fn hello_bytes(from: usize, to: usize, job: u64) -> [u8; HELLO_LEN] {
+    let mut h = [0u8; HELLO_LEN];
+    h[0..4].copy_from_slice(&HELLO_MAGIC);
+    h[4..8].copy_from_slice(&(from as u32).to_le_bytes());
+    h[8..12].copy_from_slice(&(to as u32).to_le_bytes());
+    h[12..20].copy_from_slice(&job.to_le_bytes());
+    h
+}
+
+/// (from, to, job) of a hello, or None when the magic is wrong.
+fn parse_hello(h: &[u8; HELLO_LEN]) -> Option<(usize, usize, u64)> {
+    if h[0..4] != HELLO_MAGIC {
+        return None;
+    }
+    let from = u32::from_le_bytes([h[4], h[5], h[6], h[7]]) as usize;
+    let to = u32::from_le_bytes([h[8], h[9], h[10], h[11]]) as usize;
+    let mut job = [0u8; 8];
+    job.copy_from_slice(&h[12..20]);
+    Some((from, to, u64::from_le_bytes(job)))
+}
+
+fn frame_prefix(hlen: usize, plen: usize) -> [u8; PREFIX_LEN] {
+    let mut p = [0u8; PREFIX_LEN];
+    p[0..4].copy_from_slice(&(hlen as u32).to_le_bytes());
+    p[4..8].copy_from_slice(&(plen as u32).to_le_bytes());
+    p
+}
+
+/// IPv4 addresses (with netmasks) of the local interfaces that are up.
+fn local_ipv4() -> Result<Vec<(Ipv4Addr, Ipv4Addr)>> {
+    let addrs =
+        nix::ifaddrs::getifaddrs().map_err(|e| Error::other(format!("tcp: getifaddrs: {e}")))?;
+    let mut out = Vec::new();
+    for ifa in addrs {
+        if !ifa.flags.contains(nix::net::if_::InterfaceFlags::IFF_UP) {
+            continue;
+        }
+        let Some(ip) = ifa
+            .address
+            .as_ref()
+            .and_then(|a| a.as_sockaddr_in())
+            .map(|a| a.ip())
+        else {
+            continue;
+        };
+        let mask = ifa
+            .netmask
+            .as_ref()
+            .and_then(|a| a.as_sockaddr_in())
+            .map(|a| a.ip())
+            .unwrap_or(Ipv4Addr::BROADCAST);
+        if !out.iter().any(|(a, _)| *a == ip) {
+            out.push((ip, mask));
+        }
+    }
+    Ok(out)
+}
+
+/// The card of a rank: non-loopback addresses first, loopback last, at most `CARD_MAX`
+/// bytes.
+fn make_card(local: &[(Ipv4Addr, Ipv4Addr)], port: u16) -> String {
+    let outer: Vec<String> = local
+        .iter()
+        .filter(|(a, _)| !a.is_loopback())
+        .map(|(a, _)| format!("{a}:{port}"))
+        .collect();
+    let lo: Vec<String> = local
+        .iter()
+        .filter(|(a, _)| a.is_loopback())
+        .map(|(a, _)| format!("{a}:{port}"))
+        .collect();
+    let reserve = lo.first().map_or(0, |l| l.len() + 1);
+    let mut card = String::new();
+    for e in outer {
+        if card.len() + 1 + e.len() + reserve > CARD_MAX {
+            break;
+        }
+        if !card.is_empty() {
+            card.push(',');
+        }
+        card.push_str(&e);
+    }
+    for e in lo {
+        if card.len() + 1 + e.len() > CARD_MAX {
+            break;
+        }
+        if !card.is_empty() {
+            card.push(',');
+        }
+        card.push_str(&e);
+    }
+    card
+}
+
+fn parse_card(card: &str) -> std::result::Result<Vec<SocketAddrV4>, String> {
+    card.split(',')
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<SocketAddrV4>()
+                .map_err(|_| format!("entry {s:?} is not an IPv4 address:port"))
+        })
+        .collect()
+}
+
+/// The addresses to try, in order: 127.0.0.1 first for a peer in our network namespace,
+/// then the card's non-loopback addresses, those in a local interface's subnet first.
+/// Loopback entries of the card are skipped for a peer in another namespace (there,
+/// 127.0.0.1 reaches someone else).
+fn dial_order(
+    card: &[SocketAddrV4],
+    same_netns: bool,
+    local: &[(Ipv4Addr, Ipv4Addr)],
+) -> Vec<SocketAddrV4> {
+    let mut out = Vec::new();
+    if same_netns {
+        if let Some(first) = card.first() {
+            out.push(SocketAddrV4::new(Ipv4Addr::LOCALHOST, first.port()));
+        }
+    }
+    let near = |ip: &Ipv4Addr| {
+        local.iter().any(|(a, m)| {
+            !a.is_loopback() && (u32::from(*a) & u32::from(*m)) == (u32::from(*ip) & u32::from(*m))
+        })
+    };
+    let outer: Vec<SocketAddrV4> = card
+        .iter()
+        .copied()
+        .filter(|a| !a.ip().is_loopback())
+        .collect();
+    out.extend(outer.iter().filter(|a| near(a.ip())));
+    out.extend(outer.iter().filter(|a| !near(a.ip())));
+    let mut seen = Vec::new();
+    out.retain(|a| {
+        if seen.contains(a) {
+            false
+        } else {
+            seen.push(*a);
+            true
+        }
+    });
+    out
+}
+
+impl TcpTransport {
+    /// A transport for `my_rank` of `size` ranks, listening on an ephemeral port of all
+    /// IPv4 interfaces.
+    pub fn new(my_rank: usize, size: usize) -> Result<Self> {
+        if my_rank >= size || size > u32::MAX as usize {
+            return Err(Error::other(format!(
+                "tcp: rank {my_rank} is not valid in a world of size {size}"
+            )));
+        }
+        let listener = TcpListener::bind((Ipv4Addr::UNSPECIFIED, 0))
+            .map_err(|e| Error::other(format!("tcp (rank {my_rank}): bind 0.0.0.0:0: {e}")))?;
+        listener.set_nonblocking(true).map_err(|e| {
+            Error::other(format!(
+                "tcp (rank {my_rank}): fcntl(O_NONBLOCK) on listener: {e}"
+            ))
+        })?;
+        let port = listener
+            .local_addr()
+            .map_err(|e| {
+                Error::other(format!(
+                    "tcp (rank {my_rank}): getsockname on listener: {e}"
+                ))
+            })?
+            .port();
+        let epoll = Epoll::new()
+            .map_err(|e| Error::other(format!("tcp (rank {my_rank}): epoll_create1: {e}")))?;
+        epoll
+            .add(listener.as_raw_fd(), EV_IN, TOK_LISTENER)
+            .map_err(|e| {
+                Error::other(format!(
+                    "tcp (rank {my_rank}): epoll_ctl(ADD listener): {e}"
+                ))
+            })?;
+        let local = local_ipv4()?;
+        let peers = (0..size)
+            .map(|_| Peer {
+                reach: Reach::Unset,
+                link: Link::Open,
+                out: OutBuf::default(),
+                rx: RecvBuf::default(),
+                dial: None,
+                conn: None,
+            })
+            .collect();
+        Ok(TcpTransport {
+            my_rank,
+            size,
+            job_check: 0,
+            listener: Some(listener),
+            port,
+            epoll,
+            events: vec![libc::epoll_event { events: 0, u64: 0 }; 256],
+            local,
+            peers,
+            incoming: HashMap::new(),
+            next_incoming: 0,
+            dialing: Vec::new(),
+            closing: false,
+            shut: false,
+        })
+    }
+
+    /// This rank's addresses to publish: `ip:port` of every local IPv4 interface that is
+    /// up, loopback last, comma-separated.
+    pub fn card(&self) -> String {
+        make_card(&self.local, self.port)
+    }
+
+    /// How to reach each world rank (`None`: not over TCP). Must hold `size` entries; the
+    /// entry of this rank is ignored.
+    pub fn set_peers(&mut self, peers: Vec<Option<PeerAddr>>) {
+        assert_eq!(
+            peers.len(),
+            self.size,
+            "tcp: set_peers needs one entry per world rank"
+        );
+        for (r, p) in peers.into_iter().enumerate() {
+            if r != self.my_rank {
+                self.peers[r].reach = match p {
+                    Some(a) => Reach::Tcp(a),
+                    None => Reach::NotTcp,
+                };
+            }
+        }
+    }
+
+    /// The value all ranks of the job share; connections carrying another are refused.
+    pub fn set_job_check(&mut self, v: u64) {
+        self.job_check = v;
+    }
+
+    /// Whether bytes wait to be written to some peer (including peers still connecting).
+    pub fn has_pending_output(&self) -> bool {
+        self.peers.iter().any(|p| p.out.pending() > 0)
+    }
+
+    /// Flush pending output (waiting up to 5 s), close our side, give peers up to 1 s
+    /// more to close theirs (discarding what they still send), then close every socket.
+    /// Afterwards `try_send` fails and `progress` has nothing to do.
+    pub fn shutdown(&mut self) {
+        if self.shut {
+            return;
+        }
+        let me = self.my_rank;
+        self.closing = true;
+        for r in 0..self.size {
+            self.peers[r].rx = RecvBuf::default();
+            if let Err(e) = self.sync_interest(r) {
+                eprintln!("vmpi tcp (rank {me}): shutdown: {}", e.message);
+            }
+        }
+        let deadline = Instant::now() + SHUTDOWN_FLUSH;
+        while self.has_pending_output() && Instant::now() < deadline {
+            if let Err(e) = self.poll_once(10) {
+                eprintln!("vmpi tcp (rank {me}): shutdown: {}", e.message);
+            }
+        }
+        for (r, p) in self.peers.iter().enumerate() {
+            if p.out.pending() > 0 {
+                eprintln!(
+                    "vmpi tcp (rank {me}): shutdown: gave up on {} bytes still to send to rank {r}",
+                    p.out.pending()
+                );
+            }
+        }
+        // Stop taking new connections; half-close the established ones.
+        if let Some(l) = self.listener.take() {
+            self.epoll.remove(l.as_raw_fd());
+        }
+        for (_, inc) in self.incoming.drain() {
+            self.epoll.remove(inc.stream.as_raw_fd());
+        }
+        for r in 0..self.size {
+            self.drop_dial(r);
+            if let Some(c) = &self.peers[r].conn {
+                let _ = c.stream.shutdown(Shutdown::Write);
+            }
+        }
+        let linger = deadline.min(Instant::now() + SHUTDOWN_LINGER);
+        while self.peers.iter().any(|p| p.conn.is_some()) && Instant::now() < linger {
+            if let Err(e) = self.poll_once(10) {
+                eprintln!("vmpi tcp (rank {me}): shutdown: {}", e.message);
+            }
+        }
+        for r in 0..self.size {
+            self.drop_conn(r);
+            self.peers[r].out.clear();
+        }
+        self.dialing.clear();
+        self.shut = true;
+    }
+
+    fn err(&self, msg: impl std::fmt::Display) -> Error {
+        Error::other(format!("tcp (rank {}): {msg}", self.my_rank))
+    }
+
+    fn check_peer(&self, peer: usize) -> Result<()> {
+        if peer >= self.size {
+            return Err(self.err(format_args!(
+                "rank {peer} is out of range (world size {})",
+                self.size
+            )));
+        }
         Ok(())
     }
-    fn peek(&mut self, _p: usize) -> Result<Option<Packet<'_>>> {
-        Ok(None)
+
+    /// Close the dial of `r`, if any.
+    fn drop_dial(&mut self, r: usize) {
+        if let Some(d) = self.peers[r].dial.take() {
+            if let Some(s) = d.sock {
+                self.epoll.remove(s.as_raw_fd());
+            }
+        }
+        self.dialing.retain(|&x| x != r);
     }
-    fn consume(&mut self, _p: usize) {}
+
+    /// Close the established connection of `r`, if any.
+    fn drop_conn(&mut self, r: usize) {
+        if let Some(c) = self.peers[r].conn.take() {
+            self.epoll.remove(c.stream.as_raw_fd());
+        }
+    }
+
+    /// Record a fatal error on the link to `r`, close its sockets, and return the error.
+    fn fail(&mut self, r: usize, e: Error) -> Error {
+        self.drop_dial(r);
+        self.drop_conn(r);
+        let p = &mut self.peers[r];
+        p.out.clear();
+        p.link = Link::Failed(e.clone());
+        e
+    }
+
+    /// Set the epoll interest of `r`'s connection to what its buffers call for.
+    fn sync_interest(&mut self, r: usize) -> Result<()> {
+        let closing = self.closing;
+        let p = &mut self.peers[r];
+        let Some(c) = p.conn.as_mut() else {
+            return Ok(());
+        };
+        let mut want = 0;
+        // A bad prefix keeps reading on, so that the read path reports it.
+        if closing || p.rx.room_estimate(r).map_or(true, |n| n > 0) {
+            want |= EV_IN;
+        }
+        if p.out.pending() > 0 {
+            want |= EV_OUT;
+        }
+        if want != c.interest {
+            let fd = c.stream.as_raw_fd();
+            match self.epoll.modify(fd, want, TOK_CONN | r as u64) {
+                Ok(()) => c.interest = want,
+                Err(e) => {
+                    let e = self.err(format_args!(
+                        "epoll_ctl(MOD) for the connection to rank {r}: {e}"
+                    ));
+                    return Err(self.fail(r, e));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Begin connecting to `r` (its first address).
+    fn start_dial(&mut self, r: usize) -> Result<()> {
+        let addr = match &self.peers[r].reach {
+            Reach::Tcp(a) => a.clone(),
+            Reach::NotTcp => return Err(self.err(format_args!("rank {r} is not reached over TCP"))),
+            Reach::Unset => {
+                return Err(self.err(format_args!(
+                    "no address for rank {r}: set_peers was not called"
+                )))
+            }
+        };
+        let list = parse_card(&addr.card)
+            .map_err(|m| self.err(format_args!("card of rank {r} ({:?}): {m}", addr.card)))?;
+        let addrs = dial_order(&list, addr.same_netns, &self.local);
+        if addrs.is_empty() {
+            return Err(self.err(format_args!(
+                "card of rank {r} ({:?}) has no address to dial (loopback entries are skipped for \
+                 a peer in another network namespace)",
+                addr.card
+            )));
+        }
+        self.peers[r].dial = Some(Dial {
+            card: addr.card,
+            addrs,
+            next: 0,
+            current: None,
+            tried: Vec::new(),
+            sock: None,
+            phase: DialPhase::Connecting {
+                deadline: Instant::now(),
+            },
+        });
+        self.dial_next(r)
+    }
+
+    /// Note why the current address of `r`'s dial failed and move on to the next one.
+    fn dial_retry(&mut self, r: usize, why: impl std::fmt::Display) -> Result<()> {
+        if let Some(d) = self.peers[r].dial.as_mut() {
+            let a = d.current.map_or_else(|| "?".to_string(), |a| a.to_string());
+            d.tried.push(format!("{a} ({why})"));
+        }
+        self.dial_next(r)
+    }
+
+    /// Start a non-blocking connect to the next address of `r`'s card; fail the peer when
+    /// none is left.
+    fn dial_next(&mut self, r: usize) -> Result<()> {
+        let me = self.my_rank;
+        loop {
+            let Some(d) = self.peers[r].dial.as_mut() else {
+                return Ok(());
+            };
+            if let Some(s) = d.sock.take() {
+                self.epoll.remove(s.as_raw_fd());
+            }
+            let Some(&a) = d.addrs.get(d.next) else {
+                let e = Error::other(format!(
+                    "tcp (rank {me}): cannot connect to rank {r} (card {:?}): tried {}",
+                    d.card,
+                    d.tried.join(", ")
+                ));
+                return Err(self.fail(r, e));
+            };
+            d.next += 1;
+            d.current = Some(a);
+            let fd = match sock::socket(
+                AddressFamily::Inet,
+                SockType::Stream,
+                SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
+                None,
+            ) {
+                Ok(fd) => fd,
+                Err(e) => {
+                    d.tried.push(format!("{a} (socket: {e})"));
+                    continue;
+                }
+            };
+            match sock::connect(fd.as_raw_fd(), &SockaddrIn::from(a)) {
+                Ok(()) | Err(Errno::EINPROGRESS) => {}
+                Err(e) => {
+                    d.tried.push(format!("{a} (connect: {e})"));
+                    continue;
+                }
+            }
+            if let Err(e) = self.epoll.add(fd.as_raw_fd(), EV_OUT, TOK_DIAL | r as u64) {
+                d.tried.push(format!("{a} (epoll_ctl: {e})"));
+                continue;
+            }
+            d.sock = Some(TcpStream::from(fd));
+            d.phase = DialPhase::Connecting {
+                deadline: Instant::now() + CONNECT_TIMEOUT,
+            };
+            if !self.dialing.contains(&r) {
+                self.dialing.push(r);
+            }
+            return Ok(());
+        }
+    }
+
+    /// Give up on connect attempts that took longer than `CONNECT_TIMEOUT`.
+    fn check_dial_timeouts(&mut self, first_err: &mut Option<Error>) {
+        let now = Instant::now();
+        let mut i = 0;
+        while i < self.dialing.len() {
+            let r = self.dialing[i];
+            match self.peers[r].dial.as_ref().map(|d| &d.phase) {
+                Some(DialPhase::Connecting { deadline }) => {
+                    if now >= *deadline {
+                        let secs = CONNECT_TIMEOUT.as_secs_f32();
+                        if let Err(e) =
+                            self.dial_retry(r, format_args!("connect timed out after {secs} s"))
+                        {
+                            first_err.get_or_insert(e);
+                        }
+                    }
+                    i += 1;
+                }
+                _ => {
+                    self.dialing.swap_remove(i);
+                }
+            }
+        }
+    }
+
+    /// Readiness on `r`'s dialing socket.
+    fn dial_event(&mut self, r: usize, events: u32) -> Result<()> {
+        let me = self.my_rank;
+        let job = self.job_check;
+        let Some(d) = self.peers[r].dial.as_mut() else {
+            return Ok(());
+        };
+        let Some(s) = d.sock.as_ref() else {
+            return Ok(());
+        };
+        let fd = s.as_raw_fd();
+        if let DialPhase::Connecting { .. } = d.phase {
+            match sock::getsockopt(s, sockopt::SocketError) {
+                Ok(0) => {}
+                Ok(err) => {
+                    return self.dial_retry(r, format_args!("connect: {}", Errno::from_raw(err)))
+                }
+                Err(e) => return self.dial_retry(r, format_args!("getsockopt(SO_ERROR): {e}")),
+            }
+            if events & (EV_OUT | EV_ERR) == 0 {
+                return Ok(());
+            }
+            if let Err(e) = s.set_nodelay(true) {
+                return self.dial_retry(r, format_args!("setsockopt(TCP_NODELAY): {e}"));
+            }
+            d.phase = DialPhase::Hello { sent: 0 };
+        }
+        if let DialPhase::Hello { sent } = d.phase {
+            let hello = hello_bytes(me, r, job);
+            let mut sent = sent;
+            while sent < HELLO_LEN {
+                match sock::send(
+                    fd,
+                    &hello[sent..],
+                    MsgFlags::MSG_NOSIGNAL | MsgFlags::MSG_DONTWAIT,
+                ) {
+                    Ok(n) => sent += n,
+                    Err(Errno::EINTR) => {}
+                    Err(Errno::EAGAIN) => break,
+                    Err(e) => return self.dial_retry(r, format_args!("send hello: {e}")),
+                }
+            }
+            let (phase, interest) = if sent == HELLO_LEN {
+                (DialPhase::AwaitReply, EV_IN)
+            } else {
+                (DialPhase::Hello { sent }, EV_OUT)
+            };
+            d.phase = phase;
+            if let Err(e) = self.epoll.modify(fd, interest, TOK_DIAL | r as u64) {
+                return self.dial_retry(r, format_args!("epoll_ctl(MOD): {e}"));
+            }
+            return Ok(());
+        }
+        // AwaitReply: one byte, the acceptor's verdict. Packets may follow it; they stay
+        // in the socket for the connection to read.
+        let mut reply = [0u8; 1];
+        let b = match sock::recv(fd, &mut reply, MsgFlags::MSG_DONTWAIT) {
+            Ok(0) => return self.dial_retry(r, "closed during the handshake"),
+            Ok(_) => reply[0],
+            Err(Errno::EAGAIN) | Err(Errno::EINTR) => return Ok(()),
+            Err(e) => return self.dial_retry(r, format_args!("recv handshake reply: {e}")),
+        };
+        match b {
+            REPLY_ACCEPT => self.promote_dial(r),
+            REPLY_DUP if me > r => {
+                // The lower rank's own dial to us wins; it will arrive on our listener.
+                self.drop_dial(r);
+                Ok(())
+            }
+            REPLY_DUP => {
+                let e = self.err(format_args!(
+                    "rank {r} refused our connection as a duplicate, although the lower rank's dial wins"
+                ));
+                Err(self.fail(r, e))
+            }
+            REPLY_JOB => self.dial_retry(r, "refused: job check value differs"),
+            REPLY_TARGET => self.dial_retry(r, format_args!("refused: that is not rank {r}")),
+            REPLY_PEER => self.dial_retry(
+                r,
+                format_args!("refused: rank {r} does not take TCP from rank {me}"),
+            ),
+            other => self.dial_retry(r, format_args!("bad handshake reply {other:#04x}")),
+        }
+    }
+
+    /// The dial of `r` was accepted: it becomes the connection.
+    fn promote_dial(&mut self, r: usize) -> Result<()> {
+        let p = &mut self.peers[r];
+        let Some(stream) = p.dial.take().and_then(|d| d.sock) else {
+            return Ok(());
+        };
+        if p.conn.is_some() {
+            self.epoll.remove(stream.as_raw_fd());
+            let e = self.err(format_args!("rank {r} accepted a second connection"));
+            return Err(self.fail(r, e));
+        }
+        // An interest no socket has: `flush` -> `sync_interest` re-registers the socket
+        // under its connection token.
+        p.conn = Some(Conn {
+            stream,
+            interest: u32::MAX,
+        });
+        self.flush(r)
+    }
+
+    /// Accept every waiting connection.
+    fn accept_all(&mut self) -> Result<()> {
+        loop {
+            let Some(l) = self.listener.as_ref() else {
+                return Ok(());
+            };
+            let stream = match l.accept() {
+                Ok((s, _)) => s,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => continue,
+                Err(e) => return Err(self.err(format_args!("accept: {e}"))),
+            };
+            if let Err(e) = stream
+                .set_nonblocking(true)
+                .and_then(|()| stream.set_nodelay(true))
+            {
+                eprintln!(
+                    "vmpi tcp (rank {}): dropping an accepted connection: setsockopt: {e}",
+                    self.my_rank
+                );
+                continue;
+            }
+            let id = self.next_incoming;
+            self.next_incoming = (self.next_incoming + 1) & TOK_INDEX;
+            if let Err(e) = self.epoll.add(stream.as_raw_fd(), EV_IN, TOK_INCOMING | id) {
+                return Err(self.err(format_args!(
+                    "epoll_ctl(ADD) for an accepted connection: {e}"
+                )));
+            }
+            self.incoming.insert(
+                id,
+                Incoming {
+                    stream,
+                    hello: [0; HELLO_LEN],
+                    got: 0,
+                },
+            );
+            self.incoming_event(id)?;
+        }
+    }
+
+    /// Read the hello of an accepted connection and answer it.
+    fn incoming_event(&mut self, id: u64) -> Result<()> {
+        let Some(inc) = self.incoming.get_mut(&id) else {
+            return Ok(());
+        };
+        let fd = inc.stream.as_raw_fd();
+        while inc.got < HELLO_LEN {
+            match sock::recv(fd, &mut inc.hello[inc.got..], MsgFlags::MSG_DONTWAIT) {
+                Ok(0) => {
+                    // A dial that lost a tie-break, or a stray client: nothing to keep.
+                    self.epoll.remove(fd);
+                    self.incoming.remove(&id);
+                    return Ok(());
+                }
+                Ok(n) => inc.got += n,
+                Err(Errno::EINTR) => {}
+                Err(Errno::EAGAIN) => return Ok(()),
+                Err(e) => {
+                    eprintln!(
+                        "vmpi tcp (rank {}): dropping an accepted connection: recv: {e}",
+                        self.my_rank
+                    );
+                    self.epoll.remove(fd);
+                    self.incoming.remove(&id);
+                    return Ok(());
+                }
+            }
+        }
+        let Some(inc) = self.incoming.remove(&id) else {
+            return Ok(());
+        };
+        let verdict = self.judge(&inc.hello);
+        let from = match verdict {
+            Ok(from) => from,
+            Err(reply) => {
+                if let Some(b) = reply {
+                    let _ = sock::send(fd, &[b], MsgFlags::MSG_NOSIGNAL | MsgFlags::MSG_DONTWAIT);
+                }
+                self.epoll.remove(fd);
+                return Ok(());
+            }
+        };
+        // Accepted: an unfinished dial of ours to `from` yields (see `judge`).
+        self.drop_dial(from);
+        if let Err(e) = self
+            .epoll
+            .modify(fd, EV_IN | EV_OUT, TOK_CONN | from as u64)
+        {
+            self.epoll.remove(fd);
+            let e = self.err(format_args!(
+                "epoll_ctl(MOD) for the connection from rank {from}: {e}"
+            ));
+            return Err(self.fail(from, e));
+        }
+        let p = &mut self.peers[from];
+        // Nothing was ever written to `from` (no connection existed), so the reply byte
+        // goes in front of whatever packets wait for it.
+        debug_assert_eq!(p.out.sent, 0);
+        p.out.buf.insert(p.out.sent, REPLY_ACCEPT);
+        p.conn = Some(Conn {
+            stream: inc.stream,
+            interest: EV_IN | EV_OUT,
+        });
+        self.flush(from)
+    }
+
+    /// Decide on a hello: `Ok(rank)` to accept, or the reply byte to send before closing
+    /// (`None`: close without a word). Every refusal but the tie-break is logged.
+    fn judge(&self, hello: &[u8; HELLO_LEN]) -> std::result::Result<usize, Option<u8>> {
+        let me = self.my_rank;
+        let refuse = |why: String, reply: Option<u8>| {
+            eprintln!("vmpi tcp (rank {me}): refused a connection: {why}");
+            Err(reply)
+        };
+        let Some((from, to, job)) = parse_hello(hello) else {
+            return refuse("bad hello magic (not a vmpi peer?)".into(), None);
+        };
+        if job != self.job_check {
+            return refuse(
+                format!(
+                    "rank {from} sent job check {job:#x}, this job's is {:#x}",
+                    self.job_check
+                ),
+                Some(REPLY_JOB),
+            );
+        }
+        if to != me || from >= self.size || from == me {
+            return refuse(
+                format!("hello from rank {from} for rank {to}"),
+                Some(REPLY_TARGET),
+            );
+        }
+        let p = &self.peers[from];
+        if matches!(p.reach, Reach::NotTcp) {
+            return refuse(
+                format!("rank {from} is not reached over TCP from here"),
+                Some(REPLY_PEER),
+            );
+        }
+        // Also while we shut down: a peer may need this connection to flush to us, and
+        // we may need it to flush to the peer.
+        if !matches!(p.link, Link::Open) {
+            return refuse(
+                format!("the link to rank {from} is closed"),
+                Some(REPLY_PEER),
+            );
+        }
+        if p.conn.is_some() {
+            return refuse(format!("rank {from} is already connected"), Some(REPLY_DUP));
+        }
+        if let Some(d) = &p.dial {
+            // Both dialed. Our dial wins if we are the lower rank and it has begun its
+            // handshake; a dial that has not sent a byte yet can always yield.
+            if me < from && d.hello_started() {
+                return Err(Some(REPLY_DUP));
+            }
+        }
+        Ok(from)
+    }
+
+    /// Write what is pending for `r` until the socket is full.
+    fn flush(&mut self, r: usize) -> Result<()> {
+        let p = &mut self.peers[r];
+        let Some(c) = p.conn.as_ref() else {
+            return Ok(());
+        };
+        let fd = c.stream.as_raw_fd();
+        while p.out.pending() > 0 {
+            match sock::send(
+                fd,
+                &p.out.buf[p.out.sent..],
+                MsgFlags::MSG_NOSIGNAL | MsgFlags::MSG_DONTWAIT,
+            ) {
+                Ok(n) => p.out.advance(n),
+                Err(Errno::EINTR) => {}
+                Err(Errno::EAGAIN) => break,
+                Err(e) => {
+                    let e = self.err(format_args!("send to rank {r}: send: {e}"));
+                    return Err(self.fail(r, e));
+                }
+            }
+        }
+        self.sync_interest(r)
+    }
+
+    /// Read from `r`'s connection until its buffer is full or the socket is empty.
+    fn read_conn(&mut self, r: usize) -> Result<()> {
+        let me = self.my_rank;
+        let closing = self.closing;
+        loop {
+            let p = &mut self.peers[r];
+            let Some(c) = p.conn.as_ref() else {
+                return Ok(());
+            };
+            let fd = c.stream.as_raw_fd();
+            let res = if closing {
+                // Shutting down: what arrives now can no longer be delivered.
+                let mut scratch = [0u8; 16 * 1024];
+                sock::recv(fd, &mut scratch, MsgFlags::MSG_DONTWAIT)
+            } else {
+                let spare = match p.rx.spare(r) {
+                    Ok(s) => s,
+                    Err(m) => {
+                        let e = Error::other(format!("tcp (rank {me}): {m}"));
+                        return Err(self.fail(r, e));
+                    }
+                };
+                if spare.is_empty() {
+                    break;
+                }
+                sock::recv(fd, spare, MsgFlags::MSG_DONTWAIT)
+            };
+            match res {
+                Ok(0) => return self.peer_eof(r),
+                Ok(n) => {
+                    if !closing {
+                        p.rx.end += n;
+                    }
+                }
+                Err(Errno::EINTR) => {}
+                Err(Errno::EAGAIN) => break,
+                Err(e) => {
+                    let e =
+                        Error::other(format!("tcp (rank {me}): receive from rank {r}: recv: {e}"));
+                    return Err(self.fail(r, e));
+                }
+            }
+        }
+        self.sync_interest(r)
+    }
+
+    /// `r` closed its side of the connection.
+    fn peer_eof(&mut self, r: usize) -> Result<()> {
+        let me = self.my_rank;
+        if self.closing {
+            self.drop_conn(r);
+            self.peers[r].link = Link::Closed;
+            return Ok(());
+        }
+        let p = &self.peers[r];
+        let err = match p.rx.partial_tail(r) {
+            Err(m) => Some(Error::other(format!("tcp (rank {me}): {m}"))),
+            Ok(true) => Some(Error::other(format!(
+                "tcp (rank {me}): connection from rank {r} closed mid-packet"
+            ))),
+            Ok(false) if p.out.pending() > 0 => Some(Error::other(format!(
+                "tcp (rank {me}): rank {r} closed its connection with {} bytes still to send to it",
+                p.out.pending()
+            ))),
+            Ok(false) => None,
+        };
+        match err {
+            Some(e) => Err(self.fail(r, e)),
+            None => {
+                self.drop_conn(r);
+                self.peers[r].link = Link::Closed;
+                Ok(())
+            }
+        }
+    }
+
+    /// One `epoll_wait` and the work it reports.
+    fn poll_once(&mut self, timeout_ms: i32) -> Result<()> {
+        let mut first_err = None;
+        let n = match self.epoll.wait(&mut self.events, timeout_ms) {
+            Ok(n) => n,
+            Err(Errno::EINTR) => 0,
+            Err(e) => return Err(self.err(format_args!("epoll_wait: {e}"))),
+        };
+        for i in 0..n {
+            let ev = self.events[i];
+            let (bits, tok) = (ev.events, ev.u64);
+            let idx = tok & TOK_INDEX;
+            let res = if tok == TOK_LISTENER {
+                self.accept_all()
+            } else {
+                match tok & !TOK_INDEX {
+                    TOK_DIAL => self.dial_event(idx as usize, bits),
+                    TOK_CONN => self.conn_event(idx as usize, bits),
+                    TOK_INCOMING => self.incoming_event(idx),
+                    _ => Err(self.err(format_args!("epoll returned an unknown token {tok:#x}"))),
+                }
+            };
+            if let Err(e) = res {
+                first_err.get_or_insert(e);
+            }
+        }
+        // After the events, so that a connect that completed is not taken for a timeout.
+        if !self.dialing.is_empty() {
+            self.check_dial_timeouts(&mut first_err);
+        }
+        match first_err {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Readiness on `r`'s established connection.
+    fn conn_event(&mut self, r: usize, events: u32) -> Result<()> {
+        if self.peers[r].conn.is_none() {
+            return Ok(());
+        }
+        if events & (EV_OUT | EV_ERR) != 0 && self.peers[r].out.pending() > 0 {
+            self.flush(r)?;
+        }
+        if events & (EV_IN | EV_ERR) != 0 {
+            self.read_conn(r)?;
+        }
+        Ok(())
+    }
+
+    /// Bytes waiting to be written to `peer` (for tests and diagnostics).
+    #[cfg(test)]
+    fn pending_to(&self, peer: usize) -> usize {
+        self.peers[peer].out.pending()
+    }
+}
+
+impl PacketChannel for TcpTransport {
+    fn max_payload(&self) -> usize {
+        MAX_PAYLOAD
+    }
+
+    fn try_send(&mut self, peer: usize, hdr: &[u8], payload: &[u8]) -> Result<bool> {
+        self.check_peer(peer)?;
+        if peer == self.my_rank {
+            return Err(self.err(format_args!(
+                "rank {peer} is this rank; TCP does not carry messages to self"
+            )));
+        }
+        if self.shut || self.closing {
+            return Err(self.err(format_args!("send to rank {peer} after shutdown")));
+        }
+        if hdr.len() > MAX_HEADER || payload.len() > MAX_PAYLOAD {
+            return Err(self.err(format_args!(
+                "packet for rank {peer} too large: header {} bytes (max {MAX_HEADER}), payload {} bytes (max {MAX_PAYLOAD})",
+                hdr.len(),
+                payload.len()
+            )));
+        }
+        match &self.peers[peer].link {
+            Link::Open => {}
+            Link::Closed => return Err(self.err(format_args!("rank {peer} closed its connection"))),
+            Link::Failed(e) => return Err(e.clone()),
+        }
+        if matches!(self.peers[peer].reach, Reach::NotTcp) {
+            return Err(self.err(format_args!("rank {peer} is not reached over TCP")));
+        }
+        if self.peers[peer].out.pending() > OUT_BOUND {
+            return Ok(false);
+        }
+        if self.peers[peer].conn.is_none() && self.peers[peer].dial.is_none() {
+            // Configuration errors leave the link as it is; running out of addresses
+            // fails it (inside `dial_next`).
+            self.start_dial(peer)?;
+        }
+        let prefix = frame_prefix(hdr.len(), payload.len());
+        let parts: [&[u8]; 3] = [&prefix, hdr, payload];
+        let p = &mut self.peers[peer];
+        let mut written = 0;
+        if let (Some(c), 0) = (p.conn.as_ref(), p.out.pending()) {
+            // Nothing queued: write straight from the caller's buffers.
+            let iov = [
+                IoSlice::new(&prefix),
+                IoSlice::new(hdr),
+                IoSlice::new(payload),
+            ];
+            let flags = MsgFlags::MSG_NOSIGNAL | MsgFlags::MSG_DONTWAIT;
+            match sock::sendmsg::<SockaddrIn>(c.stream.as_raw_fd(), &iov, &[], flags, None) {
+                Ok(n) => written = n,
+                Err(Errno::EAGAIN) | Err(Errno::EINTR) => {}
+                Err(e) => {
+                    let e = self.err(format_args!("send to rank {peer}: sendmsg: {e}"));
+                    return Err(self.fail(peer, e));
+                }
+            }
+        }
+        let p = &mut self.peers[peer];
+        if written < PREFIX_LEN + hdr.len() + payload.len() {
+            p.out.push(&parts, written);
+        }
+        if p.conn.is_some() {
+            self.sync_interest(peer)?;
+        }
+        Ok(true)
+    }
+
+    fn progress(&mut self) -> Result<()> {
+        if self.shut {
+            return Ok(());
+        }
+        self.poll_once(0)
+    }
+
+    fn peek(&mut self, peer: usize) -> Result<Option<Packet<'_>>> {
+        self.check_peer(peer)?;
+        let (h, n) = match self.peers[peer].rx.complete(peer) {
+            Ok(Some(x)) => x,
+            Ok(None) => {
+                return match &self.peers[peer].link {
+                    Link::Failed(e) => Err(e.clone()),
+                    _ => Ok(None),
+                }
+            }
+            Err(m) => {
+                let e = self.err(m);
+                return Err(self.fail(peer, e));
+            }
+        };
+        let rx = &self.peers[peer].rx;
+        let at = rx.start + PREFIX_LEN;
+        Ok(Some(Packet {
+            header: &rx.buf[at..at + h],
+            payload: PayloadRef::private(&rx.buf[at + h..at + h + n]),
+        }))
+    }
+
+    /// Panics when no complete packet from `peer` is buffered, i.e. when the caller did
+    /// not get one from `peek(peer)` first.
+    fn consume(&mut self, peer: usize) {
+        let rx = &mut self.peers[peer].rx;
+        let Ok(Some((h, n))) = rx.complete(peer) else {
+            panic!("tcp: consume({peer}) without a packet returned by peek({peer})");
+        };
+        rx.pop(PREFIX_LEN + h + n);
+        // A failure here is recorded on the link and reported by the next peek/try_send.
+        let _ = self.sync_interest(peer);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::sync::{Arc, Barrier};
+    use std::thread;
+
+    const JOB: u64 = 0x5eed_1234_abcd;
+
+    /// `n` transports of one job that know each other's cards (all in this netns).
+    fn mesh(n: usize) -> Vec<TcpTransport> {
+        let mut ts: Vec<_> = (0..n).map(|r| TcpTransport::new(r, n).unwrap()).collect();
+        let cards: Vec<String> = ts.iter().map(|t| t.card()).collect();
+        for t in ts.iter_mut() {
+            t.set_job_check(JOB);
+            let peers = cards.iter().map(|c| {
+                Some(PeerAddr {
+                    card: c.clone(),
+                    same_netns: true,
+                })
+            });
+            t.set_peers(peers.collect());
+        }
+        ts
+    }
+
+    fn deadline() -> Instant {
+        Instant::now() + Duration::from_secs(60)
+    }
+
+    /// xorshift64*: reproducible sizes without a dependency.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+    }
+
+    /// The packets `from` sends to `to`, in order; the receiver regenerates them to check.
+    struct Stream {
+        rng: Rng,
+        from: usize,
+        seq: u64,
+    }
+
+    impl Stream {
+        fn new(from: usize, to: usize) -> Self {
+            Stream {
+                rng: Rng(0x9e37_79b9_7f4a_7c15 ^ ((from as u64) << 32) ^ to as u64),
+                from,
+                seq: 0,
+            }
+        }
+
+        fn next_packet(&mut self) -> (Vec<u8>, Vec<u8>) {
+            let hlen = 8 + self.rng.below(MAX_HEADER - 8 + 1);
+            let plen = match self.rng.below(6) {
+                0 => self.rng.below(65),
+                1 => MAX_PAYLOAD,
+                2 => 0,
+                _ => self.rng.below(MAX_PAYLOAD + 1),
+            };
+            let seq = self.seq;
+            self.seq += 1;
+            let mut hdr = seq.to_le_bytes().to_vec();
+            hdr.extend((8..hlen).map(|i| (i as u64 ^ seq) as u8));
+            let salt = (seq as usize).wrapping_mul(131) ^ self.from.wrapping_mul(17);
+            let payload = (0..plen)
+                .map(|i| (i.wrapping_mul(7) ^ salt ^ (i >> 8)) as u8)
+                .collect();
+            (hdr, payload)
+        }
+    }
+
+    /// Send `count` packets to every other rank and receive and check `count` from each.
+    fn exchange(t: &mut TcpTransport, count: u64) {
+        let me = t.my_rank;
+        let others: Vec<usize> = (0..t.size).filter(|&r| r != me).collect();
+        let mut tx: Vec<Stream> = others.iter().map(|&o| Stream::new(me, o)).collect();
+        let mut rx: Vec<Stream> = others.iter().map(|&o| Stream::new(o, me)).collect();
+        let mut next: Vec<Option<(Vec<u8>, Vec<u8>)>> = others.iter().map(|_| None).collect();
+        let mut sent = vec![0u64; others.len()];
+        let mut got = vec![0u64; others.len()];
+        let end = deadline();
+        loop {
+            let mut busy = false;
+            for (i, &o) in others.iter().enumerate() {
+                if sent[i] == count {
+                    continue;
+                }
+                let (h, p) = next[i].get_or_insert_with(|| tx[i].next_packet());
+                if t.try_send(o, h, p).unwrap() {
+                    next[i] = None;
+                    sent[i] += 1;
+                    busy = true;
+                }
+            }
+            t.progress().unwrap();
+            for (i, &o) in others.iter().enumerate() {
+                while let Some(pkt) = t.peek(o).unwrap() {
+                    let (h, p) = rx[i].next_packet();
+                    assert_eq!(
+                        pkt.header,
+                        &h[..],
+                        "rank {me}: header of packet {} from {o}",
+                        got[i]
+                    );
+                    assert!(
+                        pkt.payload.to_vec() == p,
+                        "rank {me}: payload of packet {} from {o}",
+                        got[i]
+                    );
+                    t.consume(o);
+                    got[i] += 1;
+                    busy = true;
+                }
+            }
+            if sent.iter().all(|&s| s == count) && got.iter().all(|&g| g == count) {
+                break;
+            }
+            assert!(
+                Instant::now() < end,
+                "rank {me}: stuck: sent {sent:?} got {got:?}"
+            );
+            if !busy {
+                thread::yield_now();
+            }
+        }
+    }
+
+    #[test]
+    fn random_sizes_arrive_in_order_both_ways() {
+        let handles: Vec<_> = mesh(2)
+            .into_iter()
+            .map(|mut t| {
+                thread::spawn(move || {
+                    exchange(&mut t, 150);
+                    t.shutdown();
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+    }
+
+    #[test]
+    fn three_ranks_all_to_all_with_simultaneous_first_sends() {
+        for _ in 0..3 {
+            let start = Arc::new(Barrier::new(3));
+            let handles: Vec<_> = mesh(3)
+                .into_iter()
+                .map(|mut t| {
+                    let start = start.clone();
+                    thread::spawn(move || {
+                        start.wait();
+                        exchange(&mut t, 30);
+                        t.shutdown();
+                    })
+                })
+                .collect();
+            for h in handles {
+                h.join().unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn simultaneous_dials_keep_the_lower_ranks_connection() {
+        for _ in 0..5 {
+            let mut ts = mesh(2);
+            let (mut s01, mut s10) = (Stream::new(0, 1), Stream::new(1, 0));
+            // Both sides queue before either makes progress: both dial.
+            for _ in 0..4 {
+                let (h, p) = s01.next_packet();
+                assert!(ts[0].try_send(1, &h, &p).unwrap());
+                let (h, p) = s10.next_packet();
+                assert!(ts[1].try_send(0, &h, &p).unwrap());
+            }
+            assert!(ts[0].peers[1].dial.is_some() && ts[1].peers[0].dial.is_some());
+            let (mut r01, mut r10) = (Stream::new(0, 1), Stream::new(1, 0));
+            let (mut got0, mut got1) = (0, 0);
+            let end = deadline();
+            while got0 < 4 || got1 < 4 {
+                ts[0].progress().unwrap();
+                ts[1].progress().unwrap();
+                while let Some(pkt) = ts[1].peek(0).unwrap() {
+                    let (h, p) = r01.next_packet();
+                    assert!(pkt.header == &h[..] && pkt.payload.to_vec() == p);
+                    ts[1].consume(0);
+                    got1 += 1;
+                }
+                while let Some(pkt) = ts[0].peek(1).unwrap() {
+                    let (h, p) = r10.next_packet();
+                    assert!(pkt.header == &h[..] && pkt.payload.to_vec() == p);
+                    ts[0].consume(1);
+                    got0 += 1;
+                }
+                assert!(Instant::now() < end, "stuck: got0 {got0} got1 {got1}");
+            }
+            // One connection, and it is the one rank 0 dialed (it ends on rank 1's
+            // listening port).
+            let c0 = &ts[0].peers[1].conn.as_ref().unwrap().stream;
+            let c1 = &ts[1].peers[0].conn.as_ref().unwrap().stream;
+            assert_eq!(c0.local_addr().unwrap(), c1.peer_addr().unwrap());
+            assert_eq!(c1.local_addr().unwrap().port(), ts[1].port);
+            assert!(ts[0].peers[1].dial.is_none() && ts[1].peers[0].dial.is_none());
+        }
+    }
+
+    #[test]
+    fn slow_reader_pushes_back_and_memory_stays_bounded() {
+        const COUNT: u64 = (50 << 20) / MAX_PAYLOAD as u64;
+        let mut ts = mesh(2);
+        let mut b = ts.pop().unwrap();
+        let mut a = ts.pop().unwrap();
+        let sender = thread::spawn(move || {
+            let mut payload = vec![0u8; MAX_PAYLOAD];
+            let (mut refused, mut max_pending) = (0u64, 0usize);
+            let end = deadline();
+            for seq in 0..COUNT {
+                payload[..8].copy_from_slice(&seq.to_le_bytes());
+                while !a.try_send(1, &seq.to_le_bytes(), &payload).unwrap() {
+                    refused += 1;
+                    a.progress().unwrap();
+                    assert!(Instant::now() < end, "sender stuck at packet {seq}");
+                    thread::yield_now();
+                }
+                max_pending = max_pending.max(a.pending_to(1));
+                a.progress().unwrap();
+            }
+            while a.has_pending_output() {
+                a.progress().unwrap();
+                assert!(Instant::now() < end, "sender could not flush");
+                thread::yield_now();
+            }
+            (a, refused, max_pending)
+        });
+        let end = deadline();
+        let mut max_rx = 0;
+        for seq in 0..COUNT {
+            loop {
+                b.progress().unwrap();
+                max_rx = max_rx.max(b.peers[0].rx.buf.len());
+                if let Some(pkt) = b.peek(0).unwrap() {
+                    assert_eq!(pkt.header, &seq.to_le_bytes());
+                    assert_eq!(pkt.payload.len(), MAX_PAYLOAD);
+                    let mut first = [0u8; 8];
+                    pkt.payload.copy_to(0, &mut first);
+                    assert_eq!(u64::from_le_bytes(first), seq);
+                    break;
+                }
+                assert!(Instant::now() < end, "receiver stuck at packet {seq}");
+                thread::yield_now();
+            }
+            b.consume(0);
+            thread::sleep(Duration::from_millis(2));
+        }
+        let (a, refused, max_pending) = sender.join().unwrap();
+        assert!(refused > 0, "the sender was never told to wait");
+        assert!(
+            max_pending <= OUT_BOUND + MAX_FRAME,
+            "pending output grew to {max_pending}"
+        );
+        assert!(
+            max_rx <= MAX_FRAME + READ_AHEAD,
+            "receive buffer grew to {max_rx}"
+        );
+        drop(a);
+    }
+
+    #[test]
+    fn sending_where_tcp_does_not_go_is_an_error_naming_the_rank() {
+        let mut t = TcpTransport::new(0, 3).unwrap();
+        let e = t.try_send(1, b"h", b"").unwrap_err();
+        assert!(
+            e.message.contains("rank 1") && e.message.contains("set_peers"),
+            "{}",
+            e.message
+        );
+        let card = t.card();
+        t.set_peers(vec![
+            None,
+            Some(PeerAddr {
+                card,
+                same_netns: true,
+            }),
+            None,
+        ]);
+        let e = t.try_send(2, b"h", b"").unwrap_err();
+        assert!(
+            e.message.contains("rank 2") && e.message.contains("not reached over TCP"),
+            "{}",
+            e.message
+        );
+        let e = t.try_send(7, b"h", b"").unwrap_err();
+        assert!(e.message.contains("rank 7"), "{}", e.message);
+        let e = t.try_send(0, b"h", b"").unwrap_err();
+        assert!(e.message.contains("rank 0"), "{}", e.message);
+        let e = t.try_send(1, &[0; MAX_HEADER + 1], b"").unwrap_err();
+        assert!(
+            e.message.contains("rank 1") && e.message.contains("too large"),
+            "{}",
+            e.message
+        );
+        let e = t.try_send(1, b"", &vec![0; MAX_PAYLOAD + 1]).unwrap_err();
+        assert!(e.message.contains("too large"), "{}", e.message);
+        assert_eq!(t.max_payload(), MAX_PAYLOAD);
+        assert!(t.peek(9).is_err());
+    }
+
+    #[test]
+    fn unreachable_peer_fails_listing_what_was_tried() {
+        let dead = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = dead.local_addr().unwrap().port();
+        drop(dead);
+        let mut t = TcpTransport::new(0, 2).unwrap();
+        t.set_peers(vec![
+            None,
+            Some(PeerAddr {
+                card: format!("127.0.0.1:{port}"),
+                same_netns: true,
+            }),
+        ]);
+        let end = deadline();
+        let e = loop {
+            match t.try_send(1, b"h", b"p").and_then(|_| t.progress()) {
+                Err(e) => break e,
+                Ok(()) => assert!(Instant::now() < end, "no error"),
+            }
+        };
+        let m = &e.message;
+        assert!(
+            m.contains("rank 1") && m.contains(&format!("127.0.0.1:{port} (connect: ECONNREFUSED")),
+            "{m}"
+        );
+        assert!(t.try_send(1, b"h", b"p").is_err());
+        assert!(!t.has_pending_output());
+
+        // Loopback is no way into another network namespace.
+        let mut t = TcpTransport::new(0, 2).unwrap();
+        t.set_peers(vec![
+            None,
+            Some(PeerAddr {
+                card: format!("127.0.0.1:{port}"),
+                same_netns: false,
+            }),
+        ]);
+        let e = t.try_send(1, b"h", b"p").unwrap_err();
+        assert!(
+            e.message.contains("rank 1") && e.message.contains("no address to dial"),
+            "{}",
+            e.message
+        );
+        let e = {
+            t.set_peers(vec![
+                None,
+                Some(PeerAddr {
+                    card: "nonsense".into(),
+                    same_netns: true,
+                }),
+            ]);
+            t.try_send(1, b"h", b"p").unwrap_err()
+        };
+        assert!(e.message.contains("card of rank 1"), "{}", e.message);
+    }
+
+    #[test]
+    fn wrong_job_check_is_refused() {
+        let mut ts = mesh(2);
+        ts[1].set_job_check(JOB + 1);
+        assert!(ts[1].try_send(0, b"hdr", b"data").unwrap());
+        let end = deadline();
+        let e = loop {
+            ts[0].progress().unwrap();
+            if let Err(e) = ts[1].progress() {
+                break e;
+            }
+            assert!(Instant::now() < end, "no refusal");
+        };
+        assert!(
+            e.message.contains("rank 0") && e.message.contains("job check"),
+            "{}",
+            e.message
+        );
+        assert!(ts[1].try_send(0, b"hdr", b"data").is_err());
+        assert!(ts[0].peers[1].conn.is_none() && ts[0].incoming.is_empty());
+        assert!(ts[0].peek(1).unwrap().is_none());
+    }
+
+    /// A hand-written peer: connects to `t` claiming to be rank `from`.
+    fn raw_peer(t: &mut TcpTransport, from: usize) -> TcpStream {
+        let mut s = TcpStream::connect((Ipv4Addr::LOCALHOST, t.port)).unwrap();
+        s.write_all(&hello_bytes(from, t.my_rank, JOB)).unwrap();
+        s.set_nonblocking(true).unwrap();
+        let mut b = [0u8; 1];
+        let end = deadline();
+        loop {
+            t.progress().unwrap();
+            match s.read(&mut b) {
+                Ok(1) => break,
+                Ok(_) => panic!("connection closed during the handshake"),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => panic!("{e}"),
+            }
+            assert!(Instant::now() < end, "no handshake reply");
+        }
+        assert_eq!(b[0], REPLY_ACCEPT);
+        s.set_nonblocking(false).unwrap();
+        s
+    }
+
+    fn progress_until_err(t: &mut TcpTransport) -> Error {
+        let end = deadline();
+        loop {
+            if let Err(e) = t.progress() {
+                return e;
+            }
+            assert!(Instant::now() < end, "no error");
+        }
+    }
+
+    #[test]
+    fn corrupt_frames_are_errors_naming_the_peer() {
+        let bad: [(u32, u32, &str); 3] = [
+            (MAX_HEADER as u32 + 1, 0, "header length"),
+            (4, MAX_PAYLOAD as u32 + 1, "payload length"),
+            (u32::MAX, u32::MAX, "header length"),
+        ];
+        for (hlen, plen, what) in bad {
+            let mut ts = mesh(2);
+            let t = &mut ts[0];
+            let mut s = raw_peer(t, 1);
+            let mut frame = Vec::new();
+            frame.extend_from_slice(&hlen.to_le_bytes());
+            frame.extend_from_slice(&plen.to_le_bytes());
+            frame.extend_from_slice(&[0xee; 64]);
+            s.write_all(&frame).unwrap();
+            let e = progress_until_err(t);
+            assert!(
+                e.message.contains("rank 1") && e.message.contains(what),
+                "{}",
+                e.message
+            );
+            let e = t.peek(1).err().expect("peek after a bad frame");
+            assert!(e.message.contains("rank 1"), "{}", e.message);
+            assert!(t.try_send(1, b"h", b"").is_err());
+            assert!(
+                t.peers[1].conn.is_none(),
+                "the socket of a corrupt peer stays open"
+            );
+        }
+    }
+
+    #[test]
+    fn bad_hello_is_dropped_without_harm() {
+        let mut ts = mesh(2);
+        let t = &mut ts[0];
+        let mut s = TcpStream::connect((Ipv4Addr::LOCALHOST, t.port)).unwrap();
+        s.write_all(&[0x55; HELLO_LEN]).unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(10))).unwrap();
+        let end = deadline();
+        let mut b = [0u8; 4];
+        loop {
+            t.progress().unwrap();
+            match s.read(&mut b) {
+                Ok(0) => break,
+                Ok(n) => panic!("unexpected reply {:?}", &b[..n]),
+                Err(_) => assert!(Instant::now() < end, "bad hello not closed"),
+            }
+        }
+        assert!(t.incoming.is_empty());
+        // A hello for another rank gets a refusal.
+        let mut s = TcpStream::connect((Ipv4Addr::LOCALHOST, t.port)).unwrap();
+        s.write_all(&hello_bytes(1, 5, JOB)).unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(10))).unwrap();
+        loop {
+            t.progress().unwrap();
+            match s.read(&mut b) {
+                Ok(n) => {
+                    assert_eq!(&b[..n], &[REPLY_TARGET]);
+                    break;
+                }
+                Err(_) => assert!(Instant::now() < end, "no refusal"),
+            }
+        }
+    }
+
+    #[test]
+    fn eof_between_packets_closes_and_mid_packet_is_an_error() {
+        // Clean: two whole packets, then EOF.
+        let mut ts = mesh(2);
+        let t = &mut ts[0];
+        let mut s = raw_peer(t, 1);
+        for (h, p) in [(&b"one"[..], &b"first"[..]), (b"two", b"")] {
+            s.write_all(&frame_prefix(h.len(), p.len())).unwrap();
+            s.write_all(h).unwrap();
+            s.write_all(p).unwrap();
+        }
+        drop(s);
+        let end = deadline();
+        while !matches!(t.peers[1].link, Link::Closed) {
+            t.progress().unwrap();
+            assert!(Instant::now() < end, "EOF not seen");
+        }
+        let pkt = t.peek(1).unwrap().unwrap();
+        assert!(pkt.header == b"one" && pkt.payload.to_vec() == b"first");
+        t.consume(1);
+        let pkt = t.peek(1).unwrap().unwrap();
+        assert!(pkt.header == b"two" && pkt.payload.is_empty());
+        t.consume(1);
+        assert!(t.peek(1).unwrap().is_none());
+        let e = t.try_send(1, b"h", b"").unwrap_err();
+        assert!(
+            e.message.contains("rank 1") && e.message.contains("closed"),
+            "{}",
+            e.message
+        );
+
+        // EOF inside a packet.
+        let mut ts = mesh(2);
+        let t = &mut ts[0];
+        let mut s = raw_peer(t, 1);
+        s.write_all(&frame_prefix(3, 100)).unwrap();
+        s.write_all(&[1u8; 40]).unwrap();
+        drop(s);
+        let e = progress_until_err(t);
+        assert!(
+            e.message
+                .contains("connection from rank 1 closed mid-packet"),
+            "{}",
+            e.message
+        );
+        assert!(t.peek(1).is_err());
+    }
+
+    #[test]
+    fn shutdown_flushes_what_is_pending_and_the_peer_sees_eof() {
+        const COUNT: u64 = 24;
+        let mut ts = mesh(2);
+        let mut b = ts.pop().unwrap();
+        let mut a = ts.pop().unwrap();
+        let sender = thread::spawn(move || {
+            let payload = vec![7u8; MAX_PAYLOAD];
+            for seq in 0..COUNT {
+                while !a.try_send(1, &seq.to_le_bytes(), &payload).unwrap() {
+                    a.progress().unwrap();
+                    thread::yield_now();
+                }
+            }
+            a.shutdown();
+            assert!(!a.has_pending_output());
+            assert!(a.try_send(1, b"", b"").is_err());
+        });
+        let end = deadline();
+        let mut seq = 0u64;
+        while !matches!(b.peers[0].link, Link::Closed) || b.peek(0).unwrap().is_some() {
+            b.progress().unwrap();
+            if let Some(pkt) = b.peek(0).unwrap() {
+                assert_eq!(pkt.header, &seq.to_le_bytes());
+                assert_eq!(pkt.payload.to_vec(), vec![7u8; MAX_PAYLOAD]);
+                b.consume(0);
+                seq += 1;
+            }
+            assert!(Instant::now() < end, "receiver stuck at {seq}");
+        }
+        assert_eq!(seq, COUNT);
+        b.shutdown();
+        sender.join().unwrap();
+        // Nothing left open.
+        assert!(b.listener.is_none() && b.incoming.is_empty());
+        assert!(b.peers.iter().all(|p| p.conn.is_none() && p.dial.is_none()));
+    }
+
+    #[test]
+    fn ranks_shutting_down_together_still_connect_to_flush() {
+        // Both queue before any connection exists, then both shut down at once: each must
+        // accept the other's dial although it is closing.
+        let start = Arc::new(Barrier::new(2));
+        let handles: Vec<_> = mesh(2)
+            .into_iter()
+            .map(|mut t| {
+                let start = start.clone();
+                thread::spawn(move || {
+                    let other = 1 - t.my_rank;
+                    for seq in 0u64..8 {
+                        assert!(t.try_send(other, &seq.to_le_bytes(), &[1; 1000]).unwrap());
+                    }
+                    start.wait();
+                    t.shutdown();
+                    assert!(
+                        !matches!(t.peers[other].link, Link::Failed(_)),
+                        "rank {}: the flush failed",
+                        t.my_rank
+                    );
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+    }
+
+    #[test]
+    fn card_lists_up_interfaces_loopback_last() {
+        let t = TcpTransport::new(0, 1).unwrap();
+        let card = t.card();
+        assert!(!card.contains(' ') && card.len() <= CARD_MAX, "{card}");
+        let addrs = parse_card(&card).unwrap();
+        assert!(
+            !addrs.is_empty() && addrs.iter().all(|a| a.port() == t.port),
+            "{card}"
+        );
+        if let Some(i) = addrs.iter().position(|a| a.ip().is_loopback()) {
+            assert!(addrs[i..].iter().all(|a| a.ip().is_loopback()), "{card}");
+        }
+        // Many interfaces: the card is cut, but loopback stays, last.
+        let mut local: Vec<_> = (0..40)
+            .map(|i| (Ipv4Addr::new(10, 0, i, 1), Ipv4Addr::new(255, 255, 255, 0)))
+            .collect();
+        local.insert(3, (Ipv4Addr::LOCALHOST, Ipv4Addr::new(255, 0, 0, 0)));
+        let card = make_card(&local, 65535);
+        assert!(
+            card.len() <= CARD_MAX
+                && card.ends_with(",127.0.0.1:65535")
+                && card.starts_with("10.0.0.1:")
+        );
+    }
+
+    #[test]
+    fn dial_order_prefers_loopback_then_local_subnets() {
+        let local = [
+            (Ipv4Addr::LOCALHOST, Ipv4Addr::new(255, 0, 0, 0)),
+            (Ipv4Addr::new(10, 200, 0, 7), Ipv4Addr::new(255, 255, 0, 0)),
+        ];
+        let card = parse_card("192.168.1.5:4000,10.200.3.4:4000,127.0.0.1:4000").unwrap();
+        let a = |s: &str| s.parse::<SocketAddrV4>().unwrap();
+        assert_eq!(
+            dial_order(&card, true, &local),
+            vec![
+                a("127.0.0.1:4000"),
+                a("10.200.3.4:4000"),
+                a("192.168.1.5:4000")
+            ]
+        );
+        assert_eq!(
+            dial_order(&card, false, &local),
+            vec![a("10.200.3.4:4000"), a("192.168.1.5:4000")]
+        );
+        assert!(parse_card("1.2.3.4:5,oops").is_err());
+    }
 }
