@@ -1,0 +1,29 @@
+# vmpi: build, demo, tests. `make demo` and `make test` are the README quick start.
+CARGO ?= cargo
+RELEASE := target/release
+
+.PHONY: all build demo test test-unit test-loom clean
+
+all: build
+
+build:
+	$(CARGO) build --release --workspace --all-targets
+
+# The main job: 4 ranks of the ring/pi demo, printing the channel of every pair.
+demo: build
+	$(RELEASE)/mpirun -np 4 $(RELEASE)/examples/ring
+
+# Every test: unit tests, the launcher's and the multi-process MPI tests (through
+# mpirun and MPICH's Hydra), the documentation example, and the loom model check of
+# the shared-memory queue.
+test: build
+	scripts/install-deps.sh
+	$(CARGO) test --release --workspace
+	$(MAKE) test-loom
+
+test-loom:
+	RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=3 CARGO_TARGET_DIR=target/loom \
+		$(CARGO) test --release -p vmpi --lib transport::ring
+
+clean:
+	$(CARGO) clean

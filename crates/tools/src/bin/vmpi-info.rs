@@ -1,0 +1,85 @@
+//! `vmpi-info`: what vmpi sees and decides.
+//!
+//! - `mpirun -np N vmpi-info --channels`: rank 0 prints the channel of every ordered
+//!   pair of ranks and the evidence behind it.
+//! - `vmpi-info --evidence`: this process's locality evidence (no launcher needed).
+//! - `vmpi-info --params`: every runtime parameter with its default and meaning.
+
+use std::process::ExitCode;
+
+const USAGE: &str = "usage: vmpi-info --channels | --evidence | --params
+  --channels   under a launcher (mpirun -np N vmpi-info --channels): rank 0 prints
+               the channel of every pair of ranks and why
+  --evidence   this process's kernel, namespace and core facts
+  --params     runtime parameters (MV2_*, VMPI_*) with defaults";
+
+fn channels() -> vmpi::Result<()> {
+    let universe = vmpi::init()?;
+    let world = universe.world();
+    if world.rank() == 0 {
+        println!(
+            "{} ranks (process manager: {})",
+            world.size(),
+            universe.process_manager()?
+        );
+        print!("{}", universe.channel_report()?);
+    }
+    world.barrier()
+}
+
+fn evidence() {
+    let e = vmpi::locality::Evidence::gather();
+    println!(
+        "hostname: {} (shown only; never used to decide locality)",
+        e.hostname
+    );
+    println!("kernel boot id: {}", e.boot_id);
+    for (name, ino) in vmpi::locality::evidence::NAMESPACES.iter().zip(e.ns) {
+        println!("namespace {name}: {ino}");
+    }
+    println!("pid: {}", e.pid);
+    println!("usable cores: {}", e.cpus);
+}
+
+fn params() {
+    println!("{:<26} {:<10} meaning", "parameter", "default");
+    for p in vmpi::config::PARAMS {
+        println!("{:<26} {:<10} {}", p.name, p.default, p.meaning);
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("--channels") if args.len() == 1 => match channels() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("vmpi-info: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Some("--evidence") if args.len() == 1 => {
+            evidence();
+            ExitCode::SUCCESS
+        }
+        Some("--params") if args.len() == 1 => {
+            params();
+            ExitCode::SUCCESS
+        }
+        Some("--help" | "-h") => {
+            println!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        _ => {
+            eprintln!(
+                "vmpi-info: {}\n{USAGE}",
+                if args.is_empty() {
+                    "no option given".to_string()
+                } else {
+                    format!("bad arguments: {}", args.join(" "))
+                }
+            );
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Install what the test suite needs and a fresh Debian 12 machine lacks: MPICH (its
+# Hydra launcher runs vmpi programs in a test) and python3 (the launcher tests speak
+# raw PMI with it). Idempotent: installs only what is missing; needs root for that.
+set -euo pipefail
+need=()
+command -v mpiexec.mpich >/dev/null 2>&1 || need+=(mpich libmpich-dev)
+command -v python3 >/dev/null 2>&1 || need+=(python3)
+command -v gcc >/dev/null 2>&1 || need+=(gcc)
+command -v pgrep >/dev/null 2>&1 || need+=(procps)
+if [ ${#need[@]} -eq 0 ]; then
+    exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+    echo "install-deps: missing packages: ${need[*]}; run as root or install them: apt-get install ${need[*]}" >&2
+    exit 1
+fi
+echo "install-deps: installing ${need[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq "${need[@]}" >/dev/null
