@@ -13,9 +13,17 @@ use crate::transport::{cma, shm, tcp};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
+/// Work that a layer above p2p advances from the progress loop (a nonblocking
+/// collective's schedule). `advance` returns true once finished; it is then dropped.
+pub trait Schedule: Send {
+    fn advance(&mut self, engine: &mut Engine) -> Result<bool>;
+}
+
 /// Everything an initialized rank holds.
 pub struct Runtime {
     pub engine: Engine,
+    /// Schedules in flight, advanced after every engine poll.
+    pub schedules: Vec<Box<dyn Schedule>>,
     pub boot: Bootstrap,
     pub cfg: Config,
     pub map: Map,
@@ -57,6 +65,23 @@ pub fn with<R>(call: &str, f: impl FnOnce(&mut Runtime) -> Result<R>) -> Result<
     }
 }
 
+impl Runtime {
+    /// One progress pass: the engine, then every schedule in flight.
+    pub fn progress(&mut self) -> Result<bool> {
+        let mut did = self.engine.progress()?;
+        let mut i = 0;
+        while i < self.schedules.len() {
+            if self.schedules[i].advance(&mut self.engine)? {
+                self.schedules.swap_remove(i);
+                did = true;
+            } else {
+                i += 1;
+            }
+        }
+        Ok(did)
+    }
+}
+
 /// Wait for `req` to complete, polling and backing off; frees it.
 pub fn wait(req: ReqId) -> Result<Status> {
     let mut backoff = with("MPI_Wait", |rt| Ok(rt.backoff))?;
@@ -65,7 +90,7 @@ pub fn wait(req: ReqId) -> Result<Status> {
             if let Some(st) = rt.engine.test(req)? {
                 return Ok((Some(st), true));
             }
-            let p = rt.engine.progress()?;
+            let p = rt.progress()?;
             Ok((rt.engine.test(req)?, p))
         })?;
         if let Some(st) = done {
@@ -90,7 +115,7 @@ pub fn progress_until(
             if cond(rt)? {
                 return Ok((true, true));
             }
-            let p = rt.engine.progress()?;
+            let p = rt.progress()?;
             Ok((cond(rt)?, p))
         })?;
         if done {
@@ -259,6 +284,7 @@ fn setup() -> Result<Runtime> {
     }
     Ok(Runtime {
         engine,
+        schedules: Vec::new(),
         boot,
         cfg,
         map,

@@ -205,7 +205,10 @@ impl Communicator {
     pub fn iprobe(&self, source: i32, tag: i32) -> Result<Option<Status>> {
         match self.pattern("MPI_Iprobe", source, tag)? {
             None => Ok(Some(Status::empty())),
-            Some(p) => runtime::with("MPI_Iprobe", |rt| rt.engine.iprobe(&p)),
+            Some(p) => runtime::with("MPI_Iprobe", |rt| {
+                rt.progress()?;
+                rt.engine.iprobe(&p)
+            }),
         }
     }
 

@@ -161,7 +161,7 @@ impl<'a> Request<'a> {
             if let Some(st) = rt.engine.test(id)? {
                 return Ok(Some(st));
             }
-            rt.engine.progress()?;
+            rt.progress()?;
             rt.engine.test(id)
         })?;
         match st {
@@ -214,7 +214,7 @@ pub fn test_all(reqs: &mut [Request<'_>]) -> Result<Option<Vec<Status>>> {
         .filter_map(|r| r.id)
         .collect();
     let all = runtime::with("MPI_Testall", |rt| {
-        rt.engine.progress()?;
+        rt.progress()?;
         ids.iter()
             .try_fold(true, |acc, id| Ok(acc && rt.engine.is_complete(*id)?))
     })?;

@@ -21,6 +21,11 @@ use crate::locality::Channel;
 use crate::transport::{cma, shm::ShmTransport, tcp::TcpTransport, PacketChannel, PayloadRef};
 use std::collections::VecDeque;
 
+/// A message taken out of matching by [`Engine::improbe`]; receive it with
+/// [`Engine::imrecv`].
+#[derive(Debug)]
+pub struct Message(Unexpected);
+
 /// Send modes that change the protocol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SendMode {
@@ -264,9 +269,9 @@ impl Engine {
         Ok(req)
     }
 
-    /// The status of the first unexpected message matching `pattern`, if any.
+    /// The status of the first unexpected message matching `pattern`, if any (call
+    /// after a progress pass).
     pub fn iprobe(&mut self, pattern: &Pattern) -> Result<Option<Status>> {
-        self.progress()?;
         Ok(self.st.q.find_unexpected(pattern).map(|u| Status {
             source: u.hdr.src,
             tag: u.hdr.tag,
@@ -284,6 +289,74 @@ impl Engine {
         }
         let r = self.st.reqs.remove(req).expect("present");
         Ok(Some(r.status))
+    }
+
+    /// A request that a layer above completes with [`Engine::complete_external`]
+    /// (nonblocking collectives, generalized requests).
+    pub fn new_external(&mut self) -> ReqId {
+        self.st.reqs.insert(Request {
+            phase: Phase::External,
+            waiting: 0,
+            status: Status::empty(),
+        })
+    }
+
+    /// Complete a request made by [`Engine::new_external`].
+    pub fn complete_external(&mut self, req: ReqId, status: Status) -> Result<()> {
+        let r = self.st.reqs.expect_mut(req, "complete")?;
+        if !matches!(r.phase, Phase::External) {
+            return Err(Error::intern(
+                "complete_external on a request the engine owns",
+            ));
+        }
+        r.status = status;
+        r.phase = Phase::Done;
+        Ok(())
+    }
+
+    /// The status of `req` if it is complete, without freeing it
+    /// (MPI_Request_get_status).
+    pub fn peek_status(&self, req: ReqId) -> Result<Option<Status>> {
+        let r = self.st.reqs.get(req).ok_or_else(|| {
+            Error::new(
+                ErrorClass::Request,
+                format!("request {:#x} is not active", req.0),
+            )
+        })?;
+        Ok(r.is_done().then_some(r.status))
+    }
+
+    /// Take the first unexpected message matching `pattern` out of matching, so that
+    /// only [`Engine::imrecv`] can receive it (MPI_Improbe).
+    pub fn improbe(&mut self, pattern: &Pattern) -> Result<Option<(Message, Status)>> {
+        let Some(u) = self.st.q.take_unexpected(pattern) else {
+            return Ok(None);
+        };
+        self.st.unexpected_bytes[u.peer] -= u.cost();
+        let st = Status {
+            source: u.hdr.src,
+            tag: u.hdr.tag,
+            count: u.hdr.len as usize,
+            cancelled: false,
+            error: None,
+        };
+        Ok(Some((Message(u), st)))
+    }
+
+    /// Receive a message taken by [`Engine::improbe`] (MPI_Imrecv).
+    ///
+    /// # Safety
+    /// `buf` must stay valid and untouched until the returned request completes.
+    pub unsafe fn imrecv(&mut self, buf: RecvBuf, msg: Message) -> Result<ReqId> {
+        let req = self.st.reqs.insert(Request {
+            phase: Phase::Posted { buf },
+            waiting: 1,
+            status: Status::empty(),
+        });
+        let u = msg.0;
+        self.st
+            .deliver(req, u.peer, u.hdr, Delivery::Held(u.held))?;
+        Ok(req)
     }
 
     /// Is `req` complete (without freeing it)?

@@ -69,6 +69,8 @@ pub enum Phase {
         expected: u64,
         received: u64,
     },
+    /// Completed by a layer above (a collective schedule, a generalized request).
+    External,
     Done,
 }
 
