@@ -46,6 +46,7 @@ pub mod bootstrap;
 pub mod coll;
 pub mod comm;
 pub mod config;
+pub mod datatype;
 pub mod error;
 pub mod locality;
 pub mod p2p;
