@@ -263,6 +263,7 @@ fn setup() -> Result<Runtime> {
         .map(|r| PeerInfo {
             channel: verdicts[r].channel,
             cma: verdicts[r].channel == Channel::Shm && verdicts[r].cma == Cma::Works,
+            cma_in: verdicts[r].channel == Channel::Shm && map.verdicts[r][me].cma == Cma::Works,
             pid: evidence[r].pid as i32,
         })
         .collect();
@@ -273,6 +274,7 @@ fn setup() -> Result<Runtime> {
         cfg.smp_eager_size,
         cfg.tcp_eager_size,
         cfg.unexpected_limit,
+        cfg.cma_split_min,
     );
     let backoff = Backoff::policy(
         cfg.yield_mode,

@@ -113,6 +113,10 @@ pub fn wtime() -> f64 {
 
 impl Drop for Universe {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            // Finalizing would wait for ranks that may be waiting for us: end the job.
+            runtime::abort(1, "a rank panicked (see its message above)");
+        }
         if let Err(e) = runtime::finalize() {
             eprintln!("vmpi: MPI_Finalize: {e}");
         }

@@ -67,6 +67,11 @@ impl RecvBuf {
         self.cap
     }
 
+    /// Where the buffer starts (a peer writes here with CMA).
+    pub fn addr(&self) -> u64 {
+        self.ptr as u64
+    }
+
     /// The writable bytes `off..off+n`.
     pub fn slice_mut(&mut self, off: usize, n: usize) -> &mut [u8] {
         assert!(off <= self.cap && n <= self.cap - off);
@@ -79,8 +84,12 @@ impl RecvBuf {
     }
 
     /// Copy as much of `src` as fits at `off`; returns the bytes copied.
+    /// Bytes past the end (a truncated message) are dropped.
     pub fn fill_from(&mut self, off: usize, src: &PayloadRef<'_>) -> usize {
-        let n = src.len().min(self.cap.saturating_sub(off));
+        if off >= self.cap {
+            return 0;
+        }
+        let n = src.len().min(self.cap - off);
         src.copy_to(0, self.slice_mut(off, n));
         n
     }

@@ -61,6 +61,8 @@ pub struct PeerInfo {
     pub channel: Channel,
     /// This rank may pull the peer's memory with CMA.
     pub cma: bool,
+    /// The peer may read and write this rank's memory with CMA (its verdict toward us).
+    pub cma_in: bool,
     pub pid: i32,
 }
 
@@ -69,12 +71,28 @@ struct State {
     peers: Vec<PeerInfo>,
     reqs: Requests,
     q: Queues,
-    unexpected_bytes: Vec<usize>,
-    unexpected_limit: usize,
+    /// Eager bytes we may still send to each peer before it returns credit.
+    credits: Vec<usize>,
+    /// Credit we owe each peer for eager bytes that have left our memory.
+    owed: Vec<usize>,
+    /// Each peer's initial credit (VMPI_UNEXPECTED_LIMIT).
+    credit_limit: usize,
     outq: Vec<VecDeque<Out>>,
     /// Peers with a non-empty out queue.
     backlog: Vec<usize>,
-    cma_warned: bool,
+    /// CMA reads to do once replies are flushed (so a split rendezvous overlaps).
+    pulls: VecDeque<Pull>,
+    /// Messages at least this large are copied half by each side (0: never).
+    cma_split_min: usize,
+}
+
+/// A CMA read this rank owes a matched receive.
+struct Pull {
+    req: ReqId,
+    peer: usize,
+    sreq: u64,
+    remote: u64,
+    len: usize,
 }
 
 /// The engine of one rank.
@@ -87,13 +105,6 @@ pub struct Engine {
     eager_tcp: usize,
 }
 
-/// What to do with a packet just looked at.
-enum Disposal {
-    Consume,
-    /// Leave it in the channel (flow control); look again later.
-    Leave,
-}
-
 impl Engine {
     pub fn new(
         rank: usize,
@@ -102,6 +113,7 @@ impl Engine {
         eager_shm: usize,
         eager_tcp: usize,
         unexpected_limit: usize,
+        cma_split_min: usize,
     ) -> Engine {
         let n = peers.len();
         let shm_peers = (0..n)
@@ -125,11 +137,13 @@ impl Engine {
                 peers,
                 reqs: Requests::default(),
                 q: Queues::default(),
-                unexpected_bytes: vec![0; n],
-                unexpected_limit,
+                credits: vec![unexpected_limit; n],
+                owed: vec![0; n],
+                credit_limit: unexpected_limit,
                 outq: (0..n).map(|_| VecDeque::new()).collect(),
                 backlog: Vec::new(),
-                cma_warned: false,
+                pulls: VecDeque::new(),
+                cma_split_min,
             },
             shm_peers,
             tcp_peers,
@@ -201,7 +215,9 @@ impl Engine {
             self.send_to_self(hdr, buf, req, sync)?;
             return Ok(req);
         }
-        if len <= eager {
+        // Eager only while the receiver has room for it: without credit even a small
+        // message goes by rendezvous and its data waits in our buffer.
+        if len <= eager && self.st.take_credit(peer, len) {
             if sync {
                 hdr.flags |= FLAG_SYNC;
                 self.st.reqs.expect_mut(req, "send")?.waiting = 2;
@@ -235,7 +251,7 @@ impl Engine {
         sync: bool,
     ) -> Result<()> {
         let me = self.st.rank;
-        if buf.len() <= self.eager_shm.max(16384) && !sync {
+        if buf.len() <= self.eager_shm.max(16384) && !sync && self.st.take_credit(me, buf.len()) {
             // Eager: copied now, the send is complete.
             let payload = PayloadRef::private(buf.slice(0, buf.len()));
             self.st.incoming(me, hdr, payload)?;
@@ -260,7 +276,6 @@ impl Engine {
             status: Status::empty(),
         });
         if let Some(u) = self.st.q.take_unexpected(&pattern) {
-            self.st.unexpected_bytes[u.peer] -= u.cost();
             self.st
                 .deliver(req, u.peer, u.hdr, Delivery::Held(u.held))?;
         } else {
@@ -332,7 +347,6 @@ impl Engine {
         let Some(u) = self.st.q.take_unexpected(pattern) else {
             return Ok(None);
         };
-        self.st.unexpected_bytes[u.peer] -= u.cost();
         let st = Status {
             source: u.hdr.src,
             tag: u.hdr.tag,
@@ -412,6 +426,14 @@ impl Engine {
         }
         if !self.st.backlog.is_empty() {
             did |= self.flush()?;
+        }
+        if !self.st.pulls.is_empty() {
+            // Replies that let the sender copy its half are out: now pull ours.
+            self.st.run_pulls()?;
+            did = true;
+            if !self.st.backlog.is_empty() {
+                self.flush()?;
+            }
         }
         Ok(did)
     }
@@ -522,13 +544,9 @@ fn drain<C: PacketChannel>(ch: &mut C, st: &mut State, peer: usize) -> Result<bo
     for _ in 0..64 {
         let Some(pkt) = ch.peek(peer)? else { break };
         let hdr = Header::decode(pkt.header, peer)?;
-        match st.incoming(peer, hdr, pkt.payload)? {
-            Disposal::Consume => {
-                ch.consume(peer);
-                did = true;
-            }
-            Disposal::Leave => break,
-        }
+        st.incoming(peer, hdr, pkt.payload)?;
+        ch.consume(peer);
+        did = true;
     }
     Ok(did)
 }
@@ -575,7 +593,36 @@ impl State {
         }
     }
 
-    fn incoming(&mut self, peer: usize, hdr: Header, payload: PayloadRef<'_>) -> Result<Disposal> {
+    /// Flow control, sender side: spend credit for an eager message of `len` bytes
+    /// to `peer`, or say there is not enough.
+    fn take_credit(&mut self, peer: usize, len: usize) -> bool {
+        let cost = len + CREDIT_OVERHEAD;
+        if self.credits[peer] < cost {
+            return false;
+        }
+        self.credits[peer] -= cost;
+        true
+    }
+
+    /// Flow control, receiver side: an eager message of `len` bytes from `peer` has
+    /// left our memory; give the credit back in batches.
+    fn return_credit(&mut self, peer: usize, len: usize) {
+        let cost = len + CREDIT_OVERHEAD;
+        if peer == self.rank {
+            self.credits[peer] += cost;
+            return;
+        }
+        self.owed[peer] += cost;
+        if self.owed[peer] >= self.credit_limit / 4 {
+            let amount = std::mem::take(&mut self.owed[peer]) as u64;
+            self.enqueue(
+                peer,
+                Out::Ctrl(Header::control_aux(Kind::Credit, 0, 0, amount, 0)),
+            );
+        }
+    }
+
+    fn incoming(&mut self, peer: usize, hdr: Header, payload: PayloadRef<'_>) -> Result<()> {
         match hdr.kind {
             Kind::Eager | Kind::Rts => {
                 if hdr.kind == Kind::Eager && payload.len() as u64 != hdr.len {
@@ -587,25 +634,17 @@ impl State {
                 }
                 if let Some(p) = self.q.take_posted(&hdr) {
                     self.deliver(p.req, peer, hdr, Delivery::Live(payload))?;
-                    return Ok(Disposal::Consume);
+                    return Ok(());
                 }
+                // Unexpected: an eager message's bytes are held (the sender spent
+                // credit on them, so they are bounded); a rendezvous request is a
+                // header only.
                 let held = if hdr.kind == Kind::Eager {
-                    Held::Eager(Vec::new())
+                    Held::Eager(payload.to_vec())
                 } else {
                     Held::Rts
                 };
-                let mut u = Unexpected { peer, hdr, held };
-                let cost = u.cost() + payload.len();
-                if self.unexpected_bytes[peer] > 0
-                    && self.unexpected_bytes[peer] + cost > self.unexpected_limit
-                {
-                    return Ok(Disposal::Leave);
-                }
-                if let Held::Eager(v) = &mut u.held {
-                    *v = payload.to_vec();
-                }
-                self.unexpected_bytes[peer] += u.cost();
-                self.q.unexpected.push_back(u);
+                self.q.unexpected.push_back(Unexpected { peer, hdr, held });
             }
             Kind::Cts => {
                 let (sreq, buf) = self.send_req(hdr.id, peer, "clear-to-send")?;
@@ -623,9 +662,87 @@ impl State {
                 let (sreq, _) = self.send_req(hdr.id, peer, "acknowledgement")?;
                 self.event(sreq);
             }
+            Kind::CoopCts => self.coop_write(peer, hdr)?,
+            Kind::CoopDone => self.received(peer, hdr.id, hdr.len)?,
+            Kind::Credit => self.credits[peer] += hdr.len as usize,
             Kind::Data => self.data(peer, hdr, payload)?,
         }
-        Ok(Disposal::Consume)
+        Ok(())
+    }
+
+    /// The receiver of our large message pulls its first part and asks us to write
+    /// the rest into its buffer: do it now, then tell it.
+    fn coop_write(&mut self, peer: usize, hdr: Header) -> Result<()> {
+        let (_, buf) = self.send_req(hdr.id, peer, "split rendezvous")?;
+        let split = hdr.len as usize;
+        if split > buf.len() {
+            return Err(Error::other(format!(
+                "split rendezvous from rank {peer} starts past the message end (protocol error)"
+            )));
+        }
+        let part = buf.slice(split, buf.len() - split);
+        cma::write_to(self.peers[peer].pid, hdr.addr + split as u64, part).map_err(|e| {
+            Error::other(format!(
+                "rank {}: CMA write to rank {peer} failed after a good probe: {e}; set MV2_SMP_USE_CMA=0",
+                self.rank
+            ))
+        })?;
+        let done = Header::control_aux(Kind::CoopDone, hdr.aux(), 0, part.len() as u64, 0);
+        self.enqueue(peer, Out::Ctrl(done));
+        Ok(())
+    }
+
+    /// `n` more bytes of rendezvous receive `id` from `peer` have landed.
+    fn received(&mut self, peer: usize, id: u64, n: u64) -> Result<()> {
+        let r = self.reqs.get_mut(ReqId(id));
+        let Some(r) = r else {
+            return Err(Error::other(format!(
+                "completion from rank {peer} for no receive of ours (protocol error)"
+            )));
+        };
+        let Phase::Receiving {
+            peer: p,
+            expected,
+            received,
+            ..
+        } = &mut r.phase
+        else {
+            return Err(Error::other(format!(
+                "completion from rank {peer} for a receive that expects none (protocol error)"
+            )));
+        };
+        if *p != peer || *received + n > *expected {
+            return Err(Error::other(format!(
+                "completion from rank {peer} does not fit its receive (protocol error)"
+            )));
+        }
+        *received += n;
+        if *received == *expected {
+            r.phase = Phase::Done;
+        }
+        Ok(())
+    }
+
+    /// Do the CMA reads owed to matched receives, in order.
+    fn run_pulls(&mut self) -> Result<()> {
+        while let Some(p) = self.pulls.pop_front() {
+            let r = self.reqs.expect_mut(p.req, "receive")?;
+            let Phase::Receiving { buf, .. } = &mut r.phase else {
+                return Err(Error::intern(
+                    "CMA pull for a receive that is not receiving",
+                ));
+            };
+            let pid = self.peers[p.peer].pid;
+            cma::read_from(pid, p.remote, buf.slice_mut(0, p.len)).map_err(|e| {
+                Error::other(format!(
+                    "rank {}: CMA read from rank {} failed after a good probe: {e}; set MV2_SMP_USE_CMA=0",
+                    self.rank, p.peer
+                ))
+            })?;
+            self.reply(p.peer, Kind::Fin, p.sreq, 0);
+            self.received(p.peer, p.req.0, p.len as u64)?;
+        }
+        Ok(())
     }
 
     /// A chunk of a rendezvous message we are receiving.
@@ -682,6 +799,7 @@ impl State {
             (Kind::Eager, Delivery::Live(p)) => {
                 buf.fill_from(0, &p);
                 r.phase = Phase::Done;
+                self.return_credit(peer, hdr.len as usize);
                 if hdr.flags & FLAG_SYNC != 0 {
                     self.reply(peer, Kind::SyncAck, hdr.id, 0);
                 }
@@ -689,6 +807,7 @@ impl State {
             (Kind::Eager, Delivery::Held(Held::Eager(v))) => {
                 buf.fill_from(0, &PayloadRef::private(&v));
                 r.phase = Phase::Done;
+                self.return_credit(peer, hdr.len as usize);
                 if hdr.flags & FLAG_SYNC != 0 {
                     self.reply(peer, Kind::SyncAck, hdr.id, 0);
                 }
@@ -699,44 +818,68 @@ impl State {
                 self.reqs.expect_mut(req, "receive")?.phase = Phase::Done;
                 self.event(sreq);
             }
-            (Kind::Rts, _) => {
-                let pulled = if self.peers[peer].cma {
-                    match cma::read_from(self.peers[peer].pid, hdr.addr, buf.slice_mut(0, n)) {
-                        Ok(()) => true,
-                        Err(e) => {
-                            if !self.cma_warned {
-                                eprintln!("vmpi: rank {me}: CMA read from rank {peer} failed after a good probe ({e}); using pipelined copy for this peer from now on");
-                                self.cma_warned = true;
-                            }
-                            self.peers[peer].cma = false;
-                            false
-                        }
-                    }
+            (Kind::Rts, _) if hdr.len == 0 => {
+                r.phase = Phase::Done;
+                self.reply(peer, Kind::Fin, hdr.id, 0);
+            }
+            (Kind::Rts, _) if self.peers[peer].cma => {
+                // Pull with CMA once our replies are out; for large messages the
+                // sender writes the second half meanwhile.
+                let split_min = self.cma_split_min;
+                let split = if split_min > 0
+                    && n >= split_min
+                    && n as u64 == hdr.len
+                    && self.peers[peer].cma_in
+                {
+                    (n / 2) & !63
                 } else {
-                    false
+                    n
                 };
-                let r = self.reqs.expect_mut(req, "receive")?;
-                if pulled {
-                    r.phase = Phase::Done;
-                    self.reply(peer, Kind::Fin, hdr.id, 0);
-                } else if hdr.len == 0 {
-                    r.phase = Phase::Done;
-                    self.reply(peer, Kind::Fin, hdr.id, 0);
-                } else {
-                    r.phase = Phase::Receiving {
-                        buf,
+                let addr = buf.addr();
+                r.phase = Phase::Receiving {
+                    buf,
+                    peer,
+                    expected: n as u64,
+                    received: 0,
+                };
+                if split < n {
+                    self.enqueue(
                         peer,
-                        expected: hdr.len,
-                        received: 0,
-                    };
-                    self.reply(peer, Kind::Cts, hdr.id, req.0);
+                        Out::Ctrl(Header::control_aux(
+                            Kind::CoopCts,
+                            hdr.id,
+                            addr,
+                            split as u64,
+                            req.0,
+                        )),
+                    );
                 }
+                self.pulls.push_back(Pull {
+                    req,
+                    peer,
+                    sreq: hdr.id,
+                    remote: hdr.addr,
+                    len: split,
+                });
+            }
+            (Kind::Rts, _) => {
+                r.phase = Phase::Receiving {
+                    buf,
+                    peer,
+                    expected: hdr.len,
+                    received: 0,
+                };
+                self.reply(peer, Kind::Cts, hdr.id, req.0);
             }
             _ => return Err(Error::intern("delivery of a packet that is not a message")),
         }
         Ok(())
     }
 }
+
+/// What an eager message costs in credit beyond its payload (its header and queue
+/// entry at the receiver).
+const CREDIT_OVERHEAD: usize = 64;
 
 /// Size in bytes of the header every packet carries.
 pub const HEADER_BYTES: usize = HDR_LEN;

@@ -23,6 +23,14 @@ pub enum Kind {
     Fin = 5,
     /// A synchronous-mode eager message was matched: `id` = sender request.
     SyncAck = 6,
+    /// Split CMA rendezvous: the receiver pulls bytes `0..len` itself and asks the
+    /// sender to write the rest into the receiver's buffer at `addr`:
+    /// `id` = sender request, `aux` = receiver request.
+    CoopCts = 7,
+    /// The sender wrote its part (`len` bytes): `id` = receiver request.
+    CoopDone = 8,
+    /// Flow control: the receiver returns `len` bytes of eager credit.
+    Credit = 9,
 }
 
 /// Flag: the sender waits for [`Kind::SyncAck`] (synchronous mode).
@@ -54,6 +62,26 @@ impl Header {
         }
     }
 
+    /// A control packet carrying a second id in the message fields (`ctx`, `src`),
+    /// which control packets do not use otherwise.
+    pub fn control_aux(kind: Kind, id: u64, addr: u64, len: u64, aux: u64) -> Header {
+        Header {
+            kind,
+            flags: 0,
+            ctx: aux as u32,
+            src: (aux >> 32) as u32 as i32,
+            tag: 0,
+            len,
+            id,
+            addr,
+        }
+    }
+
+    /// The second id of a [`Header::control_aux`] packet.
+    pub fn aux(&self) -> u64 {
+        self.ctx as u64 | ((self.src as u32 as u64) << 32)
+    }
+
     pub fn encode(&self) -> [u8; HDR_LEN] {
         let mut b = [0u8; HDR_LEN];
         b[0] = self.kind as u8;
@@ -82,6 +110,9 @@ impl Header {
             4 => Kind::Data,
             5 => Kind::Fin,
             6 => Kind::SyncAck,
+            7 => Kind::CoopCts,
+            8 => Kind::CoopDone,
+            9 => Kind::Credit,
             k => {
                 return Err(Error::other(format!(
                     "packet from rank {peer} has unknown kind {k}"
@@ -127,5 +158,10 @@ mod tests {
             .message
             .contains("rank 4"));
         assert!(Header::decode(&b[..10], 4).is_err());
+        let c = Header::control_aux(Kind::CoopCts, 1, 2, 3, 0xfedc_ba98_7654_3210);
+        assert_eq!(
+            Header::decode(&c.encode(), 0).unwrap().aux(),
+            0xfedc_ba98_7654_3210
+        );
     }
 }

@@ -49,16 +49,6 @@ pub struct Unexpected {
     pub held: Held,
 }
 
-impl Unexpected {
-    /// Bytes this entry counts against its peer's unexpected budget.
-    pub fn cost(&self) -> usize {
-        match &self.held {
-            Held::Eager(v) => v.len() + 64,
-            Held::Rts => 64,
-        }
-    }
-}
-
 #[derive(Default)]
 pub struct Queues {
     pub posted: VecDeque<Posted>,

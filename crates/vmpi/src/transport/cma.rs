@@ -3,9 +3,9 @@
 //! before any message relies on it.
 
 use crate::error::{Error, Result};
-use nix::sys::uio::{process_vm_readv, RemoteIoVec};
+use nix::sys::uio::{process_vm_readv, process_vm_writev, RemoteIoVec};
 use nix::unistd::Pid;
-use std::io::IoSliceMut;
+use std::io::{IoSlice, IoSliceMut};
 use std::sync::OnceLock;
 
 /// The most bytes one `process_vm_readv` call is asked for; large reads are split so
@@ -27,6 +27,28 @@ pub fn read_from(pid: i32, addr: u64, dst: &mut [u8]) -> Result<()> {
         if n == 0 {
             return Err(Error::other(format!(
                 "process_vm_readv from pid {pid} read nothing"
+            )));
+        }
+        done += n;
+    }
+    Ok(())
+}
+
+/// Write `src` to address `addr` of process `pid`.
+pub fn write_to(pid: i32, addr: u64, src: &[u8]) -> Result<()> {
+    let mut done = 0;
+    while done < src.len() {
+        let want = (src.len() - done).min(MAX_CHUNK);
+        let remote = [RemoteIoVec {
+            base: (addr as usize) + done,
+            len: want,
+        }];
+        let local = [IoSlice::new(&src[done..done + want])];
+        let n = process_vm_writev(Pid::from_raw(pid), &local, &remote)
+            .map_err(|e| Error::other(format!("process_vm_writev to pid {pid}: {e}")))?;
+        if n == 0 {
+            return Err(Error::other(format!(
+                "process_vm_writev to pid {pid} wrote nothing"
             )));
         }
         done += n;
@@ -87,6 +109,9 @@ mod tests {
         let mut dst = vec![0u8; src.len()];
         read_from(std::process::id() as i32, src.as_ptr() as u64, &mut dst).unwrap();
         assert_eq!(src, dst);
+        let mut back = vec![0u8; src.len()];
+        write_to(std::process::id() as i32, back.as_mut_ptr() as u64, &src).unwrap();
+        assert_eq!(src, back);
         let w = probe_word();
         assert!(probe(std::process::id() as i32, w.as_ptr() as u64, w).is_ok());
         assert!(probe(std::process::id() as i32, w.as_ptr() as u64, &[0; 16]).is_err());
