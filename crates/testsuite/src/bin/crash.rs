@@ -19,8 +19,13 @@ fn main() {
     w.barrier().or_fail("crash", rank, "barrier");
     println!("crash rank {rank}: ready");
     if rank == victim {
+        // Rust's runtime handles SIGSEGV (stack-overflow detection) and, for a fault
+        // that is not a guard-page hit, restores the default action and returns so
+        // that the faulting instruction faults again; a raised signal is not repeated,
+        // so restore the default action first.
         // SAFETY: deliberately kills this process with SIGSEGV (the point of the test).
         unsafe {
+            libc::signal(libc::SIGSEGV, libc::SIG_DFL);
             libc::raise(libc::SIGSEGV);
         }
         unreachable!("SIGSEGV did not kill the process");
