@@ -42,7 +42,7 @@ fn flood_4() {
 fn flood_unexpected_limit_1m_reverse_order() {
     let o = Spec::mpirun(2, "flood", &["3000", "2048", "4", "1M", "reverse"])
         .env("VMPI_UNEXPECTED_LIMIT", "1M")
-        .limit(30)
+        .limit(20)
         .run();
     let (n, rss) = report(&o, 2);
     assert_eq!(n, 3004);
