@@ -131,3 +131,15 @@ fn one_rank_ring_and_singleton() {
     let l = rank_lines(&o, "exchange", 1);
     assert!(l[0].contains("manager=singleton"), "{}", l[0]);
 }
+
+/// A larger eager threshold moves the eager/rendezvous boundary onto the 64 KiB
+/// edge sizes the program mixes in (65535, 65536, 65537).
+#[test]
+fn shm_eager_size_64k() {
+    let o = Spec::mpirun(4, "exchange", &["allpairs", "12", "1M", "64"])
+        .env("MV2_SMP_EAGERSIZE", "64K")
+        .limit(90)
+        .run();
+    o.assert_success();
+    rank_lines(&o, "exchange", 4);
+}

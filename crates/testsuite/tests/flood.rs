@@ -61,3 +61,13 @@ fn flood_unexpected_limit_1m_memory_bounded() {
     assert_eq!(n, 3 * 15008);
     assert!(rss < 200 * 1024, "rank 0 peak RSS {rss} KiB with VMPI_UNEXPECTED_LIMIT=1M\n{}", o.dump());
 }
+
+/// The same flood over TCP (the socket's own buffers fill up instead of a ring).
+#[test]
+fn flood_2_tcp() {
+    let o = Spec::mpirun(2, "flood", &["3000", "2048", "4", "1M", "reverse"])
+        .env("MV2_USE_SHARED_MEM", "0")
+        .limit(60)
+        .run();
+    assert_eq!(report(&o, 2).0, 3004, "{}", o.dump());
+}
