@@ -16,3 +16,6 @@ mod types;
 
 pub use basic::{Basic, Part, Repr};
 pub use types::{Combiner, Datatype, Distrib, Order, DISTRIBUTE_DFLT_DARG};
+
+#[cfg(test)]
+mod tests;

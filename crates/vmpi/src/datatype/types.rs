@@ -325,8 +325,15 @@ impl Datatype {
         let (lo, hi) = if reach < 0 { (reach, 0) } else { (0, reach) };
         let lb = fit(call, "lower bound", blb + lo)?;
         let ub = fit(call, "upper bound", bub + hi)?;
-        let true_lb = fit(call, "true lower bound", btlb + lo)?;
-        let true_ub = fit(call, "true upper bound", btub + hi)?;
+        // True bounds cover data only: an old type without data adds none.
+        let (true_lb, true_ub) = if o.size == 0 {
+            (lb, lb)
+        } else {
+            (
+                fit(call, "true lower bound", btlb + lo)?,
+                fit(call, "true upper bound", btub + hi)?,
+            )
+        };
         let ext = o.ub - o.lb;
         let (boff, block) = repeat(bl, ext, o.off, &o.node);
         let (off, node) = repeat(c, stride, boff, &block);
@@ -365,7 +372,8 @@ impl Datatype {
         let mut units: i128 = 0;
         let mut elems: i128 = 0;
         let mut homog = Homog::Empty;
-        let mut bounds: Option<(i128, i128, i128, i128)> = None;
+        let mut bounds: Option<(i128, i128)> = None;
+        let mut tbounds: Option<(i128, i128)> = None;
         let mut items = Vec::with_capacity(blocks.len());
         for (i, &(disp, cnt, t)) in blocks.iter().enumerate() {
             let c = check_count(call, &format!("blocklength[{i}]"), cnt)?;
@@ -379,16 +387,24 @@ impl Datatype {
             homog = homog.join(o.homog);
             let (lb, ub, tlb, tub) = block_bounds(cnt, disp, o);
             bounds = Some(match bounds {
-                None => (lb, ub, tlb, tub),
-                Some((a, b, c2, d)) => (a.min(lb), b.max(ub), c2.min(tlb), d.max(tub)),
+                None => (lb, ub),
+                Some((a, b)) => (a.min(lb), b.max(ub)),
             });
+            // True bounds cover data only: a block without data adds none.
+            if o.size > 0 {
+                tbounds = Some(match tbounds {
+                    None => (tlb, tub),
+                    Some((a, b)) => (a.min(tlb), b.max(tub)),
+                });
+            }
             let (boff, block) = repeat(c, o.ub - o.lb, o.off, &o.node);
             let at = fit(call, &format!("displacement[{i}]"), disp + boff as i128)?;
             items.push((at, block));
         }
-        let Some((lb, mut ub, tlb, tub)) = bounds else {
+        let Some((lb, mut ub)) = bounds else {
             return Ok(Datatype::zerolen(kind, h_all, align));
         };
+        let (tlb, tub) = tbounds.unwrap_or((lb, lb));
         if round && align > 0 {
             let eps = (ub - lb).rem_euclid(align as i128);
             if eps != 0 {
