@@ -274,7 +274,7 @@ fn random_type(rng: &mut Rng, depth: u32) -> Datatype {
                 .collect();
             Datatype::structure(&bls, &dbs, &ts)
         }
-        8 => Datatype::resized(&old, rng.range(-8, 8), rng.range(0, 40)),
+        8 => Datatype::resized(&old, rng.range(-8, 8), rng.range(-20, 40)),
         _ => Ok(old.dup()),
     }
     .unwrap()
@@ -926,4 +926,16 @@ fn large_vector_is_compact_and_packs() {
     // Contiguous: one run.
     let c = Datatype::contiguous(n as i64, &d).unwrap();
     assert_eq!(c.segments(3), vec![(0, 24 * n)]);
+}
+
+#[test]
+fn datatypes_cross_threads() {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<Datatype>();
+    let t = Datatype::vector(3, 1, 2, &b(Basic::F32)).unwrap();
+    let u = t.clone();
+    assert_eq!(
+        std::thread::spawn(move || u.segments(1)).join().unwrap(),
+        t.segments(1)
+    );
 }
