@@ -177,14 +177,13 @@ impl Datatype {
             procs *= psizes[i] as i128;
             let d = dargs[i];
             match distribs[i] {
-                Distrib::None => {
-                    if psizes[i] != 1 {
-                        return Err(arg(format!(
-                            "{call}: array_of_psizes[{i}] = {} must be 1 for MPI_DISTRIBUTE_NONE",
-                            psizes[i]
-                        )));
-                    }
+                Distrib::None if psizes[i] != 1 => {
+                    return Err(arg(format!(
+                        "{call}: array_of_psizes[{i}] = {} must be 1 for MPI_DISTRIBUTE_NONE",
+                        psizes[i]
+                    )));
                 }
+                Distrib::None => {}
                 _ if d != dflt && d <= 0 => {
                     return Err(arg(format!(
                         "{call}: array_of_dargs[{i}] = {d} must be positive or MPI_DISTRIBUTE_DFLT_DARG"

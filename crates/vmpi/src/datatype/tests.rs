@@ -1,6 +1,8 @@
 //! Tests of the datatype layer against hand-computed values, MPICH's known results and
 //! a naive expansion of the type map from `contents` (independent of the compact tree).
 
+#![allow(clippy::type_complexity)]
+
 use super::*;
 use crate::error::ErrorClass;
 
