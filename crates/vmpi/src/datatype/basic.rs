@@ -103,6 +103,144 @@ impl Basic {
     }
 }
 
+/// How one part of a predefined element is represented in external32 (MPI-3.1 §13.5.2:
+/// big-endian, IEEE formats).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Repr {
+    /// Bytes copied as they are (characters, bytes, `bool`).
+    Raw,
+    /// A little-endian integer or IEEE float, byte-swapped to big-endian.
+    Swap,
+    /// x87 80-bit extended precision in 16 bytes, converted to IEEE binary128.
+    X87,
+}
+
+/// One data-carrying part of a predefined element: `len` bytes at `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Part {
+    pub off: usize,
+    pub len: usize,
+    pub repr: Repr,
+}
+
+const fn part(off: usize, len: usize, repr: Repr) -> Part {
+    Part { off, len, repr }
+}
+
+impl Basic {
+    /// Every predefined element kind (in declaration order: `b as usize` indexes it).
+    pub const ALL: [Basic; 28] = {
+        use Basic::*;
+        [
+            Char,
+            I8,
+            U8,
+            Byte,
+            I16,
+            U16,
+            I32,
+            U32,
+            I64,
+            U64,
+            F32,
+            F64,
+            LongDouble,
+            CBool,
+            Logical,
+            WChar,
+            ComplexF32,
+            ComplexF64,
+            ComplexLongDouble,
+            FloatInt,
+            DoubleInt,
+            LongInt,
+            TwoInt,
+            ShortInt,
+            LongDoubleInt,
+            TwoInteger,
+            TwoReal,
+            TwoDouble,
+        ]
+    };
+
+    /// The data-carrying parts of one element, in type-map order (pair types: value,
+    /// then index, with the C struct padding between or after them left out).
+    pub fn parts(self) -> &'static [Part] {
+        use Basic::*;
+        use Repr::*;
+        const RAW1: [Part; 1] = [part(0, 1, Raw)];
+        const S2: [Part; 1] = [part(0, 2, Swap)];
+        const S4: [Part; 1] = [part(0, 4, Swap)];
+        const S8: [Part; 1] = [part(0, 8, Swap)];
+        const LD: [Part; 1] = [part(0, 16, X87)];
+        const S4S4: [Part; 2] = [part(0, 4, Swap), part(4, 4, Swap)];
+        const S8S8: [Part; 2] = [part(0, 8, Swap), part(8, 8, Swap)];
+        const S8S4: [Part; 2] = [part(0, 8, Swap), part(8, 4, Swap)];
+        const S2S4: [Part; 2] = [part(0, 2, Swap), part(4, 4, Swap)];
+        const LDLD: [Part; 2] = [part(0, 16, X87), part(16, 16, X87)];
+        const LDS4: [Part; 2] = [part(0, 16, X87), part(16, 4, Swap)];
+        match self {
+            Char | I8 | U8 | Byte | CBool => &RAW1,
+            I16 | U16 => &S2,
+            I32 | U32 | F32 | WChar | Logical => &S4,
+            I64 | U64 | F64 => &S8,
+            LongDouble => &LD,
+            ComplexF32 | FloatInt | TwoInt | TwoInteger | TwoReal => &S4S4,
+            ComplexF64 | TwoDouble => &S8S8,
+            ComplexLongDouble => &LDLD,
+            DoubleInt | LongInt => &S8S4,
+            ShortInt => &S2S4,
+            LongDoubleInt => &LDS4,
+        }
+    }
+
+    /// Bytes of data in one element as MPI counts them (`MPI_Type_size`): the parts
+    /// without padding (MPI_DOUBLE_INT: 12, its extent 16).
+    pub fn mpi_size(self) -> usize {
+        self.parts().iter().map(|p| p.len).sum()
+    }
+
+    /// The data of one element as contiguous byte runs `(offset, len)`, adjacent parts
+    /// merged (MPI_SHORT_INT: two runs, MPI_DOUBLE_INT: one run of 12).
+    pub fn runs(self) -> &'static [(usize, usize)] {
+        use Basic::*;
+        const SI: [(usize, usize); 2] = [(0, 2), (4, 4)];
+        const TWELVE: [(usize, usize); 1] = [(0, 12)];
+        const TWENTY: [(usize, usize); 1] = [(0, 20)];
+        const ONE: [[(usize, usize); 1]; 6] =
+            [[(0, 1)], [(0, 2)], [(0, 4)], [(0, 8)], [(0, 16)], [(0, 32)]];
+        match self {
+            ShortInt => &SI,
+            DoubleInt | LongInt => &TWELVE,
+            LongDoubleInt => &TWENTY,
+            _ => match self.size() {
+                1 => &ONE[0],
+                2 => &ONE[1],
+                4 => &ONE[2],
+                8 => &ONE[3],
+                16 => &ONE[4],
+                _ => &ONE[5],
+            },
+        }
+    }
+
+    /// Whether n consecutive elements are one run of `n * size()` bytes (no padding).
+    pub fn dense(self) -> bool {
+        self.mpi_size() == self.size()
+    }
+
+    /// How many elements `MPI_Get_elements` counts in one of these. MPICH builds the C
+    /// MINLOC/MAXLOC pairs (FLOAT_INT, DOUBLE_INT, LONG_INT, SHORT_INT, LONG_DOUBLE_INT)
+    /// as structs of two basic elements; 2INT and the Fortran pairs are single elements.
+    pub fn element_parts(self) -> usize {
+        use Basic::*;
+        match self {
+            FloatInt | DoubleInt | LongInt | ShortInt | LongDoubleInt => 2,
+            _ => 1,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,5 +257,23 @@ mod tests {
         assert_eq!(Basic::ShortInt.size(), std::mem::size_of::<SI>());
         assert_eq!(Basic::LongInt.size(), std::mem::size_of::<LI>());
         assert_eq!(Basic::LongDouble.size(), 16);
+    }
+    #[test]
+    fn parts_cover_mpi_sizes() {
+        for (i, b) in Basic::ALL.iter().enumerate() {
+            assert_eq!(*b as usize, i, "ALL is in declaration order");
+            let parts = b.parts();
+            let run_sum: usize = b.runs().iter().map(|r| r.1).sum();
+            assert_eq!(run_sum, b.mpi_size(), "{b:?}");
+            assert!(parts.iter().all(|p| p.off + p.len <= b.size()), "{b:?}");
+            if b.is_pair() {
+                assert_eq!(b.mpi_size(), b.data_bytes(), "{b:?}");
+            } else {
+                assert_eq!(b.mpi_size(), b.size(), "{b:?}");
+            }
+        }
+        assert_eq!(Basic::ShortInt.mpi_size(), 6);
+        assert!(!Basic::DoubleInt.dense());
+        assert!(Basic::FloatInt.dense());
     }
 }
