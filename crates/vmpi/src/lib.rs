@@ -49,6 +49,7 @@ pub mod config;
 pub mod datatype;
 pub mod error;
 pub mod locality;
+pub mod op;
 pub mod p2p;
 pub mod runtime;
 pub mod transport;
