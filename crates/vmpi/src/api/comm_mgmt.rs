@@ -76,6 +76,13 @@ impl Communicator {
         self.comm.remote.clone().map(Group::from_arc)
     }
 
+    /// The communicator as the comm and coll layers see it (tests drive the
+    /// collective builders directly, e.g. with a fake domain partition).
+    #[doc(hidden)]
+    pub fn raw_comm(&self) -> &crate::comm::Comm {
+        &self.comm
+    }
+
     /// MPI_Comm_free: release the context ids (no operation may be pending on it;
     /// world and self are never freed).
     pub fn free(self) {
