@@ -49,13 +49,18 @@ pub mod config;
 pub mod datatype;
 pub mod error;
 pub mod locality;
+pub mod op;
 pub mod p2p;
 pub mod runtime;
 pub mod transport;
 
 pub use api::{
+    user_op, Complex32, Complex64, DoubleInt, FloatInt, Input, LongInt, TwoInt,
     init, scope, test_all, wait_all, wait_any, wait_some, ChannelInfo, Communicator, Equivalence,
     Request, Scope, Universe,
 };
+pub use comm::mgmt::COMM_TYPE_SHARED;
+pub use comm::{Compare, Group, UNDEFINED};
 pub use error::{Error, ErrorClass, Result};
+pub use op::Op;
 pub use p2p::{Status, ANY_SOURCE, ANY_TAG, PROC_NULL};

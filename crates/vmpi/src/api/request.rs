@@ -53,7 +53,7 @@ pub fn scope<'a, R>(f: impl FnOnce(&Scope<'a>) -> R) -> R {
 }
 
 impl<'a> Scope<'a> {
-    fn track(&self, id: Option<ReqId>, call: &'static str) -> Request<'a> {
+    pub(crate) fn track(&self, id: Option<ReqId>, call: &'static str) -> Request<'a> {
         if let Some(id) = id {
             self.started.borrow_mut().push(id);
         }

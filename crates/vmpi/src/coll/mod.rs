@@ -1,61 +1,523 @@
-//! Collective operations, built on point-to-point over the communicator's collective
-//! context. This layer never talks to channels directly.
+//! Collective operations, built on point-to-point over the communicator's
+//! collective context. This layer never talks to channels directly.
 //!
-//! For now: the barrier (dissemination, ceil(log2 p) rounds of zero-byte messages:
-//! cost ceil(log2 p)·α). The full set of collectives comes with its own issue.
+//! Every collective is a [`Sched`] (schedule) built here from contiguous byte
+//! buffers; blocking calls run it at once ([`run_blocking`]), nonblocking ones hand
+//! it to the progress engine ([`start_nonblocking`]). Algorithms are in
+//! [`algos`], chosen by [`tuning`] (one table, overridable by `VMPI_*_ALGO`).
+//!
+//! Buffers: `Raw`/`RawMut` are contiguous bytes; `None` for a send buffer is
+//! MPI_IN_PLACE. Derived datatypes come in at the API: a non-contiguous buffer is
+//! packed into a contiguous temporary before the builder and unpacked after
+//! completion (the seam is `api::collectives`; nothing here needs to change).
+//!
+//! Host-aware two-level variants (barrier, bcast, reduce, allreduce) take the
+//! communicator's shm domains as a partition of its ranks (`&[Vec<usize>]`), so
+//! tests can pass any partition.
+
+pub mod algos;
+pub mod sched;
+pub mod tuning;
+
+pub use sched::{run_blocking, start_nonblocking, CollCtx, Reduction, Sched, B};
 
 use crate::comm::Comm;
-use crate::error::Result;
-use crate::p2p::buffers::{RecvBuf, SendBuf};
-use crate::p2p::{Pattern, SendMode};
-use crate::runtime;
+use crate::error::{Error, ErrorClass, Result};
+use tuning::Algo;
 
-/// Tag of barrier messages on the collective context.
-const BARRIER_TAG: i32 = 1;
+/// A contiguous input buffer.
+#[derive(Debug, Clone, Copy)]
+pub struct Raw {
+    pub ptr: *const u8,
+    pub len: usize,
+}
 
-/// Block until every rank of `comm` has entered the barrier.
-pub fn barrier(comm: &Comm) -> Result<()> {
-    let p = comm.size();
-    let me = comm.rank;
-    let mut dist = 1;
-    while dist < p {
-        let to = (me + dist) % p;
-        let from = (me - dist).rem_euclid(p);
-        let (s, r) = runtime::with("MPI_Barrier", |rt| {
-            // SAFETY: zero-byte buffers; nothing is read or written through them.
-            let (sb, rb) = unsafe {
-                (
-                    SendBuf::new(std::ptr::NonNull::dangling().as_ptr(), 0),
-                    RecvBuf::new(std::ptr::NonNull::dangling().as_ptr(), 0),
-                )
-            };
-            // SAFETY: the buffers are empty, so they stay valid trivially.
-            let r = unsafe {
-                rt.engine.irecv(
-                    rb,
-                    Pattern {
-                        ctx: comm.coll_ctx,
-                        src: from,
-                        tag: BARRIER_TAG,
-                    },
-                )?
-            };
-            // SAFETY: as above.
-            let s = unsafe {
-                rt.engine.isend(
-                    sb,
-                    comm.world_rank(to),
-                    comm.coll_ctx,
-                    me,
-                    BARRIER_TAG,
-                    SendMode::Standard,
-                )?
-            };
-            Ok((s, r))
-        })?;
-        runtime::wait(s)?;
-        runtime::wait(r)?;
-        dist *= 2;
+/// A contiguous output buffer.
+#[derive(Debug, Clone, Copy)]
+pub struct RawMut {
+    pub ptr: *mut u8,
+    pub len: usize,
+}
+
+impl Raw {
+    pub fn of(s: &[u8]) -> Raw {
+        Raw { ptr: s.as_ptr(), len: s.len() }
+    }
+}
+impl RawMut {
+    pub fn of(s: &mut [u8]) -> RawMut {
+        RawMut { ptr: s.as_mut_ptr(), len: s.len() }
+    }
+}
+
+fn err(class: ErrorClass, call: &str, what: String) -> Error {
+    Error::new(class, format!("{call}: {what}"))
+}
+
+fn check_root(call: &str, root: i32, n: usize) -> Result<usize> {
+    if root < 0 || root as usize >= n {
+        return Err(err(ErrorClass::Root, call, format!("invalid root {root} (communicator size {n})")));
+    }
+    Ok(root as usize)
+}
+
+fn ranks(n: usize) -> Vec<usize> {
+    (0..n).collect()
+}
+
+/// The block of each rank in a buffer laid out by counts and displacements (bytes).
+fn layout(call: &str, s: &mut Sched, buf: B, counts: &[usize], displs: &[usize], n: usize) -> Result<Vec<B>> {
+    if counts.len() != n || displs.len() != n {
+        return Err(err(ErrorClass::Arg, call, format!("counts and displacements need {n} entries, got {} and {}", counts.len(), displs.len())));
+    }
+    let _ = s;
+    (0..n)
+        .map(|i| {
+            if counts[i] > 0 && displs[i].checked_add(counts[i]).map_or(true, |e| e > buf.len) {
+                Err(err(ErrorClass::Buffer, call, format!("block of rank {i} ({} bytes at {}) outside the {}-byte buffer", counts[i], displs[i], buf.len)))
+            } else {
+                Ok(if counts[i] == 0 { buf.sub(0, 0) } else { buf.sub(displs[i], counts[i]) })
+            }
+        })
+        .collect()
+}
+
+fn even(call: &str, len: usize, n: usize) -> Result<usize> {
+    if len % n != 0 {
+        return Err(err(ErrorClass::Count, call, format!("buffer of {len} bytes does not split into {n} equal blocks")));
+    }
+    Ok(len / n)
+}
+
+// SAFETY contract shared by every builder below: the buffers must stay valid (and
+// inputs unchanged, outputs untouched) until the schedule completes.
+
+/// MPI_Barrier.
+pub unsafe fn barrier_sched(cc: CollCtx, domains: Option<&[Vec<usize>]>) -> Result<Sched> {
+    let o = tuning::overrides()?;
+    let (n, me) = (cc.size(), cc.rank);
+    let mut s = Sched::new("MPI_Barrier", cc);
+    match tuning::barrier(&o, domains) {
+        Algo::TwoLevel => {
+            let d = domains.expect("two-level has domains");
+            let (di, mi) = locate(d, me);
+            let leaders: Vec<usize> = d.iter().map(|x| x[0]).collect();
+            algos::fan_in(&mut s, &d[di], mi, 0);
+            if mi == 0 {
+                algos::barrier_dissemination(&mut s, &leaders, di);
+            }
+            algos::fan_out(&mut s, &d[di], mi, 0);
+        }
+        _ => algos::barrier_dissemination(&mut s, &ranks(n), me),
+    }
+    Ok(s)
+}
+
+/// (domain index, index within the domain) of rank `me`.
+fn locate(d: &[Vec<usize>], me: usize) -> (usize, usize) {
+    for (i, x) in d.iter().enumerate() {
+        if let Some(j) = x.iter().position(|&r| r == me) {
+            return (i, j);
+        }
+    }
+    panic!("rank {me} in no domain of the partition");
+}
+
+/// Domains with `root` moved to the front of its own (it leads that domain).
+fn rooted(d: &[Vec<usize>], root: usize) -> Vec<Vec<usize>> {
+    d.iter()
+        .map(|x| {
+            let mut x = x.clone();
+            if let Some(p) = x.iter().position(|&r| r == root) {
+                x.remove(p);
+                x.insert(0, root);
+            }
+            x
+        })
+        .collect()
+}
+
+/// MPI_Bcast of `buf` from `root`.
+pub unsafe fn bcast(cc: CollCtx, buf: RawMut, root: i32, domains: Option<&[Vec<usize>]>) -> Result<Sched> {
+    let o = tuning::overrides()?;
+    let (n, me) = (cc.size(), cc.rank);
+    let root = check_root("MPI_Bcast", root, n)?;
+    let mut s = Sched::new("MPI_Bcast", cc);
+    let b = s.ext(buf.ptr, buf.len);
+    match tuning::bcast(&o, buf.len, n, domains) {
+        Algo::TwoLevel => {
+            let d = rooted(domains.expect("two-level has domains"), root);
+            let (di, mi) = locate(&d, me);
+            let leaders: Vec<usize> = d.iter().map(|x| x[0]).collect();
+            let (rdi, _) = locate(&d, root);
+            if mi == 0 {
+                algos::bcast_binomial(&mut s, &leaders, di, rdi, b);
+            }
+            algos::bcast_binomial(&mut s, &d[di], mi, 0, b);
+        }
+        Algo::ScatterAllgather => algos::bcast_scatter_allgather(&mut s, &ranks(n), me, root, b),
+        _ => algos::bcast_binomial(&mut s, &ranks(n), me, root, b),
+    }
+    Ok(s)
+}
+
+/// MPI_Gatherv: `send` None = in place (root only); `recv` (root only) with byte
+/// counts and displacements per rank.
+pub unsafe fn gatherv(cc: CollCtx, send: Option<Raw>, recv: Option<(RawMut, &[usize], &[usize])>, root: i32, call: &'static str) -> Result<Sched> {
+    let (n, me) = (cc.size(), cc.rank);
+    let root = check_root(call, root, n)?;
+    let mut s = Sched::new(call, cc);
+    let mine = send.map(|r| s.ext(r.ptr, r.len));
+    let blocks = if me == root {
+        let (r, c, d) = recv.ok_or_else(|| err(ErrorClass::Buffer, call, "the root needs a receive buffer".into()))?;
+        let rb = s.ext(r.ptr, r.len);
+        let bl = layout(call, &mut s, rb, c, d, n)?;
+        if let Some(m) = mine {
+            if m.len != bl[me].len {
+                return Err(err(ErrorClass::Count, call, format!("root sends {} bytes but its block holds {}", m.len, bl[me].len)));
+            }
+        }
+        bl
+    } else {
+        if mine.is_none() {
+            return Err(err(ErrorClass::Buffer, call, "MPI_IN_PLACE is only allowed at the root".into()));
+        }
+        Vec::new()
+    };
+    algos::gatherv_linear(&mut s, n, me, root, mine, &blocks);
+    Ok(s)
+}
+
+/// MPI_Gather: equal blocks of `recv.len / size` bytes at the root.
+pub unsafe fn gather(cc: CollCtx, send: Option<Raw>, recv: Option<RawMut>, root: i32) -> Result<Sched> {
+    let n = cc.size();
+    let call = "MPI_Gather";
+    let (counts, displs) = match (&recv, cc.rank as i32 == root) {
+        (Some(r), true) => {
+            let blk = even(call, r.len, n)?;
+            (vec![blk; n], (0..n).map(|i| i * blk).collect())
+        }
+        _ => (Vec::new(), Vec::new()),
+    };
+    gatherv(cc, send, recv.map(|r| (r, &counts[..], &displs[..])), root, call)
+}
+
+/// MPI_Scatterv: `send` (root only) with byte counts and displacements; `recv`
+/// None = in place (root only).
+pub unsafe fn scatterv(cc: CollCtx, send: Option<(Raw, &[usize], &[usize])>, recv: Option<RawMut>, root: i32, call: &'static str) -> Result<Sched> {
+    let (n, me) = (cc.size(), cc.rank);
+    let root = check_root(call, root, n)?;
+    let mut s = Sched::new(call, cc);
+    let mine = recv.map(|r| s.ext(r.ptr, r.len));
+    let blocks = if me == root {
+        let (r, c, d) = send.ok_or_else(|| err(ErrorClass::Buffer, call, "the root needs a send buffer".into()))?;
+        let sb = s.ext(r.ptr, r.len);
+        let bl = layout(call, &mut s, sb, c, d, n)?;
+        if let Some(m) = mine {
+            if m.len != bl[me].len {
+                return Err(err(ErrorClass::Count, call, format!("root receives {} bytes but its block holds {}", m.len, bl[me].len)));
+            }
+        }
+        bl
+    } else {
+        if mine.is_none() {
+            return Err(err(ErrorClass::Buffer, call, "MPI_IN_PLACE is only allowed at the root".into()));
+        }
+        Vec::new()
+    };
+    algos::scatterv_linear(&mut s, n, me, root, &blocks, mine);
+    Ok(s)
+}
+
+/// MPI_Scatter: equal blocks of `send.len / size` bytes from the root.
+pub unsafe fn scatter(cc: CollCtx, send: Option<Raw>, recv: Option<RawMut>, root: i32) -> Result<Sched> {
+    let n = cc.size();
+    let call = "MPI_Scatter";
+    let (counts, displs) = match (&send, cc.rank as i32 == root) {
+        (Some(r), true) => {
+            let blk = even(call, r.len, n)?;
+            (vec![blk; n], (0..n).map(|i| i * blk).collect())
+        }
+        _ => (Vec::new(), Vec::new()),
+    };
+    scatterv(cc, send.map(|r| (r, &counts[..], &displs[..])), recv, root, call)
+}
+
+/// MPI_Allgatherv (byte counts and displacements); `send` None = in place.
+pub unsafe fn allgatherv(cc: CollCtx, send: Option<Raw>, recv: RawMut, counts: &[usize], displs: &[usize], call: &'static str) -> Result<Sched> {
+    let (n, me) = (cc.size(), cc.rank);
+    let mut s = Sched::new(call, cc);
+    let rb = s.ext(recv.ptr, recv.len);
+    let bl = layout(call, &mut s, rb, counts, displs, n)?;
+    if let Some(m) = send {
+        if m.len != bl[me].len {
+            return Err(err(ErrorClass::Count, call, format!("this rank sends {} bytes but its block holds {}", m.len, bl[me].len)));
+        }
+        let mb = s.ext(m.ptr, m.len);
+        s.copy(mb, bl[me]);
+    }
+    algos::allgatherv_ring(&mut s, n, me, &bl);
+    Ok(s)
+}
+
+/// MPI_Allgather: equal blocks of `recv.len / size` bytes.
+pub unsafe fn allgather(cc: CollCtx, send: Option<Raw>, recv: RawMut) -> Result<Sched> {
+    let n = cc.size();
+    let blk = even("MPI_Allgather", recv.len, n)?;
+    let counts = vec![blk; n];
+    let displs: Vec<usize> = (0..n).map(|i| i * blk).collect();
+    allgatherv(cc, send, recv, &counts, &displs, "MPI_Allgather")
+}
+
+/// MPI_Alltoall: equal blocks of `recv.len / size` bytes; `send` None = in place.
+pub unsafe fn alltoall(cc: CollCtx, send: Option<Raw>, recv: RawMut) -> Result<Sched> {
+    let o = tuning::overrides()?;
+    let call = "MPI_Alltoall";
+    let (n, me) = (cc.size(), cc.rank);
+    let blk = even(call, recv.len, n)?;
+    let mut s = Sched::new(call, cc);
+    let rb = s.ext(recv.ptr, recv.len);
+    let sb = match send {
+        Some(m) => {
+            if m.len != recv.len {
+                return Err(err(ErrorClass::Count, call, format!("send buffer of {} bytes, receive buffer of {}", m.len, recv.len)));
+            }
+            s.ext(m.ptr, m.len)
+        }
+        None => {
+            let t = s.tmp(recv.len);
+            s.copy(rb, t);
+            t
+        }
+    };
+    match tuning::alltoall(&o, blk, n) {
+        Algo::Bruck => algos::alltoall_bruck(&mut s, n, me, sb, rb, blk),
+        _ => {
+            let sbl: Vec<B> = (0..n).map(|i| sb.sub(i * blk, blk)).collect();
+            let rbl: Vec<B> = (0..n).map(|i| rb.sub(i * blk, blk)).collect();
+            algos::alltoallv_pairwise(&mut s, n, me, &sbl, &rbl);
+        }
+    }
+    Ok(s)
+}
+
+/// MPI_Alltoallv and, on bytes, MPI_Alltoallw: byte counts and displacements per
+/// peer; `send` None = in place (the send layout is the receive layout).
+pub unsafe fn alltoallv(cc: CollCtx, send: Option<(Raw, &[usize], &[usize])>, recv: (RawMut, &[usize], &[usize]), call: &'static str) -> Result<Sched> {
+    let (n, me) = (cc.size(), cc.rank);
+    let mut s = Sched::new(call, cc);
+    let rb = s.ext(recv.0.ptr, recv.0.len);
+    let rbl = layout(call, &mut s, rb, recv.1, recv.2, n)?;
+    let sbl = match send {
+        Some((m, c, d)) => {
+            let sb = s.ext(m.ptr, m.len);
+            layout(call, &mut s, sb, c, d, n)?
+        }
+        None => {
+            let t = s.tmp(recv.0.len);
+            s.copy(rb, t);
+            rbl.iter().map(|b| B { slot: t.slot, ..*b }).collect()
+        }
+    };
+    algos::alltoallv_scattered(&mut s, n, me, &sbl, &rbl);
+    Ok(s)
+}
+
+fn check_red(call: &str, red: &Reduction, len: usize) -> Result<()> {
+    if len % red.unit != 0 {
+        return Err(err(ErrorClass::Count, call, format!("{len} bytes is not a whole number of {}-byte elements", red.unit)));
     }
     Ok(())
+}
+
+/// MPI_Reduce to `root`; `send` None = in place (root only); `recv` at the root.
+pub unsafe fn reduce(cc: CollCtx, red: Reduction, send: Option<Raw>, recv: Option<RawMut>, root: i32, domains: Option<&[Vec<usize>]>) -> Result<Sched> {
+    let o = tuning::overrides()?;
+    let call = "MPI_Reduce";
+    let (n, me) = (cc.size(), cc.rank);
+    let root = check_root(call, root, n)?;
+    let commute = red.commutative();
+    let mut s = Sched::new(call, cc);
+    let out = if me == root {
+        let r = recv.ok_or_else(|| err(ErrorClass::Buffer, call, "the root needs a receive buffer".into()))?;
+        Some(s.ext(r.ptr, r.len))
+    } else {
+        None
+    };
+    let input = match send {
+        Some(m) => s.ext(m.ptr, m.len),
+        None => out.ok_or_else(|| err(ErrorClass::Buffer, call, "MPI_IN_PLACE is only allowed at the root".into()))?,
+    };
+    if let Some(o) = out {
+        if o.len != input.len {
+            return Err(err(ErrorClass::Count, call, format!("send {} bytes, receive {} bytes", input.len, o.len)));
+        }
+    }
+    check_red(call, &red, input.len)?;
+    s.set_reduction(red);
+    match tuning::reduce(&o, commute, domains) {
+        Algo::TwoLevel => {
+            let d = rooted(domains.expect("two-level has domains"), root);
+            let (di, mi) = locate(&d, me);
+            let leaders: Vec<usize> = d.iter().map(|x| x[0]).collect();
+            let (rdi, _) = locate(&d, root);
+            // Leaders reduce their domain into a scratch (the root: into recv).
+            let part = if mi == 0 { Some(out.unwrap_or_else(|| s.tmp(input.len))) } else { None };
+            algos::reduce_binomial(&mut s, &d[di], mi, 0, input, part);
+            if let Some(p) = part {
+                algos::reduce_binomial(&mut s, &leaders, di, rdi, p, out.or(Some(p)));
+            }
+        }
+        _ => algos::reduce_binomial(&mut s, &ranks(n), me, root, input, out),
+    }
+    Ok(s)
+}
+
+/// MPI_Allreduce; `send` None = in place.
+pub unsafe fn allreduce(cc: CollCtx, red: Reduction, send: Option<Raw>, recv: RawMut, domains: Option<&[Vec<usize>]>) -> Result<Sched> {
+    let o = tuning::overrides()?;
+    let call = "MPI_Allreduce";
+    let (n, me) = (cc.size(), cc.rank);
+    let mut s = Sched::new(call, cc);
+    let acc = s.ext(recv.ptr, recv.len);
+    check_red(call, &red, recv.len)?;
+    let input = match send {
+        Some(m) => {
+            if m.len != recv.len {
+                return Err(err(ErrorClass::Count, call, format!("send {} bytes, receive {} bytes", m.len, recv.len)));
+            }
+            Some(s.ext(m.ptr, m.len))
+        }
+        None => None,
+    };
+    let commute = red.commutative();
+    let count = recv.len / red.unit;
+    s.set_reduction(red);
+    match tuning::allreduce(&o, recv.len, count, n, commute, domains) {
+        Algo::TwoLevel => {
+            let d = domains.expect("two-level has domains");
+            let (di, mi) = locate(d, me);
+            let leaders: Vec<usize> = d.iter().map(|x| x[0]).collect();
+            let inp = match input {
+                Some(i) => i,
+                None => {
+                    let t = s.tmp(recv.len);
+                    s.copy(acc, t);
+                    t
+                }
+            };
+            algos::reduce_binomial(&mut s, &d[di], mi, 0, inp, (mi == 0).then_some(acc));
+            if mi == 0 {
+                let a = tuning::allreduce(&tuning::Overrides { allreduce: Algo::Auto, ..o }, recv.len, count, leaders.len(), commute, None);
+                flat_allreduce(&mut s, a, &leaders, di, acc);
+            }
+            algos::bcast_binomial(&mut s, &d[di], mi, 0, acc);
+        }
+        a => {
+            if let Some(i) = input {
+                s.copy(i, acc);
+            }
+            flat_allreduce(&mut s, a, &ranks(n), me, acc);
+        }
+    }
+    Ok(s)
+}
+
+fn flat_allreduce(s: &mut Sched, a: Algo, r: &[usize], me: usize, acc: B) {
+    match a {
+        Algo::Rabenseifner => algos::allreduce_rabenseifner(s, r, me, acc),
+        Algo::Ring => algos::allreduce_ring(s, r, me, acc),
+        _ => algos::allreduce_recursive_doubling(s, r, me, acc),
+    }
+}
+
+/// MPI_Reduce_scatter with byte counts per rank; `send` None = in place (the input
+/// is `recv`, which then holds all blocks; the result lands at its start).
+pub unsafe fn reduce_scatter(cc: CollCtx, red: Reduction, send: Option<Raw>, recv: RawMut, counts: &[usize], call: &'static str) -> Result<Sched> {
+    let (n, me) = (cc.size(), cc.rank);
+    if counts.len() != n {
+        return Err(err(ErrorClass::Arg, call, format!("counts need {n} entries, got {}", counts.len())));
+    }
+    let total: usize = counts.iter().sum();
+    for &c in counts {
+        check_red(call, &red, c)?;
+    }
+    let mut s = Sched::new(call, cc);
+    let rb = s.ext(recv.ptr, recv.len);
+    let input = match send {
+        Some(m) => {
+            if m.len != total {
+                return Err(err(ErrorClass::Count, call, format!("send buffer of {} bytes, counts add up to {total}", m.len)));
+            }
+            if recv.len < counts[me] {
+                return Err(err(ErrorClass::Buffer, call, format!("receive buffer of {} bytes, this rank's block is {}", recv.len, counts[me])));
+            }
+            s.ext(m.ptr, m.len)
+        }
+        None => {
+            if recv.len < total {
+                return Err(err(ErrorClass::Buffer, call, format!("in place: receive buffer of {} bytes, counts add up to {total}", recv.len)));
+            }
+            let t = s.tmp(total);
+            s.copy(rb.sub(0, total), t);
+            t
+        }
+    };
+    let mut displs = vec![0; n];
+    for i in 1..n {
+        displs[i] = displs[i - 1] + counts[i - 1];
+    }
+    let blocks: Vec<B> = (0..n).map(|i| input.sub(displs[i], counts[i])).collect();
+    let out = rb.sub(0, counts[me]);
+    let commute = red.commutative();
+    s.set_reduction(red);
+    if commute {
+        algos::reduce_scatter_pairwise(&mut s, n, me, input, &blocks, out);
+    } else {
+        let all = if me == 0 { s.tmp(total) } else { s.tmp(0) };
+        algos::reduce_binomial(&mut s, &ranks(n), me, 0, input, (me == 0).then_some(all));
+        let ab: Vec<B> = (0..n).map(|i| all.sub(displs[i].min(all.len), if me == 0 { counts[i] } else { 0 })).collect();
+        algos::scatterv_linear(&mut s, n, me, 0, &ab, Some(out));
+    }
+    Ok(s)
+}
+
+/// MPI_Reduce_scatter_block: blocks of `block` bytes.
+pub unsafe fn reduce_scatter_block(cc: CollCtx, red: Reduction, send: Option<Raw>, recv: RawMut, block: usize) -> Result<Sched> {
+    let counts = vec![block; cc.size()];
+    reduce_scatter(cc, red, send, recv, &counts, "MPI_Reduce_scatter_block")
+}
+
+/// MPI_Scan (inclusive) or MPI_Exscan; `send` None = in place.
+pub unsafe fn scan(cc: CollCtx, red: Reduction, send: Option<Raw>, recv: RawMut, exclusive: bool) -> Result<Sched> {
+    let call = if exclusive { "MPI_Exscan" } else { "MPI_Scan" };
+    let (n, me) = (cc.size(), cc.rank);
+    check_red(call, &red, recv.len)?;
+    let mut s = Sched::new(call, cc);
+    let out = s.ext(recv.ptr, recv.len);
+    let input = match send {
+        Some(m) => {
+            if m.len != recv.len {
+                return Err(err(ErrorClass::Count, call, format!("send {} bytes, receive {} bytes", m.len, recv.len)));
+            }
+            s.ext(m.ptr, m.len)
+        }
+        None => out,
+    };
+    s.set_reduction(red);
+    if exclusive {
+        algos::scan_recursive_doubling(&mut s, n, me, out, Some(input));
+    } else {
+        s.copy(input, out);
+        algos::scan_recursive_doubling(&mut s, n, me, out, None);
+    }
+    Ok(s)
+}
+
+/// MPI_Barrier on a communicator, blocking.
+pub fn barrier(comm: &Comm) -> Result<()> {
+    comm.check_intra("MPI_Barrier")?;
+    let d = comm.domains()?;
+    // SAFETY: a barrier has no user buffers.
+    run_blocking(unsafe { barrier_sched(comm.coll(), Some(&d))? })
 }

@@ -1,0 +1,417 @@
+//! Collective operations in the Rust API: blocking methods on [`Communicator`] and
+//! nonblocking `i*` methods on [`Scope`] (their requests complete like any other
+//! and work with [`super::wait_all`]).
+//!
+//! MPI_IN_PLACE is explicit: a send argument of type [`Input`] is either
+//! `Input::Buf(&data)` (or `(&data[..]).into()`) or `Input::InPlace`, where the
+//! standard allows it (the receive buffer then holds this rank's input). Counts are
+//! in elements of `T`; the v-variants take counts and displacements in elements.
+//!
+//! Seam for derived datatypes: every entry point here turns typed slices into
+//! contiguous byte ranges ([`crate::coll::Raw`]) before building the schedule. A
+//! derived-datatype entry point (the C API's `MPI_Bcast(buf, count, dtype, ...)`)
+//! packs a non-contiguous send buffer into a contiguous temporary, runs the same
+//! builder on the temporary, and unpacks receive temporaries on completion (for
+//! the `i*` forms: a schedule `Copy` step cannot unpack, so the request's
+//! completion hook must); reductions take the element kind from the datatype's
+//! single [`crate::datatype::Basic`].
+
+use super::equivalence::{bytes, bytes_mut, Equivalence};
+use super::request::{Request, Scope};
+use super::Communicator;
+use crate::coll::{self, Raw, RawMut, Reduction, Sched};
+use crate::comm::Comm;
+use crate::error::{Error, ErrorClass, Result};
+use crate::op::Op;
+
+/// A collective's send argument: a buffer, or MPI_IN_PLACE.
+#[derive(Debug)]
+pub enum Input<'a, T> {
+    Buf(&'a [T]),
+    InPlace,
+}
+
+impl<T> Clone for Input<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for Input<'_, T> {}
+
+impl<'a, T> From<&'a [T]> for Input<'a, T> {
+    fn from(s: &'a [T]) -> Self {
+        Input::Buf(s)
+    }
+}
+impl<'a, T> From<&'a Vec<T>> for Input<'a, T> {
+    fn from(s: &'a Vec<T>) -> Self {
+        Input::Buf(s)
+    }
+}
+
+impl<T: Equivalence> Input<'_, T> {
+    fn raw(&self) -> Option<Raw> {
+        match self {
+            Input::Buf(s) => Some(Raw::of(bytes(s))),
+            Input::InPlace => None,
+        }
+    }
+}
+
+/// Pair types for MINLOC / MAXLOC with C's layout (padding made explicit so the
+/// values are plain bytes).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct DoubleInt {
+    pub value: f64,
+    pub index: i32,
+    pub pad: i32,
+}
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct FloatInt {
+    pub value: f32,
+    pub index: i32,
+}
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TwoInt {
+    pub value: i32,
+    pub index: i32,
+}
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LongInt {
+    pub value: i64,
+    pub index: i32,
+    pub pad: i32,
+}
+/// Complex numbers (MPI_C_FLOAT_COMPLEX / MPI_C_DOUBLE_COMPLEX).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Complex32 {
+    pub re: f32,
+    pub im: f32,
+}
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Complex64 {
+    pub re: f64,
+    pub im: f64,
+}
+
+macro_rules! kind {
+    ($($t:ty => $k:ident),*) => { $(
+        // SAFETY: repr(C) structs of numbers with explicit padding fields: no
+        // implicit padding, every bit pattern valid.
+        unsafe impl Equivalence for $t {
+            fn reduce_kind() -> Option<(crate::datatype::Basic, usize)> {
+                Some((crate::datatype::Basic::$k, 1))
+            }
+        }
+    )* };
+}
+kind!(DoubleInt => DoubleInt, FloatInt => FloatInt, TwoInt => TwoInt, LongInt => LongInt,
+    Complex32 => ComplexF32, Complex64 => ComplexF64);
+
+impl DoubleInt {
+    pub fn new(value: f64, index: i32) -> Self {
+        DoubleInt { value, index, pad: 0 }
+    }
+}
+impl LongInt {
+    pub fn new(value: i64, index: i32) -> Self {
+        LongInt { value, index, pad: 0 }
+    }
+}
+
+/// A user operation on values of `T`: `f(in, inout)` computes inout = in op inout
+/// element-wise (MPI_Op_create). Non-commutative operations are applied in
+/// canonical rank order.
+pub fn user_op<T: Equivalence>(commute: bool, f: impl Fn(&[T], &mut [T]) + Send + Sync + 'static) -> Op {
+    Op::user(commute, move |a: &[u8], b: &mut [u8], n: usize| {
+        let sz = std::mem::size_of::<T>();
+        if a.len() < n * sz || b.len() < n * sz {
+            return Err(Error::new(ErrorClass::Buffer, "user operation: short buffer"));
+        }
+        // Copy into aligned values (schedule scratch is aligned, but user buffers
+        // of a different type may not be).
+        let mut x: Vec<T> = Vec::with_capacity(n);
+        let mut y: Vec<T> = Vec::with_capacity(n);
+        // SAFETY: T is plain (Equivalence): any bytes are valid values; capacity n.
+        unsafe {
+            std::ptr::copy_nonoverlapping(a.as_ptr(), x.as_mut_ptr().cast::<u8>(), n * sz);
+            std::ptr::copy_nonoverlapping(b.as_ptr(), y.as_mut_ptr().cast::<u8>(), n * sz);
+            x.set_len(n);
+            y.set_len(n);
+        }
+        f(&x, &mut y);
+        b[..n * sz].copy_from_slice(bytes(&y));
+        Ok(())
+    })
+}
+
+fn red<T: Equivalence>(op: &Op) -> Result<Reduction> {
+    Reduction::new(op.clone(), T::reduce_kind().map(|k| k.0), std::mem::size_of::<T>().max(1))
+}
+
+fn elems<T>(v: &[usize]) -> Vec<usize> {
+    v.iter().map(|c| c * std::mem::size_of::<T>()).collect()
+}
+
+/// The schedule builders shared by the blocking and nonblocking forms.
+///
+/// # Safety (every function)
+/// The buffers must stay valid, and inputs unchanged, until the schedule completes.
+mod build {
+    use super::*;
+
+    pub unsafe fn barrier(c: &Comm) -> Result<Sched> {
+        c.check_intra("MPI_Barrier")?;
+        let d = c.domains()?;
+        coll::barrier_sched(c.coll(), Some(&d))
+    }
+    pub unsafe fn bcast<T: Equivalence>(c: &Comm, buf: &mut [T], root: i32) -> Result<Sched> {
+        c.check_intra("MPI_Bcast")?;
+        let d = c.domains()?;
+        coll::bcast(c.coll(), RawMut::of(bytes_mut(buf)), root, Some(&d))
+    }
+    pub unsafe fn gather<T: Equivalence>(c: &Comm, send: Input<T>, recv: Option<&mut [T]>, root: i32) -> Result<Sched> {
+        c.check_intra("MPI_Gather")?;
+        coll::gather(c.coll(), send.raw(), recv.map(|r| RawMut::of(bytes_mut(r))), root)
+    }
+    pub unsafe fn gatherv<T: Equivalence>(c: &Comm, send: Input<T>, recv: Option<(&mut [T], &[usize], &[usize])>, root: i32) -> Result<Sched> {
+        c.check_intra("MPI_Gatherv")?;
+        let r = recv.map(|(b, cn, d)| (RawMut::of(bytes_mut(b)), elems::<T>(cn), elems::<T>(d)));
+        coll::gatherv(c.coll(), send.raw(), r.as_ref().map(|(b, cn, d)| (*b, &cn[..], &d[..])), root, "MPI_Gatherv")
+    }
+    pub unsafe fn scatter<T: Equivalence>(c: &Comm, send: Option<&[T]>, recv: Option<&mut [T]>, root: i32) -> Result<Sched> {
+        c.check_intra("MPI_Scatter")?;
+        coll::scatter(c.coll(), send.map(|s| Raw::of(bytes(s))), recv.map(|r| RawMut::of(bytes_mut(r))), root)
+    }
+    pub unsafe fn scatterv<T: Equivalence>(c: &Comm, send: Option<(&[T], &[usize], &[usize])>, recv: Option<&mut [T]>, root: i32) -> Result<Sched> {
+        c.check_intra("MPI_Scatterv")?;
+        let s = send.map(|(b, cn, d)| (Raw::of(bytes(b)), elems::<T>(cn), elems::<T>(d)));
+        coll::scatterv(c.coll(), s.as_ref().map(|(b, cn, d)| (*b, &cn[..], &d[..])), recv.map(|r| RawMut::of(bytes_mut(r))), root, "MPI_Scatterv")
+    }
+    pub unsafe fn allgather<T: Equivalence>(c: &Comm, send: Input<T>, recv: &mut [T]) -> Result<Sched> {
+        c.check_intra("MPI_Allgather")?;
+        coll::allgather(c.coll(), send.raw(), RawMut::of(bytes_mut(recv)))
+    }
+    pub unsafe fn allgatherv<T: Equivalence>(c: &Comm, send: Input<T>, recv: &mut [T], counts: &[usize], displs: &[usize]) -> Result<Sched> {
+        c.check_intra("MPI_Allgatherv")?;
+        coll::allgatherv(c.coll(), send.raw(), RawMut::of(bytes_mut(recv)), &elems::<T>(counts), &elems::<T>(displs), "MPI_Allgatherv")
+    }
+    pub unsafe fn alltoall<T: Equivalence>(c: &Comm, send: Input<T>, recv: &mut [T]) -> Result<Sched> {
+        c.check_intra("MPI_Alltoall")?;
+        coll::alltoall(c.coll(), send.raw(), RawMut::of(bytes_mut(recv)))
+    }
+    #[allow(clippy::too_many_arguments)]
+    pub unsafe fn alltoallv<T: Equivalence>(c: &Comm, send: Input<T>, sc: &[usize], sd: &[usize], recv: &mut [T], rc: &[usize], rd: &[usize]) -> Result<Sched> {
+        c.check_intra("MPI_Alltoallv")?;
+        let (sc, sd) = (elems::<T>(sc), elems::<T>(sd));
+        let s = send.raw().map(|r| (r, &sc[..], &sd[..]));
+        coll::alltoallv(c.coll(), s, (RawMut::of(bytes_mut(recv)), &elems::<T>(rc), &elems::<T>(rd)), "MPI_Alltoallv")
+    }
+    #[allow(clippy::too_many_arguments)]
+    pub unsafe fn alltoallw(c: &Comm, send: Input<u8>, sc: &[usize], sd: &[usize], recv: &mut [u8], rc: &[usize], rd: &[usize]) -> Result<Sched> {
+        c.check_intra("MPI_Alltoallw")?;
+        coll::alltoallv(c.coll(), send.raw().map(|r| (r, sc, sd)), (RawMut::of(recv), rc, rd), "MPI_Alltoallw")
+    }
+    pub unsafe fn reduce<T: Equivalence>(c: &Comm, send: Input<T>, recv: Option<&mut [T]>, op: &Op, root: i32) -> Result<Sched> {
+        c.check_intra("MPI_Reduce")?;
+        let d = c.domains()?;
+        coll::reduce(c.coll(), red::<T>(op)?, send.raw(), recv.map(|r| RawMut::of(bytes_mut(r))), root, Some(&d))
+    }
+    pub unsafe fn allreduce<T: Equivalence>(c: &Comm, send: Input<T>, recv: &mut [T], op: &Op) -> Result<Sched> {
+        c.check_intra("MPI_Allreduce")?;
+        let d = c.domains()?;
+        coll::allreduce(c.coll(), red::<T>(op)?, send.raw(), RawMut::of(bytes_mut(recv)), Some(&d))
+    }
+    pub unsafe fn reduce_scatter<T: Equivalence>(c: &Comm, send: Input<T>, recv: &mut [T], counts: &[usize], op: &Op) -> Result<Sched> {
+        c.check_intra("MPI_Reduce_scatter")?;
+        coll::reduce_scatter(c.coll(), red::<T>(op)?, send.raw(), RawMut::of(bytes_mut(recv)), &elems::<T>(counts), "MPI_Reduce_scatter")
+    }
+    pub unsafe fn reduce_scatter_block<T: Equivalence>(c: &Comm, send: Input<T>, recv: &mut [T], op: &Op) -> Result<Sched> {
+        c.check_intra("MPI_Reduce_scatter_block")?;
+        let n = c.group.len();
+        let block = match send {
+            Input::InPlace => recv.len() / n,
+            Input::Buf(s) => s.len() / n,
+        } * std::mem::size_of::<T>();
+        coll::reduce_scatter_block(c.coll(), red::<T>(op)?, send.raw(), RawMut::of(bytes_mut(recv)), block)
+    }
+    pub unsafe fn scan<T: Equivalence>(c: &Comm, send: Input<T>, recv: &mut [T], op: &Op, exclusive: bool) -> Result<Sched> {
+        c.check_intra(if exclusive { "MPI_Exscan" } else { "MPI_Scan" })?;
+        coll::scan(c.coll(), red::<T>(op)?, send.raw(), RawMut::of(bytes_mut(recv)), exclusive)
+    }
+}
+
+/// Blocking collectives (MPI-3.1 §5). All ranks call them in the same order.
+impl Communicator {
+    /// Broadcast `buf` from `root` (MPI_Bcast).
+    pub fn bcast<T: Equivalence>(&self, buf: &mut [T], root: i32) -> Result<()> {
+        // SAFETY: the buffers are borrowed across the blocking run.
+        coll::run_blocking(unsafe { build::bcast(&self.comm, buf, root)? })
+    }
+    /// Gather equal blocks at `root` (MPI_Gather); `recv` only at the root (size ×
+    /// block); `Input::InPlace` at the root means its block is already in `recv`.
+    pub fn gather<T: Equivalence>(&self, send: Input<T>, recv: Option<&mut [T]>, root: i32) -> Result<()> {
+        // SAFETY: as above.
+        coll::run_blocking(unsafe { build::gather(&self.comm, send, recv, root)? })
+    }
+    /// MPI_Gatherv: `recv` at the root with per-rank counts and displacements.
+    pub fn gatherv<T: Equivalence>(&self, send: Input<T>, recv: Option<(&mut [T], &[usize], &[usize])>, root: i32) -> Result<()> {
+        // SAFETY: as above.
+        coll::run_blocking(unsafe { build::gatherv(&self.comm, send, recv, root)? })
+    }
+    /// MPI_Scatter: `send` at the root (size × block); `recv` None at the root is
+    /// MPI_IN_PLACE (the root keeps its block in `send`).
+    pub fn scatter<T: Equivalence>(&self, send: Option<&[T]>, recv: Option<&mut [T]>, root: i32) -> Result<()> {
+        // SAFETY: as above.
+        coll::run_blocking(unsafe { build::scatter(&self.comm, send, recv, root)? })
+    }
+    /// MPI_Scatterv.
+    pub fn scatterv<T: Equivalence>(&self, send: Option<(&[T], &[usize], &[usize])>, recv: Option<&mut [T]>, root: i32) -> Result<()> {
+        // SAFETY: as above.
+        coll::run_blocking(unsafe { build::scatterv(&self.comm, send, recv, root)? })
+    }
+    /// MPI_Allgather (`InPlace`: this rank's block is already in `recv`).
+    pub fn allgather<T: Equivalence>(&self, send: Input<T>, recv: &mut [T]) -> Result<()> {
+        // SAFETY: as above.
+        coll::run_blocking(unsafe { build::allgather(&self.comm, send, recv)? })
+    }
+    /// MPI_Allgatherv.
+    pub fn allgatherv<T: Equivalence>(&self, send: Input<T>, recv: &mut [T], counts: &[usize], displs: &[usize]) -> Result<()> {
+        // SAFETY: as above.
+        coll::run_blocking(unsafe { build::allgatherv(&self.comm, send, recv, counts, displs)? })
+    }
+    /// MPI_Alltoall (`InPlace`: the data to send is in `recv`).
+    pub fn alltoall<T: Equivalence>(&self, send: Input<T>, recv: &mut [T]) -> Result<()> {
+        // SAFETY: as above.
+        coll::run_blocking(unsafe { build::alltoall(&self.comm, send, recv)? })
+    }
+    /// MPI_Alltoallv (`InPlace`: send layout = receive layout, data in `recv`).
+    #[allow(clippy::too_many_arguments)]
+    pub fn alltoallv<T: Equivalence>(&self, send: Input<T>, scounts: &[usize], sdispls: &[usize], recv: &mut [T], rcounts: &[usize], rdispls: &[usize]) -> Result<()> {
+        // SAFETY: as above.
+        coll::run_blocking(unsafe { build::alltoallv(&self.comm, send, scounts, sdispls, recv, rcounts, rdispls)? })
+    }
+    /// MPI_Alltoallw on bytes: counts and displacements in bytes per peer.
+    #[allow(clippy::too_many_arguments)]
+    pub fn alltoallw(&self, send: Input<u8>, scounts: &[usize], sdispls: &[usize], recv: &mut [u8], rcounts: &[usize], rdispls: &[usize]) -> Result<()> {
+        // SAFETY: as above.
+        coll::run_blocking(unsafe { build::alltoallw(&self.comm, send, scounts, sdispls, recv, rcounts, rdispls)? })
+    }
+    /// MPI_Reduce to `root` (`recv` only at the root; `InPlace` only at the root).
+    pub fn reduce<T: Equivalence>(&self, send: Input<T>, recv: Option<&mut [T]>, op: &Op, root: i32) -> Result<()> {
+        // SAFETY: as above.
+        coll::run_blocking(unsafe { build::reduce(&self.comm, send, recv, op, root)? })
+    }
+    /// MPI_Allreduce (`InPlace`: the input is in `recv`).
+    pub fn allreduce<T: Equivalence>(&self, send: Input<T>, recv: &mut [T], op: &Op) -> Result<()> {
+        // SAFETY: as above.
+        coll::run_blocking(unsafe { build::allreduce(&self.comm, send, recv, op)? })
+    }
+    /// MPI_Reduce_scatter: rank i gets `counts[i]` elements of the reduction
+    /// (`InPlace`: the whole input is in `recv`, the result lands at its start).
+    pub fn reduce_scatter<T: Equivalence>(&self, send: Input<T>, recv: &mut [T], counts: &[usize], op: &Op) -> Result<()> {
+        // SAFETY: as above.
+        coll::run_blocking(unsafe { build::reduce_scatter(&self.comm, send, recv, counts, op)? })
+    }
+    /// MPI_Reduce_scatter_block: blocks of `send.len() / size` (in place:
+    /// `recv.len() / size`) elements.
+    pub fn reduce_scatter_block<T: Equivalence>(&self, send: Input<T>, recv: &mut [T], op: &Op) -> Result<()> {
+        // SAFETY: as above.
+        coll::run_blocking(unsafe { build::reduce_scatter_block(&self.comm, send, recv, op)? })
+    }
+    /// MPI_Scan (inclusive prefix reduction).
+    pub fn scan<T: Equivalence>(&self, send: Input<T>, recv: &mut [T], op: &Op) -> Result<()> {
+        // SAFETY: as above.
+        coll::run_blocking(unsafe { build::scan(&self.comm, send, recv, op, false)? })
+    }
+    /// MPI_Exscan (exclusive; rank 0's `recv` is left as it was).
+    pub fn exscan<T: Equivalence>(&self, send: Input<T>, recv: &mut [T], op: &Op) -> Result<()> {
+        // SAFETY: as above.
+        coll::run_blocking(unsafe { build::scan(&self.comm, send, recv, op, true)? })
+    }
+}
+
+/// Nonblocking collectives (MPI-3.1 §5.12): started in a scope that outlives
+/// their buffers; complete with `wait`, `test` or [`super::wait_all`].
+impl<'a> Scope<'a> {
+    fn coll(&self, s: Sched, call: &'static str) -> Result<Request<'a>> {
+        let id = coll::start_nonblocking(s)?;
+        Ok(self.track(Some(id), call))
+    }
+    pub fn ibarrier(&self, c: &Communicator) -> Result<Request<'a>> {
+        // SAFETY: no buffers.
+        self.coll(unsafe { build::barrier(&c.comm)? }, "MPI_Ibarrier")
+    }
+    pub fn ibcast<T: Equivalence>(&self, c: &Communicator, buf: &'a mut [T], root: i32) -> Result<Request<'a>> {
+        // SAFETY: the buffers are borrowed for 'a; the scope waits before 'a ends.
+        self.coll(unsafe { build::bcast(&c.comm, buf, root)? }, "MPI_Ibcast")
+    }
+    pub fn igather<T: Equivalence>(&self, c: &Communicator, send: Input<'a, T>, recv: Option<&'a mut [T]>, root: i32) -> Result<Request<'a>> {
+        // SAFETY: as above.
+        self.coll(unsafe { build::gather(&c.comm, send, recv, root)? }, "MPI_Igather")
+    }
+    pub fn igatherv<T: Equivalence>(&self, c: &Communicator, send: Input<'a, T>, recv: Option<(&'a mut [T], &[usize], &[usize])>, root: i32) -> Result<Request<'a>> {
+        // SAFETY: as above (counts are copied into the schedule).
+        self.coll(unsafe { build::gatherv(&c.comm, send, recv, root)? }, "MPI_Igatherv")
+    }
+    pub fn iscatter<T: Equivalence>(&self, c: &Communicator, send: Option<&'a [T]>, recv: Option<&'a mut [T]>, root: i32) -> Result<Request<'a>> {
+        // SAFETY: as above.
+        self.coll(unsafe { build::scatter(&c.comm, send, recv, root)? }, "MPI_Iscatter")
+    }
+    pub fn iscatterv<T: Equivalence>(&self, c: &Communicator, send: Option<(&'a [T], &[usize], &[usize])>, recv: Option<&'a mut [T]>, root: i32) -> Result<Request<'a>> {
+        // SAFETY: as above.
+        self.coll(unsafe { build::scatterv(&c.comm, send, recv, root)? }, "MPI_Iscatterv")
+    }
+    pub fn iallgather<T: Equivalence>(&self, c: &Communicator, send: Input<'a, T>, recv: &'a mut [T]) -> Result<Request<'a>> {
+        // SAFETY: as above.
+        self.coll(unsafe { build::allgather(&c.comm, send, recv)? }, "MPI_Iallgather")
+    }
+    pub fn iallgatherv<T: Equivalence>(&self, c: &Communicator, send: Input<'a, T>, recv: &'a mut [T], counts: &[usize], displs: &[usize]) -> Result<Request<'a>> {
+        // SAFETY: as above.
+        self.coll(unsafe { build::allgatherv(&c.comm, send, recv, counts, displs)? }, "MPI_Iallgatherv")
+    }
+    pub fn ialltoall<T: Equivalence>(&self, c: &Communicator, send: Input<'a, T>, recv: &'a mut [T]) -> Result<Request<'a>> {
+        // SAFETY: as above.
+        self.coll(unsafe { build::alltoall(&c.comm, send, recv)? }, "MPI_Ialltoall")
+    }
+    #[allow(clippy::too_many_arguments)]
+    pub fn ialltoallv<T: Equivalence>(&self, c: &Communicator, send: Input<'a, T>, scounts: &[usize], sdispls: &[usize], recv: &'a mut [T], rcounts: &[usize], rdispls: &[usize]) -> Result<Request<'a>> {
+        // SAFETY: as above.
+        self.coll(unsafe { build::alltoallv(&c.comm, send, scounts, sdispls, recv, rcounts, rdispls)? }, "MPI_Ialltoallv")
+    }
+    #[allow(clippy::too_many_arguments)]
+    pub fn ialltoallw(&self, c: &Communicator, send: Input<'a, u8>, scounts: &[usize], sdispls: &[usize], recv: &'a mut [u8], rcounts: &[usize], rdispls: &[usize]) -> Result<Request<'a>> {
+        // SAFETY: as above.
+        self.coll(unsafe { build::alltoallw(&c.comm, send, scounts, sdispls, recv, rcounts, rdispls)? }, "MPI_Ialltoallw")
+    }
+    pub fn ireduce<T: Equivalence>(&self, c: &Communicator, send: Input<'a, T>, recv: Option<&'a mut [T]>, op: &Op, root: i32) -> Result<Request<'a>> {
+        // SAFETY: as above.
+        self.coll(unsafe { build::reduce(&c.comm, send, recv, op, root)? }, "MPI_Ireduce")
+    }
+    pub fn iallreduce<T: Equivalence>(&self, c: &Communicator, send: Input<'a, T>, recv: &'a mut [T], op: &Op) -> Result<Request<'a>> {
+        // SAFETY: as above.
+        self.coll(unsafe { build::allreduce(&c.comm, send, recv, op)? }, "MPI_Iallreduce")
+    }
+    pub fn ireduce_scatter<T: Equivalence>(&self, c: &Communicator, send: Input<'a, T>, recv: &'a mut [T], counts: &[usize], op: &Op) -> Result<Request<'a>> {
+        // SAFETY: as above.
+        self.coll(unsafe { build::reduce_scatter(&c.comm, send, recv, counts, op)? }, "MPI_Ireduce_scatter")
+    }
+    pub fn ireduce_scatter_block<T: Equivalence>(&self, c: &Communicator, send: Input<'a, T>, recv: &'a mut [T], op: &Op) -> Result<Request<'a>> {
+        // SAFETY: as above.
+        self.coll(unsafe { build::reduce_scatter_block(&c.comm, send, recv, op)? }, "MPI_Ireduce_scatter_block")
+    }
+    pub fn iscan<T: Equivalence>(&self, c: &Communicator, send: Input<'a, T>, recv: &'a mut [T], op: &Op) -> Result<Request<'a>> {
+        // SAFETY: as above.
+        self.coll(unsafe { build::scan(&c.comm, send, recv, op, false)? }, "MPI_Iscan")
+    }
+    pub fn iexscan<T: Equivalence>(&self, c: &Communicator, send: Input<'a, T>, recv: &'a mut [T], op: &Op) -> Result<Request<'a>> {
+        // SAFETY: as above.
+        self.coll(unsafe { build::scan(&c.comm, send, recv, op, true)? }, "MPI_Iexscan")
+    }
+}

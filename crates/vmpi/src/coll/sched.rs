@@ -1,0 +1,404 @@
+//! Schedules: a collective as a list of steps (send, receive, reduce, copy) cut
+//! into rounds by fences. Steps of a round start in order; a fence waits for every
+//! send and receive started before it. Blocking collectives drive a schedule in
+//! their own wait loop ([`run_blocking`]); nonblocking ones hand it to the progress
+//! engine ([`start_nonblocking`]) behind an external request, so they complete like
+//! any other request.
+//!
+//! Every message of one collective call carries the call's tag ([`CollCtx::tag`]):
+//! a per-communicator sequence number, so several collectives in flight on one
+//! communicator never match each other's messages. Within a call, two messages
+//! between the same pair are told apart by order (MPI's non-overtaking rule), which
+//! holds because both sides build the same schedule.
+
+use crate::datatype::Basic;
+use crate::error::{Error, ErrorClass, Result};
+use crate::op::{self, Op};
+use crate::p2p::buffers::{RecvBuf, SendBuf};
+use crate::p2p::{Engine, Pattern, ReqId, SendMode, Status};
+use crate::runtime::{self, Schedule};
+use std::sync::Arc;
+
+/// The part of a communicator one collective call needs: the collective context,
+/// this rank, the group (world ranks) and the call's tag.
+#[derive(Debug, Clone)]
+pub struct CollCtx {
+    pub ctx: u32,
+    pub rank: usize,
+    pub group: Arc<[usize]>,
+    pub tag: i32,
+}
+
+impl CollCtx {
+    pub fn size(&self) -> usize {
+        self.group.len()
+    }
+}
+
+/// What a reduction computes: the operation, the predefined element kind (None
+/// only for user operations on types without one) and the bytes per element as the
+/// operation counts them (`unit`; blocks are split only at multiples of it).
+#[derive(Debug, Clone)]
+pub struct Reduction {
+    pub op: Op,
+    pub kind: Option<Basic>,
+    pub unit: usize,
+}
+
+impl Reduction {
+    pub fn new(op: Op, kind: Option<Basic>, unit: usize) -> Result<Reduction> {
+        match (&op, kind) {
+            (Op::User(_), _) => {}
+            (_, Some(k)) => op.check(k)?,
+            (_, None) => {
+                return Err(Error::new(
+                    ErrorClass::Type,
+                    format!("{} needs a predefined element type", op.name()),
+                ))
+            }
+        }
+        if unit == 0 {
+            return Err(Error::new(ErrorClass::Type, "reduction on a zero-sized type"));
+        }
+        Ok(Reduction { op, kind, unit })
+    }
+
+    pub fn commutative(&self) -> bool {
+        self.op.is_commutative()
+    }
+
+    /// inout = in op inout on whole elements.
+    pub fn run(&self, inb: &[u8], inout: &mut [u8]) -> Result<()> {
+        match (&self.op, self.kind) {
+            (Op::User(_), _) => op::apply(&self.op, Basic::Byte, inb.len() / self.unit, inb, inout),
+            (_, Some(k)) => op::apply(&self.op, k, inb.len() / k.size(), inb, inout),
+            (_, None) => Err(Error::intern("predefined op without a kind")),
+        }
+    }
+}
+
+/// A byte range of one of the schedule's buffers.
+#[derive(Debug, Clone, Copy)]
+pub struct B {
+    pub slot: usize,
+    pub off: usize,
+    pub len: usize,
+}
+
+impl B {
+    /// `len` bytes at `off` within this range.
+    pub fn sub(self, off: usize, len: usize) -> B {
+        debug_assert!(off + len <= self.len);
+        B {
+            slot: self.slot,
+            off: self.off + off,
+            len,
+        }
+    }
+}
+
+enum Slot {
+    /// A user buffer (the caller guarantees validity until completion).
+    Ext { ptr: *mut u8, len: usize },
+    /// Scratch owned by the schedule, 16-byte aligned.
+    Tmp(Vec<u128>, usize),
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Step {
+    Send { peer: usize, b: B },
+    Recv { peer: usize, b: B },
+    Reduce { inb: B, inout: B },
+    Copy { src: B, dst: B },
+    Fence,
+}
+
+/// A collective in progress.
+pub struct Sched {
+    cc: CollCtx,
+    call: &'static str,
+    slots: Vec<Slot>,
+    steps: Vec<Step>,
+    pc: usize,
+    pending: Vec<(ReqId, usize)>,
+    red: Option<Reduction>,
+}
+
+// SAFETY: the raw pointers name user buffers that the caller keeps valid until the
+// schedule completes (the contract of `Sched::ext`); the schedule is only touched
+// under the runtime lock.
+unsafe impl Send for Sched {}
+
+impl Sched {
+    pub fn new(call: &'static str, cc: CollCtx) -> Sched {
+        Sched {
+            cc,
+            call,
+            slots: Vec::new(),
+            steps: Vec::new(),
+            pc: 0,
+            pending: Vec::new(),
+            red: None,
+        }
+    }
+
+    pub fn cc(&self) -> &CollCtx {
+        &self.cc
+    }
+
+    pub fn set_reduction(&mut self, r: Reduction) {
+        self.red = Some(r);
+    }
+
+    pub fn reduction(&self) -> &Reduction {
+        self.red.as_ref().expect("reduction set")
+    }
+
+    /// A user buffer as a slot.
+    ///
+    /// # Safety
+    /// `ptr..ptr+len` must stay valid until the schedule completes; it is read by
+    /// sends and written by receives, reductions and copies only where the
+    /// algorithm says (an input buffer is never written).
+    pub unsafe fn ext(&mut self, ptr: *const u8, len: usize) -> B {
+        self.slots.push(Slot::Ext {
+            ptr: ptr as *mut u8,
+            len,
+        });
+        B {
+            slot: self.slots.len() - 1,
+            off: 0,
+            len,
+        }
+    }
+
+    /// A scratch buffer of `len` bytes.
+    pub fn tmp(&mut self, len: usize) -> B {
+        self.slots.push(Slot::Tmp(vec![0u128; len.div_ceil(16)], len));
+        B {
+            slot: self.slots.len() - 1,
+            off: 0,
+            len,
+        }
+    }
+
+    /// Send `b` to communicator rank `peer`.
+    pub fn send(&mut self, peer: usize, b: B) {
+        self.steps.push(Step::Send { peer, b });
+    }
+    /// Receive exactly `b.len` bytes from `peer` into `b`.
+    pub fn recv(&mut self, peer: usize, b: B) {
+        self.steps.push(Step::Recv { peer, b });
+    }
+    /// Send and receive with one peer in the current round.
+    pub fn sendrecv(&mut self, peer: usize, s: B, r: B) {
+        self.recv(peer, r);
+        self.send(peer, s);
+    }
+    /// inout = inb op inout (the schedule's reduction).
+    pub fn reduce(&mut self, inb: B, inout: B) {
+        if inb.len > 0 {
+            self.steps.push(Step::Reduce { inb, inout });
+        }
+    }
+    pub fn copy(&mut self, src: B, dst: B) {
+        if src.len > 0 && !(src.slot == dst.slot && src.off == dst.off) {
+            self.steps.push(Step::Copy { src, dst });
+        }
+    }
+    /// End the round: later steps wait for every send and receive before.
+    pub fn fence(&mut self) {
+        if !matches!(self.steps.last(), None | Some(Step::Fence)) {
+            self.steps.push(Step::Fence);
+        }
+    }
+
+    fn ptr(&mut self, b: B) -> Result<*mut u8> {
+        let (base, len) = match &mut self.slots[b.slot] {
+            Slot::Ext { ptr, len } => (*ptr, *len),
+            Slot::Tmp(v, len) => (v.as_mut_ptr().cast::<u8>(), *len),
+        };
+        if b.off.checked_add(b.len).map_or(true, |e| e > len) {
+            return Err(Error::intern(format!(
+                "{}: schedule range {}+{} outside buffer of {len}",
+                self.call, b.off, b.len
+            )));
+        }
+        if b.len == 0 {
+            return Ok(std::ptr::NonNull::dangling().as_ptr());
+        }
+        // SAFETY: in bounds (checked).
+        Ok(unsafe { base.add(b.off) })
+    }
+
+    /// Run steps until one must wait; true when the whole schedule is done.
+    pub fn step(&mut self, engine: &mut Engine) -> Result<bool> {
+        loop {
+            if !self.pending.is_empty() {
+                let mut i = 0;
+                while i < self.pending.len() {
+                    match engine.test(self.pending[i].0)? {
+                        Some(st) => {
+                            self.check(st, self.pending[i].1)?;
+                            self.pending.swap_remove(i);
+                        }
+                        None => i += 1,
+                    }
+                }
+            }
+            if self.pc == self.steps.len() {
+                return Ok(self.pending.is_empty());
+            }
+            let s = self.steps[self.pc];
+            match s {
+                Step::Fence => {
+                    if !self.pending.is_empty() {
+                        return Ok(false);
+                    }
+                }
+                Step::Send { peer, b } => {
+                    let p = self.ptr(b)?;
+                    // SAFETY: `p..p+len` is in a live slot (checked by `ptr`), kept
+                    // unchanged until the fence after this send (schedules never
+                    // write a buffer in the round that sends it).
+                    let req = unsafe {
+                        engine.isend(
+                            SendBuf::new(p, b.len),
+                            self.cc.group[peer],
+                            self.cc.ctx,
+                            self.cc.rank as i32,
+                            self.cc.tag,
+                            SendMode::Standard,
+                        )?
+                    };
+                    self.pending.push((req, usize::MAX));
+                }
+                Step::Recv { peer, b } => {
+                    let p = self.ptr(b)?;
+                    // SAFETY: as for sends; nothing else touches the range before
+                    // the fence.
+                    let req = unsafe {
+                        engine.irecv(
+                            RecvBuf::new(p, b.len),
+                            Pattern {
+                                ctx: self.cc.ctx,
+                                src: peer as i32,
+                                tag: self.cc.tag,
+                            },
+                        )?
+                    };
+                    self.pending.push((req, b.len));
+                }
+                Step::Reduce { inb, inout } => {
+                    if inb.slot == inout.slot
+                        && inb.off < inout.off + inout.len
+                        && inout.off < inb.off + inb.len
+                    {
+                        return Err(Error::intern("reduction on overlapping ranges"));
+                    }
+                    let (a, o) = (self.ptr(inb)?, self.ptr(inout)?);
+                    // SAFETY: both ranges are in bounds and do not overlap (checked).
+                    let (a, o) = unsafe {
+                        (
+                            std::slice::from_raw_parts(a, inb.len),
+                            std::slice::from_raw_parts_mut(o, inout.len),
+                        )
+                    };
+                    let red = self.red.as_ref().ok_or_else(|| Error::intern("no reduction"))?;
+                    red.run(a, o).map_err(|e| {
+                        Error::new(e.class, format!("{}: {}", self.call, e.message))
+                    })?;
+                }
+                Step::Copy { src, dst } => {
+                    let (a, o) = (self.ptr(src)?, self.ptr(dst)?);
+                    // SAFETY: both in bounds; `copy` allows overlap.
+                    unsafe { std::ptr::copy(a, o, src.len.min(dst.len)) };
+                }
+            }
+            self.pc += 1;
+        }
+    }
+
+    fn check(&self, st: Status, expected: usize) -> Result<()> {
+        match st.error {
+            None if expected != usize::MAX && st.count != expected => Err(Error::new(
+                ErrorClass::Truncate,
+                format!(
+                    "{}: rank {} sent {} bytes where this rank expects {expected} (counts differ between ranks?)",
+                    self.call, st.source, st.count
+                ),
+            )),
+            None => Ok(()),
+            Some(ErrorClass::Truncate) => Err(Error::new(
+                ErrorClass::Truncate,
+                format!(
+                    "{}: rank {} sent more data than this rank expects (counts differ between ranks?)",
+                    self.call, st.source
+                ),
+            )),
+            Some(c) => Err(Error::new(c, format!("{}: a message failed ({c:?})", self.call))),
+        }
+    }
+}
+
+/// Run a schedule to completion, polling the engine (other schedules progress too).
+pub fn run_blocking(mut s: Sched) -> Result<()> {
+    let call = s.call;
+    if runtime::with(call, |rt| s.step(&mut rt.engine))? {
+        return Ok(());
+    }
+    let mut backoff = runtime::with(call, |rt| Ok(rt.backoff))?;
+    loop {
+        let (done, progressed) = runtime::with(call, |rt| {
+            let p = rt.progress()?;
+            Ok((s.step(&mut rt.engine)?, p))
+        })?;
+        if done {
+            return Ok(());
+        }
+        if progressed {
+            backoff.reset();
+        } else {
+            backoff.idle();
+        }
+    }
+}
+
+/// A schedule behind an external request.
+struct Nonblocking {
+    s: Sched,
+    req: ReqId,
+}
+
+impl Schedule for Nonblocking {
+    fn advance(&mut self, engine: &mut Engine) -> Result<bool> {
+        match self.s.step(engine) {
+            Ok(false) => Ok(false),
+            Ok(true) => {
+                engine.complete_external(self.req, Status::empty())?;
+                Ok(true)
+            }
+            Err(e) => {
+                eprintln!("vmpi: rank {}: {e}", self.s.cc.rank);
+                let mut st = Status::empty();
+                st.error = Some(e.class);
+                engine.complete_external(self.req, st)?;
+                Ok(true)
+            }
+        }
+    }
+}
+
+/// Start a schedule as a nonblocking collective; its request completes when the
+/// schedule does.
+pub fn start_nonblocking(s: Sched) -> Result<ReqId> {
+    let call = s.call;
+    runtime::with(call, |rt| {
+        let req = rt.engine.new_external();
+        let mut nb = Nonblocking { s, req };
+        if !nb.advance(&mut rt.engine)? {
+            rt.schedules.push(Box::new(nb));
+        }
+        Ok(req)
+    })
+}
