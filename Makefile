@@ -39,4 +39,4 @@ capi:
 # NO_BUILD=1 installs what is built already (the tests use it: no nested cargo).
 PREFIX ?= /usr/local
 install: $(if $(NO_BUILD),,capi)
-	crates/capi/install.sh $(PREFIX) $(CURDIR)/$(RELEASE)
+	crates/capi/install.sh $(PREFIX) $(abspath $(RELEASE))
