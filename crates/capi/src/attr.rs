@@ -9,7 +9,14 @@ use crate::state::st;
 use std::ffi::c_void;
 use std::os::raw::c_int;
 
-pub type CopyFn = unsafe extern "C" fn(MPI_Comm, c_int, *mut c_void, *mut c_void, *mut c_void, *mut c_int) -> c_int;
+pub type CopyFn = unsafe extern "C" fn(
+    MPI_Comm,
+    c_int,
+    *mut c_void,
+    *mut c_void,
+    *mut c_void,
+    *mut c_int,
+) -> c_int;
 pub type DeleteFn = unsafe extern "C" fn(MPI_Comm, c_int, *mut c_void, *mut c_void) -> c_int;
 
 #[derive(Clone, Copy)]
@@ -55,7 +62,13 @@ unsafe fn run_delete(comm: MPI_Comm, k: c_int, kv: Keyval, value: usize) -> R<()
     if let Some(d) = kv.delete {
         let rc = d(comm, k, value as *mut c_void, kv.extra as *mut c_void);
         if rc != MPI_SUCCESS {
-            return fail(rc, format!("the delete callback of keyval {:#x} returned {rc}", k as u32));
+            return fail(
+                rc,
+                format!(
+                    "the delete callback of keyval {:#x} returned {rc}",
+                    k as u32
+                ),
+            );
         }
     }
     Ok(())
@@ -67,8 +80,12 @@ pub fn delete_all(comm: MPI_Comm) -> R<()> {
     loop {
         let next = {
             let mut s = st();
-            let Ok(c) = s.comm_mut(comm) else { return Ok(()) };
-            let Some((&k, &v)) = c.attrs.iter().next_back() else { return Ok(()) };
+            let Ok(c) = s.comm_mut(comm) else {
+                return Ok(());
+            };
+            let Some((&k, &v)) = c.attrs.iter().next_back() else {
+                return Ok(());
+            };
             c.attrs.remove(&k);
             (k, v, s.keyvals.get(k).copied())
         };
@@ -82,16 +99,33 @@ pub fn delete_all(comm: MPI_Comm) -> R<()> {
 /// Copy the attributes of `from` to `to` through their copy callbacks (for
 /// MPI_Comm_dup when communicator management lands).
 pub fn copy_all(from: MPI_Comm, to: MPI_Comm) -> R<()> {
-    let attrs: Vec<(c_int, usize)> = st().comm(from)?.attrs.iter().map(|(k, v)| (*k, *v)).collect();
+    let attrs: Vec<(c_int, usize)> = st()
+        .comm(from)?
+        .attrs
+        .iter()
+        .map(|(k, v)| (*k, *v))
+        .collect();
     for (k, v) in attrs {
         let kv = keyval(k)?;
         let Some(copy) = kv.copy else { continue };
         let mut outv: *mut c_void = std::ptr::null_mut();
         let mut flag: c_int = 0;
         // SAFETY: a callback the application registered with this signature.
-        let rc = unsafe { copy(from, k, kv.extra as *mut c_void, v as *mut c_void, &mut outv as *mut _ as *mut c_void, &mut flag) };
+        let rc = unsafe {
+            copy(
+                from,
+                k,
+                kv.extra as *mut c_void,
+                v as *mut c_void,
+                &mut outv as *mut _ as *mut c_void,
+                &mut flag,
+            )
+        };
         if rc != MPI_SUCCESS {
-            return fail(rc, format!("the copy callback of keyval {:#x} returned {rc}", k as u32));
+            return fail(
+                rc,
+                format!("the copy callback of keyval {:#x} returned {rc}", k as u32),
+            );
         }
         if flag != 0 {
             st().comm_mut(to)?.attrs.insert(k, outv as usize);
@@ -134,7 +168,10 @@ mpi_fn! { MPI_COMM_WORLD => fn MPI_Keyval_free / PMPI_Keyval_free(keyval: *mut c
 
 unsafe fn set_attr(comm: MPI_Comm, k: c_int, v: *mut c_void) -> R<()> {
     if (k as u32) & 0xfc00_0000 == 0x6400_0000 {
-        return fail(MPI_ERR_KEYVAL, format!("predefined attribute {:#x} cannot be set", k as u32));
+        return fail(
+            MPI_ERR_KEYVAL,
+            format!("predefined attribute {:#x} cannot be set", k as u32),
+        );
     }
     let kv = keyval(k)?;
     let old = st().comm_mut(comm)?.attrs.get(&k).copied();
@@ -192,7 +229,13 @@ unsafe fn delete_attr(comm: MPI_Comm, k: c_int) -> R<()> {
     let v = st().comm_mut(comm)?.attrs.remove(&k);
     match v {
         Some(v) => run_delete(comm, k, kv, v),
-        None => fail(MPI_ERR_KEYVAL, format!("no attribute for keyval {:#x} on this communicator", k as u32)),
+        None => fail(
+            MPI_ERR_KEYVAL,
+            format!(
+                "no attribute for keyval {:#x} on this communicator",
+                k as u32
+            ),
+        ),
     }
 }
 

@@ -25,8 +25,16 @@ fn init(call: &str) -> R<()> {
     s.world = Some((rank, size));
     s.main_thread = Some(std::thread::current().id());
     for (h, comm, name) in [
-        (MPI_COMM_WORLD, vmpi::comm::Comm::world(rank, size), "MPI_COMM_WORLD"),
-        (MPI_COMM_SELF, vmpi::comm::Comm::self_comm(rank), "MPI_COMM_SELF"),
+        (
+            MPI_COMM_WORLD,
+            vmpi::comm::Comm::world(rank, size),
+            "MPI_COMM_WORLD",
+        ),
+        (
+            MPI_COMM_SELF,
+            vmpi::comm::Comm::self_comm(rank),
+            "MPI_COMM_SELF",
+        ),
     ] {
         s.comms.insert(
             h,

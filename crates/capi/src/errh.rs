@@ -20,10 +20,16 @@ mpi_fn! { MPI_COMM_WORLD => fn MPI_Comm_create_errhandler / PMPI_Comm_create_err
 
 fn check_errh(h: MPI_Errhandler) -> R<()> {
     match h {
-        MPI_ERRORS_ARE_FATAL | MPI_ERRORS_RETURN | MPI_ERRORS_ABORT | MPIR_ERRORS_THROW_EXCEPTIONS => Ok(()),
+        MPI_ERRORS_ARE_FATAL
+        | MPI_ERRORS_RETURN
+        | MPI_ERRORS_ABORT
+        | MPIR_ERRORS_THROW_EXCEPTIONS => Ok(()),
         _ if st().errhs.get(h).is_some() => Ok(()),
         MPI_ERRHANDLER_NULL => fail(MPI_ERR_ARG, "null error handler (MPI_ERRHANDLER_NULL)"),
-        _ => fail(MPI_ERR_ARG, format!("invalid error handler {:#x}", h as u32)),
+        _ => fail(
+            MPI_ERR_ARG,
+            format!("invalid error handler {:#x}", h as u32),
+        ),
     }
 }
 
@@ -55,7 +61,10 @@ mpi_fn! { MPI_COMM_WORLD => fn MPI_Errhandler_create / PMPI_Errhandler_create(fu
     PMPI_Comm_create_errhandler_checked(function, errhandler)
 }}
 
-unsafe fn PMPI_Comm_create_errhandler_checked(f: Option<CommErrFn>, h: *mut MPI_Errhandler) -> R<()> {
+unsafe fn PMPI_Comm_create_errhandler_checked(
+    f: Option<CommErrFn>,
+    h: *mut MPI_Errhandler,
+) -> R<()> {
     let Some(f) = f else {
         return fail(MPI_ERR_ARG, "the handler function is a null pointer");
     };
@@ -82,7 +91,10 @@ pub unsafe extern "C" fn PMPI_Comm_call_errhandler(comm: MPI_Comm, errorcode: c_
         "MPI_Comm_call_errhandler",
         &format!("comm={:#x}, errorcode={errorcode}", comm as u32),
         comm,
-        err(errorcode, format!("error code {errorcode} raised by the application")),
+        err(
+            errorcode,
+            format!("error code {errorcode} raised by the application"),
+        ),
     );
     MPI_SUCCESS
 }
@@ -132,7 +144,11 @@ mpi_fn! { MPI_COMM_WORLD => fn MPI_Error_string / PMPI_Error_string(errorcode: c
 
 fn next_code() -> c_int {
     let mut s = st();
-    s.last_code = if s.last_code < 127 { 128 } else { s.last_code + 1 };
+    s.last_code = if s.last_code < 127 {
+        128
+    } else {
+        s.last_code + 1
+    };
     s.last_code
 }
 

@@ -28,7 +28,10 @@ fn env_info() -> InfoObj {
     if let Ok(d) = std::env::current_dir() {
         pairs.push(("wdir".to_string(), d.display().to_string()));
     }
-    pairs.push(("thread_level".to_string(), "MPI_THREAD_MULTIPLE".to_string()));
+    pairs.push((
+        "thread_level".to_string(),
+        "MPI_THREAD_MULTIPLE".to_string(),
+    ));
     InfoObj { pairs }
 }
 
@@ -64,7 +67,10 @@ unsafe fn key_arg(key: *const c_char) -> R<String> {
     if k.is_empty() || k.len() > MPI_MAX_INFO_KEY {
         return fail(
             MPI_ERR_INFO_KEY,
-            format!("invalid key of length {} (must be 1..={MPI_MAX_INFO_KEY})", k.len()),
+            format!(
+                "invalid key of length {} (must be 1..={MPI_MAX_INFO_KEY})",
+                k.len()
+            ),
         );
     }
     Ok(k)

@@ -121,12 +121,18 @@ pub fn dims_create(nnodes: i64, dims: &mut [c_int]) -> R<()> {
     }
     if free == 0 {
         if fixed != nnodes {
-            return fail(MPI_ERR_DIMS, format!("the fixed dimensions multiply to {fixed}, not {nnodes}"));
+            return fail(
+                MPI_ERR_DIMS,
+                format!("the fixed dimensions multiply to {fixed}, not {nnodes}"),
+            );
         }
         return Ok(());
     }
     if fixed == 0 || nnodes % fixed != 0 {
-        return fail(MPI_ERR_DIMS, format!("{nnodes} nodes cannot be divided by the fixed dimensions ({fixed})"));
+        return fail(
+            MPI_ERR_DIMS,
+            format!("{nnodes} nodes cannot be divided by the fixed dimensions ({fixed})"),
+        );
     }
     let mut rest = nnodes / fixed;
     // Prime factors, largest first, each to the currently smallest free dimension.

@@ -49,11 +49,23 @@ pub struct BsendBuf {
 }
 
 fn comm_of(call: &str, comm: MPI_Comm) -> R<Comm> {
-    state::comm(comm).map_err(|e| MpiErr { msg: format!("{call}: {}", e.msg), ..e })
+    state::comm(comm).map_err(|e| MpiErr {
+        msg: format!("{call}: {}", e.msg),
+        ..e
+    })
 }
 
 /// Start a send; `Kind::Done` for MPI_PROC_NULL and buffered sends.
-unsafe fn start_send(call: &str, buf: *const c_void, count: c_int, dt: MPI_Datatype, dest: c_int, tag: c_int, comm: MPI_Comm, mode: Mode) -> R<Kind> {
+unsafe fn start_send(
+    call: &str,
+    buf: *const c_void,
+    count: c_int,
+    dt: MPI_Datatype,
+    dest: c_int,
+    tag: c_int,
+    comm: MPI_Comm,
+    mode: Mode,
+) -> R<Kind> {
     let c = comm_of(call, comm)?;
     let bytes = buffer_bytes(buf as *const u8, count, dt)?;
     c.check_dest(call, dest)?;
@@ -61,11 +73,20 @@ unsafe fn start_send(call: &str, buf: *const c_void, count: c_int, dt: MPI_Datat
     if dest == MPI_PROC_NULL {
         return Ok(Kind::Done(Status::empty()));
     }
-    let smode = if mode == Mode::Synchronous { SendMode::Synchronous } else { SendMode::Standard };
+    let smode = if mode == Mode::Synchronous {
+        SendMode::Synchronous
+    } else {
+        SendMode::Standard
+    };
     if mode == Mode::Buffered {
         crate::req::reap()?;
         let mut s = st();
-        let (_, size) = s.bsend.attached.ok_or_else(|| err(MPI_ERR_BUFFER, "no buffer attached (MPI_Buffer_attach) for a buffered send"))?;
+        let (_, size) = s.bsend.attached.ok_or_else(|| {
+            err(
+                MPI_ERR_BUFFER,
+                "no buffer attached (MPI_Buffer_attach) for a buffered send",
+            )
+        })?;
         if s.bsend.used + bytes + MPI_BSEND_OVERHEAD > size {
             return fail(
                 MPI_ERR_BUFFER,
@@ -75,18 +96,32 @@ unsafe fn start_send(call: &str, buf: *const c_void, count: c_int, dt: MPI_Datat
         let copy = std::slice::from_raw_parts(buf as *const u8, bytes).to_vec();
         // SAFETY: the copy's heap block lives in `detached` until the send completes.
         let sb = SendBuf::new(copy.as_ptr(), copy.len());
-        let id = runtime::with(call, |rt| rt.engine.isend(sb, c.world_rank(dest), c.ctx, c.rank, tag, smode))?;
+        let id = runtime::with(call, |rt| {
+            rt.engine
+                .isend(sb, c.world_rank(dest), c.ctx, c.rank, tag, smode)
+        })?;
         s.bsend.used += bytes + MPI_BSEND_OVERHEAD;
         s.detached.push((id, Some(copy)));
         return Ok(Kind::Done(Status::empty()));
     }
     // SAFETY: MPI's rule: the buffer stays valid and unchanged until completion.
     let sb = SendBuf::new(buf as *const u8, bytes);
-    let id = runtime::with(call, |rt| rt.engine.isend(sb, c.world_rank(dest), c.ctx, c.rank, tag, smode))?;
+    let id = runtime::with(call, |rt| {
+        rt.engine
+            .isend(sb, c.world_rank(dest), c.ctx, c.rank, tag, smode)
+    })?;
     Ok(Kind::Engine(id))
 }
 
-unsafe fn start_recv(call: &str, buf: *mut c_void, count: c_int, dt: MPI_Datatype, source: c_int, tag: c_int, comm: MPI_Comm) -> R<Kind> {
+unsafe fn start_recv(
+    call: &str,
+    buf: *mut c_void,
+    count: c_int,
+    dt: MPI_Datatype,
+    source: c_int,
+    tag: c_int,
+    comm: MPI_Comm,
+) -> R<Kind> {
     let c = comm_of(call, comm)?;
     let bytes = buffer_bytes(buf as *const u8, count, dt)?;
     c.check_source(call, source)?;
@@ -96,7 +131,16 @@ unsafe fn start_recv(call: &str, buf: *mut c_void, count: c_int, dt: MPI_Datatyp
     }
     // SAFETY: MPI's rule: the buffer stays valid and untouched until completion.
     let rb = RecvBuf::new(buf as *mut u8, bytes);
-    let id = runtime::with(call, |rt| rt.engine.irecv(rb, Pattern { ctx: c.ctx, src: source, tag }))?;
+    let id = runtime::with(call, |rt| {
+        rt.engine.irecv(
+            rb,
+            Pattern {
+                ctx: c.ctx,
+                src: source,
+                tag,
+            },
+        )
+    })?;
     Ok(Kind::Engine(id))
 }
 
@@ -109,12 +153,19 @@ fn wait_kind(call: &str, k: Kind) -> R<MPI_Status> {
             Ok(to_c(&s))
         }
         Kind::Done(s) => Ok(to_c(&s)),
-        _ => fail(MPI_ERR_INTERN, "waiting for a request kind without a handle"),
+        _ => fail(
+            MPI_ERR_INTERN,
+            "waiting for a request kind without a handle",
+        ),
     }
 }
 
 fn new_request(k: Kind, comm: MPI_Comm, recv: bool) -> MPI_Request {
-    st().reqs.insert(ReqObj { kind: k, comm, recv })
+    st().reqs.insert(ReqObj {
+        kind: k,
+        comm,
+        recv,
+    })
 }
 
 macro_rules! blocking_send {
@@ -182,16 +233,47 @@ pub unsafe fn start(h: MPI_Request) -> R<()> {
     let (buf, count, dt, peer, tag, comm, mode) = {
         let s = st();
         match s.reqs.get(h).map(|o| &o.kind) {
-            Some(Kind::Persistent { active: None, spec }) => (spec.buf, spec.count, spec.datatype, spec.peer, spec.tag, spec.comm, spec.mode),
-            Some(Kind::Persistent { .. }) => return fail(MPI_ERR_REQUEST, format!("persistent request {:#x} is already active", h as u32)),
-            _ => return fail(MPI_ERR_REQUEST, format!("{:#x} is not a persistent request", h as u32)),
+            Some(Kind::Persistent { active: None, spec }) => (
+                spec.buf,
+                spec.count,
+                spec.datatype,
+                spec.peer,
+                spec.tag,
+                spec.comm,
+                spec.mode,
+            ),
+            Some(Kind::Persistent { .. }) => {
+                return fail(
+                    MPI_ERR_REQUEST,
+                    format!("persistent request {:#x} is already active", h as u32),
+                )
+            }
+            _ => {
+                return fail(
+                    MPI_ERR_REQUEST,
+                    format!("{:#x} is not a persistent request", h as u32),
+                )
+            }
         }
     };
     let k = match mode {
-        Some(m) => start_send("MPI_Start", buf as *const c_void, count, dt, peer, tag, comm, m)?,
+        Some(m) => start_send(
+            "MPI_Start",
+            buf as *const c_void,
+            count,
+            dt,
+            peer,
+            tag,
+            comm,
+            m,
+        )?,
         None => start_recv("MPI_Start", buf as *mut c_void, count, dt, peer, tag, comm)?,
     };
-    if let Some(ReqObj { kind: Kind::Persistent { active, .. }, .. }) = st().reqs.get_mut(h) {
+    if let Some(ReqObj {
+        kind: Kind::Persistent { active, .. },
+        ..
+    }) = st().reqs.get_mut(h)
+    {
         *active = Some(Box::new(k));
     }
     Ok(())
@@ -261,7 +343,11 @@ fn pattern(call: &str, source: c_int, tag: c_int, comm: MPI_Comm) -> R<Option<Pa
     let c = comm_of(call, comm)?;
     c.check_source(call, source)?;
     Comm::check_recv_tag(call, tag)?;
-    Ok((source != MPI_PROC_NULL).then_some(Pattern { ctx: c.ctx, src: source, tag }))
+    Ok((source != MPI_PROC_NULL).then_some(Pattern {
+        ctx: c.ctx,
+        src: source,
+        tag,
+    }))
 }
 
 mpi_fn! { comm => fn MPI_Iprobe / PMPI_Iprobe(source: c_int, tag: c_int, comm: MPI_Comm, flag: *mut c_int, status: *mut MPI_Status) {
@@ -296,7 +382,16 @@ mpi_fn! { comm => fn MPI_Probe / PMPI_Probe(source: c_int, tag: c_int, comm: MPI
     Ok(())
 }}
 
-unsafe fn improbe(call: &str, source: c_int, tag: c_int, comm: MPI_Comm, block: bool, flag: *mut c_int, message: *mut MPI_Message, status: *mut MPI_Status) -> R<()> {
+unsafe fn improbe(
+    call: &str,
+    source: c_int,
+    tag: c_int,
+    comm: MPI_Comm,
+    block: bool,
+    flag: *mut c_int,
+    message: *mut MPI_Message,
+    status: *mut MPI_Status,
+) -> R<()> {
     let m = out(message, "message")?;
     let Some(p) = pattern(call, source, tag, comm)? else {
         *m = MPI_MESSAGE_NO_PROC;
@@ -338,14 +433,23 @@ mpi_fn! { comm => fn MPI_Mprobe / PMPI_Mprobe(source: c_int, tag: c_int, comm: M
 }}
 
 /// Start receiving a matched message; Done for MPI_MESSAGE_NO_PROC.
-unsafe fn start_mrecv(call: &str, buf: *mut c_void, count: c_int, dt: MPI_Datatype, message: *mut MPI_Message) -> R<(Kind, MPI_Comm)> {
+unsafe fn start_mrecv(
+    call: &str,
+    buf: *mut c_void,
+    count: c_int,
+    dt: MPI_Datatype,
+    message: *mut MPI_Message,
+) -> R<(Kind, MPI_Comm)> {
     let m = out(message, "message")?;
     let bytes = buffer_bytes(buf as *const u8, count, dt)?;
     if *m == MPI_MESSAGE_NO_PROC {
         *m = MPI_MESSAGE_NULL;
         return Ok((Kind::Done(Status::empty()), MPI_COMM_WORLD));
     }
-    let o = st().msgs.remove(*m).ok_or_else(|| err(MPI_ERR_REQUEST, format!("invalid message {:#x}", *m as u32)))?;
+    let o = st()
+        .msgs
+        .remove(*m)
+        .ok_or_else(|| err(MPI_ERR_REQUEST, format!("invalid message {:#x}", *m as u32)))?;
     *m = MPI_MESSAGE_NULL;
     // SAFETY: MPI's rule: the buffer stays valid and untouched until completion.
     let rb = RecvBuf::new(buf as *mut u8, bytes);

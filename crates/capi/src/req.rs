@@ -97,7 +97,11 @@ pub fn status_error(call: &str, comm: MPI_Comm, s: &MPI_Status) -> R<()> {
         });
     }
     if s.MPI_ERROR != MPI_SUCCESS {
-        return Err(MpiErr { code: s.MPI_ERROR, msg: format!("{call}: operation failed"), comm: Some(comm) });
+        return Err(MpiErr {
+            code: s.MPI_ERROR,
+            msg: format!("{call}: operation failed"),
+            comm: Some(comm),
+        });
     }
     Ok(())
 }
@@ -114,7 +118,9 @@ fn poll_target(h: MPI_Request) -> R<Option<ReqId>> {
         .ok_or_else(|| err(MPI_ERR_REQUEST, format!("invalid request {:#x}", h as u32)))?;
     Ok(match &o.kind {
         Kind::Engine(id) | Kind::Grequest { id, .. } => Some(*id),
-        Kind::Persistent { active: Some(a), .. } => match **a {
+        Kind::Persistent {
+            active: Some(a), ..
+        } => match **a {
             Kind::Engine(id) => Some(id),
             _ => None,
         },
@@ -157,7 +163,9 @@ unsafe fn complete(h: &mut MPI_Request) -> R<(MPI_Status, MPI_Comm)> {
         match k {
             Kind::Engine(id) => {
                 let st = runtime::with("MPI_Wait", |rt| rt.engine.test(*id))?;
-                Ok(to_c(&st.ok_or_else(|| err(MPI_ERR_INTERN, "completing a pending request"))?))
+                Ok(to_c(&st.ok_or_else(|| {
+                    err(MPI_ERR_INTERN, "completing a pending request")
+                })?))
             }
             Kind::Done(st) => Ok(to_c(st)),
             _ => Ok(empty_c_status()),
@@ -172,7 +180,18 @@ unsafe fn complete(h: &mut MPI_Request) -> R<(MPI_Status, MPI_Comm)> {
             Ok((st, comm))
         }
         Kind::Grequest { .. } => {
-            let Some(ReqObj { kind: Kind::Grequest { id, query, free, extra, .. }, .. }) = s.reqs.remove(*h) else {
+            let Some(ReqObj {
+                kind:
+                    Kind::Grequest {
+                        id,
+                        query,
+                        free,
+                        extra,
+                        ..
+                    },
+                ..
+            }) = s.reqs.remove(*h)
+            else {
                 unreachable!()
             };
             drop(s);
@@ -326,7 +345,13 @@ mpi_fn! { MPI_COMM_WORLD => fn MPI_Test / PMPI_Test(request: *mut MPI_Request, f
 
 /// Complete the requests at `idx`, writing statuses; MPI_ERR_IN_STATUS if any failed
 /// (when `multi`), else that one's error.
-unsafe fn complete_set(call: &str, reqs: &mut [MPI_Request], idx: &[usize], statuses: *mut MPI_Status, slot_of: impl Fn(usize, usize) -> usize) -> R<()> {
+unsafe fn complete_set(
+    call: &str,
+    reqs: &mut [MPI_Request],
+    idx: &[usize],
+    statuses: *mut MPI_Status,
+    slot_of: impl Fn(usize, usize) -> usize,
+) -> R<()> {
     let mut failed = None;
     for (k, &i) in idx.iter().enumerate() {
         let (mut s, comm) = complete(&mut reqs[i])?;
@@ -341,7 +366,11 @@ unsafe fn complete_set(call: &str, reqs: &mut [MPI_Request], idx: &[usize], stat
     match failed {
         Some((comm, s)) => {
             let e = status_error(call, comm, &s).unwrap_err();
-            Err(MpiErr { code: MPI_ERR_IN_STATUS, msg: e.msg, comm: Some(comm) })
+            Err(MpiErr {
+                code: MPI_ERR_IN_STATUS,
+                msg: e.msg,
+                comm: Some(comm),
+            })
         }
         None => Ok(()),
     }
@@ -392,7 +421,12 @@ fn ready_set(reqs: &[MPI_Request], some: bool) -> R<(Vec<usize>, usize)> {
     Ok((done, active))
 }
 
-unsafe fn any_or_some(call: &str, reqs: &mut [MPI_Request], block: bool, some: bool) -> R<Option<Vec<usize>>> {
+unsafe fn any_or_some(
+    call: &str,
+    reqs: &mut [MPI_Request],
+    block: bool,
+    some: bool,
+) -> R<Option<Vec<usize>>> {
     reap()?;
     loop {
         if !block {
@@ -414,7 +448,15 @@ unsafe fn any_or_some(call: &str, reqs: &mut [MPI_Request], block: bool, some: b
     }
 }
 
-unsafe fn waitany(call: &str, count: c_int, reqs: *mut MPI_Request, index: *mut c_int, flag: *mut c_int, status: *mut MPI_Status, block: bool) -> R<()> {
+unsafe fn waitany(
+    call: &str,
+    count: c_int,
+    reqs: *mut MPI_Request,
+    index: *mut c_int,
+    flag: *mut c_int,
+    status: *mut MPI_Status,
+    block: bool,
+) -> R<()> {
     let reqs = slice_mut(reqs, count, "array_of_requests")?;
     let ix = out(index, "index")?;
     let r = any_or_some(call, reqs, block, false)?;
@@ -456,7 +498,15 @@ mpi_fn! { MPI_COMM_WORLD => fn MPI_Testany / PMPI_Testany(count: c_int, array_of
     waitany("MPI_Testany", count, array_of_requests, index, flag, status, false)
 }}
 
-unsafe fn waitsome(call: &str, incount: c_int, reqs: *mut MPI_Request, outcount: *mut c_int, indices: *mut c_int, statuses: *mut MPI_Status, block: bool) -> R<()> {
+unsafe fn waitsome(
+    call: &str,
+    incount: c_int,
+    reqs: *mut MPI_Request,
+    outcount: *mut c_int,
+    indices: *mut c_int,
+    statuses: *mut MPI_Status,
+    block: bool,
+) -> R<()> {
     let reqs = slice_mut(reqs, incount, "array_of_requests")?;
     let oc = out(outcount, "outcount")?;
     match any_or_some(call, reqs, block, true)? {
@@ -693,7 +743,11 @@ unsafe fn set_elements(status: *mut MPI_Status, dt: MPI_Datatype, count: i64) ->
     }
     let l = layout(dt)?;
     let s = out(status, "status")?;
-    let bytes = if l.elems == 2 { (count as u64 / 2) * l.extent as u64 } else { count as u64 * l.extent as u64 };
+    let bytes = if l.elems == 2 {
+        (count as u64 / 2) * l.extent as u64
+    } else {
+        count as u64 * l.extent as u64
+    };
     set_bytes(s, bytes);
     Ok(())
 }

@@ -149,14 +149,20 @@ impl State {
     /// The communicator behind `h`, or MPI_ERR_COMM.
     pub fn comm(&self, h: MPI_Comm) -> R<&CommObj> {
         if self.world.is_none() {
-            return Err(err(MPI_ERR_OTHER, "MPI is not initialized (or already finalized)"));
+            return Err(err(
+                MPI_ERR_OTHER,
+                "MPI is not initialized (or already finalized)",
+            ));
         }
         if h == MPI_COMM_NULL {
             return Err(err(MPI_ERR_COMM, "null communicator (MPI_COMM_NULL)"));
         }
-        self.comms
-            .get(&h)
-            .ok_or_else(|| err(MPI_ERR_COMM, format!("invalid communicator {:#x}", h as u32)))
+        self.comms.get(&h).ok_or_else(|| {
+            err(
+                MPI_ERR_COMM,
+                format!("invalid communicator {:#x}", h as u32),
+            )
+        })
     }
     pub fn comm_mut(&mut self, h: MPI_Comm) -> R<&mut CommObj> {
         self.comm(h)?;
