@@ -27,3 +27,16 @@ test-loom:
 
 clean:
 	$(CARGO) clean
+
+# The C interface: libmpi.so (soname libmpi.so.12) and libmpi.a, the launchers and
+# vmpi-info; the MPICH names of the library as links beside it in target/release.
+.PHONY: capi install
+capi:
+	$(CARGO) build --release -p vmpi-capi -p vmpi-launch -p vmpi-tools
+	cd $(RELEASE) && for l in libmpi.so.12 libmpich.so.12 libmpich.so; do ln -sf libmpi.so $$l; done
+
+# make install PREFIX=/opt/vmpi: a relocatable tree (bin include lib share).
+# NO_BUILD=1 installs what is built already (the tests use it: no nested cargo).
+PREFIX ?= /usr/local
+install: $(if $(NO_BUILD),,capi)
+	crates/capi/install.sh $(PREFIX) $(abspath $(RELEASE))

@@ -1,0 +1,199 @@
+//! Addresses, handle conversions (identity, as in MPICH), MPI_Dims_create,
+//! MPI_Alloc_mem/Free_mem, and the exported special objects.
+
+use crate::consts::*;
+use crate::dtype::out;
+use crate::err::{fail, R};
+use std::ffi::c_void;
+use std::os::raw::c_int;
+
+// The special addresses MPICH exports as variables.
+static mut UNWEIGHTED_DUMMY: c_int = 0x46618;
+static mut WEIGHTS_EMPTY_DUMMY: c_int = 0x46618;
+#[no_mangle]
+pub static MPI_UNWEIGHTED: SyncPtr = SyncPtr(std::ptr::addr_of_mut!(UNWEIGHTED_DUMMY));
+#[no_mangle]
+pub static MPI_WEIGHTS_EMPTY: SyncPtr = SyncPtr(std::ptr::addr_of_mut!(WEIGHTS_EMPTY_DUMMY));
+#[no_mangle]
+pub static mut MPI_F_STATUS_IGNORE: *mut MPI_Fint = std::ptr::null_mut();
+#[no_mangle]
+pub static mut MPI_F_STATUSES_IGNORE: *mut MPI_Fint = std::ptr::null_mut();
+#[no_mangle]
+pub static mut MPI_F08_STATUS_IGNORE: *mut MPI_Status = std::ptr::null_mut();
+#[no_mangle]
+pub static mut MPI_F08_STATUSES_IGNORE: *mut MPI_Status = std::ptr::null_mut();
+#[no_mangle]
+pub static MPI_T_PVAR_ALL_HANDLES: SyncPtr = SyncPtr(usize::MAX as *mut c_int);
+
+#[repr(transparent)]
+pub struct SyncPtr(pub *mut c_int);
+// SAFETY: a constant address nobody writes through.
+unsafe impl Sync for SyncPtr {}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Get_address / PMPI_Get_address(location: *const c_void, address: *mut MPI_Aint) {
+    *out(address, "address")? = location as MPI_Aint;
+    Ok(())
+}}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Address / PMPI_Address(location: *mut c_void, address: *mut MPI_Aint) {
+    *out(address, "address")? = location as MPI_Aint;
+    Ok(())
+}}
+
+mpi_plain! { fn MPI_Aint_add / PMPI_Aint_add(base: MPI_Aint, disp: MPI_Aint) -> MPI_Aint {
+    base.wrapping_add(disp)
+}}
+
+mpi_plain! { fn MPI_Aint_diff / PMPI_Aint_diff(addr1: MPI_Aint, addr2: MPI_Aint) -> MPI_Aint {
+    addr1.wrapping_sub(addr2)
+}}
+
+macro_rules! conv {
+    ($($c2f:ident $pc2f:ident $f2c:ident $pf2c:ident),*) => {$(
+        mpi_plain! { fn $c2f / $pc2f(h: c_int) -> MPI_Fint { h } }
+        mpi_plain! { fn $f2c / $pf2c(h: MPI_Fint) -> c_int { h } }
+    )*};
+}
+conv!(
+    MPI_Comm_c2f PMPI_Comm_c2f MPI_Comm_f2c PMPI_Comm_f2c,
+    MPI_Type_c2f PMPI_Type_c2f MPI_Type_f2c PMPI_Type_f2c,
+    MPI_Group_c2f PMPI_Group_c2f MPI_Group_f2c PMPI_Group_f2c,
+    MPI_Info_c2f PMPI_Info_c2f MPI_Info_f2c PMPI_Info_f2c,
+    MPI_Request_c2f PMPI_Request_c2f MPI_Request_f2c PMPI_Request_f2c,
+    MPI_Op_c2f PMPI_Op_c2f MPI_Op_f2c PMPI_Op_f2c,
+    MPI_Errhandler_c2f PMPI_Errhandler_c2f MPI_Errhandler_f2c PMPI_Errhandler_f2c,
+    MPI_Win_c2f PMPI_Win_c2f MPI_Win_f2c PMPI_Win_f2c,
+    MPI_Message_c2f PMPI_Message_c2f MPI_Message_f2c PMPI_Message_f2c,
+    MPI_Session_c2f PMPI_Session_c2f MPI_Session_f2c PMPI_Session_f2c
+);
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Status_c2f / PMPI_Status_c2f(c_status: *const MPI_Status, f_status: *mut MPI_Fint) {
+    if c_status.is_null() || c_status as usize == STATUS_IGNORE || f_status.is_null() {
+        return fail(MPI_ERR_ARG, "a status is a null pointer or MPI_STATUS_IGNORE");
+    }
+    std::ptr::copy_nonoverlapping(c_status as *const MPI_Fint, f_status, 5);
+    Ok(())
+}}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Status_f2c / PMPI_Status_f2c(f_status: *const MPI_Fint, c_status: *mut MPI_Status) {
+    if c_status.is_null() || f_status.is_null() {
+        return fail(MPI_ERR_ARG, "a status is a null pointer");
+    }
+    std::ptr::copy_nonoverlapping(f_status, c_status as *mut MPI_Fint, 5);
+    Ok(())
+}}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Alloc_mem / PMPI_Alloc_mem(size: MPI_Aint, info: MPI_Info, baseptr: *mut c_void) {
+    let _ = info;
+    if size < 0 {
+        return fail(MPI_ERR_ARG, format!("invalid size {size}"));
+    }
+    if baseptr.is_null() {
+        return fail(MPI_ERR_ARG, "baseptr is a null pointer");
+    }
+    let p = libc::malloc((size as usize).max(1));
+    if p.is_null() {
+        return fail(34, format!("cannot allocate {size} bytes"));
+    }
+    *(baseptr as *mut *mut c_void) = p;
+    Ok(())
+}}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Free_mem / PMPI_Free_mem(base: *mut c_void) {
+    libc::free(base);
+    Ok(())
+}}
+
+/// Split `nnodes` over `ndims` dimensions as evenly as possible, keeping the
+/// nonzero entries the caller fixed; sizes in non-increasing order.
+pub fn dims_create(nnodes: i64, dims: &mut [c_int]) -> R<()> {
+    let mut fixed = 1i64;
+    let mut free = 0;
+    for &d in dims.iter() {
+        if d < 0 {
+            return fail(MPI_ERR_DIMS, format!("invalid dimension {d}"));
+        }
+        if d > 0 {
+            fixed *= d as i64;
+        } else {
+            free += 1;
+        }
+    }
+    if free == 0 {
+        if fixed != nnodes {
+            return fail(
+                MPI_ERR_DIMS,
+                format!("the fixed dimensions multiply to {fixed}, not {nnodes}"),
+            );
+        }
+        return Ok(());
+    }
+    if fixed == 0 || nnodes % fixed != 0 {
+        return fail(
+            MPI_ERR_DIMS,
+            format!("{nnodes} nodes cannot be divided by the fixed dimensions ({fixed})"),
+        );
+    }
+    let mut rest = nnodes / fixed;
+    // Prime factors, largest first, each to the currently smallest free dimension.
+    let mut factors = Vec::new();
+    let mut f = 2;
+    while f * f <= rest {
+        while rest % f == 0 {
+            factors.push(f);
+            rest /= f;
+        }
+        f += 1;
+    }
+    if rest > 1 {
+        factors.push(rest);
+    }
+    factors.sort_unstable_by(|a, b| b.cmp(a));
+    let mut sizes = vec![1i64; free];
+    for f in factors {
+        let i = (0..free).min_by_key(|&i| sizes[i]).expect("free > 0");
+        sizes[i] *= f;
+    }
+    sizes.sort_unstable_by(|a, b| b.cmp(a));
+    let mut it = sizes.into_iter();
+    for d in dims.iter_mut() {
+        if *d == 0 {
+            *d = it.next().expect("one per free dimension") as c_int;
+        }
+    }
+    Ok(())
+}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Dims_create / PMPI_Dims_create(nnodes: c_int, ndims: c_int, dims: *mut c_int) {
+    if nnodes < 0 {
+        return fail(MPI_ERR_ARG, format!("invalid number of nodes {nnodes}"));
+    }
+    if ndims < 0 {
+        return fail(MPI_ERR_DIMS, format!("invalid number of dimensions {ndims}"));
+    }
+    if ndims == 0 {
+        return Ok(());
+    }
+    if dims.is_null() {
+        return fail(MPI_ERR_ARG, "dims is a null pointer");
+    }
+    dims_create(nnodes as i64, std::slice::from_raw_parts_mut(dims, ndims as usize))
+}}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn dims() {
+        let mut d = [0, 0];
+        super::dims_create(6, &mut d).unwrap();
+        assert_eq!(d, [3, 2]);
+        let mut d = [0, 0, 0];
+        super::dims_create(8, &mut d).unwrap();
+        assert_eq!(d, [2, 2, 2]);
+        let mut d = [0, 3, 0];
+        super::dims_create(12, &mut d).unwrap();
+        assert_eq!(d, [2, 3, 2]);
+        let mut d = [0, 5];
+        assert!(super::dims_create(12, &mut d).is_err());
+    }
+}

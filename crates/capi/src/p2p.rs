@@ -1,0 +1,501 @@
+//! Point-to-point: the send modes (standard, synchronous, buffered, ready) blocking,
+//! nonblocking and persistent; receives; sendrecv; probes and matched probes; the
+//! buffered-send buffer.
+
+use crate::consts::*;
+use crate::dtype::{buffer_bytes, out};
+use crate::err::{err, fail, MpiErr, R};
+use crate::req::{empty_c_status, status_error, to_c, write_status, Kind, ReqObj};
+use crate::state::{self, st};
+use std::ffi::c_void;
+use std::os::raw::c_int;
+use vmpi::comm::Comm;
+use vmpi::p2p::buffers::{RecvBuf, SendBuf};
+use vmpi::p2p::{Pattern, SendMode, Status};
+use vmpi::runtime;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Standard,
+    Synchronous,
+    Buffered,
+    Ready,
+}
+
+/// What MPI_Start does for a persistent request.
+pub struct PSpec {
+    pub buf: usize,
+    pub count: c_int,
+    pub datatype: MPI_Datatype,
+    pub peer: c_int,
+    pub tag: c_int,
+    pub comm: MPI_Comm,
+    /// None: a receive.
+    pub mode: Option<Mode>,
+}
+
+/// A message taken by MPI_Mprobe/MPI_Improbe.
+pub struct MsgObj {
+    pub msg: vmpi::p2p::Message,
+    pub comm: MPI_Comm,
+}
+
+/// The buffer of MPI_Buffer_attach. Buffered sends copy their data into memory of
+/// their own, but count against its size as MPI says (data + MPI_BSEND_OVERHEAD).
+#[derive(Default)]
+pub struct BsendBuf {
+    pub attached: Option<(usize, usize)>,
+    pub used: usize,
+}
+
+fn comm_of(call: &str, comm: MPI_Comm) -> R<Comm> {
+    state::comm(comm).map_err(|e| MpiErr {
+        msg: format!("{call}: {}", e.msg),
+        ..e
+    })
+}
+
+/// Start a send; `Kind::Done` for MPI_PROC_NULL and buffered sends.
+unsafe fn start_send(
+    call: &str,
+    buf: *const c_void,
+    count: c_int,
+    dt: MPI_Datatype,
+    dest: c_int,
+    tag: c_int,
+    comm: MPI_Comm,
+    mode: Mode,
+) -> R<Kind> {
+    let c = comm_of(call, comm)?;
+    let bytes = buffer_bytes(buf as *const u8, count, dt)?;
+    c.check_dest(call, dest)?;
+    Comm::check_send_tag(call, tag)?;
+    if dest == MPI_PROC_NULL {
+        return Ok(Kind::Done(Status::empty()));
+    }
+    let smode = if mode == Mode::Synchronous {
+        SendMode::Synchronous
+    } else {
+        SendMode::Standard
+    };
+    if mode == Mode::Buffered {
+        crate::req::reap()?;
+        let mut s = st();
+        let (_, size) = s.bsend.attached.ok_or_else(|| {
+            err(
+                MPI_ERR_BUFFER,
+                "no buffer attached (MPI_Buffer_attach) for a buffered send",
+            )
+        })?;
+        if s.bsend.used + bytes + MPI_BSEND_OVERHEAD > size {
+            return fail(
+                MPI_ERR_BUFFER,
+                format!("attached buffer too small: {} bytes free, the message needs {} + MPI_BSEND_OVERHEAD ({MPI_BSEND_OVERHEAD})", size - s.bsend.used.min(size), bytes),
+            );
+        }
+        let copy = std::slice::from_raw_parts(buf as *const u8, bytes).to_vec();
+        // SAFETY: the copy's heap block lives in `detached` until the send completes.
+        let sb = SendBuf::new(copy.as_ptr(), copy.len());
+        let id = runtime::with(call, |rt| {
+            rt.engine
+                .isend(sb, c.world_rank(dest), c.ctx, c.rank, tag, smode)
+        })?;
+        s.bsend.used += bytes + MPI_BSEND_OVERHEAD;
+        s.detached.push((id, Some(copy)));
+        return Ok(Kind::Done(Status::empty()));
+    }
+    // SAFETY: MPI's rule: the buffer stays valid and unchanged until completion.
+    let sb = SendBuf::new(buf as *const u8, bytes);
+    let id = runtime::with(call, |rt| {
+        rt.engine
+            .isend(sb, c.world_rank(dest), c.ctx, c.rank, tag, smode)
+    })?;
+    Ok(Kind::Engine(id))
+}
+
+unsafe fn start_recv(
+    call: &str,
+    buf: *mut c_void,
+    count: c_int,
+    dt: MPI_Datatype,
+    source: c_int,
+    tag: c_int,
+    comm: MPI_Comm,
+) -> R<Kind> {
+    let c = comm_of(call, comm)?;
+    let bytes = buffer_bytes(buf as *const u8, count, dt)?;
+    c.check_source(call, source)?;
+    Comm::check_recv_tag(call, tag)?;
+    if source == MPI_PROC_NULL {
+        return Ok(Kind::Done(Status::empty()));
+    }
+    // SAFETY: MPI's rule: the buffer stays valid and untouched until completion.
+    let rb = RecvBuf::new(buf as *mut u8, bytes);
+    let id = runtime::with(call, |rt| {
+        rt.engine.irecv(
+            rb,
+            Pattern {
+                ctx: c.ctx,
+                src: source,
+                tag,
+            },
+        )
+    })?;
+    Ok(Kind::Engine(id))
+}
+
+/// Wait for an operation that has no handle; its status.
+fn wait_kind(call: &str, k: Kind) -> R<MPI_Status> {
+    match k {
+        Kind::Engine(id) => {
+            runtime::progress_until(call, |rt| rt.engine.is_complete(id))?;
+            let s = runtime::with(call, |rt| rt.engine.test(id))?.expect("complete");
+            Ok(to_c(&s))
+        }
+        Kind::Done(s) => Ok(to_c(&s)),
+        _ => fail(
+            MPI_ERR_INTERN,
+            "waiting for a request kind without a handle",
+        ),
+    }
+}
+
+fn new_request(k: Kind, comm: MPI_Comm, recv: bool) -> MPI_Request {
+    st().reqs.insert(ReqObj {
+        kind: k,
+        comm,
+        recv,
+    })
+}
+
+macro_rules! blocking_send {
+    ($name:ident, $pname:ident, $mode:expr) => {
+        mpi_fn! { comm => fn $name / $pname(buf: *const c_void, count: c_int, datatype: MPI_Datatype, dest: c_int, tag: c_int, comm: MPI_Comm) {
+            let call = stringify!($name);
+            let k = start_send(call, buf, count, datatype, dest, tag, comm, $mode)?;
+            wait_kind(call, k).map(|_| ())
+        }}
+    };
+}
+blocking_send!(MPI_Send, PMPI_Send, Mode::Standard);
+blocking_send!(MPI_Ssend, PMPI_Ssend, Mode::Synchronous);
+blocking_send!(MPI_Bsend, PMPI_Bsend, Mode::Buffered);
+blocking_send!(MPI_Rsend, PMPI_Rsend, Mode::Ready);
+
+macro_rules! nonblocking_send {
+    ($name:ident, $pname:ident, $mode:expr) => {
+        mpi_fn! { comm => fn $name / $pname(buf: *const c_void, count: c_int, datatype: MPI_Datatype, dest: c_int, tag: c_int, comm: MPI_Comm, request: *mut MPI_Request) {
+            let o = out(request, "request")?;
+            let k = start_send(stringify!($name), buf, count, datatype, dest, tag, comm, $mode)?;
+            *o = new_request(k, comm, false);
+            Ok(())
+        }}
+    };
+}
+nonblocking_send!(MPI_Isend, PMPI_Isend, Mode::Standard);
+nonblocking_send!(MPI_Issend, PMPI_Issend, Mode::Synchronous);
+nonblocking_send!(MPI_Ibsend, PMPI_Ibsend, Mode::Buffered);
+nonblocking_send!(MPI_Irsend, PMPI_Irsend, Mode::Ready);
+
+macro_rules! persistent_send {
+    ($name:ident, $pname:ident, $mode:expr) => {
+        mpi_fn! { comm => fn $name / $pname(buf: *const c_void, count: c_int, datatype: MPI_Datatype, dest: c_int, tag: c_int, comm: MPI_Comm, request: *mut MPI_Request) {
+            let call = stringify!($name);
+            let o = out(request, "request")?;
+            let c = comm_of(call, comm)?;
+            buffer_bytes(buf as *const u8, count, datatype)?;
+            c.check_dest(call, dest)?;
+            Comm::check_send_tag(call, tag)?;
+            let spec = PSpec { buf: buf as usize, count, datatype, peer: dest, tag, comm, mode: Some($mode) };
+            *o = new_request(Kind::Persistent { spec, active: None }, comm, false);
+            Ok(())
+        }}
+    };
+}
+persistent_send!(MPI_Send_init, PMPI_Send_init, Mode::Standard);
+persistent_send!(MPI_Ssend_init, PMPI_Ssend_init, Mode::Synchronous);
+persistent_send!(MPI_Bsend_init, PMPI_Bsend_init, Mode::Buffered);
+persistent_send!(MPI_Rsend_init, PMPI_Rsend_init, Mode::Ready);
+
+mpi_fn! { comm => fn MPI_Recv_init / PMPI_Recv_init(buf: *mut c_void, count: c_int, datatype: MPI_Datatype, source: c_int, tag: c_int, comm: MPI_Comm, request: *mut MPI_Request) {
+    let o = out(request, "request")?;
+    let c = comm_of("MPI_Recv_init", comm)?;
+    buffer_bytes(buf as *const u8, count, datatype)?;
+    c.check_source("MPI_Recv_init", source)?;
+    Comm::check_recv_tag("MPI_Recv_init", tag)?;
+    let spec = PSpec { buf: buf as usize, count, datatype, peer: source, tag, comm, mode: None };
+    *o = new_request(Kind::Persistent { spec, active: None }, comm, true);
+    Ok(())
+}}
+
+/// MPI_Start of one persistent request.
+pub unsafe fn start(h: MPI_Request) -> R<()> {
+    let (buf, count, dt, peer, tag, comm, mode) = {
+        let s = st();
+        match s.reqs.get(h).map(|o| &o.kind) {
+            Some(Kind::Persistent { active: None, spec }) => (
+                spec.buf,
+                spec.count,
+                spec.datatype,
+                spec.peer,
+                spec.tag,
+                spec.comm,
+                spec.mode,
+            ),
+            Some(Kind::Persistent { .. }) => {
+                return fail(
+                    MPI_ERR_REQUEST,
+                    format!("persistent request {:#x} is already active", h as u32),
+                )
+            }
+            _ => {
+                return fail(
+                    MPI_ERR_REQUEST,
+                    format!("{:#x} is not a persistent request", h as u32),
+                )
+            }
+        }
+    };
+    let k = match mode {
+        Some(m) => start_send(
+            "MPI_Start",
+            buf as *const c_void,
+            count,
+            dt,
+            peer,
+            tag,
+            comm,
+            m,
+        )?,
+        None => start_recv("MPI_Start", buf as *mut c_void, count, dt, peer, tag, comm)?,
+    };
+    if let Some(ReqObj {
+        kind: Kind::Persistent { active, .. },
+        ..
+    }) = st().reqs.get_mut(h)
+    {
+        *active = Some(Box::new(k));
+    }
+    Ok(())
+}
+
+mpi_fn! { comm => fn MPI_Recv / PMPI_Recv(buf: *mut c_void, count: c_int, datatype: MPI_Datatype, source: c_int, tag: c_int, comm: MPI_Comm, status: *mut MPI_Status) {
+    let k = start_recv("MPI_Recv", buf, count, datatype, source, tag, comm)?;
+    let s = wait_kind("MPI_Recv", k)?;
+    write_status(status, s);
+    status_error("MPI_Recv", comm, &s)
+}}
+
+mpi_fn! { comm => fn MPI_Irecv / PMPI_Irecv(buf: *mut c_void, count: c_int, datatype: MPI_Datatype, source: c_int, tag: c_int, comm: MPI_Comm, request: *mut MPI_Request) {
+    let o = out(request, "request")?;
+    let k = start_recv("MPI_Irecv", buf, count, datatype, source, tag, comm)?;
+    *o = new_request(k, comm, true);
+    Ok(())
+}}
+
+mpi_fn! { comm => fn MPI_Sendrecv / PMPI_Sendrecv(sendbuf: *const c_void, sendcount: c_int, sendtype: MPI_Datatype, dest: c_int, sendtag: c_int,
+        recvbuf: *mut c_void, recvcount: c_int, recvtype: MPI_Datatype, source: c_int, recvtag: c_int, comm: MPI_Comm, status: *mut MPI_Status) {
+    let r = start_recv("MPI_Sendrecv", recvbuf, recvcount, recvtype, source, recvtag, comm)?;
+    let s = start_send("MPI_Sendrecv", sendbuf, sendcount, sendtype, dest, sendtag, comm, Mode::Standard);
+    let s = match s {
+        Ok(s) => s,
+        Err(e) => {
+            if let Kind::Engine(id) = r {
+                // Take the posted receive back before reporting.
+                let _ = runtime::with("MPI_Sendrecv", |rt| rt.engine.cancel(id));
+                st().detached.push((id, None));
+            }
+            return Err(e);
+        }
+    };
+    wait_kind("MPI_Sendrecv", s)?;
+    let rs = wait_kind("MPI_Sendrecv", r)?;
+    write_status(status, rs);
+    status_error("MPI_Sendrecv", comm, &rs)
+}}
+
+mpi_fn! { comm => fn MPI_Sendrecv_replace / PMPI_Sendrecv_replace(buf: *mut c_void, count: c_int, datatype: MPI_Datatype, dest: c_int, sendtag: c_int,
+        source: c_int, recvtag: c_int, comm: MPI_Comm, status: *mut MPI_Status) {
+    let bytes = buffer_bytes(buf as *const u8, count, datatype)?;
+    let mut tmp = vec![0u8; bytes];
+    let r = start_recv("MPI_Sendrecv_replace", tmp.as_mut_ptr() as *mut c_void, count, datatype, source, recvtag, comm)?;
+    let s = match start_send("MPI_Sendrecv_replace", buf, count, datatype, dest, sendtag, comm, Mode::Standard) {
+        Ok(s) => s,
+        Err(e) => {
+            if let Kind::Engine(id) = r {
+                runtime::with("MPI_Sendrecv_replace", |rt| rt.engine.cancel(id))?;
+                runtime::progress_until("MPI_Sendrecv_replace", |rt| rt.engine.is_complete(id))?;
+                runtime::with("MPI_Sendrecv_replace", |rt| rt.engine.test(id))?;
+            }
+            return Err(e);
+        }
+    };
+    wait_kind("MPI_Sendrecv_replace", s)?;
+    let rs = wait_kind("MPI_Sendrecv_replace", r)?;
+    let got = (crate::req::bytes_of(&rs) as usize).min(bytes);
+    std::ptr::copy_nonoverlapping(tmp.as_ptr(), buf as *mut u8, got);
+    write_status(status, rs);
+    status_error("MPI_Sendrecv_replace", comm, &rs)
+}}
+
+/// The matching pattern of a probe; None for MPI_PROC_NULL.
+fn pattern(call: &str, source: c_int, tag: c_int, comm: MPI_Comm) -> R<Option<Pattern>> {
+    let c = comm_of(call, comm)?;
+    c.check_source(call, source)?;
+    Comm::check_recv_tag(call, tag)?;
+    Ok((source != MPI_PROC_NULL).then_some(Pattern {
+        ctx: c.ctx,
+        src: source,
+        tag,
+    }))
+}
+
+mpi_fn! { comm => fn MPI_Iprobe / PMPI_Iprobe(source: c_int, tag: c_int, comm: MPI_Comm, flag: *mut c_int, status: *mut MPI_Status) {
+    let f = out(flag, "flag")?;
+    let Some(p) = pattern("MPI_Iprobe", source, tag, comm)? else {
+        *f = 1;
+        write_status(status, empty_c_status());
+        return Ok(());
+    };
+    let found = runtime::with("MPI_Iprobe", |rt| {
+        rt.progress()?;
+        rt.engine.iprobe(&p)
+    })?;
+    *f = found.is_some() as c_int;
+    if let Some(s) = found {
+        write_status(status, to_c(&s));
+    }
+    Ok(())
+}}
+
+mpi_fn! { comm => fn MPI_Probe / PMPI_Probe(source: c_int, tag: c_int, comm: MPI_Comm, status: *mut MPI_Status) {
+    let Some(p) = pattern("MPI_Probe", source, tag, comm)? else {
+        write_status(status, empty_c_status());
+        return Ok(());
+    };
+    let mut found = None;
+    runtime::progress_until("MPI_Probe", |rt| {
+        found = rt.engine.iprobe(&p)?;
+        Ok(found.is_some())
+    })?;
+    write_status(status, to_c(&found.expect("found")));
+    Ok(())
+}}
+
+unsafe fn improbe(
+    call: &str,
+    source: c_int,
+    tag: c_int,
+    comm: MPI_Comm,
+    block: bool,
+    flag: *mut c_int,
+    message: *mut MPI_Message,
+    status: *mut MPI_Status,
+) -> R<()> {
+    let m = out(message, "message")?;
+    let Some(p) = pattern(call, source, tag, comm)? else {
+        *m = MPI_MESSAGE_NO_PROC;
+        if !flag.is_null() {
+            *flag = 1;
+        }
+        write_status(status, empty_c_status());
+        return Ok(());
+    };
+    let mut found = None;
+    if block {
+        runtime::progress_until(call, |rt| {
+            found = rt.engine.improbe(&p)?;
+            Ok(found.is_some())
+        })?;
+    } else {
+        found = runtime::with(call, |rt| {
+            rt.progress()?;
+            rt.engine.improbe(&p)
+        })?;
+    }
+    if !flag.is_null() {
+        *flag = found.is_some() as c_int;
+    }
+    if let Some((msg, s)) = found {
+        *m = st().msgs.insert(MsgObj { msg, comm });
+        write_status(status, to_c(&s));
+    }
+    Ok(())
+}
+
+mpi_fn! { comm => fn MPI_Improbe / PMPI_Improbe(source: c_int, tag: c_int, comm: MPI_Comm, flag: *mut c_int, message: *mut MPI_Message, status: *mut MPI_Status) {
+    out(flag, "flag")?;
+    improbe("MPI_Improbe", source, tag, comm, false, flag, message, status)
+}}
+
+mpi_fn! { comm => fn MPI_Mprobe / PMPI_Mprobe(source: c_int, tag: c_int, comm: MPI_Comm, message: *mut MPI_Message, status: *mut MPI_Status) {
+    improbe("MPI_Mprobe", source, tag, comm, true, std::ptr::null_mut(), message, status)
+}}
+
+/// Start receiving a matched message; Done for MPI_MESSAGE_NO_PROC.
+unsafe fn start_mrecv(
+    call: &str,
+    buf: *mut c_void,
+    count: c_int,
+    dt: MPI_Datatype,
+    message: *mut MPI_Message,
+) -> R<(Kind, MPI_Comm)> {
+    let m = out(message, "message")?;
+    let bytes = buffer_bytes(buf as *const u8, count, dt)?;
+    if *m == MPI_MESSAGE_NO_PROC {
+        *m = MPI_MESSAGE_NULL;
+        return Ok((Kind::Done(Status::empty()), MPI_COMM_WORLD));
+    }
+    let o = st()
+        .msgs
+        .remove(*m)
+        .ok_or_else(|| err(MPI_ERR_REQUEST, format!("invalid message {:#x}", *m as u32)))?;
+    *m = MPI_MESSAGE_NULL;
+    // SAFETY: MPI's rule: the buffer stays valid and untouched until completion.
+    let rb = RecvBuf::new(buf as *mut u8, bytes);
+    let id = runtime::with(call, |rt| rt.engine.imrecv(rb, o.msg))?;
+    Ok((Kind::Engine(id), o.comm))
+}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Mrecv / PMPI_Mrecv(buf: *mut c_void, count: c_int, datatype: MPI_Datatype, message: *mut MPI_Message, status: *mut MPI_Status) {
+    let (k, comm) = start_mrecv("MPI_Mrecv", buf, count, datatype, message)?;
+    let s = wait_kind("MPI_Mrecv", k)?;
+    write_status(status, s);
+    status_error("MPI_Mrecv", comm, &s)
+}}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Imrecv / PMPI_Imrecv(buf: *mut c_void, count: c_int, datatype: MPI_Datatype, message: *mut MPI_Message, request: *mut MPI_Request) {
+    let o = out(request, "request")?;
+    let (k, comm) = start_mrecv("MPI_Imrecv", buf, count, datatype, message)?;
+    *o = new_request(k, comm, true);
+    Ok(())
+}}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Buffer_attach / PMPI_Buffer_attach(buffer: *mut c_void, size: c_int) {
+    if size < 0 {
+        return fail(MPI_ERR_ARG, format!("invalid buffer size {size}"));
+    }
+    if buffer.is_null() && size > 0 {
+        return fail(MPI_ERR_BUFFER, "null buffer");
+    }
+    let mut s = st();
+    if s.bsend.attached.is_some() {
+        return fail(MPI_ERR_BUFFER, "a buffer is already attached");
+    }
+    s.bsend.attached = Some((buffer as usize, size as usize));
+    Ok(())
+}}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Buffer_detach / PMPI_Buffer_detach(buffer_addr: *mut c_void, size: *mut c_int) {
+    if st().bsend.attached.is_none() {
+        return fail(MPI_ERR_BUFFER, "no buffer is attached");
+    }
+    // Blocks until the buffered messages are on their way.
+    crate::req::drain_detached("MPI_Buffer_detach")?;
+    let (p, n) = st().bsend.attached.take().expect("checked");
+    if !buffer_addr.is_null() {
+        *(buffer_addr as *mut *mut c_void) = p as *mut c_void;
+    }
+    *out(size, "size")? = n as c_int;
+    Ok(())
+}}

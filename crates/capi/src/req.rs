@@ -1,0 +1,773 @@
+//! Requests: completion (wait/test in all their forms), cancel, free, status
+//! queries, persistent requests' life, generalized requests.
+//!
+//! Cancelling a send: vmpi hands a send to its channel at once (eager data or the
+//! rendezvous announcement), as MPICH does for a send already on its way, so
+//! MPI_Cancel on a send returns MPI_SUCCESS and the request completes normally;
+//! MPI_Test_cancelled then says false. Receives not yet matched are cancelled.
+
+use crate::consts::*;
+use crate::dtype::{layout, out};
+use crate::err::{err, fail, MpiErr, R};
+use crate::state::st;
+use std::ffi::c_void;
+use std::os::raw::c_int;
+use vmpi::p2p::{ReqId, Status};
+use vmpi::runtime;
+
+pub type QueryFn = unsafe extern "C" fn(*mut c_void, *mut MPI_Status) -> c_int;
+pub type FreeFn = unsafe extern "C" fn(*mut c_void) -> c_int;
+pub type CancelFn = unsafe extern "C" fn(*mut c_void, c_int) -> c_int;
+
+/// One operation as a request handle sees it.
+pub enum Kind {
+    /// In the engine.
+    Engine(ReqId),
+    /// Already complete (PROC_NULL, a buffered send whose data is copied).
+    Done(Status),
+    /// Persistent: what `MPI_Start` does, and the operation it started, if any.
+    Persistent {
+        spec: crate::p2p::PSpec,
+        active: Option<Box<Kind>>,
+    },
+    Grequest {
+        id: ReqId,
+        query: Option<QueryFn>,
+        free: Option<FreeFn>,
+        cancel: Option<CancelFn>,
+        extra: usize,
+    },
+}
+
+pub struct ReqObj {
+    pub kind: Kind,
+    pub comm: MPI_Comm,
+    pub recv: bool,
+}
+
+pub fn empty_c_status() -> MPI_Status {
+    MPI_Status {
+        count_lo: 0,
+        count_hi_and_cancelled: 0,
+        MPI_SOURCE: MPI_PROC_NULL,
+        MPI_TAG: MPI_ANY_TAG,
+        MPI_ERROR: MPI_SUCCESS,
+    }
+}
+
+pub fn set_bytes(s: &mut MPI_Status, bytes: u64) {
+    s.count_lo = bytes as u32 as c_int;
+    s.count_hi_and_cancelled = (s.count_hi_and_cancelled & 1) | (((bytes >> 32) as c_int) << 1);
+}
+
+pub fn bytes_of(s: &MPI_Status) -> u64 {
+    (s.count_lo as u32 as u64) | (((s.count_hi_and_cancelled as u32 >> 1) as u64) << 32)
+}
+
+pub fn to_c(s: &Status) -> MPI_Status {
+    let mut c = MPI_Status {
+        count_lo: 0,
+        count_hi_and_cancelled: s.cancelled as c_int,
+        MPI_SOURCE: s.source,
+        MPI_TAG: s.tag,
+        MPI_ERROR: s.error.map_or(MPI_SUCCESS, |e| e as c_int),
+    };
+    set_bytes(&mut c, s.count as u64);
+    c
+}
+
+pub unsafe fn write_status(dst: *mut MPI_Status, s: MPI_Status) {
+    if !dst.is_null() && dst as usize != STATUS_IGNORE {
+        *dst = s;
+    }
+}
+
+/// The error a completed operation reports (truncation), raised on `comm`.
+pub fn status_error(call: &str, comm: MPI_Comm, s: &MPI_Status) -> R<()> {
+    if s.MPI_ERROR == MPI_ERR_TRUNCATE {
+        return Err(MpiErr {
+            code: MPI_ERR_TRUNCATE,
+            msg: format!(
+                "{call}: message from rank {} with tag {} truncated to the receive buffer ({} bytes)",
+                s.MPI_SOURCE,
+                s.MPI_TAG,
+                bytes_of(s)
+            ),
+            comm: Some(comm),
+        });
+    }
+    if s.MPI_ERROR != MPI_SUCCESS {
+        return Err(MpiErr {
+            code: s.MPI_ERROR,
+            msg: format!("{call}: operation failed"),
+            comm: Some(comm),
+        });
+    }
+    Ok(())
+}
+
+/// The engine request to poll for `h`; None when it is complete or inactive.
+fn poll_target(h: MPI_Request) -> R<Option<ReqId>> {
+    if h == MPI_REQUEST_NULL {
+        return Ok(None);
+    }
+    let s = st();
+    let o = s
+        .reqs
+        .get(h)
+        .ok_or_else(|| err(MPI_ERR_REQUEST, format!("invalid request {:#x}", h as u32)))?;
+    Ok(match &o.kind {
+        Kind::Engine(id) | Kind::Grequest { id, .. } => Some(*id),
+        Kind::Persistent {
+            active: Some(a), ..
+        } => match **a {
+            Kind::Engine(id) => Some(id),
+            _ => None,
+        },
+        _ => None,
+    })
+}
+
+/// Does `h` take part in waitany/waitsome (not null, not an inactive persistent)?
+fn is_active(h: MPI_Request) -> bool {
+    if h == MPI_REQUEST_NULL {
+        return false;
+    }
+    match st().reqs.get(h).map(|o| &o.kind) {
+        Some(Kind::Persistent { active: None, .. }) => false,
+        Some(_) => true,
+        None => true, // reported as invalid when completed
+    }
+}
+
+fn ready(id: Option<ReqId>) -> R<bool> {
+    match id {
+        None => Ok(true),
+        Some(id) => Ok(runtime::with("MPI_Test", |rt| rt.engine.is_complete(id))?),
+    }
+}
+
+/// Finish an operation known to be complete: its status, and the handle set to
+/// MPI_REQUEST_NULL (or made inactive, for a persistent request).
+unsafe fn complete(h: &mut MPI_Request) -> R<(MPI_Status, MPI_Comm)> {
+    if *h == MPI_REQUEST_NULL {
+        return Ok((empty_c_status(), MPI_COMM_WORLD));
+    }
+    let mut s = st();
+    let o = s
+        .reqs
+        .get_mut(*h)
+        .ok_or_else(|| err(MPI_ERR_REQUEST, format!("invalid request {:#x}", *h as u32)))?;
+    let comm = o.comm;
+    let take = |k: &Kind| -> R<MPI_Status> {
+        match k {
+            Kind::Engine(id) => {
+                let st = runtime::with("MPI_Wait", |rt| rt.engine.test(*id))?;
+                Ok(to_c(&st.ok_or_else(|| {
+                    err(MPI_ERR_INTERN, "completing a pending request")
+                })?))
+            }
+            Kind::Done(st) => Ok(to_c(st)),
+            _ => Ok(empty_c_status()),
+        }
+    };
+    match &mut o.kind {
+        Kind::Persistent { active, .. } => {
+            let st = match active.take() {
+                Some(a) => take(&a)?,
+                None => empty_c_status(),
+            };
+            Ok((st, comm))
+        }
+        Kind::Grequest { .. } => {
+            let Some(ReqObj {
+                kind:
+                    Kind::Grequest {
+                        id,
+                        query,
+                        free,
+                        extra,
+                        ..
+                    },
+                ..
+            }) = s.reqs.remove(*h)
+            else {
+                unreachable!()
+            };
+            drop(s);
+            runtime::with("MPI_Wait", |rt| rt.engine.test(id))?;
+            *h = MPI_REQUEST_NULL;
+            let mut st = empty_c_status();
+            st.MPI_SOURCE = MPI_ANY_SOURCE;
+            if let Some(q) = query {
+                let rc = q(extra as *mut c_void, &mut st);
+                if rc != MPI_SUCCESS {
+                    st.MPI_ERROR = rc;
+                }
+            }
+            if let Some(f) = free {
+                let rc = f(extra as *mut c_void);
+                if rc != MPI_SUCCESS && st.MPI_ERROR == MPI_SUCCESS {
+                    st.MPI_ERROR = rc;
+                }
+            }
+            Ok((st, comm))
+        }
+        k => {
+            let st = take(k)?;
+            s.reqs.remove(*h);
+            *h = MPI_REQUEST_NULL;
+            Ok((st, comm))
+        }
+    }
+}
+
+/// Free what completed among the requests nobody waits for.
+pub fn reap() -> R<()> {
+    let mut s = st();
+    if s.detached.is_empty() {
+        return Ok(());
+    }
+    let det = std::mem::take(&mut s.detached);
+    let mut keep = Vec::new();
+    let mut freed = 0;
+    runtime::with("MPI_Request_free", |rt| {
+        for (id, copy) in det {
+            if rt.engine.is_complete(id)? {
+                rt.engine.test(id)?;
+                if let Some(c) = copy {
+                    freed += c.len() + MPI_BSEND_OVERHEAD;
+                }
+            } else {
+                keep.push((id, copy));
+            }
+        }
+        Ok(())
+    })?;
+    s.detached = keep;
+    s.bsend.used -= freed;
+    Ok(())
+}
+
+/// Wait until every detached request is complete (MPI_Finalize, MPI_Buffer_detach).
+pub fn drain_detached(call: &str) -> R<()> {
+    let ids: Vec<ReqId> = st().detached.iter().map(|d| d.0).collect();
+    if !ids.is_empty() {
+        runtime::progress_until(call, |rt| {
+            for id in &ids {
+                if !rt.engine.is_complete(*id)? {
+                    return Ok(false);
+                }
+            }
+            Ok(true)
+        })?;
+    }
+    reap()
+}
+
+/// Block until `pred` holds over the readiness of `ids`.
+fn wait_until(call: &str, ids: &[Option<ReqId>], all: bool) -> R<()> {
+    let live: Vec<ReqId> = ids.iter().flatten().copied().collect();
+    if live.len() < ids.len() && !all {
+        return Ok(()); // something is complete already
+    }
+    if live.is_empty() {
+        return Ok(());
+    }
+    runtime::progress_until(call, |rt| {
+        let mut n = 0;
+        for id in &live {
+            if rt.engine.is_complete(*id)? {
+                n += 1;
+                if !all {
+                    return Ok(true);
+                }
+            }
+        }
+        Ok(n == live.len())
+    })?;
+    Ok(())
+}
+
+fn progress_once(call: &str) -> R<()> {
+    runtime::with(call, |rt| rt.progress().map(|_| ()))?;
+    Ok(())
+}
+
+unsafe fn slice_mut<'a, T>(p: *mut T, n: c_int, what: &str) -> R<&'a mut [T]> {
+    if n < 0 {
+        return fail(MPI_ERR_COUNT, format!("invalid count {n}"));
+    }
+    if n == 0 {
+        return Ok(&mut []);
+    }
+    if p.is_null() {
+        return fail(MPI_ERR_ARG, format!("{what} is a null pointer"));
+    }
+    Ok(std::slice::from_raw_parts_mut(p, n as usize))
+}
+
+unsafe fn status_at(statuses: *mut MPI_Status, i: usize) -> *mut MPI_Status {
+    if statuses.is_null() || statuses as usize == STATUS_IGNORE {
+        statuses
+    } else {
+        statuses.add(i)
+    }
+}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Wait / PMPI_Wait(request: *mut MPI_Request, status: *mut MPI_Status) {
+    let h = out(request, "request")?;
+    reap()?;
+    let id = poll_target(*h)?;
+    wait_until("MPI_Wait", &[id], true)?;
+    let (s, comm) = complete(h)?;
+    write_status(status, s);
+    status_error("MPI_Wait", comm, &s)
+}}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Test / PMPI_Test(request: *mut MPI_Request, flag: *mut c_int, status: *mut MPI_Status) {
+    let h = out(request, "request")?;
+    let f = out(flag, "flag")?;
+    reap()?;
+    let id = poll_target(*h)?;
+    if id.is_some() {
+        progress_once("MPI_Test")?;
+    }
+    if !ready(id)? {
+        *f = 0;
+        return Ok(());
+    }
+    *f = 1;
+    let (s, comm) = complete(h)?;
+    write_status(status, s);
+    status_error("MPI_Test", comm, &s)
+}}
+
+/// Complete the requests at `idx`, writing statuses; MPI_ERR_IN_STATUS if any failed
+/// (when `multi`), else that one's error.
+unsafe fn complete_set(
+    call: &str,
+    reqs: &mut [MPI_Request],
+    idx: &[usize],
+    statuses: *mut MPI_Status,
+    slot_of: impl Fn(usize, usize) -> usize,
+) -> R<()> {
+    let mut failed = None;
+    for (k, &i) in idx.iter().enumerate() {
+        let (mut s, comm) = complete(&mut reqs[i])?;
+        if s.MPI_ERROR != MPI_SUCCESS && failed.is_none() {
+            failed = Some((comm, s));
+        }
+        if s.MPI_ERROR == MPI_SUCCESS {
+            s.MPI_ERROR = MPI_SUCCESS;
+        }
+        write_status(status_at(statuses, slot_of(k, i)), s);
+    }
+    match failed {
+        Some((comm, s)) => {
+            let e = status_error(call, comm, &s).unwrap_err();
+            Err(MpiErr {
+                code: MPI_ERR_IN_STATUS,
+                msg: e.msg,
+                comm: Some(comm),
+            })
+        }
+        None => Ok(()),
+    }
+}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Waitall / PMPI_Waitall(count: c_int, array_of_requests: *mut MPI_Request, array_of_statuses: *mut MPI_Status) {
+    let reqs = slice_mut(array_of_requests, count, "array_of_requests")?;
+    reap()?;
+    let ids = reqs.iter().map(|h| poll_target(*h)).collect::<R<Vec<_>>>()?;
+    wait_until("MPI_Waitall", &ids, true)?;
+    let idx: Vec<usize> = (0..reqs.len()).collect();
+    complete_set("MPI_Waitall", reqs, &idx, array_of_statuses, |_, i| i)
+}}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Testall / PMPI_Testall(count: c_int, array_of_requests: *mut MPI_Request, flag: *mut c_int, array_of_statuses: *mut MPI_Status) {
+    let reqs = slice_mut(array_of_requests, count, "array_of_requests")?;
+    let f = out(flag, "flag")?;
+    reap()?;
+    progress_once("MPI_Testall")?;
+    let ids = reqs.iter().map(|h| poll_target(*h)).collect::<R<Vec<_>>>()?;
+    for id in &ids {
+        if !ready(*id)? {
+            *f = 0;
+            return Ok(());
+        }
+    }
+    *f = 1;
+    let idx: Vec<usize> = (0..reqs.len()).collect();
+    complete_set("MPI_Testall", reqs, &idx, array_of_statuses, |_, i| i)
+}}
+
+/// Indices of active requests that are complete (at most one unless `some`).
+fn ready_set(reqs: &[MPI_Request], some: bool) -> R<(Vec<usize>, usize)> {
+    let mut done = Vec::new();
+    let mut active = 0;
+    for (i, h) in reqs.iter().enumerate() {
+        if !is_active(*h) {
+            continue;
+        }
+        active += 1;
+        if ready(poll_target(*h)?)? {
+            done.push(i);
+            if !some {
+                break;
+            }
+        }
+    }
+    Ok((done, active))
+}
+
+unsafe fn any_or_some(
+    call: &str,
+    reqs: &mut [MPI_Request],
+    block: bool,
+    some: bool,
+) -> R<Option<Vec<usize>>> {
+    reap()?;
+    loop {
+        if !block {
+            progress_once(call)?;
+        }
+        let (done, active) = ready_set(reqs, some)?;
+        if active == 0 {
+            return Ok(None);
+        }
+        if !done.is_empty() || !block {
+            return Ok(Some(done));
+        }
+        let ids = reqs
+            .iter()
+            .filter(|h| is_active(**h))
+            .map(|h| poll_target(*h))
+            .collect::<R<Vec<_>>>()?;
+        wait_until(call, &ids, false)?;
+    }
+}
+
+unsafe fn waitany(
+    call: &str,
+    count: c_int,
+    reqs: *mut MPI_Request,
+    index: *mut c_int,
+    flag: *mut c_int,
+    status: *mut MPI_Status,
+    block: bool,
+) -> R<()> {
+    let reqs = slice_mut(reqs, count, "array_of_requests")?;
+    let ix = out(index, "index")?;
+    let r = any_or_some(call, reqs, block, false)?;
+    if !flag.is_null() {
+        *flag = 0;
+    }
+    match r {
+        None => {
+            *ix = MPI_UNDEFINED;
+            if !flag.is_null() {
+                *flag = 1;
+            }
+            write_status(status, empty_c_status());
+            Ok(())
+        }
+        Some(d) if d.is_empty() => {
+            *ix = MPI_UNDEFINED;
+            Ok(())
+        }
+        Some(d) => {
+            let i = d[0];
+            *ix = i as c_int;
+            if !flag.is_null() {
+                *flag = 1;
+            }
+            let (s, comm) = complete(&mut reqs[i])?;
+            write_status(status, s);
+            status_error(call, comm, &s)
+        }
+    }
+}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Waitany / PMPI_Waitany(count: c_int, array_of_requests: *mut MPI_Request, index: *mut c_int, status: *mut MPI_Status) {
+    waitany("MPI_Waitany", count, array_of_requests, index, std::ptr::null_mut(), status, true)
+}}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Testany / PMPI_Testany(count: c_int, array_of_requests: *mut MPI_Request, index: *mut c_int, flag: *mut c_int, status: *mut MPI_Status) {
+    out(flag, "flag")?;
+    waitany("MPI_Testany", count, array_of_requests, index, flag, status, false)
+}}
+
+unsafe fn waitsome(
+    call: &str,
+    incount: c_int,
+    reqs: *mut MPI_Request,
+    outcount: *mut c_int,
+    indices: *mut c_int,
+    statuses: *mut MPI_Status,
+    block: bool,
+) -> R<()> {
+    let reqs = slice_mut(reqs, incount, "array_of_requests")?;
+    let oc = out(outcount, "outcount")?;
+    match any_or_some(call, reqs, block, true)? {
+        None => {
+            *oc = MPI_UNDEFINED;
+            Ok(())
+        }
+        Some(d) => {
+            *oc = d.len() as c_int;
+            if !d.is_empty() {
+                let ind = slice_mut(indices, d.len() as c_int, "array_of_indices")?;
+                for (k, i) in d.iter().enumerate() {
+                    ind[k] = *i as c_int;
+                }
+            }
+            complete_set(call, reqs, &d, statuses, |k, _| k)
+        }
+    }
+}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Waitsome / PMPI_Waitsome(incount: c_int, array_of_requests: *mut MPI_Request, outcount: *mut c_int, array_of_indices: *mut c_int, array_of_statuses: *mut MPI_Status) {
+    waitsome("MPI_Waitsome", incount, array_of_requests, outcount, array_of_indices, array_of_statuses, true)
+}}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Testsome / PMPI_Testsome(incount: c_int, array_of_requests: *mut MPI_Request, outcount: *mut c_int, array_of_indices: *mut c_int, array_of_statuses: *mut MPI_Status) {
+    waitsome("MPI_Testsome", incount, array_of_requests, outcount, array_of_indices, array_of_statuses, false)
+}}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Request_free / PMPI_Request_free(request: *mut MPI_Request) {
+    let h = out(request, "request")?;
+    if *h == MPI_REQUEST_NULL {
+        return fail(MPI_ERR_REQUEST, "null request (MPI_REQUEST_NULL)");
+    }
+    let o = st().reqs.remove(*h).ok_or_else(|| err(MPI_ERR_REQUEST, format!("invalid request {:#x}", *h as u32)))?;
+    *h = MPI_REQUEST_NULL;
+    let engine = match o.kind {
+        Kind::Engine(id) => Some(id),
+        Kind::Persistent { active: Some(a), .. } => match *a {
+            Kind::Engine(id) => Some(id),
+            _ => None,
+        },
+        Kind::Grequest { id, free, extra, .. } => {
+            if let Some(f) = free {
+                f(extra as *mut c_void);
+            }
+            Some(id)
+        }
+        _ => None,
+    };
+    if let Some(id) = engine {
+        st().detached.push((id, None));
+        reap()?;
+    }
+    Ok(())
+}}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Cancel / PMPI_Cancel(request: *mut MPI_Request) {
+    let h = *out(request, "request")?;
+    if h == MPI_REQUEST_NULL {
+        return fail(MPI_ERR_REQUEST, "null request (MPI_REQUEST_NULL)");
+    }
+    enum Act { Engine(ReqId), Grequest(Option<CancelFn>, usize, ReqId), Nothing }
+    let act = {
+        let s = st();
+        let o = s.reqs.get(h).ok_or_else(|| err(MPI_ERR_REQUEST, format!("invalid request {:#x}", h as u32)))?;
+        match &o.kind {
+            Kind::Engine(id) if o.recv => Act::Engine(*id),
+            Kind::Persistent { active: Some(a), .. } if o.recv => match **a {
+                Kind::Engine(id) => Act::Engine(id),
+                _ => Act::Nothing,
+            },
+            Kind::Grequest { cancel, extra, id, .. } => Act::Grequest(*cancel, *extra, *id),
+            _ => Act::Nothing,
+        }
+    };
+    match act {
+        Act::Engine(id) => {
+            runtime::with("MPI_Cancel", |rt| rt.engine.cancel(id))?;
+        }
+        Act::Grequest(Some(c), extra, id) => {
+            let done = runtime::with("MPI_Cancel", |rt| rt.engine.is_complete(id))?;
+            let rc = c(extra as *mut c_void, done as c_int);
+            if rc != MPI_SUCCESS {
+                return fail(rc, "the generalized request's cancel function failed");
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Request_get_status / PMPI_Request_get_status(request: MPI_Request, flag: *mut c_int, status: *mut MPI_Status) {
+    let f = out(flag, "flag")?;
+    if request == MPI_REQUEST_NULL {
+        *f = 1;
+        write_status(status, empty_c_status());
+        return Ok(());
+    }
+    progress_once("MPI_Request_get_status")?;
+    enum Look { Engine(ReqId), Now(MPI_Status), Greq(ReqId, Option<QueryFn>, usize) }
+    let look = {
+        let s = st();
+        let o = s.reqs.get(request).ok_or_else(|| err(MPI_ERR_REQUEST, format!("invalid request {:#x}", request as u32)))?;
+        match &o.kind {
+            Kind::Engine(id) => Look::Engine(*id),
+            Kind::Done(st) => Look::Now(to_c(st)),
+            Kind::Persistent { active: None, .. } => Look::Now(empty_c_status()),
+            Kind::Persistent { active: Some(a), .. } => match &**a {
+                Kind::Engine(id) => Look::Engine(*id),
+                Kind::Done(st) => Look::Now(to_c(st)),
+                _ => Look::Now(empty_c_status()),
+            },
+            Kind::Grequest { id, query, extra, .. } => Look::Greq(*id, *query, *extra),
+        }
+    };
+    match look {
+        Look::Engine(id) => match runtime::with("MPI_Request_get_status", |rt| rt.engine.peek_status(id))? {
+            Some(s) => {
+                *f = 1;
+                write_status(status, to_c(&s));
+            }
+            None => *f = 0,
+        },
+        Look::Now(s) => {
+            *f = 1;
+            write_status(status, s);
+        }
+        Look::Greq(id, q, extra) => {
+            if runtime::with("MPI_Request_get_status", |rt| rt.engine.is_complete(id))? {
+                *f = 1;
+                let mut s = empty_c_status();
+                if let Some(q) = q {
+                    q(extra as *mut c_void, &mut s);
+                }
+                write_status(status, s);
+            } else {
+                *f = 0;
+            }
+        }
+    }
+    Ok(())
+}}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Grequest_start / PMPI_Grequest_start(query_fn: Option<QueryFn>, free_fn: Option<FreeFn>, cancel_fn: Option<CancelFn>, extra_state: *mut c_void, request: *mut MPI_Request) {
+    let o = out(request, "request")?;
+    let id = runtime::with("MPI_Grequest_start", |rt| Ok(rt.engine.new_external()))?;
+    *o = st().reqs.insert(ReqObj {
+        kind: Kind::Grequest { id, query: query_fn, free: free_fn, cancel: cancel_fn, extra: extra_state as usize },
+        comm: MPI_COMM_WORLD,
+        recv: false,
+    });
+    Ok(())
+}}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Grequest_complete / PMPI_Grequest_complete(request: MPI_Request) {
+    let id = match st().reqs.get(request).map(|o| &o.kind) {
+        Some(Kind::Grequest { id, .. }) => *id,
+        _ => return fail(MPI_ERR_REQUEST, format!("{:#x} is not a generalized request", request as u32)),
+    };
+    runtime::with("MPI_Grequest_complete", |rt| rt.engine.complete_external(id, Status::empty()))?;
+    Ok(())
+}}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Start / PMPI_Start(request: *mut MPI_Request) {
+    let h = *out(request, "request")?;
+    crate::p2p::start(h)
+}}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Startall / PMPI_Startall(count: c_int, array_of_requests: *mut MPI_Request) {
+    let reqs = slice_mut(array_of_requests, count, "array_of_requests")?;
+    for h in reqs.iter() {
+        crate::p2p::start(*h)?;
+    }
+    Ok(())
+}}
+
+// ---- status queries ------------------------------------------------------------
+
+unsafe fn status_in<'a>(s: *const MPI_Status) -> R<&'a MPI_Status> {
+    if s.is_null() || s as usize == STATUS_IGNORE {
+        return fail(MPI_ERR_ARG, "status is a null pointer or MPI_STATUS_IGNORE");
+    }
+    Ok(&*s)
+}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Get_count / PMPI_Get_count(status: *const MPI_Status, datatype: MPI_Datatype, count: *mut c_int) {
+    let s = status_in(status)?;
+    let l = layout(datatype)?;
+    let b = bytes_of(s);
+    *out(count, "count")? = if l.extent == 0 {
+        if b == 0 { 0 } else { MPI_UNDEFINED }
+    } else if b % l.extent as u64 != 0 || b / l.extent as u64 > i32::MAX as u64 {
+        MPI_UNDEFINED
+    } else {
+        (b / l.extent as u64) as c_int
+    };
+    Ok(())
+}}
+
+fn elements(s: &MPI_Status, dt: MPI_Datatype) -> R<i64> {
+    let l = layout(dt)?;
+    let b = bytes_of(s);
+    if l.extent == 0 {
+        return Ok(0);
+    }
+    if l.elems == 2 {
+        // A partial pair counts its first element.
+        let whole = b / l.extent as u64;
+        let part = (b % l.extent as u64 > 0) as u64;
+        return Ok((whole * 2 + part) as i64);
+    }
+    if b % l.extent as u64 != 0 {
+        return Ok(MPI_UNDEFINED as i64);
+    }
+    Ok((b / l.extent as u64) as i64)
+}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Get_elements / PMPI_Get_elements(status: *const MPI_Status, datatype: MPI_Datatype, count: *mut c_int) {
+    let s = status_in(status)?;
+    let n = elements(s, datatype)?;
+    *out(count, "count")? = if n > i32::MAX as i64 { MPI_UNDEFINED } else { n as c_int };
+    Ok(())
+}}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Get_elements_x / PMPI_Get_elements_x(status: *const MPI_Status, datatype: MPI_Datatype, count: *mut MPI_Count) {
+    let s = status_in(status)?;
+    *out(count, "count")? = elements(s, datatype)?;
+    Ok(())
+}}
+
+unsafe fn set_elements(status: *mut MPI_Status, dt: MPI_Datatype, count: i64) -> R<()> {
+    if count < 0 {
+        return fail(MPI_ERR_COUNT, format!("invalid count {count}"));
+    }
+    let l = layout(dt)?;
+    let s = out(status, "status")?;
+    let bytes = if l.elems == 2 {
+        (count as u64 / 2) * l.extent as u64
+    } else {
+        count as u64 * l.extent as u64
+    };
+    set_bytes(s, bytes);
+    Ok(())
+}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Status_set_elements / PMPI_Status_set_elements(status: *mut MPI_Status, datatype: MPI_Datatype, count: c_int) {
+    set_elements(status, datatype, count as i64)
+}}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Status_set_elements_x / PMPI_Status_set_elements_x(status: *mut MPI_Status, datatype: MPI_Datatype, count: MPI_Count) {
+    set_elements(status, datatype, count)
+}}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Status_set_cancelled / PMPI_Status_set_cancelled(status: *mut MPI_Status, flag: c_int) {
+    let s = out(status, "status")?;
+    s.count_hi_and_cancelled = (s.count_hi_and_cancelled & !1) | (flag != 0) as c_int;
+    Ok(())
+}}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Test_cancelled / PMPI_Test_cancelled(status: *const MPI_Status, flag: *mut c_int) {
+    let s = status_in(status)?;
+    *out(flag, "flag")? = s.count_hi_and_cancelled & 1;
+    Ok(())
+}}

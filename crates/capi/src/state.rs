@@ -1,0 +1,176 @@
+//! The process-wide tables behind the C handles, under one lock (taken for short
+//! moments: never across a blocking wait, never while a user callback runs, and
+//! always before the runtime's lock when both are held).
+
+use crate::consts::*;
+use crate::err::{err, Handler, R};
+use std::collections::{BTreeMap, HashMap};
+use std::os::raw::c_int;
+use std::sync::{Mutex, MutexGuard, OnceLock};
+
+/// Objects addressed by `prefix | index` handles; freed slots are reused.
+pub struct Table<T> {
+    prefix: u32,
+    items: Vec<Option<T>>,
+    free: Vec<usize>,
+}
+
+impl<T> Table<T> {
+    pub fn new(prefix: u32) -> Self {
+        Table {
+            prefix,
+            items: Vec::new(),
+            free: Vec::new(),
+        }
+    }
+    pub fn insert(&mut self, v: T) -> c_int {
+        let i = match self.free.pop() {
+            Some(i) => {
+                self.items[i] = Some(v);
+                i
+            }
+            None => {
+                self.items.push(Some(v));
+                self.items.len() - 1
+            }
+        };
+        (self.prefix | i as u32) as c_int
+    }
+    fn index(&self, h: c_int) -> Option<usize> {
+        let h = h as u32;
+        (h & 0xfc00_0000 == self.prefix).then_some((h & 0x03ff_ffff) as usize)
+    }
+    pub fn get(&self, h: c_int) -> Option<&T> {
+        self.index(h).and_then(|i| self.items.get(i)?.as_ref())
+    }
+    pub fn get_mut(&mut self, h: c_int) -> Option<&mut T> {
+        self.index(h).and_then(|i| self.items.get_mut(i)?.as_mut())
+    }
+    pub fn remove(&mut self, h: c_int) -> Option<T> {
+        let i = self.index(h)?;
+        let v = self.items.get_mut(i)?.take()?;
+        self.free.push(i);
+        Some(v)
+    }
+    pub fn len(&self) -> usize {
+        self.items.len() - self.free.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+pub struct CommObj {
+    pub comm: vmpi::comm::Comm,
+    pub name: String,
+    pub errh: MPI_Errhandler,
+    /// keyval -> attribute value (a pointer-sized word of the application's).
+    pub attrs: BTreeMap<c_int, usize>,
+}
+
+pub struct State {
+    /// (rank, size) of MPI_COMM_WORLD once MPI is initialized.
+    pub world: Option<(usize, usize)>,
+    pub comms: HashMap<MPI_Comm, CommObj>,
+    pub next_comm: u32,
+    pub reqs: Table<crate::req::ReqObj>,
+    pub msgs: Table<crate::p2p::MsgObj>,
+    pub infos: Table<crate::info::InfoObj>,
+    pub errhs: Table<crate::err::CommErrFn>,
+    pub keyvals: Table<crate::attr::Keyval>,
+    /// Engine requests nobody waits for (freed active requests, buffered sends),
+    /// with the copy a buffered send reads from; reaped as they complete.
+    pub detached: Vec<(vmpi::p2p::ReqId, Option<Vec<u8>>)>,
+    pub bsend: crate::p2p::BsendBuf,
+    pub user_classes: Vec<c_int>,
+    /// user error code -> its class
+    pub user_codes: HashMap<c_int, c_int>,
+    pub err_strings: HashMap<c_int, String>,
+    pub last_code: c_int,
+    pub type_names: HashMap<MPI_Datatype, String>,
+    pub main_thread: Option<std::thread::ThreadId>,
+    pub thread_level: c_int,
+}
+
+static ST: OnceLock<Mutex<State>> = OnceLock::new();
+
+pub fn st() -> MutexGuard<'static, State> {
+    ST.get_or_init(|| {
+        Mutex::new(State {
+            world: None,
+            comms: HashMap::new(),
+            next_comm: 0,
+            reqs: Table::new(DYN_REQUEST),
+            msgs: Table::new(DYN_MESSAGE),
+            infos: Table::new(DYN_INFO),
+            errhs: Table::new(DYN_ERRH),
+            keyvals: Table::new(DYN_KEYVAL),
+            detached: Vec::new(),
+            bsend: Default::default(),
+            user_classes: Vec::new(),
+            user_codes: HashMap::new(),
+            err_strings: HashMap::new(),
+            last_code: MPICH_ERR_LAST_CLASS,
+            type_names: HashMap::new(),
+            main_thread: None,
+            thread_level: MPI_THREAD_MULTIPLE,
+        })
+    })
+    .lock()
+    .unwrap_or_else(|p| p.into_inner())
+}
+
+pub fn world_rank() -> Option<usize> {
+    st().world.map(|w| w.0)
+}
+
+/// The error handler that hears about errors on `comm` (MPI_COMM_WORLD's for a
+/// bad or null communicator, fatal before MPI_Init).
+pub fn errhandler_of(comm: MPI_Comm) -> Handler {
+    let s = st();
+    let (h, c) = match s.comms.get(&comm) {
+        Some(o) => (o.errh, comm),
+        None => match s.comms.get(&MPI_COMM_WORLD) {
+            Some(o) => (o.errh, MPI_COMM_WORLD),
+            None => (MPI_ERRORS_ARE_FATAL, MPI_COMM_WORLD),
+        },
+    };
+    match h {
+        MPI_ERRORS_RETURN | MPIR_ERRORS_THROW_EXCEPTIONS => Handler::Return,
+        MPI_ERRORS_ARE_FATAL | MPI_ERRORS_ABORT => Handler::Fatal,
+        _ => match s.errhs.get(h) {
+            Some(f) => Handler::User(*f, c),
+            None => Handler::Fatal,
+        },
+    }
+}
+
+impl State {
+    /// The communicator behind `h`, or MPI_ERR_COMM.
+    pub fn comm(&self, h: MPI_Comm) -> R<&CommObj> {
+        if self.world.is_none() {
+            return Err(err(
+                MPI_ERR_OTHER,
+                "MPI is not initialized (or already finalized)",
+            ));
+        }
+        if h == MPI_COMM_NULL {
+            return Err(err(MPI_ERR_COMM, "null communicator (MPI_COMM_NULL)"));
+        }
+        self.comms.get(&h).ok_or_else(|| {
+            err(
+                MPI_ERR_COMM,
+                format!("invalid communicator {:#x}", h as u32),
+            )
+        })
+    }
+    pub fn comm_mut(&mut self, h: MPI_Comm) -> R<&mut CommObj> {
+        self.comm(h)?;
+        Ok(self.comms.get_mut(&h).expect("checked"))
+    }
+}
+
+/// A clone of the core communicator behind `h`.
+pub fn comm(h: MPI_Comm) -> R<vmpi::comm::Comm> {
+    Ok(st().comm(h)?.comm.clone())
+}
