@@ -7,6 +7,8 @@ need=()
 command -v mpiexec.mpich >/dev/null 2>&1 || need+=(mpich libmpich-dev)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
 command -v gcc >/dev/null 2>&1 || need+=(gcc)
+command -v g++ >/dev/null 2>&1 || need+=(g++)
+command -v make >/dev/null 2>&1 || need+=(make)
 command -v pgrep >/dev/null 2>&1 || need+=(procps)
 if [ ${#need[@]} -eq 0 ]; then
     exit 0
