@@ -6,20 +6,34 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 fn bin_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_coll_check")).parent().unwrap().to_path_buf()
+    PathBuf::from(env!("CARGO_BIN_EXE_coll_check"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 fn run(np: usize, args: &[&str], env: &[(&str, &str)]) {
     let dir = bin_dir();
     let mpirun = dir.join("mpirun");
-    assert!(mpirun.exists(), "{} missing: build the workspace (cargo build --release --workspace)", mpirun.display());
+    assert!(
+        mpirun.exists(),
+        "{} missing: build the workspace (cargo build --release --workspace)",
+        mpirun.display()
+    );
     let mut c = Command::new(&mpirun);
-    c.arg("-np").arg(np.to_string()).arg(dir.join("coll_check")).args(args);
+    c.arg("-np")
+        .arg(np.to_string())
+        .arg(dir.join("coll_check"))
+        .args(args);
     for (k, v) in env {
         c.env(k, v);
     }
     let t = Instant::now();
-    let mut child = c.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().expect("start mpirun");
+    let mut child = c
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start mpirun");
     loop {
         if child.try_wait().unwrap().is_some() {
             break;
@@ -32,7 +46,12 @@ fn run(np: usize, args: &[&str], env: &[(&str, &str)]) {
     }
     let o = child.wait_with_output().unwrap();
     let out = String::from_utf8_lossy(&o.stdout);
-    assert!(o.status.success() && out.contains("coll_check: ok"), "np {np} {env:?}: {}\n{}", out, String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success() && out.contains("coll_check: ok"),
+        "np {np} {env:?}: {}\n{}",
+        out,
+        String::from_utf8_lossy(&o.stderr)
+    );
 }
 
 #[test]
@@ -52,8 +71,16 @@ fn large_messages() {
 #[test]
 fn forced_algorithms() {
     let sets: &[&[(&str, &str)]] = &[
-        &[("VMPI_BCAST_ALGO", "scatter_allgather"), ("VMPI_ALLREDUCE_ALGO", "rabenseifner"), ("VMPI_ALLTOALL_ALGO", "bruck")],
-        &[("VMPI_ALLREDUCE_ALGO", "ring"), ("VMPI_ALLTOALL_ALGO", "pairwise"), ("VMPI_BARRIER_ALGO", "dissemination")],
+        &[
+            ("VMPI_BCAST_ALGO", "scatter_allgather"),
+            ("VMPI_ALLREDUCE_ALGO", "rabenseifner"),
+            ("VMPI_ALLTOALL_ALGO", "bruck"),
+        ],
+        &[
+            ("VMPI_ALLREDUCE_ALGO", "ring"),
+            ("VMPI_ALLTOALL_ALGO", "pairwise"),
+            ("VMPI_BARRIER_ALGO", "dissemination"),
+        ],
     ];
     for env in sets {
         for np in [3, 5, 8] {

@@ -24,13 +24,17 @@ fn report(o: &Outcome, n: usize) -> (u64, u64) {
 
 #[test]
 fn flood_2() {
-    let o = Spec::mpirun(2, "flood", &["3000", "2048", "4", "1M", "reverse"]).limit(60).run();
+    let o = Spec::mpirun(2, "flood", &["3000", "2048", "4", "1M", "reverse"])
+        .limit(60)
+        .run();
     assert_eq!(report(&o, 2).0, 3004, "{}", o.dump());
 }
 
 #[test]
 fn flood_4() {
-    let o = Spec::mpirun(4, "flood", &["3000", "2048", "4", "1M", "reverse"]).limit(60).run();
+    let o = Spec::mpirun(4, "flood", &["3000", "2048", "4", "1M", "reverse"])
+        .limit(60)
+        .run();
     assert_eq!(report(&o, 4).0, 3 * 3004, "{}", o.dump());
 }
 
@@ -46,7 +50,11 @@ fn flood_unexpected_limit_1m_reverse_order() {
         .run();
     let (n, rss) = report(&o, 2);
     assert_eq!(n, 3004);
-    assert!(rss < 200 * 1024, "rank 0 peak RSS {rss} KiB with VMPI_UNEXPECTED_LIMIT=1M\n{}", o.dump());
+    assert!(
+        rss < 200 * 1024,
+        "rank 0 peak RSS {rss} KiB with VMPI_UNEXPECTED_LIMIT=1M\n{}",
+        o.dump()
+    );
 }
 
 /// A large flood (about 120 MiB per sender, 3 senders) taken in arrival order: rank 0
@@ -59,7 +67,11 @@ fn flood_unexpected_limit_1m_memory_bounded() {
         .run();
     let (n, rss) = report(&o, 4);
     assert_eq!(n, 3 * 15008);
-    assert!(rss < 200 * 1024, "rank 0 peak RSS {rss} KiB with VMPI_UNEXPECTED_LIMIT=1M\n{}", o.dump());
+    assert!(
+        rss < 200 * 1024,
+        "rank 0 peak RSS {rss} KiB with VMPI_UNEXPECTED_LIMIT=1M\n{}",
+        o.dump()
+    );
 }
 
 /// The same flood over TCP (the socket's own buffers fill up instead of a ring).

@@ -25,14 +25,19 @@ fn hydra_exchange_ring_and_allpairs_4() {
         o.assert_success();
         for l in rank_lines(&o, "exchange", 4) {
             assert!(l.contains("manager=PMI-1"), "{l}");
-            assert!(l.contains(":shm/"), "ranks under Hydra on one machine use shm: {l}");
+            assert!(
+                l.contains(":shm/"),
+                "ranks under Hydra on one machine use shm: {l}"
+            );
         }
     }
 }
 
 #[test]
 fn hydra_matching_2() {
-    let o = Spec::launcher(hydra(), &["-n", "2"], "matching", &[]).limit(90).run();
+    let o = Spec::launcher(hydra(), &["-n", "2"], "matching", &[])
+        .limit(90)
+        .run();
     o.assert_success();
     rank_lines(&o, "matching", 2);
 }

@@ -8,9 +8,21 @@ use common::Spec;
 use std::time::{Duration, Instant};
 
 fn crash(np: usize, victim: usize) {
-    let o = Spec::mpirun(np, "crash", &[&victim.to_string()]).limit(30).run();
-    assert_eq!(o.code(), Some(128 + 11), "a rank killed by SIGSEGV: exit 139\n{}", o.dump());
-    assert!(o.elapsed < Duration::from_secs(10), "took {:?}\n{}", o.elapsed, o.dump());
+    let o = Spec::mpirun(np, "crash", &[&victim.to_string()])
+        .limit(30)
+        .run();
+    assert_eq!(
+        o.code(),
+        Some(128 + 11),
+        "a rank killed by SIGSEGV: exit 139\n{}",
+        o.dump()
+    );
+    assert!(
+        o.elapsed < Duration::from_secs(10),
+        "took {:?}\n{}",
+        o.elapsed,
+        o.dump()
+    );
     assert!(
         o.stderr.contains(&format!("rank {victim} ")) && o.stderr.contains("SIGSEGV"),
         "stderr must name rank {victim} and SIGSEGV:\n{}",
@@ -41,9 +53,23 @@ fn signal_while_hanging(sig: i32, code: i32, name: &str) {
     let t = Instant::now();
     job.signal(sig);
     let o = job.wait();
-    assert!(t.elapsed() < Duration::from_secs(10), "mpirun took {:?} after {name}\n{}", t.elapsed(), o.dump());
-    assert_eq!(o.code(), Some(code), "{name} to mpirun: exit {code}\n{}", o.dump());
-    assert!(o.stderr.contains(&format!("received {name}")), "{}", o.dump());
+    assert!(
+        t.elapsed() < Duration::from_secs(10),
+        "mpirun took {:?} after {name}\n{}",
+        t.elapsed(),
+        o.dump()
+    );
+    assert_eq!(
+        o.code(),
+        Some(code),
+        "{name} to mpirun: exit {code}\n{}",
+        o.dump()
+    );
+    assert!(
+        o.stderr.contains(&format!("received {name}")),
+        "{}",
+        o.dump()
+    );
 }
 
 #[test]
@@ -58,9 +84,16 @@ fn sigterm_to_mpirun_ends_hanging_job() {
 
 #[test]
 fn timeout_ends_hanging_job() {
-    let o = Spec::mpirun(4, "hang", &[]).opts(&["--timeout", "2"]).limit(30).run();
+    let o = Spec::mpirun(4, "hang", &[])
+        .opts(&["--timeout", "2"])
+        .limit(30)
+        .run();
     assert_eq!(o.code(), Some(124), "--timeout: exit 124\n{}", o.dump());
-    assert!(o.stdout.matches("hang rank").count() == 4, "ranks got past init:\n{}", o.dump());
+    assert!(
+        o.stdout.matches("hang rank").count() == 4,
+        "ranks got past init:\n{}",
+        o.dump()
+    );
     assert!(o.stderr.contains("timeout of 2 s"), "{}", o.dump());
     assert!(
         o.elapsed >= Duration::from_secs(2) && o.elapsed < Duration::from_secs(12),

@@ -8,7 +8,11 @@ fn check(o: &common::Outcome, n: usize, manager: &str) {
     o.assert_success();
     for l in rank_lines(o, "matching", n) {
         assert!(l.contains(": ok, "), "{l}");
-        assert!(l.contains(&format!("manager={manager}")), "{l}\n{}", o.dump());
+        assert!(
+            l.contains(&format!("manager={manager}")),
+            "{l}\n{}",
+            o.dump()
+        );
     }
 }
 
@@ -30,14 +34,18 @@ fn matching_4() {
 /// Large messages by pipelined copy instead of CMA.
 #[test]
 fn matching_4_without_cma() {
-    let o = Spec::mpirun(4, "matching", &[]).env("MV2_SMP_USE_CMA", "0").run();
+    let o = Spec::mpirun(4, "matching", &[])
+        .env("MV2_SMP_USE_CMA", "0")
+        .run();
     check(&o, 4, "PMI-1");
 }
 
 /// The same semantics over TCP.
 #[test]
 fn matching_2_tcp() {
-    let o = Spec::mpirun(2, "matching", &[]).env("MV2_USE_SHARED_MEM", "0").run();
+    let o = Spec::mpirun(2, "matching", &[])
+        .env("MV2_USE_SHARED_MEM", "0")
+        .run();
     check(&o, 2, "PMI-1");
 }
 

@@ -44,6 +44,8 @@ pub struct Config {
     pub yield_mode: YieldMode,
     /// `VMPI_VERBOSE`: print the channel of every pair at init (rank 0).
     pub verbose: bool,
+    /// `VMPI_SHM_DOMAIN_SPLIT`: cut shm domains into blocks of N consecutive ranks.
+    pub domain_split: Option<usize>,
 }
 
 /// A parameter's name, default and meaning (the table users see).
@@ -67,6 +69,12 @@ pub const PARAMS: &[Param] = &[
     Param { name: "VMPI_UNEXPECTED_LIMIT", default: "4M", meaning: "unexpected eager bytes buffered per peer before its channel is left undrained" },
     Param { name: "VMPI_YIELD", default: "auto", meaning: "idle waiting: auto (yield when ranks outnumber cores), always, never" },
     Param { name: "VMPI_VERBOSE", default: "0", meaning: "rank 0 prints the channel of every pair and why at init" },
+    Param { name: "VMPI_SHM_DOMAIN_SPLIT", default: "", meaning: "testing: cut shm domains into blocks of N consecutive world ranks (one host looks like several)" },
+    Param { name: "VMPI_BARRIER_ALGO", default: "auto", meaning: "dissemination | two_level (docs/collectives.md)" },
+    Param { name: "VMPI_BCAST_ALGO", default: "auto", meaning: "binomial | scatter_allgather | two_level" },
+    Param { name: "VMPI_REDUCE_ALGO", default: "auto", meaning: "binomial | two_level" },
+    Param { name: "VMPI_ALLREDUCE_ALGO", default: "auto", meaning: "recursive_doubling | rabenseifner | ring | two_level" },
+    Param { name: "VMPI_ALLTOALL_ALGO", default: "auto", meaning: "bruck | pairwise" },
 ];
 
 /// Parse a boolean the way MVAPICH2 users write them.
@@ -123,6 +131,7 @@ impl Config {
             unexpected_limit: 4 << 20,
             yield_mode: YieldMode::Auto,
             verbose: false,
+            domain_split: None,
         };
         let mut warnings = Vec::new();
         for (k, v) in vars {
@@ -168,6 +177,20 @@ impl Config {
                     }
                 }
                 "VMPI_VERBOSE" => c.verbose = parse_bool(&k, &v)?,
+                "VMPI_SHM_DOMAIN_SPLIT" => match v.trim().parse::<usize>() {
+                    Ok(n) if n > 0 => c.domain_split = Some(n),
+                    _ => return Err(Error::new(ErrorClass::Arg, format!("{k}={v}: expected a positive number of ranks"))),
+                },
+                // Collective algorithm choices: owned by coll::tuning (which reads them
+                // at first use); checked here so a bad value stops MPI_Init.
+                _ if crate::coll::tuning::PARAMS.iter().any(|(n, _)| *n == k) => {
+                    let (_, allowed) = crate::coll::tuning::PARAMS.iter().find(|(n, _)| *n == k).expect("found");
+                    let val = v.trim().to_ascii_lowercase();
+                    if val != "auto" && !allowed.iter().any(|(a, _)| *a == val) {
+                        let names: Vec<&str> = allowed.iter().map(|(a, _)| *a).collect();
+                        return Err(Error::new(ErrorClass::Arg, format!("{k}={v}: expected auto|{}", names.join("|"))));
+                    }
+                }
                 // Set by the launcher for the ranks; not a tuning knob.
                 "VMPI_LAUNCHER" => {}
                 _ => warnings.push(format!("unknown parameter {k} ignored (see docs/parameters.md)")),
@@ -202,7 +225,16 @@ mod tests {
 
     #[test]
     fn unknown_warns_and_bad_value_errors() {
-        let (_, w) = Config::from_vars(vars(&[("MV2_NO_SUCH", "1")])).unwrap();
+        let (_, w) = Config::from_vars(vars(&[
+            ("MV2_NO_SUCH", "1"),
+            ("VMPI_BCAST_ALGO", "binomial"),
+        ]))
+        .unwrap();
+        assert_eq!(w.len(), 1);
+        assert!(Config::from_vars(vars(&[("VMPI_BCAST_ALGO", "fastest")]))
+            .unwrap_err()
+            .message
+            .contains("binomial"));
         assert!(w[0].contains("MV2_NO_SUCH"));
         let e = Config::from_vars(vars(&[("MV2_USE_SHARED_MEM", "maybe")])).unwrap_err();
         assert!(e.message.contains("MV2_USE_SHARED_MEM=maybe"));

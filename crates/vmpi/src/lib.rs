@@ -54,10 +54,11 @@ pub mod p2p;
 pub mod runtime;
 pub mod transport;
 
+pub use api::wtime;
 pub use api::{
-    user_op, Complex32, Complex64, DoubleInt, FloatInt, Input, LongInt, TwoInt,
-    init, scope, test_all, wait_all, wait_any, wait_some, ChannelInfo, Communicator, Equivalence,
-    Request, Scope, Universe,
+    init, scope, test_all, user_op, wait_all, wait_any, wait_some, ChannelInfo, Communicator,
+    Complex32, Complex64, DoubleInt, Equivalence, FloatInt, Input, LongInt, Request, Scope, TwoInt,
+    Universe,
 };
 pub use comm::mgmt::COMM_TYPE_SHARED;
 pub use comm::{Compare, Group, UNDEFINED};

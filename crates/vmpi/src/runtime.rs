@@ -213,6 +213,7 @@ fn setup() -> Result<Runtime> {
         use_shared_mem: cfg.use_shared_mem,
         cont_use_ipc: cfg.cont_use_ipc,
         smp_use_cma: cfg.smp_use_cma,
+        domain_split: cfg.domain_split,
     };
     let map = Map::decide(policy, &evidence, &views);
     let job_check = fnv(boot.kvsname.as_bytes())

@@ -32,7 +32,12 @@ fn matmul(a: &[i64; 4], b: &[i64; 4]) -> [i64; 4] {
 }
 
 fn mat(rank: i32, i: usize) -> [i64; 4] {
-    [(rank as i64 + i as i64) % 5 + 1, rank as i64 % 3, (i as i64) % 2, 1]
+    [
+        (rank as i64 + i as i64) % 5 + 1,
+        rank as i64 % 3,
+        (i as i64) % 2,
+        1,
+    ]
 }
 
 fn counts_for(large: bool) -> Vec<usize> {
@@ -52,7 +57,11 @@ fn collectives(w: &Communicator, quick: bool) -> Result<()> {
             if n > 1000 && root != p - 1 {
                 continue;
             }
-            let mut b = if me == root { input(root, n) } else { vec![-1; n] };
+            let mut b = if me == root {
+                input(root, n)
+            } else {
+                vec![-1; n]
+            };
             w.bcast(&mut b, root)?;
             check!(b == input(root, n), "bcast n={n} root={root}");
         }
@@ -64,7 +73,9 @@ fn collectives(w: &Communicator, quick: bool) -> Result<()> {
         let mut r = input(me, n);
         w.allreduce(Input::InPlace, &mut r, &Op::Sum)?;
         check!(r == want, "allreduce in place n={n}");
-        let wmax: Vec<i64> = (0..n).map(|i| (0..p).map(|r| val(r, i)).max().unwrap()).collect();
+        let wmax: Vec<i64> = (0..n)
+            .map(|i| (0..p).map(|r| val(r, i)).max().unwrap())
+            .collect();
         let mut r = vec![0i64; n];
         w.allreduce(Input::Buf(&input(me, n)), &mut r, &Op::Max)?;
         check!(r == wmax, "allreduce max n={n}");
@@ -127,7 +138,9 @@ fn collectives(w: &Communicator, quick: bool) -> Result<()> {
         check!(all == all_want, "allgather in place n={nb}");
         // alltoall: block j from rank r is val(r, j*nb + i)
         let snd = input(me, nb * pu);
-        let a2a_want: Vec<i64> = (0..pu).flat_map(|r| (0..nb).map(move |i| val(r as i32, me as usize * nb + i))).collect();
+        let a2a_want: Vec<i64> = (0..pu)
+            .flat_map(|r| (0..nb).map(move |i| val(r as i32, me as usize * nb + i)))
+            .collect();
         let mut rcv = vec![0i64; nb * pu];
         w.alltoall(Input::Buf(&snd), &mut rcv)?;
         check!(rcv == a2a_want, "alltoall n={nb}");
@@ -141,33 +154,49 @@ fn collectives(w: &Communicator, quick: bool) -> Result<()> {
         check!(r == scan_want, "scan n={n}");
         let mut r = vec![-5i64; n];
         w.exscan(Input::Buf(&input(me, n)), &mut r, &Op::Sum)?;
-        let ex_want: Vec<i64> = if me == 0 { vec![-5; n] } else { (0..n).map(|i| (0..me).map(|r| val(r, i)).sum()).collect() };
+        let ex_want: Vec<i64> = if me == 0 {
+            vec![-5; n]
+        } else {
+            (0..n).map(|i| (0..me).map(|r| val(r, i)).sum()).collect()
+        };
         check!(r == ex_want, "exscan n={n}");
         let mut r = input(me, n);
         w.scan(Input::InPlace, &mut r, &Op::Sum)?;
         check!(r == scan_want, "scan in place n={n}");
         // reduce_scatter_block and reduce_scatter with uneven counts
         let snd = input(me, nb * pu);
-        let sum_all: Vec<i64> = (0..nb * pu).map(|i| (0..p).map(|r| val(r, i)).sum()).collect();
+        let sum_all: Vec<i64> = (0..nb * pu)
+            .map(|i| (0..p).map(|r| val(r, i)).sum())
+            .collect();
         let mut r = vec![0i64; nb];
         w.reduce_scatter_block(Input::Buf(&snd), &mut r, &Op::Sum)?;
-        check!(r[..] == sum_all[me as usize * nb..(me as usize + 1) * nb], "reduce_scatter_block n={nb}");
+        check!(
+            r[..] == sum_all[me as usize * nb..(me as usize + 1) * nb],
+            "reduce_scatter_block n={nb}"
+        );
         let counts: Vec<usize> = (0..pu).map(|i| (i + nb) % 3 + nb / 2).collect();
         let tot: usize = counts.iter().sum();
         let off: usize = counts[..me as usize].iter().sum();
         let snd = input(me, tot);
-        let want: Vec<i64> = (off..off + counts[me as usize]).map(|i| (0..p).map(|r| val(r, i)).sum()).collect();
+        let want: Vec<i64> = (off..off + counts[me as usize])
+            .map(|i| (0..p).map(|r| val(r, i)).sum())
+            .collect();
         let mut r = vec![0i64; counts[me as usize]];
         w.reduce_scatter(Input::Buf(&snd), &mut r, &counts, &Op::Sum)?;
         check!(r == want, "reduce_scatter n={tot}");
         let mut r = snd.clone();
         w.reduce_scatter(Input::InPlace, &mut r, &counts, &Op::Sum)?;
-        check!(r[..counts[me as usize]] == want[..], "reduce_scatter in place n={tot}");
+        check!(
+            r[..counts[me as usize]] == want[..],
+            "reduce_scatter in place n={tot}"
+        );
     }
     // v-variants with uneven counts: rank r contributes r+1 elements (0 for the last)
     let cnt = |r: usize| if r + 1 == pu { 0 } else { r + 1 };
     let counts: Vec<usize> = (0..pu).map(cnt).collect();
-    let displs: Vec<usize> = (0..pu).map(|r| (0..r).map(cnt).sum::<usize>() + r).collect();
+    let displs: Vec<usize> = (0..pu)
+        .map(|r| (0..r).map(cnt).sum::<usize>() + r)
+        .collect();
     let total = displs[pu - 1] + counts[pu - 1] + 1;
     let mine = input(me, counts[me as usize]);
     let mut want = vec![-1i64; total];
@@ -196,14 +225,19 @@ fn collectives(w: &Communicator, quick: bool) -> Result<()> {
     let sc: Vec<usize> = (0..pu).map(|j| (me as usize + j) % 3).collect();
     let sd: Vec<usize> = (0..pu).map(|j| (0..j).map(|k| sc[k]).sum()).collect();
     let rc: Vec<usize> = (0..pu).map(|j| (j + me as usize) % 3).collect();
-    let rd: Vec<usize> = (0..pu).map(|j| (0..j).map(|k| rc[k]).sum::<usize>() + 1).collect();
+    let rd: Vec<usize> = (0..pu)
+        .map(|j| (0..j).map(|k| rc[k]).sum::<usize>() + 1)
+        .collect();
     let snd: Vec<i64> = (0..sc.iter().sum::<usize>()).map(|i| val(me, i)).collect();
     let mut rcv = vec![-1i64; rc.iter().sum::<usize>() + 1];
     w.alltoallv(Input::Buf(&snd), &sc, &sd, &mut rcv, &rc, &rd)?;
     for j in 0..pu {
         let their_sd: usize = (0..me as usize).map(|k| (j + k) % 3).sum();
         for i in 0..rc[j] {
-            check!(rcv[rd[j] + i] == val(j as i32, their_sd + i), "alltoallv from {j}");
+            check!(
+                rcv[rd[j] + i] == val(j as i32, their_sd + i),
+                "alltoallv from {j}"
+            );
         }
     }
     // alltoallw on bytes: same as alltoall of 3 bytes per pair
@@ -214,7 +248,10 @@ fn collectives(w: &Communicator, quick: bool) -> Result<()> {
     w.alltoallw(Input::Buf(&sb), &c3, &d3, &mut rb, &c3, &d3)?;
     for j in 0..pu {
         for i in 0..3 {
-            check!(rb[3 * j + i] == (j * 31 + 3 * me as usize + i) as u8, "alltoallw");
+            check!(
+                rb[3 * j + i] == (j * 31 + 3 * me as usize + i) as u8,
+                "alltoallw"
+            );
         }
     }
     // user ops: non-commutative 2x2 matrix product, in rank order
@@ -225,46 +262,83 @@ fn collectives(w: &Communicator, quick: bool) -> Result<()> {
     });
     for &n in &[1usize, 5] {
         let mine: Vec<[i64; 4]> = (0..n).map(|i| mat(me, i)).collect();
-        let prefix = |upto: i32, i: usize| (1..=upto).fold(mat(0, i), |acc, r| matmul(&acc, &mat(r, i)));
+        let prefix =
+            |upto: i32, i: usize| (1..=upto).fold(mat(0, i), |acc, r| matmul(&acc, &mat(r, i)));
         let want: Vec<[i64; 4]> = (0..n).map(|i| prefix(p - 1, i)).collect();
         let mut r = vec![[0i64; 4]; n];
         w.allreduce(Input::Buf(&mine), &mut r, &mm)?;
         check!(r == want, "allreduce non-commutative n={n}");
         for root in 0..p {
             let mut r = vec![[0i64; 4]; n];
-            w.reduce(Input::Buf(&mine), if me == root { Some(&mut r) } else { None }, &mm, root)?;
-            check!(me != root || r == want, "reduce non-commutative root={root}");
+            w.reduce(
+                Input::Buf(&mine),
+                if me == root { Some(&mut r) } else { None },
+                &mm,
+                root,
+            )?;
+            check!(
+                me != root || r == want,
+                "reduce non-commutative root={root}"
+            );
         }
         let mut r = vec![[0i64; 4]; n];
         w.scan(Input::Buf(&mine), &mut r, &mm)?;
-        check!(r == (0..n).map(|i| prefix(me, i)).collect::<Vec<_>>(), "scan non-commutative");
+        check!(
+            r == (0..n).map(|i| prefix(me, i)).collect::<Vec<_>>(),
+            "scan non-commutative"
+        );
         let mut r = vec![[0i64; 4]; n];
         w.exscan(Input::Buf(&mine), &mut r, &mm)?;
-        check!(me == 0 || r == (0..n).map(|i| prefix(me - 1, i)).collect::<Vec<_>>(), "exscan non-commutative");
+        check!(
+            me == 0 || r == (0..n).map(|i| prefix(me - 1, i)).collect::<Vec<_>>(),
+            "exscan non-commutative"
+        );
         let mut r = vec![[0i64; 4]; 1];
         let all: Vec<[i64; 4]> = (0..pu).map(|j| mat(me, j)).collect();
         w.reduce_scatter_block(Input::Buf(&all), &mut r, &mm)?;
-        let wj = (1..p).fold(mat(0, me as usize), |acc, r| matmul(&acc, &mat(r, me as usize)));
+        let wj = (1..p).fold(mat(0, me as usize), |acc, r| {
+            matmul(&acc, &mat(r, me as usize))
+        });
         check!(r[0] == wj, "reduce_scatter_block non-commutative");
     }
     // commutative user op and MINLOC/MAXLOC
     let add = user_op::<i64>(true, |a, b| b.iter_mut().zip(a).for_each(|(y, x)| *y += x));
     let mut r = vec![0i64; 9];
     w.allreduce(Input::Buf(&input(me, 9)), &mut r, &add)?;
-    check!(r == (0..9).map(|i| (0..p).map(|q| val(q, i)).sum()).collect::<Vec<i64>>(), "user commutative");
+    check!(
+        r == (0..9)
+            .map(|i| (0..p).map(|q| val(q, i)).sum())
+            .collect::<Vec<i64>>(),
+        "user commutative"
+    );
     let v = [vmpi::DoubleInt::new((me % 3) as f64, me)];
     let mut r = [vmpi::DoubleInt::default()];
     w.allreduce(Input::Buf(&v), &mut r, &Op::MaxLoc)?;
     let mx = (0..p).map(|q| q % 3).max().unwrap();
-    check!(r[0].value == mx as f64 && r[0].index == (0..p).find(|q| q % 3 == mx).unwrap(), "maxloc {:?}", r[0]);
+    check!(
+        r[0].value == mx as f64 && r[0].index == (0..p).find(|q| q % 3 == mx).unwrap(),
+        "maxloc {:?}",
+        r[0]
+    );
     // float sum of complex
-    let z = [vmpi::Complex64 { re: 1.0, im: me as f64 }];
+    let z = [vmpi::Complex64 {
+        re: 1.0,
+        im: me as f64,
+    }];
     let mut r = [vmpi::Complex64::default()];
     w.allreduce(Input::Buf(&z), &mut r, &Op::Sum)?;
-    check!(r[0].re == p as f64 && r[0].im == (0..p).sum::<i32>() as f64, "complex sum");
+    check!(
+        r[0].re == p as f64 && r[0].im == (0..p).sum::<i32>() as f64,
+        "complex sum"
+    );
     // an undefined op is an error naming it
-    let e = w.allreduce(Input::Buf(&[1.0f64]), &mut [0.0f64], &Op::Band).unwrap_err();
-    check!(e.class == vmpi::ErrorClass::Op && e.message.contains("MPI_BAND"), "band on f64: {e}");
+    let e = w
+        .allreduce(Input::Buf(&[1.0f64]), &mut [0.0f64], &Op::Band)
+        .unwrap_err();
+    check!(
+        e.class == vmpi::ErrorClass::Op && e.message.contains("MPI_BAND"),
+        "band on f64: {e}"
+    );
     w.barrier()?;
     Ok(())
 }
@@ -294,11 +368,29 @@ fn nonblocking(w: &Communicator) -> Result<()> {
         vmpi::wait_all(&mut reqs)?;
         Ok(())
     })?;
-    check!(a == (0..n).map(|i| (0..p).map(|r| val(r, i)).sum()).collect::<Vec<i64>>(), "iallreduce");
+    check!(
+        a == (0..n)
+            .map(|i| (0..p).map(|r| val(r, i)).sum())
+            .collect::<Vec<i64>>(),
+        "iallreduce"
+    );
     check!(b == input(0, n), "ibcast");
-    check!(c == (0..pu).flat_map(|r| (0..n).map(move |i| val(r as i32, me as usize * n + i))).collect::<Vec<i64>>(), "ialltoall");
-    check!(d == (0..n).map(|i| (0..=me).map(|r| val(r, i)).sum()).collect::<Vec<i64>>(), "iscan");
-    check!(token == vec![((me + p - 1) % p) as i64; 4], "p2p beside nonblocking collectives");
+    check!(
+        c == (0..pu)
+            .flat_map(|r| (0..n).map(move |i| val(r as i32, me as usize * n + i)))
+            .collect::<Vec<i64>>(),
+        "ialltoall"
+    );
+    check!(
+        d == (0..n)
+            .map(|i| (0..=me).map(|r| val(r, i)).sum())
+            .collect::<Vec<i64>>(),
+        "iscan"
+    );
+    check!(
+        token == vec![((me + p - 1) % p) as i64; 4],
+        "p2p beside nonblocking collectives"
+    );
     // Started in different orders of completion: wait the later one first.
     let mut x = vec![0i64; 3];
     let mut y = vec![0i64; 3];
@@ -309,7 +401,10 @@ fn nonblocking(w: &Communicator) -> Result<()> {
         r1.wait()?;
         Ok(())
     })?;
-    check!(x == vec![p as i64, 2 * p as i64, 3 * p as i64] && y == vec![10, 20, 30], "two iallreduce");
+    check!(
+        x == vec![p as i64, 2 * p as i64, 3 * p as i64] && y == vec![10, 20, 30],
+        "two iallreduce"
+    );
     Ok(())
 }
 
@@ -317,17 +412,27 @@ fn communicators(w: &Communicator) -> Result<()> {
     let (me, p) = (w.rank(), w.size());
     // dup: same group, own matching space
     let d = w.dup()?;
-    check!(d.compare(w) == vmpi::Compare::Congruent && w.compare(w) == vmpi::Compare::Ident, "dup compare");
+    check!(
+        d.compare(w) == vmpi::Compare::Congruent && w.compare(w) == vmpi::Compare::Ident,
+        "dup compare"
+    );
     let mut x = [0i64];
     d.allreduce(Input::Buf(&[me as i64]), &mut x, &Op::Sum)?;
     check!(x[0] == (0..p as i64).sum::<i64>(), "dup allreduce");
     // split into evens and odds, reversed order
     let s = w.split(me % 2, -me)?.expect("color given");
     let members: Vec<i32> = (0..p).filter(|r| r % 2 == me % 2).rev().collect();
-    check!(s.size() == members.len() as i32 && s.rank() == members.iter().position(|&r| r == me).unwrap() as i32, "split rank");
+    check!(
+        s.size() == members.len() as i32
+            && s.rank() == members.iter().position(|&r| r == me).unwrap() as i32,
+        "split rank"
+    );
     let mut x = [0i64];
     s.allreduce(Input::Buf(&[me as i64]), &mut x, &Op::Sum)?;
-    check!(x[0] == members.iter().map(|&r| r as i64).sum::<i64>(), "split allreduce");
+    check!(
+        x[0] == members.iter().map(|&r| r as i64).sum::<i64>(),
+        "split allreduce"
+    );
     let mut b = [if s.rank() == 0 { 99i64 } else { 0 }];
     s.bcast(&mut b, 0)?;
     check!(b[0] == 99, "split bcast");
@@ -347,7 +452,10 @@ fn communicators(w: &Communicator) -> Result<()> {
         c.allreduce(Input::Buf(&[1i64]), &mut x, &Op::Sum)?;
         check!(x[0] == c.size() as i64, "create allreduce");
         let cg = w.create_group(&g, 5)?;
-        check!(cg.compare(c) == vmpi::Compare::Congruent, "create_group congruent");
+        check!(
+            cg.compare(c) == vmpi::Compare::Congruent,
+            "create_group congruent"
+        );
         cg.barrier()?;
         cg.free();
     }
@@ -356,7 +464,11 @@ fn communicators(w: &Communicator) -> Result<()> {
         // Each side's leader is its local rank 0: the highest rank of its parity.
         let remote_leader = (0..p).filter(|r| r % 2 != me % 2).max().unwrap();
         let ic = s.intercomm_create(0, Some(w), remote_leader, 42)?;
-        check!(ic.is_inter() && ic.remote_size() == p / 2 + (p % 2) * ((me % 2 == 1) as i32), "remote size {}", ic.remote_size());
+        check!(
+            ic.is_inter() && ic.remote_size() == p / 2 + (p % 2) * ((me % 2 == 1) as i32),
+            "remote size {}",
+            ic.remote_size()
+        );
         // p2p across: local rank 0 of each side swaps its world rank
         if ic.rank() == 0 {
             let mut got = [0i32];
@@ -368,8 +480,16 @@ fn communicators(w: &Communicator) -> Result<()> {
         let evens = (p + 1) / 2;
         // evens first (in split order: descending), then odds
         let pos_in_s = s.rank();
-        let want_rank = if me % 2 == 0 { pos_in_s } else { evens + pos_in_s };
-        check!(merged.rank() == want_rank, "merged rank {} want {want_rank}", merged.rank());
+        let want_rank = if me % 2 == 0 {
+            pos_in_s
+        } else {
+            evens + pos_in_s
+        };
+        check!(
+            merged.rank() == want_rank,
+            "merged rank {} want {want_rank}",
+            merged.rank()
+        );
         let mut x = [0i64];
         merged.allreduce(Input::Buf(&[me as i64]), &mut x, &Op::Sum)?;
         check!(x[0] == (0..p as i64).sum::<i64>(), "merged allreduce");
@@ -390,30 +510,67 @@ fn communicators(w: &Communicator) -> Result<()> {
 /// reversed order of domains so leaders differ from rank order.
 fn two_level(w: &Communicator) -> Result<()> {
     let (me, p) = (w.rank(), w.size() as usize);
-    let mut fake: Vec<Vec<usize>> = (0..p).collect::<Vec<_>>().chunks(2).map(|c| c.to_vec()).collect();
+    let mut fake: Vec<Vec<usize>> = (0..p)
+        .collect::<Vec<_>>()
+        .chunks(2)
+        .map(|c| c.to_vec())
+        .collect();
     fake.reverse();
     let comm = w.raw_comm();
     for &n in &[0usize, 1, 13, 5000] {
         for root in 0..p as i32 {
-            let mut b = if me == root { input(root, n) } else { vec![0; n] };
+            let mut b = if me == root {
+                input(root, n)
+            } else {
+                vec![0; n]
+            };
             // SAFETY: the buffer outlives the blocking run.
-            coll::run_blocking(unsafe { coll::bcast(comm.coll(), RawMut::of(bytes_mut(&mut b)), root, Some(&fake))? })?;
+            coll::run_blocking(unsafe {
+                coll::bcast(
+                    comm.coll(),
+                    RawMut::of(bytes_mut(&mut b)),
+                    root,
+                    Some(&fake),
+                )?
+            })?;
             check!(b == input(root, n), "two-level bcast n={n} root={root}");
             let red = Reduction::new(Op::Sum, Some(vmpi::datatype::Basic::I64), 8)?;
             let mine = input(me, n);
             let mut r = vec![0i64; n];
             // SAFETY: as above.
             coll::run_blocking(unsafe {
-                coll::reduce(comm.coll(), red, Some(coll::Raw::of(bytes(&mine))), (me == root).then(|| RawMut::of(bytes_mut(&mut r))), root, Some(&fake))?
+                coll::reduce(
+                    comm.coll(),
+                    red,
+                    Some(coll::Raw::of(bytes(&mine))),
+                    (me == root).then(|| RawMut::of(bytes_mut(&mut r))),
+                    root,
+                    Some(&fake),
+                )?
             })?;
-            let want: Vec<i64> = (0..n).map(|i| (0..p as i32).map(|q| val(q, i)).sum()).collect();
-            check!(me != root || r == want, "two-level reduce n={n} root={root}");
+            let want: Vec<i64> = (0..n)
+                .map(|i| (0..p as i32).map(|q| val(q, i)).sum())
+                .collect();
+            check!(
+                me != root || r == want,
+                "two-level reduce n={n} root={root}"
+            );
         }
         let red = Reduction::new(Op::Sum, Some(vmpi::datatype::Basic::I64), 8)?;
         let mut r = input(me, n);
         // SAFETY: as above.
-        coll::run_blocking(unsafe { coll::allreduce(comm.coll(), red, None, RawMut::of(bytes_mut(&mut r)), Some(&fake))? })?;
-        let want: Vec<i64> = (0..n).map(|i| (0..p as i32).map(|q| val(q, i)).sum()).collect();
+        coll::run_blocking(unsafe {
+            coll::allreduce(
+                comm.coll(),
+                red,
+                None,
+                RawMut::of(bytes_mut(&mut r)),
+                Some(&fake),
+            )?
+        })?;
+        let want: Vec<i64> = (0..n)
+            .map(|i| (0..p as i32).map(|q| val(q, i)).sum())
+            .collect();
         check!(r == want, "two-level allreduce n={n}");
         // SAFETY: no buffers.
         coll::run_blocking(unsafe { coll::barrier_sched(comm.coll(), Some(&fake))? })?;
@@ -440,7 +597,8 @@ fn main() -> Result<()> {
     two_level(w)?;
     // Self communicator: every collective is a copy.
     let mut r = [0i64; 3];
-    u.self_comm().allreduce(Input::Buf(&[1i64, 2, 3]), &mut r, &Op::Sum)?;
+    u.self_comm()
+        .allreduce(Input::Buf(&[1i64, 2, 3]), &mut r, &Op::Sum)?;
     check!(r == [1, 2, 3], "self allreduce");
     w.barrier()?;
     if w.rank() == 0 {

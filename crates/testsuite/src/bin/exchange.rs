@@ -77,9 +77,19 @@ impl Ctx<'_> {
     }
 
     /// Check a received message: status and every byte.
-    fn check(&mut self, what: &str, buf: &[u8], st: &Status, from: i32, tag: i32, it: u64, index: u64) {
+    fn check(
+        &mut self,
+        what: &str,
+        buf: &[u8],
+        st: &Status,
+        from: i32,
+        tag: i32,
+        it: u64,
+        index: u64,
+    ) {
         let len = size_of(self.seed, self.max, from, self.rank, it, index);
-        let ctx = format!("{what} iteration {it}: message from rank {from} ({len} bytes, tag {tag})");
+        let ctx =
+            format!("{what} iteration {it}: message from rank {from} ({len} bytes, tag {tag})");
         if st.source != from || st.tag != tag || st.count != len {
             fail(
                 PROG,
@@ -137,12 +147,18 @@ fn ring(c: &mut Ctx, iterations: u64) {
             let r = s
                 .irecv(c.world, &mut inb, prev, tag + 1)
                 .or_fail(PROG, rank, "irecv");
-            let t = s.isend(c.world, &out, next, tag + 1).or_fail(PROG, rank, "isend");
+            let t = s
+                .isend(c.world, &out, next, tag + 1)
+                .or_fail(PROG, rank, "isend");
             vmpi::wait_all(&mut [r, t])
         })
         .or_fail(PROG, rank, &format!("wait_all in iteration {it}"));
         if sts.len() != 2 {
-            fail(PROG, rank, format!("wait_all gave {} statuses for 2 requests", sts.len()));
+            fail(
+                PROG,
+                rank,
+                format!("wait_all gave {} statuses for 2 requests", sts.len()),
+            );
         }
         c.check("irecv", &inb, &sts[0], prev, tag + 1, it, 1);
     }
@@ -169,13 +185,24 @@ fn allpairs(c: &mut Ctx, iterations: u64) {
                 (0..peers.len()).collect()
             };
             for i in order {
-                reqs.push(s.isend(world, &outs[i], peers[i], tag).or_fail(PROG, rank, "isend"));
+                reqs.push(
+                    s.isend(world, &outs[i], peers[i], tag)
+                        .or_fail(PROG, rank, "isend"),
+                );
             }
             vmpi::wait_all(&mut reqs)
         })
         .or_fail(PROG, rank, &format!("wait_all in iteration {it}"));
         if sts.len() != 2 * peers.len() {
-            fail(PROG, rank, format!("wait_all gave {} statuses for {} requests", sts.len(), 2 * peers.len()));
+            fail(
+                PROG,
+                rank,
+                format!(
+                    "wait_all gave {} statuses for {} requests",
+                    sts.len(),
+                    2 * peers.len()
+                ),
+            );
         }
         for (i, &p) in peers.iter().enumerate() {
             c.check("allpairs", &ins[i], &sts[i], p, tag, it, 0);
@@ -209,7 +236,11 @@ fn main() {
     match pattern {
         "ring" => ring(&mut c, iterations),
         "allpairs" => allpairs(&mut c, iterations),
-        _ => fail(PROG, rank, format!("unknown pattern {pattern} (ring or allpairs)")),
+        _ => fail(
+            PROG,
+            rank,
+            format!("unknown pattern {pattern} (ring or allpairs)"),
+        ),
     }
     world.barrier().or_fail(PROG, rank, "barrier");
     let channels: Vec<String> = (0..size)

@@ -12,7 +12,9 @@
 
 use std::time::Duration;
 use vmpi::{ANY_SOURCE, ANY_TAG};
-use vmpi_testsuite::{announce_job, fail, key, message, mix, parse_size, peak_rss_kib, verify, OrFail};
+use vmpi_testsuite::{
+    announce_job, fail, key, message, mix, parse_size, peak_rss_kib, verify, OrFail,
+};
 
 const PROG: &str = "flood";
 const TAGS: i32 = 8;
@@ -30,7 +32,11 @@ impl Plan {
     }
     /// Length of message `j` from `sender`: every (count/large)-th one is large.
     fn len(&self, sender: i32, j: usize) -> usize {
-        let every = if self.large == 0 { usize::MAX } else { self.count() / self.large };
+        let every = if self.large == 0 {
+            usize::MAX
+        } else {
+            self.count() / self.large
+        };
         if self.large > 0 && j % every == every / 2 && j / every < self.large {
             self.large_size + j % 7
         } else {
@@ -69,7 +75,11 @@ fn main() {
         vmpi::scope(|s| {
             let mut reqs = Vec::with_capacity(msgs.len());
             for (j, m) in msgs.iter().enumerate() {
-                reqs.push(s.isend(w, m, 0, Plan::tag(j)).or_fail(PROG, rank, &format!("isend {j}")));
+                reqs.push(s.isend(w, m, 0, Plan::tag(j)).or_fail(
+                    PROG,
+                    rank,
+                    &format!("isend {j}"),
+                ));
             }
             vmpi::wait_all(&mut reqs).or_fail(PROG, rank, "wait_all of the flood");
         });
@@ -89,7 +99,11 @@ fn main() {
                 );
             }
             if let Err(e) = verify(&buf[..want], key(src, 0, 0, j as u64)) {
-                fail(PROG, 0, format!("message {j} of rank {src} (tag {}): {e}", Plan::tag(j)));
+                fail(
+                    PROG,
+                    0,
+                    format!("message {j} of rank {src} (tag {}): {e}", Plan::tag(j)),
+                );
             }
             bytes += want as u64;
             messages += 1;
@@ -99,9 +113,11 @@ fn main() {
                 for tag in (0..TAGS).rev() {
                     for src in (1..size).rev() {
                         for j in (0..plan.count()).filter(|&j| Plan::tag(j) == tag) {
-                            let st = w
-                                .recv(&mut buf, src, tag)
-                                .or_fail(PROG, 0, &format!("recv of message {j} from rank {src}"));
+                            let st = w.recv(&mut buf, src, tag).or_fail(
+                                PROG,
+                                0,
+                                &format!("recv of message {j} from rank {src}"),
+                            );
                             check(src, j, &st, &buf);
                         }
                     }
@@ -110,7 +126,9 @@ fn main() {
             "fifo" => {
                 let mut next = vec![0usize; size as usize];
                 for _ in 0..plan.count() * (size as usize - 1) {
-                    let st = w.recv(&mut buf, ANY_SOURCE, ANY_TAG).or_fail(PROG, 0, "recv");
+                    let st = w
+                        .recv(&mut buf, ANY_SOURCE, ANY_TAG)
+                        .or_fail(PROG, 0, "recv");
                     let src = st.source;
                     if !(1..size).contains(&src) {
                         fail(PROG, 0, format!("message from unexpected source: {st:?}"));
@@ -123,7 +141,11 @@ fn main() {
             o => fail(PROG, 0, format!("unknown ORDER {o} (reverse or fifo)")),
         }
         if let Some(st) = w.iprobe(ANY_SOURCE, ANY_TAG).or_fail(PROG, 0, "iprobe") {
-            fail(PROG, 0, format!("a message beyond the flood arrived: {st:?}"));
+            fail(
+                PROG,
+                0,
+                format!("a message beyond the flood arrived: {st:?}"),
+            );
         }
         println!(
             "flood rank 0/{size}: ok order={order} messages={messages} bytes={bytes} peak_rss_kib={}",

@@ -77,7 +77,10 @@ impl Outcome {
     }
     /// Lines of stdout that start with `prefix`.
     pub fn lines_starting(&self, prefix: &str) -> Vec<&str> {
-        self.stdout.lines().filter(|l| l.starts_with(prefix)).collect()
+        self.stdout
+            .lines()
+            .filter(|l| l.starts_with(prefix))
+            .collect()
     }
 }
 
@@ -106,13 +109,16 @@ fn processes_of(exe: &Path) -> Vec<(u32, String)> {
         let by_exe = std::fs::read_link(base.join("exe")).ok().is_some_and(|p| {
             p == exe || p.to_string_lossy().trim_end_matches(" (deleted)") == exe.to_string_lossy()
         });
-        let by_cmd = std::fs::read(base.join("cmdline"))
-            .ok()
-            .is_some_and(|c| c.split(|&b| b == 0).next() == Some(exe.as_os_str().as_encoded_bytes()));
+        let by_cmd = std::fs::read(base.join("cmdline")).ok().is_some_and(|c| {
+            c.split(|&b| b == 0).next() == Some(exe.as_os_str().as_encoded_bytes())
+        });
         if by_exe || by_cmd {
             let state = std::fs::read_to_string(base.join("stat"))
                 .ok()
-                .and_then(|s| s.rsplit_once(')').map(|(_, r)| r.trim().chars().take(1).collect()))
+                .and_then(|s| {
+                    s.rsplit_once(')')
+                        .map(|(_, r)| r.trim().chars().take(1).collect())
+                })
                 .unwrap_or_default();
             out.push((pid, state));
         }
@@ -197,7 +203,8 @@ impl Spec {
     /// launcher's environment as well, which other launchers pass on).
     pub fn env(mut self, k: &str, v: &str) -> Spec {
         if self.launcher.as_deref() == Some(mpirun().as_path()) {
-            self.launcher_args.extend(["-genv".into(), k.into(), v.into()]);
+            self.launcher_args
+                .extend(["-genv".into(), k.into(), v.into()]);
         }
         self.env.push((k.into(), v.into()));
         self
@@ -280,13 +287,22 @@ impl Job {
     pub fn wait_for_lines(&mut self, needle: &str, n: usize, secs: u64) {
         let deadline = Instant::now() + Duration::from_secs(secs);
         loop {
-            let have = self.out.lock().unwrap().lines().filter(|l| l.contains(needle)).count();
+            let have = self
+                .out
+                .lock()
+                .unwrap()
+                .lines()
+                .filter(|l| l.contains(needle))
+                .count();
             if have >= n {
                 return;
             }
             if let Ok(Some(st)) = self.child.try_wait() {
                 let o = self.finish(st);
-                panic!("job ended before printing {n} lines with {needle:?}: {}", o.dump());
+                panic!(
+                    "job ended before printing {n} lines with {needle:?}: {}",
+                    o.dump()
+                );
             }
             if Instant::now() > deadline {
                 self.kill_hard();
@@ -397,15 +413,24 @@ impl Job {
             .lines()
             .find_map(|l| l.strip_prefix("vmpi-job-prefix: "))
             .map(|s| s.trim().to_string());
-        let mut new: Vec<String> = shm_entries().difference(&self.shm_before).cloned().collect();
+        let mut new: Vec<String> = shm_entries()
+            .difference(&self.shm_before)
+            .cloned()
+            .collect();
         // Another user's job may run beside ours: give an entry that is not provably
         // this job's a moment to go away.
         let t = Instant::now();
-        while new.iter().any(|n| job_prefix.as_ref().map_or(true, |p| !n.starts_with(p.as_str())))
-            && t.elapsed() < Duration::from_secs(2)
+        while new.iter().any(|n| {
+            job_prefix
+                .as_ref()
+                .map_or(true, |p| !n.starts_with(p.as_str()))
+        }) && t.elapsed() < Duration::from_secs(2)
         {
             std::thread::sleep(Duration::from_millis(100));
-            new = shm_entries().difference(&self.shm_before).cloned().collect();
+            new = shm_entries()
+                .difference(&self.shm_before)
+                .cloned()
+                .collect();
         }
         assert!(
             new.is_empty(),
@@ -417,7 +442,10 @@ impl Job {
 
 /// Lines `PREFIX rank R/N ...` of an outcome, checking that every rank 0..n reported.
 pub fn rank_lines<'a>(o: &'a Outcome, prefix: &str, n: usize) -> Vec<&'a str> {
-    let mut lines: Vec<&str> = o.lines_starting(&format!("{prefix} rank ")).into_iter().collect();
+    let mut lines: Vec<&str> = o
+        .lines_starting(&format!("{prefix} rank "))
+        .into_iter()
+        .collect();
     lines.sort_by_key(|l| {
         l[prefix.len() + 6..]
             .split('/')

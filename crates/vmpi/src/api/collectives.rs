@@ -116,23 +116,37 @@ kind!(DoubleInt => DoubleInt, FloatInt => FloatInt, TwoInt => TwoInt, LongInt =>
 
 impl DoubleInt {
     pub fn new(value: f64, index: i32) -> Self {
-        DoubleInt { value, index, pad: 0 }
+        DoubleInt {
+            value,
+            index,
+            pad: 0,
+        }
     }
 }
 impl LongInt {
     pub fn new(value: i64, index: i32) -> Self {
-        LongInt { value, index, pad: 0 }
+        LongInt {
+            value,
+            index,
+            pad: 0,
+        }
     }
 }
 
 /// A user operation on values of `T`: `f(in, inout)` computes inout = in op inout
 /// element-wise (MPI_Op_create). Non-commutative operations are applied in
 /// canonical rank order.
-pub fn user_op<T: Equivalence>(commute: bool, f: impl Fn(&[T], &mut [T]) + Send + Sync + 'static) -> Op {
+pub fn user_op<T: Equivalence>(
+    commute: bool,
+    f: impl Fn(&[T], &mut [T]) + Send + Sync + 'static,
+) -> Op {
     Op::user(commute, move |a: &[u8], b: &mut [u8], n: usize| {
         let sz = std::mem::size_of::<T>();
         if a.len() < n * sz || b.len() < n * sz {
-            return Err(Error::new(ErrorClass::Buffer, "user operation: short buffer"));
+            return Err(Error::new(
+                ErrorClass::Buffer,
+                "user operation: short buffer",
+            ));
         }
         // Copy into aligned values (schedule scratch is aligned, but user buffers
         // of a different type may not be).
@@ -152,7 +166,11 @@ pub fn user_op<T: Equivalence>(commute: bool, f: impl Fn(&[T], &mut [T]) + Send 
 }
 
 fn red<T: Equivalence>(op: &Op) -> Result<Reduction> {
-    Reduction::new(op.clone(), T::reduce_kind().map(|k| k.0), std::mem::size_of::<T>().max(1))
+    Reduction::new(
+        op.clone(),
+        T::reduce_kind().map(|k| k.0),
+        std::mem::size_of::<T>().max(1),
+    )
 }
 
 fn elems<T>(v: &[usize]) -> Vec<usize> {
@@ -176,74 +194,227 @@ mod build {
         let d = c.domains()?;
         coll::bcast(c.coll(), RawMut::of(bytes_mut(buf)), root, Some(&d))
     }
-    pub unsafe fn gather<T: Equivalence>(c: &Comm, send: Input<T>, recv: Option<&mut [T]>, root: i32) -> Result<Sched> {
+    pub unsafe fn gather<T: Equivalence>(
+        c: &Comm,
+        send: Input<T>,
+        recv: Option<&mut [T]>,
+        root: i32,
+    ) -> Result<Sched> {
         c.check_intra("MPI_Gather")?;
-        coll::gather(c.coll(), send.raw(), recv.map(|r| RawMut::of(bytes_mut(r))), root)
+        coll::gather(
+            c.coll(),
+            send.raw(),
+            recv.map(|r| RawMut::of(bytes_mut(r))),
+            root,
+        )
     }
-    pub unsafe fn gatherv<T: Equivalence>(c: &Comm, send: Input<T>, recv: Option<(&mut [T], &[usize], &[usize])>, root: i32) -> Result<Sched> {
+    pub unsafe fn gatherv<T: Equivalence>(
+        c: &Comm,
+        send: Input<T>,
+        recv: Option<(&mut [T], &[usize], &[usize])>,
+        root: i32,
+    ) -> Result<Sched> {
         c.check_intra("MPI_Gatherv")?;
         let r = recv.map(|(b, cn, d)| (RawMut::of(bytes_mut(b)), elems::<T>(cn), elems::<T>(d)));
-        coll::gatherv(c.coll(), send.raw(), r.as_ref().map(|(b, cn, d)| (*b, &cn[..], &d[..])), root, "MPI_Gatherv")
+        coll::gatherv(
+            c.coll(),
+            send.raw(),
+            r.as_ref().map(|(b, cn, d)| (*b, &cn[..], &d[..])),
+            root,
+            "MPI_Gatherv",
+        )
     }
-    pub unsafe fn scatter<T: Equivalence>(c: &Comm, send: Option<&[T]>, recv: Option<&mut [T]>, root: i32) -> Result<Sched> {
+    pub unsafe fn scatter<T: Equivalence>(
+        c: &Comm,
+        send: Option<&[T]>,
+        recv: Option<&mut [T]>,
+        root: i32,
+    ) -> Result<Sched> {
         c.check_intra("MPI_Scatter")?;
-        coll::scatter(c.coll(), send.map(|s| Raw::of(bytes(s))), recv.map(|r| RawMut::of(bytes_mut(r))), root)
+        coll::scatter(
+            c.coll(),
+            send.map(|s| Raw::of(bytes(s))),
+            recv.map(|r| RawMut::of(bytes_mut(r))),
+            root,
+        )
     }
-    pub unsafe fn scatterv<T: Equivalence>(c: &Comm, send: Option<(&[T], &[usize], &[usize])>, recv: Option<&mut [T]>, root: i32) -> Result<Sched> {
+    pub unsafe fn scatterv<T: Equivalence>(
+        c: &Comm,
+        send: Option<(&[T], &[usize], &[usize])>,
+        recv: Option<&mut [T]>,
+        root: i32,
+    ) -> Result<Sched> {
         c.check_intra("MPI_Scatterv")?;
         let s = send.map(|(b, cn, d)| (Raw::of(bytes(b)), elems::<T>(cn), elems::<T>(d)));
-        coll::scatterv(c.coll(), s.as_ref().map(|(b, cn, d)| (*b, &cn[..], &d[..])), recv.map(|r| RawMut::of(bytes_mut(r))), root, "MPI_Scatterv")
+        coll::scatterv(
+            c.coll(),
+            s.as_ref().map(|(b, cn, d)| (*b, &cn[..], &d[..])),
+            recv.map(|r| RawMut::of(bytes_mut(r))),
+            root,
+            "MPI_Scatterv",
+        )
     }
-    pub unsafe fn allgather<T: Equivalence>(c: &Comm, send: Input<T>, recv: &mut [T]) -> Result<Sched> {
+    pub unsafe fn allgather<T: Equivalence>(
+        c: &Comm,
+        send: Input<T>,
+        recv: &mut [T],
+    ) -> Result<Sched> {
         c.check_intra("MPI_Allgather")?;
         coll::allgather(c.coll(), send.raw(), RawMut::of(bytes_mut(recv)))
     }
-    pub unsafe fn allgatherv<T: Equivalence>(c: &Comm, send: Input<T>, recv: &mut [T], counts: &[usize], displs: &[usize]) -> Result<Sched> {
+    pub unsafe fn allgatherv<T: Equivalence>(
+        c: &Comm,
+        send: Input<T>,
+        recv: &mut [T],
+        counts: &[usize],
+        displs: &[usize],
+    ) -> Result<Sched> {
         c.check_intra("MPI_Allgatherv")?;
-        coll::allgatherv(c.coll(), send.raw(), RawMut::of(bytes_mut(recv)), &elems::<T>(counts), &elems::<T>(displs), "MPI_Allgatherv")
+        coll::allgatherv(
+            c.coll(),
+            send.raw(),
+            RawMut::of(bytes_mut(recv)),
+            &elems::<T>(counts),
+            &elems::<T>(displs),
+            "MPI_Allgatherv",
+        )
     }
-    pub unsafe fn alltoall<T: Equivalence>(c: &Comm, send: Input<T>, recv: &mut [T]) -> Result<Sched> {
+    pub unsafe fn alltoall<T: Equivalence>(
+        c: &Comm,
+        send: Input<T>,
+        recv: &mut [T],
+    ) -> Result<Sched> {
         c.check_intra("MPI_Alltoall")?;
         coll::alltoall(c.coll(), send.raw(), RawMut::of(bytes_mut(recv)))
     }
     #[allow(clippy::too_many_arguments)]
-    pub unsafe fn alltoallv<T: Equivalence>(c: &Comm, send: Input<T>, sc: &[usize], sd: &[usize], recv: &mut [T], rc: &[usize], rd: &[usize]) -> Result<Sched> {
+    pub unsafe fn alltoallv<T: Equivalence>(
+        c: &Comm,
+        send: Input<T>,
+        sc: &[usize],
+        sd: &[usize],
+        recv: &mut [T],
+        rc: &[usize],
+        rd: &[usize],
+    ) -> Result<Sched> {
         c.check_intra("MPI_Alltoallv")?;
         let (sc, sd) = (elems::<T>(sc), elems::<T>(sd));
         let s = send.raw().map(|r| (r, &sc[..], &sd[..]));
-        coll::alltoallv(c.coll(), s, (RawMut::of(bytes_mut(recv)), &elems::<T>(rc), &elems::<T>(rd)), "MPI_Alltoallv")
+        coll::alltoallv(
+            c.coll(),
+            s,
+            (
+                RawMut::of(bytes_mut(recv)),
+                &elems::<T>(rc),
+                &elems::<T>(rd),
+            ),
+            "MPI_Alltoallv",
+        )
     }
     #[allow(clippy::too_many_arguments)]
-    pub unsafe fn alltoallw(c: &Comm, send: Input<u8>, sc: &[usize], sd: &[usize], recv: &mut [u8], rc: &[usize], rd: &[usize]) -> Result<Sched> {
+    pub unsafe fn alltoallw(
+        c: &Comm,
+        send: Input<u8>,
+        sc: &[usize],
+        sd: &[usize],
+        recv: &mut [u8],
+        rc: &[usize],
+        rd: &[usize],
+    ) -> Result<Sched> {
         c.check_intra("MPI_Alltoallw")?;
-        coll::alltoallv(c.coll(), send.raw().map(|r| (r, sc, sd)), (RawMut::of(recv), rc, rd), "MPI_Alltoallw")
+        coll::alltoallv(
+            c.coll(),
+            send.raw().map(|r| (r, sc, sd)),
+            (RawMut::of(recv), rc, rd),
+            "MPI_Alltoallw",
+        )
     }
-    pub unsafe fn reduce<T: Equivalence>(c: &Comm, send: Input<T>, recv: Option<&mut [T]>, op: &Op, root: i32) -> Result<Sched> {
+    pub unsafe fn reduce<T: Equivalence>(
+        c: &Comm,
+        send: Input<T>,
+        recv: Option<&mut [T]>,
+        op: &Op,
+        root: i32,
+    ) -> Result<Sched> {
         c.check_intra("MPI_Reduce")?;
         let d = c.domains()?;
-        coll::reduce(c.coll(), red::<T>(op)?, send.raw(), recv.map(|r| RawMut::of(bytes_mut(r))), root, Some(&d))
+        coll::reduce(
+            c.coll(),
+            red::<T>(op)?,
+            send.raw(),
+            recv.map(|r| RawMut::of(bytes_mut(r))),
+            root,
+            Some(&d),
+        )
     }
-    pub unsafe fn allreduce<T: Equivalence>(c: &Comm, send: Input<T>, recv: &mut [T], op: &Op) -> Result<Sched> {
+    pub unsafe fn allreduce<T: Equivalence>(
+        c: &Comm,
+        send: Input<T>,
+        recv: &mut [T],
+        op: &Op,
+    ) -> Result<Sched> {
         c.check_intra("MPI_Allreduce")?;
         let d = c.domains()?;
-        coll::allreduce(c.coll(), red::<T>(op)?, send.raw(), RawMut::of(bytes_mut(recv)), Some(&d))
+        coll::allreduce(
+            c.coll(),
+            red::<T>(op)?,
+            send.raw(),
+            RawMut::of(bytes_mut(recv)),
+            Some(&d),
+        )
     }
-    pub unsafe fn reduce_scatter<T: Equivalence>(c: &Comm, send: Input<T>, recv: &mut [T], counts: &[usize], op: &Op) -> Result<Sched> {
+    pub unsafe fn reduce_scatter<T: Equivalence>(
+        c: &Comm,
+        send: Input<T>,
+        recv: &mut [T],
+        counts: &[usize],
+        op: &Op,
+    ) -> Result<Sched> {
         c.check_intra("MPI_Reduce_scatter")?;
-        coll::reduce_scatter(c.coll(), red::<T>(op)?, send.raw(), RawMut::of(bytes_mut(recv)), &elems::<T>(counts), "MPI_Reduce_scatter")
+        coll::reduce_scatter(
+            c.coll(),
+            red::<T>(op)?,
+            send.raw(),
+            RawMut::of(bytes_mut(recv)),
+            &elems::<T>(counts),
+            "MPI_Reduce_scatter",
+        )
     }
-    pub unsafe fn reduce_scatter_block<T: Equivalence>(c: &Comm, send: Input<T>, recv: &mut [T], op: &Op) -> Result<Sched> {
+    pub unsafe fn reduce_scatter_block<T: Equivalence>(
+        c: &Comm,
+        send: Input<T>,
+        recv: &mut [T],
+        op: &Op,
+    ) -> Result<Sched> {
         c.check_intra("MPI_Reduce_scatter_block")?;
         let n = c.group.len();
         let block = match send {
             Input::InPlace => recv.len() / n,
             Input::Buf(s) => s.len() / n,
         } * std::mem::size_of::<T>();
-        coll::reduce_scatter_block(c.coll(), red::<T>(op)?, send.raw(), RawMut::of(bytes_mut(recv)), block)
+        coll::reduce_scatter_block(
+            c.coll(),
+            red::<T>(op)?,
+            send.raw(),
+            RawMut::of(bytes_mut(recv)),
+            block,
+        )
     }
-    pub unsafe fn scan<T: Equivalence>(c: &Comm, send: Input<T>, recv: &mut [T], op: &Op, exclusive: bool) -> Result<Sched> {
+    pub unsafe fn scan<T: Equivalence>(
+        c: &Comm,
+        send: Input<T>,
+        recv: &mut [T],
+        op: &Op,
+        exclusive: bool,
+    ) -> Result<Sched> {
         c.check_intra(if exclusive { "MPI_Exscan" } else { "MPI_Scan" })?;
-        coll::scan(c.coll(), red::<T>(op)?, send.raw(), RawMut::of(bytes_mut(recv)), exclusive)
+        coll::scan(
+            c.coll(),
+            red::<T>(op)?,
+            send.raw(),
+            RawMut::of(bytes_mut(recv)),
+            exclusive,
+        )
     }
 }
 
@@ -256,23 +427,43 @@ impl Communicator {
     }
     /// Gather equal blocks at `root` (MPI_Gather); `recv` only at the root (size ×
     /// block); `Input::InPlace` at the root means its block is already in `recv`.
-    pub fn gather<T: Equivalence>(&self, send: Input<T>, recv: Option<&mut [T]>, root: i32) -> Result<()> {
+    pub fn gather<T: Equivalence>(
+        &self,
+        send: Input<T>,
+        recv: Option<&mut [T]>,
+        root: i32,
+    ) -> Result<()> {
         // SAFETY: as above.
         coll::run_blocking(unsafe { build::gather(&self.comm, send, recv, root)? })
     }
     /// MPI_Gatherv: `recv` at the root with per-rank counts and displacements.
-    pub fn gatherv<T: Equivalence>(&self, send: Input<T>, recv: Option<(&mut [T], &[usize], &[usize])>, root: i32) -> Result<()> {
+    pub fn gatherv<T: Equivalence>(
+        &self,
+        send: Input<T>,
+        recv: Option<(&mut [T], &[usize], &[usize])>,
+        root: i32,
+    ) -> Result<()> {
         // SAFETY: as above.
         coll::run_blocking(unsafe { build::gatherv(&self.comm, send, recv, root)? })
     }
     /// MPI_Scatter: `send` at the root (size × block); `recv` None at the root is
     /// MPI_IN_PLACE (the root keeps its block in `send`).
-    pub fn scatter<T: Equivalence>(&self, send: Option<&[T]>, recv: Option<&mut [T]>, root: i32) -> Result<()> {
+    pub fn scatter<T: Equivalence>(
+        &self,
+        send: Option<&[T]>,
+        recv: Option<&mut [T]>,
+        root: i32,
+    ) -> Result<()> {
         // SAFETY: as above.
         coll::run_blocking(unsafe { build::scatter(&self.comm, send, recv, root)? })
     }
     /// MPI_Scatterv.
-    pub fn scatterv<T: Equivalence>(&self, send: Option<(&[T], &[usize], &[usize])>, recv: Option<&mut [T]>, root: i32) -> Result<()> {
+    pub fn scatterv<T: Equivalence>(
+        &self,
+        send: Option<(&[T], &[usize], &[usize])>,
+        recv: Option<&mut [T]>,
+        root: i32,
+    ) -> Result<()> {
         // SAFETY: as above.
         coll::run_blocking(unsafe { build::scatterv(&self.comm, send, recv, root)? })
     }
@@ -282,7 +473,13 @@ impl Communicator {
         coll::run_blocking(unsafe { build::allgather(&self.comm, send, recv)? })
     }
     /// MPI_Allgatherv.
-    pub fn allgatherv<T: Equivalence>(&self, send: Input<T>, recv: &mut [T], counts: &[usize], displs: &[usize]) -> Result<()> {
+    pub fn allgatherv<T: Equivalence>(
+        &self,
+        send: Input<T>,
+        recv: &mut [T],
+        counts: &[usize],
+        displs: &[usize],
+    ) -> Result<()> {
         // SAFETY: as above.
         coll::run_blocking(unsafe { build::allgatherv(&self.comm, send, recv, counts, displs)? })
     }
@@ -293,18 +490,44 @@ impl Communicator {
     }
     /// MPI_Alltoallv (`InPlace`: send layout = receive layout, data in `recv`).
     #[allow(clippy::too_many_arguments)]
-    pub fn alltoallv<T: Equivalence>(&self, send: Input<T>, scounts: &[usize], sdispls: &[usize], recv: &mut [T], rcounts: &[usize], rdispls: &[usize]) -> Result<()> {
+    pub fn alltoallv<T: Equivalence>(
+        &self,
+        send: Input<T>,
+        scounts: &[usize],
+        sdispls: &[usize],
+        recv: &mut [T],
+        rcounts: &[usize],
+        rdispls: &[usize],
+    ) -> Result<()> {
         // SAFETY: as above.
-        coll::run_blocking(unsafe { build::alltoallv(&self.comm, send, scounts, sdispls, recv, rcounts, rdispls)? })
+        coll::run_blocking(unsafe {
+            build::alltoallv(&self.comm, send, scounts, sdispls, recv, rcounts, rdispls)?
+        })
     }
     /// MPI_Alltoallw on bytes: counts and displacements in bytes per peer.
     #[allow(clippy::too_many_arguments)]
-    pub fn alltoallw(&self, send: Input<u8>, scounts: &[usize], sdispls: &[usize], recv: &mut [u8], rcounts: &[usize], rdispls: &[usize]) -> Result<()> {
+    pub fn alltoallw(
+        &self,
+        send: Input<u8>,
+        scounts: &[usize],
+        sdispls: &[usize],
+        recv: &mut [u8],
+        rcounts: &[usize],
+        rdispls: &[usize],
+    ) -> Result<()> {
         // SAFETY: as above.
-        coll::run_blocking(unsafe { build::alltoallw(&self.comm, send, scounts, sdispls, recv, rcounts, rdispls)? })
+        coll::run_blocking(unsafe {
+            build::alltoallw(&self.comm, send, scounts, sdispls, recv, rcounts, rdispls)?
+        })
     }
     /// MPI_Reduce to `root` (`recv` only at the root; `InPlace` only at the root).
-    pub fn reduce<T: Equivalence>(&self, send: Input<T>, recv: Option<&mut [T]>, op: &Op, root: i32) -> Result<()> {
+    pub fn reduce<T: Equivalence>(
+        &self,
+        send: Input<T>,
+        recv: Option<&mut [T]>,
+        op: &Op,
+        root: i32,
+    ) -> Result<()> {
         // SAFETY: as above.
         coll::run_blocking(unsafe { build::reduce(&self.comm, send, recv, op, root)? })
     }
@@ -315,13 +538,24 @@ impl Communicator {
     }
     /// MPI_Reduce_scatter: rank i gets `counts[i]` elements of the reduction
     /// (`InPlace`: the whole input is in `recv`, the result lands at its start).
-    pub fn reduce_scatter<T: Equivalence>(&self, send: Input<T>, recv: &mut [T], counts: &[usize], op: &Op) -> Result<()> {
+    pub fn reduce_scatter<T: Equivalence>(
+        &self,
+        send: Input<T>,
+        recv: &mut [T],
+        counts: &[usize],
+        op: &Op,
+    ) -> Result<()> {
         // SAFETY: as above.
         coll::run_blocking(unsafe { build::reduce_scatter(&self.comm, send, recv, counts, op)? })
     }
     /// MPI_Reduce_scatter_block: blocks of `send.len() / size` (in place:
     /// `recv.len() / size`) elements.
-    pub fn reduce_scatter_block<T: Equivalence>(&self, send: Input<T>, recv: &mut [T], op: &Op) -> Result<()> {
+    pub fn reduce_scatter_block<T: Equivalence>(
+        &self,
+        send: Input<T>,
+        recv: &mut [T],
+        op: &Op,
+    ) -> Result<()> {
         // SAFETY: as above.
         coll::run_blocking(unsafe { build::reduce_scatter_block(&self.comm, send, recv, op)? })
     }
@@ -348,70 +582,217 @@ impl<'a> Scope<'a> {
         // SAFETY: no buffers.
         self.coll(unsafe { build::barrier(&c.comm)? }, "MPI_Ibarrier")
     }
-    pub fn ibcast<T: Equivalence>(&self, c: &Communicator, buf: &'a mut [T], root: i32) -> Result<Request<'a>> {
+    pub fn ibcast<T: Equivalence>(
+        &self,
+        c: &Communicator,
+        buf: &'a mut [T],
+        root: i32,
+    ) -> Result<Request<'a>> {
         // SAFETY: the buffers are borrowed for 'a; the scope waits before 'a ends.
         self.coll(unsafe { build::bcast(&c.comm, buf, root)? }, "MPI_Ibcast")
     }
-    pub fn igather<T: Equivalence>(&self, c: &Communicator, send: Input<'a, T>, recv: Option<&'a mut [T]>, root: i32) -> Result<Request<'a>> {
+    pub fn igather<T: Equivalence>(
+        &self,
+        c: &Communicator,
+        send: Input<'a, T>,
+        recv: Option<&'a mut [T]>,
+        root: i32,
+    ) -> Result<Request<'a>> {
         // SAFETY: as above.
-        self.coll(unsafe { build::gather(&c.comm, send, recv, root)? }, "MPI_Igather")
+        self.coll(
+            unsafe { build::gather(&c.comm, send, recv, root)? },
+            "MPI_Igather",
+        )
     }
-    pub fn igatherv<T: Equivalence>(&self, c: &Communicator, send: Input<'a, T>, recv: Option<(&'a mut [T], &[usize], &[usize])>, root: i32) -> Result<Request<'a>> {
+    pub fn igatherv<T: Equivalence>(
+        &self,
+        c: &Communicator,
+        send: Input<'a, T>,
+        recv: Option<(&'a mut [T], &[usize], &[usize])>,
+        root: i32,
+    ) -> Result<Request<'a>> {
         // SAFETY: as above (counts are copied into the schedule).
-        self.coll(unsafe { build::gatherv(&c.comm, send, recv, root)? }, "MPI_Igatherv")
+        self.coll(
+            unsafe { build::gatherv(&c.comm, send, recv, root)? },
+            "MPI_Igatherv",
+        )
     }
-    pub fn iscatter<T: Equivalence>(&self, c: &Communicator, send: Option<&'a [T]>, recv: Option<&'a mut [T]>, root: i32) -> Result<Request<'a>> {
+    pub fn iscatter<T: Equivalence>(
+        &self,
+        c: &Communicator,
+        send: Option<&'a [T]>,
+        recv: Option<&'a mut [T]>,
+        root: i32,
+    ) -> Result<Request<'a>> {
         // SAFETY: as above.
-        self.coll(unsafe { build::scatter(&c.comm, send, recv, root)? }, "MPI_Iscatter")
+        self.coll(
+            unsafe { build::scatter(&c.comm, send, recv, root)? },
+            "MPI_Iscatter",
+        )
     }
-    pub fn iscatterv<T: Equivalence>(&self, c: &Communicator, send: Option<(&'a [T], &[usize], &[usize])>, recv: Option<&'a mut [T]>, root: i32) -> Result<Request<'a>> {
+    pub fn iscatterv<T: Equivalence>(
+        &self,
+        c: &Communicator,
+        send: Option<(&'a [T], &[usize], &[usize])>,
+        recv: Option<&'a mut [T]>,
+        root: i32,
+    ) -> Result<Request<'a>> {
         // SAFETY: as above.
-        self.coll(unsafe { build::scatterv(&c.comm, send, recv, root)? }, "MPI_Iscatterv")
+        self.coll(
+            unsafe { build::scatterv(&c.comm, send, recv, root)? },
+            "MPI_Iscatterv",
+        )
     }
-    pub fn iallgather<T: Equivalence>(&self, c: &Communicator, send: Input<'a, T>, recv: &'a mut [T]) -> Result<Request<'a>> {
+    pub fn iallgather<T: Equivalence>(
+        &self,
+        c: &Communicator,
+        send: Input<'a, T>,
+        recv: &'a mut [T],
+    ) -> Result<Request<'a>> {
         // SAFETY: as above.
-        self.coll(unsafe { build::allgather(&c.comm, send, recv)? }, "MPI_Iallgather")
+        self.coll(
+            unsafe { build::allgather(&c.comm, send, recv)? },
+            "MPI_Iallgather",
+        )
     }
-    pub fn iallgatherv<T: Equivalence>(&self, c: &Communicator, send: Input<'a, T>, recv: &'a mut [T], counts: &[usize], displs: &[usize]) -> Result<Request<'a>> {
+    pub fn iallgatherv<T: Equivalence>(
+        &self,
+        c: &Communicator,
+        send: Input<'a, T>,
+        recv: &'a mut [T],
+        counts: &[usize],
+        displs: &[usize],
+    ) -> Result<Request<'a>> {
         // SAFETY: as above.
-        self.coll(unsafe { build::allgatherv(&c.comm, send, recv, counts, displs)? }, "MPI_Iallgatherv")
+        self.coll(
+            unsafe { build::allgatherv(&c.comm, send, recv, counts, displs)? },
+            "MPI_Iallgatherv",
+        )
     }
-    pub fn ialltoall<T: Equivalence>(&self, c: &Communicator, send: Input<'a, T>, recv: &'a mut [T]) -> Result<Request<'a>> {
+    pub fn ialltoall<T: Equivalence>(
+        &self,
+        c: &Communicator,
+        send: Input<'a, T>,
+        recv: &'a mut [T],
+    ) -> Result<Request<'a>> {
         // SAFETY: as above.
-        self.coll(unsafe { build::alltoall(&c.comm, send, recv)? }, "MPI_Ialltoall")
+        self.coll(
+            unsafe { build::alltoall(&c.comm, send, recv)? },
+            "MPI_Ialltoall",
+        )
     }
     #[allow(clippy::too_many_arguments)]
-    pub fn ialltoallv<T: Equivalence>(&self, c: &Communicator, send: Input<'a, T>, scounts: &[usize], sdispls: &[usize], recv: &'a mut [T], rcounts: &[usize], rdispls: &[usize]) -> Result<Request<'a>> {
+    pub fn ialltoallv<T: Equivalence>(
+        &self,
+        c: &Communicator,
+        send: Input<'a, T>,
+        scounts: &[usize],
+        sdispls: &[usize],
+        recv: &'a mut [T],
+        rcounts: &[usize],
+        rdispls: &[usize],
+    ) -> Result<Request<'a>> {
         // SAFETY: as above.
-        self.coll(unsafe { build::alltoallv(&c.comm, send, scounts, sdispls, recv, rcounts, rdispls)? }, "MPI_Ialltoallv")
+        self.coll(
+            unsafe { build::alltoallv(&c.comm, send, scounts, sdispls, recv, rcounts, rdispls)? },
+            "MPI_Ialltoallv",
+        )
     }
     #[allow(clippy::too_many_arguments)]
-    pub fn ialltoallw(&self, c: &Communicator, send: Input<'a, u8>, scounts: &[usize], sdispls: &[usize], recv: &'a mut [u8], rcounts: &[usize], rdispls: &[usize]) -> Result<Request<'a>> {
+    pub fn ialltoallw(
+        &self,
+        c: &Communicator,
+        send: Input<'a, u8>,
+        scounts: &[usize],
+        sdispls: &[usize],
+        recv: &'a mut [u8],
+        rcounts: &[usize],
+        rdispls: &[usize],
+    ) -> Result<Request<'a>> {
         // SAFETY: as above.
-        self.coll(unsafe { build::alltoallw(&c.comm, send, scounts, sdispls, recv, rcounts, rdispls)? }, "MPI_Ialltoallw")
+        self.coll(
+            unsafe { build::alltoallw(&c.comm, send, scounts, sdispls, recv, rcounts, rdispls)? },
+            "MPI_Ialltoallw",
+        )
     }
-    pub fn ireduce<T: Equivalence>(&self, c: &Communicator, send: Input<'a, T>, recv: Option<&'a mut [T]>, op: &Op, root: i32) -> Result<Request<'a>> {
+    pub fn ireduce<T: Equivalence>(
+        &self,
+        c: &Communicator,
+        send: Input<'a, T>,
+        recv: Option<&'a mut [T]>,
+        op: &Op,
+        root: i32,
+    ) -> Result<Request<'a>> {
         // SAFETY: as above.
-        self.coll(unsafe { build::reduce(&c.comm, send, recv, op, root)? }, "MPI_Ireduce")
+        self.coll(
+            unsafe { build::reduce(&c.comm, send, recv, op, root)? },
+            "MPI_Ireduce",
+        )
     }
-    pub fn iallreduce<T: Equivalence>(&self, c: &Communicator, send: Input<'a, T>, recv: &'a mut [T], op: &Op) -> Result<Request<'a>> {
+    pub fn iallreduce<T: Equivalence>(
+        &self,
+        c: &Communicator,
+        send: Input<'a, T>,
+        recv: &'a mut [T],
+        op: &Op,
+    ) -> Result<Request<'a>> {
         // SAFETY: as above.
-        self.coll(unsafe { build::allreduce(&c.comm, send, recv, op)? }, "MPI_Iallreduce")
+        self.coll(
+            unsafe { build::allreduce(&c.comm, send, recv, op)? },
+            "MPI_Iallreduce",
+        )
     }
-    pub fn ireduce_scatter<T: Equivalence>(&self, c: &Communicator, send: Input<'a, T>, recv: &'a mut [T], counts: &[usize], op: &Op) -> Result<Request<'a>> {
+    pub fn ireduce_scatter<T: Equivalence>(
+        &self,
+        c: &Communicator,
+        send: Input<'a, T>,
+        recv: &'a mut [T],
+        counts: &[usize],
+        op: &Op,
+    ) -> Result<Request<'a>> {
         // SAFETY: as above.
-        self.coll(unsafe { build::reduce_scatter(&c.comm, send, recv, counts, op)? }, "MPI_Ireduce_scatter")
+        self.coll(
+            unsafe { build::reduce_scatter(&c.comm, send, recv, counts, op)? },
+            "MPI_Ireduce_scatter",
+        )
     }
-    pub fn ireduce_scatter_block<T: Equivalence>(&self, c: &Communicator, send: Input<'a, T>, recv: &'a mut [T], op: &Op) -> Result<Request<'a>> {
+    pub fn ireduce_scatter_block<T: Equivalence>(
+        &self,
+        c: &Communicator,
+        send: Input<'a, T>,
+        recv: &'a mut [T],
+        op: &Op,
+    ) -> Result<Request<'a>> {
         // SAFETY: as above.
-        self.coll(unsafe { build::reduce_scatter_block(&c.comm, send, recv, op)? }, "MPI_Ireduce_scatter_block")
+        self.coll(
+            unsafe { build::reduce_scatter_block(&c.comm, send, recv, op)? },
+            "MPI_Ireduce_scatter_block",
+        )
     }
-    pub fn iscan<T: Equivalence>(&self, c: &Communicator, send: Input<'a, T>, recv: &'a mut [T], op: &Op) -> Result<Request<'a>> {
+    pub fn iscan<T: Equivalence>(
+        &self,
+        c: &Communicator,
+        send: Input<'a, T>,
+        recv: &'a mut [T],
+        op: &Op,
+    ) -> Result<Request<'a>> {
         // SAFETY: as above.
-        self.coll(unsafe { build::scan(&c.comm, send, recv, op, false)? }, "MPI_Iscan")
+        self.coll(
+            unsafe { build::scan(&c.comm, send, recv, op, false)? },
+            "MPI_Iscan",
+        )
     }
-    pub fn iexscan<T: Equivalence>(&self, c: &Communicator, send: Input<'a, T>, recv: &'a mut [T], op: &Op) -> Result<Request<'a>> {
+    pub fn iexscan<T: Equivalence>(
+        &self,
+        c: &Communicator,
+        send: Input<'a, T>,
+        recv: &'a mut [T],
+        op: &Op,
+    ) -> Result<Request<'a>> {
         // SAFETY: as above.
-        self.coll(unsafe { build::scan(&c.comm, send, recv, op, true)? }, "MPI_Iexscan")
+        self.coll(
+            unsafe { build::scan(&c.comm, send, recv, op, true)? },
+            "MPI_Iexscan",
+        )
     }
 }

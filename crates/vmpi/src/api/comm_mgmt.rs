@@ -27,7 +27,8 @@ impl Communicator {
     /// shared-memory domain. Collective.
     pub fn split_shared(&self, key: i32) -> Result<Communicator> {
         Ok(Communicator::from_comm(
-            mgmt::split_type(&self.comm, mgmt::COMM_TYPE_SHARED, key)?.expect("shared split always has a color"),
+            mgmt::split_type(&self.comm, mgmt::COMM_TYPE_SHARED, key)?
+                .expect("shared split always has a color"),
         ))
     }
 
@@ -53,8 +54,21 @@ impl Communicator {
 
     /// MPI_Intercomm_create: this (local) communicator and the group led by
     /// `remote_leader` of `peer` (needed at the local leader only).
-    pub fn intercomm_create(&self, local_leader: i32, peer: Option<&Communicator>, remote_leader: i32, tag: i32) -> Result<Communicator> {
-        mgmt::intercomm_create(&self.comm, local_leader, peer.map(|p| &p.comm), remote_leader, tag).map(Communicator::from_comm)
+    pub fn intercomm_create(
+        &self,
+        local_leader: i32,
+        peer: Option<&Communicator>,
+        remote_leader: i32,
+        tag: i32,
+    ) -> Result<Communicator> {
+        mgmt::intercomm_create(
+            &self.comm,
+            local_leader,
+            peer.map(|p| &p.comm),
+            remote_leader,
+            tag,
+        )
+        .map(Communicator::from_comm)
     }
 
     /// MPI_Intercomm_merge: the group passing `high = false` comes first.

@@ -13,4 +13,4 @@ pub use collectives::{user_op, Complex32, Complex64, DoubleInt, FloatInt, Input,
 pub use communicator::Communicator;
 pub use equivalence::Equivalence;
 pub use request::{scope, test_all, wait_all, wait_any, wait_some, Request, Scope};
-pub use universe::{init, ChannelInfo, Universe};
+pub use universe::{init, wtime, ChannelInfo, Universe};

@@ -215,7 +215,13 @@ pub fn reduce_binomial(
 /// The fold of the non-power-of-two ranks used by recursive doubling and
 /// Rabenseifner: the first 2·rem ranks pair up, the even one hands its data to the
 /// odd one and sits out. Returns this rank's new rank among pof2, or None.
-fn fold(s: &mut Sched, ranks: &[usize], me: usize, acc: B, tmp: B) -> (usize, usize, Option<usize>) {
+fn fold(
+    s: &mut Sched,
+    ranks: &[usize],
+    me: usize,
+    acc: B,
+    tmp: B,
+) -> (usize, usize, Option<usize>) {
     let n = ranks.len();
     let pof2 = pof2_floor(n);
     let rem = n - pof2;
@@ -381,7 +387,14 @@ pub fn allreduce_ring(s: &mut Sched, ranks: &[usize], me: usize, acc: B) {
 
 /// Linear gather of variable blocks: `blocks[i]` is where rank i's bytes go at
 /// the root; `mine` is this rank's contribution (None at an in-place root).
-pub fn gatherv_linear(s: &mut Sched, n: usize, me: usize, root: usize, mine: Option<B>, blocks: &[B]) {
+pub fn gatherv_linear(
+    s: &mut Sched,
+    n: usize,
+    me: usize,
+    root: usize,
+    mine: Option<B>,
+    blocks: &[B],
+) {
     if me == root {
         for i in 0..n {
             if i == root {
@@ -402,7 +415,14 @@ pub fn gatherv_linear(s: &mut Sched, n: usize, me: usize, root: usize, mine: Opt
 
 /// Linear scatter of variable blocks from the root; `mine` is where this rank's
 /// block goes (None at an in-place root).
-pub fn scatterv_linear(s: &mut Sched, n: usize, me: usize, root: usize, blocks: &[B], mine: Option<B>) {
+pub fn scatterv_linear(
+    s: &mut Sched,
+    n: usize,
+    me: usize,
+    root: usize,
+    blocks: &[B],
+    mine: Option<B>,
+) {
     if me == root {
         for i in 0..n {
             if i == root {
@@ -470,7 +490,10 @@ pub fn alltoall_bruck(s: &mut Sched, n: usize, me: usize, send: B, recv: B, blk:
     for i in 0..n {
         s.copy(at(send, (me + i) % n), at(t, i));
     }
-    let (pk, rpk) = (s.tmp(n.div_ceil(2) * blk + blk), s.tmp(n.div_ceil(2) * blk + blk));
+    let (pk, rpk) = (
+        s.tmp(n.div_ceil(2) * blk + blk),
+        s.tmp(n.div_ceil(2) * blk + blk),
+    );
     let mut k = 1;
     while k < n {
         let idx: Vec<usize> = (0..n).filter(|i| i & k != 0).collect();
@@ -494,12 +517,18 @@ pub fn alltoall_bruck(s: &mut Sched, n: usize, me: usize, send: B, recv: B, blk:
 /// block the peer owns and reducing the block received into this rank's result.
 /// `input` holds all blocks (`blocks[i]` ranges within it), `out` gets block me.
 pub fn reduce_scatter_pairwise(s: &mut Sched, n: usize, me: usize, input: B, blocks: &[B], out: B) {
-    let mine = B { slot: input.slot, ..blocks[me] };
+    let mine = B {
+        slot: input.slot,
+        ..blocks[me]
+    };
     s.copy(mine, out);
     let tmp = s.tmp(out.len);
     for k in 1..n {
         let (to, from) = ((me + k) % n, (me + n - k) % n);
-        let sb = B { slot: input.slot, ..blocks[to] };
+        let sb = B {
+            slot: input.slot,
+            ..blocks[to]
+        };
         s.sendrecv_maybe(to, sb, from, tmp);
         s.fence();
         s.reduce(tmp, out);

@@ -41,12 +41,18 @@ pub struct RawMut {
 
 impl Raw {
     pub fn of(s: &[u8]) -> Raw {
-        Raw { ptr: s.as_ptr(), len: s.len() }
+        Raw {
+            ptr: s.as_ptr(),
+            len: s.len(),
+        }
     }
 }
 impl RawMut {
     pub fn of(s: &mut [u8]) -> RawMut {
-        RawMut { ptr: s.as_mut_ptr(), len: s.len() }
+        RawMut {
+            ptr: s.as_mut_ptr(),
+            len: s.len(),
+        }
     }
 }
 
@@ -56,7 +62,11 @@ fn err(class: ErrorClass, call: &str, what: String) -> Error {
 
 fn check_root(call: &str, root: i32, n: usize) -> Result<usize> {
     if root < 0 || root as usize >= n {
-        return Err(err(ErrorClass::Root, call, format!("invalid root {root} (communicator size {n})")));
+        return Err(err(
+            ErrorClass::Root,
+            call,
+            format!("invalid root {root} (communicator size {n})"),
+        ));
     }
     Ok(root as usize)
 }
@@ -66,17 +76,47 @@ fn ranks(n: usize) -> Vec<usize> {
 }
 
 /// The block of each rank in a buffer laid out by counts and displacements (bytes).
-fn layout(call: &str, s: &mut Sched, buf: B, counts: &[usize], displs: &[usize], n: usize) -> Result<Vec<B>> {
+fn layout(
+    call: &str,
+    s: &mut Sched,
+    buf: B,
+    counts: &[usize],
+    displs: &[usize],
+    n: usize,
+) -> Result<Vec<B>> {
     if counts.len() != n || displs.len() != n {
-        return Err(err(ErrorClass::Arg, call, format!("counts and displacements need {n} entries, got {} and {}", counts.len(), displs.len())));
+        return Err(err(
+            ErrorClass::Arg,
+            call,
+            format!(
+                "counts and displacements need {n} entries, got {} and {}",
+                counts.len(),
+                displs.len()
+            ),
+        ));
     }
     let _ = s;
     (0..n)
         .map(|i| {
-            if counts[i] > 0 && displs[i].checked_add(counts[i]).map_or(true, |e| e > buf.len) {
-                Err(err(ErrorClass::Buffer, call, format!("block of rank {i} ({} bytes at {}) outside the {}-byte buffer", counts[i], displs[i], buf.len)))
+            if counts[i] > 0
+                && displs[i]
+                    .checked_add(counts[i])
+                    .map_or(true, |e| e > buf.len)
+            {
+                Err(err(
+                    ErrorClass::Buffer,
+                    call,
+                    format!(
+                        "block of rank {i} ({} bytes at {}) outside the {}-byte buffer",
+                        counts[i], displs[i], buf.len
+                    ),
+                ))
             } else {
-                Ok(if counts[i] == 0 { buf.sub(0, 0) } else { buf.sub(displs[i], counts[i]) })
+                Ok(if counts[i] == 0 {
+                    buf.sub(0, 0)
+                } else {
+                    buf.sub(displs[i], counts[i])
+                })
             }
         })
         .collect()
@@ -84,7 +124,11 @@ fn layout(call: &str, s: &mut Sched, buf: B, counts: &[usize], displs: &[usize],
 
 fn even(call: &str, len: usize, n: usize) -> Result<usize> {
     if len % n != 0 {
-        return Err(err(ErrorClass::Count, call, format!("buffer of {len} bytes does not split into {n} equal blocks")));
+        return Err(err(
+            ErrorClass::Count,
+            call,
+            format!("buffer of {len} bytes does not split into {n} equal blocks"),
+        ));
     }
     Ok(len / n)
 }
@@ -138,7 +182,12 @@ fn rooted(d: &[Vec<usize>], root: usize) -> Vec<Vec<usize>> {
 }
 
 /// MPI_Bcast of `buf` from `root`.
-pub unsafe fn bcast(cc: CollCtx, buf: RawMut, root: i32, domains: Option<&[Vec<usize>]>) -> Result<Sched> {
+pub unsafe fn bcast(
+    cc: CollCtx,
+    buf: RawMut,
+    root: i32,
+    domains: Option<&[Vec<usize>]>,
+) -> Result<Sched> {
     let o = tuning::overrides()?;
     let (n, me) = (cc.size(), cc.rank);
     let root = check_root("MPI_Bcast", root, n)?;
@@ -163,24 +212,47 @@ pub unsafe fn bcast(cc: CollCtx, buf: RawMut, root: i32, domains: Option<&[Vec<u
 
 /// MPI_Gatherv: `send` None = in place (root only); `recv` (root only) with byte
 /// counts and displacements per rank.
-pub unsafe fn gatherv(cc: CollCtx, send: Option<Raw>, recv: Option<(RawMut, &[usize], &[usize])>, root: i32, call: &'static str) -> Result<Sched> {
+pub unsafe fn gatherv(
+    cc: CollCtx,
+    send: Option<Raw>,
+    recv: Option<(RawMut, &[usize], &[usize])>,
+    root: i32,
+    call: &'static str,
+) -> Result<Sched> {
     let (n, me) = (cc.size(), cc.rank);
     let root = check_root(call, root, n)?;
     let mut s = Sched::new(call, cc);
     let mine = send.map(|r| s.ext(r.ptr, r.len));
     let blocks = if me == root {
-        let (r, c, d) = recv.ok_or_else(|| err(ErrorClass::Buffer, call, "the root needs a receive buffer".into()))?;
+        let (r, c, d) = recv.ok_or_else(|| {
+            err(
+                ErrorClass::Buffer,
+                call,
+                "the root needs a receive buffer".into(),
+            )
+        })?;
         let rb = s.ext(r.ptr, r.len);
         let bl = layout(call, &mut s, rb, c, d, n)?;
         if let Some(m) = mine {
             if m.len != bl[me].len {
-                return Err(err(ErrorClass::Count, call, format!("root sends {} bytes but its block holds {}", m.len, bl[me].len)));
+                return Err(err(
+                    ErrorClass::Count,
+                    call,
+                    format!(
+                        "root sends {} bytes but its block holds {}",
+                        m.len, bl[me].len
+                    ),
+                ));
             }
         }
         bl
     } else {
         if mine.is_none() {
-            return Err(err(ErrorClass::Buffer, call, "MPI_IN_PLACE is only allowed at the root".into()));
+            return Err(err(
+                ErrorClass::Buffer,
+                call,
+                "MPI_IN_PLACE is only allowed at the root".into(),
+            ));
         }
         Vec::new()
     };
@@ -189,7 +261,12 @@ pub unsafe fn gatherv(cc: CollCtx, send: Option<Raw>, recv: Option<(RawMut, &[us
 }
 
 /// MPI_Gather: equal blocks of `recv.len / size` bytes at the root.
-pub unsafe fn gather(cc: CollCtx, send: Option<Raw>, recv: Option<RawMut>, root: i32) -> Result<Sched> {
+pub unsafe fn gather(
+    cc: CollCtx,
+    send: Option<Raw>,
+    recv: Option<RawMut>,
+    root: i32,
+) -> Result<Sched> {
     let n = cc.size();
     let call = "MPI_Gather";
     let (counts, displs) = match (&recv, cc.rank as i32 == root) {
@@ -199,29 +276,58 @@ pub unsafe fn gather(cc: CollCtx, send: Option<Raw>, recv: Option<RawMut>, root:
         }
         _ => (Vec::new(), Vec::new()),
     };
-    gatherv(cc, send, recv.map(|r| (r, &counts[..], &displs[..])), root, call)
+    gatherv(
+        cc,
+        send,
+        recv.map(|r| (r, &counts[..], &displs[..])),
+        root,
+        call,
+    )
 }
 
 /// MPI_Scatterv: `send` (root only) with byte counts and displacements; `recv`
 /// None = in place (root only).
-pub unsafe fn scatterv(cc: CollCtx, send: Option<(Raw, &[usize], &[usize])>, recv: Option<RawMut>, root: i32, call: &'static str) -> Result<Sched> {
+pub unsafe fn scatterv(
+    cc: CollCtx,
+    send: Option<(Raw, &[usize], &[usize])>,
+    recv: Option<RawMut>,
+    root: i32,
+    call: &'static str,
+) -> Result<Sched> {
     let (n, me) = (cc.size(), cc.rank);
     let root = check_root(call, root, n)?;
     let mut s = Sched::new(call, cc);
     let mine = recv.map(|r| s.ext(r.ptr, r.len));
     let blocks = if me == root {
-        let (r, c, d) = send.ok_or_else(|| err(ErrorClass::Buffer, call, "the root needs a send buffer".into()))?;
+        let (r, c, d) = send.ok_or_else(|| {
+            err(
+                ErrorClass::Buffer,
+                call,
+                "the root needs a send buffer".into(),
+            )
+        })?;
         let sb = s.ext(r.ptr, r.len);
         let bl = layout(call, &mut s, sb, c, d, n)?;
         if let Some(m) = mine {
             if m.len != bl[me].len {
-                return Err(err(ErrorClass::Count, call, format!("root receives {} bytes but its block holds {}", m.len, bl[me].len)));
+                return Err(err(
+                    ErrorClass::Count,
+                    call,
+                    format!(
+                        "root receives {} bytes but its block holds {}",
+                        m.len, bl[me].len
+                    ),
+                ));
             }
         }
         bl
     } else {
         if mine.is_none() {
-            return Err(err(ErrorClass::Buffer, call, "MPI_IN_PLACE is only allowed at the root".into()));
+            return Err(err(
+                ErrorClass::Buffer,
+                call,
+                "MPI_IN_PLACE is only allowed at the root".into(),
+            ));
         }
         Vec::new()
     };
@@ -230,7 +336,12 @@ pub unsafe fn scatterv(cc: CollCtx, send: Option<(Raw, &[usize], &[usize])>, rec
 }
 
 /// MPI_Scatter: equal blocks of `send.len / size` bytes from the root.
-pub unsafe fn scatter(cc: CollCtx, send: Option<Raw>, recv: Option<RawMut>, root: i32) -> Result<Sched> {
+pub unsafe fn scatter(
+    cc: CollCtx,
+    send: Option<Raw>,
+    recv: Option<RawMut>,
+    root: i32,
+) -> Result<Sched> {
     let n = cc.size();
     let call = "MPI_Scatter";
     let (counts, displs) = match (&send, cc.rank as i32 == root) {
@@ -240,18 +351,38 @@ pub unsafe fn scatter(cc: CollCtx, send: Option<Raw>, recv: Option<RawMut>, root
         }
         _ => (Vec::new(), Vec::new()),
     };
-    scatterv(cc, send.map(|r| (r, &counts[..], &displs[..])), recv, root, call)
+    scatterv(
+        cc,
+        send.map(|r| (r, &counts[..], &displs[..])),
+        recv,
+        root,
+        call,
+    )
 }
 
 /// MPI_Allgatherv (byte counts and displacements); `send` None = in place.
-pub unsafe fn allgatherv(cc: CollCtx, send: Option<Raw>, recv: RawMut, counts: &[usize], displs: &[usize], call: &'static str) -> Result<Sched> {
+pub unsafe fn allgatherv(
+    cc: CollCtx,
+    send: Option<Raw>,
+    recv: RawMut,
+    counts: &[usize],
+    displs: &[usize],
+    call: &'static str,
+) -> Result<Sched> {
     let (n, me) = (cc.size(), cc.rank);
     let mut s = Sched::new(call, cc);
     let rb = s.ext(recv.ptr, recv.len);
     let bl = layout(call, &mut s, rb, counts, displs, n)?;
     if let Some(m) = send {
         if m.len != bl[me].len {
-            return Err(err(ErrorClass::Count, call, format!("this rank sends {} bytes but its block holds {}", m.len, bl[me].len)));
+            return Err(err(
+                ErrorClass::Count,
+                call,
+                format!(
+                    "this rank sends {} bytes but its block holds {}",
+                    m.len, bl[me].len
+                ),
+            ));
         }
         let mb = s.ext(m.ptr, m.len);
         s.copy(mb, bl[me]);
@@ -280,7 +411,14 @@ pub unsafe fn alltoall(cc: CollCtx, send: Option<Raw>, recv: RawMut) -> Result<S
     let sb = match send {
         Some(m) => {
             if m.len != recv.len {
-                return Err(err(ErrorClass::Count, call, format!("send buffer of {} bytes, receive buffer of {}", m.len, recv.len)));
+                return Err(err(
+                    ErrorClass::Count,
+                    call,
+                    format!(
+                        "send buffer of {} bytes, receive buffer of {}",
+                        m.len, recv.len
+                    ),
+                ));
             }
             s.ext(m.ptr, m.len)
         }
@@ -303,7 +441,12 @@ pub unsafe fn alltoall(cc: CollCtx, send: Option<Raw>, recv: RawMut) -> Result<S
 
 /// MPI_Alltoallv and, on bytes, MPI_Alltoallw: byte counts and displacements per
 /// peer; `send` None = in place (the send layout is the receive layout).
-pub unsafe fn alltoallv(cc: CollCtx, send: Option<(Raw, &[usize], &[usize])>, recv: (RawMut, &[usize], &[usize]), call: &'static str) -> Result<Sched> {
+pub unsafe fn alltoallv(
+    cc: CollCtx,
+    send: Option<(Raw, &[usize], &[usize])>,
+    recv: (RawMut, &[usize], &[usize]),
+    call: &'static str,
+) -> Result<Sched> {
     let (n, me) = (cc.size(), cc.rank);
     let mut s = Sched::new(call, cc);
     let rb = s.ext(recv.0.ptr, recv.0.len);
@@ -325,13 +468,27 @@ pub unsafe fn alltoallv(cc: CollCtx, send: Option<(Raw, &[usize], &[usize])>, re
 
 fn check_red(call: &str, red: &Reduction, len: usize) -> Result<()> {
     if len % red.unit != 0 {
-        return Err(err(ErrorClass::Count, call, format!("{len} bytes is not a whole number of {}-byte elements", red.unit)));
+        return Err(err(
+            ErrorClass::Count,
+            call,
+            format!(
+                "{len} bytes is not a whole number of {}-byte elements",
+                red.unit
+            ),
+        ));
     }
     Ok(())
 }
 
 /// MPI_Reduce to `root`; `send` None = in place (root only); `recv` at the root.
-pub unsafe fn reduce(cc: CollCtx, red: Reduction, send: Option<Raw>, recv: Option<RawMut>, root: i32, domains: Option<&[Vec<usize>]>) -> Result<Sched> {
+pub unsafe fn reduce(
+    cc: CollCtx,
+    red: Reduction,
+    send: Option<Raw>,
+    recv: Option<RawMut>,
+    root: i32,
+    domains: Option<&[Vec<usize>]>,
+) -> Result<Sched> {
     let o = tuning::overrides()?;
     let call = "MPI_Reduce";
     let (n, me) = (cc.size(), cc.rank);
@@ -339,18 +496,34 @@ pub unsafe fn reduce(cc: CollCtx, red: Reduction, send: Option<Raw>, recv: Optio
     let commute = red.commutative();
     let mut s = Sched::new(call, cc);
     let out = if me == root {
-        let r = recv.ok_or_else(|| err(ErrorClass::Buffer, call, "the root needs a receive buffer".into()))?;
+        let r = recv.ok_or_else(|| {
+            err(
+                ErrorClass::Buffer,
+                call,
+                "the root needs a receive buffer".into(),
+            )
+        })?;
         Some(s.ext(r.ptr, r.len))
     } else {
         None
     };
     let input = match send {
         Some(m) => s.ext(m.ptr, m.len),
-        None => out.ok_or_else(|| err(ErrorClass::Buffer, call, "MPI_IN_PLACE is only allowed at the root".into()))?,
+        None => out.ok_or_else(|| {
+            err(
+                ErrorClass::Buffer,
+                call,
+                "MPI_IN_PLACE is only allowed at the root".into(),
+            )
+        })?,
     };
     if let Some(o) = out {
         if o.len != input.len {
-            return Err(err(ErrorClass::Count, call, format!("send {} bytes, receive {} bytes", input.len, o.len)));
+            return Err(err(
+                ErrorClass::Count,
+                call,
+                format!("send {} bytes, receive {} bytes", input.len, o.len),
+            ));
         }
     }
     check_red(call, &red, input.len)?;
@@ -362,7 +535,11 @@ pub unsafe fn reduce(cc: CollCtx, red: Reduction, send: Option<Raw>, recv: Optio
             let leaders: Vec<usize> = d.iter().map(|x| x[0]).collect();
             let (rdi, _) = locate(&d, root);
             // Leaders reduce their domain into a scratch (the root: into recv).
-            let part = if mi == 0 { Some(out.unwrap_or_else(|| s.tmp(input.len))) } else { None };
+            let part = if mi == 0 {
+                Some(out.unwrap_or_else(|| s.tmp(input.len)))
+            } else {
+                None
+            };
             algos::reduce_binomial(&mut s, &d[di], mi, 0, input, part);
             if let Some(p) = part {
                 algos::reduce_binomial(&mut s, &leaders, di, rdi, p, out.or(Some(p)));
@@ -374,7 +551,13 @@ pub unsafe fn reduce(cc: CollCtx, red: Reduction, send: Option<Raw>, recv: Optio
 }
 
 /// MPI_Allreduce; `send` None = in place.
-pub unsafe fn allreduce(cc: CollCtx, red: Reduction, send: Option<Raw>, recv: RawMut, domains: Option<&[Vec<usize>]>) -> Result<Sched> {
+pub unsafe fn allreduce(
+    cc: CollCtx,
+    red: Reduction,
+    send: Option<Raw>,
+    recv: RawMut,
+    domains: Option<&[Vec<usize>]>,
+) -> Result<Sched> {
     let o = tuning::overrides()?;
     let call = "MPI_Allreduce";
     let (n, me) = (cc.size(), cc.rank);
@@ -384,7 +567,11 @@ pub unsafe fn allreduce(cc: CollCtx, red: Reduction, send: Option<Raw>, recv: Ra
     let input = match send {
         Some(m) => {
             if m.len != recv.len {
-                return Err(err(ErrorClass::Count, call, format!("send {} bytes, receive {} bytes", m.len, recv.len)));
+                return Err(err(
+                    ErrorClass::Count,
+                    call,
+                    format!("send {} bytes, receive {} bytes", m.len, recv.len),
+                ));
             }
             Some(s.ext(m.ptr, m.len))
         }
@@ -408,7 +595,17 @@ pub unsafe fn allreduce(cc: CollCtx, red: Reduction, send: Option<Raw>, recv: Ra
             };
             algos::reduce_binomial(&mut s, &d[di], mi, 0, inp, (mi == 0).then_some(acc));
             if mi == 0 {
-                let a = tuning::allreduce(&tuning::Overrides { allreduce: Algo::Auto, ..o }, recv.len, count, leaders.len(), commute, None);
+                let a = tuning::allreduce(
+                    &tuning::Overrides {
+                        allreduce: Algo::Auto,
+                        ..o
+                    },
+                    recv.len,
+                    count,
+                    leaders.len(),
+                    commute,
+                    None,
+                );
                 flat_allreduce(&mut s, a, &leaders, di, acc);
             }
             algos::bcast_binomial(&mut s, &d[di], mi, 0, acc);
@@ -433,10 +630,21 @@ fn flat_allreduce(s: &mut Sched, a: Algo, r: &[usize], me: usize, acc: B) {
 
 /// MPI_Reduce_scatter with byte counts per rank; `send` None = in place (the input
 /// is `recv`, which then holds all blocks; the result lands at its start).
-pub unsafe fn reduce_scatter(cc: CollCtx, red: Reduction, send: Option<Raw>, recv: RawMut, counts: &[usize], call: &'static str) -> Result<Sched> {
+pub unsafe fn reduce_scatter(
+    cc: CollCtx,
+    red: Reduction,
+    send: Option<Raw>,
+    recv: RawMut,
+    counts: &[usize],
+    call: &'static str,
+) -> Result<Sched> {
     let (n, me) = (cc.size(), cc.rank);
     if counts.len() != n {
-        return Err(err(ErrorClass::Arg, call, format!("counts need {n} entries, got {}", counts.len())));
+        return Err(err(
+            ErrorClass::Arg,
+            call,
+            format!("counts need {n} entries, got {}", counts.len()),
+        ));
     }
     let total: usize = counts.iter().sum();
     for &c in counts {
@@ -447,16 +655,34 @@ pub unsafe fn reduce_scatter(cc: CollCtx, red: Reduction, send: Option<Raw>, rec
     let input = match send {
         Some(m) => {
             if m.len != total {
-                return Err(err(ErrorClass::Count, call, format!("send buffer of {} bytes, counts add up to {total}", m.len)));
+                return Err(err(
+                    ErrorClass::Count,
+                    call,
+                    format!("send buffer of {} bytes, counts add up to {total}", m.len),
+                ));
             }
             if recv.len < counts[me] {
-                return Err(err(ErrorClass::Buffer, call, format!("receive buffer of {} bytes, this rank's block is {}", recv.len, counts[me])));
+                return Err(err(
+                    ErrorClass::Buffer,
+                    call,
+                    format!(
+                        "receive buffer of {} bytes, this rank's block is {}",
+                        recv.len, counts[me]
+                    ),
+                ));
             }
             s.ext(m.ptr, m.len)
         }
         None => {
             if recv.len < total {
-                return Err(err(ErrorClass::Buffer, call, format!("in place: receive buffer of {} bytes, counts add up to {total}", recv.len)));
+                return Err(err(
+                    ErrorClass::Buffer,
+                    call,
+                    format!(
+                        "in place: receive buffer of {} bytes, counts add up to {total}",
+                        recv.len
+                    ),
+                ));
             }
             let t = s.tmp(total);
             s.copy(rb.sub(0, total), t);
@@ -476,20 +702,34 @@ pub unsafe fn reduce_scatter(cc: CollCtx, red: Reduction, send: Option<Raw>, rec
     } else {
         let all = if me == 0 { s.tmp(total) } else { s.tmp(0) };
         algos::reduce_binomial(&mut s, &ranks(n), me, 0, input, (me == 0).then_some(all));
-        let ab: Vec<B> = (0..n).map(|i| all.sub(displs[i].min(all.len), if me == 0 { counts[i] } else { 0 })).collect();
+        let ab: Vec<B> = (0..n)
+            .map(|i| all.sub(displs[i].min(all.len), if me == 0 { counts[i] } else { 0 }))
+            .collect();
         algos::scatterv_linear(&mut s, n, me, 0, &ab, Some(out));
     }
     Ok(s)
 }
 
 /// MPI_Reduce_scatter_block: blocks of `block` bytes.
-pub unsafe fn reduce_scatter_block(cc: CollCtx, red: Reduction, send: Option<Raw>, recv: RawMut, block: usize) -> Result<Sched> {
+pub unsafe fn reduce_scatter_block(
+    cc: CollCtx,
+    red: Reduction,
+    send: Option<Raw>,
+    recv: RawMut,
+    block: usize,
+) -> Result<Sched> {
     let counts = vec![block; cc.size()];
     reduce_scatter(cc, red, send, recv, &counts, "MPI_Reduce_scatter_block")
 }
 
 /// MPI_Scan (inclusive) or MPI_Exscan; `send` None = in place.
-pub unsafe fn scan(cc: CollCtx, red: Reduction, send: Option<Raw>, recv: RawMut, exclusive: bool) -> Result<Sched> {
+pub unsafe fn scan(
+    cc: CollCtx,
+    red: Reduction,
+    send: Option<Raw>,
+    recv: RawMut,
+    exclusive: bool,
+) -> Result<Sched> {
     let call = if exclusive { "MPI_Exscan" } else { "MPI_Scan" };
     let (n, me) = (cc.size(), cc.rank);
     check_red(call, &red, recv.len)?;
@@ -498,7 +738,11 @@ pub unsafe fn scan(cc: CollCtx, red: Reduction, send: Option<Raw>, recv: RawMut,
     let input = match send {
         Some(m) => {
             if m.len != recv.len {
-                return Err(err(ErrorClass::Count, call, format!("send {} bytes, receive {} bytes", m.len, recv.len)));
+                return Err(err(
+                    ErrorClass::Count,
+                    call,
+                    format!("send {} bytes, receive {} bytes", m.len, recv.len),
+                ));
             }
             s.ext(m.ptr, m.len)
         }

@@ -58,7 +58,10 @@ impl Reduction {
             }
         }
         if unit == 0 {
-            return Err(Error::new(ErrorClass::Type, "reduction on a zero-sized type"));
+            return Err(Error::new(
+                ErrorClass::Type,
+                "reduction on a zero-sized type",
+            ));
         }
         Ok(Reduction { op, kind, unit })
     }
@@ -174,7 +177,8 @@ impl Sched {
 
     /// A scratch buffer of `len` bytes.
     pub fn tmp(&mut self, len: usize) -> B {
-        self.slots.push(Slot::Tmp(vec![0u128; len.div_ceil(16)], len));
+        self.slots
+            .push(Slot::Tmp(vec![0u128; len.div_ceil(16)], len));
         B {
             slot: self.slots.len() - 1,
             off: 0,
@@ -304,7 +308,10 @@ impl Sched {
                             std::slice::from_raw_parts_mut(o, inout.len),
                         )
                     };
-                    let red = self.red.as_ref().ok_or_else(|| Error::intern("no reduction"))?;
+                    let red = self
+                        .red
+                        .as_ref()
+                        .ok_or_else(|| Error::intern("no reduction"))?;
                     red.run(a, o).map_err(|e| {
                         Error::new(e.class, format!("{}: {}", self.call, e.message))
                     })?;

@@ -47,11 +47,38 @@ pub struct Overrides {
 
 /// The runtime parameters this module reads, with their allowed values.
 pub const PARAMS: &[(&str, &[(&str, Algo)])] = &[
-    ("VMPI_BARRIER_ALGO", &[("dissemination", Algo::Dissemination), ("two_level", Algo::TwoLevel)]),
-    ("VMPI_BCAST_ALGO", &[("binomial", Algo::Binomial), ("scatter_allgather", Algo::ScatterAllgather), ("two_level", Algo::TwoLevel)]),
-    ("VMPI_REDUCE_ALGO", &[("binomial", Algo::Binomial), ("two_level", Algo::TwoLevel)]),
-    ("VMPI_ALLREDUCE_ALGO", &[("recursive_doubling", Algo::RecursiveDoubling), ("rabenseifner", Algo::Rabenseifner), ("ring", Algo::Ring), ("two_level", Algo::TwoLevel)]),
-    ("VMPI_ALLTOALL_ALGO", &[("bruck", Algo::Bruck), ("pairwise", Algo::Pairwise)]),
+    (
+        "VMPI_BARRIER_ALGO",
+        &[
+            ("dissemination", Algo::Dissemination),
+            ("two_level", Algo::TwoLevel),
+        ],
+    ),
+    (
+        "VMPI_BCAST_ALGO",
+        &[
+            ("binomial", Algo::Binomial),
+            ("scatter_allgather", Algo::ScatterAllgather),
+            ("two_level", Algo::TwoLevel),
+        ],
+    ),
+    (
+        "VMPI_REDUCE_ALGO",
+        &[("binomial", Algo::Binomial), ("two_level", Algo::TwoLevel)],
+    ),
+    (
+        "VMPI_ALLREDUCE_ALGO",
+        &[
+            ("recursive_doubling", Algo::RecursiveDoubling),
+            ("rabenseifner", Algo::Rabenseifner),
+            ("ring", Algo::Ring),
+            ("two_level", Algo::TwoLevel),
+        ],
+    ),
+    (
+        "VMPI_ALLTOALL_ALGO",
+        &[("bruck", Algo::Bruck), ("pairwise", Algo::Pairwise)],
+    ),
 ];
 
 fn parse(get: &dyn Fn(&str) -> Option<String>) -> Result<Overrides> {
@@ -62,13 +89,17 @@ fn parse(get: &dyn Fn(&str) -> Option<String>) -> Result<Overrides> {
             if val.is_empty() || val == "auto" {
                 continue;
             }
-            v[i] = allowed.iter().find(|(n, _)| *n == val).map(|(_, a)| *a).ok_or_else(|| {
-                let names: Vec<&str> = allowed.iter().map(|(n, _)| *n).collect();
-                Error::new(
-                    ErrorClass::Arg,
-                    format!("{name}={val}: expected auto|{}", names.join("|")),
-                )
-            })?;
+            v[i] = allowed
+                .iter()
+                .find(|(n, _)| *n == val)
+                .map(|(_, a)| *a)
+                .ok_or_else(|| {
+                    let names: Vec<&str> = allowed.iter().map(|(n, _)| *n).collect();
+                    Error::new(
+                        ErrorClass::Arg,
+                        format!("{name}={val}: expected auto|{}", names.join("|")),
+                    )
+                })?;
         }
     }
     Ok(Overrides {
@@ -168,15 +199,24 @@ mod tests {
 
     #[test]
     fn parse_and_table() {
-        let o = parse(&|n| (n == "VMPI_BCAST_ALGO").then(|| "Scatter_Allgather".to_string())).unwrap();
+        let o =
+            parse(&|n| (n == "VMPI_BCAST_ALGO").then(|| "Scatter_Allgather".to_string())).unwrap();
         assert_eq!(o.bcast, Algo::ScatterAllgather);
         assert_eq!(bcast(&o, 4, 2, None), Algo::ScatterAllgather);
         let e = parse(&|n| (n == "VMPI_ALLREDUCE_ALGO").then(|| "fast".to_string())).unwrap_err();
-        assert!(e.message.contains("VMPI_ALLREDUCE_ALGO=fast") && e.message.contains("rabenseifner"));
+        assert!(
+            e.message.contains("VMPI_ALLREDUCE_ALGO=fast") && e.message.contains("rabenseifner")
+        );
         let a = parse(&|_| None).unwrap();
         assert_eq!(allreduce(&a, 8, 2, 4, true, None), Algo::RecursiveDoubling);
-        assert_eq!(allreduce(&a, 1 << 20, 1 << 17, 4, true, None), Algo::Rabenseifner);
-        assert_eq!(allreduce(&a, 1 << 20, 1 << 17, 4, false, None), Algo::RecursiveDoubling);
+        assert_eq!(
+            allreduce(&a, 1 << 20, 1 << 17, 4, true, None),
+            Algo::Rabenseifner
+        );
+        assert_eq!(
+            allreduce(&a, 1 << 20, 1 << 17, 4, false, None),
+            Algo::RecursiveDoubling
+        );
         let d = vec![vec![0, 1], vec![2, 3]];
         assert_eq!(allreduce(&a, 8, 1, 4, true, Some(&d)), Algo::TwoLevel);
         assert_eq!(bcast(&a, 8, 4, Some(&d)), Algo::TwoLevel);

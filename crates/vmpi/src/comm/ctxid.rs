@@ -42,7 +42,9 @@ pub fn take_lowest(agreed: &[u64; WORDS], call: &str) -> Result<u32> {
     }
     Err(Error::new(
         ErrorClass::Other,
-        format!("{call}: no context id is free on every member (too many communicators; free some)"),
+        format!(
+            "{call}: no context id is free on every member (too many communicators; free some)"
+        ),
     ))
 }
 

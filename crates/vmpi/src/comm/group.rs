@@ -25,7 +25,10 @@ pub struct Group {
 }
 
 fn bad_rank(call: &str, r: i32, n: usize) -> Error {
-    Error::new(ErrorClass::Rank, format!("{call}: invalid rank {r} (group size {n})"))
+    Error::new(
+        ErrorClass::Rank,
+        format!("{call}: invalid rank {r} (group size {n})"),
+    )
 }
 
 impl Group {
@@ -34,9 +37,14 @@ impl Group {
         let mut s = ranks.clone();
         s.sort_unstable();
         if s.windows(2).any(|w| w[0] == w[1]) {
-            return Err(Error::new(ErrorClass::Group, "a group may not name a process twice"));
+            return Err(Error::new(
+                ErrorClass::Group,
+                "a group may not name a process twice",
+            ));
         }
-        Ok(Group { ranks: ranks.into() })
+        Ok(Group {
+            ranks: ranks.into(),
+        })
     }
 
     pub(crate) fn from_arc(ranks: Arc<[usize]>) -> Group {
@@ -45,7 +53,9 @@ impl Group {
 
     /// MPI_GROUP_EMPTY.
     pub fn empty() -> Group {
-        Group { ranks: Arc::from(Vec::new()) }
+        Group {
+            ranks: Arc::from(Vec::new()),
+        }
     }
 
     pub fn size(&self) -> i32 {
@@ -79,7 +89,8 @@ impl Group {
             .iter()
             .map(|&r| self.check("MPI_Group_incl", r).map(|i| self.ranks[i]))
             .collect::<Result<Vec<_>>>()?;
-        Group::new(v).map_err(|e| Error::new(ErrorClass::Rank, format!("MPI_Group_incl: {}", e.message)))
+        Group::new(v)
+            .map_err(|e| Error::new(ErrorClass::Rank, format!("MPI_Group_incl: {}", e.message)))
     }
 
     /// MPI_Group_excl: every member but `ranks`, in group order.
@@ -88,12 +99,21 @@ impl Group {
         for &r in ranks {
             let i = self.check("MPI_Group_excl", r)?;
             if drop[i] {
-                return Err(Error::new(ErrorClass::Rank, format!("MPI_Group_excl: rank {r} named twice")));
+                return Err(Error::new(
+                    ErrorClass::Rank,
+                    format!("MPI_Group_excl: rank {r} named twice"),
+                ));
             }
             drop[i] = true;
         }
         Ok(Group {
-            ranks: self.ranks.iter().enumerate().filter(|(i, _)| !drop[*i]).map(|(_, &w)| w).collect(),
+            ranks: self
+                .ranks
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| !drop[*i])
+                .map(|(_, &w)| w)
+                .collect(),
         })
     }
 
@@ -135,12 +155,26 @@ impl Group {
 
     /// MPI_Group_intersection: members of both, in this group's order.
     pub fn intersection(&self, other: &Group) -> Group {
-        Group { ranks: self.ranks.iter().copied().filter(|w| other.ranks.contains(w)).collect() }
+        Group {
+            ranks: self
+                .ranks
+                .iter()
+                .copied()
+                .filter(|w| other.ranks.contains(w))
+                .collect(),
+        }
     }
 
     /// MPI_Group_difference: members of this group not in the other.
     pub fn difference(&self, other: &Group) -> Group {
-        Group { ranks: self.ranks.iter().copied().filter(|w| !other.ranks.contains(w)).collect() }
+        Group {
+            ranks: self
+                .ranks
+                .iter()
+                .copied()
+                .filter(|w| !other.ranks.contains(w))
+                .collect(),
+        }
     }
 
     /// MPI_Group_translate_ranks: the rank in `other` of each of `ranks` (UNDEFINED
@@ -193,20 +227,34 @@ mod tests {
     #[test]
     fn ranges_union_translate_compare() {
         let a = g(&[10, 11, 12, 13, 14, 15]);
-        assert_eq!(a.range_incl(&[(0, 4, 2), (5, 3, -2)]).unwrap().world_ranks(), &[10, 12, 14, 15, 13]);
-        assert_eq!(a.range_excl(&[(1, 5, 2)]).unwrap().world_ranks(), &[10, 12, 14]);
+        assert_eq!(
+            a.range_incl(&[(0, 4, 2), (5, 3, -2)])
+                .unwrap()
+                .world_ranks(),
+            &[10, 12, 14, 15, 13]
+        );
+        assert_eq!(
+            a.range_excl(&[(1, 5, 2)]).unwrap().world_ranks(),
+            &[10, 12, 14]
+        );
         let b = g(&[13, 20, 10]);
         assert_eq!(a.union(&b).world_ranks(), &[10, 11, 12, 13, 14, 15, 20]);
         assert_eq!(a.intersection(&b).world_ranks(), &[10, 13]);
         assert_eq!(a.difference(&b).world_ranks(), &[11, 12, 14, 15]);
-        assert_eq!(b.translate_ranks(&[0, 1, 2, PROC_NULL], &a).unwrap(), vec![3, UNDEFINED, 0, PROC_NULL]);
+        assert_eq!(
+            b.translate_ranks(&[0, 1, 2, PROC_NULL], &a).unwrap(),
+            vec![3, UNDEFINED, 0, PROC_NULL]
+        );
         assert_eq!(a.compare(&a.clone()), Compare::Ident);
         assert_eq!(g(&[1, 2]).compare(&g(&[2, 1])), Compare::Similar);
         assert_eq!(g(&[1, 2]).compare(&g(&[1, 3])), Compare::Unequal);
         assert_eq!(a.incl(&[6]).unwrap_err().class, ErrorClass::Rank);
         assert_eq!(a.incl(&[1, 1]).unwrap_err().class, ErrorClass::Rank);
         assert_eq!(a.excl(&[-1]).unwrap_err().class, ErrorClass::Rank);
-        assert_eq!(a.range_incl(&[(0, 2, 0)]).unwrap_err().class, ErrorClass::Arg);
+        assert_eq!(
+            a.range_incl(&[(0, 2, 0)]).unwrap_err().class,
+            ErrorClass::Arg
+        );
         assert_eq!(Group::new(vec![1, 1]).unwrap_err().class, ErrorClass::Group);
         assert_eq!(Group::empty().size(), 0);
     }

@@ -102,7 +102,11 @@ impl Comm {
     /// intercommunicator this is its local group.
     pub fn coll(&self) -> CollCtx {
         let seq = self.shared.seq.fetch_add(1, Ordering::Relaxed) & SEQ_MASK;
-        let tag = if self.is_inter() { TAG_INTER_LOCAL | seq as i32 } else { seq as i32 };
+        let tag = if self.is_inter() {
+            TAG_INTER_LOCAL | seq as i32
+        } else {
+            seq as i32
+        };
         CollCtx {
             ctx: self.coll_ctx,
             rank: self.rank as usize,
@@ -129,7 +133,9 @@ impl Comm {
             return Ok(d.clone());
         }
         let domain_of = runtime::with("domains", |rt| Ok(rt.map.domain_of.clone()))?;
-        let d = Arc::new(partition(&self.group, |w| domain_of[w].first().copied().unwrap_or(w)));
+        let d = Arc::new(partition(&self.group, |w| {
+            domain_of[w].first().copied().unwrap_or(w)
+        }));
         Ok(self.shared.domains.get_or_init(|| d).clone())
     }
 
@@ -160,7 +166,11 @@ impl Comm {
                 ErrorClass::Rank,
                 format!(
                     "{call}: invalid rank {dest} ({} size {})",
-                    if self.is_inter() { "remote group" } else { "communicator" },
+                    if self.is_inter() {
+                        "remote group"
+                    } else {
+                        "communicator"
+                    },
                     self.peer_size()
                 ),
             ))

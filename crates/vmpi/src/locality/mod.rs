@@ -53,6 +53,9 @@ pub struct Policy {
     pub use_shared_mem: bool,
     pub cont_use_ipc: bool,
     pub smp_use_cma: bool,
+    /// Cut shm domains into blocks of this many consecutive world ranks (a test aid
+    /// that makes one host look like several).
+    pub domain_split: Option<usize>,
 }
 
 /// What each rank found by probing its peers.
@@ -146,6 +149,13 @@ impl Map {
             }
             if !policy.cont_use_ipc && !ev[a].same_container(&ev[b]) {
                 return Err("MV2_CONT_USE_IPC=0 and different containers".into());
+            }
+            if let Some(k) = policy.domain_split {
+                if a / k != b / k {
+                    return Err(format!(
+                        "VMPI_SHM_DOMAIN_SPLIT={k} puts them in different domains"
+                    ));
+                }
             }
             Ok(())
         };
@@ -311,6 +321,24 @@ mod tests {
             m.verdicts[0][1].cma,
             Cma::Unavailable("MV2_SMP_USE_CMA=0".into())
         );
+    }
+
+    #[test]
+    fn domain_split_cuts_blocks() {
+        let e = vec![ev("a", 4); 5];
+        let v = vec![view(&[true; 5]); 5];
+        let m = Map::decide(
+            Policy {
+                domain_split: Some(2),
+                ..ALL
+            },
+            &e,
+            &v,
+        );
+        assert_eq!(m.domain_of[0], vec![0, 1]);
+        assert_eq!(m.domain_of[3], vec![2, 3]);
+        assert_eq!(m.domain_of[4], vec![4]);
+        assert!(m.verdicts[1][2].reason.contains("VMPI_SHM_DOMAIN_SPLIT=2"));
     }
 
     #[test]

@@ -258,7 +258,11 @@ macro_rules! complex_op {
         if !matches!($op, Op::Sum | Op::Prod) {
             return Err(undefined($op, $kind));
         }
-        for (x, y) in $a.chunks_exact(2 * S).zip($b.chunks_exact_mut(2 * S)).take($n) {
+        for (x, y) in $a
+            .chunks_exact(2 * S)
+            .zip($b.chunks_exact_mut(2 * S))
+            .take($n)
+        {
             let (xr, xi) = (<$t>::rd(&x[..S]), <$t>::rd(&x[S..]));
             let (yr, yi) = (<$t>::rd(&y[..S]), <$t>::rd(&y[S..]));
             let (r, i) = if prod {
@@ -311,9 +315,12 @@ pub fn apply(op: &Op, kind: Basic, count: usize, inbuf: &[u8], inout: &mut [u8])
     if let Op::User(u) = op {
         return (u.f)(inbuf, inout, count);
     }
-    let bytes = count
-        .checked_mul(kind.size())
-        .ok_or_else(|| Error::new(ErrorClass::Count, format!("{}: count {count} overflows", op.name())))?;
+    let bytes = count.checked_mul(kind.size()).ok_or_else(|| {
+        Error::new(
+            ErrorClass::Count,
+            format!("{}: count {count} overflows", op.name()),
+        )
+    })?;
     if inbuf.len() < bytes || inout.len() < bytes {
         return Err(Error::new(
             ErrorClass::Buffer,

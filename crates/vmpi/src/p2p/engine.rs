@@ -101,6 +101,8 @@ pub struct Engine {
     st: State,
     shm_peers: Vec<usize>,
     tcp_peers: Vec<usize>,
+    /// Requests to free as soon as they complete.
+    detached: Vec<ReqId>,
     eager_shm: usize,
     eager_tcp: usize,
 }
@@ -147,6 +149,7 @@ impl Engine {
             },
             shm_peers,
             tcp_peers,
+            detached: Vec::new(),
             eager_shm,
             eager_tcp,
         }
@@ -396,6 +399,38 @@ impl Engine {
         Ok(false)
     }
 
+    /// Free `req` by itself once it completes (MPI_Request_free on an active request,
+    /// buffered sends): the caller will never test it.
+    pub fn free_on_complete(&mut self, req: ReqId) -> Result<()> {
+        self.st.reqs.expect_mut(req, "MPI_Request_free")?;
+        self.detached.push(req);
+        self.reap();
+        Ok(())
+    }
+
+    fn reap(&mut self) {
+        let reqs = &mut self.st.reqs;
+        self.detached.retain(|&id| {
+            if reqs.get(id).is_some_and(|r| r.is_done()) {
+                reqs.remove(id);
+                false
+            } else {
+                true
+            }
+        });
+    }
+
+    /// Take back a receive that has not matched yet and free it; false (and nothing
+    /// changes) if it already matched.
+    pub fn unpost(&mut self, req: ReqId) -> Result<bool> {
+        let r = self.st.reqs.expect_mut(req, "unpost")?;
+        if matches!(r.phase, Phase::Posted { .. }) && self.st.q.unpost(req) {
+            self.st.reqs.remove(req);
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
     /// Requests not yet freed.
     pub fn live_requests(&self) -> usize {
         self.st.reqs.live()
@@ -434,6 +469,9 @@ impl Engine {
             if !self.st.backlog.is_empty() {
                 self.flush()?;
             }
+        }
+        if !self.detached.is_empty() {
+            self.reap();
         }
         Ok(did)
     }
