@@ -31,6 +31,9 @@ pub struct Config {
     /// `VMPI_CMA_SPLIT_MIN`: CMA messages at least this large are copied half by the
     /// receiver and half by the sender (0: the receiver copies everything).
     pub cma_split_min: usize,
+    /// `VMPI_CMA_MIN`: shm rendezvous messages smaller than this use the pipelined
+    /// copy through the region even where CMA works (pinning pages costs more).
+    pub cma_min: usize,
     /// `VMPI_TCP_EAGERSIZE`: largest message sent eagerly over TCP.
     pub tcp_eager_size: usize,
     /// `VMPI_SHM_RING_SIZE`: bytes per queue of the shm region (power of two).
@@ -63,6 +66,7 @@ pub const PARAMS: &[Param] = &[
     Param { name: "MV2_VIRT_USE_IVSHMEM", default: "0", meaning: "IVSHMEM between co-resident VMs: not available in this version (1 is an error)" },
     Param { name: "MV2_VIRT_IVSHMEM_DEVICE", default: "", meaning: "IVSHMEM device to use: not available in this version (setting it is an error)" },
     Param { name: "VMPI_TCP_EAGERSIZE", default: "65536", meaning: "largest message sent eagerly over TCP" },
+    Param { name: "VMPI_CMA_MIN", default: "0", meaning: "shm rendezvous messages below this size use the pipelined copy even where CMA works" },
     Param { name: "VMPI_CMA_SPLIT_MIN", default: "128K", meaning: "CMA messages at least this large are copied half by each side (0: receiver copies all)" },
     Param { name: "VMPI_SHM_RING_SIZE", default: "auto", meaning: "bytes per shared-memory queue (power of two, 16K..64M); auto fits the region in half of the free /dev/shm" },
     Param { name: "VMPI_SHM_DIR", default: "/dev/shm", meaning: "directory of shared-memory probe files and regions" },
@@ -126,6 +130,7 @@ impl Config {
             cont_use_ipc: true,
             tcp_eager_size: 65536,
             cma_split_min: 128 << 10,
+            cma_min: 0,
             shm_ring_size: None,
             shm_dir: PathBuf::from("/dev/shm"),
             unexpected_limit: 4 << 20,
@@ -159,6 +164,7 @@ impl Config {
                 }
                 "VMPI_TCP_EAGERSIZE" => c.tcp_eager_size = parse_size(&k, &v)? as usize,
                 "VMPI_CMA_SPLIT_MIN" => c.cma_split_min = parse_size(&k, &v)? as usize,
+                "VMPI_CMA_MIN" => c.cma_min = parse_size(&k, &v)? as usize,
                 "VMPI_SHM_RING_SIZE" => {
                     let s = parse_size(&k, &v)?;
                     if !s.is_power_of_two() || !(16 << 10..=64 << 20).contains(&s) {

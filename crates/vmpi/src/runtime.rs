@@ -276,6 +276,7 @@ fn setup() -> Result<Runtime> {
         cfg.tcp_eager_size,
         cfg.unexpected_limit,
         cfg.cma_split_min,
+        cfg.cma_min,
     );
     let backoff = Backoff::policy(
         cfg.yield_mode,

@@ -114,6 +114,7 @@ fn round_trip(t: &Datatype, count: usize, segs: &[(i64, usize)], rng: &mut Rng) 
     if segs.is_empty() {
         let mut buf = [0u8; 4];
         let mut pos = 0;
+        // SAFETY: the buffers passed cover count elements of the type at the given base (the test sized them from its extent).
         unsafe { t.pack(std::ptr::null(), count, &mut buf, &mut pos) }.unwrap();
         assert_eq!(pos, 0);
         return;
@@ -121,6 +122,7 @@ fn round_trip(t: &Datatype, count: usize, segs: &[(i64, usize)], rng: &mut Rng) 
     let lo = segs.iter().map(|s| s.0).min().unwrap();
     let hi = segs.iter().map(|s| s.0 + s.1 as i64).max().unwrap();
     let mem: Vec<u8> = (0..hi - lo).map(|_| rng.next() as u8).collect();
+    // SAFETY: the buffers passed cover count elements of the type at the given base (the test sized them from its extent).
     let base = unsafe { mem.as_ptr().offset(-lo as isize) };
     let expect: Vec<u8> = segs
         .iter()
@@ -133,6 +135,7 @@ fn round_trip(t: &Datatype, count: usize, segs: &[(i64, usize)], rng: &mut Rng) 
     assert_eq!(expect.len(), t.size() as usize * count);
     let mut packed = vec![0u8; expect.len() + 3];
     let mut pos = 3;
+    // SAFETY: the buffers passed cover count elements of the type at the given base (the test sized them from its extent).
     unsafe { t.pack(base, count, &mut packed, &mut pos) }.unwrap();
     assert_eq!(pos, packed.len());
     assert_eq!(&packed[3..], &expect[..], "{t:?} x {count}");
@@ -141,6 +144,7 @@ fn round_trip(t: &Datatype, count: usize, segs: &[(i64, usize)], rng: &mut Rng) 
     let mut at = 0;
     while at < chunked.len() {
         let n = (rng.range(1, 40) as usize).min(chunked.len() - at);
+        // SAFETY: the buffers passed cover count elements of the type at the given base (the test sized them from its extent).
         let got = unsafe { t.pack_range(base, count, at, &mut chunked[at..at + n]) };
         assert_eq!(got, n);
         at += n;
@@ -154,6 +158,7 @@ fn round_trip(t: &Datatype, count: usize, segs: &[(i64, usize)], rng: &mut Rng) 
     }
     let mut back = vec![0u8; mem.len()];
     let mut pos = 3;
+    // SAFETY: the buffers passed cover count elements of the type at the given base (the test sized them from its extent).
     unsafe {
         t.unpack(
             &packed,
@@ -169,6 +174,7 @@ fn round_trip(t: &Datatype, count: usize, segs: &[(i64, usize)], rng: &mut Rng) 
     let mut at = 0;
     while at < expect.len() {
         let n = (rng.range(1, 40) as usize).min(expect.len() - at);
+        // SAFETY: the buffers passed cover count elements of the type at the given base (the test sized them from its extent).
         unsafe {
             t.unpack_range(
                 &expect[at..at + n],
@@ -183,9 +189,11 @@ fn round_trip(t: &Datatype, count: usize, segs: &[(i64, usize)], rng: &mut Rng) 
     // external32 round trip restores the data bytes.
     let mut ext = vec![0u8; t.pack_external_size(count)];
     let mut pos = 0;
+    // SAFETY: the buffers passed cover count elements of the type at the given base (the test sized them from its extent).
     unsafe { t.pack_external(base, count, &mut ext, &mut pos) }.unwrap();
     let mut back = vec![0u8; mem.len()];
     let mut pos = 0;
+    // SAFETY: the buffers passed cover count elements of the type at the given base (the test sized them from its extent).
     unsafe {
         t.unpack_external(
             &ext,
@@ -754,16 +762,19 @@ fn external32_is_big_endian() {
     let v: [i32; 2] = [1, 0x01020304];
     let mut out = [0u8; 8];
     let mut pos = 0;
+    // SAFETY: the buffers passed cover count elements of the type at the given base (the test sized them from its extent).
     unsafe { t.pack_external(v.as_ptr() as *const u8, 1, &mut out, &mut pos) }.unwrap();
     assert_eq!(out, [0, 0, 0, 1, 1, 2, 3, 4]);
     let mut back = [0i32; 2];
     let mut pos = 0;
+    // SAFETY: the buffers passed cover count elements of the type at the given base (the test sized them from its extent).
     unsafe { t.unpack_external(&out, &mut pos, back.as_mut_ptr() as *mut u8, 1) }.unwrap();
     assert_eq!(back, v);
 
     let x = 1.5f64;
     let mut out = [0u8; 8];
     let mut pos = 0;
+    // SAFETY: the buffers passed cover count elements of the type at the given base (the test sized them from its extent).
     unsafe { b(Basic::F64).pack_external(&x as *const f64 as *const u8, 1, &mut out, &mut pos) }
         .unwrap();
     assert_eq!(out, 1.5f64.to_be_bytes());
@@ -774,6 +785,7 @@ fn external32_is_big_endian() {
     let di = DI(2.0, 7);
     let mut out = [0u8; 12];
     let mut pos = 0;
+    // SAFETY: the buffers passed cover count elements of the type at the given base (the test sized them from its extent).
     unsafe {
         b(Basic::DoubleInt).pack_external(&di as *const DI as *const u8, 1, &mut out, &mut pos)
     }
@@ -789,6 +801,7 @@ fn external32_is_big_endian() {
     ld[9] = 0x3f;
     let mut out = [0u8; 16];
     let mut pos = 0;
+    // SAFETY: the buffers passed cover count elements of the type at the given base (the test sized them from its extent).
     unsafe { b(Basic::LongDouble).pack_external(ld.as_ptr(), 1, &mut out, &mut pos) }.unwrap();
     let mut want = [0u8; 16];
     want[0] = 0x3f;
@@ -796,6 +809,7 @@ fn external32_is_big_endian() {
     assert_eq!(out, want);
     let mut back = [0u8; 16];
     let mut pos = 0;
+    // SAFETY: the buffers passed cover count elements of the type at the given base (the test sized them from its extent).
     unsafe { b(Basic::LongDouble).unpack_external(&out, &mut pos, back.as_mut_ptr(), 1) }.unwrap();
     assert_eq!(back, ld);
     // -3.25: sign, exponent 0x4000, mantissa 0b1101 << 60.
@@ -803,10 +817,12 @@ fn external32_is_big_endian() {
     ld[0..8].copy_from_slice(&(0b1101u64 << 60).to_le_bytes());
     ld[8..10].copy_from_slice(&0xc000u16.to_le_bytes());
     let mut pos = 0;
+    // SAFETY: the buffers passed cover count elements of the type at the given base (the test sized them from its extent).
     unsafe { b(Basic::LongDouble).pack_external(ld.as_ptr(), 1, &mut out, &mut pos) }.unwrap();
     assert_eq!(&out[..3], &[0xc0, 0x00, 0xa0]);
     let mut back = [0u8; 16];
     let mut pos = 0;
+    // SAFETY: the buffers passed cover count elements of the type at the given base (the test sized them from its extent).
     unsafe { b(Basic::LongDouble).unpack_external(&out, &mut pos, back.as_mut_ptr(), 1) }.unwrap();
     assert_eq!(back, ld);
 }
@@ -817,6 +833,7 @@ fn truncation_when_buffers_are_short() {
     let src = [0f64; 8];
     let mut out = [0u8; 31];
     let mut pos = 0;
+    // SAFETY: the buffers passed cover count elements of the type at the given base (the test sized them from its extent).
     let e = unsafe { t.pack(src.as_ptr() as *const u8, 1, &mut out, &mut pos) }.unwrap_err();
     assert_eq!(e.class, ErrorClass::Truncate);
     assert!(e.message.starts_with("MPI_Pack:"), "{}", e.message);
@@ -824,6 +841,7 @@ fn truncation_when_buffers_are_short() {
     let mut out = [0u8; 40];
     let mut pos = 9;
     assert_eq!(
+        // SAFETY: the buffers passed cover count elements of the type at the given base (the test sized them from its extent).
         unsafe { t.pack(src.as_ptr() as *const u8, 1, &mut out, &mut pos) }
             .unwrap_err()
             .class,
@@ -831,10 +849,12 @@ fn truncation_when_buffers_are_short() {
     );
     let mut dst = [0f64; 8];
     let mut pos = 16;
+    // SAFETY: the buffers passed cover count elements of the type at the given base (the test sized them from its extent).
     let e = unsafe { t.unpack(&out, &mut pos, dst.as_mut_ptr() as *mut u8, 1) }.unwrap_err();
     assert_eq!(e.class, ErrorClass::Truncate);
     let mut pos = 0;
     let e =
+        // SAFETY: the buffers passed cover count elements of the type at the given base (the test sized them from its extent).
         unsafe { t.pack_external(src.as_ptr() as *const u8, 2, &mut out, &mut pos) }.unwrap_err();
     assert_eq!(e.class, ErrorClass::Truncate);
 }
@@ -899,6 +919,7 @@ fn large_vector_is_compact_and_packs() {
     let src: Vec<f64> = (0..2 * n).map(|x| x as f64).collect();
     let mut out = vec![0u8; 8 * n];
     let mut pos = 0;
+    // SAFETY: the buffers passed cover count elements of the type at the given base (the test sized them from its extent).
     unsafe { v.pack(src.as_ptr() as *const u8, 1, &mut out, &mut pos) }.unwrap();
     assert_eq!(pos, 8 * n);
     for k in [0, 1, 12345, n - 1] {
@@ -909,6 +930,7 @@ fn large_vector_is_compact_and_packs() {
     }
     let mut back = vec![-1f64; 2 * n];
     let mut pos = 0;
+    // SAFETY: the buffers passed cover count elements of the type at the given base (the test sized them from its extent).
     unsafe { v.unpack(&out, &mut pos, back.as_mut_ptr() as *mut u8, 1) }.unwrap();
     assert!(back.iter().enumerate().all(|(i, &x)| if i % 2 == 0 {
         x == i as f64
@@ -918,6 +940,7 @@ fn large_vector_is_compact_and_packs() {
     // A window deep inside costs little and is right.
     let mut w = [0u8; 16];
     assert_eq!(
+        // SAFETY: the buffers passed cover count elements of the type at the given base (the test sized them from its extent).
         unsafe { v.pack_range(src.as_ptr() as *const u8, 1, 8 * (n - 2), &mut w) },
         16
     );

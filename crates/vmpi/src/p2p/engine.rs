@@ -84,6 +84,8 @@ struct State {
     pulls: VecDeque<Pull>,
     /// Messages at least this large are copied half by each side (0: never).
     cma_split_min: usize,
+    /// Smaller rendezvous messages take the pipelined copy even where CMA works.
+    cma_min: usize,
 }
 
 /// A CMA read this rank owes a matched receive.
@@ -116,6 +118,7 @@ impl Engine {
         eager_tcp: usize,
         unexpected_limit: usize,
         cma_split_min: usize,
+        cma_min: usize,
     ) -> Engine {
         let n = peers.len();
         let shm_peers = (0..n)
@@ -146,6 +149,7 @@ impl Engine {
                 backlog: Vec::new(),
                 pulls: VecDeque::new(),
                 cma_split_min,
+                cma_min,
             },
             shm_peers,
             tcp_peers,
@@ -860,7 +864,7 @@ impl State {
                 r.phase = Phase::Done;
                 self.reply(peer, Kind::Fin, hdr.id, 0);
             }
-            (Kind::Rts, _) if self.peers[peer].cma => {
+            (Kind::Rts, _) if self.peers[peer].cma && n >= self.cma_min => {
                 // Pull with CMA once our replies are out; for large messages the
                 // sender writes the second half meanwhile.
                 let split_min = self.cma_split_min;
