@@ -241,8 +241,8 @@ impl Engine {
         } else {
             hdr.kind = Kind::Rts;
             hdr.addr = buf.addr();
-            if self.st.outq[peer].is_empty() && self.ch.send(peer, channel, &hdr.encode(), &[])? {
-            } else {
+            let sent = self.st.outq[peer].is_empty() && self.ch.send(peer, channel, &hdr.encode(), &[])?;
+            if !sent {
                 self.st.enqueue(peer, Out::Ctrl(hdr));
             }
         }
