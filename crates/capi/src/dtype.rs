@@ -654,11 +654,11 @@ mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_ub / PMPI_Type_ub(datatype: MPI_Datatype
 
 mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_match_size / PMPI_Type_match_size(typeclass: c_int, size: c_int, datatype: *mut MPI_Datatype) {
     let o = out(datatype, "datatype")?;
-    // MPICH's tables (C types first): REAL, INTEGER, COMPLEX.
+    // MPICH answers with the Fortran sized types: REAL, INTEGER, COMPLEX.
     let cands: &[u32] = match typeclass {
-        1 => &[0x4c00040a, 0x4c00080b, 0x4c00100c],
-        2 => &[0x4c000101, 0x4c000203, 0x4c000405, 0x4c000807, 0x4c000809],
-        3 => &[0x4c000840, 0x4c001041, 0x4c002042],
+        1 => &[0x4c000427, 0x4c000829, 0x4c00102b],
+        2 => &[0x4c00012d, 0x4c00022f, 0x4c000430, 0x4c000831],
+        3 => &[0x4c000828, 0x4c00102a, 0x4c00202c],
         _ => return fail(MPI_ERR_ARG, format!("invalid typeclass {typeclass}")),
     };
     for &c in cands {
