@@ -77,7 +77,8 @@ impl Prep {
             t.pack_range(buf as *const u8, n as usize, 0, std::slice::from_raw_parts_mut(ptr, len));
         }
         self.f.keep.extend(fx.keep);
-        self.f.then.extend(fx.then);
+        // A collective's request reports no byte count: unpack everything.
+        self.f.then.extend(fx.then.into_iter().map(|g| Box::new(move |_: usize| g(usize::MAX)) as Box<dyn FnOnce(usize) + Send>));
         Ok(RawMut { ptr, len })
     }
     /// Blocks at byte displacements `displs` of `buf`, `counts[i]` elements of
