@@ -1,11 +1,594 @@
-//! Collectives. The collectives family (vmpi::coll, vmpi::op) plugs in here when it
-//! lands; for now only the barrier, which the core already has.
+//! Collectives in C: every MPI-3.1 collective, blocking and nonblocking (`MPI_I*`,
+//! whose requests complete through MPI_Wait/Test like any other). Arguments are
+//! checked as MPICH does (communicator, root, counts, datatypes, buffers, where
+//! MPI_IN_PLACE may appear, aliased buffers). The core (`vmpi::coll`) works on
+//! contiguous bytes: a buffer of a contiguous datatype goes in as it is; any other
+//! is packed into a temporary (inputs) or received into one and unpacked when the
+//! collective completes (outputs; the `Fixup` of the request for the I-forms).
+//! Reductions work on the representation `op::RedSpec` picks. Intercommunicators:
+//! MPI_ERR_COMM (the core has no intercommunicator collectives yet).
 
 use crate::consts::*;
-use crate::state;
+use crate::dtype::{add_fixup, check_count, for_comm, out, recv_target, send_data, Datatype, Fixup, SendData};
+use crate::err::{err, fail, R};
+use crate::op::{spec, RedSpec, Rep};
+use crate::req::{Kind, ReqObj};
+use crate::state::{self, st};
+use std::ffi::c_void;
+use std::os::raw::c_int;
+use vmpi::coll::{self as core, Raw, RawMut, Sched};
+use vmpi::comm::Comm;
 
-mpi_fn! { comm => fn MPI_Barrier / PMPI_Barrier(comm: MPI_Comm) {
-    let c = state::comm(comm)?;
-    vmpi::coll::barrier(&c)?;
+pub const MPI_ERR_ROOT: c_int = 7;
+
+fn in_place(p: *const c_void) -> bool {
+    p as usize == usize::MAX
+}
+
+type Built = (Sched, Fixup);
+
+fn intra(call: &str, comm: MPI_Comm) -> R<Comm> {
+    let c = state::comm(comm).map_err(|e| err(e.code, format!("{call}: {}", e.msg)))?;
+    if c.is_inter() {
+        return fail(MPI_ERR_COMM, format!("{call}: collectives on intercommunicators are not supported yet"));
+    }
+    Ok(c)
+}
+
+fn root_ok(c: &Comm, root: c_int) -> R<()> {
+    if root < 0 || root >= c.size() {
+        return fail(MPI_ERR_ROOT, format!("invalid root {root} (communicator size {})", c.size()));
+    }
     Ok(())
-}}
+}
+
+fn no_in_place(p: *const c_void, what: &str) -> R<()> {
+    if in_place(p) {
+        return fail(MPI_ERR_BUFFER, format!("MPI_IN_PLACE is not allowed as {what} here"));
+    }
+    Ok(())
+}
+
+fn no_alias(a: *const c_void, b: *const c_void, n: usize) -> R<()> {
+    if n > 0 && a == b && !a.is_null() {
+        return fail(MPI_ERR_BUFFER, "sendbuf and recvbuf are the same buffer (use MPI_IN_PLACE)");
+    }
+    Ok(())
+}
+
+#[derive(Default)]
+struct Prep {
+    f: Fixup,
+}
+
+impl Prep {
+    unsafe fn input(&mut self, buf: *const c_void, n: c_int, dt: MPI_Datatype) -> R<Raw> {
+        let d = send_data(buf as *const u8, n, dt)?;
+        let (ptr, len) = d.ptr_len();
+        if let SendData::Packed(v) = d {
+            self.f.keep.push(v);
+        }
+        Ok(Raw { ptr, len })
+    }
+    unsafe fn output(&mut self, buf: *mut c_void, n: c_int, dt: MPI_Datatype, preload: bool) -> R<RawMut> {
+        let (ptr, len, fx) = recv_target(buf as *mut u8, n, dt)?;
+        if preload && !fx.is_empty() {
+            let t = for_comm(dt)?;
+            t.pack_range(buf as *const u8, n as usize, 0, std::slice::from_raw_parts_mut(ptr, len));
+        }
+        self.f.keep.extend(fx.keep);
+        // A collective's request reports no byte count: unpack everything.
+        self.f.then.extend(fx.then.into_iter().map(|g| Box::new(move |_: usize| g(usize::MAX)) as Box<dyn FnOnce(usize) + Send>));
+        Ok(RawMut { ptr, len })
+    }
+    /// Blocks at byte displacements `displs` of `buf`, `counts[i]` elements of
+    /// `types[i]` each: (buffer, byte counts, byte displacements) in one run.
+    unsafe fn blocks(&mut self, buf: *mut c_void, counts: &[usize], displs: &[i64], types: &[Datatype], output: bool, preload: bool) -> R<(RawMut, Vec<usize>, Vec<usize>)> {
+        let n = counts.len();
+        let cb: Vec<usize> = (0..n).map(|i| counts[i] * types[i].size() as usize).collect();
+        let direct = (0..n).all(|i| cb[i] == 0 || (types[i].is_contiguous() && displs[i] + types[i].true_lb() >= 0));
+        if direct {
+            let db: Vec<usize> = (0..n).map(|i| if cb[i] == 0 { 0 } else { (displs[i] + types[i].true_lb()) as usize }).collect();
+            let len = (0..n).map(|i| if cb[i] == 0 { 0 } else { db[i] + cb[i] }).max().unwrap_or(0);
+            if len > 0 && buf.is_null() {
+                return fail(MPI_ERR_BUFFER, "null buffer with a nonzero count");
+            }
+            return Ok((RawMut { ptr: buf as *mut u8, len }, cb, db));
+        }
+        if buf.is_null() {
+            return fail(MPI_ERR_BUFFER, "null buffer with a nonzero count");
+        }
+        let total: usize = cb.iter().sum();
+        let mut v = vec![0u8; total];
+        let mut db = Vec::with_capacity(n);
+        let mut at = 0;
+        for i in 0..n {
+            db.push(at);
+            at += cb[i];
+        }
+        let base = buf as usize;
+        if !output || preload {
+            for i in 0..n {
+                if cb[i] > 0 {
+                    types[i].pack_range((base as *const u8).offset(displs[i] as isize), counts[i], 0, &mut v[db[i]..db[i] + cb[i]]);
+                }
+            }
+        }
+        let ptr = v.as_mut_ptr();
+        if output {
+            let p = ptr as usize;
+            for i in 0..n {
+                if cb[i] == 0 {
+                    continue;
+                }
+                let (t, c, d, o, l) = (types[i].clone(), counts[i], displs[i], db[i], cb[i]);
+                self.f.then.push(Box::new(move |_| {
+                    // SAFETY: the temporary lives in `keep` until the fixups ran.
+                    let s = std::slice::from_raw_parts((p + o) as *const u8, l);
+                    t.unpack_range(s, 0, (base as *mut u8).offset(d as isize), c);
+                }));
+            }
+        }
+        self.f.keep.push(v);
+        Ok((RawMut { ptr, len: total }, cb, db))
+    }
+    unsafe fn red_in(&mut self, s: &RedSpec, buf: *const c_void, n: usize) -> R<Raw> {
+        if n > 0 && buf.is_null() {
+            return fail(MPI_ERR_BUFFER, "null buffer with a nonzero count");
+        }
+        if s.rep == Rep::Direct {
+            return Ok(Raw { ptr: s.direct_ptr(buf as *const u8), len: s.bytes(n) });
+        }
+        let v = s.load(buf as *const u8, n);
+        let r = Raw { ptr: v.as_ptr(), len: v.len() };
+        self.f.keep.push(v);
+        Ok(r)
+    }
+    unsafe fn red_out(&mut self, s: &RedSpec, buf: *mut c_void, n: usize, preload: bool) -> R<RawMut> {
+        if n > 0 && buf.is_null() {
+            return fail(MPI_ERR_BUFFER, "null buffer with a nonzero count");
+        }
+        if s.rep == Rep::Direct {
+            return Ok(RawMut { ptr: s.direct_ptr(buf as *const u8) as *mut u8, len: s.bytes(n) });
+        }
+        let mut v = if preload { s.load(buf as *const u8, n) } else { vec![0u8; s.bytes(n)] };
+        let r = RawMut { ptr: v.as_mut_ptr(), len: v.len() };
+        let (p, b, s2) = (r.ptr as usize, buf as usize, s.clone());
+        let len = r.len;
+        self.f.then.push(Box::new(move |_| {
+            // SAFETY: as in `blocks`.
+            s2.store(std::slice::from_raw_parts(p as *const u8, len), b as *mut u8, n);
+        }));
+        self.f.keep.push(v);
+        Ok(r)
+    }
+    fn done(self, s: Sched) -> Built {
+        (s, self.f)
+    }
+}
+
+fn run(b: Built) -> R<()> {
+    core::run_blocking(b.0)?;
+    b.1.run(usize::MAX);
+    Ok(())
+}
+
+unsafe fn start(b: Built, comm: MPI_Comm, request: *mut MPI_Request) -> R<()> {
+    let o = out(request, "request")?;
+    let id = core::start_nonblocking(b.0)?;
+    add_fixup(id, b.1);
+    *o = st().reqs.insert(ReqObj { kind: Kind::Engine(id), comm, recv: false });
+    Ok(())
+}
+
+unsafe fn ints<'a>(p: *const c_int, n: usize, what: &str) -> R<&'a [c_int]> {
+    if n == 0 {
+        return Ok(&[]);
+    }
+    if p.is_null() {
+        return fail(MPI_ERR_ARG, format!("{what} is a null pointer"));
+    }
+    Ok(std::slice::from_raw_parts(p, n))
+}
+
+fn counts_of(v: &[c_int]) -> R<Vec<usize>> {
+    v.iter().map(|&c| check_count(c)).collect()
+}
+
+/// Byte displacements of `displs` in extents of `t`.
+fn displs_of(v: &[c_int], t: &Datatype) -> Vec<i64> {
+    v.iter().map(|&d| d as i64 * t.extent()).collect()
+}
+
+// ---- builders ------------------------------------------------------------------------
+
+unsafe fn b_barrier(call: &str, comm: MPI_Comm) -> R<Built> {
+    let c = intra(call, comm)?;
+    let d = c.domains()?;
+    Ok((core::barrier_sched(c.coll(), Some(&d))?, Fixup::default()))
+}
+
+unsafe fn b_bcast(call: &str, buf: *mut c_void, count: c_int, dt: MPI_Datatype, root: c_int, comm: MPI_Comm) -> R<Built> {
+    let c = intra(call, comm)?;
+    root_ok(&c, root)?;
+    no_in_place(buf, "buffer")?;
+    let mut p = Prep::default();
+    let me_root = c.rank == root;
+    let b = p.output(buf, count, dt, me_root)?;
+    let d = c.domains()?;
+    let s = core::bcast(c.coll(), b, root, Some(&d))?;
+    if me_root {
+        p.f.then.clear(); // the root's buffer is unchanged
+    }
+    Ok(p.done(s))
+}
+
+#[allow(clippy::too_many_arguments)]
+unsafe fn b_gather(call: &'static str, sendbuf: *const c_void, sendcount: c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: c_int, recvtype: MPI_Datatype, root: c_int, comm: MPI_Comm) -> R<Built> {
+    let c = intra(call, comm)?;
+    root_ok(&c, root)?;
+    let me_root = c.rank == root;
+    let n = c.size() as usize;
+    let mut p = Prep::default();
+    let send = if in_place(sendbuf) {
+        if !me_root {
+            return fail(MPI_ERR_BUFFER, "MPI_IN_PLACE as sendbuf is only allowed at the root");
+        }
+        None
+    } else {
+        Some(p.input(sendbuf, sendcount, sendtype)?)
+    };
+    let recv = if me_root {
+        no_in_place(recvbuf, "recvbuf")?;
+        check_count(recvcount)?;
+        if send.is_some() {
+            no_alias(sendbuf, recvbuf, recvcount as usize)?;
+        }
+        let t = for_comm(recvtype)?;
+        let counts = vec![recvcount as usize; n];
+        let displs: Vec<i64> = (0..n).map(|i| i as i64 * recvcount as i64 * t.extent()).collect();
+        let types = vec![t; n];
+        // In place: the temporary is preloaded, so unpacking the root's block is harmless.
+        Some(p.blocks(recvbuf, &counts, &displs, &types, true, send.is_none())?)
+    } else {
+        None
+    };
+    let s = core::gatherv(c.coll(), send, recv.as_ref().map(|r| (r.0, &r.1[..], &r.2[..])), root, call)?;
+    Ok(p.done(s))
+}
+
+#[allow(clippy::too_many_arguments)]
+unsafe fn b_gatherv(call: &'static str, sendbuf: *const c_void, sendcount: c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcounts: *const c_int, displs: *const c_int, recvtype: MPI_Datatype, root: c_int, comm: MPI_Comm) -> R<Built> {
+    let c = intra(call, comm)?;
+    root_ok(&c, root)?;
+    let me_root = c.rank == root;
+    let n = c.size() as usize;
+    let mut p = Prep::default();
+    let send = if in_place(sendbuf) {
+        if !me_root {
+            return fail(MPI_ERR_BUFFER, "MPI_IN_PLACE as sendbuf is only allowed at the root");
+        }
+        None
+    } else {
+        Some(p.input(sendbuf, sendcount, sendtype)?)
+    };
+    let recv = if me_root {
+        no_in_place(recvbuf, "recvbuf")?;
+        let counts = counts_of(ints(recvcounts, n, "recvcounts")?)?;
+        let t = for_comm(recvtype)?;
+        let dp = displs_of(ints(displs, n, "displs")?, &t);
+        let types = vec![t; n];
+        Some(p.blocks(recvbuf, &counts, &dp, &types, true, send.is_none())?)
+    } else {
+        None
+    };
+    let s = core::gatherv(c.coll(), send, recv.as_ref().map(|r| (r.0, &r.1[..], &r.2[..])), root, call)?;
+    Ok(p.done(s))
+}
+
+#[allow(clippy::too_many_arguments)]
+unsafe fn b_scatterv(call: &'static str, sendbuf: *const c_void, sendcounts: Option<*const c_int>, sendcount: c_int, displs: *const c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: c_int, recvtype: MPI_Datatype, root: c_int, comm: MPI_Comm) -> R<Built> {
+    let c = intra(call, comm)?;
+    root_ok(&c, root)?;
+    let me_root = c.rank == root;
+    let n = c.size() as usize;
+    let mut p = Prep::default();
+    let inpl = in_place(recvbuf);
+    if inpl && !me_root {
+        return fail(MPI_ERR_BUFFER, "MPI_IN_PLACE as recvbuf is only allowed at the root");
+    }
+    let send = if me_root {
+        no_in_place(sendbuf, "sendbuf")?;
+        let t = for_comm(sendtype)?;
+        let (counts, dp) = match sendcounts {
+            Some(sc) => (counts_of(ints(sc, n, "sendcounts")?)?, displs_of(ints(displs, n, "displs")?, &t)),
+            None => {
+                check_count(sendcount)?;
+                if !inpl {
+                    no_alias(sendbuf, recvbuf, sendcount as usize)?;
+                }
+                (vec![sendcount as usize; n], (0..n).map(|i| i as i64 * sendcount as i64 * t.extent()).collect())
+            }
+        };
+        let types = vec![t; n];
+        let (b, cb, db) = p.blocks(sendbuf as *mut c_void, &counts, &dp, &types, false, false)?;
+        Some((Raw { ptr: b.ptr, len: b.len }, cb, db))
+    } else {
+        None
+    };
+    let recv = if inpl { None } else { Some(p.output(recvbuf, recvcount, recvtype, false)?) };
+    let s = core::scatterv(c.coll(), send.as_ref().map(|r| (r.0, &r.1[..], &r.2[..])), recv, root, call)?;
+    Ok(p.done(s))
+}
+
+#[allow(clippy::too_many_arguments)]
+unsafe fn b_allgatherv(call: &'static str, sendbuf: *const c_void, sendcount: c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcounts: Option<*const c_int>, recvcount: c_int, displs: *const c_int, recvtype: MPI_Datatype, comm: MPI_Comm) -> R<Built> {
+    let c = intra(call, comm)?;
+    let n = c.size() as usize;
+    no_in_place(recvbuf, "recvbuf")?;
+    let mut p = Prep::default();
+    let inpl = in_place(sendbuf);
+    let send = if inpl { None } else { Some(p.input(sendbuf, sendcount, sendtype)?) };
+    let t = for_comm(recvtype)?;
+    let (counts, dp) = match recvcounts {
+        Some(rc) => (counts_of(ints(rc, n, "recvcounts")?)?, displs_of(ints(displs, n, "displs")?, &t)),
+        None => {
+            check_count(recvcount)?;
+            if !inpl {
+                no_alias(sendbuf, recvbuf, recvcount as usize)?;
+            }
+            (vec![recvcount as usize; n], (0..n).map(|i| i as i64 * recvcount as i64 * t.extent()).collect())
+        }
+    };
+    let types = vec![t; n];
+    let (b, cb, db) = p.blocks(recvbuf, &counts, &dp, &types, true, inpl)?;
+    let s = core::allgatherv(c.coll(), send, b, &cb, &db, call)?;
+    Ok(p.done(s))
+}
+
+/// Alltoall(v/w): per-rank counts, byte displacements and types for both sides.
+#[allow(clippy::too_many_arguments)]
+unsafe fn b_alltoallw(call: &'static str, sendbuf: *const c_void, sc: Vec<usize>, sd: Vec<i64>, st_: Vec<Datatype>, recvbuf: *mut c_void, rc: Vec<usize>, rd: Vec<i64>, rt: Vec<Datatype>, c: &Comm) -> R<Built> {
+    no_in_place(recvbuf, "recvbuf")?;
+    let mut p = Prep::default();
+    let inpl = in_place(sendbuf);
+    let recv = p.blocks(recvbuf, &rc, &rd, &rt, true, inpl)?;
+    let send = if inpl {
+        None
+    } else {
+        let (b, cb, db) = p.blocks(sendbuf as *mut c_void, &sc, &sd, &st_, false, false)?;
+        Some((Raw { ptr: b.ptr, len: b.len }, cb, db))
+    };
+    let s = core::alltoallv(c.coll(), send.as_ref().map(|r| (r.0, &r.1[..], &r.2[..])), (recv.0, &recv.1[..], &recv.2[..]), call)?;
+    Ok(p.done(s))
+}
+
+#[allow(clippy::too_many_arguments)]
+unsafe fn b_alltoall(call: &'static str, sendbuf: *const c_void, sendcount: c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: c_int, recvtype: MPI_Datatype, comm: MPI_Comm) -> R<Built> {
+    let c = intra(call, comm)?;
+    let n = c.size() as usize;
+    check_count(recvcount)?;
+    let rt = for_comm(recvtype)?;
+    let (sc, sd, st_) = if in_place(sendbuf) {
+        (vec![], vec![], vec![])
+    } else {
+        check_count(sendcount)?;
+        no_alias(sendbuf, recvbuf, recvcount as usize)?;
+        let t = for_comm(sendtype)?;
+        (vec![sendcount as usize; n], (0..n).map(|i| i as i64 * sendcount as i64 * t.extent()).collect(), vec![t; n])
+    };
+    let rd = (0..n).map(|i| i as i64 * recvcount as i64 * rt.extent()).collect();
+    b_alltoallw(call, sendbuf, sc, sd, st_, recvbuf, vec![recvcount as usize; n], rd, vec![rt; n], &c)
+}
+
+#[allow(clippy::too_many_arguments)]
+unsafe fn b_alltoallv(call: &'static str, sendbuf: *const c_void, sendcounts: *const c_int, sdispls: *const c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcounts: *const c_int, rdispls: *const c_int, recvtype: MPI_Datatype, comm: MPI_Comm) -> R<Built> {
+    let c = intra(call, comm)?;
+    let n = c.size() as usize;
+    let rt = for_comm(recvtype)?;
+    let rc = counts_of(ints(recvcounts, n, "recvcounts")?)?;
+    let rd = displs_of(ints(rdispls, n, "rdispls")?, &rt);
+    let (sc, sd, st_) = if in_place(sendbuf) {
+        (vec![], vec![], vec![])
+    } else {
+        let t = for_comm(sendtype)?;
+        (counts_of(ints(sendcounts, n, "sendcounts")?)?, displs_of(ints(sdispls, n, "sdispls")?, &t), vec![t; n])
+    };
+    b_alltoallw(call, sendbuf, sc, sd, st_, recvbuf, rc, rd, vec![rt; n], &c)
+}
+
+#[allow(clippy::too_many_arguments)]
+unsafe fn b_alltoallw_c(call: &'static str, sendbuf: *const c_void, sendcounts: *const c_int, sdispls: *const c_int, sendtypes: *const MPI_Datatype, recvbuf: *mut c_void, recvcounts: *const c_int, rdispls: *const c_int, recvtypes: *const MPI_Datatype, comm: MPI_Comm) -> R<Built> {
+    let c = intra(call, comm)?;
+    let n = c.size() as usize;
+    let types = |p: *const MPI_Datatype, what: &str| -> R<Vec<Datatype>> {
+        if n > 0 && p.is_null() {
+            return fail(MPI_ERR_ARG, format!("{what} is a null pointer"));
+        }
+        (0..n).map(|i| for_comm(*p.add(i))).collect()
+    };
+    let rt = types(recvtypes, "recvtypes")?;
+    let rc = counts_of(ints(recvcounts, n, "recvcounts")?)?;
+    let rd = ints(rdispls, n, "rdispls")?.iter().map(|&d| d as i64).collect();
+    let (sc, sd, st_) = if in_place(sendbuf) {
+        (vec![], vec![], vec![])
+    } else {
+        (counts_of(ints(sendcounts, n, "sendcounts")?)?, ints(sdispls, n, "sdispls")?.iter().map(|&d| d as i64).collect(), types(sendtypes, "sendtypes")?)
+    };
+    b_alltoallw(call, sendbuf, sc, sd, st_, recvbuf, rc, rd, rt, &c)
+}
+
+#[allow(clippy::too_many_arguments)]
+unsafe fn b_reduce(call: &str, sendbuf: *const c_void, recvbuf: *mut c_void, count: c_int, dt: MPI_Datatype, op: MPI_Op, root: c_int, comm: MPI_Comm) -> R<Built> {
+    let c = intra(call, comm)?;
+    root_ok(&c, root)?;
+    let n = check_count(count)?;
+    let s = spec(op, dt)?;
+    let me_root = c.rank == root;
+    let inpl = in_place(sendbuf);
+    if inpl && !me_root {
+        return fail(MPI_ERR_BUFFER, "MPI_IN_PLACE as sendbuf is only allowed at the root");
+    }
+    let mut p = Prep::default();
+    let recv = if me_root {
+        no_in_place(recvbuf, "recvbuf")?;
+        if !inpl {
+            no_alias(sendbuf, recvbuf, n)?;
+        }
+        Some(p.red_out(&s, recvbuf, n, inpl)?)
+    } else {
+        None
+    };
+    let send = if inpl { None } else { Some(p.red_in(&s, sendbuf, n)?) };
+    let d = c.domains()?;
+    let sc = core::reduce(c.coll(), s.red.clone(), send, recv, root, Some(&d))?;
+    Ok(p.done(sc))
+}
+
+unsafe fn b_allreduce(call: &str, sendbuf: *const c_void, recvbuf: *mut c_void, count: c_int, dt: MPI_Datatype, op: MPI_Op, comm: MPI_Comm) -> R<Built> {
+    let c = intra(call, comm)?;
+    let n = check_count(count)?;
+    let s = spec(op, dt)?;
+    no_in_place(recvbuf, "recvbuf")?;
+    let inpl = in_place(sendbuf);
+    if !inpl {
+        no_alias(sendbuf, recvbuf, n)?;
+    }
+    let mut p = Prep::default();
+    let recv = p.red_out(&s, recvbuf, n, inpl)?;
+    let send = if inpl { None } else { Some(p.red_in(&s, sendbuf, n)?) };
+    let d = c.domains()?;
+    let sc = core::allreduce(c.coll(), s.red.clone(), send, recv, Some(&d))?;
+    Ok(p.done(sc))
+}
+
+#[allow(clippy::too_many_arguments)]
+unsafe fn b_reduce_scatter(call: &'static str, sendbuf: *const c_void, recvbuf: *mut c_void, counts: Vec<usize>, dt: MPI_Datatype, op: MPI_Op, comm: MPI_Comm, c: Comm) -> R<Built> {
+    let _ = comm;
+    let s = spec(op, dt)?;
+    no_in_place(recvbuf, "recvbuf")?;
+    let inpl = in_place(sendbuf);
+    let total: usize = counts.iter().sum();
+    let mine = counts[c.rank as usize];
+    if !inpl {
+        no_alias(sendbuf, recvbuf, total)?;
+    }
+    let mut p = Prep::default();
+    let recv = p.red_out(&s, recvbuf, if inpl { total } else { mine }, inpl)?;
+    let send = if inpl { None } else { Some(p.red_in(&s, sendbuf, total)?) };
+    let cb: Vec<usize> = counts.iter().map(|&k| s.bytes(k)).collect();
+    let sc = core::reduce_scatter(c.coll(), s.red.clone(), send, recv, &cb, call)?;
+    Ok(p.done(sc))
+}
+
+unsafe fn b_scan(call: &str, sendbuf: *const c_void, recvbuf: *mut c_void, count: c_int, dt: MPI_Datatype, op: MPI_Op, comm: MPI_Comm, exclusive: bool) -> R<Built> {
+    let c = intra(call, comm)?;
+    let n = check_count(count)?;
+    let s = spec(op, dt)?;
+    no_in_place(recvbuf, "recvbuf")?;
+    let inpl = in_place(sendbuf);
+    if !inpl {
+        no_alias(sendbuf, recvbuf, n)?;
+    }
+    let mut p = Prep::default();
+    // Exscan leaves rank 0's buffer undefined; preload so it stays as it was.
+    let recv = p.red_out(&s, recvbuf, n, inpl || exclusive)?;
+    let send = if inpl { None } else { Some(p.red_in(&s, sendbuf, n)?) };
+    let sc = core::scan(c.coll(), s.red.clone(), send, recv, exclusive)?;
+    Ok(p.done(sc))
+}
+
+// ---- the C entry points ------------------------------------------------------------------
+
+/// Defines the blocking `MPI_X` and the nonblocking `MPI_IX` from one builder call.
+macro_rules! coll_pair {
+    ($name:ident / $pname:ident, $iname:ident / $ipname:ident, ($($a:ident : $t:ty),*), |$call:ident, $c:ident| $build:expr) => {
+        mpi_fn! { $c => fn $name / $pname($($a: $t),*) {
+            let $call = stringify!($name);
+            run($build?)
+        }}
+        mpi_fn! { $c => fn $iname / $ipname($($a: $t,)* request: *mut MPI_Request) {
+            let $call = stringify!($iname);
+            out(request, "request")?;
+            start($build?, $c, request)
+        }}
+    };
+}
+
+coll_pair!(MPI_Barrier / PMPI_Barrier, MPI_Ibarrier / PMPI_Ibarrier, (comm: MPI_Comm), |call, comm| b_barrier(call, comm));
+
+coll_pair!(MPI_Bcast / PMPI_Bcast, MPI_Ibcast / PMPI_Ibcast,
+    (buffer: *mut c_void, count: c_int, datatype: MPI_Datatype, root: c_int, comm: MPI_Comm),
+    |call, comm| b_bcast(call, buffer, count, datatype, root, comm));
+
+coll_pair!(MPI_Gather / PMPI_Gather, MPI_Igather / PMPI_Igather,
+    (sendbuf: *const c_void, sendcount: c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: c_int, recvtype: MPI_Datatype, root: c_int, comm: MPI_Comm),
+    |call, comm| b_gather(call, sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, root, comm));
+
+coll_pair!(MPI_Gatherv / PMPI_Gatherv, MPI_Igatherv / PMPI_Igatherv,
+    (sendbuf: *const c_void, sendcount: c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcounts: *const c_int, displs: *const c_int, recvtype: MPI_Datatype, root: c_int, comm: MPI_Comm),
+    |call, comm| b_gatherv(call, sendbuf, sendcount, sendtype, recvbuf, recvcounts, displs, recvtype, root, comm));
+
+coll_pair!(MPI_Scatter / PMPI_Scatter, MPI_Iscatter / PMPI_Iscatter,
+    (sendbuf: *const c_void, sendcount: c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: c_int, recvtype: MPI_Datatype, root: c_int, comm: MPI_Comm),
+    |call, comm| b_scatterv(call, sendbuf, None, sendcount, std::ptr::null(), sendtype, recvbuf, recvcount, recvtype, root, comm));
+
+coll_pair!(MPI_Scatterv / PMPI_Scatterv, MPI_Iscatterv / PMPI_Iscatterv,
+    (sendbuf: *const c_void, sendcounts: *const c_int, displs: *const c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: c_int, recvtype: MPI_Datatype, root: c_int, comm: MPI_Comm),
+    |call, comm| b_scatterv(call, sendbuf, Some(sendcounts), 0, displs, sendtype, recvbuf, recvcount, recvtype, root, comm));
+
+coll_pair!(MPI_Allgather / PMPI_Allgather, MPI_Iallgather / PMPI_Iallgather,
+    (sendbuf: *const c_void, sendcount: c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: c_int, recvtype: MPI_Datatype, comm: MPI_Comm),
+    |call, comm| b_allgatherv(call, sendbuf, sendcount, sendtype, recvbuf, None, recvcount, std::ptr::null(), recvtype, comm));
+
+coll_pair!(MPI_Allgatherv / PMPI_Allgatherv, MPI_Iallgatherv / PMPI_Iallgatherv,
+    (sendbuf: *const c_void, sendcount: c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcounts: *const c_int, displs: *const c_int, recvtype: MPI_Datatype, comm: MPI_Comm),
+    |call, comm| b_allgatherv(call, sendbuf, sendcount, sendtype, recvbuf, Some(recvcounts), 0, displs, recvtype, comm));
+
+coll_pair!(MPI_Alltoall / PMPI_Alltoall, MPI_Ialltoall / PMPI_Ialltoall,
+    (sendbuf: *const c_void, sendcount: c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: c_int, recvtype: MPI_Datatype, comm: MPI_Comm),
+    |call, comm| b_alltoall(call, sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, comm));
+
+coll_pair!(MPI_Alltoallv / PMPI_Alltoallv, MPI_Ialltoallv / PMPI_Ialltoallv,
+    (sendbuf: *const c_void, sendcounts: *const c_int, sdispls: *const c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcounts: *const c_int, rdispls: *const c_int, recvtype: MPI_Datatype, comm: MPI_Comm),
+    |call, comm| b_alltoallv(call, sendbuf, sendcounts, sdispls, sendtype, recvbuf, recvcounts, rdispls, recvtype, comm));
+
+coll_pair!(MPI_Alltoallw / PMPI_Alltoallw, MPI_Ialltoallw / PMPI_Ialltoallw,
+    (sendbuf: *const c_void, sendcounts: *const c_int, sdispls: *const c_int, sendtypes: *const MPI_Datatype, recvbuf: *mut c_void, recvcounts: *const c_int, rdispls: *const c_int, recvtypes: *const MPI_Datatype, comm: MPI_Comm),
+    |call, comm| b_alltoallw_c(call, sendbuf, sendcounts, sdispls, sendtypes, recvbuf, recvcounts, rdispls, recvtypes, comm));
+
+coll_pair!(MPI_Reduce / PMPI_Reduce, MPI_Ireduce / PMPI_Ireduce,
+    (sendbuf: *const c_void, recvbuf: *mut c_void, count: c_int, datatype: MPI_Datatype, op: MPI_Op, root: c_int, comm: MPI_Comm),
+    |call, comm| b_reduce(call, sendbuf, recvbuf, count, datatype, op, root, comm));
+
+coll_pair!(MPI_Allreduce / PMPI_Allreduce, MPI_Iallreduce / PMPI_Iallreduce,
+    (sendbuf: *const c_void, recvbuf: *mut c_void, count: c_int, datatype: MPI_Datatype, op: MPI_Op, comm: MPI_Comm),
+    |call, comm| b_allreduce(call, sendbuf, recvbuf, count, datatype, op, comm));
+
+unsafe fn rs_counts(call: &str, recvcounts: *const c_int, comm: MPI_Comm) -> R<(Vec<usize>, Comm)> {
+    let c = intra(call, comm)?;
+    let n = c.size() as usize;
+    Ok((counts_of(ints(recvcounts, n, "recvcounts")?)?, c))
+}
+
+unsafe fn rsb_counts(call: &str, recvcount: c_int, comm: MPI_Comm) -> R<(Vec<usize>, Comm)> {
+    let c = intra(call, comm)?;
+    let n = c.size() as usize;
+    Ok((vec![check_count(recvcount)?; n], c))
+}
+
+coll_pair!(MPI_Reduce_scatter / PMPI_Reduce_scatter, MPI_Ireduce_scatter / PMPI_Ireduce_scatter,
+    (sendbuf: *const c_void, recvbuf: *mut c_void, recvcounts: *const c_int, datatype: MPI_Datatype, op: MPI_Op, comm: MPI_Comm),
+    |call, comm| rs_counts(call, recvcounts, comm).and_then(|(k, c)| b_reduce_scatter(call, sendbuf, recvbuf, k, datatype, op, comm, c)));
+
+coll_pair!(MPI_Reduce_scatter_block / PMPI_Reduce_scatter_block, MPI_Ireduce_scatter_block / PMPI_Ireduce_scatter_block,
+    (sendbuf: *const c_void, recvbuf: *mut c_void, recvcount: c_int, datatype: MPI_Datatype, op: MPI_Op, comm: MPI_Comm),
+    |call, comm| rsb_counts(call, recvcount, comm).and_then(|(k, c)| b_reduce_scatter(call, sendbuf, recvbuf, k, datatype, op, comm, c)));
+
+coll_pair!(MPI_Scan / PMPI_Scan, MPI_Iscan / PMPI_Iscan,
+    (sendbuf: *const c_void, recvbuf: *mut c_void, count: c_int, datatype: MPI_Datatype, op: MPI_Op, comm: MPI_Comm),
+    |call, comm| b_scan(call, sendbuf, recvbuf, count, datatype, op, comm, false));
+
+coll_pair!(MPI_Exscan / PMPI_Exscan, MPI_Iexscan / PMPI_Iexscan,
+    (sendbuf: *const c_void, recvbuf: *mut c_void, count: c_int, datatype: MPI_Datatype, op: MPI_Op, comm: MPI_Comm),
+    |call, comm| b_scan(call, sendbuf, recvbuf, count, datatype, op, comm, true));

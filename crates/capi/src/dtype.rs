@@ -1,9 +1,12 @@
-//! Datatypes as the C interface sees them. For now the predefined types only: each
-//! is `size` contiguous bytes (plus padding up to `extent` for the pair types), so a
-//! buffer of `count` elements is `count * extent` contiguous bytes. Derived
-//! datatypes (vmpi::datatype::Datatype) plug in here: `layout` learns about them and
-//! the p2p module packs/unpacks non-contiguous ones; their MPI_Type_* constructors
-//! live in a module of their own.
+//! Datatypes as the C interface sees them: the predefined handles (MPICH's values,
+//! each mapped to a `vmpi::datatype::Basic`) and derived datatypes built by the
+//! MPI_Type_* constructors (`derived`), handles `0xcc000000 | index` (MPICH uses
+//! 0x8c.. for its own derived and pair types; 0xcc.. is free). Every handle resolves
+//! to a `vmpi::datatype::Datatype` ([`get`]); communication takes committed types
+//! only ([`for_comm`]). A buffer of a contiguous type goes to the engine as it is;
+//! any other is packed into a temporary for sending, and received data is unpacked
+//! into the user's buffer when the request completes ([`Fixup`], kept in
+//! `State::dt_fixups` under the engine request).
 
 use crate::consts::*;
 use crate::err::{fail, R};
@@ -103,30 +106,6 @@ pub fn predefined(dt: MPI_Datatype) -> Option<&'static Predef> {
     PREDEFINED.iter().find(|p| p.handle == dt)
 }
 
-/// What the p2p layer needs of a datatype: bytes per element in a buffer and in
-/// the message (equal while every type is contiguous).
-#[derive(Clone, Copy, Debug)]
-pub struct Layout {
-    pub size: usize,
-    pub extent: usize,
-    pub elems: usize,
-}
-
-/// The layout of `dt`, or MPI_ERR_TYPE.
-pub fn layout(dt: MPI_Datatype) -> R<Layout> {
-    if dt == MPI_DATATYPE_NULL {
-        return fail(MPI_ERR_TYPE, "null datatype (MPI_DATATYPE_NULL)");
-    }
-    match predefined(dt) {
-        Some(p) => Ok(Layout {
-            size: p.size,
-            extent: p.extent,
-            elems: p.elems,
-        }),
-        None => fail(MPI_ERR_TYPE, format!("invalid datatype {:#x}", dt as u32)),
-    }
-}
-
 /// A count argument: not negative.
 pub fn check_count(count: c_int) -> R<usize> {
     if count < 0 {
@@ -134,16 +113,6 @@ pub fn check_count(count: c_int) -> R<usize> {
     } else {
         Ok(count as usize)
     }
-}
-
-/// Bytes of a buffer of `count` elements of `dt`, with the checks MPI names.
-pub fn buffer_bytes(buf: *const u8, count: c_int, dt: MPI_Datatype) -> R<usize> {
-    let n = check_count(count)?;
-    let l = layout(dt)?;
-    if n > 0 && l.size > 0 && buf.is_null() {
-        return fail(MPI_ERR_BUFFER, "null buffer with a nonzero count");
-    }
-    Ok(n * l.extent)
 }
 
 pub unsafe fn out<T>(p: *mut T, what: &str) -> R<&'static mut T> {
@@ -163,60 +132,8 @@ pub unsafe fn copy_name(name: &str, dst: *mut c_char, len: *mut c_int) {
     }
 }
 
-mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_size / PMPI_Type_size(datatype: MPI_Datatype, size: *mut c_int) {
-    let l = layout(datatype)?;
-    *out(size, "size")? = l.size as c_int;
-    Ok(())
-}}
-
-mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_size_x / PMPI_Type_size_x(datatype: MPI_Datatype, size: *mut MPI_Count) {
-    let l = layout(datatype)?;
-    *out(size, "size")? = l.size as MPI_Count;
-    Ok(())
-}}
-
-mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_get_extent / PMPI_Type_get_extent(datatype: MPI_Datatype, lb: *mut MPI_Aint, extent: *mut MPI_Aint) {
-    let l = layout(datatype)?;
-    *out(lb, "lb")? = 0;
-    *out(extent, "extent")? = l.extent as MPI_Aint;
-    Ok(())
-}}
-
-mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_get_extent_x / PMPI_Type_get_extent_x(datatype: MPI_Datatype, lb: *mut MPI_Count, extent: *mut MPI_Count) {
-    let l = layout(datatype)?;
-    *out(lb, "lb")? = 0;
-    *out(extent, "extent")? = l.extent as MPI_Count;
-    Ok(())
-}}
-
-/// The true extent of a predefined type covers its data bytes (the pair types'
-/// trailing padding is not data).
-fn true_extent(dt: MPI_Datatype) -> R<usize> {
-    let l = layout(dt)?;
-    Ok(match dt as u32 {
-        0x8c000001 | 0x8c000002 => 12,
-        0x8c000003 => 8,
-        0x8c000004 => 20,
-        _ => l.extent,
-    })
-}
-
-mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_get_true_extent / PMPI_Type_get_true_extent(datatype: MPI_Datatype, true_lb: *mut MPI_Aint, true_extent_: *mut MPI_Aint) {
-    let t = true_extent(datatype)?;
-    *out(true_lb, "true_lb")? = 0;
-    *out(true_extent_, "true_extent")? = t as MPI_Aint;
-    Ok(())
-}}
-
-mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_get_true_extent_x / PMPI_Type_get_true_extent_x(datatype: MPI_Datatype, true_lb: *mut MPI_Count, true_extent_: *mut MPI_Count) {
-    let t = true_extent(datatype)?;
-    *out(true_lb, "true_lb")? = 0;
-    *out(true_extent_, "true_extent")? = t as MPI_Count;
-    Ok(())
-}}
-
 mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_get_name / PMPI_Type_get_name(datatype: MPI_Datatype, type_name: *mut c_char, resultlen: *mut c_int) {
-    layout(datatype)?;
+    info(datatype)?;
     if type_name.is_null() {
         return fail(MPI_ERR_ARG, "type_name is a null pointer");
     }
@@ -227,11 +144,656 @@ mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_get_name / PMPI_Type_get_name(datatype: 
 }}
 
 mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_set_name / PMPI_Type_set_name(datatype: MPI_Datatype, type_name: *const c_char) {
-    layout(datatype)?;
+    info(datatype)?;
     if type_name.is_null() {
         return fail(MPI_ERR_ARG, "type_name is a null pointer");
     }
     let s = std::ffi::CStr::from_ptr(type_name).to_string_lossy().into_owned();
     st().type_names.insert(datatype, s);
+    Ok(())
+}}
+
+// ---- handles -> vmpi datatypes ---------------------------------------------------
+
+pub use vmpi::datatype::{Basic, Datatype};
+
+/// The element kind of a predefined handle; None for MPI_LB/MPI_UB (markers, not
+/// types) and anything else.
+pub fn basic_of(h: MPI_Datatype) -> Option<Basic> {
+    use Basic::*;
+    Some(match h as u32 {
+        0x4c000101 | 0x4c00011a => Char,
+        0x4c000118 | 0x4c000137 | 0x4c00012d => I8,
+        0x4c000102 | 0x4c00013b => U8,
+        0x4c00010d | 0x4c00010f => Byte,
+        0x4c00040e => WChar,
+        0x4c000203 | 0x4c000238 | 0x4c00022f => I16,
+        0x4c000204 | 0x4c00023c | 0x4c000246 => U16,
+        0x4c000405 | 0x4c000439 | 0x4c00041b | 0x4c000430 => I32,
+        0x4c000406 | 0x4c00043d => U32,
+        0x4c000807 | 0x4c000809 | 0x4c00083a | 0x4c000831 | 0x4c000843 | 0x4c000844
+        | 0x4c000845 => I64,
+        0x4c000808 | 0x4c000819 | 0x4c00083e => U64,
+        0x4c00040a | 0x4c00041c | 0x4c000427 => F32,
+        0x4c00080b | 0x4c00081f | 0x4c000829 => F64,
+        0x4c00100c | 0x4c00102b => LongDouble,
+        0x4c00041d => Logical,
+        0x4c00013f | 0x4c000133 => CBool,
+        0x4c00081e | 0x4c000828 | 0x4c000840 | 0x4c000834 => ComplexF32,
+        0x4c001022 | 0x4c00102a | 0x4c001041 | 0x4c001035 => ComplexF64,
+        0x4c00202c | 0x4c002042 | 0x4c002036 => ComplexLongDouble,
+        0x8c000000 => FloatInt,
+        0x8c000001 => DoubleInt,
+        0x8c000002 => LongInt,
+        0x8c000003 => ShortInt,
+        0x4c000816 => TwoInt,
+        0x8c000004 => LongDoubleInt,
+        0x4c000820 => TwoInteger,
+        0x4c000821 => TwoReal,
+        0x4c001023 => TwoDouble,
+        _ => return None,
+    })
+}
+
+/// A derived datatype behind a `DYN_DTYPE` handle.
+pub struct DtObj {
+    pub dt: Datatype,
+    pub committed: bool,
+    /// The handles the constructor was given (MPI_Type_get_contents returns
+    /// predefined ones as they are).
+    pub inner: Vec<MPI_Datatype>,
+}
+
+pub const DYN_DTYPE: u32 = 0xcc00_0000;
+
+/// The datatype behind any handle (committed or not), or MPI_ERR_TYPE.
+pub fn get(h: MPI_Datatype) -> R<Datatype> {
+    if h == MPI_DATATYPE_NULL {
+        return fail(MPI_ERR_TYPE, "null datatype (MPI_DATATYPE_NULL)");
+    }
+    if let Some(b) = basic_of(h) {
+        return Ok(Datatype::basic(b));
+    }
+    if h as u32 == 0x4c000010 || h as u32 == 0x4c000011 {
+        return fail(MPI_ERR_TYPE, "MPI_LB and MPI_UB are markers (removed in MPI-3), not types to build with or communicate");
+    }
+    match st().dtypes.get(h) {
+        Some(o) => Ok(o.dt.clone()),
+        None => fail(MPI_ERR_TYPE, format!("invalid datatype {:#x}", h as u32)),
+    }
+}
+
+/// A datatype to communicate with: committed (MPICH: MPI_ERR_TYPE otherwise).
+pub fn for_comm(h: MPI_Datatype) -> R<Datatype> {
+    let t = get(h)?;
+    if let Some(o) = st().dtypes.get(h) {
+        if !o.committed {
+            return fail(MPI_ERR_TYPE, format!("datatype {:#x} is not committed (MPI_Type_commit)", h as u32));
+        }
+    }
+    Ok(t)
+}
+
+/// (size, lb, extent, true_lb, true_extent) of a handle; MPI_LB/MPI_UB are zeros.
+pub fn info(h: MPI_Datatype) -> R<(i64, i64, i64, i64, i64)> {
+    if h as u32 == 0x4c000010 || h as u32 == 0x4c000011 {
+        return Ok((0, 0, 0, 0, 0));
+    }
+    let t = get(h)?;
+    Ok((t.size(), t.lb(), t.extent(), t.true_lb(), t.true_extent()))
+}
+
+/// Elements of `dt` in `bytes` of packed data (MPI_UNDEFINED when it ends inside one).
+pub fn elements_in(h: MPI_Datatype, bytes: u64) -> R<i64> {
+    let t = get(h)?;
+    Ok(t.elements_in(bytes as usize).unwrap_or(MPI_UNDEFINED as i64))
+}
+
+/// Work left for when a request completes: unpacking received data into the user's
+/// buffer; the temporaries the engine reads from or writes to live here until then.
+#[derive(Default)]
+pub struct Fixup {
+    pub keep: Vec<Vec<u8>>,
+    pub then: Vec<Box<dyn FnOnce(usize) + Send>>,
+}
+
+impl Fixup {
+    /// Run the unpacks; `bytes`: what arrived (p2p) or usize::MAX (collectives).
+    pub fn run(self, bytes: usize) {
+        for f in self.then {
+            f(bytes);
+        }
+        drop(self.keep);
+    }
+    pub fn is_empty(&self) -> bool {
+        self.keep.is_empty() && self.then.is_empty()
+    }
+}
+
+/// Run the fixup of engine request `id`, if it has one.
+pub fn finish(id: vmpi::p2p::ReqId, bytes: usize) {
+    let f = st().dt_fixups.remove(&id);
+    if let Some(f) = f {
+        f.run(bytes);
+    }
+}
+
+pub fn add_fixup(id: vmpi::p2p::ReqId, f: Fixup) {
+    if !f.is_empty() {
+        st().dt_fixups.insert(id, f);
+    }
+}
+
+fn bad_buf(buf: *const u8, n: usize, t: &Datatype) -> R<()> {
+    if n > 0 && t.size() > 0 && buf.is_null() && t.true_lb() == 0 {
+        return fail(MPI_ERR_BUFFER, "null buffer with a nonzero count");
+    }
+    Ok(())
+}
+
+/// The bytes to send for `count` elements of `dt` at `buf`: the buffer itself
+/// when the type is contiguous, else a packed copy.
+pub enum SendData {
+    Direct(*const u8, usize),
+    Packed(Vec<u8>),
+}
+
+impl SendData {
+    pub fn ptr_len(&self) -> (*const u8, usize) {
+        match self {
+            SendData::Direct(p, n) => (*p, *n),
+            SendData::Packed(v) => (v.as_ptr(), v.len()),
+        }
+    }
+}
+
+pub unsafe fn send_data(buf: *const u8, count: c_int, h: MPI_Datatype) -> R<SendData> {
+    let n = check_count(count)?;
+    let t = for_comm(h)?;
+    bad_buf(buf, n, &t)?;
+    let bytes = t.packed_size(n, "send")?;
+    if t.is_contiguous() || bytes == 0 {
+        return Ok(SendData::Direct(buf.wrapping_offset(t.true_lb() as isize), bytes));
+    }
+    let mut v = vec![0u8; bytes];
+    t.pack_range(buf, n, 0, &mut v);
+    Ok(SendData::Packed(v))
+}
+
+/// Where to receive `count` elements of `dt` at `buf`: (pointer, capacity, fixup
+/// that unpacks a temporary on completion).
+pub unsafe fn recv_target(buf: *mut u8, count: c_int, h: MPI_Datatype) -> R<(*mut u8, usize, Fixup)> {
+    let n = check_count(count)?;
+    let t = for_comm(h)?;
+    bad_buf(buf, n, &t)?;
+    let bytes = t.packed_size(n, "receive")?;
+    if t.is_contiguous() || bytes == 0 {
+        return Ok((buf.wrapping_offset(t.true_lb() as isize), bytes, Fixup::default()));
+    }
+    let mut v = vec![0u8; bytes];
+    let p = v.as_mut_ptr();
+    let (src, dst) = (p as usize, buf as usize);
+    let mut f = Fixup::default();
+    f.keep.push(v);
+    f.then.push(Box::new(move |got: usize| {
+        let got = got.min(bytes);
+        // SAFETY: the temporary lives in `keep` until after this runs; the user's
+        // buffer is valid until completion (MPI's rule).
+        let s = std::slice::from_raw_parts(src as *const u8, got);
+        t.unpack_range(s, 0, dst as *mut u8, n);
+    }));
+    Ok((p, bytes, f))
+}
+
+// ---- constructors ------------------------------------------------------------------
+
+unsafe fn arr<'a, T>(p: *const T, n: c_int, what: &str) -> R<&'a [T]> {
+    if n < 0 {
+        return fail(MPI_ERR_COUNT, format!("invalid count {n}"));
+    }
+    if n == 0 {
+        return Ok(&[]);
+    }
+    if p.is_null() {
+        return fail(MPI_ERR_ARG, format!("{what} is a null pointer"));
+    }
+    Ok(std::slice::from_raw_parts(p, n as usize))
+}
+
+fn ints(v: &[c_int]) -> Vec<i64> {
+    v.iter().map(|&x| x as i64).collect()
+}
+fn aints(v: &[MPI_Aint]) -> Vec<i64> {
+    v.iter().map(|&x| x as i64).collect()
+}
+
+/// A new derived handle for `dt` (uncommitted), built from `inner`.
+pub fn new_type(dt: Datatype, inner: Vec<MPI_Datatype>) -> MPI_Datatype {
+    st().dtypes.insert(DtObj { dt, committed: false, inner })
+}
+
+unsafe fn make(newtype: *mut MPI_Datatype, inner: Vec<MPI_Datatype>, build: impl FnOnce(&[Datatype]) -> vmpi::Result<Datatype>) -> R<()> {
+    let o = out(newtype, "newtype")?;
+    let olds = inner.iter().map(|&h| get(h)).collect::<R<Vec<_>>>()?;
+    let t = build(&olds)?;
+    *o = new_type(t, inner);
+    Ok(())
+}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_contiguous / PMPI_Type_contiguous(count: c_int, oldtype: MPI_Datatype, newtype: *mut MPI_Datatype) {
+    check_count(count)?;
+    make(newtype, vec![oldtype], |o| Datatype::contiguous(count as i64, &o[0]))
+}}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_vector / PMPI_Type_vector(count: c_int, blocklength: c_int, stride: c_int, oldtype: MPI_Datatype, newtype: *mut MPI_Datatype) {
+    check_count(count)?;
+    check_count(blocklength)?;
+    make(newtype, vec![oldtype], |o| Datatype::vector(count as i64, blocklength as i64, stride as i64, &o[0]))
+}}
+
+unsafe fn hvector(count: c_int, blocklength: c_int, stride: MPI_Aint, oldtype: MPI_Datatype, newtype: *mut MPI_Datatype) -> R<()> {
+    check_count(count)?;
+    check_count(blocklength)?;
+    make(newtype, vec![oldtype], |o| Datatype::hvector(count as i64, blocklength as i64, stride as i64, &o[0]))
+}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_create_hvector / PMPI_Type_create_hvector(count: c_int, blocklength: c_int, stride: MPI_Aint, oldtype: MPI_Datatype, newtype: *mut MPI_Datatype) {
+    hvector(count, blocklength, stride, oldtype, newtype)
+}}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_hvector / PMPI_Type_hvector(count: c_int, blocklength: c_int, stride: MPI_Aint, oldtype: MPI_Datatype, newtype: *mut MPI_Datatype) {
+    hvector(count, blocklength, stride, oldtype, newtype)
+}}
+
+fn check_blocks(b: &[c_int]) -> R<()> {
+    for (i, &x) in b.iter().enumerate() {
+        if x < 0 {
+            return fail(MPI_ERR_ARG, format!("array_of_blocklengths[{i}] = {x} is negative"));
+        }
+    }
+    Ok(())
+}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_indexed / PMPI_Type_indexed(count: c_int, array_of_blocklengths: *const c_int, array_of_displacements: *const c_int, oldtype: MPI_Datatype, newtype: *mut MPI_Datatype) {
+    let b = arr(array_of_blocklengths, count, "array_of_blocklengths")?;
+    let d = arr(array_of_displacements, count, "array_of_displacements")?;
+    check_blocks(b)?;
+    make(newtype, vec![oldtype], |o| Datatype::indexed(&ints(b), &ints(d), &o[0]))
+}}
+
+unsafe fn hindexed(count: c_int, bl: *const c_int, dp: *const MPI_Aint, oldtype: MPI_Datatype, newtype: *mut MPI_Datatype) -> R<()> {
+    let b = arr(bl, count, "array_of_blocklengths")?;
+    let d = arr(dp, count, "array_of_displacements")?;
+    check_blocks(b)?;
+    make(newtype, vec![oldtype], |o| Datatype::hindexed(&ints(b), &aints(d), &o[0]))
+}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_create_hindexed / PMPI_Type_create_hindexed(count: c_int, array_of_blocklengths: *const c_int, array_of_displacements: *const MPI_Aint, oldtype: MPI_Datatype, newtype: *mut MPI_Datatype) {
+    hindexed(count, array_of_blocklengths, array_of_displacements, oldtype, newtype)
+}}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_hindexed / PMPI_Type_hindexed(count: c_int, array_of_blocklengths: *const c_int, array_of_displacements: *const MPI_Aint, oldtype: MPI_Datatype, newtype: *mut MPI_Datatype) {
+    hindexed(count, array_of_blocklengths, array_of_displacements, oldtype, newtype)
+}}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_create_indexed_block / PMPI_Type_create_indexed_block(count: c_int, blocklength: c_int, array_of_displacements: *const c_int, oldtype: MPI_Datatype, newtype: *mut MPI_Datatype) {
+    let d = arr(array_of_displacements, count, "array_of_displacements")?;
+    check_count(blocklength)?;
+    make(newtype, vec![oldtype], |o| Datatype::indexed_block(blocklength as i64, &ints(d), &o[0]))
+}}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_create_hindexed_block / PMPI_Type_create_hindexed_block(count: c_int, blocklength: c_int, array_of_displacements: *const MPI_Aint, oldtype: MPI_Datatype, newtype: *mut MPI_Datatype) {
+    let d = arr(array_of_displacements, count, "array_of_displacements")?;
+    check_count(blocklength)?;
+    make(newtype, vec![oldtype], |o| Datatype::hindexed_block(blocklength as i64, &aints(d), &o[0]))
+}}
+
+unsafe fn structure(count: c_int, bl: *const c_int, dp: *const MPI_Aint, ty: *const MPI_Datatype, newtype: *mut MPI_Datatype) -> R<()> {
+    let b = arr(bl, count, "array_of_blocklengths")?;
+    let d = arr(dp, count, "array_of_displacements")?;
+    let t = arr(ty, count, "array_of_types")?;
+    check_blocks(b)?;
+    make(newtype, t.to_vec(), |o| Datatype::structure(&ints(b), &aints(d), o))
+}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_create_struct / PMPI_Type_create_struct(count: c_int, array_of_blocklengths: *const c_int, array_of_displacements: *const MPI_Aint, array_of_types: *const MPI_Datatype, newtype: *mut MPI_Datatype) {
+    structure(count, array_of_blocklengths, array_of_displacements, array_of_types, newtype)
+}}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_struct / PMPI_Type_struct(count: c_int, array_of_blocklengths: *const c_int, array_of_displacements: *const MPI_Aint, array_of_types: *const MPI_Datatype, newtype: *mut MPI_Datatype) {
+    structure(count, array_of_blocklengths, array_of_displacements, array_of_types, newtype)
+}}
+
+fn order(o: c_int) -> R<vmpi::datatype::Order> {
+    vmpi::datatype::Order::from_mpi(o as i64).ok_or_else(|| crate::err::err(MPI_ERR_ARG, format!("invalid order {o} (MPI_ORDER_C or MPI_ORDER_FORTRAN)")))
+}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_create_subarray / PMPI_Type_create_subarray(ndims: c_int, array_of_sizes: *const c_int, array_of_subsizes: *const c_int, array_of_starts: *const c_int, order_: c_int, oldtype: MPI_Datatype, newtype: *mut MPI_Datatype) {
+    if ndims <= 0 {
+        return fail(MPI_ERR_DIMS, format!("invalid ndims {ndims}"));
+    }
+    let a = arr(array_of_sizes, ndims, "array_of_sizes")?;
+    let b = arr(array_of_subsizes, ndims, "array_of_subsizes")?;
+    let c = arr(array_of_starts, ndims, "array_of_starts")?;
+    let ord = order(order_)?;
+    make(newtype, vec![oldtype], |o| Datatype::subarray(&ints(a), &ints(b), &ints(c), ord, &o[0]))
+}}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_create_darray / PMPI_Type_create_darray(size: c_int, rank: c_int, ndims: c_int, array_of_gsizes: *const c_int, array_of_distribs: *const c_int, array_of_dargs: *const c_int, array_of_psizes: *const c_int, order_: c_int, oldtype: MPI_Datatype, newtype: *mut MPI_Datatype) {
+    if ndims <= 0 {
+        return fail(MPI_ERR_DIMS, format!("invalid ndims {ndims}"));
+    }
+    let g = arr(array_of_gsizes, ndims, "array_of_gsizes")?;
+    let di = arr(array_of_distribs, ndims, "array_of_distribs")?;
+    let da = arr(array_of_dargs, ndims, "array_of_dargs")?;
+    let p = arr(array_of_psizes, ndims, "array_of_psizes")?;
+    let dis = di.iter().map(|&x| vmpi::datatype::Distrib::from_mpi(x as i64).ok_or_else(|| crate::err::err(MPI_ERR_ARG, format!("invalid distribution {x}")))).collect::<R<Vec<_>>>()?;
+    let ord = order(order_)?;
+    make(newtype, vec![oldtype], |o| Datatype::darray(size as i64, rank as i64, &ints(g), &dis, &ints(da), &ints(p), ord, &o[0]))
+}}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_create_resized / PMPI_Type_create_resized(oldtype: MPI_Datatype, lb: MPI_Aint, extent: MPI_Aint, newtype: *mut MPI_Datatype) {
+    make(newtype, vec![oldtype], |o| Datatype::resized(&o[0], lb as i64, extent as i64))
+}}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_dup / PMPI_Type_dup(oldtype: MPI_Datatype, newtype: *mut MPI_Datatype) {
+    let o = out(newtype, "newtype")?;
+    let t = get(oldtype)?;
+    let committed = basic_of(oldtype).is_some() || st().dtypes.get(oldtype).map_or(false, |x| x.committed);
+    let h = new_type(t.dup(), vec![oldtype]);
+    if let Some(x) = st().dtypes.get_mut(h) {
+        x.committed = committed;
+    }
+    if let Some(n) = st().type_names.get(&oldtype).cloned() {
+        let _ = n; // names are not copied (MPI-3.1 §6.8)
+    }
+    *o = h;
+    Ok(())
+}}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_commit / PMPI_Type_commit(datatype: *mut MPI_Datatype) {
+    let h = *out(datatype, "datatype")?;
+    get(h)?;
+    if let Some(o) = st().dtypes.get_mut(h) {
+        o.committed = true;
+    }
+    Ok(())
+}}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_free / PMPI_Type_free(datatype: *mut MPI_Datatype) {
+    let p = out(datatype, "datatype")?;
+    let h = *p;
+    get(h)?;
+    let mut s = st();
+    if s.dtypes.remove(h).is_none() {
+        return fail(MPI_ERR_TYPE, format!("predefined datatype {:#x} cannot be freed", h as u32));
+    }
+    s.type_names.remove(&h);
+    *p = MPI_DATATYPE_NULL;
+    Ok(())
+}}
+
+fn combiner_code(c: vmpi::datatype::Combiner) -> c_int {
+    use vmpi::datatype::Combiner::*;
+    match c {
+        Named => 1,
+        Dup => 2,
+        Contiguous => 3,
+        Vector => 4,
+        Hvector => 6,
+        Indexed => 7,
+        Hindexed => 9,
+        IndexedBlock => 10,
+        Struct => 12,
+        Subarray => 13,
+        Darray => 14,
+        Resized => 18,
+        HindexedBlock => 19,
+    }
+}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_get_envelope / PMPI_Type_get_envelope(datatype: MPI_Datatype, num_integers: *mut c_int, num_addresses: *mut c_int, num_datatypes: *mut c_int, combiner: *mut c_int) {
+    let t = get(datatype)?;
+    let (i, a, d, c) = if basic_of(datatype).is_some() { (0, 0, 0, vmpi::datatype::Combiner::Named) } else { t.envelope() };
+    *out(num_integers, "num_integers")? = i as c_int;
+    *out(num_addresses, "num_addresses")? = a as c_int;
+    *out(num_datatypes, "num_datatypes")? = d as c_int;
+    *out(combiner, "combiner")? = combiner_code(c);
+    Ok(())
+}}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_get_contents / PMPI_Type_get_contents(datatype: MPI_Datatype, max_integers: c_int, max_addresses: c_int, max_datatypes: c_int, array_of_integers: *mut c_int, array_of_addresses: *mut MPI_Aint, array_of_datatypes: *mut MPI_Datatype) {
+    get(datatype)?;
+    let (t, inner) = match st().dtypes.get(datatype) {
+        Some(o) => (o.dt.clone(), o.inner.clone()),
+        None => return fail(MPI_ERR_TYPE, format!("MPI_Type_get_contents of predefined datatype {:#x}", datatype as u32)),
+    };
+    let (i, a, d) = t.contents();
+    if (max_integers as i64) < i.len() as i64 || (max_addresses as i64) < a.len() as i64 || (max_datatypes as i64) < d.len() as i64 {
+        return fail(MPI_ERR_ARG, format!("the arrays are too small: the type needs {} integers, {} addresses, {} datatypes", i.len(), a.len(), d.len()));
+    }
+    for (k, v) in i.iter().enumerate() {
+        *array_of_integers.add(k) = *v as c_int;
+    }
+    for (k, v) in a.iter().enumerate() {
+        *array_of_addresses.add(k) = *v as MPI_Aint;
+    }
+    for (k, t) in d.into_iter().enumerate() {
+        let h = inner.get(k).copied().unwrap_or(MPI_DATATYPE_NULL);
+        *array_of_datatypes.add(k) = if basic_of(h).is_some() {
+            h
+        } else {
+            // A new handle on the same type (the caller frees it).
+            let inner2 = st().dtypes.get(h).map(|o| o.inner.clone()).unwrap_or_default();
+            let nh = new_type(t, inner2);
+            if let Some(o) = st().dtypes.get_mut(nh) {
+                o.committed = true;
+            }
+            nh
+        };
+    }
+    Ok(())
+}}
+
+// ---- queries -------------------------------------------------------------------------
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_size / PMPI_Type_size(datatype: MPI_Datatype, size: *mut c_int) {
+    let (s, ..) = info(datatype)?;
+    *out(size, "size")? = if s > i32::MAX as i64 { MPI_UNDEFINED } else { s as c_int };
+    Ok(())
+}}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_size_x / PMPI_Type_size_x(datatype: MPI_Datatype, size: *mut MPI_Count) {
+    *out(size, "size")? = info(datatype)?.0;
+    Ok(())
+}}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_get_extent / PMPI_Type_get_extent(datatype: MPI_Datatype, lb: *mut MPI_Aint, extent: *mut MPI_Aint) {
+    let (_, l, e, ..) = info(datatype)?;
+    *out(lb, "lb")? = l as MPI_Aint;
+    *out(extent, "extent")? = e as MPI_Aint;
+    Ok(())
+}}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_get_extent_x / PMPI_Type_get_extent_x(datatype: MPI_Datatype, lb: *mut MPI_Count, extent: *mut MPI_Count) {
+    let (_, l, e, ..) = info(datatype)?;
+    *out(lb, "lb")? = l;
+    *out(extent, "extent")? = e;
+    Ok(())
+}}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_get_true_extent / PMPI_Type_get_true_extent(datatype: MPI_Datatype, true_lb: *mut MPI_Aint, true_extent: *mut MPI_Aint) {
+    let (.., l, e) = info(datatype)?;
+    *out(true_lb, "true_lb")? = l as MPI_Aint;
+    *out(true_extent, "true_extent")? = e as MPI_Aint;
+    Ok(())
+}}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_get_true_extent_x / PMPI_Type_get_true_extent_x(datatype: MPI_Datatype, true_lb: *mut MPI_Count, true_extent: *mut MPI_Count) {
+    let (.., l, e) = info(datatype)?;
+    *out(true_lb, "true_lb")? = l;
+    *out(true_extent, "true_extent")? = e;
+    Ok(())
+}}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_extent / PMPI_Type_extent(datatype: MPI_Datatype, extent: *mut MPI_Aint) {
+    *out(extent, "extent")? = info(datatype)?.2 as MPI_Aint;
+    Ok(())
+}}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_lb / PMPI_Type_lb(datatype: MPI_Datatype, displacement: *mut MPI_Aint) {
+    *out(displacement, "displacement")? = info(datatype)?.1 as MPI_Aint;
+    Ok(())
+}}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_ub / PMPI_Type_ub(datatype: MPI_Datatype, displacement: *mut MPI_Aint) {
+    let (_, l, e, ..) = info(datatype)?;
+    *out(displacement, "displacement")? = (l + e) as MPI_Aint;
+    Ok(())
+}}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_match_size / PMPI_Type_match_size(typeclass: c_int, size: c_int, datatype: *mut MPI_Datatype) {
+    let o = out(datatype, "datatype")?;
+    // MPICH answers with the Fortran sized types: REAL, INTEGER, COMPLEX.
+    let cands: &[u32] = match typeclass {
+        1 => &[0x4c000427, 0x4c000829, 0x4c00102b],
+        2 => &[0x4c00012d, 0x4c00022f, 0x4c000430, 0x4c000831],
+        3 => &[0x4c000828, 0x4c00102a, 0x4c00202c],
+        _ => return fail(MPI_ERR_ARG, format!("invalid typeclass {typeclass}")),
+    };
+    for &c in cands {
+        if predefined(c as i32).map(|p| p.size) == Some(size as usize) {
+            *o = c as i32;
+            return Ok(());
+        }
+    }
+    fail(MPI_ERR_ARG, format!("no datatype of typeclass {typeclass} has size {size}"))
+}}
+
+// ---- pack and unpack -------------------------------------------------------------------
+
+unsafe fn pos_of(position: *mut c_int) -> R<&'static mut c_int> {
+    let p = out(position, "position")?;
+    if *p < 0 {
+        return fail(MPI_ERR_ARG, format!("invalid position {}", *p));
+    }
+    Ok(p)
+}
+
+mpi_fn! { comm => fn MPI_Pack / PMPI_Pack(inbuf: *const std::ffi::c_void, incount: c_int, datatype: MPI_Datatype, outbuf: *mut std::ffi::c_void, outsize: c_int, position: *mut c_int, comm: MPI_Comm) {
+    crate::state::comm(comm)?;
+    let n = check_count(incount)?;
+    let t = for_comm(datatype)?;
+    let p = pos_of(position)?;
+    if outsize < 0 {
+        return fail(MPI_ERR_ARG, format!("invalid outsize {outsize}"));
+    }
+    let need = t.packed_size(n, "MPI_Pack")?;
+    if need == 0 {
+        return Ok(());
+    }
+    bad_buf(inbuf as *const u8, n, &t)?;
+    if outbuf.is_null() {
+        return fail(MPI_ERR_ARG, "outbuf is a null pointer");
+    }
+    let dst = std::slice::from_raw_parts_mut(outbuf as *mut u8, outsize as usize);
+    let mut pos = *p as usize;
+    t.pack(inbuf as *const u8, n, dst, &mut pos)?;
+    *p = pos as c_int;
+    Ok(())
+}}
+
+mpi_fn! { comm => fn MPI_Unpack / PMPI_Unpack(inbuf: *const std::ffi::c_void, insize: c_int, position: *mut c_int, outbuf: *mut std::ffi::c_void, outcount: c_int, datatype: MPI_Datatype, comm: MPI_Comm) {
+    crate::state::comm(comm)?;
+    let n = check_count(outcount)?;
+    let t = for_comm(datatype)?;
+    let p = pos_of(position)?;
+    if insize < 0 {
+        return fail(MPI_ERR_ARG, format!("invalid insize {insize}"));
+    }
+    let need = t.packed_size(n, "MPI_Unpack")?;
+    if need == 0 {
+        return Ok(());
+    }
+    bad_buf(outbuf as *const u8, n, &t)?;
+    if inbuf.is_null() {
+        return fail(MPI_ERR_ARG, "inbuf is a null pointer");
+    }
+    let src = std::slice::from_raw_parts(inbuf as *const u8, insize as usize);
+    let mut pos = *p as usize;
+    t.unpack(src, &mut pos, outbuf as *mut u8, n)?;
+    *p = pos as c_int;
+    Ok(())
+}}
+
+mpi_fn! { comm => fn MPI_Pack_size / PMPI_Pack_size(incount: c_int, datatype: MPI_Datatype, comm: MPI_Comm, size: *mut c_int) {
+    crate::state::comm(comm)?;
+    let n = check_count(incount)?;
+    let t = get(datatype)?;
+    let s = t.packed_size(n, "MPI_Pack_size")?;
+    *out(size, "size")? = if s > i32::MAX as usize { MPI_UNDEFINED } else { s as c_int };
+    Ok(())
+}}
+
+unsafe fn datarep(d: *const c_char) -> R<()> {
+    if d.is_null() {
+        return fail(MPI_ERR_ARG, "datarep is a null pointer");
+    }
+    let s = std::ffi::CStr::from_ptr(d).to_string_lossy();
+    if s != "external32" {
+        return fail(MPI_ERR_ARG, format!("unsupported data representation \"{s}\" (only \"external32\")"));
+    }
+    Ok(())
+}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Pack_external / PMPI_Pack_external(datarep_: *const c_char, inbuf: *const std::ffi::c_void, incount: c_int, datatype: MPI_Datatype, outbuf: *mut std::ffi::c_void, outsize: MPI_Aint, position: *mut MPI_Aint) {
+    datarep(datarep_)?;
+    let n = check_count(incount)?;
+    let t = for_comm(datatype)?;
+    let p = out(position, "position")?;
+    if outsize < 0 || *p < 0 {
+        return fail(MPI_ERR_ARG, format!("invalid outsize {outsize} or position {}", *p));
+    }
+    if t.pack_external_size(n) == 0 {
+        return Ok(());
+    }
+    bad_buf(inbuf as *const u8, n, &t)?;
+    if outbuf.is_null() {
+        return fail(MPI_ERR_ARG, "outbuf is a null pointer");
+    }
+    let dst = std::slice::from_raw_parts_mut(outbuf as *mut u8, outsize as usize);
+    let mut pos = *p as usize;
+    t.pack_external(inbuf as *const u8, n, dst, &mut pos)?;
+    *p = pos as MPI_Aint;
+    Ok(())
+}}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Unpack_external / PMPI_Unpack_external(datarep_: *const c_char, inbuf: *const std::ffi::c_void, insize: MPI_Aint, position: *mut MPI_Aint, outbuf: *mut std::ffi::c_void, outcount: c_int, datatype: MPI_Datatype) {
+    datarep(datarep_)?;
+    let n = check_count(outcount)?;
+    let t = for_comm(datatype)?;
+    let p = out(position, "position")?;
+    if insize < 0 || *p < 0 {
+        return fail(MPI_ERR_ARG, format!("invalid insize {insize} or position {}", *p));
+    }
+    if t.pack_external_size(n) == 0 {
+        return Ok(());
+    }
+    bad_buf(outbuf as *const u8, n, &t)?;
+    if inbuf.is_null() {
+        return fail(MPI_ERR_ARG, "inbuf is a null pointer");
+    }
+    let src = std::slice::from_raw_parts(inbuf as *const u8, insize as usize);
+    let mut pos = *p as usize;
+    t.unpack_external(src, &mut pos, outbuf as *mut u8, n)?;
+    *p = pos as MPI_Aint;
+    Ok(())
+}}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Pack_external_size / PMPI_Pack_external_size(datarep_: *const c_char, incount: c_int, datatype: MPI_Datatype, size: *mut MPI_Aint) {
+    datarep(datarep_)?;
+    let n = check_count(incount)?;
+    let t = get(datatype)?;
+    *out(size, "size")? = t.pack_external_size(n) as MPI_Aint;
     Ok(())
 }}

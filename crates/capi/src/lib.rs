@@ -28,5 +28,6 @@ pub mod env;
 pub mod errh;
 pub mod info;
 pub mod misc;
+pub mod op;
 pub mod p2p;
 pub mod req;

@@ -3,7 +3,7 @@
 //! buffered-send buffer.
 
 use crate::consts::*;
-use crate::dtype::{buffer_bytes, out};
+use crate::dtype::{add_fixup, check_count, for_comm, out, recv_target, send_data, Fixup, SendData};
 use crate::err::{err, fail, MpiErr, R};
 use crate::req::{empty_c_status, status_error, to_c, write_status, Kind, ReqObj};
 use crate::state::{self, st};
@@ -13,6 +13,8 @@ use vmpi::comm::Comm;
 use vmpi::p2p::buffers::{RecvBuf, SendBuf};
 use vmpi::p2p::{Pattern, SendMode, Status};
 use vmpi::runtime;
+
+const MPI_BYTE: MPI_Datatype = 0x4c00010d;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
@@ -67,7 +69,8 @@ unsafe fn start_send(
     mode: Mode,
 ) -> R<Kind> {
     let c = comm_of(call, comm)?;
-    let bytes = buffer_bytes(buf as *const u8, count, dt)?;
+    let data = send_data(buf as *const u8, count, dt)?;
+    let bytes = data.ptr_len().1;
     c.check_dest(call, dest)?;
     Comm::check_send_tag(call, tag)?;
     if dest == MPI_PROC_NULL {
@@ -93,7 +96,10 @@ unsafe fn start_send(
                 format!("attached buffer too small: {} bytes free, the message needs {} + MPI_BSEND_OVERHEAD ({MPI_BSEND_OVERHEAD})", size - s.bsend.used.min(size), bytes),
             );
         }
-        let copy = std::slice::from_raw_parts(buf as *const u8, bytes).to_vec();
+        let copy = match data {
+            SendData::Packed(v) => v,
+            SendData::Direct(p, n) => std::slice::from_raw_parts(p, n).to_vec(),
+        };
         // SAFETY: the copy's heap block lives in `detached` until the send completes.
         let sb = SendBuf::new(copy.as_ptr(), copy.len());
         let id = runtime::with(call, |rt| {
@@ -104,12 +110,17 @@ unsafe fn start_send(
         s.detached.push((id, Some(copy)));
         return Ok(Kind::Done(Status::empty()));
     }
-    // SAFETY: MPI's rule: the buffer stays valid and unchanged until completion.
-    let sb = SendBuf::new(buf as *const u8, bytes);
+    // SAFETY: MPI's rule: the buffer stays valid and unchanged until completion;
+    // a packed temporary lives in the request's fixup until then.
+    let (p, n) = data.ptr_len();
+    let sb = SendBuf::new(p, n);
     let id = runtime::with(call, |rt| {
         rt.engine
             .isend(sb, c.world_rank(dest), c.ctx, c.rank, tag, smode)
     })?;
+    if let SendData::Packed(v) = data {
+        add_fixup(id, Fixup { keep: vec![v], then: Vec::new() });
+    }
     Ok(Kind::Engine(id))
 }
 
@@ -123,14 +134,15 @@ unsafe fn start_recv(
     comm: MPI_Comm,
 ) -> R<Kind> {
     let c = comm_of(call, comm)?;
-    let bytes = buffer_bytes(buf as *const u8, count, dt)?;
+    let (p, bytes, fx) = recv_target(buf as *mut u8, count, dt)?;
     c.check_source(call, source)?;
     Comm::check_recv_tag(call, tag)?;
     if source == MPI_PROC_NULL {
         return Ok(Kind::Done(Status::empty()));
     }
-    // SAFETY: MPI's rule: the buffer stays valid and untouched until completion.
-    let rb = RecvBuf::new(buf as *mut u8, bytes);
+    // SAFETY: MPI's rule: the buffer stays valid and untouched until completion;
+    // a temporary lives in the fixup, which unpacks it at completion.
+    let rb = RecvBuf::new(p, bytes);
     let id = runtime::with(call, |rt| {
         rt.engine.irecv(
             rb,
@@ -141,6 +153,7 @@ unsafe fn start_recv(
             },
         )
     })?;
+    add_fixup(id, fx);
     Ok(Kind::Engine(id))
 }
 
@@ -150,6 +163,7 @@ fn wait_kind(call: &str, k: Kind) -> R<MPI_Status> {
         Kind::Engine(id) => {
             runtime::progress_until(call, |rt| rt.engine.is_complete(id))?;
             let s = runtime::with(call, |rt| rt.engine.test(id))?.expect("complete");
+            crate::dtype::finish(id, s.count as usize);
             Ok(to_c(&s))
         }
         Kind::Done(s) => Ok(to_c(&s)),
@@ -203,7 +217,8 @@ macro_rules! persistent_send {
             let call = stringify!($name);
             let o = out(request, "request")?;
             let c = comm_of(call, comm)?;
-            buffer_bytes(buf as *const u8, count, datatype)?;
+            check_count(count)?;
+            for_comm(datatype)?;
             c.check_dest(call, dest)?;
             Comm::check_send_tag(call, tag)?;
             let spec = PSpec { buf: buf as usize, count, datatype, peer: dest, tag, comm, mode: Some($mode) };
@@ -220,7 +235,8 @@ persistent_send!(MPI_Rsend_init, PMPI_Rsend_init, Mode::Ready);
 mpi_fn! { comm => fn MPI_Recv_init / PMPI_Recv_init(buf: *mut c_void, count: c_int, datatype: MPI_Datatype, source: c_int, tag: c_int, comm: MPI_Comm, request: *mut MPI_Request) {
     let o = out(request, "request")?;
     let c = comm_of("MPI_Recv_init", comm)?;
-    buffer_bytes(buf as *const u8, count, datatype)?;
+    check_count(count)?;
+    for_comm(datatype)?;
     c.check_source("MPI_Recv_init", source)?;
     Comm::check_recv_tag("MPI_Recv_init", tag)?;
     let spec = PSpec { buf: buf as usize, count, datatype, peer: source, tag, comm, mode: None };
@@ -316,24 +332,29 @@ mpi_fn! { comm => fn MPI_Sendrecv / PMPI_Sendrecv(sendbuf: *const c_void, sendco
 
 mpi_fn! { comm => fn MPI_Sendrecv_replace / PMPI_Sendrecv_replace(buf: *mut c_void, count: c_int, datatype: MPI_Datatype, dest: c_int, sendtag: c_int,
         source: c_int, recvtag: c_int, comm: MPI_Comm, status: *mut MPI_Status) {
-    let bytes = buffer_bytes(buf as *const u8, count, datatype)?;
-    let mut tmp = vec![0u8; bytes];
-    let r = start_recv("MPI_Sendrecv_replace", tmp.as_mut_ptr() as *mut c_void, count, datatype, source, recvtag, comm)?;
-    let s = match start_send("MPI_Sendrecv_replace", buf, count, datatype, dest, sendtag, comm, Mode::Standard) {
+    // The outgoing data is packed first (a copy), then the buffer receives.
+    let data = send_data(buf as *const u8, count, datatype)?;
+    let copy = match data {
+        SendData::Packed(v) => v,
+        SendData::Direct(p, n) => std::slice::from_raw_parts(p, n).to_vec(),
+    };
+    let n = copy.len() as c_int;
+    let r = start_recv("MPI_Sendrecv_replace", buf, count, datatype, source, recvtag, comm)?;
+    let s = match start_send("MPI_Sendrecv_replace", copy.as_ptr() as *const c_void, n, MPI_BYTE, dest, sendtag, comm, Mode::Standard) {
         Ok(s) => s,
         Err(e) => {
             if let Kind::Engine(id) = r {
                 runtime::with("MPI_Sendrecv_replace", |rt| rt.engine.cancel(id))?;
                 runtime::progress_until("MPI_Sendrecv_replace", |rt| rt.engine.is_complete(id))?;
                 runtime::with("MPI_Sendrecv_replace", |rt| rt.engine.test(id))?;
+                crate::dtype::finish(id, 0);
             }
             return Err(e);
         }
     };
     wait_kind("MPI_Sendrecv_replace", s)?;
     let rs = wait_kind("MPI_Sendrecv_replace", r)?;
-    let got = (crate::req::bytes_of(&rs) as usize).min(bytes);
-    std::ptr::copy_nonoverlapping(tmp.as_ptr(), buf as *mut u8, got);
+    drop(copy);
     write_status(status, rs);
     status_error("MPI_Sendrecv_replace", comm, &rs)
 }}
@@ -441,7 +462,7 @@ unsafe fn start_mrecv(
     message: *mut MPI_Message,
 ) -> R<(Kind, MPI_Comm)> {
     let m = out(message, "message")?;
-    let bytes = buffer_bytes(buf as *const u8, count, dt)?;
+    let (p, bytes, fx) = recv_target(buf as *mut u8, count, dt)?;
     if *m == MPI_MESSAGE_NO_PROC {
         *m = MPI_MESSAGE_NULL;
         return Ok((Kind::Done(Status::empty()), MPI_COMM_WORLD));
@@ -452,8 +473,9 @@ unsafe fn start_mrecv(
         .ok_or_else(|| err(MPI_ERR_REQUEST, format!("invalid message {:#x}", *m as u32)))?;
     *m = MPI_MESSAGE_NULL;
     // SAFETY: MPI's rule: the buffer stays valid and untouched until completion.
-    let rb = RecvBuf::new(buf as *mut u8, bytes);
+    let rb = RecvBuf::new(p, bytes);
     let id = runtime::with(call, |rt| rt.engine.imrecv(rb, o.msg))?;
+    add_fixup(id, fx);
     Ok((Kind::Engine(id), o.comm))
 }
 

@@ -7,7 +7,7 @@
 //! MPI_Test_cancelled then says false. Receives not yet matched are cancelled.
 
 use crate::consts::*;
-use crate::dtype::{layout, out};
+use crate::dtype::out;
 use crate::err::{err, fail, MpiErr, R};
 use crate::state::st;
 use std::ffi::c_void;
@@ -159,24 +159,31 @@ unsafe fn complete(h: &mut MPI_Request) -> R<(MPI_Status, MPI_Comm)> {
         .get_mut(*h)
         .ok_or_else(|| err(MPI_ERR_REQUEST, format!("invalid request {:#x}", *h as u32)))?;
     let comm = o.comm;
-    let take = |k: &Kind| -> R<MPI_Status> {
+    let take = |k: &Kind| -> R<(MPI_Status, Option<ReqId>)> {
         match k {
             Kind::Engine(id) => {
                 let st = runtime::with("MPI_Wait", |rt| rt.engine.test(*id))?;
-                Ok(to_c(&st.ok_or_else(|| {
+                Ok((to_c(&st.ok_or_else(|| {
                     err(MPI_ERR_INTERN, "completing a pending request")
-                })?))
+                })?), Some(*id)))
             }
-            Kind::Done(st) => Ok(to_c(st)),
-            _ => Ok(empty_c_status()),
+            Kind::Done(st) => Ok((to_c(st), None)),
+            _ => Ok((empty_c_status(), None)),
+        }
+    };
+    // Unpack what a derived-datatype receive (or collective) left in temporaries.
+    let fix = |s: &mut crate::state::State, st: &MPI_Status, id: Option<ReqId>| {
+        if let Some(f) = id.and_then(|id| s.dt_fixups.remove(&id)) {
+            f.run(bytes_of(st) as usize);
         }
     };
     match &mut o.kind {
         Kind::Persistent { active, .. } => {
-            let st = match active.take() {
+            let (st, id) = match active.take() {
                 Some(a) => take(&a)?,
-                None => empty_c_status(),
+                None => (empty_c_status(), None),
             };
+            fix(&mut s, &st, id);
             Ok((st, comm))
         }
         Kind::Grequest { .. } => {
@@ -214,7 +221,8 @@ unsafe fn complete(h: &mut MPI_Request) -> R<(MPI_Status, MPI_Comm)> {
             Ok((st, comm))
         }
         k => {
-            let st = take(k)?;
+            let (st, id) = take(k)?;
+            fix(&mut s, &st, id);
             s.reqs.remove(*h);
             *h = MPI_REQUEST_NULL;
             Ok((st, comm))
@@ -231,10 +239,12 @@ pub fn reap() -> R<()> {
     let det = std::mem::take(&mut s.detached);
     let mut keep = Vec::new();
     let mut freed = 0;
+    let mut done = Vec::new();
     runtime::with("MPI_Request_free", |rt| {
         for (id, copy) in det {
             if rt.engine.is_complete(id)? {
-                rt.engine.test(id)?;
+                let stt = rt.engine.test(id)?;
+                done.push((id, stt.map_or(0, |x| x.count as usize)));
                 if let Some(c) = copy {
                     freed += c.len() + MPI_BSEND_OVERHEAD;
                 }
@@ -246,6 +256,11 @@ pub fn reap() -> R<()> {
     })?;
     s.detached = keep;
     s.bsend.used -= freed;
+    for (id, n) in done {
+        if let Some(f) = s.dt_fixups.remove(&id) {
+            f.run(n);
+        }
+    }
     Ok(())
 }
 
@@ -694,34 +709,20 @@ unsafe fn status_in<'a>(s: *const MPI_Status) -> R<&'a MPI_Status> {
 
 mpi_fn! { MPI_COMM_WORLD => fn MPI_Get_count / PMPI_Get_count(status: *const MPI_Status, datatype: MPI_Datatype, count: *mut c_int) {
     let s = status_in(status)?;
-    let l = layout(datatype)?;
+    let (size, ..) = crate::dtype::info(datatype)?;
     let b = bytes_of(s);
-    *out(count, "count")? = if l.extent == 0 {
+    *out(count, "count")? = if size == 0 {
         if b == 0 { 0 } else { MPI_UNDEFINED }
-    } else if b % l.extent as u64 != 0 || b / l.extent as u64 > i32::MAX as u64 {
+    } else if b % size as u64 != 0 || b / size as u64 > i32::MAX as u64 {
         MPI_UNDEFINED
     } else {
-        (b / l.extent as u64) as c_int
+        (b / size as u64) as c_int
     };
     Ok(())
 }}
 
 fn elements(s: &MPI_Status, dt: MPI_Datatype) -> R<i64> {
-    let l = layout(dt)?;
-    let b = bytes_of(s);
-    if l.extent == 0 {
-        return Ok(0);
-    }
-    if l.elems == 2 {
-        // A partial pair counts its first element.
-        let whole = b / l.extent as u64;
-        let part = (b % l.extent as u64 > 0) as u64;
-        return Ok((whole * 2 + part) as i64);
-    }
-    if b % l.extent as u64 != 0 {
-        return Ok(MPI_UNDEFINED as i64);
-    }
-    Ok((b / l.extent as u64) as i64)
+    crate::dtype::elements_in(dt, bytes_of(s))
 }
 
 mpi_fn! { MPI_COMM_WORLD => fn MPI_Get_elements / PMPI_Get_elements(status: *const MPI_Status, datatype: MPI_Datatype, count: *mut c_int) {
@@ -741,13 +742,12 @@ unsafe fn set_elements(status: *mut MPI_Status, dt: MPI_Datatype, count: i64) ->
     if count < 0 {
         return fail(MPI_ERR_COUNT, format!("invalid count {count}"));
     }
-    let l = layout(dt)?;
+    let t = crate::dtype::get(dt)?;
     let s = out(status, "status")?;
-    let bytes = if l.elems == 2 {
-        (count as u64 / 2) * l.extent as u64
-    } else {
-        count as u64 * l.extent as u64
-    };
+    // Whole datatype elements: `per` basic elements of `size` bytes each.
+    let size = t.size() as u64;
+    let per = t.elements_in(size as usize).unwrap_or(1).max(1) as u64;
+    let bytes = if size == 0 { 0 } else { (count as u64 / per) * size + (count as u64 % per) * (size / per) };
     set_bytes(s, bytes);
     Ok(())
 }

@@ -90,6 +90,11 @@ pub struct State {
     pub type_names: HashMap<MPI_Datatype, String>,
     pub main_thread: Option<std::thread::ThreadId>,
     pub thread_level: c_int,
+    // datatypes and ops (capi-dt)
+    pub dtypes: Table<crate::dtype::DtObj>,
+    pub ops: Table<crate::op::OpObj>,
+    /// Unpacks (and temporaries) waiting for an engine request to complete.
+    pub dt_fixups: HashMap<vmpi::p2p::ReqId, crate::dtype::Fixup>,
 }
 
 static ST: OnceLock<Mutex<State>> = OnceLock::new();
@@ -114,6 +119,10 @@ pub fn st() -> MutexGuard<'static, State> {
             type_names: HashMap::new(),
             main_thread: None,
             thread_level: MPI_THREAD_MULTIPLE,
+            // datatypes and ops (capi-dt)
+            dtypes: Table::new(crate::dtype::DYN_DTYPE),
+            ops: Table::new(crate::op::DYN_OP),
+            dt_fixups: HashMap::new(),
         })
     })
     .lock()
