@@ -264,6 +264,7 @@ mod tests {
         use_shared_mem: true,
         cont_use_ipc: true,
         smp_use_cma: true,
+        domain_split: None,
     };
 
     #[test]
