@@ -30,3 +30,8 @@ pub mod info;
 pub mod misc;
 pub mod p2p;
 pub mod req;
+// groups, topologies, sessions (capi-comm)
+pub mod group;
+pub mod neighbor;
+pub mod session;
+pub mod topo;

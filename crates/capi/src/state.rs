@@ -90,6 +90,13 @@ pub struct State {
     pub type_names: HashMap<MPI_Datatype, String>,
     pub main_thread: Option<std::thread::ThreadId>,
     pub thread_level: c_int,
+    // groups, topologies, sessions (capi-comm)
+    pub groups: Table<vmpi::comm::Group>,
+    pub topos: HashMap<MPI_Comm, crate::topo::Topo>,
+    pub comm_infos: HashMap<MPI_Comm, crate::info::InfoObj>,
+    pub sessions: Table<crate::session::SessionObj>,
+    /// The runtime was started by MPI_Session_init (finalized with the last session).
+    pub session_owns_runtime: bool,
 }
 
 static ST: OnceLock<Mutex<State>> = OnceLock::new();
@@ -114,6 +121,12 @@ pub fn st() -> MutexGuard<'static, State> {
             type_names: HashMap::new(),
             main_thread: None,
             thread_level: MPI_THREAD_MULTIPLE,
+            // groups, topologies, sessions (capi-comm)
+            groups: Table::new(crate::group::DYN_GROUP),
+            topos: HashMap::new(),
+            comm_infos: HashMap::new(),
+            sessions: Table::new(crate::session::DYN_SESSION),
+            session_owns_runtime: false,
         })
     })
     .lock()
