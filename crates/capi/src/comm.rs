@@ -265,3 +265,27 @@ mpi_fn! { comm => fn MPI_Comm_get_info / PMPI_Comm_get_info(comm: MPI_Comm, info
     *o = s.infos.insert(i);
     Ok(())
 }}
+
+// Two calls of the dynamic-process family that programs (and rsmpi's
+// initialization) make without spawning anything.
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Comm_get_parent / PMPI_Comm_get_parent(parent: *mut MPI_Comm) {
+    // vmpi has no MPI_Comm_spawn: no process has a parent.
+    st().comm(MPI_COMM_WORLD)?;
+    *out(parent, "parent")? = MPI_COMM_NULL;
+    Ok(())
+}}
+
+mpi_fn! { if comm.is_null() { MPI_COMM_WORLD } else { *comm } => fn MPI_Comm_disconnect / PMPI_Comm_disconnect(comm: *mut MPI_Comm) {
+    // Point-to-point completes through requests the caller waits for; what is
+    // left is MPI_Comm_free's work.
+    let h = out(comm, "comm")?;
+    check(*h)?;
+    if *h == MPI_COMM_WORLD || *h == MPI_COMM_SELF {
+        return fail(MPI_ERR_COMM, "MPI_COMM_WORLD and MPI_COMM_SELF cannot be disconnected");
+    }
+    crate::attr::delete_all(*h)?;
+    unregister(*h);
+    *h = MPI_COMM_NULL;
+    Ok(())
+}}
