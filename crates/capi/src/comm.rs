@@ -86,7 +86,10 @@ pub fn check(comm: MPI_Comm) -> R<Comm> {
 /// Register a new communicator made from `parent`: its error handler is inherited.
 pub fn register(parent: MPI_Comm, c: Comm) -> MPI_Comm {
     let mut s = st();
-    let errh = s.comms.get(&parent).map_or(MPI_ERRORS_ARE_FATAL, |o| o.errh);
+    let errh = s
+        .comms
+        .get(&parent)
+        .map_or(MPI_ERRORS_ARE_FATAL, |o| o.errh);
     let h = (DYN_COMM | s.next_comm) as MPI_Comm;
     s.next_comm += 1;
     s.comms.insert(

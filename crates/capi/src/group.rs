@@ -39,9 +39,12 @@ pub fn new_handle(g: Group) -> MPI_Group {
 
 /// This process's world rank.
 fn me() -> R<usize> {
-    st().world
-        .map(|w| w.0)
-        .ok_or_else(|| err(MPI_ERR_OTHER, "MPI is not initialized (or already finalized)"))
+    st().world.map(|w| w.0).ok_or_else(|| {
+        err(
+            MPI_ERR_OTHER,
+            "MPI is not initialized (or already finalized)",
+        )
+    })
 }
 
 unsafe fn ranks_arg<'a>(n: c_int, ranks: *const c_int, what: &str) -> R<&'a [c_int]> {
@@ -51,17 +54,25 @@ unsafe fn ranks_arg<'a>(n: c_int, ranks: *const c_int, what: &str) -> R<&'a [c_i
     if n > 0 && ranks.is_null() {
         return fail(MPI_ERR_ARG, format!("{what} is a null pointer"));
     }
-    Ok(if n == 0 { &[] } else { std::slice::from_raw_parts(ranks, n as usize) })
+    Ok(if n == 0 {
+        &[]
+    } else {
+        std::slice::from_raw_parts(ranks, n as usize)
+    })
 }
 
-unsafe fn triples<'a>(n: c_int, ranges: *const [c_int; 3]) -> R<Vec<(i32, i32, i32)>> {
+unsafe fn triples(n: c_int, ranges: *const [c_int; 3]) -> R<Vec<(i32, i32, i32)>> {
     if n < 0 {
         return fail(MPI_ERR_ARG, format!("invalid number of ranges {n}"));
     }
     if n > 0 && ranges.is_null() {
         return fail(MPI_ERR_ARG, "ranges is a null pointer");
     }
-    let s: &[[c_int; 3]] = if n == 0 { &[] } else { std::slice::from_raw_parts(ranges, n as usize) };
+    let s: &[[c_int; 3]] = if n == 0 {
+        &[]
+    } else {
+        std::slice::from_raw_parts(ranges, n as usize)
+    };
     Ok(s.iter().map(|t| (t[0], t[1], t[2])).collect())
 }
 
@@ -97,7 +108,12 @@ mpi_fn! { MPI_COMM_WORLD => fn MPI_Group_compare / PMPI_Group_compare(group1: MP
     Ok(())
 }}
 
-fn binop(g1: MPI_Group, g2: MPI_Group, newgroup: *mut MPI_Group, f: fn(&Group, &Group) -> Group) -> R<()> {
+fn binop(
+    g1: MPI_Group,
+    g2: MPI_Group,
+    newgroup: *mut MPI_Group,
+    f: fn(&Group, &Group) -> Group,
+) -> R<()> {
     let (a, b) = (group(g1)?, group(g2)?);
     // SAFETY: the caller's output pointer, checked for null.
     let o = unsafe { out(newgroup, "newgroup")? };

@@ -51,7 +51,11 @@ pub unsafe fn run(c: &Comm, call: &str, sends: &[Xfer], recvs: &[Xfer]) -> R<()>
         for r in recvs.iter().filter(|x| x.peer != MPI_PROC_NULL) {
             let id = rt.engine.irecv(
                 RecvBuf::new(r.ptr as *mut u8, r.len),
-                Pattern { ctx: c.coll_ctx, src: r.peer, tag: r.tag },
+                Pattern {
+                    ctx: c.coll_ctx,
+                    src: r.peer,
+                    tag: r.tag,
+                },
             )?;
             ids.push((id, Some(r.len)));
         }
@@ -98,17 +102,46 @@ pub fn allgather_ints(c: &Comm, call: &str, mine: &[i32]) -> R<Vec<Vec<i32>>> {
         run(
             c,
             call,
-            &others.iter().map(|&p| Xfer { peer: p, ptr: my_len.as_ptr() as usize, len: 8, tag: t1 }).collect::<Vec<_>>(),
-            &others.iter().map(|&p| Xfer { peer: p, ptr: lens.as_mut_ptr().add(p as usize) as usize, len: 8, tag: t1 }).collect::<Vec<_>>(),
+            &others
+                .iter()
+                .map(|&p| Xfer {
+                    peer: p,
+                    ptr: my_len.as_ptr() as usize,
+                    len: 8,
+                    tag: t1,
+                })
+                .collect::<Vec<_>>(),
+            &others
+                .iter()
+                .map(|&p| Xfer {
+                    peer: p,
+                    ptr: lens.as_mut_ptr().add(p as usize) as usize,
+                    len: 8,
+                    tag: t1,
+                })
+                .collect::<Vec<_>>(),
         )?;
     }
     let mut all: Vec<Vec<i32>> = lens.iter().map(|&l| vec![0; l as usize]).collect();
     all[c.rank as usize] = mine.to_vec();
     let recvs: Vec<Xfer> = others
         .iter()
-        .map(|&p| Xfer { peer: p, ptr: all[p as usize].as_mut_ptr() as usize, len: 4 * all[p as usize].len(), tag: t2 })
+        .map(|&p| Xfer {
+            peer: p,
+            ptr: all[p as usize].as_mut_ptr() as usize,
+            len: 4 * all[p as usize].len(),
+            tag: t2,
+        })
         .collect();
-    let sends: Vec<Xfer> = others.iter().map(|&p| Xfer { peer: p, ptr: mine.as_ptr() as usize, len: 4 * mine.len(), tag: t2 }).collect();
+    let sends: Vec<Xfer> = others
+        .iter()
+        .map(|&p| Xfer {
+            peer: p,
+            ptr: mine.as_ptr() as usize,
+            len: 4 * mine.len(),
+            tag: t2,
+        })
+        .collect();
     // SAFETY: as above (the inner vectors are not resized while the run lasts).
     unsafe { run(c, call, &sends, &recvs)? };
     Ok(all)
@@ -119,7 +152,10 @@ pub fn allgather_ints(c: &Comm, call: &str, mine: &[i32]) -> R<Vec<Vec<i32>>> {
 fn plan(comm: MPI_Comm) -> R<(Comm, Vec<i32>, Vec<i32>, Vec<i32>, Vec<i32>)> {
     let c = crate::comm::check(comm)?;
     if c.is_inter() {
-        return fail(MPI_ERR_COMM, "neighborhood collectives need an intracommunicator with a topology");
+        return fail(
+            MPI_ERR_COMM,
+            "neighborhood collectives need an intracommunicator with a topology",
+        );
     }
     let (ins, outs, cart) = crate::topo::neighbors(comm)?;
     let (rt, stag) = if cart {
@@ -148,7 +184,18 @@ fn extent(dt: MPI_Datatype) -> R<usize> {
 }
 
 #[allow(clippy::too_many_arguments)]
-unsafe fn allgather(call: &str, sendbuf: *const c_void, sendcount: c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcounts: Option<&[c_int]>, recvcount: c_int, displs: Option<&[c_int]>, recvtype: MPI_Datatype, comm: MPI_Comm) -> R<()> {
+unsafe fn allgather(
+    call: &str,
+    sendbuf: *const c_void,
+    sendcount: c_int,
+    sendtype: MPI_Datatype,
+    recvbuf: *mut c_void,
+    recvcounts: Option<&[c_int]>,
+    recvcount: c_int,
+    displs: Option<&[c_int]>,
+    recvtype: MPI_Datatype,
+    comm: MPI_Comm,
+) -> R<()> {
     let (c, ins, outs, rt, stag) = plan(comm)?;
     let sb = buffer_bytes(sendbuf as *const u8, sendcount, sendtype)?;
     let ext = extent(recvtype)?;
@@ -159,72 +206,168 @@ unsafe fn allgather(call: &str, sendbuf: *const c_void, sendcount: c_int, sendty
             _ => (recvcount, (k as isize) * recvcount as isize),
         };
         let len = buffer_bytes(recvbuf as *const u8, cnt, recvtype)?;
-        recvs.push(Xfer { peer: p, ptr: (recvbuf as isize + disp * ext as isize) as usize, len, tag: rt[k] });
+        recvs.push(Xfer {
+            peer: p,
+            ptr: (recvbuf as isize + disp * ext as isize) as usize,
+            len,
+            tag: rt[k],
+        });
     }
-    let sends: Vec<Xfer> = outs.iter().enumerate().map(|(k, &p)| Xfer { peer: p, ptr: sendbuf as usize, len: sb, tag: stag[k] }).collect();
+    let sends: Vec<Xfer> = outs
+        .iter()
+        .enumerate()
+        .map(|(k, &p)| Xfer {
+            peer: p,
+            ptr: sendbuf as usize,
+            len: sb,
+            tag: stag[k],
+        })
+        .collect();
     run(&c, call, &sends, &recvs)
 }
 
 #[allow(clippy::too_many_arguments)]
 /// Alltoall in all its forms: per-slot (count, byte displacement, datatype).
-unsafe fn alltoall(call: &str, sendbuf: *const c_void, s: &dyn Fn(usize) -> R<(c_int, isize, MPI_Datatype)>, recvbuf: *mut c_void, r: &dyn Fn(usize) -> R<(c_int, isize, MPI_Datatype)>, comm: MPI_Comm, plan_: (Comm, Vec<i32>, Vec<i32>, Vec<i32>, Vec<i32>)) -> R<()> {
+unsafe fn alltoall(
+    call: &str,
+    sendbuf: *const c_void,
+    s: &dyn Fn(usize) -> R<(c_int, isize, MPI_Datatype)>,
+    recvbuf: *mut c_void,
+    r: &dyn Fn(usize) -> R<(c_int, isize, MPI_Datatype)>,
+    comm: MPI_Comm,
+    plan_: (Comm, Vec<i32>, Vec<i32>, Vec<i32>, Vec<i32>),
+) -> R<()> {
     let (c, ins, outs, rt, stag) = plan_;
     let mut sends = Vec::new();
     for (k, &p) in outs.iter().enumerate() {
         let (cnt, disp, dt) = s(k)?;
         let len = buffer_bytes(sendbuf as *const u8, cnt, dt)?;
-        sends.push(Xfer { peer: p, ptr: (sendbuf as isize + disp) as usize, len, tag: stag[k] });
+        sends.push(Xfer {
+            peer: p,
+            ptr: (sendbuf as isize + disp) as usize,
+            len,
+            tag: stag[k],
+        });
     }
     let mut recvs = Vec::new();
     for (k, &p) in ins.iter().enumerate() {
         let (cnt, disp, dt) = r(k)?;
         let len = buffer_bytes(recvbuf as *const u8, cnt, dt)?;
-        recvs.push(Xfer { peer: p, ptr: (recvbuf as isize + disp) as usize, len, tag: rt[k] });
+        recvs.push(Xfer {
+            peer: p,
+            ptr: (recvbuf as isize + disp) as usize,
+            len,
+            tag: rt[k],
+        });
     }
     let _ = comm;
     run(&c, call, &sends, &recvs)
 }
 
-unsafe fn a2a(call: &str, sendbuf: *const c_void, sendcount: c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: c_int, recvtype: MPI_Datatype, comm: MPI_Comm) -> R<()> {
+unsafe fn a2a(
+    call: &str,
+    sendbuf: *const c_void,
+    sendcount: c_int,
+    sendtype: MPI_Datatype,
+    recvbuf: *mut c_void,
+    recvcount: c_int,
+    recvtype: MPI_Datatype,
+    comm: MPI_Comm,
+) -> R<()> {
     let p = plan(comm)?;
     let (se, re) = (extent(sendtype)? as isize, extent(recvtype)? as isize);
-    alltoall(call, sendbuf,
+    alltoall(
+        call,
+        sendbuf,
         &|k| Ok((sendcount, k as isize * sendcount as isize * se, sendtype)),
         recvbuf,
         &|k| Ok((recvcount, k as isize * recvcount as isize * re, recvtype)),
-        comm, p)
+        comm,
+        p,
+    )
 }
 
 #[allow(clippy::too_many_arguments)]
-unsafe fn a2av(call: &str, sendbuf: *const c_void, sendcounts: *const c_int, sdispls: *const c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcounts: *const c_int, rdispls: *const c_int, recvtype: MPI_Datatype, comm: MPI_Comm) -> R<()> {
+unsafe fn a2av(
+    call: &str,
+    sendbuf: *const c_void,
+    sendcounts: *const c_int,
+    sdispls: *const c_int,
+    sendtype: MPI_Datatype,
+    recvbuf: *mut c_void,
+    recvcounts: *const c_int,
+    rdispls: *const c_int,
+    recvtype: MPI_Datatype,
+    comm: MPI_Comm,
+) -> R<()> {
     let p = plan(comm)?;
     let (ni, no) = (p.1.len(), p.2.len());
-    let (sc, sd) = (slice(sendcounts, no, "sendcounts")?, slice(sdispls, no, "sdispls")?);
-    let (rc, rd) = (slice(recvcounts, ni, "recvcounts")?, slice(rdispls, ni, "rdispls")?);
+    let (sc, sd) = (
+        slice(sendcounts, no, "sendcounts")?,
+        slice(sdispls, no, "sdispls")?,
+    );
+    let (rc, rd) = (
+        slice(recvcounts, ni, "recvcounts")?,
+        slice(rdispls, ni, "rdispls")?,
+    );
     let (se, re) = (extent(sendtype)? as isize, extent(recvtype)? as isize);
-    alltoall(call, sendbuf,
+    alltoall(
+        call,
+        sendbuf,
         &|k| Ok((sc[k], sd[k] as isize * se, sendtype)),
         recvbuf,
         &|k| Ok((rc[k], rd[k] as isize * re, recvtype)),
-        comm, p)
+        comm,
+        p,
+    )
 }
 
 #[allow(clippy::too_many_arguments)]
-unsafe fn a2aw(call: &str, sendbuf: *const c_void, sendcounts: *const c_int, sdispls: *const MPI_Aint, sendtypes: *const MPI_Datatype, recvbuf: *mut c_void, recvcounts: *const c_int, rdispls: *const MPI_Aint, recvtypes: *const MPI_Datatype, comm: MPI_Comm) -> R<()> {
+unsafe fn a2aw(
+    call: &str,
+    sendbuf: *const c_void,
+    sendcounts: *const c_int,
+    sdispls: *const MPI_Aint,
+    sendtypes: *const MPI_Datatype,
+    recvbuf: *mut c_void,
+    recvcounts: *const c_int,
+    rdispls: *const MPI_Aint,
+    recvtypes: *const MPI_Datatype,
+    comm: MPI_Comm,
+) -> R<()> {
     let p = plan(comm)?;
     let (ni, no) = (p.1.len(), p.2.len());
-    let (sc, sd, st_) = (slice(sendcounts, no, "sendcounts")?, slice(sdispls, no, "sdispls")?, slice(sendtypes, no, "sendtypes")?);
-    let (rc, rd, rt) = (slice(recvcounts, ni, "recvcounts")?, slice(rdispls, ni, "rdispls")?, slice(recvtypes, ni, "recvtypes")?);
-    alltoall(call, sendbuf,
+    let (sc, sd, st_) = (
+        slice(sendcounts, no, "sendcounts")?,
+        slice(sdispls, no, "sdispls")?,
+        slice(sendtypes, no, "sendtypes")?,
+    );
+    let (rc, rd, rt) = (
+        slice(recvcounts, ni, "recvcounts")?,
+        slice(rdispls, ni, "rdispls")?,
+        slice(recvtypes, ni, "recvtypes")?,
+    );
+    alltoall(
+        call,
+        sendbuf,
         &|k| Ok((sc[k], sd[k], st_[k])),
         recvbuf,
         &|k| Ok((rc[k], rd[k], rt[k])),
-        comm, p)
+        comm,
+        p,
+    )
 }
 
-unsafe fn vargs<'a>(comm: MPI_Comm, recvcounts: *const c_int, displs: *const c_int) -> R<(&'a [c_int], &'a [c_int])> {
+unsafe fn vargs<'a>(
+    comm: MPI_Comm,
+    recvcounts: *const c_int,
+    displs: *const c_int,
+) -> R<(&'a [c_int], &'a [c_int])> {
     let n = crate::topo::neighbors(comm)?.0.len();
-    Ok((slice(recvcounts, n, "recvcounts")?, slice(displs, n, "displs")?))
+    Ok((
+        slice(recvcounts, n, "recvcounts")?,
+        slice(displs, n, "displs")?,
+    ))
 }
 
 mpi_fn! { comm => fn MPI_Neighbor_allgather / PMPI_Neighbor_allgather(sendbuf: *const c_void, sendcount: c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: c_int, recvtype: MPI_Datatype, comm: MPI_Comm) {

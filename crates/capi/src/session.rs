@@ -133,11 +133,16 @@ unsafe fn pset(name: *const c_char) -> R<Group> {
         return fail(12, "pset_name is a null pointer");
     }
     let n = CStr::from_ptr(name).to_string_lossy();
-    let (me, size) = st().world.ok_or_else(|| err(MPI_ERR_OTHER, "the runtime is not initialized"))?;
+    let (me, size) = st()
+        .world
+        .ok_or_else(|| err(MPI_ERR_OTHER, "the runtime is not initialized"))?;
     match n.as_ref() {
         "mpi://WORLD" => Ok(Group::new((0..size).collect())?),
         "mpi://SELF" => Ok(Group::new(vec![me])?),
-        other => fail(12, format!("unknown process set \"{other}\" (vmpi has mpi://WORLD and mpi://SELF)")),
+        other => fail(
+            12,
+            format!("unknown process set \"{other}\" (vmpi has mpi://WORLD and mpi://SELF)"),
+        ),
     }
 }
 

@@ -19,9 +19,21 @@ pub const MPI_ERR_TOPOLOGY: c_int = 10;
 
 #[derive(Clone, Debug)]
 pub enum Topo {
-    Cart { dims: Vec<i32>, periods: Vec<bool> },
-    Graph { index: Vec<i32>, edges: Vec<i32> },
-    Dist { sources: Vec<i32>, sw: Vec<i32>, dests: Vec<i32>, dw: Vec<i32>, weighted: bool },
+    Cart {
+        dims: Vec<i32>,
+        periods: Vec<bool>,
+    },
+    Graph {
+        index: Vec<i32>,
+        edges: Vec<i32>,
+    },
+    Dist {
+        sources: Vec<i32>,
+        sw: Vec<i32>,
+        dests: Vec<i32>,
+        dw: Vec<i32>,
+        weighted: bool,
+    },
 }
 
 pub fn topo(comm: MPI_Comm) -> R<Option<Topo>> {
@@ -87,7 +99,10 @@ unsafe fn make(comm: MPI_Comm, n: i32, t: Topo, newcomm: *mut MPI_Comm) -> R<()>
     if n > c.size() {
         return fail(
             MPI_ERR_ARG,
-            format!("the topology has {n} processes, the communicator only {}", c.size()),
+            format!(
+                "the topology has {n} processes, the communicator only {}",
+                c.size()
+            ),
         );
     }
     let color = if c.rank < n { 0 } else { MPI_UNDEFINED };
@@ -248,13 +263,20 @@ fn check_graph(nnodes: c_int, index: &[i32], edges: &[i32]) -> R<()> {
     }
     for &e in edges {
         if e < 0 || e >= nnodes {
-            return fail(MPI_ERR_ARG, format!("edge to {e} is outside the {nnodes} nodes"));
+            return fail(
+                MPI_ERR_ARG,
+                format!("edge to {e} is outside the {nnodes} nodes"),
+            );
         }
     }
     Ok(())
 }
 
-unsafe fn graph_args(nnodes: c_int, index: *const c_int, edges: *const c_int) -> R<(Vec<i32>, Vec<i32>)> {
+unsafe fn graph_args(
+    nnodes: c_int,
+    index: *const c_int,
+    edges: *const c_int,
+) -> R<(Vec<i32>, Vec<i32>)> {
     if nnodes < 0 {
         return fail(MPI_ERR_ARG, format!("invalid number of nodes {nnodes}"));
     }
@@ -290,7 +312,10 @@ mpi_fn! { comm => fn MPI_Graph_get / PMPI_Graph_get(comm: MPI_Comm, maxindex: c_
 
 fn graph_nbrs(ix: &[i32], ed: &[i32], rank: c_int) -> R<Vec<i32>> {
     if rank < 0 || rank as usize >= ix.len() {
-        return fail(MPI_ERR_RANK, format!("invalid rank {rank} (graph of {} nodes)", ix.len()));
+        return fail(
+            MPI_ERR_RANK,
+            format!("invalid rank {rank} (graph of {} nodes)", ix.len()),
+        );
     }
     let lo = if rank == 0 { 0 } else { ix[rank as usize - 1] } as usize;
     Ok(ed[lo..ix[rank as usize] as usize].to_vec())
@@ -319,7 +344,7 @@ mpi_fn! { comm => fn MPI_Graph_map / PMPI_Graph_map(comm: MPI_Comm, nnodes: c_in
 }}
 
 fn unweighted(p: *const c_int) -> bool {
-    p == crate::misc::MPI_UNWEIGHTED.0 as *const c_int
+    std::ptr::eq(p, crate::misc::MPI_UNWEIGHTED.0)
 }
 
 /// The weights argument: None for MPI_UNWEIGHTED.
@@ -327,7 +352,7 @@ unsafe fn weights(p: *const c_int, n: usize, what: &str) -> R<Option<Vec<i32>>> 
     if unweighted(p) {
         return Ok(None);
     }
-    if p == crate::misc::MPI_WEIGHTS_EMPTY.0 as *const c_int || n == 0 {
+    if std::ptr::eq(p, crate::misc::MPI_WEIGHTS_EMPTY.0) || n == 0 {
         return Ok(Some(vec![0; n]));
     }
     Ok(Some(ints(p, n, what)?.to_vec()))
@@ -425,7 +450,13 @@ mpi_fn! { comm_old => fn MPI_Dist_graph_create / PMPI_Dist_graph_create(comm_old
 
 fn dist(comm: MPI_Comm) -> R<(Vec<i32>, Vec<i32>, Vec<i32>, Vec<i32>, bool)> {
     match topo(comm)? {
-        Some(Topo::Dist { sources, sw, dests, dw, weighted }) => Ok((sources, sw, dests, dw, weighted)),
+        Some(Topo::Dist {
+            sources,
+            sw,
+            dests,
+            dw,
+            weighted,
+        }) => Ok((sources, sw, dests, dw, weighted)),
         _ => fail(MPI_ERR_TOPOLOGY, "not a distributed graph communicator"),
     }
 }

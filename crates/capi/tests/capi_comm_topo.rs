@@ -12,7 +12,10 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 fn profile_dir() -> PathBuf {
@@ -21,7 +24,8 @@ fn profile_dir() -> PathBuf {
 }
 
 fn tmp() -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("capi-comm-{}", std::process::id()));
+    let d =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("capi-comm-{}", std::process::id()));
     std::fs::create_dir_all(&d).unwrap();
     d
 }
@@ -30,7 +34,10 @@ fn prefix() -> &'static Path {
     static P: OnceLock<PathBuf> = OnceLock::new();
     P.get_or_init(|| {
         let pd = profile_dir();
-        assert!(pd.join("libmpi.so").exists() && pd.join("mpirun").exists(), "run `make capi` first");
+        assert!(
+            pd.join("libmpi.so").exists() && pd.join("mpirun").exists(),
+            "run `make capi` first"
+        );
         let p = tmp().join("prefix");
         let out = Command::new("make")
             .arg("-C")
@@ -41,20 +48,31 @@ fn prefix() -> &'static Path {
             .arg(format!("RELEASE={}", pd.display()))
             .output()
             .unwrap();
-        assert!(out.status.success(), "make install failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "make install failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         p
     })
 }
 
 fn text(o: &Output) -> (String, String) {
-    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
 }
 
 fn compile(cc: &Path, src: &str, out: &Path) {
     let o = Command::new(cc)
         .args(["-O1", "-o"])
         .arg(out)
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/c").join(src))
+        .arg(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/c")
+                .join(src),
+        )
         .output()
         .unwrap();
     let (so, se) = text(&o);
@@ -63,7 +81,10 @@ fn compile(cc: &Path, src: &str, out: &Path) {
 
 fn mpich_cc() -> PathBuf {
     let p = PathBuf::from("/usr/bin/mpicc.mpich");
-    assert!(p.exists(), "MPICH is needed for this test: apt-get install mpich libmpich-dev");
+    assert!(
+        p.exists(),
+        "MPICH is needed for this test: apt-get install mpich libmpich-dev"
+    );
     p
 }
 
@@ -77,9 +98,16 @@ fn ours(n: usize, prog: &Path) -> Vec<String> {
         .output()
         .unwrap();
     let (so, se) = text(&o);
-    assert!(o.status.success(), "{} on {n} ranks failed:\n{so}{se}", prog.display());
+    assert!(
+        o.status.success(),
+        "{} on {n} ranks failed:\n{so}{se}",
+        prog.display()
+    );
     for r in 0..n {
-        assert!(so.contains(&format!("rank {r} of {n}: PASS")), "rank {r} of {n} did not pass:\n{so}{se}");
+        assert!(
+            so.contains(&format!("rank {r} of {n}: PASS")),
+            "rank {r} of {n} did not pass:\n{so}{se}"
+        );
     }
     sorted(&so)
 }
@@ -96,9 +124,18 @@ fn mpich(n: usize, prog: &Path) -> Option<Vec<String>> {
     if !exe.exists() {
         return None;
     }
-    let o = Command::new(exe).arg("-n").arg(n.to_string()).arg(prog).output().unwrap();
+    let o = Command::new(exe)
+        .arg("-n")
+        .arg(n.to_string())
+        .arg(prog)
+        .output()
+        .unwrap();
     let (so, se) = text(&o);
-    assert!(o.status.success(), "MPICH run of {} on {n} ranks failed:\n{so}{se}", prog.display());
+    assert!(
+        o.status.success(),
+        "MPICH run of {} on {n} ranks failed:\n{so}{se}",
+        prog.display()
+    );
     Some(sorted(&so))
 }
 
@@ -113,10 +150,16 @@ fn check(src: &str, ranks: &[usize], compare: bool) {
     for &n in ranks {
         let x = ours(n, &a);
         let y = ours(n, &b);
-        assert_eq!(x, y, "{src} on {n} ranks: our mpicc and mpicc.mpich builds differ");
+        assert_eq!(
+            x, y,
+            "{src} on {n} ranks: our mpicc and mpicc.mpich builds differ"
+        );
         if compare {
             if let Some(z) = mpich(n, &b) {
-                assert_eq!(x, z, "{src} on {n} ranks: vmpi and MPICH print different things");
+                assert_eq!(
+                    x, z,
+                    "{src} on {n} ranks: vmpi and MPICH print different things"
+                );
             }
         }
     }

@@ -13,7 +13,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 fn profile_dir() -> PathBuf {
@@ -24,7 +27,10 @@ fn profile_dir() -> PathBuf {
 #[test]
 fn rsmpi_builds_with_our_mpicc_and_runs_under_our_mpirun() {
     let pd = profile_dir();
-    assert!(pd.join("libmpi.so").exists() && pd.join("mpirun").exists(), "run `make capi` first");
+    assert!(
+        pd.join("libmpi.so").exists() && pd.join("mpirun").exists(),
+        "run `make capi` first"
+    );
     // A fixed prefix: mpi-sys's build script remembers the library path it found.
     let prefix = Path::new(env!("CARGO_TARGET_TMPDIR")).join("rsmpi-prefix");
     let o = Command::new("make")
@@ -36,10 +42,18 @@ fn rsmpi_builds_with_our_mpicc_and_runs_under_our_mpirun() {
         .arg(format!("RELEASE={}", pd.display()))
         .output()
         .unwrap();
-    assert!(o.status.success(), "make install: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "make install: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/rsmpi/Cargo.toml");
     let target = root().join("target/rsmpi");
-    let path = format!("{}:{}", prefix.join("bin").display(), std::env::var("PATH").unwrap_or_default());
+    let path = format!(
+        "{}:{}",
+        prefix.join("bin").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     let build = |offline: bool| {
         let mut c = Command::new(env!("CARGO"));
         c.args(["build", "--release", "--manifest-path"])
@@ -80,7 +94,11 @@ fn rsmpi_builds_with_our_mpicc_and_runs_under_our_mpirun() {
                 "{prog} on {n} ranks:\n{out}{}",
                 String::from_utf8_lossy(&o.stderr)
             );
-            let want = if prog == "hello" { "hello from rank" } else { "ring rank" };
+            let want = if prog == "hello" {
+                "hello from rank"
+            } else {
+                "ring rank"
+            };
             assert_eq!(out.matches(want).count(), n, "{prog} on {n} ranks:\n{out}");
         }
     }

@@ -17,7 +17,12 @@ fn main() {
         assert_eq!(st.source_rank(), 0);
     }
     let dup = world.duplicate();
-    let split = dup.split_by_color(mpi::topology::Color::with_value(rank % 2)).unwrap();
+    let split = dup
+        .split_by_color(mpi::topology::Color::with_value(rank % 2))
+        .unwrap();
     assert_eq!(split.size(), (size + 1 - rank % 2) / 2);
-    println!("ring rank {rank} of {size}: got {msg}, split size {}", split.size());
+    println!(
+        "ring rank {rank} of {size}: got {msg}, split size {}",
+        split.size()
+    );
 }
