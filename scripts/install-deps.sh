@@ -5,6 +5,9 @@
 set -euo pipefail
 need=()
 command -v mpiexec.mpich >/dev/null 2>&1 || need+=(mpich libmpich-dev)
+# rsmpi (crates/capi/tests/rsmpi.rs): bindgen needs clang and libclang
+command -v clang >/dev/null 2>&1 || need+=(clang)
+[ -e /usr/lib/llvm-14/lib/libclang.so ] || ls /usr/lib/llvm-*/lib/libclang.so >/dev/null 2>&1 || need+=(libclang-dev)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
 command -v gcc >/dev/null 2>&1 || need+=(gcc)
 command -v g++ >/dev/null 2>&1 || need+=(g++)

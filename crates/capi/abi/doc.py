@@ -40,6 +40,17 @@ out += ['', 'Notes:', '',
         '- Predefined datatypes are contiguous bytes (`count * extent`) until derived datatypes land.',
         '- `MPI_Init_thread` always provides `MPI_THREAD_MULTIPLE`: every call takes the runtime lock.',
         '- Error codes are the error classes (`MPI_Error_class(c) == c`); user codes and classes from',
-        '  `MPI_Add_error_class/code` start at 128.', '']
+        '  `MPI_Add_error_class/code` start at 128.',
+        '- `MPI_Comm_idup` and the `MPI_Ineighbor_*` calls run to completion before they return an',
+        '  already complete request; neighborhood collectives move `count * extent` bytes (predefined',
+        '  datatypes). On Cartesian communicators each direction has its own tag (MPI-4 semantics for',
+        '  periodic dimensions of size 1 or 2).',
+        '- Topology constructors ignore `reorder` (ranks keep their order); `MPI_Cart_map`/`MPI_Graph_map`',
+        '  agree.',
+        '- Sessions share the world model\'s single runtime initialization: the first `MPI_Session_init`',
+        '  starts it when `MPI_Init` has not, `MPI_Init` after a session fails, and finalizing the last',
+        '  session (without `MPI_Init`) finalizes the runtime for good. Process sets: `mpi://WORLD`,',
+        '  `mpi://SELF`.',
+        '- `MPI_Comm_get_parent` gives `MPI_COMM_NULL` (no spawn); `MPI_Comm_disconnect` frees.', '']
 open(os.path.join(root, 'docs', 'c-abi.md'), 'w').write('\n'.join(out))
 print(f'{len(have)}/{len(names)}')

@@ -9,7 +9,9 @@
 //! MPI_ERR_COMM (the core has no intercommunicator collectives yet).
 
 use crate::consts::*;
-use crate::dtype::{add_fixup, check_count, for_comm, out, recv_target, send_data, Datatype, Fixup, SendData};
+use crate::dtype::{
+    add_fixup, check_count, for_comm, out, recv_target, send_data, Datatype, Fixup, SendData,
+};
 use crate::err::{err, fail, R};
 use crate::op::{spec, RedSpec, Rep};
 use crate::req::{Kind, ReqObj};
@@ -30,28 +32,40 @@ type Built = (Sched, Fixup);
 fn intra(call: &str, comm: MPI_Comm) -> R<Comm> {
     let c = state::comm(comm).map_err(|e| err(e.code, format!("{call}: {}", e.msg)))?;
     if c.is_inter() {
-        return fail(MPI_ERR_COMM, format!("{call}: collectives on intercommunicators are not supported yet"));
+        return fail(
+            MPI_ERR_COMM,
+            format!("{call}: collectives on intercommunicators are not supported yet"),
+        );
     }
     Ok(c)
 }
 
 fn root_ok(c: &Comm, root: c_int) -> R<()> {
     if root < 0 || root >= c.size() {
-        return fail(MPI_ERR_ROOT, format!("invalid root {root} (communicator size {})", c.size()));
+        return fail(
+            MPI_ERR_ROOT,
+            format!("invalid root {root} (communicator size {})", c.size()),
+        );
     }
     Ok(())
 }
 
 fn no_in_place(p: *const c_void, what: &str) -> R<()> {
     if in_place(p) {
-        return fail(MPI_ERR_BUFFER, format!("MPI_IN_PLACE is not allowed as {what} here"));
+        return fail(
+            MPI_ERR_BUFFER,
+            format!("MPI_IN_PLACE is not allowed as {what} here"),
+        );
     }
     Ok(())
 }
 
 fn no_alias(a: *const c_void, b: *const c_void, n: usize) -> R<()> {
     if n > 0 && a == b && !a.is_null() {
-        return fail(MPI_ERR_BUFFER, "sendbuf and recvbuf are the same buffer (use MPI_IN_PLACE)");
+        return fail(
+            MPI_ERR_BUFFER,
+            "sendbuf and recvbuf are the same buffer (use MPI_IN_PLACE)",
+        );
     }
     Ok(())
 }
@@ -70,30 +84,75 @@ impl Prep {
         }
         Ok(Raw { ptr, len })
     }
-    unsafe fn output(&mut self, buf: *mut c_void, n: c_int, dt: MPI_Datatype, preload: bool) -> R<RawMut> {
+    unsafe fn output(
+        &mut self,
+        buf: *mut c_void,
+        n: c_int,
+        dt: MPI_Datatype,
+        preload: bool,
+    ) -> R<RawMut> {
         let (ptr, len, fx) = recv_target(buf as *mut u8, n, dt)?;
         if preload && !fx.is_empty() {
             let t = for_comm(dt)?;
-            t.pack_range(buf as *const u8, n as usize, 0, std::slice::from_raw_parts_mut(ptr, len));
+            t.pack_range(
+                buf as *const u8,
+                n as usize,
+                0,
+                std::slice::from_raw_parts_mut(ptr, len),
+            );
         }
         self.f.keep.extend(fx.keep);
         // A collective's request reports no byte count: unpack everything.
-        self.f.then.extend(fx.then.into_iter().map(|g| Box::new(move |_: usize| g(usize::MAX)) as Box<dyn FnOnce(usize) + Send>));
+        self.f.then.extend(
+            fx.then
+                .into_iter()
+                .map(|g| Box::new(move |_: usize| g(usize::MAX)) as Box<dyn FnOnce(usize) + Send>),
+        );
         Ok(RawMut { ptr, len })
     }
     /// Blocks at byte displacements `displs` of `buf`, `counts[i]` elements of
     /// `types[i]` each: (buffer, byte counts, byte displacements) in one run.
-    unsafe fn blocks(&mut self, buf: *mut c_void, counts: &[usize], displs: &[i64], types: &[Datatype], output: bool, preload: bool) -> R<(RawMut, Vec<usize>, Vec<usize>)> {
+    unsafe fn blocks(
+        &mut self,
+        buf: *mut c_void,
+        counts: &[usize],
+        displs: &[i64],
+        types: &[Datatype],
+        output: bool,
+        preload: bool,
+    ) -> R<(RawMut, Vec<usize>, Vec<usize>)> {
         let n = counts.len();
-        let cb: Vec<usize> = (0..n).map(|i| counts[i] * types[i].size() as usize).collect();
-        let direct = (0..n).all(|i| cb[i] == 0 || (types[i].is_contiguous() && displs[i] + types[i].true_lb() >= 0));
+        let cb: Vec<usize> = (0..n)
+            .map(|i| counts[i] * types[i].size() as usize)
+            .collect();
+        let direct = (0..n).all(|i| {
+            cb[i] == 0 || (types[i].is_contiguous() && displs[i] + types[i].true_lb() >= 0)
+        });
         if direct {
-            let db: Vec<usize> = (0..n).map(|i| if cb[i] == 0 { 0 } else { (displs[i] + types[i].true_lb()) as usize }).collect();
-            let len = (0..n).map(|i| if cb[i] == 0 { 0 } else { db[i] + cb[i] }).max().unwrap_or(0);
+            let db: Vec<usize> = (0..n)
+                .map(|i| {
+                    if cb[i] == 0 {
+                        0
+                    } else {
+                        (displs[i] + types[i].true_lb()) as usize
+                    }
+                })
+                .collect();
+            let len = (0..n)
+                .map(|i| if cb[i] == 0 { 0 } else { db[i] + cb[i] })
+                .max()
+                .unwrap_or(0);
             if len > 0 && buf.is_null() {
                 return fail(MPI_ERR_BUFFER, "null buffer with a nonzero count");
             }
-            return Ok((RawMut { ptr: buf as *mut u8, len }, cb, db));
+            return Ok((
+                RawMut {
+                    ptr: buf as *mut u8,
+                    len,
+                },
+                cb,
+                db,
+            ));
         }
         if buf.is_null() {
             return fail(MPI_ERR_BUFFER, "null buffer with a nonzero count");
@@ -110,7 +169,12 @@ impl Prep {
         if !output || preload {
             for i in 0..n {
                 if cb[i] > 0 {
-                    types[i].pack_range((base as *const u8).offset(displs[i] as isize), counts[i], 0, &mut v[db[i]..db[i] + cb[i]]);
+                    types[i].pack_range(
+                        (base as *const u8).offset(displs[i] as isize),
+                        counts[i],
+                        0,
+                        &mut v[db[i]..db[i] + cb[i]],
+                    );
                 }
             }
         }
@@ -137,27 +201,53 @@ impl Prep {
             return fail(MPI_ERR_BUFFER, "null buffer with a nonzero count");
         }
         if s.rep == Rep::Direct {
-            return Ok(Raw { ptr: s.direct_ptr(buf as *const u8), len: s.bytes(n) });
+            return Ok(Raw {
+                ptr: s.direct_ptr(buf as *const u8),
+                len: s.bytes(n),
+            });
         }
         let v = s.load(buf as *const u8, n);
-        let r = Raw { ptr: v.as_ptr(), len: v.len() };
+        let r = Raw {
+            ptr: v.as_ptr(),
+            len: v.len(),
+        };
         self.f.keep.push(v);
         Ok(r)
     }
-    unsafe fn red_out(&mut self, s: &RedSpec, buf: *mut c_void, n: usize, preload: bool) -> R<RawMut> {
+    unsafe fn red_out(
+        &mut self,
+        s: &RedSpec,
+        buf: *mut c_void,
+        n: usize,
+        preload: bool,
+    ) -> R<RawMut> {
         if n > 0 && buf.is_null() {
             return fail(MPI_ERR_BUFFER, "null buffer with a nonzero count");
         }
         if s.rep == Rep::Direct {
-            return Ok(RawMut { ptr: s.direct_ptr(buf as *const u8) as *mut u8, len: s.bytes(n) });
+            return Ok(RawMut {
+                ptr: s.direct_ptr(buf as *const u8) as *mut u8,
+                len: s.bytes(n),
+            });
         }
-        let mut v = if preload { s.load(buf as *const u8, n) } else { vec![0u8; s.bytes(n)] };
-        let r = RawMut { ptr: v.as_mut_ptr(), len: v.len() };
+        let mut v = if preload {
+            s.load(buf as *const u8, n)
+        } else {
+            vec![0u8; s.bytes(n)]
+        };
+        let r = RawMut {
+            ptr: v.as_mut_ptr(),
+            len: v.len(),
+        };
         let (p, b, s2) = (r.ptr as usize, buf as usize, s.clone());
         let len = r.len;
         self.f.then.push(Box::new(move |_| {
             // SAFETY: as in `blocks`.
-            s2.store(std::slice::from_raw_parts(p as *const u8, len), b as *mut u8, n);
+            s2.store(
+                std::slice::from_raw_parts(p as *const u8, len),
+                b as *mut u8,
+                n,
+            );
         }));
         self.f.keep.push(v);
         Ok(r)
@@ -177,7 +267,11 @@ unsafe fn start(b: Built, comm: MPI_Comm, request: *mut MPI_Request) -> R<()> {
     let o = out(request, "request")?;
     let id = core::start_nonblocking(b.0)?;
     add_fixup(id, b.1);
-    *o = st().reqs.insert(ReqObj { kind: Kind::Engine(id), comm, recv: false });
+    *o = st().reqs.insert(ReqObj {
+        kind: Kind::Engine(id),
+        comm,
+        recv: false,
+    });
     Ok(())
 }
 
@@ -208,7 +302,14 @@ unsafe fn b_barrier(call: &str, comm: MPI_Comm) -> R<Built> {
     Ok((core::barrier_sched(c.coll(), Some(&d))?, Fixup::default()))
 }
 
-unsafe fn b_bcast(call: &str, buf: *mut c_void, count: c_int, dt: MPI_Datatype, root: c_int, comm: MPI_Comm) -> R<Built> {
+unsafe fn b_bcast(
+    call: &str,
+    buf: *mut c_void,
+    count: c_int,
+    dt: MPI_Datatype,
+    root: c_int,
+    comm: MPI_Comm,
+) -> R<Built> {
     let c = intra(call, comm)?;
     root_ok(&c, root)?;
     no_in_place(buf, "buffer")?;
@@ -224,7 +325,17 @@ unsafe fn b_bcast(call: &str, buf: *mut c_void, count: c_int, dt: MPI_Datatype, 
 }
 
 #[allow(clippy::too_many_arguments)]
-unsafe fn b_gather(call: &'static str, sendbuf: *const c_void, sendcount: c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: c_int, recvtype: MPI_Datatype, root: c_int, comm: MPI_Comm) -> R<Built> {
+unsafe fn b_gather(
+    call: &'static str,
+    sendbuf: *const c_void,
+    sendcount: c_int,
+    sendtype: MPI_Datatype,
+    recvbuf: *mut c_void,
+    recvcount: c_int,
+    recvtype: MPI_Datatype,
+    root: c_int,
+    comm: MPI_Comm,
+) -> R<Built> {
     let c = intra(call, comm)?;
     root_ok(&c, root)?;
     let me_root = c.rank == root;
@@ -232,7 +343,10 @@ unsafe fn b_gather(call: &'static str, sendbuf: *const c_void, sendcount: c_int,
     let mut p = Prep::default();
     let send = if in_place(sendbuf) {
         if !me_root {
-            return fail(MPI_ERR_BUFFER, "MPI_IN_PLACE as sendbuf is only allowed at the root");
+            return fail(
+                MPI_ERR_BUFFER,
+                "MPI_IN_PLACE as sendbuf is only allowed at the root",
+            );
         }
         None
     } else {
@@ -246,19 +360,38 @@ unsafe fn b_gather(call: &'static str, sendbuf: *const c_void, sendcount: c_int,
         }
         let t = for_comm(recvtype)?;
         let counts = vec![recvcount as usize; n];
-        let displs: Vec<i64> = (0..n).map(|i| i as i64 * recvcount as i64 * t.extent()).collect();
+        let displs: Vec<i64> = (0..n)
+            .map(|i| i as i64 * recvcount as i64 * t.extent())
+            .collect();
         let types = vec![t; n];
         // In place: the temporary is preloaded, so unpacking the root's block is harmless.
         Some(p.blocks(recvbuf, &counts, &displs, &types, true, send.is_none())?)
     } else {
         None
     };
-    let s = core::gatherv(c.coll(), send, recv.as_ref().map(|r| (r.0, &r.1[..], &r.2[..])), root, call)?;
+    let s = core::gatherv(
+        c.coll(),
+        send,
+        recv.as_ref().map(|r| (r.0, &r.1[..], &r.2[..])),
+        root,
+        call,
+    )?;
     Ok(p.done(s))
 }
 
 #[allow(clippy::too_many_arguments)]
-unsafe fn b_gatherv(call: &'static str, sendbuf: *const c_void, sendcount: c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcounts: *const c_int, displs: *const c_int, recvtype: MPI_Datatype, root: c_int, comm: MPI_Comm) -> R<Built> {
+unsafe fn b_gatherv(
+    call: &'static str,
+    sendbuf: *const c_void,
+    sendcount: c_int,
+    sendtype: MPI_Datatype,
+    recvbuf: *mut c_void,
+    recvcounts: *const c_int,
+    displs: *const c_int,
+    recvtype: MPI_Datatype,
+    root: c_int,
+    comm: MPI_Comm,
+) -> R<Built> {
     let c = intra(call, comm)?;
     root_ok(&c, root)?;
     let me_root = c.rank == root;
@@ -266,7 +399,10 @@ unsafe fn b_gatherv(call: &'static str, sendbuf: *const c_void, sendcount: c_int
     let mut p = Prep::default();
     let send = if in_place(sendbuf) {
         if !me_root {
-            return fail(MPI_ERR_BUFFER, "MPI_IN_PLACE as sendbuf is only allowed at the root");
+            return fail(
+                MPI_ERR_BUFFER,
+                "MPI_IN_PLACE as sendbuf is only allowed at the root",
+            );
         }
         None
     } else {
@@ -282,12 +418,30 @@ unsafe fn b_gatherv(call: &'static str, sendbuf: *const c_void, sendcount: c_int
     } else {
         None
     };
-    let s = core::gatherv(c.coll(), send, recv.as_ref().map(|r| (r.0, &r.1[..], &r.2[..])), root, call)?;
+    let s = core::gatherv(
+        c.coll(),
+        send,
+        recv.as_ref().map(|r| (r.0, &r.1[..], &r.2[..])),
+        root,
+        call,
+    )?;
     Ok(p.done(s))
 }
 
 #[allow(clippy::too_many_arguments)]
-unsafe fn b_scatterv(call: &'static str, sendbuf: *const c_void, sendcounts: Option<*const c_int>, sendcount: c_int, displs: *const c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: c_int, recvtype: MPI_Datatype, root: c_int, comm: MPI_Comm) -> R<Built> {
+unsafe fn b_scatterv(
+    call: &'static str,
+    sendbuf: *const c_void,
+    sendcounts: Option<*const c_int>,
+    sendcount: c_int,
+    displs: *const c_int,
+    sendtype: MPI_Datatype,
+    recvbuf: *mut c_void,
+    recvcount: c_int,
+    recvtype: MPI_Datatype,
+    root: c_int,
+    comm: MPI_Comm,
+) -> R<Built> {
     let c = intra(call, comm)?;
     root_ok(&c, root)?;
     let me_root = c.rank == root;
@@ -295,49 +449,100 @@ unsafe fn b_scatterv(call: &'static str, sendbuf: *const c_void, sendcounts: Opt
     let mut p = Prep::default();
     let inpl = in_place(recvbuf);
     if inpl && !me_root {
-        return fail(MPI_ERR_BUFFER, "MPI_IN_PLACE as recvbuf is only allowed at the root");
+        return fail(
+            MPI_ERR_BUFFER,
+            "MPI_IN_PLACE as recvbuf is only allowed at the root",
+        );
     }
     let send = if me_root {
         no_in_place(sendbuf, "sendbuf")?;
         let t = for_comm(sendtype)?;
         let (counts, dp) = match sendcounts {
-            Some(sc) => (counts_of(ints(sc, n, "sendcounts")?)?, displs_of(ints(displs, n, "displs")?, &t)),
+            Some(sc) => (
+                counts_of(ints(sc, n, "sendcounts")?)?,
+                displs_of(ints(displs, n, "displs")?, &t),
+            ),
             None => {
                 check_count(sendcount)?;
                 if !inpl {
                     no_alias(sendbuf, recvbuf, sendcount as usize)?;
                 }
-                (vec![sendcount as usize; n], (0..n).map(|i| i as i64 * sendcount as i64 * t.extent()).collect())
+                (
+                    vec![sendcount as usize; n],
+                    (0..n)
+                        .map(|i| i as i64 * sendcount as i64 * t.extent())
+                        .collect(),
+                )
             }
         };
         let types = vec![t; n];
         let (b, cb, db) = p.blocks(sendbuf as *mut c_void, &counts, &dp, &types, false, false)?;
-        Some((Raw { ptr: b.ptr, len: b.len }, cb, db))
+        Some((
+            Raw {
+                ptr: b.ptr,
+                len: b.len,
+            },
+            cb,
+            db,
+        ))
     } else {
         None
     };
-    let recv = if inpl { None } else { Some(p.output(recvbuf, recvcount, recvtype, false)?) };
-    let s = core::scatterv(c.coll(), send.as_ref().map(|r| (r.0, &r.1[..], &r.2[..])), recv, root, call)?;
+    let recv = if inpl {
+        None
+    } else {
+        Some(p.output(recvbuf, recvcount, recvtype, false)?)
+    };
+    let s = core::scatterv(
+        c.coll(),
+        send.as_ref().map(|r| (r.0, &r.1[..], &r.2[..])),
+        recv,
+        root,
+        call,
+    )?;
     Ok(p.done(s))
 }
 
 #[allow(clippy::too_many_arguments)]
-unsafe fn b_allgatherv(call: &'static str, sendbuf: *const c_void, sendcount: c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcounts: Option<*const c_int>, recvcount: c_int, displs: *const c_int, recvtype: MPI_Datatype, comm: MPI_Comm) -> R<Built> {
+unsafe fn b_allgatherv(
+    call: &'static str,
+    sendbuf: *const c_void,
+    sendcount: c_int,
+    sendtype: MPI_Datatype,
+    recvbuf: *mut c_void,
+    recvcounts: Option<*const c_int>,
+    recvcount: c_int,
+    displs: *const c_int,
+    recvtype: MPI_Datatype,
+    comm: MPI_Comm,
+) -> R<Built> {
     let c = intra(call, comm)?;
     let n = c.size() as usize;
     no_in_place(recvbuf, "recvbuf")?;
     let mut p = Prep::default();
     let inpl = in_place(sendbuf);
-    let send = if inpl { None } else { Some(p.input(sendbuf, sendcount, sendtype)?) };
+    let send = if inpl {
+        None
+    } else {
+        Some(p.input(sendbuf, sendcount, sendtype)?)
+    };
     let t = for_comm(recvtype)?;
     let (counts, dp) = match recvcounts {
-        Some(rc) => (counts_of(ints(rc, n, "recvcounts")?)?, displs_of(ints(displs, n, "displs")?, &t)),
+        Some(rc) => (
+            counts_of(ints(rc, n, "recvcounts")?)?,
+            displs_of(ints(displs, n, "displs")?, &t),
+        ),
         None => {
             check_count(recvcount)?;
             if !inpl {
                 no_alias(sendbuf, recvbuf, recvcount as usize)?;
             }
-            (vec![recvcount as usize; n], (0..n).map(|i| i as i64 * recvcount as i64 * t.extent()).collect())
+            (
+                vec![recvcount as usize; n],
+                (0..n)
+                    .map(|i| i as i64 * recvcount as i64 * t.extent())
+                    .collect(),
+            )
         }
     };
     let types = vec![t; n];
@@ -348,7 +553,18 @@ unsafe fn b_allgatherv(call: &'static str, sendbuf: *const c_void, sendcount: c_
 
 /// Alltoall(v/w): per-rank counts, byte displacements and types for both sides.
 #[allow(clippy::too_many_arguments)]
-unsafe fn b_alltoallw(call: &'static str, sendbuf: *const c_void, sc: Vec<usize>, sd: Vec<i64>, st_: Vec<Datatype>, recvbuf: *mut c_void, rc: Vec<usize>, rd: Vec<i64>, rt: Vec<Datatype>, c: &Comm) -> R<Built> {
+unsafe fn b_alltoallw(
+    call: &'static str,
+    sendbuf: *const c_void,
+    sc: Vec<usize>,
+    sd: Vec<i64>,
+    st_: Vec<Datatype>,
+    recvbuf: *mut c_void,
+    rc: Vec<usize>,
+    rd: Vec<i64>,
+    rt: Vec<Datatype>,
+    c: &Comm,
+) -> R<Built> {
     no_in_place(recvbuf, "recvbuf")?;
     let mut p = Prep::default();
     let inpl = in_place(sendbuf);
@@ -357,14 +573,35 @@ unsafe fn b_alltoallw(call: &'static str, sendbuf: *const c_void, sc: Vec<usize>
         None
     } else {
         let (b, cb, db) = p.blocks(sendbuf as *mut c_void, &sc, &sd, &st_, false, false)?;
-        Some((Raw { ptr: b.ptr, len: b.len }, cb, db))
+        Some((
+            Raw {
+                ptr: b.ptr,
+                len: b.len,
+            },
+            cb,
+            db,
+        ))
     };
-    let s = core::alltoallv(c.coll(), send.as_ref().map(|r| (r.0, &r.1[..], &r.2[..])), (recv.0, &recv.1[..], &recv.2[..]), call)?;
+    let s = core::alltoallv(
+        c.coll(),
+        send.as_ref().map(|r| (r.0, &r.1[..], &r.2[..])),
+        (recv.0, &recv.1[..], &recv.2[..]),
+        call,
+    )?;
     Ok(p.done(s))
 }
 
 #[allow(clippy::too_many_arguments)]
-unsafe fn b_alltoall(call: &'static str, sendbuf: *const c_void, sendcount: c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: c_int, recvtype: MPI_Datatype, comm: MPI_Comm) -> R<Built> {
+unsafe fn b_alltoall(
+    call: &'static str,
+    sendbuf: *const c_void,
+    sendcount: c_int,
+    sendtype: MPI_Datatype,
+    recvbuf: *mut c_void,
+    recvcount: c_int,
+    recvtype: MPI_Datatype,
+    comm: MPI_Comm,
+) -> R<Built> {
     let c = intra(call, comm)?;
     let n = c.size() as usize;
     check_count(recvcount)?;
@@ -375,14 +612,44 @@ unsafe fn b_alltoall(call: &'static str, sendbuf: *const c_void, sendcount: c_in
         check_count(sendcount)?;
         no_alias(sendbuf, recvbuf, recvcount as usize)?;
         let t = for_comm(sendtype)?;
-        (vec![sendcount as usize; n], (0..n).map(|i| i as i64 * sendcount as i64 * t.extent()).collect(), vec![t; n])
+        (
+            vec![sendcount as usize; n],
+            (0..n)
+                .map(|i| i as i64 * sendcount as i64 * t.extent())
+                .collect(),
+            vec![t; n],
+        )
     };
-    let rd = (0..n).map(|i| i as i64 * recvcount as i64 * rt.extent()).collect();
-    b_alltoallw(call, sendbuf, sc, sd, st_, recvbuf, vec![recvcount as usize; n], rd, vec![rt; n], &c)
+    let rd = (0..n)
+        .map(|i| i as i64 * recvcount as i64 * rt.extent())
+        .collect();
+    b_alltoallw(
+        call,
+        sendbuf,
+        sc,
+        sd,
+        st_,
+        recvbuf,
+        vec![recvcount as usize; n],
+        rd,
+        vec![rt; n],
+        &c,
+    )
 }
 
 #[allow(clippy::too_many_arguments)]
-unsafe fn b_alltoallv(call: &'static str, sendbuf: *const c_void, sendcounts: *const c_int, sdispls: *const c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcounts: *const c_int, rdispls: *const c_int, recvtype: MPI_Datatype, comm: MPI_Comm) -> R<Built> {
+unsafe fn b_alltoallv(
+    call: &'static str,
+    sendbuf: *const c_void,
+    sendcounts: *const c_int,
+    sdispls: *const c_int,
+    sendtype: MPI_Datatype,
+    recvbuf: *mut c_void,
+    recvcounts: *const c_int,
+    rdispls: *const c_int,
+    recvtype: MPI_Datatype,
+    comm: MPI_Comm,
+) -> R<Built> {
     let c = intra(call, comm)?;
     let n = c.size() as usize;
     let rt = for_comm(recvtype)?;
@@ -392,13 +659,28 @@ unsafe fn b_alltoallv(call: &'static str, sendbuf: *const c_void, sendcounts: *c
         (vec![], vec![], vec![])
     } else {
         let t = for_comm(sendtype)?;
-        (counts_of(ints(sendcounts, n, "sendcounts")?)?, displs_of(ints(sdispls, n, "sdispls")?, &t), vec![t; n])
+        (
+            counts_of(ints(sendcounts, n, "sendcounts")?)?,
+            displs_of(ints(sdispls, n, "sdispls")?, &t),
+            vec![t; n],
+        )
     };
     b_alltoallw(call, sendbuf, sc, sd, st_, recvbuf, rc, rd, vec![rt; n], &c)
 }
 
 #[allow(clippy::too_many_arguments)]
-unsafe fn b_alltoallw_c(call: &'static str, sendbuf: *const c_void, sendcounts: *const c_int, sdispls: *const c_int, sendtypes: *const MPI_Datatype, recvbuf: *mut c_void, recvcounts: *const c_int, rdispls: *const c_int, recvtypes: *const MPI_Datatype, comm: MPI_Comm) -> R<Built> {
+unsafe fn b_alltoallw_c(
+    call: &'static str,
+    sendbuf: *const c_void,
+    sendcounts: *const c_int,
+    sdispls: *const c_int,
+    sendtypes: *const MPI_Datatype,
+    recvbuf: *mut c_void,
+    recvcounts: *const c_int,
+    rdispls: *const c_int,
+    recvtypes: *const MPI_Datatype,
+    comm: MPI_Comm,
+) -> R<Built> {
     let c = intra(call, comm)?;
     let n = c.size() as usize;
     let types = |p: *const MPI_Datatype, what: &str| -> R<Vec<Datatype>> {
@@ -409,17 +691,36 @@ unsafe fn b_alltoallw_c(call: &'static str, sendbuf: *const c_void, sendcounts: 
     };
     let rt = types(recvtypes, "recvtypes")?;
     let rc = counts_of(ints(recvcounts, n, "recvcounts")?)?;
-    let rd = ints(rdispls, n, "rdispls")?.iter().map(|&d| d as i64).collect();
+    let rd = ints(rdispls, n, "rdispls")?
+        .iter()
+        .map(|&d| d as i64)
+        .collect();
     let (sc, sd, st_) = if in_place(sendbuf) {
         (vec![], vec![], vec![])
     } else {
-        (counts_of(ints(sendcounts, n, "sendcounts")?)?, ints(sdispls, n, "sdispls")?.iter().map(|&d| d as i64).collect(), types(sendtypes, "sendtypes")?)
+        (
+            counts_of(ints(sendcounts, n, "sendcounts")?)?,
+            ints(sdispls, n, "sdispls")?
+                .iter()
+                .map(|&d| d as i64)
+                .collect(),
+            types(sendtypes, "sendtypes")?,
+        )
     };
     b_alltoallw(call, sendbuf, sc, sd, st_, recvbuf, rc, rd, rt, &c)
 }
 
 #[allow(clippy::too_many_arguments)]
-unsafe fn b_reduce(call: &str, sendbuf: *const c_void, recvbuf: *mut c_void, count: c_int, dt: MPI_Datatype, op: MPI_Op, root: c_int, comm: MPI_Comm) -> R<Built> {
+unsafe fn b_reduce(
+    call: &str,
+    sendbuf: *const c_void,
+    recvbuf: *mut c_void,
+    count: c_int,
+    dt: MPI_Datatype,
+    op: MPI_Op,
+    root: c_int,
+    comm: MPI_Comm,
+) -> R<Built> {
     let c = intra(call, comm)?;
     root_ok(&c, root)?;
     let n = check_count(count)?;
@@ -427,7 +728,10 @@ unsafe fn b_reduce(call: &str, sendbuf: *const c_void, recvbuf: *mut c_void, cou
     let me_root = c.rank == root;
     let inpl = in_place(sendbuf);
     if inpl && !me_root {
-        return fail(MPI_ERR_BUFFER, "MPI_IN_PLACE as sendbuf is only allowed at the root");
+        return fail(
+            MPI_ERR_BUFFER,
+            "MPI_IN_PLACE as sendbuf is only allowed at the root",
+        );
     }
     let mut p = Prep::default();
     let recv = if me_root {
@@ -439,13 +743,25 @@ unsafe fn b_reduce(call: &str, sendbuf: *const c_void, recvbuf: *mut c_void, cou
     } else {
         None
     };
-    let send = if inpl { None } else { Some(p.red_in(&s, sendbuf, n)?) };
+    let send = if inpl {
+        None
+    } else {
+        Some(p.red_in(&s, sendbuf, n)?)
+    };
     let d = c.domains()?;
     let sc = core::reduce(c.coll(), s.red.clone(), send, recv, root, Some(&d))?;
     Ok(p.done(sc))
 }
 
-unsafe fn b_allreduce(call: &str, sendbuf: *const c_void, recvbuf: *mut c_void, count: c_int, dt: MPI_Datatype, op: MPI_Op, comm: MPI_Comm) -> R<Built> {
+unsafe fn b_allreduce(
+    call: &str,
+    sendbuf: *const c_void,
+    recvbuf: *mut c_void,
+    count: c_int,
+    dt: MPI_Datatype,
+    op: MPI_Op,
+    comm: MPI_Comm,
+) -> R<Built> {
     let c = intra(call, comm)?;
     let n = check_count(count)?;
     let s = spec(op, dt)?;
@@ -456,14 +772,27 @@ unsafe fn b_allreduce(call: &str, sendbuf: *const c_void, recvbuf: *mut c_void, 
     }
     let mut p = Prep::default();
     let recv = p.red_out(&s, recvbuf, n, inpl)?;
-    let send = if inpl { None } else { Some(p.red_in(&s, sendbuf, n)?) };
+    let send = if inpl {
+        None
+    } else {
+        Some(p.red_in(&s, sendbuf, n)?)
+    };
     let d = c.domains()?;
     let sc = core::allreduce(c.coll(), s.red.clone(), send, recv, Some(&d))?;
     Ok(p.done(sc))
 }
 
 #[allow(clippy::too_many_arguments)]
-unsafe fn b_reduce_scatter(call: &'static str, sendbuf: *const c_void, recvbuf: *mut c_void, counts: Vec<usize>, dt: MPI_Datatype, op: MPI_Op, comm: MPI_Comm, c: Comm) -> R<Built> {
+unsafe fn b_reduce_scatter(
+    call: &'static str,
+    sendbuf: *const c_void,
+    recvbuf: *mut c_void,
+    counts: Vec<usize>,
+    dt: MPI_Datatype,
+    op: MPI_Op,
+    comm: MPI_Comm,
+    c: Comm,
+) -> R<Built> {
     let _ = comm;
     let s = spec(op, dt)?;
     no_in_place(recvbuf, "recvbuf")?;
@@ -475,13 +804,26 @@ unsafe fn b_reduce_scatter(call: &'static str, sendbuf: *const c_void, recvbuf: 
     }
     let mut p = Prep::default();
     let recv = p.red_out(&s, recvbuf, if inpl { total } else { mine }, inpl)?;
-    let send = if inpl { None } else { Some(p.red_in(&s, sendbuf, total)?) };
+    let send = if inpl {
+        None
+    } else {
+        Some(p.red_in(&s, sendbuf, total)?)
+    };
     let cb: Vec<usize> = counts.iter().map(|&k| s.bytes(k)).collect();
     let sc = core::reduce_scatter(c.coll(), s.red.clone(), send, recv, &cb, call)?;
     Ok(p.done(sc))
 }
 
-unsafe fn b_scan(call: &str, sendbuf: *const c_void, recvbuf: *mut c_void, count: c_int, dt: MPI_Datatype, op: MPI_Op, comm: MPI_Comm, exclusive: bool) -> R<Built> {
+unsafe fn b_scan(
+    call: &str,
+    sendbuf: *const c_void,
+    recvbuf: *mut c_void,
+    count: c_int,
+    dt: MPI_Datatype,
+    op: MPI_Op,
+    comm: MPI_Comm,
+    exclusive: bool,
+) -> R<Built> {
     let c = intra(call, comm)?;
     let n = check_count(count)?;
     let s = spec(op, dt)?;
@@ -493,7 +835,11 @@ unsafe fn b_scan(call: &str, sendbuf: *const c_void, recvbuf: *mut c_void, count
     let mut p = Prep::default();
     // Exscan leaves rank 0's buffer undefined; preload so it stays as it was.
     let recv = p.red_out(&s, recvbuf, n, inpl || exclusive)?;
-    let send = if inpl { None } else { Some(p.red_in(&s, sendbuf, n)?) };
+    let send = if inpl {
+        None
+    } else {
+        Some(p.red_in(&s, sendbuf, n)?)
+    };
     let sc = core::scan(c.coll(), s.red.clone(), send, recv, exclusive)?;
     Ok(p.done(sc))
 }

@@ -1,14 +1,26 @@
-//! Communicator queries that need no new communicator: rank, size, compare, names,
-//! the inter test. Communicator management (dup, split, create, groups,
-//! intercommunicators) plugs in beside this module when vmpi::comm has it: it adds
-//! entries to `State::comms` (handles from `State::next_comm`, prefix DYN_COMM),
-//! copies attributes with `attr::copy_all` and deletes them with `attr::delete_all`.
+//! Communicators: the queries (rank, size, compare, names, inter tests) and
+//! management: dup (with attribute copy callbacks, the error handler, the
+//! topology and the info hints carried over), split, split_type, create,
+//! create_group, free (attribute delete callbacks first), intercommunicators
+//! (create, merge) and info hints. New communicators get handles
+//! `DYN_COMM | State::next_comm` and inherit the parent's error handler, as in
+//! MPICH. Point-to-point on them (intercommunicators included) goes through p2p.rs
+//! unchanged: `state::comm()` hands it the core `Comm`, whose `remote` group
+//! addresses an intercommunicator's peers.
+//!
+//! MPI_Comm_idup runs the (blocking) dup at once and returns a request that is
+//! already complete: every member must call it, as for MPI_Comm_dup; a program
+//! that starts other blocking work between MPI_Comm_idup and its wait on
+//! different ranks in different orders could block where MPICH would not.
 
 use crate::consts::*;
 use crate::dtype::{copy_name, out};
 use crate::err::{fail, R};
-use crate::state::st;
+use crate::info::InfoObj;
+use crate::state::{self, st, CommObj};
+use std::collections::BTreeMap;
 use std::os::raw::{c_char, c_int};
+use vmpi::comm::{mgmt, Comm};
 
 mpi_fn! { comm => fn MPI_Comm_rank / PMPI_Comm_rank(comm: MPI_Comm, rank: *mut c_int) {
     let r = st().comm(comm)?.comm.rank;
@@ -29,10 +41,8 @@ mpi_fn! { comm1 => fn MPI_Comm_compare / PMPI_Comm_compare(comm1: MPI_Comm, comm
     drop(s);
     *out(result, "result")? = if comm1 == comm2 {
         MPI_IDENT
-    } else if a.group == b.group {
-        if a.rank == b.rank { MPI_CONGRUENT } else { 2 /* MPI_SIMILAR */ }
     } else {
-        MPI_UNEQUAL
+        mgmt::compare(&a, &b) as c_int
     };
     Ok(())
 }}
@@ -56,18 +66,229 @@ mpi_fn! { comm => fn MPI_Comm_set_name / PMPI_Comm_set_name(comm: MPI_Comm, comm
 }}
 
 mpi_fn! { comm => fn MPI_Comm_test_inter / PMPI_Comm_test_inter(comm: MPI_Comm, flag: *mut c_int) {
-    st().comm(comm)?;
-    *out(flag, "flag")? = 0;
+    let inter = st().comm(comm)?.comm.is_inter();
+    *out(flag, "flag")? = inter as c_int;
     Ok(())
 }}
 
-mpi_fn! { comm => fn MPI_Topo_test / PMPI_Topo_test(comm: MPI_Comm, status: *mut c_int) {
-    st().comm(comm)?;
-    *out(status, "status")? = MPI_UNDEFINED;
+mpi_fn! { comm => fn MPI_Comm_remote_size / PMPI_Comm_remote_size(comm: MPI_Comm, size: *mut c_int) {
+    let c = check(comm)?;
+    // MPICH answers an intracommunicator's own size rather than an error.
+    *out(size, "size")? = c.peer_size();
     Ok(())
 }}
 
 /// For the argument checks of the calls on a communicator.
-pub fn check(comm: MPI_Comm) -> R<vmpi::comm::Comm> {
-    crate::state::comm(comm)
+pub fn check(comm: MPI_Comm) -> R<Comm> {
+    state::comm(comm)
 }
+
+/// Register a new communicator made from `parent`: its error handler is inherited.
+pub fn register(parent: MPI_Comm, c: Comm) -> MPI_Comm {
+    let mut s = st();
+    let errh = s
+        .comms
+        .get(&parent)
+        .map_or(MPI_ERRORS_ARE_FATAL, |o| o.errh);
+    let h = (DYN_COMM | s.next_comm) as MPI_Comm;
+    s.next_comm += 1;
+    s.comms.insert(
+        h,
+        CommObj {
+            comm: c,
+            name: String::new(),
+            errh,
+            attrs: BTreeMap::new(),
+        },
+    );
+    h
+}
+
+/// Register `c` (if any) and write its handle (MPI_COMM_NULL for None).
+unsafe fn put(parent: MPI_Comm, c: Option<Comm>, newcomm: *mut MPI_Comm) -> R<MPI_Comm> {
+    let o = out(newcomm, "newcomm")?;
+    *o = match c {
+        Some(c) => register(parent, c),
+        None => MPI_COMM_NULL,
+    };
+    Ok(*o)
+}
+
+/// Drop a communicator's handle and give its context back (no callbacks).
+pub fn unregister(h: MPI_Comm) {
+    let mut s = st();
+    if let Some(o) = s.comms.remove(&h) {
+        s.topos.remove(&h);
+        s.comm_infos.remove(&h);
+        drop(s);
+        mgmt::free(o.comm);
+    }
+}
+
+/// MPI_Comm_dup's work: the new communicator with attributes (copy callbacks),
+/// topology and info hints of the old.
+pub fn dup(comm: MPI_Comm, info: Option<InfoObj>) -> R<MPI_Comm> {
+    let c = check(comm)?;
+    let n = mgmt::dup(&c)?;
+    let h = register(comm, n);
+    {
+        let mut s = st();
+        if let Some(t) = s.topos.get(&comm).cloned() {
+            s.topos.insert(h, t);
+        }
+        let i = info.or_else(|| s.comm_infos.get(&comm).cloned());
+        if let Some(i) = i {
+            s.comm_infos.insert(h, i);
+        }
+    }
+    if let Err(e) = crate::attr::copy_all(comm, h) {
+        let _ = crate::attr::delete_all(h);
+        unregister(h);
+        return Err(e);
+    }
+    Ok(h)
+}
+
+mpi_fn! { comm => fn MPI_Comm_dup / PMPI_Comm_dup(comm: MPI_Comm, newcomm: *mut MPI_Comm) {
+    let o = out(newcomm, "newcomm")?;
+    *o = dup(comm, None)?;
+    Ok(())
+}}
+
+mpi_fn! { comm => fn MPI_Comm_dup_with_info / PMPI_Comm_dup_with_info(comm: MPI_Comm, info: MPI_Info, newcomm: *mut MPI_Comm) {
+    let i = crate::info::get(info)?;
+    let o = out(newcomm, "newcomm")?;
+    *o = dup(comm, Some(i))?;
+    Ok(())
+}}
+
+mpi_fn! { comm => fn MPI_Comm_idup / PMPI_Comm_idup(comm: MPI_Comm, newcomm: *mut MPI_Comm, request: *mut MPI_Request) {
+    let o = out(newcomm, "newcomm")?;
+    let r = out(request, "request")?;
+    *o = dup(comm, None)?;
+    *r = crate::neighbor::done_request(comm);
+    Ok(())
+}}
+
+mpi_fn! { comm => fn MPI_Comm_split / PMPI_Comm_split(comm: MPI_Comm, color: c_int, key: c_int, newcomm: *mut MPI_Comm) {
+    let c = check(comm)?;
+    out(newcomm, "newcomm")?;
+    let n = mgmt::split(&c, color, key)?;
+    put(comm, n, newcomm)?;
+    Ok(())
+}}
+
+mpi_fn! { comm => fn MPI_Comm_split_type / PMPI_Comm_split_type(comm: MPI_Comm, split_type: c_int, key: c_int, info: MPI_Info, newcomm: *mut MPI_Comm) {
+    let c = check(comm)?;
+    if info != MPI_INFO_NULL {
+        crate::info::get(info)?;
+    }
+    out(newcomm, "newcomm")?;
+    let n = mgmt::split_type(&c, split_type, key)?;
+    put(comm, n, newcomm)?;
+    Ok(())
+}}
+
+mpi_fn! { comm => fn MPI_Comm_create / PMPI_Comm_create(comm: MPI_Comm, group: MPI_Group, newcomm: *mut MPI_Comm) {
+    let c = check(comm)?;
+    let g = crate::group::group(group)?;
+    out(newcomm, "newcomm")?;
+    let n = mgmt::create(&c, &g)?;
+    put(comm, n, newcomm)?;
+    Ok(())
+}}
+
+mpi_fn! { comm => fn MPI_Comm_create_group / PMPI_Comm_create_group(comm: MPI_Comm, group: MPI_Group, tag: c_int, newcomm: *mut MPI_Comm) {
+    let c = check(comm)?;
+    let g = crate::group::group(group)?;
+    out(newcomm, "newcomm")?;
+    let me = c.group[c.rank as usize];
+    if g.rank_of_world(me).is_none() {
+        // MPICH: a caller outside the group gets MPI_COMM_NULL.
+        put(comm, None, newcomm)?;
+        return Ok(());
+    }
+    let n = mgmt::create_group(&c, &g, tag)?;
+    put(comm, Some(n), newcomm)?;
+    Ok(())
+}}
+
+mpi_fn! { if comm.is_null() { MPI_COMM_WORLD } else { *comm } => fn MPI_Comm_free / PMPI_Comm_free(comm: *mut MPI_Comm) {
+    let h = out(comm, "comm")?;
+    check(*h)?;
+    if *h == MPI_COMM_WORLD || *h == MPI_COMM_SELF {
+        return fail(MPI_ERR_COMM, format!("{} cannot be freed", if *h == MPI_COMM_WORLD { "MPI_COMM_WORLD" } else { "MPI_COMM_SELF" }));
+    }
+    crate::attr::delete_all(*h)?;
+    unregister(*h);
+    *h = MPI_COMM_NULL;
+    Ok(())
+}}
+
+mpi_fn! { local_comm => fn MPI_Intercomm_create / PMPI_Intercomm_create(local_comm: MPI_Comm, local_leader: c_int, peer_comm: MPI_Comm, remote_leader: c_int, tag: c_int, newintercomm: *mut MPI_Comm) {
+    let l = check(local_comm)?;
+    out(newintercomm, "newintercomm")?;
+    // The peer communicator matters at the local leader only (MPI's rule).
+    let peer = if l.rank == local_leader { Some(check(peer_comm)?) } else { None };
+    let n = mgmt::intercomm_create(&l, local_leader, peer.as_ref(), remote_leader, tag)?;
+    put(local_comm, Some(n), newintercomm)?;
+    Ok(())
+}}
+
+mpi_fn! { intercomm => fn MPI_Intercomm_merge / PMPI_Intercomm_merge(intercomm: MPI_Comm, high: c_int, newintracomm: *mut MPI_Comm) {
+    let c = check(intercomm)?;
+    if !c.is_inter() {
+        return fail(MPI_ERR_COMM, "not an intercommunicator");
+    }
+    out(newintracomm, "newintracomm")?;
+    let n = mgmt::intercomm_merge(&c, high != 0)?;
+    put(intercomm, Some(n), newintracomm)?;
+    Ok(())
+}}
+
+mpi_fn! { comm => fn MPI_Comm_set_info / PMPI_Comm_set_info(comm: MPI_Comm, info: MPI_Info) {
+    check(comm)?;
+    let i = crate::info::get(info)?;
+    let mut s = st();
+    let cur = s.comm_infos.entry(comm).or_default();
+    for (k, v) in i.pairs {
+        match cur.pairs.iter_mut().find(|(ck, _)| *ck == k) {
+            Some(p) => p.1 = v,
+            None => cur.pairs.push((k, v)),
+        }
+    }
+    Ok(())
+}}
+
+mpi_fn! { comm => fn MPI_Comm_get_info / PMPI_Comm_get_info(comm: MPI_Comm, info_used: *mut MPI_Info) {
+    check(comm)?;
+    let o = out(info_used, "info_used")?;
+    let mut s = st();
+    let i = s.comm_infos.get(&comm).cloned().unwrap_or_default();
+    *o = s.infos.insert(i);
+    Ok(())
+}}
+
+// Two calls of the dynamic-process family that programs (and rsmpi's
+// initialization) make without spawning anything.
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Comm_get_parent / PMPI_Comm_get_parent(parent: *mut MPI_Comm) {
+    // vmpi has no MPI_Comm_spawn: no process has a parent.
+    st().comm(MPI_COMM_WORLD)?;
+    *out(parent, "parent")? = MPI_COMM_NULL;
+    Ok(())
+}}
+
+mpi_fn! { if comm.is_null() { MPI_COMM_WORLD } else { *comm } => fn MPI_Comm_disconnect / PMPI_Comm_disconnect(comm: *mut MPI_Comm) {
+    // Point-to-point completes through requests the caller waits for; what is
+    // left is MPI_Comm_free's work.
+    let h = out(comm, "comm")?;
+    check(*h)?;
+    if *h == MPI_COMM_WORLD || *h == MPI_COMM_SELF {
+        return fail(MPI_ERR_COMM, "MPI_COMM_WORLD and MPI_COMM_SELF cannot be disconnected");
+    }
+    crate::attr::delete_all(*h)?;
+    unregister(*h);
+    *h = MPI_COMM_NULL;
+    Ok(())
+}}

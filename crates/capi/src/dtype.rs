@@ -228,7 +228,13 @@ pub fn for_comm(h: MPI_Datatype) -> R<Datatype> {
     let t = get(h)?;
     if let Some(o) = st().dtypes.get(h) {
         if !o.committed {
-            return fail(MPI_ERR_TYPE, format!("datatype {:#x} is not committed (MPI_Type_commit)", h as u32));
+            return fail(
+                MPI_ERR_TYPE,
+                format!(
+                    "datatype {:#x} is not committed (MPI_Type_commit)",
+                    h as u32
+                ),
+            );
         }
     }
     Ok(t)
@@ -246,7 +252,8 @@ pub fn info(h: MPI_Datatype) -> R<(i64, i64, i64, i64, i64)> {
 /// Elements of `dt` in `bytes` of packed data (MPI_UNDEFINED when it ends inside one).
 pub fn elements_in(h: MPI_Datatype, bytes: u64) -> R<i64> {
     let t = get(h)?;
-    Ok(t.elements_in(bytes as usize).unwrap_or(MPI_UNDEFINED as i64))
+    Ok(t.elements_in(bytes as usize)
+        .unwrap_or(MPI_UNDEFINED as i64))
 }
 
 /// Work left for when a request completes: unpacking received data into the user's
@@ -313,7 +320,10 @@ pub unsafe fn send_data(buf: *const u8, count: c_int, h: MPI_Datatype) -> R<Send
     bad_buf(buf, n, &t)?;
     let bytes = t.packed_size(n, "send")?;
     if t.is_contiguous() || bytes == 0 {
-        return Ok(SendData::Direct(buf.wrapping_offset(t.true_lb() as isize), bytes));
+        return Ok(SendData::Direct(
+            buf.wrapping_offset(t.true_lb() as isize),
+            bytes,
+        ));
     }
     let mut v = vec![0u8; bytes];
     t.pack_range(buf, n, 0, &mut v);
@@ -322,13 +332,21 @@ pub unsafe fn send_data(buf: *const u8, count: c_int, h: MPI_Datatype) -> R<Send
 
 /// Where to receive `count` elements of `dt` at `buf`: (pointer, capacity, fixup
 /// that unpacks a temporary on completion).
-pub unsafe fn recv_target(buf: *mut u8, count: c_int, h: MPI_Datatype) -> R<(*mut u8, usize, Fixup)> {
+pub unsafe fn recv_target(
+    buf: *mut u8,
+    count: c_int,
+    h: MPI_Datatype,
+) -> R<(*mut u8, usize, Fixup)> {
     let n = check_count(count)?;
     let t = for_comm(h)?;
     bad_buf(buf, n, &t)?;
     let bytes = t.packed_size(n, "receive")?;
     if t.is_contiguous() || bytes == 0 {
-        return Ok((buf.wrapping_offset(t.true_lb() as isize), bytes, Fixup::default()));
+        return Ok((
+            buf.wrapping_offset(t.true_lb() as isize),
+            bytes,
+            Fixup::default(),
+        ));
     }
     let mut v = vec![0u8; bytes];
     let p = v.as_mut_ptr();
@@ -369,10 +387,18 @@ fn aints(v: &[MPI_Aint]) -> Vec<i64> {
 
 /// A new derived handle for `dt` (uncommitted), built from `inner`.
 pub fn new_type(dt: Datatype, inner: Vec<MPI_Datatype>) -> MPI_Datatype {
-    st().dtypes.insert(DtObj { dt, committed: false, inner })
+    st().dtypes.insert(DtObj {
+        dt,
+        committed: false,
+        inner,
+    })
 }
 
-unsafe fn make(newtype: *mut MPI_Datatype, inner: Vec<MPI_Datatype>, build: impl FnOnce(&[Datatype]) -> vmpi::Result<Datatype>) -> R<()> {
+unsafe fn make(
+    newtype: *mut MPI_Datatype,
+    inner: Vec<MPI_Datatype>,
+    build: impl FnOnce(&[Datatype]) -> vmpi::Result<Datatype>,
+) -> R<()> {
     let o = out(newtype, "newtype")?;
     let olds = inner.iter().map(|&h| get(h)).collect::<R<Vec<_>>>()?;
     let t = build(&olds)?;
@@ -391,10 +417,18 @@ mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_vector / PMPI_Type_vector(count: c_int, 
     make(newtype, vec![oldtype], |o| Datatype::vector(count as i64, blocklength as i64, stride as i64, &o[0]))
 }}
 
-unsafe fn hvector(count: c_int, blocklength: c_int, stride: MPI_Aint, oldtype: MPI_Datatype, newtype: *mut MPI_Datatype) -> R<()> {
+unsafe fn hvector(
+    count: c_int,
+    blocklength: c_int,
+    stride: MPI_Aint,
+    oldtype: MPI_Datatype,
+    newtype: *mut MPI_Datatype,
+) -> R<()> {
     check_count(count)?;
     check_count(blocklength)?;
-    make(newtype, vec![oldtype], |o| Datatype::hvector(count as i64, blocklength as i64, stride as i64, &o[0]))
+    make(newtype, vec![oldtype], |o| {
+        Datatype::hvector(count as i64, blocklength as i64, stride as i64, &o[0])
+    })
 }
 
 mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_create_hvector / PMPI_Type_create_hvector(count: c_int, blocklength: c_int, stride: MPI_Aint, oldtype: MPI_Datatype, newtype: *mut MPI_Datatype) {
@@ -408,7 +442,10 @@ mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_hvector / PMPI_Type_hvector(count: c_int
 fn check_blocks(b: &[c_int]) -> R<()> {
     for (i, &x) in b.iter().enumerate() {
         if x < 0 {
-            return fail(MPI_ERR_ARG, format!("array_of_blocklengths[{i}] = {x} is negative"));
+            return fail(
+                MPI_ERR_ARG,
+                format!("array_of_blocklengths[{i}] = {x} is negative"),
+            );
         }
     }
     Ok(())
@@ -421,11 +458,19 @@ mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_indexed / PMPI_Type_indexed(count: c_int
     make(newtype, vec![oldtype], |o| Datatype::indexed(&ints(b), &ints(d), &o[0]))
 }}
 
-unsafe fn hindexed(count: c_int, bl: *const c_int, dp: *const MPI_Aint, oldtype: MPI_Datatype, newtype: *mut MPI_Datatype) -> R<()> {
+unsafe fn hindexed(
+    count: c_int,
+    bl: *const c_int,
+    dp: *const MPI_Aint,
+    oldtype: MPI_Datatype,
+    newtype: *mut MPI_Datatype,
+) -> R<()> {
     let b = arr(bl, count, "array_of_blocklengths")?;
     let d = arr(dp, count, "array_of_displacements")?;
     check_blocks(b)?;
-    make(newtype, vec![oldtype], |o| Datatype::hindexed(&ints(b), &aints(d), &o[0]))
+    make(newtype, vec![oldtype], |o| {
+        Datatype::hindexed(&ints(b), &aints(d), &o[0])
+    })
 }
 
 mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_create_hindexed / PMPI_Type_create_hindexed(count: c_int, array_of_blocklengths: *const c_int, array_of_displacements: *const MPI_Aint, oldtype: MPI_Datatype, newtype: *mut MPI_Datatype) {
@@ -448,12 +493,20 @@ mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_create_hindexed_block / PMPI_Type_create
     make(newtype, vec![oldtype], |o| Datatype::hindexed_block(blocklength as i64, &aints(d), &o[0]))
 }}
 
-unsafe fn structure(count: c_int, bl: *const c_int, dp: *const MPI_Aint, ty: *const MPI_Datatype, newtype: *mut MPI_Datatype) -> R<()> {
+unsafe fn structure(
+    count: c_int,
+    bl: *const c_int,
+    dp: *const MPI_Aint,
+    ty: *const MPI_Datatype,
+    newtype: *mut MPI_Datatype,
+) -> R<()> {
     let b = arr(bl, count, "array_of_blocklengths")?;
     let d = arr(dp, count, "array_of_displacements")?;
     let t = arr(ty, count, "array_of_types")?;
     check_blocks(b)?;
-    make(newtype, t.to_vec(), |o| Datatype::structure(&ints(b), &aints(d), o))
+    make(newtype, t.to_vec(), |o| {
+        Datatype::structure(&ints(b), &aints(d), o)
+    })
 }
 
 mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_create_struct / PMPI_Type_create_struct(count: c_int, array_of_blocklengths: *const c_int, array_of_displacements: *const MPI_Aint, array_of_types: *const MPI_Datatype, newtype: *mut MPI_Datatype) {
@@ -465,7 +518,12 @@ mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_struct / PMPI_Type_struct(count: c_int, 
 }}
 
 fn order(o: c_int) -> R<vmpi::datatype::Order> {
-    vmpi::datatype::Order::from_mpi(o as i64).ok_or_else(|| crate::err::err(MPI_ERR_ARG, format!("invalid order {o} (MPI_ORDER_C or MPI_ORDER_FORTRAN)")))
+    vmpi::datatype::Order::from_mpi(o as i64).ok_or_else(|| {
+        crate::err::err(
+            MPI_ERR_ARG,
+            format!("invalid order {o} (MPI_ORDER_C or MPI_ORDER_FORTRAN)"),
+        )
+    })
 }
 
 mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_create_subarray / PMPI_Type_create_subarray(ndims: c_int, array_of_sizes: *const c_int, array_of_subsizes: *const c_int, array_of_starts: *const c_int, order_: c_int, oldtype: MPI_Datatype, newtype: *mut MPI_Datatype) {
@@ -741,7 +799,10 @@ unsafe fn datarep(d: *const c_char) -> R<()> {
     }
     let s = std::ffi::CStr::from_ptr(d).to_string_lossy();
     if s != "external32" {
-        return fail(MPI_ERR_ARG, format!("unsupported data representation \"{s}\" (only \"external32\")"));
+        return fail(
+            MPI_ERR_ARG,
+            format!("unsupported data representation \"{s}\" (only \"external32\")"),
+        );
     }
     Ok(())
 }

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::os::raw::{c_char, c_int};
 use vmpi::runtime;
 
-fn init(call: &str) -> R<()> {
+pub(crate) fn init(call: &str) -> R<()> {
     if runtime::is_initialized() {
         return fail(
             MPI_ERR_OTHER,

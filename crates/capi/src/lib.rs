@@ -31,3 +31,8 @@ pub mod misc;
 pub mod op;
 pub mod p2p;
 pub mod req;
+// groups, topologies, sessions (capi-comm)
+pub mod group;
+pub mod neighbor;
+pub mod session;
+pub mod topo;

@@ -83,21 +83,40 @@ pub struct RedSpec {
 pub fn spec(op: MPI_Op, dt: MPI_Datatype) -> R<RedSpec> {
     let t = crate::dtype::for_comm(dt)?;
     let direct = t.basic_kind().is_some() || t.is_contiguous();
-    let elem_direct = if t.basic_kind().is_some() { t.extent() } else { t.size() } as usize;
+    let elem_direct = if t.basic_kind().is_some() {
+        t.extent()
+    } else {
+        t.size()
+    } as usize;
     match resolve(op)? {
         Resolved::Predef(o) => {
             let Some((k, units)) = t.reduce_kind() else {
-                return fail(MPI_ERR_OP, format!("{} is not defined on datatype {:#x} (not made of one predefined type)", o.name(), dt as u32));
+                return fail(
+                    MPI_ERR_OP,
+                    format!(
+                        "{} is not defined on datatype {:#x} (not made of one predefined type)",
+                        o.name(),
+                        dt as u32
+                    ),
+                );
             };
             o.check(k).map_err(|e| err(MPI_ERR_OP, e.message))?;
             let rep = if direct { Rep::Direct } else { Rep::Dense(k) };
-            let elem = if direct { elem_direct } else { units * k.size() };
+            let elem = if direct {
+                elem_direct
+            } else {
+                units * k.size()
+            };
             let red = Reduction::new(o, Some(k), k.size())?;
             Ok(RedSpec { red, rep, t, elem })
         }
         Resolved::User(f, commute) => {
             let rep = if direct { Rep::Direct } else { Rep::Packed };
-            let elem = if direct { elem_direct } else { t.size() as usize };
+            let elem = if direct {
+                elem_direct
+            } else {
+                t.size() as usize
+            };
             if elem == 0 {
                 return fail(MPI_ERR_TYPE, "reduction on a zero-sized datatype");
             }
@@ -112,7 +131,15 @@ pub fn spec(op: MPI_Op, dt: MPI_Datatype) -> R<RedSpec> {
     }
 }
 
-fn call_user(f: UserFn, mut dt: MPI_Datatype, t: &Datatype, rep: Rep, a: &[u8], b: &mut [u8], n: usize) {
+fn call_user(
+    f: UserFn,
+    mut dt: MPI_Datatype,
+    t: &Datatype,
+    rep: Rep,
+    a: &[u8],
+    b: &mut [u8],
+    n: usize,
+) {
     let mut len = n as c_int;
     if n == 0 {
         return;
@@ -133,7 +160,12 @@ fn call_user(f: UserFn, mut dt: MPI_Datatype, t: &Datatype, rep: Rep, a: &[u8], 
             }
             _ => {
                 let off = -t.true_lb() as isize;
-                f(a.as_ptr().wrapping_offset(off) as *mut c_void, b.as_mut_ptr().wrapping_offset(off) as *mut c_void, &mut len, &mut dt);
+                f(
+                    a.as_ptr().wrapping_offset(off) as *mut c_void,
+                    b.as_mut_ptr().wrapping_offset(off) as *mut c_void,
+                    &mut len,
+                    &mut dt,
+                );
             }
         }
     }
@@ -152,7 +184,9 @@ impl RedSpec {
     pub unsafe fn load(&self, buf: *const u8, n: usize) -> Vec<u8> {
         let mut v = vec![0u8; self.bytes(n)];
         match self.rep {
-            Rep::Direct => std::ptr::copy_nonoverlapping(self.direct_ptr(buf), v.as_mut_ptr(), v.len()),
+            Rep::Direct => {
+                std::ptr::copy_nonoverlapping(self.direct_ptr(buf), v.as_mut_ptr(), v.len())
+            }
             Rep::Packed => {
                 self.t.pack_range(buf, n, 0, &mut v);
             }
@@ -160,7 +194,11 @@ impl RedSpec {
                 let mut at = 0;
                 self.t.for_each_elems(n, |off, b, k| {
                     let len = k * b.size();
-                    std::ptr::copy_nonoverlapping(buf.offset(off as isize), v.as_mut_ptr().add(at), len);
+                    std::ptr::copy_nonoverlapping(
+                        buf.offset(off as isize),
+                        v.as_mut_ptr().add(at),
+                        len,
+                    );
                     at += len;
                 });
             }
@@ -170,7 +208,11 @@ impl RedSpec {
     /// Store the representation of `n` elements back into the user's buffer.
     pub unsafe fn store(&self, data: &[u8], buf: *mut u8, n: usize) {
         match self.rep {
-            Rep::Direct => std::ptr::copy_nonoverlapping(data.as_ptr(), self.direct_ptr(buf) as *mut u8, data.len().min(self.bytes(n))),
+            Rep::Direct => std::ptr::copy_nonoverlapping(
+                data.as_ptr(),
+                self.direct_ptr(buf) as *mut u8,
+                data.len().min(self.bytes(n)),
+            ),
             Rep::Packed => {
                 self.t.unpack_range(data, 0, buf, n);
             }
@@ -178,7 +220,11 @@ impl RedSpec {
                 let mut at = 0;
                 self.t.for_each_elems(n, |off, b, k| {
                     let len = k * b.size();
-                    std::ptr::copy_nonoverlapping(data.as_ptr().add(at), buf.offset(off as isize), len);
+                    std::ptr::copy_nonoverlapping(
+                        data.as_ptr().add(at),
+                        buf.offset(off as isize),
+                        len,
+                    );
                     at += len;
                 });
             }

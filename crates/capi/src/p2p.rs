@@ -3,7 +3,9 @@
 //! buffered-send buffer.
 
 use crate::consts::*;
-use crate::dtype::{add_fixup, check_count, for_comm, out, recv_target, send_data, Fixup, SendData};
+use crate::dtype::{
+    add_fixup, check_count, for_comm, out, recv_target, send_data, Fixup, SendData,
+};
 use crate::err::{err, fail, MpiErr, R};
 use crate::req::{empty_c_status, status_error, to_c, write_status, Kind, ReqObj};
 use crate::state::{self, st};
@@ -119,7 +121,13 @@ unsafe fn start_send(
             .isend(sb, c.world_rank(dest), c.ctx, c.rank, tag, smode)
     })?;
     if let SendData::Packed(v) = data {
-        add_fixup(id, Fixup { keep: vec![v], then: Vec::new() });
+        add_fixup(
+            id,
+            Fixup {
+                keep: vec![v],
+                then: Vec::new(),
+            },
+        );
     }
     Ok(Kind::Engine(id))
 }

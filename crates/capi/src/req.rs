@@ -163,9 +163,10 @@ unsafe fn complete(h: &mut MPI_Request) -> R<(MPI_Status, MPI_Comm)> {
         match k {
             Kind::Engine(id) => {
                 let st = runtime::with("MPI_Wait", |rt| rt.engine.test(*id))?;
-                Ok((to_c(&st.ok_or_else(|| {
-                    err(MPI_ERR_INTERN, "completing a pending request")
-                })?), Some(*id)))
+                Ok((
+                    to_c(&st.ok_or_else(|| err(MPI_ERR_INTERN, "completing a pending request"))?),
+                    Some(*id),
+                ))
             }
             Kind::Done(st) => Ok((to_c(st), None)),
             _ => Ok((empty_c_status(), None)),
@@ -747,7 +748,11 @@ unsafe fn set_elements(status: *mut MPI_Status, dt: MPI_Datatype, count: i64) ->
     // Whole datatype elements: `per` basic elements of `size` bytes each.
     let size = t.size() as u64;
     let per = t.elements_in(size as usize).unwrap_or(1).max(1) as u64;
-    let bytes = if size == 0 { 0 } else { (count as u64 / per) * size + (count as u64 % per) * (size / per) };
+    let bytes = if size == 0 {
+        0
+    } else {
+        (count as u64 / per) * size + (count as u64 % per) * (size / per)
+    };
     set_bytes(s, bytes);
     Ok(())
 }

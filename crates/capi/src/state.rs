@@ -95,6 +95,13 @@ pub struct State {
     pub ops: Table<crate::op::OpObj>,
     /// Unpacks (and temporaries) waiting for an engine request to complete.
     pub dt_fixups: HashMap<vmpi::p2p::ReqId, crate::dtype::Fixup>,
+    // groups, topologies, sessions (capi-comm)
+    pub groups: Table<vmpi::comm::Group>,
+    pub topos: HashMap<MPI_Comm, crate::topo::Topo>,
+    pub comm_infos: HashMap<MPI_Comm, crate::info::InfoObj>,
+    pub sessions: Table<crate::session::SessionObj>,
+    /// The runtime was started by MPI_Session_init (finalized with the last session).
+    pub session_owns_runtime: bool,
 }
 
 static ST: OnceLock<Mutex<State>> = OnceLock::new();
@@ -123,6 +130,12 @@ pub fn st() -> MutexGuard<'static, State> {
             dtypes: Table::new(crate::dtype::DYN_DTYPE),
             ops: Table::new(crate::op::DYN_OP),
             dt_fixups: HashMap::new(),
+            // groups, topologies, sessions (capi-comm)
+            groups: Table::new(crate::group::DYN_GROUP),
+            topos: HashMap::new(),
+            comm_infos: HashMap::new(),
+            sessions: Table::new(crate::session::DYN_SESSION),
+            session_owns_runtime: false,
         })
     })
     .lock()

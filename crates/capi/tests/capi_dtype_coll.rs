@@ -126,17 +126,22 @@ fn expect_pass(n: usize, prog: &Path) {
     }
 }
 
-
 /// Lines rank 0 prints that are deterministic (not the PASS/FAIL lines).
 fn table(s: &str) -> Vec<String> {
-    s.lines().filter(|l| !l.starts_with("rank ") && !l.trim().is_empty()).map(String::from).collect()
+    s.lines()
+        .filter(|l| !l.starts_with("rank ") && !l.trim().is_empty())
+        .map(String::from)
+        .collect()
 }
 
 fn reference(src: &str, n: usize) -> Vec<String> {
     let d = tmp();
     let exe = d.join(format!("{src}-ref"));
     compile(&mpich_cc(), src, &exe);
-    let o = run(Command::new("/usr/bin/mpiexec.mpich").arg("-n").arg(n.to_string()).arg(&exe));
+    let o = run(Command::new("/usr/bin/mpiexec.mpich")
+        .arg("-n")
+        .arg(n.to_string())
+        .arg(&exe));
     table(&text(&o).0)
 }
 
@@ -152,7 +157,11 @@ fn ours_and_abi(src: &str, sizes: &[usize], compare: bool) {
         }
         if compare {
             let got = table(&text(&mpirun(n, &ours)).0);
-            assert_eq!(got, reference(src, n), "{src} on {n} ranks: output differs from MPICH's");
+            assert_eq!(
+                got,
+                reference(src, n),
+                "{src} on {n} ranks: output differs from MPICH's"
+            );
         }
     }
 }

@@ -241,7 +241,8 @@ impl Engine {
         } else {
             hdr.kind = Kind::Rts;
             hdr.addr = buf.addr();
-            let sent = self.st.outq[peer].is_empty() && self.ch.send(peer, channel, &hdr.encode(), &[])?;
+            let sent =
+                self.st.outq[peer].is_empty() && self.ch.send(peer, channel, &hdr.encode(), &[])?;
             if !sent {
                 self.st.enqueue(peer, Out::Ctrl(hdr));
             }

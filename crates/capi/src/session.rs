@@ -1,0 +1,185 @@
+//! MPI-4 sessions: MPI_Session_init/finalize, the process sets `mpi://WORLD` and
+//! `mpi://SELF`, MPI_Group_from_session_pset and MPI_Comm_create_from_group.
+//!
+//! Where vmpi departs from MPI-4: sessions and the world model share one
+//! initialization of the runtime. The first MPI_Session_init initializes it when
+//! MPI_Init has not (MPI_COMM_WORLD and MPI_COMM_SELF then exist internally and
+//! name the same processes); MPI_Init after a session has started fails with
+//! MPI_ERR_OTHER ("called twice"). When the last session is finalized and the
+//! application never called MPI_Init, the runtime is finalized, after which
+//! neither MPI_Init nor MPI_Session_init can start it again (MPI-4 allows both).
+//! A session's error handler is used for MPI_Comm_create_from_group's new
+//! communicator; errors of the session calls themselves go to MPI_COMM_WORLD's
+//! handler (fatal by default).
+
+use crate::consts::*;
+use crate::dtype::out;
+use crate::err::{err, fail, R};
+use crate::state::st;
+use std::ffi::CStr;
+use std::os::raw::{c_char, c_int};
+use vmpi::comm::Group;
+use vmpi::runtime;
+
+pub const MPI_SESSION_NULL: MPI_Session = 0x38000000;
+pub const DYN_SESSION: u32 = 0xb800_0000;
+pub const MPI_ERR_SESSION: c_int = 75;
+
+pub struct SessionObj {
+    pub errh: MPI_Errhandler,
+    pub info: crate::info::InfoObj,
+}
+
+const PSETS: [&str; 2] = ["mpi://WORLD", "mpi://SELF"];
+
+fn session(h: MPI_Session) -> R<MPI_Errhandler> {
+    if h == MPI_SESSION_NULL {
+        return fail(MPI_ERR_SESSION, "null session (MPI_SESSION_NULL)");
+    }
+    st().sessions
+        .get(h)
+        .map(|s| s.errh)
+        .ok_or_else(|| err(MPI_ERR_SESSION, format!("invalid session {:#x}", h as u32)))
+}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Session_init / PMPI_Session_init(info: MPI_Info, errhandler: MPI_Errhandler, session: *mut MPI_Session) {
+    let o = out(session, "session")?;
+    let i = if info == MPI_INFO_NULL { Default::default() } else { crate::info::get(info)? };
+    if errhandler != MPI_ERRORS_ARE_FATAL && errhandler != MPI_ERRORS_RETURN && errhandler != MPI_ERRORS_ABORT
+        && st().errhs.get(errhandler).is_none() {
+        return fail(12 /* MPI_ERR_ARG */, format!("invalid error handler {:#x}", errhandler as u32));
+    }
+    if !runtime::is_initialized() {
+        crate::env::init("MPI_Session_init")?;
+        st().session_owns_runtime = true;
+    } else if runtime::is_finalized() {
+        return fail(MPI_ERR_OTHER, "MPI_Session_init after the runtime was finalized (vmpi cannot restart it)");
+    }
+    *o = st().sessions.insert(SessionObj { errh: errhandler, info: i });
+    Ok(())
+}}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Session_finalize / PMPI_Session_finalize(session: *mut MPI_Session) {
+    let h = out(session, "session")?;
+    self::session(*h)?;
+    let last = {
+        let mut s = st();
+        s.sessions.remove(*h);
+        s.sessions.is_empty() && s.session_owns_runtime
+    };
+    *h = MPI_SESSION_NULL;
+    if last {
+        st().session_owns_runtime = false;
+        crate::attr::delete_all(MPI_COMM_SELF)?;
+        crate::req::drain_detached("MPI_Session_finalize")?;
+        runtime::finalize()?;
+        let mut s = st();
+        s.world = None;
+        s.comms.clear();
+    }
+    Ok(())
+}}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Session_get_num_psets / PMPI_Session_get_num_psets(session: MPI_Session, info: MPI_Info, npset_names: *mut c_int) {
+    let _ = info;
+    self::session(session)?;
+    *out(npset_names, "npset_names")? = PSETS.len() as c_int;
+    Ok(())
+}}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Session_get_nth_pset / PMPI_Session_get_nth_pset(session: MPI_Session, info: MPI_Info, n: c_int, pset_len: *mut c_int, pset_name: *mut c_char) {
+    let _ = info;
+    self::session(session)?;
+    if n < 0 || n as usize >= PSETS.len() {
+        return fail(12, format!("invalid process set index {n} ({} sets)", PSETS.len()));
+    }
+    let name = PSETS[n as usize].as_bytes();
+    let len = out(pset_len, "pset_len")?;
+    if *len == 0 {
+        *len = name.len() as c_int + 1;
+        return Ok(());
+    }
+    if pset_name.is_null() {
+        return fail(12, "pset_name is a null pointer");
+    }
+    let k = name.len().min(*len as usize - 1);
+    std::ptr::copy_nonoverlapping(name.as_ptr() as *const c_char, pset_name, k);
+    *pset_name.add(k) = 0;
+    Ok(())
+}}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Session_get_info / PMPI_Session_get_info(session: MPI_Session, info_used: *mut MPI_Info) {
+    self::session(session)?;
+    let o = out(info_used, "info_used")?;
+    let mut s = st();
+    let mut i = s.sessions.get(session).map(|x| x.info.clone()).unwrap_or_default();
+    if !i.pairs.iter().any(|(k, _)| k == "thread_level") {
+        i.pairs.push(("thread_level".into(), "MPI_THREAD_MULTIPLE".into()));
+    }
+    *o = s.infos.insert(i);
+    Ok(())
+}}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Session_get_pset_info / PMPI_Session_get_pset_info(session: MPI_Session, pset_name: *const c_char, info: *mut MPI_Info) {
+    self::session(session)?;
+    let g = pset(pset_name)?;
+    let o = out(info, "info")?;
+    *o = st().infos.insert(crate::info::InfoObj { pairs: vec![("mpi_size".into(), g.size().to_string())] });
+    Ok(())
+}}
+
+unsafe fn pset(name: *const c_char) -> R<Group> {
+    if name.is_null() {
+        return fail(12, "pset_name is a null pointer");
+    }
+    let n = CStr::from_ptr(name).to_string_lossy();
+    let (me, size) = st()
+        .world
+        .ok_or_else(|| err(MPI_ERR_OTHER, "the runtime is not initialized"))?;
+    match n.as_ref() {
+        "mpi://WORLD" => Ok(Group::new((0..size).collect())?),
+        "mpi://SELF" => Ok(Group::new(vec![me])?),
+        other => fail(
+            12,
+            format!("unknown process set \"{other}\" (vmpi has mpi://WORLD and mpi://SELF)"),
+        ),
+    }
+}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Group_from_session_pset / PMPI_Group_from_session_pset(session: MPI_Session, pset_name: *const c_char, newgroup: *mut MPI_Group) {
+    self::session(session)?;
+    let g = pset(pset_name)?;
+    *out(newgroup, "newgroup")? = crate::group::new_handle(g);
+    Ok(())
+}}
+
+/// A tag for `stringtag`: the same string gives the same tag on every process.
+fn tag_of(s: &[u8]) -> c_int {
+    let mut h: u32 = 2166136261;
+    for &b in s {
+        h = (h ^ b as u32).wrapping_mul(16777619);
+    }
+    (h & 0x0fff_ffff) as c_int
+}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Comm_create_from_group / PMPI_Comm_create_from_group(group: MPI_Group, stringtag: *const c_char, info: MPI_Info, errhandler: MPI_Errhandler, newcomm: *mut MPI_Comm) {
+    let g = crate::group::group(group)?;
+    if stringtag.is_null() {
+        return fail(12, "stringtag is a null pointer");
+    }
+    if info != MPI_INFO_NULL {
+        crate::info::get(info)?;
+    }
+    let o = out(newcomm, "newcomm")?;
+    let world = crate::state::comm(MPI_COMM_WORLD)?;
+    if g.rank_of_world(world.rank as usize).is_none() {
+        return fail(crate::group::MPI_ERR_GROUP, "the calling process is not in the group");
+    }
+    let c = vmpi::comm::mgmt::create_group(&world, &g, tag_of(CStr::from_ptr(stringtag).to_bytes()))?;
+    let h = crate::comm::register(MPI_COMM_WORLD, c);
+    if errhandler != MPI_ERRHANDLER_NULL {
+        st().comm_mut(h)?.errh = errhandler;
+    }
+    *o = h;
+    Ok(())
+}}
