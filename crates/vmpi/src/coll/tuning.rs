@@ -117,6 +117,10 @@ pub fn overrides() -> Result<Overrides> {
     O.get_or_init(|| parse(&|n| std::env::var(n).ok())).clone()
 }
 
+/// Messages up to this size are cut into eager-sized pieces by the schedules
+/// (`sched::Segments`); larger ones go whole by rendezvous (one CMA pull).
+pub const SEGMENT_MAX: usize = 128 * 1024;
+
 fn pof2(n: usize) -> usize {
     if n == 0 {
         0
