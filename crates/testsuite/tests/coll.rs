@@ -94,3 +94,23 @@ fn shared_memory_off() {
     // Every pair on TCP, every rank its own domain.
     run(3, &["quick"], &[("MV2_USE_SHARED_MEM", "0")]);
 }
+
+#[test]
+fn split_domains_two_level() {
+    // One host cut into shm domains of two ranks (pairs across blocks use TCP):
+    // the host-aware algorithms run on real domains, chosen by the table and forced.
+    for np in [4, 5] {
+        run(np, &["quick"], &[("VMPI_SHM_DOMAIN_SPLIT", "2")]);
+        run(
+            np,
+            &["quick"],
+            &[
+                ("VMPI_SHM_DOMAIN_SPLIT", "2"),
+                ("VMPI_BARRIER_ALGO", "two_level"),
+                ("VMPI_BCAST_ALGO", "two_level"),
+                ("VMPI_REDUCE_ALGO", "two_level"),
+                ("VMPI_ALLREDUCE_ALGO", "two_level"),
+            ],
+        );
+    }
+}

@@ -42,7 +42,9 @@ fn mat(rank: i32, i: usize) -> [i64; 4] {
 
 fn counts_for(large: bool) -> Vec<usize> {
     if large {
-        vec![0, 1, 7, 1 << 17]
+        // 5003 elements (40 KB): whole by rendezvous, its halves and blocks cut
+        // into eager pieces with a short last one; 1 << 17: large rendezvous.
+        vec![0, 1, 7, 5003, 1 << 17]
     } else {
         vec![0, 1, 7]
     }
@@ -578,6 +580,69 @@ fn two_level(w: &Communicator) -> Result<()> {
     Ok(())
 }
 
+/// With `VMPI_SHM_DOMAIN_SPLIT=k` the communicator's domains are blocks of k
+/// consecutive ranks (world and a dup, and the reversed split), and the collectives
+/// run on them through the public API (the two-level variants when forced or
+/// chosen) with correct results.
+fn real_domains(w: &Communicator) -> Result<()> {
+    let Some(k) = std::env::var("VMPI_SHM_DOMAIN_SPLIT")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|&k| k > 0)
+    else {
+        return Ok(());
+    };
+    let (me, p) = (w.rank(), w.size() as usize);
+    let want: Vec<Vec<usize>> = (0..p)
+        .collect::<Vec<_>>()
+        .chunks(k)
+        .map(|c| c.to_vec())
+        .collect();
+    let d = w.raw_comm().domains()?;
+    check!(*d == want, "domains with VMPI_SHM_DOMAIN_SPLIT={k}: {d:?}");
+    // A communicator in reverse rank order: world rank p-1-i is rank i.
+    let rev = w.split(0, p as i32 - me)?.expect("color 0");
+    let rd = rev.raw_comm().domains()?;
+    let mut rwant: Vec<Vec<usize>> = want
+        .iter()
+        .map(|b| b.iter().map(|&x| p - 1 - x).rev().collect())
+        .collect();
+    rwant.sort();
+    let mut rgot = (*rd).clone();
+    rgot.sort();
+    check!(rgot == rwant, "domains of the reversed communicator: {rd:?}");
+    for c in [w, &rev] {
+        let r = c.rank();
+        for &n in &[1usize, 13, 5003, 1 << 15] {
+            for root in 0..p as i32 {
+                let mut b = if r == root { input(root, n) } else { vec![0; n] };
+                c.bcast(&mut b, root)?;
+                check!(b == input(root, n), "split-domain bcast n={n} root={root}");
+                let mut out = vec![0i64; n];
+                c.reduce(
+                    Input::Buf(&input(r, n)),
+                    (r == root).then_some(&mut out[..]),
+                    &Op::Sum,
+                    root,
+                )?;
+                let want: Vec<i64> = (0..n)
+                    .map(|i| (0..p as i32).map(|q| val(q, i)).sum())
+                    .collect();
+                check!(r != root || out == want, "split-domain reduce n={n} root={root}");
+            }
+            let mut out = vec![0i64; n];
+            c.allreduce(Input::Buf(&input(r, n)), &mut out, &Op::Sum)?;
+            let want: Vec<i64> = (0..n)
+                .map(|i| (0..p as i32).map(|q| val(q, i)).sum())
+                .collect();
+            check!(out == want, "split-domain allreduce n={n}");
+            c.barrier()?;
+        }
+    }
+    rev.free();
+    Ok(())
+}
+
 fn bytes(v: &[i64]) -> &[u8] {
     // SAFETY: i64s are plain bytes.
     unsafe { std::slice::from_raw_parts(v.as_ptr().cast(), std::mem::size_of_val(v)) }
@@ -595,6 +660,7 @@ fn main() -> Result<()> {
     nonblocking(w)?;
     communicators(w)?;
     two_level(w)?;
+    real_domains(w)?;
     // Self communicator: every collective is a copy.
     let mut r = [0i64; 3];
     u.self_comm()

@@ -116,6 +116,78 @@ enum Step {
     Fence,
 }
 
+/// Scratch buffers kept between collectives. A fresh megabyte from the allocator
+/// is fresh pages from the kernel (mmap above 128 KiB): zeroing and faulting them
+/// in cost about as much as moving the data, on every call. The pool keeps a few
+/// recently freed buffers (at most `KEEP`, none above `MAX_WORDS`) and hands out
+/// the smallest that fits.
+mod pool {
+    use std::sync::Mutex;
+    const KEEP: usize = 8;
+    const MAX_WORDS: usize = (16 << 20) / 16;
+    static POOL: Mutex<Vec<Vec<u128>>> = Mutex::new(Vec::new());
+
+    pub fn take(words: usize) -> Vec<u128> {
+        if words == 0 {
+            return Vec::new();
+        }
+        let mut p = POOL.lock().unwrap_or_else(|e| e.into_inner());
+        let best = p
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| v.capacity() >= words)
+            .min_by_key(|(_, v)| v.capacity())
+            .map(|(i, _)| i);
+        let mut v = match best {
+            Some(i) => p.swap_remove(i),
+            None => Vec::new(),
+        };
+        drop(p);
+        // Only words never handed out before are zeroed (resize); the rest keep
+        // old contents, which schedules overwrite before use.
+        v.truncate(words);
+        v.resize(words, 0);
+        v
+    }
+
+    pub fn give(v: Vec<u128>) {
+        if v.capacity() == 0 || v.capacity() > MAX_WORDS {
+            return;
+        }
+        let mut p = POOL.lock().unwrap_or_else(|e| e.into_inner());
+        if p.len() < KEEP {
+            p.push(v);
+        } else if let Some((i, _)) = p
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, x)| x.capacity())
+            .filter(|(_, x)| x.capacity() < v.capacity())
+        {
+            p[i] = v;
+        }
+    }
+}
+
+impl Drop for Sched {
+    fn drop(&mut self) {
+        if !self.pending.is_empty() {
+            // Failed with messages still posted into scratch: leak it rather than
+            // let a later collective share a buffer the engine may still write.
+            for s in self.slots.drain(..) {
+                if let Slot::Tmp(v, _) = s {
+                    std::mem::forget(v);
+                }
+            }
+            return;
+        }
+        for s in self.slots.drain(..) {
+            if let Slot::Tmp(v, _) = s {
+                pool::give(v);
+            }
+        }
+    }
+}
+
 /// A collective in progress.
 pub struct Sched {
     cc: CollCtx,
@@ -125,6 +197,46 @@ pub struct Sched {
     pc: usize,
     pending: Vec<(ReqId, usize)>,
     red: Option<Reduction>,
+    /// Messages of (seg, seg_max] bytes go as seg-byte pieces (see [`Segments`]);
+    /// set from the runtime's configuration when the schedule starts.
+    seg: Segments,
+}
+
+/// How medium messages are cut. A message above the shm eager size goes by
+/// rendezvous (request to send, then a CMA pull or a pipelined copy, then a reply):
+/// a round trip before any byte moves. Cut into eager-sized pieces it streams
+/// through the shared-memory ring instead, the receiver copying piece k out while
+/// the sender copies piece k+1 in. Above `max` the single-copy CMA pull (split
+/// between both sides from `VMPI_CMA_SPLIT_MIN`) wins again. Both ends of every
+/// message derive the cut from the message length and the same configuration
+/// (`MV2_SMP_EAGERSIZE`, which mpirun passes to every rank), so their pieces match.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Segments {
+    pub seg: usize,
+    pub max: usize,
+}
+
+impl Segments {
+    /// The cut for this runtime: pieces of the shm eager size, for messages up to
+    /// [`super::tuning::SEGMENT_MAX`].
+    pub fn from_config(eager: usize) -> Segments {
+        if eager < 1024 {
+            return Segments::default();
+        }
+        Segments {
+            seg: eager,
+            max: super::tuning::SEGMENT_MAX,
+        }
+    }
+
+    /// The piece length for a message of `len` bytes (`len` itself: not cut).
+    pub fn piece(&self, len: usize) -> usize {
+        if self.seg > 0 && len > self.seg && len <= self.max {
+            self.seg
+        } else {
+            len.max(1)
+        }
+    }
 }
 
 // SAFETY: the raw pointers name user buffers that the caller keeps valid until the
@@ -142,7 +254,14 @@ impl Sched {
             pc: 0,
             pending: Vec::new(),
             red: None,
+            seg: Segments::default(),
         }
+    }
+
+    /// Set how medium messages are cut (the blocking and nonblocking runners set it
+    /// from the configuration before the first step).
+    pub fn set_segments(&mut self, seg: Segments) {
+        self.seg = seg;
     }
 
     pub fn cc(&self) -> &CollCtx {
@@ -175,10 +294,10 @@ impl Sched {
         }
     }
 
-    /// A scratch buffer of `len` bytes.
+    /// A scratch buffer of `len` bytes (from the scratch pool: its contents are
+    /// whatever the last user left; every algorithm writes scratch before reading).
     pub fn tmp(&mut self, len: usize) -> B {
-        self.slots
-            .push(Slot::Tmp(vec![0u128; len.div_ceil(16)], len));
+        self.slots.push(Slot::Tmp(pool::take(len.div_ceil(16)), len));
         B {
             slot: self.slots.len() - 1,
             off: 0,
@@ -262,36 +381,54 @@ impl Sched {
                 }
                 Step::Send { peer, b } => {
                     let p = self.ptr(b)?;
-                    // SAFETY: `p..p+len` is in a live slot (checked by `ptr`), kept
-                    // unchanged until the fence after this send (schedules never
-                    // write a buffer in the round that sends it).
-                    let req = unsafe {
-                        engine.isend(
-                            SendBuf::new(p, b.len),
-                            self.cc.group[peer],
-                            self.cc.ctx,
-                            self.cc.rank as i32,
-                            self.cc.tag,
-                            SendMode::Standard,
-                        )?
-                    };
-                    self.pending.push((req, usize::MAX));
+                    let piece = self.seg.piece(b.len);
+                    let mut off = 0;
+                    loop {
+                        let len = piece.min(b.len - off);
+                        // SAFETY: `p+off..p+off+len` is in a live slot (checked by
+                        // `ptr`), kept unchanged until the fence after this send
+                        // (schedules never write a buffer in the round that sends it).
+                        let req = unsafe {
+                            engine.isend(
+                                SendBuf::new(p.add(off), len),
+                                self.cc.group[peer],
+                                self.cc.ctx,
+                                self.cc.rank as i32,
+                                self.cc.tag,
+                                SendMode::Standard,
+                            )?
+                        };
+                        self.pending.push((req, usize::MAX));
+                        off += len;
+                        if off >= b.len {
+                            break;
+                        }
+                    }
                 }
                 Step::Recv { peer, b } => {
                     let p = self.ptr(b)?;
-                    // SAFETY: as for sends; nothing else touches the range before
-                    // the fence.
-                    let req = unsafe {
-                        engine.irecv(
-                            RecvBuf::new(p, b.len),
-                            Pattern {
-                                ctx: self.cc.ctx,
-                                src: peer as i32,
-                                tag: self.cc.tag,
-                            },
-                        )?
-                    };
-                    self.pending.push((req, b.len));
+                    let piece = self.seg.piece(b.len);
+                    let mut off = 0;
+                    loop {
+                        let len = piece.min(b.len - off);
+                        // SAFETY: as for sends; nothing else touches the range
+                        // before the fence. Pieces arrive in order (non-overtaking).
+                        let req = unsafe {
+                            engine.irecv(
+                                RecvBuf::new(p.add(off), len),
+                                Pattern {
+                                    ctx: self.cc.ctx,
+                                    src: peer as i32,
+                                    tag: self.cc.tag,
+                                },
+                            )?
+                        };
+                        self.pending.push((req, len));
+                        off += len;
+                        if off >= b.len {
+                            break;
+                        }
+                    }
                 }
                 Step::Reduce { inb, inout } => {
                     if inb.slot == inout.slot
@@ -351,7 +488,10 @@ impl Sched {
 /// Run a schedule to completion, polling the engine (other schedules progress too).
 pub fn run_blocking(mut s: Sched) -> Result<()> {
     let call = s.call;
-    if runtime::with(call, |rt| s.step(&mut rt.engine))? {
+    if runtime::with(call, |rt| {
+        s.seg = Segments::from_config(rt.cfg.smp_eager_size);
+        s.step(&mut rt.engine)
+    })? {
         return Ok(());
     }
     let mut backoff = runtime::with(call, |rt| Ok(rt.backoff))?;
@@ -402,6 +542,8 @@ pub fn start_nonblocking(s: Sched) -> Result<ReqId> {
     let call = s.call;
     runtime::with(call, |rt| {
         let req = rt.engine.new_external();
+        let mut s = s;
+        s.seg = Segments::from_config(rt.cfg.smp_eager_size);
         let mut nb = Nonblocking { s, req };
         if !nb.advance(&mut rt.engine)? {
             rt.schedules.push(Box::new(nb));

@@ -14,7 +14,8 @@
 //! | REPLACE, NO_OP | every kind (one-sided accumulate semantics) |
 //!
 //! Anything else is an `ErrorClass::Op` error naming the operation and the kind.
-//! Buffers need not be aligned (elements are loaded byte-wise). `long double` and
+//! Buffers need not be aligned: aligned dense buffers take a vectorized typed loop,
+//! others are loaded element by element from bytes. `long double` and
 //! `long double _Complex` are computed by a small C file (`longdouble.c`, built by
 //! `build.rs` with the `cc` crate), because Rust has no 80-bit float.
 
@@ -148,7 +149,8 @@ pub mod long_double {
     }
 }
 
-/// A number loaded from and stored to unaligned bytes.
+/// A number loaded from and stored to unaligned bytes. Only primitive integers and
+/// floats implement it (every bit pattern valid: [`typed`] relies on that).
 trait Num: Copy {
     const N: usize;
     fn rd(b: &[u8]) -> Self;
@@ -168,10 +170,36 @@ macro_rules! num {
 }
 num!(i8, u8, i16, u16, i32, u32, i64, u64, f32, f64);
 
+/// Both buffers as slices of `T`, when both are aligned for `T` and hold whole
+/// elements (the usual case: user vectors and the schedules' 16-byte-aligned
+/// scratch, cut at multiples of the element size).
+#[inline(always)]
+fn typed<'a, T: Num>(a: &'a [u8], b: &'a mut [u8]) -> Option<(&'a [T], &'a mut [T])> {
+    // SAFETY: `Num` is implemented only for primitive integers and floats (the
+    // `num!` list below), for which every bit pattern is a valid value, so viewing
+    // initialized bytes as `T` is sound; `align_to` only yields the aligned middle.
+    let (pa, ma, sa) = unsafe { a.align_to::<T>() };
+    // SAFETY: as above; any `T` written back is a valid byte pattern too.
+    let (pb, mb, sb) = unsafe { b.align_to_mut::<T>() };
+    (pa.is_empty() && sa.is_empty() && pb.is_empty() && sb.is_empty() && ma.len() == mb.len())
+        .then_some((ma, mb))
+}
+
 /// inout[i] = f(in[i], inout[i]) on elements of `stride` bytes whose first `T::N`
-/// bytes hold a T.
+/// bytes hold a T. Dense, aligned buffers take a typed loop the compiler
+/// vectorizes (SSE2 adds/mins/ands 16 bytes at a time); anything else is loaded
+/// element by element from unaligned bytes.
 #[inline(always)]
 fn zip<T: Num>(n: usize, stride: usize, a: &[u8], b: &mut [u8], f: impl Fn(T, T) -> T) {
+    if stride == T::N {
+        let bytes = n * stride;
+        if let Some((x, y)) = typed::<T>(&a[..bytes], &mut b[..bytes]) {
+            for (x, y) in x.iter().zip(y.iter_mut()) {
+                *y = f(*x, *y);
+            }
+            return;
+        }
+    }
     for (x, y) in a
         .chunks_exact(stride)
         .zip(b.chunks_exact_mut(stride))

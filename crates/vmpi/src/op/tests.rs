@@ -272,3 +272,46 @@ fn user_op_gets_bytes_and_count() {
     apply(&op, Basic::Byte, 2, &[10, 20], &mut y).unwrap();
     assert_eq!(y, vec![11, 22]);
 }
+
+/// The vectorized typed loop (aligned buffers) and the byte-wise loop (misaligned)
+/// agree, for every fast-path op and width.
+#[test]
+fn aligned_and_misaligned_agree() {
+    let n = 1001;
+    let vals: Vec<f64> = (0..n).map(|i| (i as f64 * 0.37).sin() * 1e3).collect();
+    let other: Vec<f64> = (0..n).map(|i| (i as f64 * 0.11).cos() * 1e3).collect();
+    let bytes = |v: &[f64]| v.iter().flat_map(|x| x.to_ne_bytes()).collect::<Vec<u8>>();
+    let ops = [Op::Sum, Op::Prod, Op::Min, Op::Max];
+    for op in &ops {
+        for kind in [Basic::F64, Basic::F32, Basic::I32, Basic::I64, Basic::U8, Basic::U16] {
+            let cnt = n * 8 / kind.size();
+            let (a, b) = (bytes(&vals), bytes(&other));
+            // Aligned: u64-backed copies.
+            let mut aw = vec![0u64; n];
+            let mut bw = vec![0u64; n];
+            for i in 0..n {
+                aw[i] = u64::from_ne_bytes(a[i * 8..i * 8 + 8].try_into().unwrap());
+                bw[i] = u64::from_ne_bytes(b[i * 8..i * 8 + 8].try_into().unwrap());
+            }
+            // SAFETY: u64 vectors viewed as bytes (any byte pattern is fine).
+            let (ab, bb) = unsafe {
+                (
+                    std::slice::from_raw_parts(aw.as_ptr().cast::<u8>(), n * 8),
+                    std::slice::from_raw_parts_mut(bw.as_mut_ptr().cast::<u8>(), n * 8),
+                )
+            };
+            apply(op, kind, cnt, ab, bb).unwrap();
+            // Misaligned by one byte.
+            let mut am = vec![0u8; n * 8 + 1];
+            let mut bm = vec![0u8; n * 8 + 1];
+            am[1..].copy_from_slice(&a);
+            bm[1..].copy_from_slice(&b);
+            apply(op, kind, cnt, &am[1..], &mut bm[1..]).unwrap();
+            let same = bb
+                .iter()
+                .zip(&bm[1..])
+                .all(|(x, y)| x == y);
+            assert!(same, "{} on {kind:?}: aligned and misaligned differ", op.name());
+        }
+    }
+}
