@@ -84,25 +84,41 @@ impl Runtime {
 
 /// Wait for `req` to complete, polling and backing off; frees it.
 pub fn wait(req: ReqId) -> Result<Status> {
-    let mut backoff = with("MPI_Wait", |rt| Ok(rt.backoff))?;
+    let mut backoff = None;
     loop {
-        let (done, progressed) = with("MPI_Wait", |rt| {
+        // Poll under one lock acquisition until done or time to yield; another
+        // thread gets the lock between rounds.
+        let done = with("MPI_Wait", |rt| {
+            let b = backoff.get_or_insert(rt.backoff);
             if let Some(st) = rt.engine.test(req)? {
-                return Ok((Some(st), true));
+                return Ok(Some(st));
             }
-            let p = rt.progress()?;
-            Ok((rt.engine.test(req)?, p))
+            for _ in 0..POLLS_PER_LOCK {
+                let progressed = rt.progress()?;
+                if progressed {
+                    if let Some(st) = rt.engine.test(req)? {
+                        return Ok(Some(st));
+                    }
+                    b.reset();
+                } else if b.spin() {
+                    break;
+                }
+            }
+            Ok(None)
         })?;
         if let Some(st) = done {
             return Ok(st);
         }
-        if progressed {
-            backoff.reset();
-        } else {
-            backoff.idle();
+        if let Some(b) = backoff.as_mut() {
+            if b.oversubscribed() || b.spin() {
+                std::thread::yield_now();
+            }
         }
     }
 }
+
+/// Progress passes one waiter makes per acquisition of the runtime lock.
+const POLLS_PER_LOCK: usize = 64;
 
 /// Poll until `cond` holds (checked under the lock after each progress pass).
 pub fn progress_until(
@@ -281,7 +297,7 @@ fn setup() -> Result<Runtime> {
     let backoff = Backoff::policy(
         cfg.yield_mode,
         Map::ranks_on_kernel(&evidence, me),
-        evidence[me].cpus,
+        Map::cores_on_kernel(&evidence, me),
     );
     if cfg.verbose && me == 0 {
         eprint!("{}", describe(&map, &evidence));

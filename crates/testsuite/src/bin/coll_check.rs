@@ -610,12 +610,19 @@ fn real_domains(w: &Communicator) -> Result<()> {
     rwant.sort();
     let mut rgot = (*rd).clone();
     rgot.sort();
-    check!(rgot == rwant, "domains of the reversed communicator: {rd:?}");
+    check!(
+        rgot == rwant,
+        "domains of the reversed communicator: {rd:?}"
+    );
     for c in [w, &rev] {
         let r = c.rank();
         for &n in &[1usize, 13, 5003, 1 << 15] {
             for root in 0..p as i32 {
-                let mut b = if r == root { input(root, n) } else { vec![0; n] };
+                let mut b = if r == root {
+                    input(root, n)
+                } else {
+                    vec![0; n]
+                };
                 c.bcast(&mut b, root)?;
                 check!(b == input(root, n), "split-domain bcast n={n} root={root}");
                 let mut out = vec![0i64; n];
@@ -628,7 +635,10 @@ fn real_domains(w: &Communicator) -> Result<()> {
                 let want: Vec<i64> = (0..n)
                     .map(|i| (0..p as i32).map(|q| val(q, i)).sum())
                     .collect();
-                check!(r != root || out == want, "split-domain reduce n={n} root={root}");
+                check!(
+                    r != root || out == want,
+                    "split-domain reduce n={n} root={root}"
+                );
             }
             let mut out = vec![0i64; n];
             c.allreduce(Input::Buf(&input(r, n)), &mut out, &Op::Sum)?;

@@ -297,7 +297,8 @@ impl Sched {
     /// A scratch buffer of `len` bytes (from the scratch pool: its contents are
     /// whatever the last user left; every algorithm writes scratch before reading).
     pub fn tmp(&mut self, len: usize) -> B {
-        self.slots.push(Slot::Tmp(pool::take(len.div_ceil(16)), len));
+        self.slots
+            .push(Slot::Tmp(pool::take(len.div_ceil(16)), len));
         B {
             slot: self.slots.len() - 1,
             off: 0,

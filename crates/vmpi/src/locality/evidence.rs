@@ -18,6 +18,8 @@ pub struct Evidence {
     pub hostname: String,
     /// Cores this rank may run on.
     pub cpus: usize,
+    /// The cores this rank may run on (its affinity mask), as CPU numbers.
+    pub cpuset: Vec<usize>,
     /// Nonce in this rank's /dev/shm probe file (0 when shared memory is off).
     pub shm_nonce: u64,
     /// Address and content of this rank's CMA probe word.
@@ -25,6 +27,42 @@ pub struct Evidence {
     pub cma_word: [u8; 16],
     /// TCP addresses (the TCP channel's card).
     pub tcp: String,
+}
+
+/// CPU numbers as compact ranges: `0-3,8,10-11`.
+fn ranges(cpus: &[usize]) -> String {
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < cpus.len() {
+        let mut j = i;
+        while j + 1 < cpus.len() && cpus[j + 1] == cpus[j] + 1 {
+            j += 1;
+        }
+        out.push(if i == j {
+            cpus[i].to_string()
+        } else {
+            format!("{}-{}", cpus[i], cpus[j])
+        });
+        i = j + 1;
+    }
+    out.join(",")
+}
+
+fn parse_ranges(s: &str) -> Option<Vec<usize>> {
+    let mut v = Vec::new();
+    for part in s.split(',').filter(|p| !p.is_empty()) {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b): (usize, usize) = (a.parse().ok()?, b.parse().ok()?);
+                if b < a || b - a > 1 << 16 {
+                    return None;
+                }
+                v.extend(a..=b);
+            }
+            None => v.push(part.parse().ok()?),
+        }
+    }
+    Some(v)
 }
 
 fn hex(b: &[u8]) -> String {
@@ -57,20 +95,21 @@ impl Evidence {
             .ok()
             .and_then(|h| h.into_string().ok())
             .unwrap_or_else(|| "?".into());
-        let cpus = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0))
+        let cpuset: Vec<usize> = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0))
             .map(|set| {
                 (0..nix::sched::CpuSet::count())
                     .filter(|&i| set.is_set(i).unwrap_or(false))
-                    .count()
+                    .collect()
             })
-            .unwrap_or(1)
-            .max(1);
+            .unwrap_or_default();
+        let cpus = cpuset.len().max(1);
         Evidence {
             boot_id,
             ns,
             pid: std::process::id(),
             hostname,
             cpus,
+            cpuset,
             shm_nonce: 0,
             cma_addr: 0,
             cma_word: [0; 16],
@@ -110,7 +149,7 @@ impl Evidence {
             .take(64)
             .collect();
         format!(
-            "v1;boot:{};ns:{};pid:{};host:{};cpus:{};shm:{:x};cma:{:x}/{};tcp:{}",
+            "v1;boot:{};ns:{};pid:{};host:{};cpus:{};cpuset:{};shm:{:x};cma:{:x}/{};tcp:{}",
             self.boot_id,
             self.ns
                 .iter()
@@ -120,6 +159,7 @@ impl Evidence {
             self.pid,
             host,
             self.cpus,
+            ranges(&self.cpuset),
             self.shm_nonce,
             self.cma_addr,
             hex(&self.cma_word),
@@ -139,6 +179,7 @@ impl Evidence {
             pid: 0,
             hostname: String::new(),
             cpus: 1,
+            cpuset: Vec::new(),
             shm_nonce: 0,
             cma_addr: 0,
             cma_word: [0; 16],
@@ -165,6 +206,7 @@ impl Evidence {
                 "pid" => e.pid = v.parse().map_err(|_| bad("pid"))?,
                 "host" => e.hostname = v.to_string(),
                 "cpus" => e.cpus = v.parse().map_err(|_| bad("cpus"))?,
+                "cpuset" => e.cpuset = parse_ranges(v).ok_or_else(|| bad("cpuset"))?,
                 "shm" => e.shm_nonce = u64::from_str_radix(v, 16).map_err(|_| bad("shm"))?,
                 "cma" => {
                     let (a, w) = v.split_once('/').ok_or_else(|| bad("cma"))?;
@@ -201,5 +243,8 @@ mod tests {
             .message
             .contains("rank 3"));
         assert!(e.same_container(&e) && e.same_kernel(&e));
+        assert_eq!(ranges(&[0, 1, 2, 5, 7, 8]), "0-2,5,7-8");
+        assert_eq!(parse_ranges("0-2,5,7-8").unwrap(), vec![0, 1, 2, 5, 7, 8]);
+        assert!(parse_ranges("3-1").is_none());
     }
 }

@@ -240,6 +240,20 @@ impl Map {
     pub fn ranks_on_kernel(ev: &[Evidence], me: usize) -> usize {
         ev.iter().filter(|e| e.same_kernel(&ev[me])).count()
     }
+
+    /// How many distinct cores the ranks on `me`'s kernel may use together (the
+    /// union of their affinity masks): ranks pinned one per core are not
+    /// oversubscribed even though each mask holds one core.
+    pub fn cores_on_kernel(ev: &[Evidence], me: usize) -> usize {
+        let mut all: Vec<usize> = ev
+            .iter()
+            .filter(|e| e.same_kernel(&ev[me]))
+            .flat_map(|e| e.cpuset.iter().copied())
+            .collect();
+        all.sort_unstable();
+        all.dedup();
+        all.len().max(1)
+    }
 }
 
 #[cfg(test)]

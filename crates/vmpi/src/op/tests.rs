@@ -283,7 +283,14 @@ fn aligned_and_misaligned_agree() {
     let bytes = |v: &[f64]| v.iter().flat_map(|x| x.to_ne_bytes()).collect::<Vec<u8>>();
     let ops = [Op::Sum, Op::Prod, Op::Min, Op::Max];
     for op in &ops {
-        for kind in [Basic::F64, Basic::F32, Basic::I32, Basic::I64, Basic::U8, Basic::U16] {
+        for kind in [
+            Basic::F64,
+            Basic::F32,
+            Basic::I32,
+            Basic::I64,
+            Basic::U8,
+            Basic::U16,
+        ] {
             let cnt = n * 8 / kind.size();
             let (a, b) = (bytes(&vals), bytes(&other));
             // Aligned: u64-backed copies.
@@ -307,11 +314,12 @@ fn aligned_and_misaligned_agree() {
             am[1..].copy_from_slice(&a);
             bm[1..].copy_from_slice(&b);
             apply(op, kind, cnt, &am[1..], &mut bm[1..]).unwrap();
-            let same = bb
-                .iter()
-                .zip(&bm[1..])
-                .all(|(x, y)| x == y);
-            assert!(same, "{} on {kind:?}: aligned and misaligned differ", op.name());
+            let same = bb.iter().zip(&bm[1..]).all(|(x, y)| x == y);
+            assert!(
+                same,
+                "{} on {kind:?}: aligned and misaligned differ",
+                op.name()
+            );
         }
     }
 }

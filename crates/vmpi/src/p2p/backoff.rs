@@ -33,12 +33,20 @@ impl Backoff {
 
     /// Nothing happened in the last poll: wait a little.
     pub fn idle(&mut self) {
+        if self.spin() {
+            std::thread::yield_now();
+        }
+    }
+
+    /// Nothing happened: spin once, or return true when it is time to give the
+    /// core away (the caller releases its locks first, then calls `idle`).
+    pub fn spin(&mut self) -> bool {
         self.idle = self.idle.saturating_add(1);
         if self.idle >= self.yield_after {
-            std::thread::yield_now();
-        } else {
-            std::hint::spin_loop();
+            return true;
         }
+        std::hint::spin_loop();
+        false
     }
 
     pub fn oversubscribed(&self) -> bool {

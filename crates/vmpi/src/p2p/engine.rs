@@ -585,6 +585,9 @@ impl Channels {
 fn drain<C: PacketChannel>(ch: &mut C, st: &mut State, peer: usize) -> Result<bool> {
     let mut did = false;
     for _ in 0..64 {
+        if !ch.ready(peer) {
+            break;
+        }
         let Some(pkt) = ch.peek(peer)? else { break };
         let hdr = Header::decode(pkt.header, peer)?;
         st.incoming(peer, hdr, pkt.payload)?;

@@ -28,6 +28,11 @@ pub trait PacketChannel {
     /// Housekeeping that needs no peer: accept connections, flush partial writes, read
     /// sockets into their buffers. Cheap when there is nothing to do.
     fn progress(&mut self) -> Result<()>;
+    /// Whether a packet from `peer` may be waiting: a cheap check before `peek`
+    /// (false means there is certainly none).
+    fn ready(&self, _peer: usize) -> bool {
+        true
+    }
     /// The next packet from `peer`, left in place until [`PacketChannel::consume`].
     fn peek(&mut self, peer: usize) -> Result<Option<Packet<'_>>>;
     /// Drop the packet the last `peek(peer)` returned.

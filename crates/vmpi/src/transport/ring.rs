@@ -150,6 +150,17 @@ impl<M: RingMem> Consumer<M> {
         }
     }
 
+    /// Whether a record (or a wrap marker) is waiting: one load, no checks; `peek`
+    /// decides.
+    #[inline]
+    pub fn ready(&self) -> bool {
+        if self.peeked.is_some() {
+            return true;
+        }
+        let s = self.mem.load_stamp(self.head % self.mem.cap());
+        s & VALID != 0 && s & 0xffff_ffff == (self.head / ALIGN) & 0xffff_ffff
+    }
+
     /// The next record's (offset of its body in the data area, body length), if one
     /// is complete. Stays the same until [`Consumer::consume`].
     pub fn peek(&mut self) -> Result<Option<(u64, usize)>, Corrupt> {

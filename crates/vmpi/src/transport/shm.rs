@@ -203,6 +203,14 @@ impl PacketChannel for ShmTransport {
         Ok(())
     }
 
+    #[inline]
+    fn ready(&self, peer: usize) -> bool {
+        match self.local_of.get(peer).copied().flatten() {
+            Some(l) => self.rx[l].as_ref().is_some_and(|c| c.ready()),
+            None => true,
+        }
+    }
+
     fn peek(&mut self, peer: usize) -> Result<Option<Packet<'_>>> {
         let l = self.local(peer)?;
         let c = self.rx[l]
