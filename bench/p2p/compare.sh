@@ -107,6 +107,7 @@ for run in $(seq 1 "$RUNS"); do
             cmd_for "$lib" "$test"
             f=$OUT/$test-$lib-$run.txt
             echo "== run $run/$RUNS: $lib $test" >&2
+            echo "$(date -u +%H:%M:%S) run $run $lib $test load: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$OUT/runs.log"
             "${cmd[@]}" > "$f" 2> "$f.err"
             rc=$?
             if [ $rc -ne 0 ]; then
@@ -115,6 +116,7 @@ for run in $(seq 1 "$RUNS"); do
                 mv "$f" "$f.failed"
                 failed=1
             fi
+            [ -s "$f.err" ] || rm -f "$f.err"
         done
     done
 done
