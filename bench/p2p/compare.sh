@@ -21,6 +21,7 @@
 #   PIN=1             pin rank r to core r (vmpi: bench/p2p/pin.sh = taskset;
 #                     MPICH: -bind-to core; Open MPI: --bind-to core); 0: no pinning
 #   NO_BUILD=1        skip the builds
+#   SUMMARY_ONLY=1    run nothing; summarize the outputs already in OUT again
 #   OUT=results/p2p/<date>-<scenario>   raw outputs and summary.md go there
 #   TIMEOUT=600       seconds per run
 set -uo pipefail
@@ -41,6 +42,8 @@ case $SCENARIO in shm|tcp) ;; *) echo "compare.sh: SCENARIO must be shm or tcp" 
 mkdir -p "$OUT" "$BIN" || exit 2
 
 have() { command -v "$1" >/dev/null 2>&1; }
+
+[ -n "${SUMMARY_ONLY:-}" ] && NO_BUILD=1 RUNS=0
 
 # ---- build -------------------------------------------------------------------
 if [ -z "${NO_BUILD:-}" ]; then
@@ -91,14 +94,14 @@ cmd_for() {
     cmd+=(--test "$test" $BENCH_ARGS)
 }
 
-{
+[ -n "${SUMMARY_ONLY:-}" ] || {
     echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
     echo "host: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores"
     echo "git: $(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet HEAD 2>/dev/null || echo ' (dirty)')"
     echo "scenario: $SCENARIO, runs: $RUNS, pin: $PIN, bench args: ${BENCH_ARGS:-none}"
     for lib in "${libs[@]}"; do for test in $TESTS; do cmd_for "$lib" "$test"; echo "$lib $test: ${cmd[*]}"; done; done
 } > "$OUT/setup.txt"
-cat "$OUT/setup.txt" >&2
+[ -n "${SUMMARY_ONLY:-}" ] || cat "$OUT/setup.txt" >&2
 
 failed=0
 for run in $(seq 1 "$RUNS"); do
