@@ -24,6 +24,11 @@
 #   SUMMARY_ONLY=1    run nothing; summarize the outputs already in OUT again
 #   OUT=results/p2p/<date>-<scenario>   raw outputs and summary.md go there
 #   TIMEOUT=600       seconds per run
+#   QUIET_WAIT=0      before each run wait up to this many seconds for the machine to
+#                     be idle (other processes using < QUIET_CPUS cores on average
+#                     over 1 s, sampled from /proc/loadavg); 0 = do not wait. The
+#                     state found is written to OUT/runs.log either way.
+#   QUIET_CPUS=0.3
 set -uo pipefail
 
 cd "$(dirname "$0")/../.." || exit 2
@@ -35,6 +40,8 @@ BENCH_ARGS=${BENCH_ARGS:-}
 ROWS=${ROWS:-all}
 PIN=${PIN:-1}
 TIMEOUT=${TIMEOUT:-600}
+QUIET_WAIT=${QUIET_WAIT:-0}
+QUIET_CPUS=${QUIET_CPUS:-0.3}
 OUT=${OUT:-results/p2p/$(date +%Y%m%d-%H%M%S)-$SCENARIO}
 BIN=target/p2p
 
@@ -103,6 +110,28 @@ cmd_for() {
 } > "$OUT/setup.txt"
 [ -n "${SUMMARY_ONLY:-}" ] || cat "$OUT/setup.txt" >&2
 
+# busy: processes running on average over 1 s, besides the sampling shell itself.
+busy() {
+    local sum=0 i r
+    for i in 1 2 3 4 5 6 7 8 9 10; do
+        r=$(cut -d' ' -f4 /proc/loadavg); r=${r%/*}
+        sum=$((sum + r - 1))
+        sleep 0.1
+    done
+    awk -v s=$sum 'BEGIN { printf "%.1f", s / 10 }'
+}
+
+wait_quiet() {
+    local start=$SECONDS b
+    b=$(busy)
+    while [ "$QUIET_WAIT" -gt 0 ] && [ $((SECONDS - start)) -lt "$QUIET_WAIT" ] &&
+          awk -v b="$b" -v m="$QUIET_CPUS" 'BEGIN { exit !(b > m) }'; do
+        sleep 2
+        b=$(busy)
+    done
+    echo "busy $b after $((SECONDS - start)) s wait"
+}
+
 failed=0
 for run in $(seq 1 "$RUNS"); do
     for test in $TESTS; do
@@ -110,7 +139,8 @@ for run in $(seq 1 "$RUNS"); do
             cmd_for "$lib" "$test"
             f=$OUT/$test-$lib-$run.txt
             echo "== run $run/$RUNS: $lib $test" >&2
-            echo "$(date -u +%H:%M:%S) run $run $lib $test load: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$OUT/runs.log"
+            q=$(wait_quiet)
+            echo "$(date -u +%H:%M:%S) run $run $lib $test load: $(cut -d' ' -f1-3 /proc/loadavg), $q" >> "$OUT/runs.log"
             "${cmd[@]}" > "$f" 2> "$f.err"
             rc=$?
             if [ $rc -ne 0 ]; then
