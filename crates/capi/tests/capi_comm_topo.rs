@@ -7,88 +7,9 @@
 //! Needs gcc and MPICH (`apt-get install mpich libmpich-dev`), and the release
 //! build: `make capi`.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::sync::OnceLock;
+mod common;
+use common::*;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
-fn profile_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().unwrap().parent().unwrap().to_path_buf()
-}
-
-fn tmp() -> PathBuf {
-    let d =
-        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("capi-comm-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn prefix() -> &'static Path {
-    static P: OnceLock<PathBuf> = OnceLock::new();
-    P.get_or_init(|| {
-        let pd = profile_dir();
-        assert!(
-            pd.join("libmpi.so").exists() && pd.join("mpirun").exists(),
-            "run `make capi` first"
-        );
-        let p = tmp().join("prefix");
-        let out = Command::new("make")
-            .arg("-C")
-            .arg(root())
-            .arg("install")
-            .arg(format!("PREFIX={}", p.display()))
-            .arg("NO_BUILD=1")
-            .arg(format!("RELEASE={}", pd.display()))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "make install failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        p
-    })
-}
-
-fn text(o: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
-
-fn compile(cc: &Path, src: &str, out: &Path) {
-    let o = Command::new(cc)
-        .args(["-O1", "-o"])
-        .arg(out)
-        .arg(
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("tests/c")
-                .join(src),
-        )
-        .output()
-        .unwrap();
-    let (so, se) = text(&o);
-    assert!(o.status.success(), "{cc:?} {src} failed:\n{so}{se}");
-}
-
-fn mpich_cc() -> PathBuf {
-    let p = PathBuf::from("/usr/bin/mpicc.mpich");
-    assert!(
-        p.exists(),
-        "MPICH is needed for this test: apt-get install mpich libmpich-dev"
-    );
-    p
-}
-
-/// Run under our mpirun; the sorted stdout lines, after checking every rank passed.
 fn ours(n: usize, prog: &Path) -> Vec<String> {
     let o = Command::new(prefix().join("bin/mpirun"))
         .arg("-np")
@@ -118,7 +39,6 @@ fn sorted(s: &str) -> Vec<String> {
     v
 }
 
-/// The same program under real MPICH (None when mpiexec.mpich is missing).
 fn mpich(n: usize, prog: &Path) -> Option<Vec<String>> {
     let exe = Path::new("/usr/bin/mpiexec.mpich");
     if !exe.exists() {
@@ -139,7 +59,6 @@ fn mpich(n: usize, prog: &Path) -> Option<Vec<String>> {
     Some(sorted(&so))
 }
 
-/// Build `src` both ways and run it on `ranks`; compare with MPICH when `compare`.
 fn check(src: &str, ranks: &[usize], compare: bool) {
     let d = tmp();
     let stem = src.trim_end_matches(".c");

@@ -9,20 +9,8 @@
 //! without a cache it fetches from crates.io. Needs clang and libclang-dev
 //! (bindgen), and the release build (`make capi`).
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
-fn profile_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().unwrap().parent().unwrap().to_path_buf()
-}
+mod common;
+use common::*;
 
 #[test]
 fn rsmpi_builds_with_our_mpicc_and_runs_under_our_mpirun() {
