@@ -28,6 +28,7 @@ pub mod env;
 pub mod errh;
 pub mod info;
 pub mod misc;
+pub mod mpit;
 pub mod op;
 pub mod p2p;
 pub mod req;
