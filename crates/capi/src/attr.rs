@@ -24,6 +24,8 @@ pub struct Keyval {
     pub copy: Option<CopyFn>,
     pub delete: Option<DeleteFn>,
     pub extra: usize,
+    /// A datatype keyval (MPI_Type_create_keyval): not usable on communicators.
+    pub types: bool,
 }
 
 /// MPI_DUP_FN / MPI_COMM_DUP_FN: the copy gets the same value.
@@ -51,10 +53,19 @@ static mut LASTCODE_VAL: c_int = 0;
 static mut APPNUM_VAL: c_int = 0;
 
 fn keyval(k: c_int) -> R<Keyval> {
+    keyval_of(k, false)
+}
+
+/// The keyval `k` of the given kind (communicator or datatype), or MPI_ERR_KEYVAL.
+fn keyval_of(k: c_int, types: bool) -> R<Keyval> {
     st().keyvals
         .get(k)
         .copied()
-        .ok_or_else(|| err(MPI_ERR_KEYVAL, format!("invalid keyval {:#x}", k as u32)))
+        .filter(|kv| kv.types == types)
+        .ok_or_else(|| {
+            let kind = if types { "datatype" } else { "communicator" };
+            err(MPI_ERR_KEYVAL, format!("invalid {kind} keyval {:#x}", k as u32))
+        })
 }
 
 /// Run the delete callback of `k` for `value` on `comm` (no lock held).
@@ -136,13 +147,13 @@ pub fn copy_all(from: MPI_Comm, to: MPI_Comm) -> R<()> {
 
 mpi_fn! { MPI_COMM_WORLD => fn MPI_Comm_create_keyval / PMPI_Comm_create_keyval(comm_copy_attr_fn: Option<CopyFn>, comm_delete_attr_fn: Option<DeleteFn>, comm_keyval: *mut c_int, extra_state: *mut c_void) {
     let o = out(comm_keyval, "comm_keyval")?;
-    *o = st().keyvals.insert(Keyval { copy: comm_copy_attr_fn, delete: comm_delete_attr_fn, extra: extra_state as usize });
+    *o = st().keyvals.insert(Keyval { copy: comm_copy_attr_fn, delete: comm_delete_attr_fn, extra: extra_state as usize, types: false });
     Ok(())
 }}
 
 mpi_fn! { MPI_COMM_WORLD => fn MPI_Keyval_create / PMPI_Keyval_create(copy_fn: Option<CopyFn>, delete_fn: Option<DeleteFn>, keyval: *mut c_int, extra_state: *mut c_void) {
     let o = out(keyval, "keyval")?;
-    *o = st().keyvals.insert(Keyval { copy: copy_fn, delete: delete_fn, extra: extra_state as usize });
+    *o = st().keyvals.insert(Keyval { copy: copy_fn, delete: delete_fn, extra: extra_state as usize, types: false });
     Ok(())
 }}
 
@@ -256,4 +267,124 @@ mpi_fn! { comm => fn MPI_Comm_delete_attr / PMPI_Comm_delete_attr(comm: MPI_Comm
 }}
 mpi_fn! { comm => fn MPI_Attr_delete / PMPI_Attr_delete(comm: MPI_Comm, keyval: c_int) {
     delete_attr(comm, keyval)
+}}
+
+// ---- datatype attributes ----------------------------------------------------------------
+// The same keyval table and callbacks as communicators (MPI_Type_copy_attr_function
+// has MPI_Comm_copy_attr_function's shape: the handle is an int in both), the
+// values kept per datatype in `State::type_attrs`.
+
+/// Run the delete callback of type keyval `k` for `value` on `dt` (no lock held).
+unsafe fn run_type_delete(dt: MPI_Datatype, k: c_int, kv: Keyval, value: usize) -> R<()> {
+    run_delete(dt, k, kv, value)
+}
+
+/// Delete every attribute of datatype `dt` through the delete callbacks (MPI_Type_free).
+pub fn type_delete_all(dt: MPI_Datatype) -> R<()> {
+    loop {
+        let next = {
+            let mut s = st();
+            let Some(m) = s.type_attrs.get_mut(&dt) else {
+                return Ok(());
+            };
+            let Some((&k, &v)) = m.iter().next_back() else {
+                s.type_attrs.remove(&dt);
+                return Ok(());
+            };
+            m.remove(&k);
+            (k, v, s.keyvals.get(k).copied())
+        };
+        if let (k, v, Some(kv)) = next {
+            // SAFETY: callbacks the application registered with this signature.
+            unsafe { run_type_delete(dt, k, kv, v)? };
+        }
+    }
+}
+
+/// Copy the attributes of `from` to the new datatype `to` through their copy
+/// callbacks (MPI_Type_dup).
+pub fn type_copy_all(from: MPI_Datatype, to: MPI_Datatype) -> R<()> {
+    let attrs: Vec<(c_int, usize)> = match st().type_attrs.get(&from) {
+        Some(m) => m.iter().map(|(k, v)| (*k, *v)).collect(),
+        None => return Ok(()),
+    };
+    for (k, v) in attrs {
+        let kv = keyval_of(k, true)?;
+        let Some(copy) = kv.copy else { continue };
+        let mut outv: *mut c_void = std::ptr::null_mut();
+        let mut flag: c_int = 0;
+        // SAFETY: a callback the application registered with this signature.
+        let rc = unsafe {
+            copy(
+                from,
+                k,
+                kv.extra as *mut c_void,
+                v as *mut c_void,
+                &mut outv as *mut _ as *mut c_void,
+                &mut flag,
+            )
+        };
+        if rc != MPI_SUCCESS {
+            return fail(
+                rc,
+                format!("the copy callback of keyval {:#x} returned {rc}", k as u32),
+            );
+        }
+        if flag != 0 {
+            st().type_attrs.entry(to).or_default().insert(k, outv as usize);
+        }
+    }
+    Ok(())
+}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_create_keyval / PMPI_Type_create_keyval(type_copy_attr_fn: Option<CopyFn>, type_delete_attr_fn: Option<DeleteFn>, type_keyval: *mut c_int, extra_state: *mut c_void) {
+    let o = out(type_keyval, "type_keyval")?;
+    *o = st().keyvals.insert(Keyval { copy: type_copy_attr_fn, delete: type_delete_attr_fn, extra: extra_state as usize, types: true });
+    Ok(())
+}}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_free_keyval / PMPI_Type_free_keyval(type_keyval: *mut c_int) {
+    let h = out(type_keyval, "type_keyval")?;
+    keyval_of(*h, true)?;
+    // As for communicators: attributes already set keep their callbacks.
+    *h = MPI_KEYVAL_INVALID;
+    Ok(())
+}}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_set_attr / PMPI_Type_set_attr(datatype: MPI_Datatype, type_keyval: c_int, attribute_val: *mut c_void) {
+    crate::dtype::info(datatype)?;
+    let kv = keyval_of(type_keyval, true)?;
+    let old = st().type_attrs.get(&datatype).and_then(|m| m.get(&type_keyval).copied());
+    if let Some(old) = old {
+        run_type_delete(datatype, type_keyval, kv, old)?;
+    }
+    st().type_attrs.entry(datatype).or_default().insert(type_keyval, attribute_val as usize);
+    Ok(())
+}}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_get_attr / PMPI_Type_get_attr(datatype: MPI_Datatype, type_keyval: c_int, attribute_val: *mut c_void, flag: *mut c_int) {
+    crate::dtype::info(datatype)?;
+    keyval_of(type_keyval, true)?;
+    let f = out(flag, "flag")?;
+    if attribute_val.is_null() {
+        return fail(MPI_ERR_ARG, "attribute_val is a null pointer");
+    }
+    match st().type_attrs.get(&datatype).and_then(|m| m.get(&type_keyval).copied()) {
+        Some(v) => {
+            *(attribute_val as *mut *mut c_void) = v as *mut c_void;
+            *f = 1;
+        }
+        None => *f = 0,
+    }
+    Ok(())
+}}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_delete_attr / PMPI_Type_delete_attr(datatype: MPI_Datatype, type_keyval: c_int) {
+    crate::dtype::info(datatype)?;
+    let kv = keyval_of(type_keyval, true)?;
+    let v = st().type_attrs.get_mut(&datatype).and_then(|m| m.remove(&type_keyval));
+    match v {
+        Some(v) => run_type_delete(datatype, type_keyval, kv, v),
+        None => fail(MPI_ERR_KEYVAL, format!("no attribute for keyval {:#x} on datatype {:#x}", type_keyval as u32, datatype as u32)),
+    }
 }}

@@ -78,6 +78,8 @@ pub struct State {
     pub infos: Table<crate::info::InfoObj>,
     pub errhs: Table<crate::err::CommErrFn>,
     pub keyvals: Table<crate::attr::Keyval>,
+    /// Datatype attributes: datatype -> (keyval -> value), predefined types included.
+    pub type_attrs: HashMap<MPI_Datatype, BTreeMap<c_int, usize>>,
     /// Engine requests nobody waits for (freed active requests, buffered sends),
     /// with the copy a buffered send reads from; reaped as they complete.
     pub detached: Vec<(vmpi::p2p::ReqId, Option<Vec<u8>>)>,
@@ -95,6 +97,9 @@ pub struct State {
     pub ops: Table<crate::op::OpObj>,
     /// Unpacks (and temporaries) waiting for an engine request to complete.
     pub dt_fixups: HashMap<vmpi::p2p::ReqId, crate::dtype::Fixup>,
+    /// The MPI_Type_create_f90_* types: handle -> (combiner, p, r), one per
+    /// distinct call (repeated calls give the same handle).
+    pub f90_types: HashMap<MPI_Datatype, (c_int, c_int, c_int)>,
     // groups, topologies, sessions (capi-comm)
     pub groups: Table<vmpi::comm::Group>,
     pub topos: HashMap<MPI_Comm, crate::topo::Topo>,
@@ -117,6 +122,7 @@ pub fn st() -> MutexGuard<'static, State> {
             infos: Table::new(DYN_INFO),
             errhs: Table::new(DYN_ERRH),
             keyvals: Table::new(DYN_KEYVAL),
+            type_attrs: HashMap::new(),
             detached: Vec::new(),
             bsend: Default::default(),
             user_classes: Vec::new(),
@@ -130,6 +136,7 @@ pub fn st() -> MutexGuard<'static, State> {
             dtypes: Table::new(crate::dtype::DYN_DTYPE),
             ops: Table::new(crate::op::DYN_OP),
             dt_fixups: HashMap::new(),
+            f90_types: HashMap::new(),
             // groups, topologies, sessions (capi-comm)
             groups: Table::new(crate::group::DYN_GROUP),
             topos: HashMap::new(),
