@@ -64,7 +64,10 @@ fn keyval_of(k: c_int, types: bool) -> R<Keyval> {
         .filter(|kv| kv.types == types)
         .ok_or_else(|| {
             let kind = if types { "datatype" } else { "communicator" };
-            err(MPI_ERR_KEYVAL, format!("invalid {kind} keyval {:#x}", k as u32))
+            err(
+                MPI_ERR_KEYVAL,
+                format!("invalid {kind} keyval {:#x}", k as u32),
+            )
         })
 }
 
@@ -331,7 +334,10 @@ pub fn type_copy_all(from: MPI_Datatype, to: MPI_Datatype) -> R<()> {
             );
         }
         if flag != 0 {
-            st().type_attrs.entry(to).or_default().insert(k, outv as usize);
+            st().type_attrs
+                .entry(to)
+                .or_default()
+                .insert(k, outv as usize);
         }
     }
     Ok(())

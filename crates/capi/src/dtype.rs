@@ -911,16 +911,32 @@ fn f90_base(comb: c_int, p: c_int, r: c_int) -> R<MPI_Datatype> {
             _ if r <= 4 => 0x4c00022f,  // MPI_INTEGER2
             _ if r <= 9 => 0x4c000430,  // MPI_INTEGER4
             _ if r <= 18 => 0x4c000831, // MPI_INTEGER8
-            _ => return fail(MPI_ERR_OTHER, format!("no Fortran integer kind has a decimal range of {r}")),
+            _ => {
+                return fail(
+                    MPI_ERR_OTHER,
+                    format!("no Fortran integer kind has a decimal range of {r}"),
+                )
+            }
         }
     } else {
         let cplx = comb == COMBINER_F90_COMPLEX;
         if p <= 6 && r <= 37 {
-            if cplx { 0x4c000828 } else { 0x4c000427 } // MPI_COMPLEX8 / MPI_REAL4
+            if cplx {
+                0x4c000828
+            } else {
+                0x4c000427
+            } // MPI_COMPLEX8 / MPI_REAL4
         } else if p <= 15 && r <= 307 {
-            if cplx { 0x4c00102a } else { 0x4c000829 } // MPI_COMPLEX16 / MPI_REAL8
+            if cplx {
+                0x4c00102a
+            } else {
+                0x4c000829
+            } // MPI_COMPLEX16 / MPI_REAL8
         } else {
-            return fail(MPI_ERR_OTHER, format!("no Fortran real kind has precision {p} and range {r}"));
+            return fail(
+                MPI_ERR_OTHER,
+                format!("no Fortran real kind has precision {p} and range {r}"),
+            );
         }
     };
     Ok(h as MPI_Datatype)
@@ -933,7 +949,11 @@ unsafe fn f90(comb: c_int, p: c_int, r: c_int, newtype: *mut MPI_Datatype) -> R<
     let o = out(newtype, "newtype")?;
     let base = f90_base(comb, p, r)?;
     let key = (comb, p, r);
-    let known = st().f90_types.iter().find(|(_, k)| **k == key).map(|(h, _)| *h);
+    let known = st()
+        .f90_types
+        .iter()
+        .find(|(_, k)| **k == key)
+        .map(|(h, _)| *h);
     if let Some(h) = known {
         *o = h;
         return Ok(());

@@ -78,6 +78,7 @@ macro_rules! mpit_fn {
     (fn $name:ident / $pname:ident ( $($a:ident : $t:ty),* $(,)? ) $body:block) => {
         #[no_mangle]
         pub unsafe extern "C" fn $pname($($a: $t),*) -> c_int {
+            #[allow(clippy::redundant_closure_call)]
             let r: TR = (|| $body)();
             match r {
                 Ok(()) => MPI_SUCCESS,
