@@ -357,6 +357,7 @@ impl Job {
             }
             self.check_deadlines();
             self.check_barrier_deadlock();
+            self.check_abandoned();
         }
         self.finish_outputs();
         match self.phase {
@@ -500,6 +501,29 @@ impl Job {
         }
     }
 
+    /// A rank that started MPI and exited with status 0 without finalizing leaves the
+    /// others waiting for it forever (Hydra calls this a bad termination too). Judged
+    /// once its PMI connection is drained, so a `finalize` still in the socket counts.
+    fn check_abandoned(&mut self) {
+        if !matches!(self.phase, Phase::Running) || self.ranks.iter().all(|r| r.status.is_some()) {
+            return;
+        }
+        let gone = (0..self.ranks.len()).find(|&i| {
+            let r = &self.ranks[i];
+            r.status.is_some_and(|s| s.code() == Some(0))
+                && r.pmi.is_none()
+                && self.server.left_without_finalize(i)
+        });
+        if let Some(i) = gone {
+            let r = &self.ranks[i];
+            self.log(&format!(
+                "rank {i} (pid {} on {}) exited without calling MPI_Finalize; terminating the job",
+                r.pid, r.host
+            ));
+            self.terminate(1);
+        }
+    }
+
     /// A rank that has exited without entering the barrier others wait in would leave
     /// them hanging forever.
     fn check_barrier_deadlock(&mut self) {
@@ -629,6 +653,8 @@ impl Job {
     fn close_pmi(&mut self, i: usize, why: Option<String>) {
         if let Some(msg) = why {
             self.log(&format!("rank {i}: {msg}; closing its PMI connection"));
+            // Already reported; it cannot finalize through a closed connection.
+            self.server.disown(i);
         }
         self.ranks[i].pmi = None;
     }

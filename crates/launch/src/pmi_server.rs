@@ -56,6 +56,9 @@ pub struct Server {
     committed: HashMap<String, String>,
     pending: HashMap<String, String>,
     in_barrier: Vec<bool>,
+    /// Ranks that sent `init` / `finalize`.
+    inited: Vec<bool>,
+    finalized: Vec<bool>,
 }
 
 fn fail(cmd: &str, rc: i32, msg: &str) -> Command {
@@ -76,6 +79,8 @@ impl Server {
             committed,
             pending: HashMap::new(),
             in_barrier: vec![false; size],
+            inited: vec![false; size],
+            finalized: vec![false; size],
         }
     }
 
@@ -86,6 +91,17 @@ impl Server {
 
     pub fn is_in_barrier(&self, rank: usize) -> bool {
         self.in_barrier[rank]
+    }
+
+    /// Did this rank start PMI (MPI_Init) and never say `finalize`? A rank that then
+    /// exits leaves the others waiting for it.
+    pub fn left_without_finalize(&self, rank: usize) -> bool {
+        self.inited[rank] && !self.finalized[rank]
+    }
+
+    /// Stop expecting `finalize` from a rank whose connection was closed for bad input.
+    pub fn disown(&mut self, rank: usize) {
+        self.inited[rank] = false;
     }
 
     fn check_kvsname(&self, c: &Command, reply: &str) -> Option<Command> {
@@ -114,6 +130,7 @@ impl Server {
                         "rank {rank} asked for PMI version {v}; only PMI-1 is served"
                     ));
                 }
+                self.inited[rank] = true;
                 Response::reply(
                     rank,
                     reply
@@ -148,11 +165,14 @@ impl Server {
             "put" => Response::reply(rank, self.put(c)),
             "get" => Response::reply(rank, self.get(c)),
             "barrier_in" => self.barrier_in(rank),
-            "finalize" => Response {
-                replies: vec![(rank, Command::new("finalize_ack").arg("rc", 0))],
-                event: Event::Finalized,
-                log: None,
-            },
+            "finalize" => {
+                self.finalized[rank] = true;
+                Response {
+                    replies: vec![(rank, Command::new("finalize_ack").arg("rc", 0))],
+                    event: Event::Finalized,
+                    log: None,
+                }
+            }
             "abort" => {
                 let (code, log) = match c.get_int("exitcode") {
                     Ok(n) if (0..=255).contains(&n) => (n as i32, None),

@@ -51,10 +51,15 @@ elif mode == "abort":
     if rank == 1:
         send(b"cmd=abort exitcode=7\n")
     import time; time.sleep(30)
+elif mode == "early":
+    if rank == 0:
+        sys.exit(0)
+    import time; time.sleep(30)
 elif mode == "garbage":
     if rank == 0:
         r = cmd("cmd=frobnicate x=1"); print("unknown", r["rc"], r["msg"])
         r = cmd("cmd=get_maxes"); print("still served", r["rc"])
+        cmd("cmd=finalize")
     elif rank == 1:
         print("garbage", cmd("no_cmd_here"))
     elif rank == 2:
@@ -387,6 +392,21 @@ fn timeout_ends_the_job() {
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(124));
+}
+
+#[test]
+fn leaving_without_finalize_ends_the_job() {
+    let t = Tmp::new("early");
+    let start = Instant::now();
+    let o = mpirun(&["-n", "3", "python3", &t.client(), "early"]);
+    assert!(start.elapsed() < Duration::from_secs(10));
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("rank 0 (pid")
+            && text(&o.stderr).contains("without calling MPI_Finalize"),
+        "{}",
+        text(&o.stderr)
+    );
 }
 
 #[test]
