@@ -356,6 +356,46 @@ def summarize(out):
     return "\n".join(md)
 
 
+DOC_SIZES = [8, 1 << 10, 64 << 10, 1 << 20]
+
+
+def doc_tables(out):
+    """Compact tables for docs/performance.md: per rank count, one row per benchmark,
+    at 8 B / 1 KiB / 64 KiB / 1 MiB (barrier: its one line): vmpi, MPICH, Open MPI."""
+    data = json.load(open(os.path.join(out, "best.json")))
+    meta = json.load(open(os.path.join(out, "meta.json")))
+    md = []
+    for np in meta["np"]:
+        rows = [k for k in data if k.endswith(f"-np{np}")]
+        if not rows:
+            continue
+        md.append(f"#### {np} ranks: vmpi / MPICH / Open MPI, best of {meta['runs']} runs "
+                  f"(ratio = vmpi / best peer; bandwidth rows in MB/s, the rest in us)\n")
+        md.append("| benchmark | " + " | ".join(human(s) for s in DOC_SIZES) + " |")
+        md.append("|---|" + "---|" * len(DOC_SIZES))
+        for k in rows:
+            bench = k.rsplit("-np", 1)[0]
+            hib = bench in HIGHER_IS_BETTER
+            libd = data[k]
+            cells = []
+            for s in ([0] if bench == "barrier" else DOC_SIZES):
+                vals = [libd.get(l, {}).get(str(s)) for l in ("vmpi", "mpich", "openmpi")]
+                if vals[0] is None:
+                    cells.append("-")
+                    continue
+                fmt = (lambda v: "-" if v is None else (f"{v:,.0f}" if v >= 100 else f"{v:.2f}"))
+                peers = [v for v in vals[1:] if v is not None]
+                r = ""
+                if peers:
+                    r = f" ({vals[0] / (max(peers) if hib else min(peers)):.2f})"
+                cells.append(" / ".join(fmt(v) for v in vals) + r)
+            if bench == "barrier":
+                cells += [""] * (len(DOC_SIZES) - 1)
+            md.append(f"| {bench} | " + " | ".join(cells) + " |")
+        md.append("")
+    return "\n".join(md)
+
+
 def plot(path, bench, np, metric, hib, libd, present, ratios, scenario, over):
     try:
         import matplotlib
@@ -437,7 +477,11 @@ def main():
     p.add_argument("--no-build", action="store_true", default=bool(env("NO_BUILD")))
     p.add_argument("--out", default=env("OUT") or None)
     p.add_argument("--summarize", metavar="DIR", help="only rebuild summary and plots of DIR")
+    p.add_argument("--doc", metavar="DIR", help="print the compact tables of docs/performance.md for DIR")
     args = p.parse_args()
+    if args.doc:
+        print(doc_tables(args.doc))
+        return 0
     if args.summarize:
         print(summarize(args.summarize))
         return 0
