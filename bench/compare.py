@@ -428,6 +428,13 @@ def plot(path, bench, np, metric, hib, libd, present, ratios, scenario, over):
         xs = sorted(ratios)
         rx.plot([max(s, 0.5) for s in xs], [ratios[s] for s in xs], marker="o", ms=3, color="C0")
         rx.axhline(1.0, color="gray", lw=0.8)
+        rx.set_yscale("log", base=2)  # 2x ahead and 2x behind equally far from 1
+        lo, hi = min(min(ratios.values()), 1.0), max(max(ratios.values()), 1.0)
+        ticks = [t for t in (1 / 16, 1 / 8, 1 / 4, 1 / 2, 1, 2, 4, 8, 16, 32, 64)
+                 if lo / 2 < t < hi * 2]
+        rx.set_yticks(ticks, [f"{t:g}" for t in ticks])
+        rx.minorticks_off()
+        rx.tick_params(axis="x", which="both", labelbottom=True)
         rx.set_ylabel("vmpi / best", fontsize=8)
         rx.grid(True, which="both", alpha=0.3)
     if one:
