@@ -40,3 +40,15 @@ capi:
 PREFIX ?= /usr/local
 install: $(if $(NO_BUILD),,capi)
 	crates/capi/install.sh $(PREFIX) $(abspath $(RELEASE))
+
+# Benchmarks against MPICH and Open MPI (bench/compare.py, docs/performance.md):
+#   make bench                     shared memory, 2 and 4 ranks, 3 interleaved runs
+#   make bench SCENARIO=tcp        vmpi MV2_USE_SHARED_MEM=0 vs MPICH/Open MPI over TCP
+#   make bench RUNS=5 NP="2" SIZES=1:64K BENCHES=latency,allreduce
+# Results (tables, plots, raw outputs) go to results/<date>-<scenario>/.
+.PHONY: bench
+SCENARIO ?= shm
+bench:
+	scripts/install-bench-deps.sh
+	SCENARIO="$(SCENARIO)" RUNS="$(RUNS)" NP="$(NP)" SIZES="$(SIZES)" BENCHES="$(BENCHES)" \
+		bench/compare.py
