@@ -225,6 +225,10 @@ pub fn get(h: MPI_Datatype) -> R<Datatype> {
 
 /// A datatype to communicate with: committed (MPICH: MPI_ERR_TYPE otherwise).
 pub fn for_comm(h: MPI_Datatype) -> R<Datatype> {
+    // Predefined types are always committed: no table lookup on the hot path.
+    if let Some(b) = basic_of(h) {
+        return Ok(Datatype::basic(b));
+    }
     let t = get(h)?;
     if let Some(o) = st().dtypes.get(h) {
         if !o.committed {
