@@ -71,7 +71,8 @@ fn keyval_of(k: c_int, types: bool) -> R<Keyval> {
         })
 }
 
-/// Run the delete callback of `k` for `value` on `comm` (no lock held).
+/// Run the delete callback of `k` for `value` on `comm` (a communicator or datatype
+/// handle; no lock held).
 unsafe fn run_delete(comm: MPI_Comm, k: c_int, kv: Keyval, value: usize) -> R<()> {
     if let Some(d) = kv.delete {
         let rc = d(comm, k, value as *mut c_void, kv.extra as *mut c_void);
@@ -110,8 +111,33 @@ pub fn delete_all(comm: MPI_Comm) -> R<()> {
     }
 }
 
-/// Copy the attributes of `from` to `to` through their copy callbacks (for
-/// MPI_Comm_dup when communicator management lands).
+/// Run `kv`'s copy callback for attribute `k` = `value` of object `from` (a
+/// communicator or datatype handle): Some(new value) when the callback says to copy.
+fn run_copy(from: c_int, k: c_int, kv: Keyval, value: usize) -> R<Option<usize>> {
+    let Some(copy) = kv.copy else { return Ok(None) };
+    let mut outv: *mut c_void = std::ptr::null_mut();
+    let mut flag: c_int = 0;
+    // SAFETY: a callback the application registered with this signature.
+    let rc = unsafe {
+        copy(
+            from,
+            k,
+            kv.extra as *mut c_void,
+            value as *mut c_void,
+            &mut outv as *mut _ as *mut c_void,
+            &mut flag,
+        )
+    };
+    if rc != MPI_SUCCESS {
+        return fail(
+            rc,
+            format!("the copy callback of keyval {:#x} returned {rc}", k as u32),
+        );
+    }
+    Ok((flag != 0).then_some(outv as usize))
+}
+
+/// Copy the attributes of `from` to `to` through their copy callbacks (MPI_Comm_dup).
 pub fn copy_all(from: MPI_Comm, to: MPI_Comm) -> R<()> {
     let attrs: Vec<(c_int, usize)> = st()
         .comm(from)?
@@ -121,28 +147,8 @@ pub fn copy_all(from: MPI_Comm, to: MPI_Comm) -> R<()> {
         .collect();
     for (k, v) in attrs {
         let kv = keyval(k)?;
-        let Some(copy) = kv.copy else { continue };
-        let mut outv: *mut c_void = std::ptr::null_mut();
-        let mut flag: c_int = 0;
-        // SAFETY: a callback the application registered with this signature.
-        let rc = unsafe {
-            copy(
-                from,
-                k,
-                kv.extra as *mut c_void,
-                v as *mut c_void,
-                &mut outv as *mut _ as *mut c_void,
-                &mut flag,
-            )
-        };
-        if rc != MPI_SUCCESS {
-            return fail(
-                rc,
-                format!("the copy callback of keyval {:#x} returned {rc}", k as u32),
-            );
-        }
-        if flag != 0 {
-            st().comm_mut(to)?.attrs.insert(k, outv as usize);
+        if let Some(outv) = run_copy(from, k, kv, v)? {
+            st().comm_mut(to)?.attrs.insert(k, outv);
         }
     }
     Ok(())
@@ -277,11 +283,6 @@ mpi_fn! { comm => fn MPI_Attr_delete / PMPI_Attr_delete(comm: MPI_Comm, keyval: 
 // has MPI_Comm_copy_attr_function's shape: the handle is an int in both), the
 // values kept per datatype in `State::type_attrs`.
 
-/// Run the delete callback of type keyval `k` for `value` on `dt` (no lock held).
-unsafe fn run_type_delete(dt: MPI_Datatype, k: c_int, kv: Keyval, value: usize) -> R<()> {
-    run_delete(dt, k, kv, value)
-}
-
 /// Delete every attribute of datatype `dt` through the delete callbacks (MPI_Type_free).
 pub fn type_delete_all(dt: MPI_Datatype) -> R<()> {
     loop {
@@ -299,7 +300,7 @@ pub fn type_delete_all(dt: MPI_Datatype) -> R<()> {
         };
         if let (k, v, Some(kv)) = next {
             // SAFETY: callbacks the application registered with this signature.
-            unsafe { run_type_delete(dt, k, kv, v)? };
+            unsafe { run_delete(dt, k, kv, v)? };
         }
     }
 }
@@ -313,31 +314,8 @@ pub fn type_copy_all(from: MPI_Datatype, to: MPI_Datatype) -> R<()> {
     };
     for (k, v) in attrs {
         let kv = keyval_of(k, true)?;
-        let Some(copy) = kv.copy else { continue };
-        let mut outv: *mut c_void = std::ptr::null_mut();
-        let mut flag: c_int = 0;
-        // SAFETY: a callback the application registered with this signature.
-        let rc = unsafe {
-            copy(
-                from,
-                k,
-                kv.extra as *mut c_void,
-                v as *mut c_void,
-                &mut outv as *mut _ as *mut c_void,
-                &mut flag,
-            )
-        };
-        if rc != MPI_SUCCESS {
-            return fail(
-                rc,
-                format!("the copy callback of keyval {:#x} returned {rc}", k as u32),
-            );
-        }
-        if flag != 0 {
-            st().type_attrs
-                .entry(to)
-                .or_default()
-                .insert(k, outv as usize);
+        if let Some(outv) = run_copy(from, k, kv, v)? {
+            st().type_attrs.entry(to).or_default().insert(k, outv);
         }
     }
     Ok(())
@@ -362,7 +340,7 @@ mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_set_attr / PMPI_Type_set_attr(datatype: 
     let kv = keyval_of(type_keyval, true)?;
     let old = st().type_attrs.get(&datatype).and_then(|m| m.get(&type_keyval).copied());
     if let Some(old) = old {
-        run_type_delete(datatype, type_keyval, kv, old)?;
+        run_delete(datatype, type_keyval, kv, old)?;
     }
     st().type_attrs.entry(datatype).or_default().insert(type_keyval, attribute_val as usize);
     Ok(())
@@ -390,7 +368,7 @@ mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_delete_attr / PMPI_Type_delete_attr(data
     let kv = keyval_of(type_keyval, true)?;
     let v = st().type_attrs.get_mut(&datatype).and_then(|m| m.remove(&type_keyval));
     match v {
-        Some(v) => run_type_delete(datatype, type_keyval, kv, v),
+        Some(v) => run_delete(datatype, type_keyval, kv, v),
         None => fail(MPI_ERR_KEYVAL, format!("no attribute for keyval {:#x} on datatype {:#x}", type_keyval as u32, datatype as u32)),
     }
 }}
