@@ -50,6 +50,17 @@ fn root_ok(c: &Comm, root: c_int) -> R<()> {
     Ok(())
 }
 
+/// Is `p` MPI_IN_PLACE? Only the root may pass it (for `what`).
+fn root_in_place(p: *const c_void, me_root: bool, what: &str) -> R<bool> {
+    if in_place(p) && !me_root {
+        return fail(
+            MPI_ERR_BUFFER,
+            format!("MPI_IN_PLACE as {what} is only allowed at the root"),
+        );
+    }
+    Ok(in_place(p))
+}
+
 fn no_in_place(p: *const c_void, what: &str) -> R<()> {
     if in_place(p) {
         return fail(
@@ -341,13 +352,7 @@ unsafe fn b_gather(
     let me_root = c.rank == root;
     let n = c.size() as usize;
     let mut p = Prep::default();
-    let send = if in_place(sendbuf) {
-        if !me_root {
-            return fail(
-                MPI_ERR_BUFFER,
-                "MPI_IN_PLACE as sendbuf is only allowed at the root",
-            );
-        }
+    let send = if root_in_place(sendbuf, me_root, "sendbuf")? {
         None
     } else {
         Some(p.input(sendbuf, sendcount, sendtype)?)
@@ -397,13 +402,7 @@ unsafe fn b_gatherv(
     let me_root = c.rank == root;
     let n = c.size() as usize;
     let mut p = Prep::default();
-    let send = if in_place(sendbuf) {
-        if !me_root {
-            return fail(
-                MPI_ERR_BUFFER,
-                "MPI_IN_PLACE as sendbuf is only allowed at the root",
-            );
-        }
+    let send = if root_in_place(sendbuf, me_root, "sendbuf")? {
         None
     } else {
         Some(p.input(sendbuf, sendcount, sendtype)?)
@@ -447,13 +446,7 @@ unsafe fn b_scatterv(
     let me_root = c.rank == root;
     let n = c.size() as usize;
     let mut p = Prep::default();
-    let inpl = in_place(recvbuf);
-    if inpl && !me_root {
-        return fail(
-            MPI_ERR_BUFFER,
-            "MPI_IN_PLACE as recvbuf is only allowed at the root",
-        );
-    }
+    let inpl = root_in_place(recvbuf, me_root, "recvbuf")?;
     let send = if me_root {
         no_in_place(sendbuf, "sendbuf")?;
         let t = for_comm(sendtype)?;
@@ -726,13 +719,7 @@ unsafe fn b_reduce(
     let n = check_count(count)?;
     let s = spec(op, dt)?;
     let me_root = c.rank == root;
-    let inpl = in_place(sendbuf);
-    if inpl && !me_root {
-        return fail(
-            MPI_ERR_BUFFER,
-            "MPI_IN_PLACE as sendbuf is only allowed at the root",
-        );
-    }
+    let inpl = root_in_place(sendbuf, me_root, "sendbuf")?;
     let mut p = Prep::default();
     let recv = if me_root {
         no_in_place(recvbuf, "recvbuf")?;
