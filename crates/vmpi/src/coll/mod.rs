@@ -75,15 +75,54 @@ fn ranks(n: usize) -> Vec<usize> {
     (0..n).collect()
 }
 
-/// The block of each rank in a buffer laid out by counts and displacements (bytes).
-fn layout(
+/// The root's blocks of a gatherv / scatterv buffer (`whole`: the root's buffer with
+/// its counts and displacements), checked against the root's own contribution
+/// `mine`; other ranks have no blocks and must not pass MPI_IN_PLACE (`mine` None).
+/// `roles`: what the whole buffer is for ("receive") and what `mine` does ("sends").
+fn root_blocks(
     call: &str,
-    s: &mut Sched,
-    buf: B,
-    counts: &[usize],
-    displs: &[usize],
     n: usize,
+    me: usize,
+    root: usize,
+    whole: Option<(B, &[usize], &[usize])>,
+    mine: Option<B>,
+    roles: (&str, &str),
 ) -> Result<Vec<B>> {
+    if me != root {
+        if mine.is_none() {
+            return Err(err(
+                ErrorClass::Buffer,
+                call,
+                "MPI_IN_PLACE is only allowed at the root".into(),
+            ));
+        }
+        return Ok(Vec::new());
+    }
+    let (buf, counts, displs) = whole.ok_or_else(|| {
+        err(
+            ErrorClass::Buffer,
+            call,
+            format!("the root needs a {} buffer", roles.0),
+        )
+    })?;
+    let blocks = layout(call, buf, counts, displs, n)?;
+    if let Some(m) = mine {
+        if m.len != blocks[root].len {
+            return Err(err(
+                ErrorClass::Count,
+                call,
+                format!(
+                    "root {} {} bytes but its block holds {}",
+                    roles.1, m.len, blocks[root].len
+                ),
+            ));
+        }
+    }
+    Ok(blocks)
+}
+
+/// The block of each rank in a buffer laid out by counts and displacements (bytes).
+fn layout(call: &str, buf: B, counts: &[usize], displs: &[usize], n: usize) -> Result<Vec<B>> {
     if counts.len() != n || displs.len() != n {
         return Err(err(
             ErrorClass::Arg,
@@ -95,7 +134,6 @@ fn layout(
             ),
         ));
     }
-    let _ = s;
     (0..n)
         .map(|i| {
             if counts[i] > 0
@@ -223,39 +261,8 @@ pub unsafe fn gatherv(
     let root = check_root(call, root, n)?;
     let mut s = Sched::new(call, cc);
     let mine = send.map(|r| s.ext(r.ptr, r.len));
-    let blocks = if me == root {
-        let (r, c, d) = recv.ok_or_else(|| {
-            err(
-                ErrorClass::Buffer,
-                call,
-                "the root needs a receive buffer".into(),
-            )
-        })?;
-        let rb = s.ext(r.ptr, r.len);
-        let bl = layout(call, &mut s, rb, c, d, n)?;
-        if let Some(m) = mine {
-            if m.len != bl[me].len {
-                return Err(err(
-                    ErrorClass::Count,
-                    call,
-                    format!(
-                        "root sends {} bytes but its block holds {}",
-                        m.len, bl[me].len
-                    ),
-                ));
-            }
-        }
-        bl
-    } else {
-        if mine.is_none() {
-            return Err(err(
-                ErrorClass::Buffer,
-                call,
-                "MPI_IN_PLACE is only allowed at the root".into(),
-            ));
-        }
-        Vec::new()
-    };
+    let whole = recv.map(|(r, c, d)| (s.ext(r.ptr, r.len), c, d));
+    let blocks = root_blocks(call, n, me, root, whole, mine, ("receive", "sends"))?;
     algos::gatherv_linear(&mut s, n, me, root, mine, &blocks);
     Ok(s)
 }
@@ -298,39 +305,8 @@ pub unsafe fn scatterv(
     let root = check_root(call, root, n)?;
     let mut s = Sched::new(call, cc);
     let mine = recv.map(|r| s.ext(r.ptr, r.len));
-    let blocks = if me == root {
-        let (r, c, d) = send.ok_or_else(|| {
-            err(
-                ErrorClass::Buffer,
-                call,
-                "the root needs a send buffer".into(),
-            )
-        })?;
-        let sb = s.ext(r.ptr, r.len);
-        let bl = layout(call, &mut s, sb, c, d, n)?;
-        if let Some(m) = mine {
-            if m.len != bl[me].len {
-                return Err(err(
-                    ErrorClass::Count,
-                    call,
-                    format!(
-                        "root receives {} bytes but its block holds {}",
-                        m.len, bl[me].len
-                    ),
-                ));
-            }
-        }
-        bl
-    } else {
-        if mine.is_none() {
-            return Err(err(
-                ErrorClass::Buffer,
-                call,
-                "MPI_IN_PLACE is only allowed at the root".into(),
-            ));
-        }
-        Vec::new()
-    };
+    let whole = send.map(|(r, c, d)| (s.ext(r.ptr, r.len), c, d));
+    let blocks = root_blocks(call, n, me, root, whole, mine, ("send", "receives"))?;
     algos::scatterv_linear(&mut s, n, me, root, &blocks, mine);
     Ok(s)
 }
@@ -372,7 +348,7 @@ pub unsafe fn allgatherv(
     let (n, me) = (cc.size(), cc.rank);
     let mut s = Sched::new(call, cc);
     let rb = s.ext(recv.ptr, recv.len);
-    let bl = layout(call, &mut s, rb, counts, displs, n)?;
+    let bl = layout(call, rb, counts, displs, n)?;
     if let Some(m) = send {
         if m.len != bl[me].len {
             return Err(err(
@@ -450,11 +426,11 @@ pub unsafe fn alltoallv(
     let (n, me) = (cc.size(), cc.rank);
     let mut s = Sched::new(call, cc);
     let rb = s.ext(recv.0.ptr, recv.0.len);
-    let rbl = layout(call, &mut s, rb, recv.1, recv.2, n)?;
+    let rbl = layout(call, rb, recv.1, recv.2, n)?;
     let sbl = match send {
         Some((m, c, d)) => {
             let sb = s.ext(m.ptr, m.len);
-            layout(call, &mut s, sb, c, d, n)?
+            layout(call, sb, c, d, n)?
         }
         None => {
             let t = s.tmp(recv.0.len);
