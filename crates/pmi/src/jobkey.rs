@@ -4,12 +4,17 @@
 
 /// A 16-hex-digit tag for a job, stable for a given kvsname (FNV-1a, 64 bit).
 pub fn job_tag(kvsname: &str) -> String {
+    format!("{:016x}", fnv64(kvsname.as_bytes()))
+}
+
+/// FNV-1a, 64 bit: a stable hash both sides of a job compute the same way.
+pub fn fnv64(bytes: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in kvsname.bytes() {
-        h ^= b as u64;
+    for b in bytes {
+        h ^= *b as u64;
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
-    format!("{h:016x}")
+    h
 }
 
 /// The prefix of every /dev/shm file name of the job with this kvsname.

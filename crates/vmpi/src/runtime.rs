@@ -145,19 +145,10 @@ pub fn progress_until(
     }
 }
 
-fn fnv(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in bytes {
-        h ^= *b as u64;
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h
-}
-
 fn random_u64() -> u64 {
     let mut b = [0u8; 8];
     if let Ok(v) = std::fs::read("/proc/sys/kernel/random/uuid") {
-        b.copy_from_slice(&fnv(&v).to_le_bytes());
+        b.copy_from_slice(&jobkey::fnv64(&v).to_le_bytes());
     }
     u64::from_le_bytes(b) ^ crate::bootstrap::nanos().rotate_left(17) ^ std::process::id() as u64
         | 1
@@ -232,7 +223,7 @@ fn setup() -> Result<Runtime> {
         domain_split: cfg.domain_split,
     };
     let map = Map::decide(policy, &evidence, &views);
-    let job_check = fnv(boot.kvsname.as_bytes())
+    let job_check = jobkey::fnv64(boot.kvsname.as_bytes())
         ^ u64::from_le_bytes(evidence[0].cma_word[..8].try_into().expect("8 bytes"));
 
     let domain = &map.domain_of[me];

@@ -38,7 +38,7 @@ fn evidence() {
         println!("namespace {name}: {ino}");
     }
     println!("pid: {}", e.pid);
-    println!("usable cores: {} ({:?})", e.cpus, e.cpuset);
+    println!("usable cores: {} ({:?})", e.cpuset.len(), e.cpuset);
 }
 
 fn params() {

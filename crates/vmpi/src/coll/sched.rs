@@ -489,27 +489,14 @@ impl Sched {
 /// Run a schedule to completion, polling the engine (other schedules progress too).
 pub fn run_blocking(mut s: Sched) -> Result<()> {
     let call = s.call;
-    if runtime::with(call, |rt| {
-        s.seg = Segments::from_config(rt.cfg.smp_eager_size);
+    let mut first = true;
+    runtime::progress_until(call, |rt| {
+        if first {
+            s.seg = Segments::from_config(rt.cfg.smp_eager_size);
+            first = false;
+        }
         s.step(&mut rt.engine)
-    })? {
-        return Ok(());
-    }
-    let mut backoff = runtime::with(call, |rt| Ok(rt.backoff))?;
-    loop {
-        let (done, progressed) = runtime::with(call, |rt| {
-            let p = rt.progress()?;
-            Ok((s.step(&mut rt.engine)?, p))
-        })?;
-        if done {
-            return Ok(());
-        }
-        if progressed {
-            backoff.reset();
-        } else {
-            backoff.idle();
-        }
-    }
+    })
 }
 
 /// A schedule behind an external request.

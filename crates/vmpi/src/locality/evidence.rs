@@ -17,7 +17,6 @@ pub struct Evidence {
     pub pid: u32,
     pub hostname: String,
     /// Cores this rank may run on.
-    pub cpus: usize,
     /// The cores this rank may run on (its affinity mask), as CPU numbers.
     pub cpuset: Vec<usize>,
     /// Nonce in this rank's /dev/shm probe file (0 when shared memory is off).
@@ -102,13 +101,11 @@ impl Evidence {
                     .collect()
             })
             .unwrap_or_default();
-        let cpus = cpuset.len().max(1);
         Evidence {
             boot_id,
             ns,
             pid: std::process::id(),
             hostname,
-            cpus,
             cpuset,
             shm_nonce: 0,
             cma_addr: 0,
@@ -149,7 +146,7 @@ impl Evidence {
             .take(64)
             .collect();
         format!(
-            "v1;boot:{};ns:{};pid:{};host:{};cpus:{};cpuset:{};shm:{:x};cma:{:x}/{};tcp:{}",
+            "v1;boot:{};ns:{};pid:{};host:{};cpuset:{};shm:{:x};cma:{:x}/{};tcp:{}",
             self.boot_id,
             self.ns
                 .iter()
@@ -158,7 +155,6 @@ impl Evidence {
                 .join(","),
             self.pid,
             host,
-            self.cpus,
             ranges(&self.cpuset),
             self.shm_nonce,
             self.cma_addr,
@@ -178,7 +174,6 @@ impl Evidence {
             ns: [0; 6],
             pid: 0,
             hostname: String::new(),
-            cpus: 1,
             cpuset: Vec::new(),
             shm_nonce: 0,
             cma_addr: 0,
@@ -205,7 +200,6 @@ impl Evidence {
                 }
                 "pid" => e.pid = v.parse().map_err(|_| bad("pid"))?,
                 "host" => e.hostname = v.to_string(),
-                "cpus" => e.cpus = v.parse().map_err(|_| bad("cpus"))?,
                 "cpuset" => e.cpuset = parse_ranges(v).ok_or_else(|| bad("cpuset"))?,
                 "shm" => e.shm_nonce = u64::from_str_radix(v, 16).map_err(|_| bad("shm"))?,
                 "cma" => {

@@ -13,7 +13,7 @@
 //! The engine never blocks; callers poll [`Engine::progress`] and back off.
 
 use super::buffers::{RecvBuf, SendBuf};
-use super::header::{Header, Kind, FLAG_SYNC, HDR_LEN};
+use super::header::{Header, Kind, FLAG_SYNC};
 use super::matching::{Held, Pattern, Posted, Queues, Unexpected};
 use super::request::{Phase, ReqId, Request, Requests, Status};
 use crate::error::{Error, ErrorClass, Result};
@@ -165,10 +165,6 @@ impl Engine {
 
     pub fn size(&self) -> usize {
         self.st.peers.len()
-    }
-
-    pub fn channels(&self) -> &Channels {
-        &self.ch
     }
 
     pub fn channels_mut(&mut self) -> &mut Channels {
@@ -434,11 +430,6 @@ impl Engine {
             return Ok(true);
         }
         Ok(false)
-    }
-
-    /// Requests not yet freed.
-    pub fn live_requests(&self) -> usize {
-        self.st.reqs.live()
     }
 
     /// True while packets wait in out queues.
@@ -926,6 +917,3 @@ impl State {
 /// What an eager message costs in credit beyond its payload (its header and queue
 /// entry at the receiver).
 const CREDIT_OVERHEAD: usize = 64;
-
-/// Size in bytes of the header every packet carries.
-pub const HEADER_BYTES: usize = HDR_LEN;

@@ -9,8 +9,7 @@ use super::region::{self, Region, RegionInfo, HEADER_BYTES};
 use super::ring::{self, Consumer, Producer};
 use super::{Packet, PacketChannel, PayloadRef};
 use crate::error::{Error, Result};
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::Path;
 use std::time::Duration;
 
 /// Largest header the channel frames (p2p headers are far smaller).
@@ -74,15 +73,12 @@ pub fn free_bytes(dir: &Path) -> Result<u64> {
 
 /// The shm channel of one rank.
 pub struct ShmTransport {
-    region: Arc<Region>,
     /// World rank -> index among the members, for members only.
     local_of: Vec<Option<usize>>,
     tx: Vec<Option<Producer<region::ShmRingMem>>>,
     rx: Vec<Option<Consumer<region::ShmRingMem>>>,
     hdr: [u8; MAX_HEADER],
     max_payload: usize,
-    /// World ranks of the members, in region order.
-    members: Vec<usize>,
 }
 
 fn ring_offset(n: usize, cap: u64, from: usize, to: usize) -> usize {
@@ -154,28 +150,14 @@ impl ShmTransport {
             }
         }
         let max_payload = ring::max_body(cap) - 4 - MAX_HEADER;
+        // The rings hold the region (and so the mapping) alive.
         Ok(ShmTransport {
-            region,
             local_of,
             tx,
             rx,
             hdr: [0; MAX_HEADER],
             max_payload,
-            members: members.to_vec(),
         })
-    }
-
-    /// The world ranks that share this region.
-    pub fn members(&self) -> &[usize] {
-        &self.members
-    }
-
-    pub fn ring_cap(&self) -> u64 {
-        self.region.info().ring_cap
-    }
-
-    pub fn path(&self) -> PathBuf {
-        self.region.path().to_path_buf()
     }
 
     fn local(&self, peer: usize) -> Result<usize> {
@@ -275,7 +257,8 @@ mod tests {
 
     #[test]
     fn two_members_exchange_through_a_region() {
-        let path = PathBuf::from(format!("/dev/shm/vmpi-unittest-{}", std::process::id()));
+        let path =
+            std::path::PathBuf::from(format!("/dev/shm/vmpi-unittest-{}", std::process::id()));
         let members = [3usize, 5];
         let p2 = path.clone();
         let t = std::thread::spawn(move || {
