@@ -29,6 +29,9 @@ pub struct Runtime {
     pub map: Map,
     pub evidence: Vec<Evidence>,
     pub backoff: Backoff,
+    /// This job's check value in shared-memory headers (job name and rank 0's
+    /// probe word): regions of another job are refused.
+    pub job_check: u64,
 }
 
 static RT: Mutex<Option<Runtime>> = Mutex::new(None);
@@ -298,6 +301,7 @@ fn setup() -> Result<Runtime> {
         schedules: Vec::new(),
         boot,
         cfg,
+        job_check,
         map,
         evidence,
         backoff,

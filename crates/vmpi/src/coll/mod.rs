@@ -17,9 +17,11 @@
 
 pub mod algos;
 pub mod sched;
+pub mod shm_area;
 pub mod tuning;
 
 pub use sched::{run_blocking, start_nonblocking, CollCtx, Reduction, Sched, B};
+use shm_area::AreaOp;
 
 use crate::comm::Comm;
 use crate::error::{Error, ErrorClass, Result};
@@ -179,6 +181,9 @@ pub unsafe fn barrier_sched(cc: CollCtx, domains: Option<&[Vec<usize>]>) -> Resu
     let o = tuning::overrides()?;
     let (n, me) = (cc.size(), cc.rank);
     let mut s = Sched::new("MPI_Barrier", cc);
+    if o.barrier == Algo::Auto {
+        s.set_area_op(AreaOp::Barrier);
+    }
     match tuning::barrier(&o, domains) {
         Algo::TwoLevel => {
             let d = domains.expect("two-level has domains");
@@ -231,6 +236,9 @@ pub unsafe fn bcast(
     let root = check_root("MPI_Bcast", root, n)?;
     let mut s = Sched::new("MPI_Bcast", cc);
     let b = s.ext(buf.ptr, buf.len);
+    if o.bcast == Algo::Auto {
+        s.set_area_op(AreaOp::Bcast { root, buf: b });
+    }
     match tuning::bcast(&o, buf.len, n, domains) {
         Algo::TwoLevel => {
             let d = rooted(domains.expect("two-level has domains"), root);
@@ -257,6 +265,18 @@ pub unsafe fn gatherv(
     root: i32,
     call: &'static str,
 ) -> Result<Sched> {
+    gatherv_blocks(cc, send, recv, root, call, None)
+}
+
+/// Gatherv; `equal`: every block has this many bytes (MPI_Gather).
+unsafe fn gatherv_blocks(
+    cc: CollCtx,
+    send: Option<Raw>,
+    recv: Option<(RawMut, &[usize], &[usize])>,
+    root: i32,
+    call: &'static str,
+    equal: Option<usize>,
+) -> Result<Sched> {
     let (n, me) = (cc.size(), cc.rank);
     let root = check_root(call, root, n)?;
     let mut s = Sched::new(call, cc);
@@ -264,6 +284,9 @@ pub unsafe fn gatherv(
     let whole = recv.map(|(r, c, d)| (s.ext(r.ptr, r.len), c, d));
     let blocks = root_blocks(call, n, me, root, whole, mine, ("receive", "sends"))?;
     algos::gatherv_linear(&mut s, n, me, root, mine, &blocks);
+    if let Some(blk) = equal {
+        s.set_area_op(AreaOp::Gather { root, mine, blocks, blk });
+    }
     Ok(s)
 }
 
@@ -283,12 +306,18 @@ pub unsafe fn gather(
         }
         _ => (Vec::new(), Vec::new()),
     };
-    gatherv(
+    let blk = match (&send, counts.first()) {
+        (_, Some(&b)) => b,
+        (Some(m), None) => m.len,
+        (None, None) => 0,
+    };
+    gatherv_blocks(
         cc,
         send,
         recv.map(|r| (r, &counts[..], &displs[..])),
         root,
         call,
+        Some(blk),
     )
 }
 
@@ -301,13 +330,30 @@ pub unsafe fn scatterv(
     root: i32,
     call: &'static str,
 ) -> Result<Sched> {
+    scatterv_blocks(cc, send, recv, root, call, None)
+}
+
+/// Scatterv; `equal`: every block has this many bytes, laid out in rank order from
+/// the start of the root's buffer (MPI_Scatter).
+unsafe fn scatterv_blocks(
+    cc: CollCtx,
+    send: Option<(Raw, &[usize], &[usize])>,
+    recv: Option<RawMut>,
+    root: i32,
+    call: &'static str,
+    equal: Option<usize>,
+) -> Result<Sched> {
     let (n, me) = (cc.size(), cc.rank);
     let root = check_root(call, root, n)?;
     let mut s = Sched::new(call, cc);
     let mine = recv.map(|r| s.ext(r.ptr, r.len));
     let whole = send.map(|(r, c, d)| (s.ext(r.ptr, r.len), c, d));
+    let wb = whole.as_ref().map(|w| w.0);
     let blocks = root_blocks(call, n, me, root, whole, mine, ("send", "receives"))?;
     algos::scatterv_linear(&mut s, n, me, root, &blocks, mine);
+    if let Some(blk) = equal {
+        s.set_area_op(AreaOp::Scatter { root, whole: wb, mine, blk });
+    }
     Ok(s)
 }
 
@@ -327,12 +373,18 @@ pub unsafe fn scatter(
         }
         _ => (Vec::new(), Vec::new()),
     };
-    scatterv(
+    let blk = match (&recv, counts.first()) {
+        (_, Some(&b)) => b,
+        (Some(m), None) => m.len,
+        (None, None) => 0,
+    };
+    scatterv_blocks(
         cc,
         send.map(|r| (r, &counts[..], &displs[..])),
         recv,
         root,
         call,
+        Some(blk),
     )
 }
 
@@ -349,6 +401,9 @@ pub unsafe fn allgatherv(
     let mut s = Sched::new(call, cc);
     let rb = s.ext(recv.ptr, recv.len);
     let bl = layout(call, rb, counts, displs, n)?;
+    let equal = counts.iter().all(|&c| c == counts[0])
+        && displs.iter().enumerate().all(|(i, &d)| d == i * counts[0]);
+    let mut mine = None;
     if let Some(m) = send {
         if m.len != bl[me].len {
             return Err(err(
@@ -362,6 +417,11 @@ pub unsafe fn allgatherv(
         }
         let mb = s.ext(m.ptr, m.len);
         s.copy(mb, bl[me]);
+        mine = Some(mb);
+    }
+    if equal {
+        let blk = counts.first().copied().unwrap_or(0);
+        s.set_area_op(AreaOp::Allgather { mine, recv: rb.sub(0, n * blk), blk });
     }
     algos::allgatherv_ring(&mut s, n, me, &bl);
     Ok(s)
@@ -404,6 +464,10 @@ pub unsafe fn alltoall(cc: CollCtx, send: Option<Raw>, recv: RawMut) -> Result<S
             t
         }
     };
+    let area_send = if send.is_some() { sb } else { rb };
+    if o.alltoall == Algo::Auto {
+        s.set_area_op(AreaOp::Alltoall { send: area_send, recv: rb, blk });
+    }
     match tuning::alltoall(&o, blk, n) {
         Algo::Bruck => algos::alltoall_bruck(&mut s, n, me, sb, rb, blk),
         _ => {
@@ -504,6 +568,9 @@ pub unsafe fn reduce(
     }
     check_red(call, &red, input.len)?;
     s.set_reduction(red);
+    if o.reduce == Algo::Auto {
+        s.set_area_op(AreaOp::Reduce { root, input, out });
+    }
     match tuning::reduce(&o, commute, domains) {
         Algo::TwoLevel => {
             let d = rooted(domains.expect("two-level has domains"), root);
@@ -556,6 +623,9 @@ pub unsafe fn allreduce(
     let commute = red.commutative();
     let count = recv.len / red.unit;
     s.set_reduction(red);
+    if o.allreduce == Algo::Auto {
+        s.set_area_op(AreaOp::Allreduce { input: input.unwrap_or(acc), acc });
+    }
     match tuning::allreduce(&o, recv.len, count, n, commute, domains) {
         Algo::TwoLevel => {
             let d = domains.expect("two-level has domains");

@@ -17,16 +17,19 @@ use crate::op::{self, Op};
 use crate::p2p::buffers::{RecvBuf, SendBuf};
 use crate::p2p::{Engine, Pattern, ReqId, SendMode, Status};
 use crate::runtime::{self, Schedule};
+use super::shm_area::{AreaCell, AreaOp};
 use std::sync::Arc;
 
 /// The part of a communicator one collective call needs: the collective context,
-/// this rank, the group (world ranks) and the call's tag.
+/// this rank, the group (world ranks), the call's tag and the communicator's shared
+/// collective area (None where a collective must not use one).
 #[derive(Debug, Clone)]
 pub struct CollCtx {
     pub ctx: u32,
     pub rank: usize,
     pub group: Arc<[usize]>,
     pub tag: i32,
+    pub area: Option<Arc<AreaCell>>,
 }
 
 impl CollCtx {
@@ -200,6 +203,8 @@ pub struct Sched {
     /// Messages of (seg, seg_max] bytes go as seg-byte pieces (see [`Segments`]);
     /// set from the runtime's configuration when the schedule starts.
     seg: Segments,
+    /// The same collective through the shared area (blocking runs only).
+    alt: Option<AreaOp>,
 }
 
 /// How medium messages are cut. A message above the shm eager size goes by
@@ -255,7 +260,45 @@ impl Sched {
             pending: Vec::new(),
             red: None,
             seg: Segments::default(),
+            alt: None,
         }
+    }
+
+    /// What this collective does through the communicator's shared area, which a
+    /// blocking run takes instead of the steps when the area exists and fits.
+    pub fn set_area_op(&mut self, op: AreaOp) {
+        if self.cc.area.is_some() {
+            self.alt = Some(op);
+        }
+    }
+
+    pub fn call(&self) -> &'static str {
+        self.call
+    }
+
+    /// The bytes of `b`, now.
+    pub fn bytes(&mut self, b: B) -> Result<&[u8]> {
+        let p = self.ptr(b)?;
+        // SAFETY: in bounds of a live slot (checked by `ptr`; the builder contract
+        // keeps user buffers valid while the schedule runs); the slice lives no
+        // longer than this borrow of the schedule, during which nothing writes it.
+        Ok(unsafe { std::slice::from_raw_parts(p, b.len) })
+    }
+
+    /// The bytes of `b`, writable, now.
+    pub fn bytes_mut(&mut self, b: B) -> Result<&mut [u8]> {
+        let p = self.ptr(b)?;
+        // SAFETY: as in `bytes`; the exclusive borrow of the schedule makes this the
+        // only view of the range while it lives.
+        Ok(unsafe { std::slice::from_raw_parts_mut(p, b.len) })
+    }
+
+    /// Copy `src` to `dst` now (ranges may overlap).
+    pub fn copy_now(&mut self, src: B, dst: B) -> Result<()> {
+        let (a, o) = (self.ptr(src)?, self.ptr(dst)?);
+        // SAFETY: both in bounds of live slots (checked); `copy` allows overlap.
+        unsafe { std::ptr::copy(a, o, src.len.min(dst.len)) };
+        Ok(())
     }
 
     /// Set how medium messages are cut (the blocking and nonblocking runners set it
@@ -454,11 +497,7 @@ impl Sched {
                         Error::new(e.class, format!("{}: {}", self.call, e.message))
                     })?;
                 }
-                Step::Copy { src, dst } => {
-                    let (a, o) = (self.ptr(src)?, self.ptr(dst)?);
-                    // SAFETY: both in bounds; `copy` allows overlap.
-                    unsafe { std::ptr::copy(a, o, src.len.min(dst.len)) };
-                }
+                Step::Copy { src, dst } => self.copy_now(src, dst)?,
             }
             self.pc += 1;
         }
@@ -486,8 +525,17 @@ impl Sched {
     }
 }
 
-/// Run a schedule to completion, polling the engine (other schedules progress too).
+/// Run a schedule to completion, polling the engine (other schedules progress too);
+/// through the communicator's shared area instead when the schedule has an area
+/// operation that fits.
 pub fn run_blocking(mut s: Sched) -> Result<()> {
+    if let (Some(op), Some(cell)) = (s.alt.take(), s.cc.area.clone()) {
+        if let Some(area) = cell.get(&s.cc)? {
+            if area.fits(&op) {
+                return area.run(&mut s, &op);
+            }
+        }
+    }
     let call = s.call;
     let mut first = true;
     runtime::progress_until(call, |rt| {

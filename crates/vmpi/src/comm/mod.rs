@@ -11,6 +11,7 @@ pub mod mgmt;
 
 pub use group::{Compare, Group, UNDEFINED};
 
+use crate::coll::shm_area::AreaCell;
 use crate::coll::CollCtx;
 use crate::error::{Error, ErrorClass, Result};
 use crate::p2p::{ANY_SOURCE, ANY_TAG, PROC_NULL};
@@ -33,6 +34,8 @@ pub struct Shared {
     seq: AtomicU32,
     /// The shm domains as a partition of this communicator's ranks.
     domains: OnceLock<Arc<Vec<Vec<usize>>>>,
+    /// The shared collective area of its blocking collectives.
+    area: Arc<AreaCell>,
 }
 
 /// The largest tag a user may use (MPI_TAG_UB; MPICH's value).
@@ -112,6 +115,7 @@ impl Comm {
             rank: self.rank as usize,
             group: self.group.clone(),
             tag,
+            area: (!self.is_inter()).then(|| self.shared.area.clone()),
         }
     }
 

@@ -257,6 +257,53 @@ impl Region {
         self.atomic_u32(off).load(Ordering::Relaxed)
     }
 
+    /// The mapping's length in bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The 8-aligned word at `off` (panics outside the mapping): for layers that lay
+    /// out their own counters in a region.
+    pub fn word(&self, off: usize) -> &AtomicU64 {
+        self.atomic_u64(off)
+    }
+
+    /// Copy `src` into the mapping at `off` (panics outside the mapping).
+    pub fn write_bytes(&self, off: usize, src: &[u8]) {
+        self.check(off, src.len(), 1);
+        if src.is_empty() {
+            return;
+        }
+        // SAFETY: in bounds (checked); `src` is private memory, so the ranges do not
+        // overlap. Peers read these bytes only after a release store that follows.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                src.as_ptr(),
+                self.base.as_ptr().cast::<u8>().add(off),
+                src.len(),
+            )
+        }
+    }
+
+    /// Copy bytes `off..off+dst.len()` of the mapping out into `dst` (panics outside
+    /// the mapping). The bytes are untrusted: callers check what they mean.
+    pub fn read_bytes(&self, off: usize, dst: &mut [u8]) {
+        self.check(off, dst.len(), 1);
+        if dst.is_empty() {
+            return;
+        }
+        // SAFETY: in bounds (checked); `dst` is private memory. A peer writing these
+        // bytes at the same time can only make them wrong, not unsafe: they are
+        // copied as plain bytes.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                self.base.as_ptr().cast::<u8>().add(off),
+                dst.as_mut_ptr(),
+                dst.len(),
+            )
+        }
+    }
+
     /// A ring's memory: control block at `off`, data area of `cap` bytes after it.
     pub fn ring(self: &Arc<Self>, off: usize, cap: u64) -> ShmRingMem {
         self.check(off, super::ring::CTL_BYTES + cap as usize, 64);

@@ -1,0 +1,417 @@
+//! A communicator's shared collective area: small blocking collectives among ranks
+//! of one shm domain without point-to-point messages.
+//!
+//! When every member of an intracommunicator shares one shm domain, its first
+//! blocking collective creates one /dev/shm file for it (the communicator's rank 0
+//! creates, the others attach, rank 0 unlinks once all are in; the launcher removes
+//! it by job tag if the job dies first). Each member owns a control line and two
+//! data slots. Operation `k` on the area (all members count the same operations)
+//! works like this:
+//!
+//! - **publish**: a rank that contributes data waits until every member has
+//!   finished operation `k - 2` (the last user of slot `k % 2`), copies its bytes
+//!   into that slot, writes their length, and stores `k + 1` in its `seq` word
+//!   (release);
+//! - **read**: a rank that needs another's data waits for that rank's `seq` to
+//!   reach `k + 1` (acquire) and copies the bytes out;
+//! - **done**: every rank stores `k + 1` in its `done` word when it has read all
+//!   it needs.
+//!
+//! A root that only publishes (bcast, scatter) or a rank that only contributes
+//! (reduce, gather) returns as soon as its data is in place; a barrier is every rank
+//! publishing nothing and reading everyone's `seq`. Reductions are computed by each
+//! reader from the published inputs in rank order, `x0 op (x1 op (... op x(n-1)))`,
+//! so every rank of an allreduce gets the same bits and non-commutative operations
+//! come out in the canonical order.
+//!
+//! Only blocking calls use the area (nonblocking collectives may complete in any
+//! order, the area's counters need call order), and only when each rank publishes at
+//! most the area's slot size (`VMPI_COLL_SHM_SIZE`); everything else runs its
+//! point-to-point schedule. Every rank takes the same decision from the same
+//! arguments. The area is untrusted shared memory: counters and lengths are checked,
+//! and bytes are copied, never referenced.
+//!
+//! Layout after the region header: per member a 128-byte control block (`seq` at 0,
+//! the length published in slot 0 and slot 1 at 8 and 16, `done` at 64, on its own
+//! cache line), then per member two slots of `slot` bytes.
+
+use super::sched::{CollCtx, Reduction, Sched, B};
+use crate::bootstrap::jobkey;
+use crate::datatype::Basic;
+use crate::error::{Error, ErrorClass, Result};
+use crate::op::Op;
+use crate::runtime;
+use crate::transport::region::{self, Region, RegionInfo, HEADER_BYTES, MAX_MEMBERS};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+const CTL: usize = 128;
+const SEQ: usize = 0;
+const LEN: usize = 8;
+const DONE: usize = 64;
+
+/// What a blocking collective does through the area, on its schedule's buffers.
+/// `None` for a buffer is MPI_IN_PLACE.
+#[derive(Debug, Clone)]
+pub enum AreaOp {
+    Barrier,
+    Bcast { root: usize, buf: B },
+    /// Equal blocks of `blk` bytes; `blocks`: the root's receive blocks.
+    Gather { root: usize, mine: Option<B>, blocks: Vec<B>, blk: usize },
+    /// `whole`: the root's send buffer of `size` blocks of `blk` bytes.
+    Scatter { root: usize, whole: Option<B>, mine: Option<B>, blk: usize },
+    Allgather { mine: Option<B>, recv: B, blk: usize },
+    /// `send`: `size` blocks of `blk` bytes (the receive buffer when in place).
+    Alltoall { send: B, recv: B, blk: usize },
+    Reduce { root: usize, input: B, out: Option<B> },
+    Allreduce { input: B, acc: B },
+}
+
+impl AreaOp {
+    /// Bytes each publishing rank puts in its slot (the same on every rank).
+    fn published(&self, n: usize) -> usize {
+        match self {
+            AreaOp::Barrier => 0,
+            AreaOp::Bcast { buf, .. } => buf.len,
+            AreaOp::Gather { blk, .. } | AreaOp::Allgather { blk, .. } => *blk,
+            AreaOp::Scatter { blk, .. } | AreaOp::Alltoall { blk, .. } => n * blk,
+            AreaOp::Reduce { input, .. } => input.len,
+            AreaOp::Allreduce { acc, .. } => acc.len,
+        }
+    }
+}
+
+/// The area of one communicator, mapped in this process.
+pub struct Area {
+    region: Arc<Region>,
+    n: usize,
+    me: usize,
+    slot: usize,
+    /// Operations this rank has started on the area.
+    next: AtomicU64,
+    /// Polls of a counter before waiting drives the rest of MPI too (0 when ranks
+    /// outnumber cores: the core should go to the rank we wait for).
+    spin: u32,
+}
+
+impl std::fmt::Debug for Area {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Area({} ranks, {} B slots)", self.n, self.slot)
+    }
+}
+
+fn area_bytes(n: usize, slot: usize) -> usize {
+    HEADER_BYTES + n * CTL + 2 * n * slot
+}
+
+impl Area {
+    fn ctl(&self, r: usize, word: usize) -> &AtomicU64 {
+        self.region.word(HEADER_BYTES + r * CTL + word)
+    }
+
+    fn data(&self, r: usize, k: u64) -> usize {
+        HEADER_BYTES + self.n * CTL + (2 * r + (k & 1) as usize) * self.slot
+    }
+
+    /// Can `op` go through this area?
+    pub fn fits(&self, op: &AreaOp) -> bool {
+        op.published(self.n) <= self.slot
+    }
+
+    /// Wait until `ready` holds: a short spin on the counter alone (a peer that is
+    /// running publishes within a few hundred nanoseconds), then polling with the
+    /// rest of MPI progressing and the usual backoff.
+    fn wait(&self, call: &str, mut ready: impl FnMut() -> Result<bool>) -> Result<()> {
+        for _ in 0..=self.spin {
+            if ready()? {
+                return Ok(());
+            }
+            std::hint::spin_loop();
+        }
+        runtime::progress_until(call, |_| ready())
+    }
+
+    /// Wait until rank `r`'s counter `word` reaches `at_least`; a value beyond
+    /// `k + 2` is impossible for an honest peer during operation `k`.
+    fn wait_counter(&self, call: &str, r: usize, word: usize, at_least: u64, k: u64) -> Result<()> {
+        let w = self.ctl(r, word);
+        self.wait(call, || {
+            let v = w.load(Ordering::Acquire);
+            if v > k + 2 {
+                return Err(Error::other(format!(
+                    "{call}: the shared collective area is corrupted (rank {r} claims operation {v} during {k})"
+                )));
+            }
+            Ok(v >= at_least)
+        })
+    }
+
+    /// Put `bytes` (None: nothing) in this rank's slot for operation `k`.
+    fn publish(&self, call: &str, k: u64, bytes: &[u8]) -> Result<()> {
+        if k >= 2 {
+            for r in (0..self.n).filter(|&r| r != self.me) {
+                self.wait_counter(call, r, DONE, k - 1, k)?;
+            }
+        }
+        self.region.write_bytes(self.data(self.me, k), bytes);
+        self.ctl(self.me, LEN + 8 * (k & 1) as usize)
+            .store(bytes.len() as u64, Ordering::Relaxed);
+        self.ctl(self.me, SEQ).store(k + 1, Ordering::Release);
+        Ok(())
+    }
+
+    /// Wait for rank `r`'s contribution to operation `k`; its length.
+    fn published_by(&self, call: &str, r: usize, k: u64) -> Result<usize> {
+        self.wait_counter(call, r, SEQ, k + 1, k)?;
+        let len = self.ctl(r, LEN + 8 * (k & 1) as usize).load(Ordering::Relaxed) as usize;
+        if len > self.slot {
+            return Err(Error::other(format!(
+                "{call}: the shared collective area is corrupted (rank {r} published {len} bytes in a {}-byte slot)",
+                self.slot
+            )));
+        }
+        Ok(len)
+    }
+
+    /// Copy `dst.len()` bytes at `off` of rank `r`'s contribution to operation `k`,
+    /// which must be `expect` bytes long.
+    fn fetch(&self, call: &str, r: usize, k: u64, expect: usize, off: usize, dst: &mut [u8]) -> Result<()> {
+        let len = self.published_by(call, r, k)?;
+        if len != expect {
+            return Err(Error::new(
+                ErrorClass::Truncate,
+                format!("{call}: rank {r} sent {len} bytes where this rank expects {expect} (counts differ between ranks?)"),
+            ));
+        }
+        debug_assert!(off + dst.len() <= len);
+        self.region.read_bytes(self.data(r, k) + off, dst);
+        Ok(())
+    }
+
+    /// Run `op` (which [`fits`](Self::fits)) on `s`'s buffers.
+    pub fn run(&self, s: &mut Sched, op: &AreaOp) -> Result<()> {
+        let k = self.next.fetch_add(1, Ordering::Relaxed);
+        let res = self.run_op(s, op, k);
+        // Done even after an error, so that nobody waits for this rank's slot.
+        self.ctl(self.me, DONE).store(k + 1, Ordering::Release);
+        res
+    }
+
+    fn run_op(&self, s: &mut Sched, op: &AreaOp, k: u64) -> Result<()> {
+        let (n, me, call) = (self.n, self.me, s.call());
+        match op {
+            AreaOp::Barrier => {
+                self.publish(call, k, &[])?;
+                for r in 0..n {
+                    self.published_by(call, r, k)?;
+                }
+            }
+            AreaOp::Bcast { root, buf } => {
+                if me == *root {
+                    self.publish(call, k, s.bytes(*buf)?)?;
+                } else {
+                    self.fetch(call, *root, k, buf.len, 0, s.bytes_mut(*buf)?)?;
+                }
+            }
+            AreaOp::Gather { root, mine, blocks, blk } => {
+                if me != *root {
+                    let m = mine.ok_or_else(|| Error::intern("gather without a send block"))?;
+                    self.publish(call, k, s.bytes(m)?)?;
+                } else {
+                    if let Some(m) = mine {
+                        s.copy_now(*m, blocks[me])?;
+                    }
+                    for r in (0..n).filter(|&r| r != me) {
+                        self.fetch(call, r, k, *blk, 0, s.bytes_mut(blocks[r])?)?;
+                    }
+                }
+            }
+            AreaOp::Scatter { root, whole, mine, blk } => {
+                if me == *root {
+                    let w = whole.ok_or_else(|| Error::intern("scatter without a send buffer"))?;
+                    self.publish(call, k, s.bytes(w)?)?;
+                    if let Some(m) = mine {
+                        s.copy_now(w.sub(me * blk, *blk), *m)?;
+                    }
+                } else {
+                    let m = mine.ok_or_else(|| Error::intern("scatter without a receive block"))?;
+                    self.fetch(call, *root, k, n * blk, me * blk, s.bytes_mut(m)?)?;
+                }
+            }
+            AreaOp::Allgather { mine, recv, blk } => {
+                let own = recv.sub(me * blk, *blk);
+                self.publish(call, k, s.bytes(mine.unwrap_or(own))?)?;
+                if let Some(m) = mine {
+                    s.copy_now(*m, own)?;
+                }
+                for r in (0..n).filter(|&r| r != me) {
+                    self.fetch(call, r, k, *blk, 0, s.bytes_mut(recv.sub(r * blk, *blk))?)?;
+                }
+            }
+            AreaOp::Alltoall { send, recv, blk } => {
+                self.publish(call, k, s.bytes(*send)?)?;
+                for r in 0..n {
+                    self.fetch(call, r, k, n * blk, me * blk, s.bytes_mut(recv.sub(r * blk, *blk))?)?;
+                }
+            }
+            AreaOp::Reduce { root, input, out } => {
+                self.publish(call, k, s.bytes(*input)?)?;
+                if me == *root {
+                    let o = out.ok_or_else(|| Error::intern("reduce without a result buffer"))?;
+                    self.combine(s, k, o)?;
+                }
+            }
+            AreaOp::Allreduce { input, acc } => {
+                self.publish(call, k, s.bytes(*input)?)?;
+                self.combine(s, k, *acc)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// `out` = x0 op (x1 op (... op x(n-1))) from the published inputs.
+    fn combine(&self, s: &mut Sched, k: u64, out: B) -> Result<()> {
+        let call = s.call();
+        let red: Reduction = s.reduction().clone();
+        let last = self.n - 1;
+        self.fetch(call, last, k, out.len, 0, s.bytes_mut(out)?)?;
+        let mut x = vec![0u8; out.len];
+        for r in (0..last).rev() {
+            self.fetch(call, r, k, out.len, 0, &mut x)?;
+            red.run(&x, s.bytes_mut(out)?)
+                .map_err(|e| Error::new(e.class, format!("{call}: {}", e.message)))?;
+        }
+        Ok(())
+    }
+}
+
+/// A communicator's area: not yet tried, absent (not one shm domain, or it could
+/// not be set up), or mapped. Shared by every copy of the communicator handle.
+#[derive(Debug, Default)]
+pub struct AreaCell {
+    area: OnceLock<Option<Area>>,
+    setting_up: Mutex<()>,
+}
+
+impl AreaCell {
+    /// The area, set up on first use: a collective step among the communicator's
+    /// ranks (every rank calls it at the same blocking collective).
+    pub fn get(&self, cc: &CollCtx) -> Result<Option<&Area>> {
+        if let Some(a) = self.area.get() {
+            return Ok(a.as_ref());
+        }
+        let _g = self.setting_up.lock().unwrap_or_else(|p| p.into_inner());
+        if self.area.get().is_none() {
+            let a = set_up(cc)?;
+            let _ = self.area.set(a);
+        }
+        Ok(self.area.get().and_then(|a| a.as_ref()))
+    }
+}
+
+/// Where and how large an area is, as this rank sees it.
+struct Plan {
+    spin: u32,
+    dir: PathBuf,
+    prefix: String,
+    job_check: u64,
+    slot: usize,
+}
+
+/// Files created by this process (part of each area's name).
+static CREATED: AtomicU64 = AtomicU64::new(1);
+static WARNED: AtomicBool = AtomicBool::new(false);
+
+fn warn(call: &str, what: &str) {
+    if !WARNED.swap(true, Ordering::Relaxed) {
+        eprintln!("vmpi: warning: {call}: no shared collective area ({what}); small collectives on this communicator use point-to-point");
+    }
+}
+
+fn set_up(cc: &CollCtx) -> Result<Option<Area>> {
+    let call = "collective area setup";
+    let n = cc.size();
+    let plan = runtime::with(call, |rt| {
+        let slot = rt.cfg.coll_shm_size;
+        let domain = &rt.map.domain_of[cc.group[0]];
+        let one_domain = domain.len() > 1 && cc.group.iter().all(|w| domain.contains(w));
+        if slot == 0 || n < 2 || n > MAX_MEMBERS || !one_domain {
+            return Ok(None);
+        }
+        Ok(Some(Plan {
+            spin: if rt.backoff.oversubscribed() { 0 } else { 2000 },
+            dir: rt.cfg.shm_dir.clone(),
+            prefix: jobkey::shm_prefix(&rt.boot.kvsname),
+            job_check: rt.job_check,
+            slot,
+        }))
+    })?;
+    let Some(plan) = plan else {
+        return Ok(None);
+    };
+    let leader = cc.group[0];
+    let path_of = |id: u64| {
+        plan.dir
+            .join(format!("{}coll-{leader}-{}-{id}", plan.prefix, cc.ctx))
+    };
+    let members: Vec<u32> = cc.group.iter().map(|&w| w as u32).collect();
+    let mut region = None;
+    let mut id = [0u8; 8];
+    if cc.rank == 0 {
+        let i = CREATED.fetch_add(1, Ordering::Relaxed);
+        let info = RegionInfo {
+            size: area_bytes(n, plan.slot),
+            job_check: plan.job_check,
+            ring_cap: plan.slot as u64,
+            members: members.clone(),
+        };
+        match Region::create(&path_of(i), info) {
+            Ok(r) => {
+                region = Some(r);
+                id = i.to_le_bytes();
+            }
+            Err(e) => warn(call, &e.message),
+        }
+    }
+    // Every rank learns the file (0: none), attaches, and all agree it worked.
+    let mut cc0 = cc.clone();
+    cc0.area = None;
+    // SAFETY: `id` outlives the blocking run.
+    super::run_blocking(unsafe { super::bcast(cc0.clone(), super::RawMut::of(&mut id), 0, None)? })?;
+    let i = u64::from_le_bytes(id);
+    if i != 0 && cc.rank != 0 {
+        match Region::attach(&path_of(i), plan.job_check, &members, Duration::from_secs(10)) {
+            Ok(r) => {
+                let slot = r.info().ring_cap as usize;
+                if slot % 64 == 0 && r.len() == area_bytes(n, slot) {
+                    region = Some(r);
+                } else {
+                    warn(call, "the area file has an impossible layout");
+                }
+            }
+            Err(e) => warn(call, &e.message),
+        }
+    }
+    let mut ok = u64::from(region.is_some()).to_le_bytes();
+    let band = Reduction::new(Op::Band, Some(Basic::U64), 8)?;
+    // SAFETY: `ok` outlives the blocking run.
+    super::run_blocking(unsafe { super::allreduce(cc0, band, None, super::RawMut::of(&mut ok), None)? })?;
+    if cc.rank == 0 && i != 0 {
+        region::unlink(&path_of(i));
+    }
+    if u64::from_le_bytes(ok) != 1 {
+        return Ok(None);
+    }
+    let region = region.expect("attached when all agree");
+    let slot = region.info().ring_cap as usize;
+    Ok(Some(Area {
+        region,
+        n,
+        me: cc.rank,
+        slot,
+        next: AtomicU64::new(0),
+        spin: plan.spin,
+    }))
+}
