@@ -285,7 +285,8 @@ unsafe fn gatherv_blocks(
     let blocks = root_blocks(call, n, me, root, whole, mine, ("receive", "sends"))?;
     algos::gatherv_linear(&mut s, n, me, root, mine, &blocks);
     if let Some(blk) = equal {
-        s.set_area_op(AreaOp::Gather { root, mine, blocks, blk });
+        let recv = (me == root).then(|| blocks[0].sub(0, 0)).map(|b| B { len: n * blk, ..b });
+        s.set_area_op(AreaOp::Gather { root, send: mine, recv, blk });
     }
     Ok(s)
 }
@@ -352,7 +353,7 @@ unsafe fn scatterv_blocks(
     let blocks = root_blocks(call, n, me, root, whole, mine, ("send", "receives"))?;
     algos::scatterv_linear(&mut s, n, me, root, &blocks, mine);
     if let Some(blk) = equal {
-        s.set_area_op(AreaOp::Scatter { root, whole: wb, mine, blk });
+        s.set_area_op(AreaOp::Scatter { root, send: wb.map(|w| w.sub(0, n * blk)), recv: mine, blk });
     }
     Ok(s)
 }
@@ -421,7 +422,7 @@ pub unsafe fn allgatherv(
     }
     if equal {
         let blk = counts.first().copied().unwrap_or(0);
-        s.set_area_op(AreaOp::Allgather { mine, recv: rb.sub(0, n * blk), blk });
+        s.set_area_op(AreaOp::Allgather { send: mine, recv: rb.sub(0, n * blk), blk });
     }
     algos::allgatherv_ring(&mut s, n, me, &bl);
     Ok(s)
@@ -464,9 +465,8 @@ pub unsafe fn alltoall(cc: CollCtx, send: Option<Raw>, recv: RawMut) -> Result<S
             t
         }
     };
-    let area_send = if send.is_some() { sb } else { rb };
     if o.alltoall == Algo::Auto {
-        s.set_area_op(AreaOp::Alltoall { send: area_send, recv: rb, blk });
+        s.set_area_op(AreaOp::Alltoall { send: send.is_some().then_some(sb), recv: rb, blk });
     }
     match tuning::alltoall(&o, blk, n) {
         Algo::Bruck => algos::alltoall_bruck(&mut s, n, me, sb, rb, blk),
@@ -569,7 +569,7 @@ pub unsafe fn reduce(
     check_red(call, &red, input.len)?;
     s.set_reduction(red);
     if o.reduce == Algo::Auto {
-        s.set_area_op(AreaOp::Reduce { root, input, out });
+        s.set_area_op(AreaOp::Reduce { root, send: send.is_some().then_some(input), recv: out });
     }
     match tuning::reduce(&o, commute, domains) {
         Algo::TwoLevel => {
@@ -624,7 +624,7 @@ pub unsafe fn allreduce(
     let count = recv.len / red.unit;
     s.set_reduction(red);
     if o.allreduce == Algo::Auto {
-        s.set_area_op(AreaOp::Allreduce { input: input.unwrap_or(acc), acc });
+        s.set_area_op(AreaOp::Allreduce { send: input, recv: acc });
     }
     match tuning::allreduce(&o, recv.len, count, n, commute, domains) {
         Algo::TwoLevel => {

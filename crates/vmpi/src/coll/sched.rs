@@ -171,6 +171,28 @@ mod pool {
     }
 }
 
+/// Run `f` on `len` bytes of 16-byte aligned scratch (this thread's, reused; a
+/// fresh buffer if it is in use further up the stack). Contents are left over from
+/// earlier users: `f` writes before it reads.
+pub fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [u8]) -> R) -> R {
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<Vec<u128>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    let words = len.div_ceil(16);
+    let view = |v: &mut Vec<u128>| {
+        if v.len() < words {
+            v.resize(words, 0);
+        }
+        // SAFETY: `v` holds at least `len` initialized bytes (`words` u128s), any
+        // byte pattern is a valid u8, and the slice borrows `v` exclusively.
+        unsafe { std::slice::from_raw_parts_mut(v.as_mut_ptr().cast::<u8>(), len) }
+    };
+    SCRATCH.with(|c| match c.try_borrow_mut() {
+        Ok(mut v) => f(view(&mut v)),
+        Err(_) => f(view(&mut Vec::new())),
+    })
+}
+
 impl Drop for Sched {
     fn drop(&mut self) {
         if !self.pending.is_empty() {
@@ -291,6 +313,32 @@ impl Sched {
         // SAFETY: as in `bytes`; the exclusive borrow of the schedule makes this the
         // only view of the range while it lives.
         Ok(unsafe { std::slice::from_raw_parts_mut(p, b.len) })
+    }
+
+    /// An input and an output range at once, now; they must not overlap.
+    pub fn io(&mut self, input: Option<B>, output: Option<B>) -> Result<(Option<&[u8]>, Option<&mut [u8]>)> {
+        if let (Some(i), Some(o)) = (input, output) {
+            if i.slot == o.slot && i.off < o.off + o.len && o.off < i.off + i.len && i.len > 0 && o.len > 0 {
+                return Err(Error::intern(format!("{}: input and output overlap", self.call)));
+            }
+        }
+        let i = match input {
+            Some(b) => Some((self.ptr(b)?, b.len)),
+            None => None,
+        };
+        let o = match output {
+            Some(b) => Some((self.ptr(b)?, b.len)),
+            None => None,
+        };
+        // SAFETY: both ranges lie in live slots (checked by `ptr`) and do not overlap
+        // (checked above), so a shared and an exclusive slice may coexist; both
+        // borrow the schedule, so nothing else touches them meanwhile.
+        unsafe {
+            Ok((
+                i.map(|(p, l)| &*std::ptr::slice_from_raw_parts(p, l)),
+                o.map(|(p, l)| &mut *std::ptr::slice_from_raw_parts_mut(p, l)),
+            ))
+        }
     }
 
     /// Copy `src` to `dst` now (ranges may overlap).
@@ -531,8 +579,8 @@ impl Sched {
 pub fn run_blocking(mut s: Sched) -> Result<()> {
     if let (Some(op), Some(cell)) = (s.alt.take(), s.cc.area.clone()) {
         if let Some(area) = cell.get(&s.cc)? {
-            if area.fits(&op) {
-                return area.run(&mut s, &op);
+            if area.run(&mut s, &op)? {
+                return Ok(());
             }
         }
     }

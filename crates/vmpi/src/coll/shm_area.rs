@@ -31,9 +31,15 @@
 //! arguments. The area is untrusted shared memory: counters and lengths are checked,
 //! and bytes are copied, never referenced.
 //!
-//! Layout after the region header: per member a 128-byte control block (`seq` at 0,
-//! the length published in slot 0 and slot 1 at 8 and 16, `done` at 64, on its own
-//! cache line), then per member two slots of `slot` bytes.
+//! Layout after the region header: per member a 128-byte control block whose first
+//! cache line holds `seq` (0), the lengths published in slot 0 and slot 1 (8, 16)
+//! and `done` (24), all written by that member only, so one transfer of the line
+//! tells a peer everything; then per member two slots of `slot` bytes.
+//!
+//! A rank remembers what it has seen of each peer: having seen `seq = j + 1` (the
+//! peer published operation `j`) proves the peer finished `j - 1`, so after any
+//! operation where everyone publishes, the next publish needs no look at the
+//! peers' `done` words at all.
 
 use super::sched::{CollCtx, Reduction, Sched, B};
 use crate::bootstrap::jobkey;
@@ -50,23 +56,23 @@ use std::time::Duration;
 const CTL: usize = 128;
 const SEQ: usize = 0;
 const LEN: usize = 8;
-const DONE: usize = 64;
+const DONE: usize = 24;
 
-/// What a blocking collective does through the area, on its schedule's buffers.
-/// `None` for a buffer is MPI_IN_PLACE.
+/// What a blocking collective does through the area, on its schedule's buffers
+/// (the form a schedule carries; [`Area`]'s methods take the same on slices). A
+/// `None` send buffer is MPI_IN_PLACE; receive buffers exist where the call has one.
 #[derive(Debug, Clone)]
 pub enum AreaOp {
     Barrier,
     Bcast { root: usize, buf: B },
-    /// Equal blocks of `blk` bytes; `blocks`: the root's receive blocks.
-    Gather { root: usize, mine: Option<B>, blocks: Vec<B>, blk: usize },
-    /// `whole`: the root's send buffer of `size` blocks of `blk` bytes.
-    Scatter { root: usize, whole: Option<B>, mine: Option<B>, blk: usize },
-    Allgather { mine: Option<B>, recv: B, blk: usize },
-    /// `send`: `size` blocks of `blk` bytes (the receive buffer when in place).
-    Alltoall { send: B, recv: B, blk: usize },
-    Reduce { root: usize, input: B, out: Option<B> },
-    Allreduce { input: B, acc: B },
+    /// Equal blocks of `blk` bytes; `recv`: the root's `size` blocks.
+    Gather { root: usize, send: Option<B>, recv: Option<B>, blk: usize },
+    /// `send`: the root's `size` blocks of `blk` bytes.
+    Scatter { root: usize, send: Option<B>, recv: Option<B>, blk: usize },
+    Allgather { send: Option<B>, recv: B, blk: usize },
+    Alltoall { send: Option<B>, recv: B, blk: usize },
+    Reduce { root: usize, send: Option<B>, recv: Option<B> },
+    Allreduce { send: Option<B>, recv: B },
 }
 
 impl AreaOp {
@@ -77,8 +83,8 @@ impl AreaOp {
             AreaOp::Bcast { buf, .. } => buf.len,
             AreaOp::Gather { blk, .. } | AreaOp::Allgather { blk, .. } => *blk,
             AreaOp::Scatter { blk, .. } | AreaOp::Alltoall { blk, .. } => n * blk,
-            AreaOp::Reduce { input, .. } => input.len,
-            AreaOp::Allreduce { acc, .. } => acc.len,
+            AreaOp::Reduce { send, recv, .. } => send.or(*recv).map_or(0, |b| b.len),
+            AreaOp::Allreduce { recv, .. } => recv.len,
         }
     }
 }
@@ -94,6 +100,9 @@ pub struct Area {
     /// Polls of a counter before waiting drives the rest of MPI too (0 when ranks
     /// outnumber cores: the core should go to the rank we wait for).
     spin: u32,
+    /// Per member, operations it is known to have finished (from its `done` or
+    /// `seq` words as last seen by this rank).
+    known_done: Vec<AtomicU64>,
 }
 
 impl std::fmt::Debug for Area {
@@ -115,9 +124,13 @@ impl Area {
         HEADER_BYTES + self.n * CTL + (2 * r + (k & 1) as usize) * self.slot
     }
 
-    /// Can `op` go through this area?
-    pub fn fits(&self, op: &AreaOp) -> bool {
-        op.published(self.n) <= self.slot
+    /// Can a collective in which each rank publishes `bytes` go through the area?
+    pub fn fits(&self, bytes: usize) -> bool {
+        bytes <= self.slot
+    }
+
+    pub fn size(&self) -> usize {
+        self.n
     }
 
     /// Wait until `ready` holds: a short spin on the counter alone (a peer that is
@@ -133,26 +146,35 @@ impl Area {
         runtime::progress_until(call, |_| ready())
     }
 
-    /// Wait until rank `r`'s counter `word` reaches `at_least`; a value beyond
-    /// `k + 2` is impossible for an honest peer during operation `k`.
+    /// Wait until rank `r`'s counter `word` reaches `at_least`. A `seq` beyond
+    /// `k + 2` is impossible for an honest peer during this rank's operation `k`
+    /// (publishing `k + 2` needs this rank done with `k`); `done` has no such bound
+    /// (a gather root with empty blocks neither publishes nor reads).
     fn wait_counter(&self, call: &str, r: usize, word: usize, at_least: u64, k: u64) -> Result<()> {
         let w = self.ctl(r, word);
+        let mut seen = 0;
         self.wait(call, || {
-            let v = w.load(Ordering::Acquire);
-            if v > k + 2 {
+            seen = w.load(Ordering::Acquire);
+            if word == SEQ && seen > k + 2 {
                 return Err(Error::other(format!(
-                    "{call}: the shared collective area is corrupted (rank {r} claims operation {v} during {k})"
+                    "{call}: the shared collective area is corrupted (rank {r} claims operation {seen} during {k})"
                 )));
             }
-            Ok(v >= at_least)
-        })
+            Ok(seen >= at_least)
+        })?;
+        // A published operation j (seq j + 1) comes after finishing j - 1.
+        let finished = if word == SEQ { seen.saturating_sub(1) } else { seen };
+        self.known_done[r].fetch_max(finished, Ordering::Relaxed);
+        Ok(())
     }
 
-    /// Put `bytes` (None: nothing) in this rank's slot for operation `k`.
+    /// Put `bytes` in this rank's slot for operation `k`.
     fn publish(&self, call: &str, k: u64, bytes: &[u8]) -> Result<()> {
         if k >= 2 {
             for r in (0..self.n).filter(|&r| r != self.me) {
-                self.wait_counter(call, r, DONE, k - 1, k)?;
+                if self.known_done[r].load(Ordering::Relaxed) < k - 1 {
+                    self.wait_counter(call, r, DONE, k - 1, k)?;
+                }
             }
         }
         self.region.write_bytes(self.data(self.me, k), bytes);
@@ -190,100 +212,178 @@ impl Area {
         Ok(())
     }
 
-    /// Run `op` (which [`fits`](Self::fits)) on `s`'s buffers.
-    pub fn run(&self, s: &mut Sched, op: &AreaOp) -> Result<()> {
+    /// Run `op` on `s`'s buffers if it fits; false (nothing done) if not.
+    pub fn run(&self, s: &mut Sched, op: &AreaOp) -> Result<bool> {
+        if !self.fits(op.published(self.n)) {
+            return Ok(false);
+        }
+        let call = s.call();
+        match *op {
+            AreaOp::Barrier => self.barrier(call)?,
+            AreaOp::Bcast { root, buf } => self.bcast(call, root, s.bytes_mut(buf)?)?,
+            AreaOp::Gather { root, send, recv, blk } => {
+                let (i, o) = s.io(send, recv)?;
+                self.gather(call, root, i, o, blk)?
+            }
+            AreaOp::Scatter { root, send, recv, blk } => {
+                let (i, o) = s.io(send, recv)?;
+                self.scatter(call, root, i, o, blk)?
+            }
+            AreaOp::Allgather { send, recv, blk } => {
+                let (i, o) = s.io(send, Some(recv))?;
+                self.allgather(call, i, o.expect("receive buffer"), blk)?
+            }
+            AreaOp::Alltoall { send, recv, blk } => {
+                let (i, o) = s.io(send, Some(recv))?;
+                self.alltoall(call, i, o.expect("receive buffer"), blk)?
+            }
+            AreaOp::Reduce { root, send, recv } => {
+                let red = s.reduction().clone();
+                let (i, o) = s.io(send, recv)?;
+                self.reduce(call, &red, root, i, o)?
+            }
+            AreaOp::Allreduce { send, recv } => {
+                let red = s.reduction().clone();
+                let (i, o) = s.io(send, Some(recv))?;
+                self.allreduce(call, &red, i, o.expect("receive buffer"))?
+            }
+        }
+        Ok(true)
+    }
+
+    /// Run operation `f` as this rank's next one on the area.
+    fn op(&self, f: impl FnOnce(u64) -> Result<()>) -> Result<()> {
         let k = self.next.fetch_add(1, Ordering::Relaxed);
-        let res = self.run_op(s, op, k);
+        let res = f(k);
         // Done even after an error, so that nobody waits for this rank's slot.
         self.ctl(self.me, DONE).store(k + 1, Ordering::Release);
         res
     }
 
-    fn run_op(&self, s: &mut Sched, op: &AreaOp, k: u64) -> Result<()> {
-        let (n, me, call) = (self.n, self.me, s.call());
-        match op {
-            AreaOp::Barrier => {
-                self.publish(call, k, &[])?;
-                for r in 0..n {
-                    self.published_by(call, r, k)?;
+    pub fn barrier(&self, call: &str) -> Result<()> {
+        self.op(|k| {
+            self.publish(call, k, &[])?;
+            for r in 0..self.n {
+                self.published_by(call, r, k)?;
+            }
+            Ok(())
+        })
+    }
+
+    pub fn bcast(&self, call: &str, root: usize, buf: &mut [u8]) -> Result<()> {
+        self.op(|k| {
+            if self.me == root {
+                self.publish(call, k, buf)
+            } else {
+                let len = buf.len();
+                self.fetch(call, root, k, len, 0, buf)
+            }
+        })
+    }
+
+    /// `send` None: in place at the root (its block is already in `recv`).
+    pub fn gather(&self, call: &str, root: usize, send: Option<&[u8]>, recv: Option<&mut [u8]>, blk: usize) -> Result<()> {
+        self.op(|k| {
+            if self.me != root {
+                let m = send.ok_or_else(|| Error::intern("gather without a send block"))?;
+                return self.publish(call, k, m);
+            }
+            let recv = recv.ok_or_else(|| Error::intern("gather without a receive buffer"))?;
+            for (r, b) in recv.chunks_exact_mut(blk.max(1)).enumerate().take(self.n) {
+                match (r == root, send) {
+                    (true, Some(m)) => b.copy_from_slice(m),
+                    (true, None) => {}
+                    (false, _) => self.fetch(call, r, k, blk, 0, b)?,
                 }
             }
-            AreaOp::Bcast { root, buf } => {
-                if me == *root {
-                    self.publish(call, k, s.bytes(*buf)?)?;
-                } else {
-                    self.fetch(call, *root, k, buf.len, 0, s.bytes_mut(*buf)?)?;
+            Ok(())
+        })
+    }
+
+    /// `recv` None: in place at the root (its block stays in `send`).
+    pub fn scatter(&self, call: &str, root: usize, send: Option<&[u8]>, recv: Option<&mut [u8]>, blk: usize) -> Result<()> {
+        self.op(|k| {
+            let me = self.me;
+            if me == root {
+                let w = send.ok_or_else(|| Error::intern("scatter without a send buffer"))?;
+                self.publish(call, k, w)?;
+                if let Some(m) = recv {
+                    m.copy_from_slice(&w[me * blk..(me + 1) * blk]);
                 }
+                return Ok(());
             }
-            AreaOp::Gather { root, mine, blocks, blk } => {
-                if me != *root {
-                    let m = mine.ok_or_else(|| Error::intern("gather without a send block"))?;
-                    self.publish(call, k, s.bytes(m)?)?;
-                } else {
-                    if let Some(m) = mine {
-                        s.copy_now(*m, blocks[me])?;
-                    }
-                    for r in (0..n).filter(|&r| r != me) {
-                        self.fetch(call, r, k, *blk, 0, s.bytes_mut(blocks[r])?)?;
-                    }
+            let m = recv.ok_or_else(|| Error::intern("scatter without a receive block"))?;
+            self.fetch(call, root, k, self.n * blk, me * blk, m)
+        })
+    }
+
+    /// `send` None: in place (this rank's block is already in `recv`).
+    pub fn allgather(&self, call: &str, send: Option<&[u8]>, recv: &mut [u8], blk: usize) -> Result<()> {
+        self.op(|k| {
+            let me = self.me;
+            match send {
+                Some(m) => {
+                    self.publish(call, k, m)?;
+                    recv[me * blk..(me + 1) * blk].copy_from_slice(m);
                 }
+                None => self.publish(call, k, &recv[me * blk..(me + 1) * blk])?,
             }
-            AreaOp::Scatter { root, whole, mine, blk } => {
-                if me == *root {
-                    let w = whole.ok_or_else(|| Error::intern("scatter without a send buffer"))?;
-                    self.publish(call, k, s.bytes(w)?)?;
-                    if let Some(m) = mine {
-                        s.copy_now(w.sub(me * blk, *blk), *m)?;
-                    }
-                } else {
-                    let m = mine.ok_or_else(|| Error::intern("scatter without a receive block"))?;
-                    self.fetch(call, *root, k, n * blk, me * blk, s.bytes_mut(m)?)?;
-                }
+            for r in (0..self.n).filter(|&r| r != me) {
+                self.fetch(call, r, k, blk, 0, &mut recv[r * blk..(r + 1) * blk])?;
             }
-            AreaOp::Allgather { mine, recv, blk } => {
-                let own = recv.sub(me * blk, *blk);
-                self.publish(call, k, s.bytes(mine.unwrap_or(own))?)?;
-                if let Some(m) = mine {
-                    s.copy_now(*m, own)?;
-                }
-                for r in (0..n).filter(|&r| r != me) {
-                    self.fetch(call, r, k, *blk, 0, s.bytes_mut(recv.sub(r * blk, *blk))?)?;
-                }
+            Ok(())
+        })
+    }
+
+    /// `send` None: in place (`recv` holds the blocks to send).
+    pub fn alltoall(&self, call: &str, send: Option<&[u8]>, recv: &mut [u8], blk: usize) -> Result<()> {
+        self.op(|k| {
+            let n = self.n;
+            self.publish(call, k, send.unwrap_or(recv))?;
+            for r in 0..n {
+                self.fetch(call, r, k, n * blk, self.me * blk, &mut recv[r * blk..(r + 1) * blk])?;
             }
-            AreaOp::Alltoall { send, recv, blk } => {
-                self.publish(call, k, s.bytes(*send)?)?;
-                for r in 0..n {
-                    self.fetch(call, r, k, n * blk, me * blk, s.bytes_mut(recv.sub(r * blk, *blk))?)?;
-                }
+            Ok(())
+        })
+    }
+
+    /// `send` None: in place at the root (its input is in `recv`).
+    pub fn reduce(&self, call: &str, red: &Reduction, root: usize, send: Option<&[u8]>, recv: Option<&mut [u8]>) -> Result<()> {
+        self.op(|k| {
+            match (send, &recv) {
+                (Some(i), _) => self.publish(call, k, i)?,
+                (None, Some(o)) => self.publish(call, k, o)?,
+                (None, None) => return Err(Error::intern("reduce without an input")),
             }
-            AreaOp::Reduce { root, input, out } => {
-                self.publish(call, k, s.bytes(*input)?)?;
-                if me == *root {
-                    let o = out.ok_or_else(|| Error::intern("reduce without a result buffer"))?;
-                    self.combine(s, k, o)?;
-                }
+            if self.me == root {
+                let o = recv.ok_or_else(|| Error::intern("reduce without a result buffer"))?;
+                self.combine(call, red, k, o)?;
             }
-            AreaOp::Allreduce { input, acc } => {
-                self.publish(call, k, s.bytes(*input)?)?;
-                self.combine(s, k, *acc)?;
-            }
-        }
-        Ok(())
+            Ok(())
+        })
+    }
+
+    /// `send` None: in place (the input is in `recv`).
+    pub fn allreduce(&self, call: &str, red: &Reduction, send: Option<&[u8]>, recv: &mut [u8]) -> Result<()> {
+        self.op(|k| {
+            self.publish(call, k, send.unwrap_or(recv))?;
+            self.combine(call, red, k, recv)
+        })
     }
 
     /// `out` = x0 op (x1 op (... op x(n-1))) from the published inputs.
-    fn combine(&self, s: &mut Sched, k: u64, out: B) -> Result<()> {
-        let call = s.call();
-        let red: Reduction = s.reduction().clone();
+    fn combine(&self, call: &str, red: &Reduction, k: u64, out: &mut [u8]) -> Result<()> {
         let last = self.n - 1;
-        self.fetch(call, last, k, out.len, 0, s.bytes_mut(out)?)?;
-        let mut x = vec![0u8; out.len];
-        for r in (0..last).rev() {
-            self.fetch(call, r, k, out.len, 0, &mut x)?;
-            red.run(&x, s.bytes_mut(out)?)
-                .map_err(|e| Error::new(e.class, format!("{call}: {}", e.message)))?;
-        }
-        Ok(())
+        let len = out.len();
+        self.fetch(call, last, k, len, 0, out)?;
+        super::sched::with_scratch(len, |x| {
+            for r in (0..last).rev() {
+                self.fetch(call, r, k, len, 0, x)?;
+                red.run(x, out)
+                    .map_err(|e| Error::new(e.class, format!("{call}: {}", e.message)))?;
+            }
+            Ok(())
+        })
     }
 }
 
@@ -296,6 +396,11 @@ pub struct AreaCell {
 }
 
 impl AreaCell {
+    /// The area if it is set up (every rank sees it appear at the same collective).
+    pub fn ready(&self) -> Option<&Area> {
+        self.area.get().and_then(|a| a.as_ref())
+    }
+
     /// The area, set up on first use: a collective step among the communicator's
     /// ranks (every rank calls it at the same blocking collective).
     pub fn get(&self, cc: &CollCtx) -> Result<Option<&Area>> {
@@ -413,5 +518,6 @@ fn set_up(cc: &CollCtx) -> Result<Option<Area>> {
         slot,
         next: AtomicU64::new(0),
         spin: plan.spin,
+        known_done: (0..n).map(|_| AtomicU64::new(0)).collect(),
     }))
 }
