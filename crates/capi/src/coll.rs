@@ -18,7 +18,7 @@ use crate::req::{Kind, ReqObj};
 use crate::state::{self, st};
 use std::ffi::c_void;
 use std::os::raw::c_int;
-use vmpi::coll::{self as core, Raw, RawMut, Sched};
+use vmpi::coll::{self as core, CollCtx, Raw, RawMut, Sched};
 use vmpi::comm::Comm;
 
 pub const MPI_ERR_ROOT: c_int = 7;
@@ -38,6 +38,17 @@ fn intra(call: &str, comm: MPI_Comm) -> R<Comm> {
         );
     }
     Ok(c)
+}
+
+/// The collective context of `call` on `c`. Blocking calls (every MPI-3.1
+/// collective name without the I- prefix) may take the communicator's shared
+/// collective area; nonblocking ones always run a schedule.
+fn cc(c: &Comm, call: &str) -> CollCtx {
+    if call.starts_with("MPI_I") {
+        c.coll()
+    } else {
+        c.coll_blocking()
+    }
 }
 
 fn root_ok(c: &Comm, root: c_int) -> R<()> {
@@ -310,7 +321,7 @@ fn displs_of(v: &[c_int], t: &Datatype) -> Vec<i64> {
 unsafe fn b_barrier(call: &str, comm: MPI_Comm) -> R<Built> {
     let c = intra(call, comm)?;
     let d = c.domains()?;
-    Ok((core::barrier_sched(c.coll(), Some(&d))?, Fixup::default()))
+    Ok((core::barrier_sched(cc(&c, call), Some(&d))?, Fixup::default()))
 }
 
 unsafe fn b_bcast(
@@ -328,7 +339,7 @@ unsafe fn b_bcast(
     let me_root = c.rank == root;
     let b = p.output(buf, count, dt, me_root)?;
     let d = c.domains()?;
-    let s = core::bcast(c.coll(), b, root, Some(&d))?;
+    let s = core::bcast(cc(&c, call), b, root, Some(&d))?;
     if me_root {
         p.f.then.clear(); // the root's buffer is unchanged
     }
@@ -375,7 +386,7 @@ unsafe fn b_gather(
         None
     };
     let s = core::gatherv(
-        c.coll(),
+        cc(&c, call),
         send,
         recv.as_ref().map(|r| (r.0, &r.1[..], &r.2[..])),
         root,
@@ -418,7 +429,7 @@ unsafe fn b_gatherv(
         None
     };
     let s = core::gatherv(
-        c.coll(),
+        cc(&c, call),
         send,
         recv.as_ref().map(|r| (r.0, &r.1[..], &r.2[..])),
         root,
@@ -487,7 +498,7 @@ unsafe fn b_scatterv(
         Some(p.output(recvbuf, recvcount, recvtype, false)?)
     };
     let s = core::scatterv(
-        c.coll(),
+        cc(&c, call),
         send.as_ref().map(|r| (r.0, &r.1[..], &r.2[..])),
         recv,
         root,
@@ -540,7 +551,7 @@ unsafe fn b_allgatherv(
     };
     let types = vec![t; n];
     let (b, cb, db) = p.blocks(recvbuf, &counts, &dp, &types, true, inpl)?;
-    let s = core::allgatherv(c.coll(), send, b, &cb, &db, call)?;
+    let s = core::allgatherv(cc(&c, call), send, b, &cb, &db, call)?;
     Ok(p.done(s))
 }
 
@@ -576,7 +587,7 @@ unsafe fn b_alltoallw(
         ))
     };
     let s = core::alltoallv(
-        c.coll(),
+        cc(&c, call),
         send.as_ref().map(|r| (r.0, &r.1[..], &r.2[..])),
         (recv.0, &recv.1[..], &recv.2[..]),
         call,
@@ -736,7 +747,7 @@ unsafe fn b_reduce(
         Some(p.red_in(&s, sendbuf, n)?)
     };
     let d = c.domains()?;
-    let sc = core::reduce(c.coll(), s.red.clone(), send, recv, root, Some(&d))?;
+    let sc = core::reduce(cc(&c, call), s.red.clone(), send, recv, root, Some(&d))?;
     Ok(p.done(sc))
 }
 
@@ -765,7 +776,7 @@ unsafe fn b_allreduce(
         Some(p.red_in(&s, sendbuf, n)?)
     };
     let d = c.domains()?;
-    let sc = core::allreduce(c.coll(), s.red.clone(), send, recv, Some(&d))?;
+    let sc = core::allreduce(cc(&c, call), s.red.clone(), send, recv, Some(&d))?;
     Ok(p.done(sc))
 }
 
@@ -797,7 +808,7 @@ unsafe fn b_reduce_scatter(
         Some(p.red_in(&s, sendbuf, total)?)
     };
     let cb: Vec<usize> = counts.iter().map(|&k| s.bytes(k)).collect();
-    let sc = core::reduce_scatter(c.coll(), s.red.clone(), send, recv, &cb, call)?;
+    let sc = core::reduce_scatter(cc(&c, call), s.red.clone(), send, recv, &cb, call)?;
     Ok(p.done(sc))
 }
 
@@ -827,7 +838,7 @@ unsafe fn b_scan(
     } else {
         Some(p.red_in(&s, sendbuf, n)?)
     };
-    let sc = core::scan(c.coll(), s.red.clone(), send, recv, exclusive)?;
+    let sc = core::scan(cc(&c, call), s.red.clone(), send, recv, exclusive)?;
     Ok(p.done(sc))
 }
 

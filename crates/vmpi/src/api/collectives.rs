@@ -184,25 +184,26 @@ fn elems<T>(v: &[usize]) -> Vec<usize> {
 mod build {
     use super::*;
 
-    pub unsafe fn barrier(c: &Comm) -> Result<Sched> {
+    pub unsafe fn barrier(c: &Comm, blocking: bool) -> Result<Sched> {
         c.check_intra("MPI_Barrier")?;
         let d = c.domains()?;
-        coll::barrier_sched(c.coll(), Some(&d))
+        coll::barrier_sched(if blocking { c.coll_blocking() } else { c.coll() }, Some(&d))
     }
-    pub unsafe fn bcast<T: Equivalence>(c: &Comm, buf: &mut [T], root: i32) -> Result<Sched> {
+    pub unsafe fn bcast<T: Equivalence>(c: &Comm, blocking: bool, buf: &mut [T], root: i32) -> Result<Sched> {
         c.check_intra("MPI_Bcast")?;
         let d = c.domains()?;
-        coll::bcast(c.coll(), RawMut::of(bytes_mut(buf)), root, Some(&d))
+        coll::bcast(if blocking { c.coll_blocking() } else { c.coll() }, RawMut::of(bytes_mut(buf)), root, Some(&d))
     }
     pub unsafe fn gather<T: Equivalence>(
         c: &Comm,
+        blocking: bool,
         send: Input<T>,
         recv: Option<&mut [T]>,
         root: i32,
     ) -> Result<Sched> {
         c.check_intra("MPI_Gather")?;
         coll::gather(
-            c.coll(),
+            if blocking { c.coll_blocking() } else { c.coll() },
             send.raw(),
             recv.map(|r| RawMut::of(bytes_mut(r))),
             root,
@@ -210,6 +211,7 @@ mod build {
     }
     pub unsafe fn gatherv<T: Equivalence>(
         c: &Comm,
+        blocking: bool,
         send: Input<T>,
         recv: Option<(&mut [T], &[usize], &[usize])>,
         root: i32,
@@ -217,7 +219,7 @@ mod build {
         c.check_intra("MPI_Gatherv")?;
         let r = recv.map(|(b, cn, d)| (RawMut::of(bytes_mut(b)), elems::<T>(cn), elems::<T>(d)));
         coll::gatherv(
-            c.coll(),
+            if blocking { c.coll_blocking() } else { c.coll() },
             send.raw(),
             r.as_ref().map(|(b, cn, d)| (*b, &cn[..], &d[..])),
             root,
@@ -226,13 +228,14 @@ mod build {
     }
     pub unsafe fn scatter<T: Equivalence>(
         c: &Comm,
+        blocking: bool,
         send: Option<&[T]>,
         recv: Option<&mut [T]>,
         root: i32,
     ) -> Result<Sched> {
         c.check_intra("MPI_Scatter")?;
         coll::scatter(
-            c.coll(),
+            if blocking { c.coll_blocking() } else { c.coll() },
             send.map(|s| Raw::of(bytes(s))),
             recv.map(|r| RawMut::of(bytes_mut(r))),
             root,
@@ -240,6 +243,7 @@ mod build {
     }
     pub unsafe fn scatterv<T: Equivalence>(
         c: &Comm,
+        blocking: bool,
         send: Option<(&[T], &[usize], &[usize])>,
         recv: Option<&mut [T]>,
         root: i32,
@@ -247,7 +251,7 @@ mod build {
         c.check_intra("MPI_Scatterv")?;
         let s = send.map(|(b, cn, d)| (Raw::of(bytes(b)), elems::<T>(cn), elems::<T>(d)));
         coll::scatterv(
-            c.coll(),
+            if blocking { c.coll_blocking() } else { c.coll() },
             s.as_ref().map(|(b, cn, d)| (*b, &cn[..], &d[..])),
             recv.map(|r| RawMut::of(bytes_mut(r))),
             root,
@@ -256,14 +260,16 @@ mod build {
     }
     pub unsafe fn allgather<T: Equivalence>(
         c: &Comm,
+        blocking: bool,
         send: Input<T>,
         recv: &mut [T],
     ) -> Result<Sched> {
         c.check_intra("MPI_Allgather")?;
-        coll::allgather(c.coll(), send.raw(), RawMut::of(bytes_mut(recv)))
+        coll::allgather(if blocking { c.coll_blocking() } else { c.coll() }, send.raw(), RawMut::of(bytes_mut(recv)))
     }
     pub unsafe fn allgatherv<T: Equivalence>(
         c: &Comm,
+        blocking: bool,
         send: Input<T>,
         recv: &mut [T],
         counts: &[usize],
@@ -271,7 +277,7 @@ mod build {
     ) -> Result<Sched> {
         c.check_intra("MPI_Allgatherv")?;
         coll::allgatherv(
-            c.coll(),
+            if blocking { c.coll_blocking() } else { c.coll() },
             send.raw(),
             RawMut::of(bytes_mut(recv)),
             &elems::<T>(counts),
@@ -281,15 +287,17 @@ mod build {
     }
     pub unsafe fn alltoall<T: Equivalence>(
         c: &Comm,
+        blocking: bool,
         send: Input<T>,
         recv: &mut [T],
     ) -> Result<Sched> {
         c.check_intra("MPI_Alltoall")?;
-        coll::alltoall(c.coll(), send.raw(), RawMut::of(bytes_mut(recv)))
+        coll::alltoall(if blocking { c.coll_blocking() } else { c.coll() }, send.raw(), RawMut::of(bytes_mut(recv)))
     }
     #[allow(clippy::too_many_arguments)]
     pub unsafe fn alltoallv<T: Equivalence>(
         c: &Comm,
+        blocking: bool,
         send: Input<T>,
         sc: &[usize],
         sd: &[usize],
@@ -301,7 +309,7 @@ mod build {
         let (sc, sd) = (elems::<T>(sc), elems::<T>(sd));
         let s = send.raw().map(|r| (r, &sc[..], &sd[..]));
         coll::alltoallv(
-            c.coll(),
+            if blocking { c.coll_blocking() } else { c.coll() },
             s,
             (
                 RawMut::of(bytes_mut(recv)),
@@ -314,6 +322,7 @@ mod build {
     #[allow(clippy::too_many_arguments)]
     pub unsafe fn alltoallw(
         c: &Comm,
+        blocking: bool,
         send: Input<u8>,
         sc: &[usize],
         sd: &[usize],
@@ -323,7 +332,7 @@ mod build {
     ) -> Result<Sched> {
         c.check_intra("MPI_Alltoallw")?;
         coll::alltoallv(
-            c.coll(),
+            if blocking { c.coll_blocking() } else { c.coll() },
             send.raw().map(|r| (r, sc, sd)),
             (RawMut::of(recv), rc, rd),
             "MPI_Alltoallw",
@@ -331,6 +340,7 @@ mod build {
     }
     pub unsafe fn reduce<T: Equivalence>(
         c: &Comm,
+        blocking: bool,
         send: Input<T>,
         recv: Option<&mut [T]>,
         op: &Op,
@@ -339,7 +349,7 @@ mod build {
         c.check_intra("MPI_Reduce")?;
         let d = c.domains()?;
         coll::reduce(
-            c.coll(),
+            if blocking { c.coll_blocking() } else { c.coll() },
             red::<T>(op)?,
             send.raw(),
             recv.map(|r| RawMut::of(bytes_mut(r))),
@@ -349,6 +359,7 @@ mod build {
     }
     pub unsafe fn allreduce<T: Equivalence>(
         c: &Comm,
+        blocking: bool,
         send: Input<T>,
         recv: &mut [T],
         op: &Op,
@@ -356,7 +367,7 @@ mod build {
         c.check_intra("MPI_Allreduce")?;
         let d = c.domains()?;
         coll::allreduce(
-            c.coll(),
+            if blocking { c.coll_blocking() } else { c.coll() },
             red::<T>(op)?,
             send.raw(),
             RawMut::of(bytes_mut(recv)),
@@ -365,6 +376,7 @@ mod build {
     }
     pub unsafe fn reduce_scatter<T: Equivalence>(
         c: &Comm,
+        blocking: bool,
         send: Input<T>,
         recv: &mut [T],
         counts: &[usize],
@@ -372,7 +384,7 @@ mod build {
     ) -> Result<Sched> {
         c.check_intra("MPI_Reduce_scatter")?;
         coll::reduce_scatter(
-            c.coll(),
+            if blocking { c.coll_blocking() } else { c.coll() },
             red::<T>(op)?,
             send.raw(),
             RawMut::of(bytes_mut(recv)),
@@ -382,6 +394,7 @@ mod build {
     }
     pub unsafe fn reduce_scatter_block<T: Equivalence>(
         c: &Comm,
+        blocking: bool,
         send: Input<T>,
         recv: &mut [T],
         op: &Op,
@@ -393,7 +406,7 @@ mod build {
             Input::Buf(s) => s.len() / n,
         } * std::mem::size_of::<T>();
         coll::reduce_scatter_block(
-            c.coll(),
+            if blocking { c.coll_blocking() } else { c.coll() },
             red::<T>(op)?,
             send.raw(),
             RawMut::of(bytes_mut(recv)),
@@ -402,6 +415,7 @@ mod build {
     }
     pub unsafe fn scan<T: Equivalence>(
         c: &Comm,
+        blocking: bool,
         send: Input<T>,
         recv: &mut [T],
         op: &Op,
@@ -409,7 +423,7 @@ mod build {
     ) -> Result<Sched> {
         c.check_intra(if exclusive { "MPI_Exscan" } else { "MPI_Scan" })?;
         coll::scan(
-            c.coll(),
+            if blocking { c.coll_blocking() } else { c.coll() },
             red::<T>(op)?,
             send.raw(),
             RawMut::of(bytes_mut(recv)),
@@ -423,7 +437,7 @@ impl Communicator {
     /// Broadcast `buf` from `root` (MPI_Bcast).
     pub fn bcast<T: Equivalence>(&self, buf: &mut [T], root: i32) -> Result<()> {
         // SAFETY: the buffers are borrowed across the blocking run.
-        coll::run_blocking(unsafe { build::bcast(&self.comm, buf, root)? })
+        coll::run_blocking(unsafe { build::bcast(&self.comm, true, buf, root)? })
     }
     /// Gather equal blocks at `root` (MPI_Gather); `recv` only at the root (size ×
     /// block); `Input::InPlace` at the root means its block is already in `recv`.
@@ -434,7 +448,7 @@ impl Communicator {
         root: i32,
     ) -> Result<()> {
         // SAFETY: as above.
-        coll::run_blocking(unsafe { build::gather(&self.comm, send, recv, root)? })
+        coll::run_blocking(unsafe { build::gather(&self.comm, true, send, recv, root)? })
     }
     /// MPI_Gatherv: `recv` at the root with per-rank counts and displacements.
     pub fn gatherv<T: Equivalence>(
@@ -444,7 +458,7 @@ impl Communicator {
         root: i32,
     ) -> Result<()> {
         // SAFETY: as above.
-        coll::run_blocking(unsafe { build::gatherv(&self.comm, send, recv, root)? })
+        coll::run_blocking(unsafe { build::gatherv(&self.comm, true, send, recv, root)? })
     }
     /// MPI_Scatter: `send` at the root (size × block); `recv` None at the root is
     /// MPI_IN_PLACE (the root keeps its block in `send`).
@@ -455,7 +469,7 @@ impl Communicator {
         root: i32,
     ) -> Result<()> {
         // SAFETY: as above.
-        coll::run_blocking(unsafe { build::scatter(&self.comm, send, recv, root)? })
+        coll::run_blocking(unsafe { build::scatter(&self.comm, true, send, recv, root)? })
     }
     /// MPI_Scatterv.
     pub fn scatterv<T: Equivalence>(
@@ -465,12 +479,12 @@ impl Communicator {
         root: i32,
     ) -> Result<()> {
         // SAFETY: as above.
-        coll::run_blocking(unsafe { build::scatterv(&self.comm, send, recv, root)? })
+        coll::run_blocking(unsafe { build::scatterv(&self.comm, true, send, recv, root)? })
     }
     /// MPI_Allgather (`InPlace`: this rank's block is already in `recv`).
     pub fn allgather<T: Equivalence>(&self, send: Input<T>, recv: &mut [T]) -> Result<()> {
         // SAFETY: as above.
-        coll::run_blocking(unsafe { build::allgather(&self.comm, send, recv)? })
+        coll::run_blocking(unsafe { build::allgather(&self.comm, true, send, recv)? })
     }
     /// MPI_Allgatherv.
     pub fn allgatherv<T: Equivalence>(
@@ -481,12 +495,12 @@ impl Communicator {
         displs: &[usize],
     ) -> Result<()> {
         // SAFETY: as above.
-        coll::run_blocking(unsafe { build::allgatherv(&self.comm, send, recv, counts, displs)? })
+        coll::run_blocking(unsafe { build::allgatherv(&self.comm, true, send, recv, counts, displs)? })
     }
     /// MPI_Alltoall (`InPlace`: the data to send is in `recv`).
     pub fn alltoall<T: Equivalence>(&self, send: Input<T>, recv: &mut [T]) -> Result<()> {
         // SAFETY: as above.
-        coll::run_blocking(unsafe { build::alltoall(&self.comm, send, recv)? })
+        coll::run_blocking(unsafe { build::alltoall(&self.comm, true, send, recv)? })
     }
     /// MPI_Alltoallv (`InPlace`: send layout = receive layout, data in `recv`).
     #[allow(clippy::too_many_arguments)]
@@ -501,7 +515,7 @@ impl Communicator {
     ) -> Result<()> {
         // SAFETY: as above.
         coll::run_blocking(unsafe {
-            build::alltoallv(&self.comm, send, scounts, sdispls, recv, rcounts, rdispls)?
+            build::alltoallv(&self.comm, true, send, scounts, sdispls, recv, rcounts, rdispls)?
         })
     }
     /// MPI_Alltoallw on bytes: counts and displacements in bytes per peer.
@@ -517,7 +531,7 @@ impl Communicator {
     ) -> Result<()> {
         // SAFETY: as above.
         coll::run_blocking(unsafe {
-            build::alltoallw(&self.comm, send, scounts, sdispls, recv, rcounts, rdispls)?
+            build::alltoallw(&self.comm, true, send, scounts, sdispls, recv, rcounts, rdispls)?
         })
     }
     /// MPI_Reduce to `root` (`recv` only at the root; `InPlace` only at the root).
@@ -529,12 +543,12 @@ impl Communicator {
         root: i32,
     ) -> Result<()> {
         // SAFETY: as above.
-        coll::run_blocking(unsafe { build::reduce(&self.comm, send, recv, op, root)? })
+        coll::run_blocking(unsafe { build::reduce(&self.comm, true, send, recv, op, root)? })
     }
     /// MPI_Allreduce (`InPlace`: the input is in `recv`).
     pub fn allreduce<T: Equivalence>(&self, send: Input<T>, recv: &mut [T], op: &Op) -> Result<()> {
         // SAFETY: as above.
-        coll::run_blocking(unsafe { build::allreduce(&self.comm, send, recv, op)? })
+        coll::run_blocking(unsafe { build::allreduce(&self.comm, true, send, recv, op)? })
     }
     /// MPI_Reduce_scatter: rank i gets `counts[i]` elements of the reduction
     /// (`InPlace`: the whole input is in `recv`, the result lands at its start).
@@ -546,7 +560,7 @@ impl Communicator {
         op: &Op,
     ) -> Result<()> {
         // SAFETY: as above.
-        coll::run_blocking(unsafe { build::reduce_scatter(&self.comm, send, recv, counts, op)? })
+        coll::run_blocking(unsafe { build::reduce_scatter(&self.comm, true, send, recv, counts, op)? })
     }
     /// MPI_Reduce_scatter_block: blocks of `send.len() / size` (in place:
     /// `recv.len() / size`) elements.
@@ -557,17 +571,17 @@ impl Communicator {
         op: &Op,
     ) -> Result<()> {
         // SAFETY: as above.
-        coll::run_blocking(unsafe { build::reduce_scatter_block(&self.comm, send, recv, op)? })
+        coll::run_blocking(unsafe { build::reduce_scatter_block(&self.comm, true, send, recv, op)? })
     }
     /// MPI_Scan (inclusive prefix reduction).
     pub fn scan<T: Equivalence>(&self, send: Input<T>, recv: &mut [T], op: &Op) -> Result<()> {
         // SAFETY: as above.
-        coll::run_blocking(unsafe { build::scan(&self.comm, send, recv, op, false)? })
+        coll::run_blocking(unsafe { build::scan(&self.comm, true, send, recv, op, false)? })
     }
     /// MPI_Exscan (exclusive; rank 0's `recv` is left as it was).
     pub fn exscan<T: Equivalence>(&self, send: Input<T>, recv: &mut [T], op: &Op) -> Result<()> {
         // SAFETY: as above.
-        coll::run_blocking(unsafe { build::scan(&self.comm, send, recv, op, true)? })
+        coll::run_blocking(unsafe { build::scan(&self.comm, true, send, recv, op, true)? })
     }
 }
 
@@ -580,7 +594,7 @@ impl<'a> Scope<'a> {
     }
     pub fn ibarrier(&self, c: &Communicator) -> Result<Request<'a>> {
         // SAFETY: no buffers.
-        self.coll(unsafe { build::barrier(&c.comm)? }, "MPI_Ibarrier")
+        self.coll(unsafe { build::barrier(&c.comm, false)? }, "MPI_Ibarrier")
     }
     pub fn ibcast<T: Equivalence>(
         &self,
@@ -589,7 +603,7 @@ impl<'a> Scope<'a> {
         root: i32,
     ) -> Result<Request<'a>> {
         // SAFETY: the buffers are borrowed for 'a; the scope waits before 'a ends.
-        self.coll(unsafe { build::bcast(&c.comm, buf, root)? }, "MPI_Ibcast")
+        self.coll(unsafe { build::bcast(&c.comm, false, buf, root)? }, "MPI_Ibcast")
     }
     pub fn igather<T: Equivalence>(
         &self,
@@ -600,7 +614,7 @@ impl<'a> Scope<'a> {
     ) -> Result<Request<'a>> {
         // SAFETY: as above.
         self.coll(
-            unsafe { build::gather(&c.comm, send, recv, root)? },
+            unsafe { build::gather(&c.comm, false, send, recv, root)? },
             "MPI_Igather",
         )
     }
@@ -613,7 +627,7 @@ impl<'a> Scope<'a> {
     ) -> Result<Request<'a>> {
         // SAFETY: as above (counts are copied into the schedule).
         self.coll(
-            unsafe { build::gatherv(&c.comm, send, recv, root)? },
+            unsafe { build::gatherv(&c.comm, false, send, recv, root)? },
             "MPI_Igatherv",
         )
     }
@@ -626,7 +640,7 @@ impl<'a> Scope<'a> {
     ) -> Result<Request<'a>> {
         // SAFETY: as above.
         self.coll(
-            unsafe { build::scatter(&c.comm, send, recv, root)? },
+            unsafe { build::scatter(&c.comm, false, send, recv, root)? },
             "MPI_Iscatter",
         )
     }
@@ -639,7 +653,7 @@ impl<'a> Scope<'a> {
     ) -> Result<Request<'a>> {
         // SAFETY: as above.
         self.coll(
-            unsafe { build::scatterv(&c.comm, send, recv, root)? },
+            unsafe { build::scatterv(&c.comm, false, send, recv, root)? },
             "MPI_Iscatterv",
         )
     }
@@ -651,7 +665,7 @@ impl<'a> Scope<'a> {
     ) -> Result<Request<'a>> {
         // SAFETY: as above.
         self.coll(
-            unsafe { build::allgather(&c.comm, send, recv)? },
+            unsafe { build::allgather(&c.comm, false, send, recv)? },
             "MPI_Iallgather",
         )
     }
@@ -665,7 +679,7 @@ impl<'a> Scope<'a> {
     ) -> Result<Request<'a>> {
         // SAFETY: as above.
         self.coll(
-            unsafe { build::allgatherv(&c.comm, send, recv, counts, displs)? },
+            unsafe { build::allgatherv(&c.comm, false, send, recv, counts, displs)? },
             "MPI_Iallgatherv",
         )
     }
@@ -677,7 +691,7 @@ impl<'a> Scope<'a> {
     ) -> Result<Request<'a>> {
         // SAFETY: as above.
         self.coll(
-            unsafe { build::alltoall(&c.comm, send, recv)? },
+            unsafe { build::alltoall(&c.comm, false, send, recv)? },
             "MPI_Ialltoall",
         )
     }
@@ -694,7 +708,7 @@ impl<'a> Scope<'a> {
     ) -> Result<Request<'a>> {
         // SAFETY: as above.
         self.coll(
-            unsafe { build::alltoallv(&c.comm, send, scounts, sdispls, recv, rcounts, rdispls)? },
+            unsafe { build::alltoallv(&c.comm, false, send, scounts, sdispls, recv, rcounts, rdispls)? },
             "MPI_Ialltoallv",
         )
     }
@@ -711,7 +725,7 @@ impl<'a> Scope<'a> {
     ) -> Result<Request<'a>> {
         // SAFETY: as above.
         self.coll(
-            unsafe { build::alltoallw(&c.comm, send, scounts, sdispls, recv, rcounts, rdispls)? },
+            unsafe { build::alltoallw(&c.comm, false, send, scounts, sdispls, recv, rcounts, rdispls)? },
             "MPI_Ialltoallw",
         )
     }
@@ -725,7 +739,7 @@ impl<'a> Scope<'a> {
     ) -> Result<Request<'a>> {
         // SAFETY: as above.
         self.coll(
-            unsafe { build::reduce(&c.comm, send, recv, op, root)? },
+            unsafe { build::reduce(&c.comm, false, send, recv, op, root)? },
             "MPI_Ireduce",
         )
     }
@@ -738,7 +752,7 @@ impl<'a> Scope<'a> {
     ) -> Result<Request<'a>> {
         // SAFETY: as above.
         self.coll(
-            unsafe { build::allreduce(&c.comm, send, recv, op)? },
+            unsafe { build::allreduce(&c.comm, false, send, recv, op)? },
             "MPI_Iallreduce",
         )
     }
@@ -752,7 +766,7 @@ impl<'a> Scope<'a> {
     ) -> Result<Request<'a>> {
         // SAFETY: as above.
         self.coll(
-            unsafe { build::reduce_scatter(&c.comm, send, recv, counts, op)? },
+            unsafe { build::reduce_scatter(&c.comm, false, send, recv, counts, op)? },
             "MPI_Ireduce_scatter",
         )
     }
@@ -765,7 +779,7 @@ impl<'a> Scope<'a> {
     ) -> Result<Request<'a>> {
         // SAFETY: as above.
         self.coll(
-            unsafe { build::reduce_scatter_block(&c.comm, send, recv, op)? },
+            unsafe { build::reduce_scatter_block(&c.comm, false, send, recv, op)? },
             "MPI_Ireduce_scatter_block",
         )
     }
@@ -778,7 +792,7 @@ impl<'a> Scope<'a> {
     ) -> Result<Request<'a>> {
         // SAFETY: as above.
         self.coll(
-            unsafe { build::scan(&c.comm, send, recv, op, false)? },
+            unsafe { build::scan(&c.comm, false, send, recv, op, false)? },
             "MPI_Iscan",
         )
     }
@@ -791,7 +805,7 @@ impl<'a> Scope<'a> {
     ) -> Result<Request<'a>> {
         // SAFETY: as above.
         self.coll(
-            unsafe { build::scan(&c.comm, send, recv, op, true)? },
+            unsafe { build::scan(&c.comm, false, send, recv, op, true)? },
             "MPI_Iexscan",
         )
     }

@@ -181,8 +181,8 @@ pub unsafe fn barrier_sched(cc: CollCtx, domains: Option<&[Vec<usize>]>) -> Resu
     let o = tuning::overrides()?;
     let (n, me) = (cc.size(), cc.rank);
     let mut s = Sched::new("MPI_Barrier", cc);
-    if o.barrier == Algo::Auto {
-        s.set_area_op(AreaOp::Barrier);
+    if o.barrier == Algo::Auto && s.set_area_op(AreaOp::Barrier)? {
+        return Ok(s);
     }
     match tuning::barrier(&o, domains) {
         Algo::TwoLevel => {
@@ -236,8 +236,8 @@ pub unsafe fn bcast(
     let root = check_root("MPI_Bcast", root, n)?;
     let mut s = Sched::new("MPI_Bcast", cc);
     let b = s.ext(buf.ptr, buf.len);
-    if o.bcast == Algo::Auto {
-        s.set_area_op(AreaOp::Bcast { root, buf: b });
+    if o.bcast == Algo::Auto && s.set_area_op(AreaOp::Bcast { root, buf: b })? {
+        return Ok(s);
     }
     match tuning::bcast(&o, buf.len, n, domains) {
         Algo::TwoLevel => {
@@ -283,11 +283,13 @@ unsafe fn gatherv_blocks(
     let mine = send.map(|r| s.ext(r.ptr, r.len));
     let whole = recv.map(|(r, c, d)| (s.ext(r.ptr, r.len), c, d));
     let blocks = root_blocks(call, n, me, root, whole, mine, ("receive", "sends"))?;
-    algos::gatherv_linear(&mut s, n, me, root, mine, &blocks);
     if let Some(blk) = equal {
         let recv = (me == root).then(|| blocks[0].sub(0, 0)).map(|b| B { len: n * blk, ..b });
-        s.set_area_op(AreaOp::Gather { root, send: mine, recv, blk });
+        if s.set_area_op(AreaOp::Gather { root, send: mine, recv, blk })? {
+            return Ok(s);
+        }
     }
+    algos::gatherv_linear(&mut s, n, me, root, mine, &blocks);
     Ok(s)
 }
 
@@ -351,10 +353,13 @@ unsafe fn scatterv_blocks(
     let whole = send.map(|(r, c, d)| (s.ext(r.ptr, r.len), c, d));
     let wb = whole.as_ref().map(|w| w.0);
     let blocks = root_blocks(call, n, me, root, whole, mine, ("send", "receives"))?;
-    algos::scatterv_linear(&mut s, n, me, root, &blocks, mine);
     if let Some(blk) = equal {
-        s.set_area_op(AreaOp::Scatter { root, send: wb.map(|w| w.sub(0, n * blk)), recv: mine, blk });
+        let send = wb.map(|w| w.sub(0, n * blk));
+        if s.set_area_op(AreaOp::Scatter { root, send, recv: mine, blk })? {
+            return Ok(s);
+        }
     }
+    algos::scatterv_linear(&mut s, n, me, root, &blocks, mine);
     Ok(s)
 }
 
@@ -422,7 +427,9 @@ pub unsafe fn allgatherv(
     }
     if equal {
         let blk = counts.first().copied().unwrap_or(0);
-        s.set_area_op(AreaOp::Allgather { send: mine, recv: rb.sub(0, n * blk), blk });
+        if s.set_area_op(AreaOp::Allgather { send: mine, recv: rb.sub(0, n * blk), blk })? {
+            return Ok(s);
+        }
     }
     algos::allgatherv_ring(&mut s, n, me, &bl);
     Ok(s)
@@ -465,8 +472,8 @@ pub unsafe fn alltoall(cc: CollCtx, send: Option<Raw>, recv: RawMut) -> Result<S
             t
         }
     };
-    if o.alltoall == Algo::Auto {
-        s.set_area_op(AreaOp::Alltoall { send: send.is_some().then_some(sb), recv: rb, blk });
+    if o.alltoall == Algo::Auto && s.set_area_op(AreaOp::Alltoall { send: send.is_some().then_some(sb), recv: rb, blk })? {
+        return Ok(s);
     }
     match tuning::alltoall(&o, blk, n) {
         Algo::Bruck => algos::alltoall_bruck(&mut s, n, me, sb, rb, blk),
@@ -568,8 +575,8 @@ pub unsafe fn reduce(
     }
     check_red(call, &red, input.len)?;
     s.set_reduction(red);
-    if o.reduce == Algo::Auto {
-        s.set_area_op(AreaOp::Reduce { root, send: send.is_some().then_some(input), recv: out });
+    if o.reduce == Algo::Auto && s.set_area_op(AreaOp::Reduce { root, send: send.is_some().then_some(input), recv: out })? {
+        return Ok(s);
     }
     match tuning::reduce(&o, commute, domains) {
         Algo::TwoLevel => {
@@ -623,8 +630,8 @@ pub unsafe fn allreduce(
     let commute = red.commutative();
     let count = recv.len / red.unit;
     s.set_reduction(red);
-    if o.allreduce == Algo::Auto {
-        s.set_area_op(AreaOp::Allreduce { send: input, recv: acc });
+    if o.allreduce == Algo::Auto && s.set_area_op(AreaOp::Allreduce { send: input, recv: acc })? {
+        return Ok(s);
     }
     match tuning::allreduce(&o, recv.len, count, n, commute, domains) {
         Algo::TwoLevel => {
@@ -809,5 +816,5 @@ pub fn barrier(comm: &Comm) -> Result<()> {
     comm.check_intra("MPI_Barrier")?;
     let d = comm.domains()?;
     // SAFETY: a barrier has no user buffers.
-    run_blocking(unsafe { barrier_sched(comm.coll(), Some(&d))? })
+    run_blocking(unsafe { barrier_sched(comm.coll_blocking(), Some(&d))? })
 }

@@ -21,8 +21,9 @@ use super::shm_area::{AreaCell, AreaOp};
 use std::sync::Arc;
 
 /// The part of a communicator one collective call needs: the collective context,
-/// this rank, the group (world ranks), the call's tag and the communicator's shared
-/// collective area (None where a collective must not use one).
+/// this rank, the group (world ranks), the call's tag, the communicator's shared
+/// collective area (None where a collective must not use one) and whether the call
+/// is blocking (only blocking calls use the area).
 #[derive(Debug, Clone)]
 pub struct CollCtx {
     pub ctx: u32,
@@ -30,6 +31,7 @@ pub struct CollCtx {
     pub group: Arc<[usize]>,
     pub tag: i32,
     pub area: Option<Arc<AreaCell>>,
+    pub blocking: bool,
 }
 
 impl CollCtx {
@@ -286,11 +288,19 @@ impl Sched {
         }
     }
 
-    /// What this collective does through the communicator's shared area, which a
-    /// blocking run takes instead of the steps when the area exists and fits.
-    pub fn set_area_op(&mut self, op: AreaOp) {
-        if self.cc.area.is_some() {
-            self.alt = Some(op);
+    /// Offer the collective to the communicator's shared area: true when a blocking
+    /// call takes it (the area is set up, on first use, and the operation fits);
+    /// the builder then adds no steps and the blocking run goes through the area.
+    pub fn set_area_op(&mut self, op: AreaOp) -> Result<bool> {
+        let Some(cell) = self.cc.area.clone().filter(|_| self.cc.blocking) else {
+            return Ok(false);
+        };
+        match cell.get(&self.cc)? {
+            Some(area) if area.fits(op.published(area.size())) => {
+                self.alt = Some(op);
+                Ok(true)
+            }
+            _ => Ok(false),
         }
     }
 
@@ -578,11 +588,10 @@ impl Sched {
 /// operation that fits.
 pub fn run_blocking(mut s: Sched) -> Result<()> {
     if let (Some(op), Some(cell)) = (s.alt.take(), s.cc.area.clone()) {
-        if let Some(area) = cell.get(&s.cc)? {
-            if area.run(&mut s, &op)? {
-                return Ok(());
-            }
-        }
+        let area = cell
+            .ready()
+            .ok_or_else(|| Error::intern("area operation without an area"))?;
+        return area.run(&mut s, &op);
     }
     let call = s.call;
     let mut first = true;
@@ -624,6 +633,9 @@ impl Schedule for Nonblocking {
 /// schedule does.
 pub fn start_nonblocking(s: Sched) -> Result<ReqId> {
     let call = s.call;
+    if s.alt.is_some() {
+        return Err(Error::intern(format!("{call}: a blocking schedule started as nonblocking")));
+    }
     runtime::with(call, |rt| {
         let req = rt.engine.new_external();
         let mut s = s;

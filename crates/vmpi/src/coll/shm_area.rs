@@ -77,7 +77,7 @@ pub enum AreaOp {
 
 impl AreaOp {
     /// Bytes each publishing rank puts in its slot (the same on every rank).
-    fn published(&self, n: usize) -> usize {
+    pub fn published(&self, n: usize) -> usize {
         match self {
             AreaOp::Barrier => 0,
             AreaOp::Bcast { buf, .. } => buf.len,
@@ -212,11 +212,8 @@ impl Area {
         Ok(())
     }
 
-    /// Run `op` on `s`'s buffers if it fits; false (nothing done) if not.
-    pub fn run(&self, s: &mut Sched, op: &AreaOp) -> Result<bool> {
-        if !self.fits(op.published(self.n)) {
-            return Ok(false);
-        }
+    /// Run `op` (which [`fits`](Self::fits)) on `s`'s buffers.
+    pub fn run(&self, s: &mut Sched, op: &AreaOp) -> Result<()> {
         let call = s.call();
         match *op {
             AreaOp::Barrier => self.barrier(call)?,
@@ -248,7 +245,7 @@ impl Area {
                 self.allreduce(call, &red, i, o.expect("receive buffer"))?
             }
         }
-        Ok(true)
+        Ok(())
     }
 
     /// Run operation `f` as this rank's next one on the area.
@@ -483,6 +480,7 @@ fn set_up(cc: &CollCtx) -> Result<Option<Area>> {
     // Every rank learns the file (0: none), attaches, and all agree it worked.
     let mut cc0 = cc.clone();
     cc0.area = None;
+    cc0.blocking = false;
     // SAFETY: `id` outlives the blocking run.
     super::run_blocking(unsafe { super::bcast(cc0.clone(), super::RawMut::of(&mut id), 0, None)? })?;
     let i = u64::from_le_bytes(id);

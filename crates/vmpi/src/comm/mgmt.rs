@@ -245,6 +245,7 @@ pub fn create_group(comm: &Comm, group: &Group, tag: i32) -> Result<Comm> {
         group: group.arc(),
         tag: TAG_CONSTRUCT | (tag & super::SEQ_MASK as i32),
         area: None,
+        blocking: false,
     };
     let ctx = alloc_intra(cc, "MPI_Comm_create_group")?;
     Ok(Comm::new_intra(ctx, group.arc(), r as usize))

@@ -116,6 +116,16 @@ impl Comm {
             group: self.group.clone(),
             tag,
             area: (!self.is_inter()).then(|| self.shared.area.clone()),
+            blocking: false,
+        }
+    }
+
+    /// [`coll`](Self::coll) for a blocking call: it may run through the
+    /// communicator's shared collective area instead of a schedule.
+    pub fn coll_blocking(&self) -> CollCtx {
+        CollCtx {
+            blocking: true,
+            ..self.coll()
         }
     }
 
