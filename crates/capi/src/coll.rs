@@ -385,12 +385,19 @@ unsafe fn b_gather(
     } else {
         None
     };
-    let s = core::gatherv(
+    // Equal blocks in rank order (a contiguous type's run, or packed).
+    let blk = match (&recv, &send) {
+        (Some(r), _) => r.1[0],
+        (None, Some(m)) => m.len,
+        (None, None) => 0,
+    };
+    let s = core::gatherv_blocks(
         cc(&c, call),
         send,
         recv.as_ref().map(|r| (r.0, &r.1[..], &r.2[..])),
         root,
         call,
+        Some(blk),
     )?;
     Ok(p.done(s))
 }
@@ -497,12 +504,19 @@ unsafe fn b_scatterv(
     } else {
         Some(p.output(recvbuf, recvcount, recvtype, false)?)
     };
-    let s = core::scatterv(
+    // MPI_Scatter: equal blocks in rank order (a contiguous type's run, or packed).
+    let equal = sendcounts.is_none().then(|| match (&send, &recv) {
+        (Some(w), _) => w.1[0],
+        (None, Some(m)) => m.len,
+        (None, None) => 0,
+    });
+    let s = core::scatterv_blocks(
         cc(&c, call),
         send.as_ref().map(|r| (r.0, &r.1[..], &r.2[..])),
         recv,
         root,
         call,
+        equal,
     )?;
     Ok(p.done(s))
 }

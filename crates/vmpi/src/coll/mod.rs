@@ -268,8 +268,9 @@ pub unsafe fn gatherv(
     gatherv_blocks(cc, send, recv, root, call, None)
 }
 
-/// Gatherv; `equal`: every block has this many bytes (MPI_Gather).
-unsafe fn gatherv_blocks(
+/// Gatherv; `equal`: every block has this many bytes and the root's blocks follow
+/// each other in rank order (MPI_Gather: then the shared area may take it).
+pub unsafe fn gatherv_blocks(
     cc: CollCtx,
     send: Option<Raw>,
     recv: Option<(RawMut, &[usize], &[usize])>,
@@ -284,7 +285,7 @@ unsafe fn gatherv_blocks(
     let whole = recv.map(|(r, c, d)| (s.ext(r.ptr, r.len), c, d));
     let blocks = root_blocks(call, n, me, root, whole, mine, ("receive", "sends"))?;
     if let Some(blk) = equal {
-        let recv = (me == root).then(|| blocks[0].sub(0, 0)).map(|b| B { len: n * blk, ..b });
+        let recv = (me == root).then(|| B { len: n * blk, ..blocks[0] });
         if s.set_area_op(AreaOp::Gather { root, send: mine, recv, blk })? {
             return Ok(s);
         }
@@ -337,8 +338,8 @@ pub unsafe fn scatterv(
 }
 
 /// Scatterv; `equal`: every block has this many bytes, laid out in rank order from
-/// the start of the root's buffer (MPI_Scatter).
-unsafe fn scatterv_blocks(
+/// the start of the root's buffer (MPI_Scatter: then the shared area may take it).
+pub unsafe fn scatterv_blocks(
     cc: CollCtx,
     send: Option<(Raw, &[usize], &[usize])>,
     recv: Option<RawMut>,
@@ -354,7 +355,7 @@ unsafe fn scatterv_blocks(
     let wb = whole.as_ref().map(|w| w.0);
     let blocks = root_blocks(call, n, me, root, whole, mine, ("send", "receives"))?;
     if let Some(blk) = equal {
-        let send = wb.map(|w| w.sub(0, n * blk));
+        let send = wb.map(|_| B { len: n * blk, ..blocks[0] });
         if s.set_area_op(AreaOp::Scatter { root, send, recv: mine, blk })? {
             return Ok(s);
         }
