@@ -143,7 +143,21 @@ impl Area {
             }
             std::hint::spin_loop();
         }
-        runtime::progress_until(call, |_| ready())
+        if self.spin > 0 {
+            return runtime::progress_until(call, |_| ready());
+        }
+        // More ranks than cores: the rank we wait for may be off-core, so give the
+        // core away at once, and keep the rest of MPI going between yields.
+        loop {
+            std::thread::yield_now();
+            if ready()? {
+                return Ok(());
+            }
+            runtime::with(call, |rt| rt.progress())?;
+            if ready()? {
+                return Ok(());
+            }
+        }
     }
 
     /// Wait until rank `r`'s counter `word` reaches `at_least`. A `seq` beyond
