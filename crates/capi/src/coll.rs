@@ -638,21 +638,30 @@ unsafe fn b_alltoall(
             vec![t; n],
         )
     };
-    let rd = (0..n)
+    let rd: Vec<i64> = (0..n)
         .map(|i| i as i64 * recvcount as i64 * rt.extent())
         .collect();
-    b_alltoallw(
-        call,
-        sendbuf,
-        sc,
-        sd,
-        st_,
-        recvbuf,
-        vec![recvcount as usize; n],
-        rd,
-        vec![rt; n],
-        &c,
-    )
+    // Equal blocks in rank order on both sides (a contiguous type's run, or packed):
+    // the core's alltoall, with its algorithms and the shared area, takes them.
+    no_in_place(recvbuf, "recvbuf")?;
+    let mut p = Prep::default();
+    let inpl = in_place(sendbuf);
+    let (rb, rcb, rdb) = p.blocks(recvbuf, &vec![recvcount as usize; n], &rd, &vec![rt; n], true, inpl)?;
+    let recv = RawMut {
+        ptr: rb.ptr.wrapping_add(rdb[0]),
+        len: n * rcb[0],
+    };
+    let send = if inpl {
+        None
+    } else {
+        let (b, cb, db) = p.blocks(sendbuf as *mut c_void, &sc, &sd, &st_, false, false)?;
+        Some(Raw {
+            ptr: b.ptr.wrapping_add(db[0]),
+            len: n * cb[0],
+        })
+    };
+    let s = core::alltoall(cc(&c, call), send, recv)?;
+    Ok(p.done(s))
 }
 
 #[allow(clippy::too_many_arguments)]
