@@ -882,7 +882,14 @@ macro_rules! coll_pair {
     };
 }
 
-coll_pair!(MPI_Barrier / PMPI_Barrier, MPI_Ibarrier / PMPI_Ibarrier, (comm: MPI_Comm), |call, comm| b_barrier(call, comm));
+mpi_fn! { comm => fn MPI_Barrier / PMPI_Barrier(comm: MPI_Comm) {
+    Ok(core::barrier(&intra("MPI_Barrier", comm)?)?)
+}}
+
+mpi_fn! { comm => fn MPI_Ibarrier / PMPI_Ibarrier(comm: MPI_Comm, request: *mut MPI_Request) {
+    out(request, "request")?;
+    start(b_barrier("MPI_Ibarrier", comm)?, comm, request)
+}}
 
 coll_pair!(MPI_Bcast / PMPI_Bcast, MPI_Ibcast / PMPI_Ibcast,
     (buffer: *mut c_void, count: c_int, datatype: MPI_Datatype, root: c_int, comm: MPI_Comm),

@@ -815,6 +815,13 @@ pub unsafe fn scan(
 /// MPI_Barrier on a communicator, blocking.
 pub fn barrier(comm: &Comm) -> Result<()> {
     comm.check_intra("MPI_Barrier")?;
+    // Once the shared area is set up, a barrier needs no schedule at all.
+    if let Some(area) = comm.area() {
+        if tuning::overrides().is_ok_and(|o| o.barrier == Algo::Auto) {
+            comm.skip_call();
+            return area.barrier("MPI_Barrier");
+        }
+    }
     let d = comm.domains()?;
     // SAFETY: a barrier has no user buffers.
     run_blocking(unsafe { barrier_sched(comm.coll_blocking(), Some(&d))? })

@@ -292,16 +292,16 @@ impl Sched {
     /// call takes it (the area is set up, on first use, and the operation fits);
     /// the builder then adds no steps and the blocking run goes through the area.
     pub fn set_area_op(&mut self, op: AreaOp) -> Result<bool> {
-        let Some(cell) = self.cc.area.clone().filter(|_| self.cc.blocking) else {
-            return Ok(false);
+        let take = match self.cc.area.as_ref().filter(|_| self.cc.blocking) {
+            Some(cell) => cell
+                .get(&self.cc)?
+                .is_some_and(|area| area.fits(op.published(area.size()))),
+            None => false,
         };
-        match cell.get(&self.cc)? {
-            Some(area) if area.fits(op.published(area.size())) => {
-                self.alt = Some(op);
-                Ok(true)
-            }
-            _ => Ok(false),
+        if take {
+            self.alt = Some(op);
         }
+        Ok(take)
     }
 
     pub fn call(&self) -> &'static str {
@@ -587,9 +587,11 @@ impl Sched {
 /// through the communicator's shared area instead when the schedule has an area
 /// operation that fits.
 pub fn run_blocking(mut s: Sched) -> Result<()> {
-    if let (Some(op), Some(cell)) = (s.alt.take(), s.cc.area.clone()) {
+    if let Some(op) = s.alt.take() {
+        let cell = s.cc.area.clone();
         let area = cell
-            .ready()
+            .as_ref()
+            .and_then(|c| c.ready())
             .ok_or_else(|| Error::intern("area operation without an area"))?;
         return area.run(&mut s, &op);
     }

@@ -120,6 +120,21 @@ impl Comm {
         }
     }
 
+    /// The shared collective area, if a blocking collective has set it up (every
+    /// rank sees it appear at the same call).
+    pub fn area(&self) -> Option<&crate::coll::shm_area::Area> {
+        if self.is_inter() {
+            return None;
+        }
+        self.shared.area.ready()
+    }
+
+    /// Count a collective call that runs without a [`CollCtx`] (through the area),
+    /// so the tags of later calls stay the same on every rank.
+    pub fn skip_call(&self) {
+        self.shared.seq.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// [`coll`](Self::coll) for a blocking call: it may run through the
     /// communicator's shared collective area instead of a schedule.
     pub fn coll_blocking(&self) -> CollCtx {
