@@ -891,9 +891,31 @@ mpi_fn! { comm => fn MPI_Ibarrier / PMPI_Ibarrier(comm: MPI_Comm, request: *mut 
     start(b_barrier("MPI_Ibarrier", comm)?, comm, request)
 }}
 
-coll_pair!(MPI_Bcast / PMPI_Bcast, MPI_Ibcast / PMPI_Ibcast,
-    (buffer: *mut c_void, count: c_int, datatype: MPI_Datatype, root: c_int, comm: MPI_Comm),
-    |call, comm| b_bcast(call, buffer, count, datatype, root, comm));
+// MPI_Bcast, MPI_Reduce and MPI_Allreduce on contiguous buffers first offer the
+// call to the communicator's shared collective area (`core::*_now`), which needs no
+// schedule; when it does not take the call, the schedule is built as for the rest.
+
+mpi_fn! { comm => fn MPI_Bcast / PMPI_Bcast(buffer: *mut c_void, count: c_int, datatype: MPI_Datatype, root: c_int, comm: MPI_Comm) {
+    let call = "MPI_Bcast";
+    let c = intra(call, comm)?;
+    no_in_place(buffer, "buffer")?;
+    let t = for_comm(datatype)?;
+    let len = check_count(count)? * t.size() as usize;
+    if t.is_contiguous() && !buffer.is_null() {
+        // SAFETY: the caller's buffer holds `count` elements of a contiguous type:
+        // `len` bytes from its true lower bound, ours until we return.
+        let b = std::slice::from_raw_parts_mut((buffer as *mut u8).wrapping_offset(t.true_lb() as isize), len);
+        if let Some(r) = core::bcast_now(&c, b, root) {
+            return Ok(r?);
+        }
+    }
+    run(b_bcast(call, buffer, count, datatype, root, comm)?)
+}}
+
+mpi_fn! { comm => fn MPI_Ibcast / PMPI_Ibcast(buffer: *mut c_void, count: c_int, datatype: MPI_Datatype, root: c_int, comm: MPI_Comm, request: *mut MPI_Request) {
+    out(request, "request")?;
+    start(b_bcast("MPI_Ibcast", buffer, count, datatype, root, comm)?, comm, request)
+}}
 
 coll_pair!(MPI_Gather / PMPI_Gather, MPI_Igather / PMPI_Igather,
     (sendbuf: *const c_void, sendcount: c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: c_int, recvtype: MPI_Datatype, root: c_int, comm: MPI_Comm),
@@ -931,13 +953,64 @@ coll_pair!(MPI_Alltoallw / PMPI_Alltoallw, MPI_Ialltoallw / PMPI_Ialltoallw,
     (sendbuf: *const c_void, sendcounts: *const c_int, sdispls: *const c_int, sendtypes: *const MPI_Datatype, recvbuf: *mut c_void, recvcounts: *const c_int, rdispls: *const c_int, recvtypes: *const MPI_Datatype, comm: MPI_Comm),
     |call, comm| b_alltoallw_c(call, sendbuf, sendcounts, sdispls, sendtypes, recvbuf, recvcounts, rdispls, recvtypes, comm));
 
-coll_pair!(MPI_Reduce / PMPI_Reduce, MPI_Ireduce / PMPI_Ireduce,
-    (sendbuf: *const c_void, recvbuf: *mut c_void, count: c_int, datatype: MPI_Datatype, op: MPI_Op, root: c_int, comm: MPI_Comm),
-    |call, comm| b_reduce(call, sendbuf, recvbuf, count, datatype, op, root, comm));
+mpi_fn! { comm => fn MPI_Reduce / PMPI_Reduce(sendbuf: *const c_void, recvbuf: *mut c_void, count: c_int, datatype: MPI_Datatype, op: MPI_Op, root: c_int, comm: MPI_Comm) {
+    let call = "MPI_Reduce";
+    let c = intra(call, comm)?;
+    root_ok(&c, root)?;
+    let n = check_count(count)?;
+    let s = spec(op, datatype)?;
+    let me_root = c.rank == root;
+    let inpl = root_in_place(sendbuf, me_root, "sendbuf")?;
+    if me_root {
+        no_in_place(recvbuf, "recvbuf")?;
+        if !inpl {
+            no_alias(sendbuf, recvbuf, n)?;
+        }
+    }
+    let len = s.bytes(n);
+    if s.rep == Rep::Direct && (inpl || !sendbuf.is_null()) && (!me_root || !recvbuf.is_null()) {
+        // SAFETY: contiguous buffers of `count` elements (`len` bytes from their
+        // true lower bound), distinct (checked above), ours until we return.
+        let send = (!inpl).then(|| std::slice::from_raw_parts(s.direct_ptr(sendbuf as *const u8), len));
+        let recv = me_root.then(|| std::slice::from_raw_parts_mut(s.direct_ptr(recvbuf as *const u8) as *mut u8, len));
+        if let Some(r) = core::reduce_now(&c, &s.red, send, recv, root) {
+            return Ok(r?);
+        }
+    }
+    run(b_reduce(call, sendbuf, recvbuf, count, datatype, op, root, comm)?)
+}}
 
-coll_pair!(MPI_Allreduce / PMPI_Allreduce, MPI_Iallreduce / PMPI_Iallreduce,
-    (sendbuf: *const c_void, recvbuf: *mut c_void, count: c_int, datatype: MPI_Datatype, op: MPI_Op, comm: MPI_Comm),
-    |call, comm| b_allreduce(call, sendbuf, recvbuf, count, datatype, op, comm));
+mpi_fn! { comm => fn MPI_Ireduce / PMPI_Ireduce(sendbuf: *const c_void, recvbuf: *mut c_void, count: c_int, datatype: MPI_Datatype, op: MPI_Op, root: c_int, comm: MPI_Comm, request: *mut MPI_Request) {
+    out(request, "request")?;
+    start(b_reduce("MPI_Ireduce", sendbuf, recvbuf, count, datatype, op, root, comm)?, comm, request)
+}}
+
+mpi_fn! { comm => fn MPI_Allreduce / PMPI_Allreduce(sendbuf: *const c_void, recvbuf: *mut c_void, count: c_int, datatype: MPI_Datatype, op: MPI_Op, comm: MPI_Comm) {
+    let call = "MPI_Allreduce";
+    let c = intra(call, comm)?;
+    let n = check_count(count)?;
+    let s = spec(op, datatype)?;
+    no_in_place(recvbuf, "recvbuf")?;
+    let inpl = in_place(sendbuf);
+    if !inpl {
+        no_alias(sendbuf, recvbuf, n)?;
+    }
+    let len = s.bytes(n);
+    if s.rep == Rep::Direct && !recvbuf.is_null() && (inpl || !sendbuf.is_null()) {
+        // SAFETY: as in MPI_Reduce.
+        let send = (!inpl).then(|| std::slice::from_raw_parts(s.direct_ptr(sendbuf as *const u8), len));
+        let recv = std::slice::from_raw_parts_mut(s.direct_ptr(recvbuf as *const u8) as *mut u8, len);
+        if let Some(r) = core::allreduce_now(&c, &s.red, send, recv) {
+            return Ok(r?);
+        }
+    }
+    run(b_allreduce(call, sendbuf, recvbuf, count, datatype, op, comm)?)
+}}
+
+mpi_fn! { comm => fn MPI_Iallreduce / PMPI_Iallreduce(sendbuf: *const c_void, recvbuf: *mut c_void, count: c_int, datatype: MPI_Datatype, op: MPI_Op, comm: MPI_Comm, request: *mut MPI_Request) {
+    out(request, "request")?;
+    start(b_allreduce("MPI_Iallreduce", sendbuf, recvbuf, count, datatype, op, comm)?, comm, request)
+}}
 
 unsafe fn rs_counts(call: &str, recvcounts: *const c_int, comm: MPI_Comm) -> R<(Vec<usize>, Comm)> {
     let c = intra(call, comm)?;

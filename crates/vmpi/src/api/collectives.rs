@@ -436,6 +436,9 @@ mod build {
 impl Communicator {
     /// Broadcast `buf` from `root` (MPI_Bcast).
     pub fn bcast<T: Equivalence>(&self, buf: &mut [T], root: i32) -> Result<()> {
+        if let Some(r) = coll::bcast_now(&self.comm, bytes_mut(buf), root) {
+            return r;
+        }
         // SAFETY: the buffers are borrowed across the blocking run.
         coll::run_blocking(unsafe { build::bcast(&self.comm, true, buf, root)? })
     }
@@ -542,11 +545,28 @@ impl Communicator {
         op: &Op,
         root: i32,
     ) -> Result<()> {
+        let red = red::<T>(op)?;
+        let sb = match &send {
+            Input::Buf(b) => Some(bytes(b)),
+            Input::InPlace => None,
+        };
+        let mut recv = recv;
+        if let Some(done) = coll::reduce_now(&self.comm, &red, sb, recv.as_deref_mut().map(bytes_mut), root) {
+            return done;
+        }
         // SAFETY: as above.
         coll::run_blocking(unsafe { build::reduce(&self.comm, true, send, recv, op, root)? })
     }
     /// MPI_Allreduce (`InPlace`: the input is in `recv`).
     pub fn allreduce<T: Equivalence>(&self, send: Input<T>, recv: &mut [T], op: &Op) -> Result<()> {
+        let red = red::<T>(op)?;
+        let sb = match &send {
+            Input::Buf(b) => Some(bytes(b)),
+            Input::InPlace => None,
+        };
+        if let Some(r) = coll::allreduce_now(&self.comm, &red, sb, bytes_mut(recv)) {
+            return r;
+        }
         // SAFETY: as above.
         coll::run_blocking(unsafe { build::allreduce(&self.comm, true, send, recv, op)? })
     }

@@ -812,15 +812,101 @@ pub unsafe fn scan(
     Ok(s)
 }
 
+/// For a blocking collective in which each rank publishes `bytes`: the
+/// communicator's shared area when it is set up, the call fits and `forced` names
+/// no forced algorithm; the call is then counted as a schedule would count it. None:
+/// the caller builds a schedule, whose builder decides the same way (the first
+/// blocking collective on a communicator sets the area up that way).
+pub fn area_now(
+    comm: &Comm,
+    bytes: usize,
+    forced: impl FnOnce(&tuning::Overrides) -> Algo,
+) -> Option<&shm_area::Area> {
+    let area = comm.area()?;
+    if !area.fits(bytes) || !tuning::overrides().is_ok_and(|o| forced(&o) == Algo::Auto) {
+        return None;
+    }
+    comm.skip_call();
+    Some(area)
+}
+
+/// MPI_Bcast straight through the shared area, if [`area_now`] takes it (None:
+/// build a schedule).
+pub fn bcast_now(comm: &Comm, buf: &mut [u8], root: i32) -> Option<Result<()>> {
+    let call = "MPI_Bcast";
+    let area = area_now(comm, buf.len(), |o| o.bcast)?;
+    Some(check_root(call, root, area.size()).and_then(|r| area.bcast(call, r, buf)))
+}
+
+/// MPI_Allreduce straight through the shared area (`send` None: in place), if
+/// [`area_now`] takes it (None: build a schedule).
+pub fn allreduce_now(
+    comm: &Comm,
+    red: &Reduction,
+    send: Option<&[u8]>,
+    recv: &mut [u8],
+) -> Option<Result<()>> {
+    let call = "MPI_Allreduce";
+    let area = area_now(comm, recv.len(), |o| o.allreduce)?;
+    let mut run = || {
+        if let Some(m) = send {
+            if m.len() != recv.len() {
+                return Err(err(
+                    ErrorClass::Count,
+                    call,
+                    format!("send {} bytes, receive {} bytes", m.len(), recv.len()),
+                ));
+            }
+        }
+        check_red(call, red, recv.len())?;
+        area.allreduce(call, red, send, recv)
+    };
+    Some(run())
+}
+
+/// MPI_Reduce straight through the shared area (`send` None: in place at the
+/// root; `recv` at the root), if [`area_now`] takes it (None: build a schedule).
+pub fn reduce_now(
+    comm: &Comm,
+    red: &Reduction,
+    send: Option<&[u8]>,
+    recv: Option<&mut [u8]>,
+    root: i32,
+) -> Option<Result<()>> {
+    let call = "MPI_Reduce";
+    let bytes = send.map(|m| m.len()).or(recv.as_ref().map(|r| r.len()))?;
+    let area = area_now(comm, bytes, |o| o.reduce)?;
+    let run = || {
+        let root = check_root(call, root, area.size())?;
+        let me_root = comm.rank as usize == root;
+        if me_root && recv.is_none() {
+            return Err(err(ErrorClass::Buffer, call, "the root needs a receive buffer".into()));
+        }
+        if send.is_none() && !me_root {
+            return Err(err(ErrorClass::Buffer, call, "MPI_IN_PLACE is only allowed at the root".into()));
+        }
+        let recv = recv.filter(|_| me_root);
+        if let (Some(m), Some(r)) = (send, recv.as_ref()) {
+            if m.len() != r.len() {
+                return Err(err(
+                    ErrorClass::Count,
+                    call,
+                    format!("send {} bytes, receive {} bytes", m.len(), r.len()),
+                ));
+            }
+        }
+        check_red(call, red, bytes)?;
+        area.reduce(call, red, root, send, recv)
+    };
+    Some(run())
+}
+
 /// MPI_Barrier on a communicator, blocking.
 pub fn barrier(comm: &Comm) -> Result<()> {
     comm.check_intra("MPI_Barrier")?;
     // Once the shared area is set up, a barrier needs no schedule at all.
-    if let Some(area) = comm.area() {
-        if tuning::overrides().is_ok_and(|o| o.barrier == Algo::Auto) {
-            comm.skip_call();
-            return area.barrier("MPI_Barrier");
-        }
+    if let Some(area) = area_now(comm, 0, |o| o.barrier) {
+        return area.barrier("MPI_Barrier");
     }
     let d = comm.domains()?;
     // SAFETY: a barrier has no user buffers.
