@@ -891,20 +891,37 @@ mpi_fn! { comm => fn MPI_Ibarrier / PMPI_Ibarrier(comm: MPI_Comm, request: *mut 
     start(b_barrier("MPI_Ibarrier", comm)?, comm, request)
 }}
 
-// MPI_Bcast, MPI_Reduce and MPI_Allreduce on contiguous buffers first offer the
-// call to the communicator's shared collective area (`core::*_now`), which needs no
-// schedule; when it does not take the call, the schedule is built as for the rest.
+// MPI_Bcast, MPI_Gather, MPI_Scatter, MPI_Allgather, MPI_Alltoall, MPI_Reduce and
+// MPI_Allreduce on contiguous buffers first offer the call to the communicator's
+// shared collective area (`core::*_now`), which needs no schedule; when it does not
+// take the call, the schedule is built as for the rest.
+
+/// `count` elements of contiguous `dt` at `buf` as bytes, for the shared area's
+/// direct calls; None when the type is not contiguous or the buffer is null (the
+/// schedule path handles those, and reports a null buffer).
+unsafe fn contig<'a>(buf: *const c_void, count: usize, dt: MPI_Datatype) -> R<Option<&'a mut [u8]>> {
+    let t = for_comm(dt)?;
+    let len = count * t.size() as usize;
+    if !t.is_contiguous() || (len > 0 && buf.is_null()) {
+        return Ok(None);
+    }
+    if len == 0 {
+        return Ok(Some(&mut []));
+    }
+    // SAFETY: the caller's buffer holds `count` elements of a contiguous type, i.e.
+    // `len` bytes from its true lower bound, and is ours until the call returns;
+    // callers check that send and receive buffers are distinct.
+    Ok(Some(std::slice::from_raw_parts_mut(
+        (buf as *mut u8).wrapping_offset(t.true_lb() as isize),
+        len,
+    )))
+}
 
 mpi_fn! { comm => fn MPI_Bcast / PMPI_Bcast(buffer: *mut c_void, count: c_int, datatype: MPI_Datatype, root: c_int, comm: MPI_Comm) {
     let call = "MPI_Bcast";
     let c = intra(call, comm)?;
     no_in_place(buffer, "buffer")?;
-    let t = for_comm(datatype)?;
-    let len = check_count(count)? * t.size() as usize;
-    if t.is_contiguous() && !buffer.is_null() {
-        // SAFETY: the caller's buffer holds `count` elements of a contiguous type:
-        // `len` bytes from its true lower bound, ours until we return.
-        let b = std::slice::from_raw_parts_mut((buffer as *mut u8).wrapping_offset(t.true_lb() as isize), len);
+    if let Some(b) = contig(buffer, check_count(count)?, datatype)? {
         if let Some(r) = core::bcast_now(&c, b, root) {
             return Ok(r?);
         }
@@ -917,33 +934,131 @@ mpi_fn! { comm => fn MPI_Ibcast / PMPI_Ibcast(buffer: *mut c_void, count: c_int,
     start(b_bcast("MPI_Ibcast", buffer, count, datatype, root, comm)?, comm, request)
 }}
 
-coll_pair!(MPI_Gather / PMPI_Gather, MPI_Igather / PMPI_Igather,
-    (sendbuf: *const c_void, sendcount: c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: c_int, recvtype: MPI_Datatype, root: c_int, comm: MPI_Comm),
-    |call, comm| b_gather(call, sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, root, comm));
+mpi_fn! { comm => fn MPI_Gather / PMPI_Gather(sendbuf: *const c_void, sendcount: c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: c_int, recvtype: MPI_Datatype, root: c_int, comm: MPI_Comm) {
+    let call = "MPI_Gather";
+    let c = intra(call, comm)?;
+    root_ok(&c, root)?;
+    let n = c.size() as usize;
+    let me_root = c.rank == root;
+    let inpl = root_in_place(sendbuf, me_root, "sendbuf")?;
+    let send = if inpl { Some(None) } else { contig(sendbuf, check_count(sendcount)?, sendtype)?.map(Some) };
+    let recv = if me_root {
+        no_in_place(recvbuf, "recvbuf")?;
+        let rc = check_count(recvcount)?;
+        if !inpl {
+            no_alias(sendbuf, recvbuf, rc)?;
+        }
+        contig(recvbuf, n * rc, recvtype)?.map(Some)
+    } else {
+        Some(None)
+    };
+    if let (Some(s), Some(r)) = (send, recv) {
+        if let Some(done) = core::gather_now(&c, s.map(|x| &*x), r, root) {
+            return Ok(done?);
+        }
+    }
+    run(b_gather(call, sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, root, comm)?)
+}}
+
+mpi_fn! { comm => fn MPI_Igather / PMPI_Igather(sendbuf: *const c_void, sendcount: c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: c_int, recvtype: MPI_Datatype, root: c_int, comm: MPI_Comm, request: *mut MPI_Request) {
+    out(request, "request")?;
+    start(b_gather("MPI_Igather", sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, root, comm)?, comm, request)
+}}
 
 coll_pair!(MPI_Gatherv / PMPI_Gatherv, MPI_Igatherv / PMPI_Igatherv,
     (sendbuf: *const c_void, sendcount: c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcounts: *const c_int, displs: *const c_int, recvtype: MPI_Datatype, root: c_int, comm: MPI_Comm),
     |call, comm| b_gatherv(call, sendbuf, sendcount, sendtype, recvbuf, recvcounts, displs, recvtype, root, comm));
 
-coll_pair!(MPI_Scatter / PMPI_Scatter, MPI_Iscatter / PMPI_Iscatter,
-    (sendbuf: *const c_void, sendcount: c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: c_int, recvtype: MPI_Datatype, root: c_int, comm: MPI_Comm),
-    |call, comm| b_scatterv(call, sendbuf, None, sendcount, std::ptr::null(), sendtype, recvbuf, recvcount, recvtype, root, comm));
+mpi_fn! { comm => fn MPI_Scatter / PMPI_Scatter(sendbuf: *const c_void, sendcount: c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: c_int, recvtype: MPI_Datatype, root: c_int, comm: MPI_Comm) {
+    let call = "MPI_Scatter";
+    let c = intra(call, comm)?;
+    root_ok(&c, root)?;
+    let n = c.size() as usize;
+    let me_root = c.rank == root;
+    let inpl = root_in_place(recvbuf, me_root, "recvbuf")?;
+    let send = if me_root {
+        no_in_place(sendbuf, "sendbuf")?;
+        let sc = check_count(sendcount)?;
+        if !inpl {
+            no_alias(sendbuf, recvbuf, sc)?;
+        }
+        contig(sendbuf, n * sc, sendtype)?.map(Some)
+    } else {
+        Some(None)
+    };
+    let recv = if inpl { Some(None) } else { contig(recvbuf, check_count(recvcount)?, recvtype)?.map(Some) };
+    if let (Some(s), Some(r)) = (send, recv) {
+        if let Some(done) = core::scatter_now(&c, s.map(|x| &*x), r, root) {
+            return Ok(done?);
+        }
+    }
+    run(b_scatterv(call, sendbuf, None, sendcount, std::ptr::null(), sendtype, recvbuf, recvcount, recvtype, root, comm)?)
+}}
+
+mpi_fn! { comm => fn MPI_Iscatter / PMPI_Iscatter(sendbuf: *const c_void, sendcount: c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: c_int, recvtype: MPI_Datatype, root: c_int, comm: MPI_Comm, request: *mut MPI_Request) {
+    out(request, "request")?;
+    start(b_scatterv("MPI_Iscatter", sendbuf, None, sendcount, std::ptr::null(), sendtype, recvbuf, recvcount, recvtype, root, comm)?, comm, request)
+}}
 
 coll_pair!(MPI_Scatterv / PMPI_Scatterv, MPI_Iscatterv / PMPI_Iscatterv,
     (sendbuf: *const c_void, sendcounts: *const c_int, displs: *const c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: c_int, recvtype: MPI_Datatype, root: c_int, comm: MPI_Comm),
     |call, comm| b_scatterv(call, sendbuf, Some(sendcounts), 0, displs, sendtype, recvbuf, recvcount, recvtype, root, comm));
 
-coll_pair!(MPI_Allgather / PMPI_Allgather, MPI_Iallgather / PMPI_Iallgather,
-    (sendbuf: *const c_void, sendcount: c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: c_int, recvtype: MPI_Datatype, comm: MPI_Comm),
-    |call, comm| b_allgatherv(call, sendbuf, sendcount, sendtype, recvbuf, None, recvcount, std::ptr::null(), recvtype, comm));
+mpi_fn! { comm => fn MPI_Allgather / PMPI_Allgather(sendbuf: *const c_void, sendcount: c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: c_int, recvtype: MPI_Datatype, comm: MPI_Comm) {
+    let call = "MPI_Allgather";
+    let c = intra(call, comm)?;
+    let n = c.size() as usize;
+    no_in_place(recvbuf, "recvbuf")?;
+    let rc = check_count(recvcount)?;
+    let inpl = in_place(sendbuf);
+    let send = if inpl {
+        Some(None)
+    } else {
+        no_alias(sendbuf, recvbuf, rc)?;
+        contig(sendbuf, check_count(sendcount)?, sendtype)?.map(Some)
+    };
+    if let (Some(s), Some(r)) = (send, contig(recvbuf, n * rc, recvtype)?) {
+        if let Some(done) = core::allgather_now(&c, s.map(|x| &*x), r) {
+            return Ok(done?);
+        }
+    }
+    run(b_allgatherv(call, sendbuf, sendcount, sendtype, recvbuf, None, recvcount, std::ptr::null(), recvtype, comm)?)
+}}
+
+mpi_fn! { comm => fn MPI_Iallgather / PMPI_Iallgather(sendbuf: *const c_void, sendcount: c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: c_int, recvtype: MPI_Datatype, comm: MPI_Comm, request: *mut MPI_Request) {
+    out(request, "request")?;
+    start(b_allgatherv("MPI_Iallgather", sendbuf, sendcount, sendtype, recvbuf, None, recvcount, std::ptr::null(), recvtype, comm)?, comm, request)
+}}
 
 coll_pair!(MPI_Allgatherv / PMPI_Allgatherv, MPI_Iallgatherv / PMPI_Iallgatherv,
     (sendbuf: *const c_void, sendcount: c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcounts: *const c_int, displs: *const c_int, recvtype: MPI_Datatype, comm: MPI_Comm),
     |call, comm| b_allgatherv(call, sendbuf, sendcount, sendtype, recvbuf, Some(recvcounts), 0, displs, recvtype, comm));
 
-coll_pair!(MPI_Alltoall / PMPI_Alltoall, MPI_Ialltoall / PMPI_Ialltoall,
-    (sendbuf: *const c_void, sendcount: c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: c_int, recvtype: MPI_Datatype, comm: MPI_Comm),
-    |call, comm| b_alltoall(call, sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, comm));
+mpi_fn! { comm => fn MPI_Alltoall / PMPI_Alltoall(sendbuf: *const c_void, sendcount: c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: c_int, recvtype: MPI_Datatype, comm: MPI_Comm) {
+    let call = "MPI_Alltoall";
+    let c = intra(call, comm)?;
+    let n = c.size() as usize;
+    no_in_place(recvbuf, "recvbuf")?;
+    let rc = check_count(recvcount)?;
+    let inpl = in_place(sendbuf);
+    let send = if inpl {
+        Some(None)
+    } else {
+        no_alias(sendbuf, recvbuf, rc)?;
+        contig(sendbuf, n * check_count(sendcount)?, sendtype)?.map(Some)
+    };
+    if let (Some(s), Some(r)) = (send, contig(recvbuf, n * rc, recvtype)?) {
+        if let Some(done) = core::alltoall_now(&c, s.map(|x| &*x), r) {
+            return Ok(done?);
+        }
+    }
+    run(b_alltoall(call, sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, comm)?)
+}}
+
+mpi_fn! { comm => fn MPI_Ialltoall / PMPI_Ialltoall(sendbuf: *const c_void, sendcount: c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: c_int, recvtype: MPI_Datatype, comm: MPI_Comm, request: *mut MPI_Request) {
+    out(request, "request")?;
+    start(b_alltoall("MPI_Ialltoall", sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, comm)?, comm, request)
+}}
 
 coll_pair!(MPI_Alltoallv / PMPI_Alltoallv, MPI_Ialltoallv / PMPI_Ialltoallv,
     (sendbuf: *const c_void, sendcounts: *const c_int, sdispls: *const c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcounts: *const c_int, rdispls: *const c_int, recvtype: MPI_Datatype, comm: MPI_Comm),

@@ -49,10 +49,14 @@ impl<'a, T> From<&'a Vec<T>> for Input<'a, T> {
     }
 }
 
-impl<T: Equivalence> Input<'_, T> {
+impl<'a, T: Equivalence> Input<'a, T> {
     fn raw(&self) -> Option<Raw> {
-        match self {
-            Input::Buf(s) => Some(Raw::of(bytes(s))),
+        self.bytes().map(Raw::of)
+    }
+    /// The buffer's bytes; None for MPI_IN_PLACE.
+    fn bytes(&self) -> Option<&'a [u8]> {
+        match *self {
+            Input::Buf(s) => Some(bytes(s)),
             Input::InPlace => None,
         }
     }
@@ -450,6 +454,11 @@ impl Communicator {
         recv: Option<&mut [T]>,
         root: i32,
     ) -> Result<()> {
+        let mut recv = recv;
+        let sb = send.bytes();
+        if let Some(done) = coll::gather_now(&self.comm, sb, recv.as_deref_mut().map(bytes_mut), root) {
+            return done;
+        }
         // SAFETY: as above.
         coll::run_blocking(unsafe { build::gather(&self.comm, true, send, recv, root)? })
     }
@@ -471,6 +480,10 @@ impl Communicator {
         recv: Option<&mut [T]>,
         root: i32,
     ) -> Result<()> {
+        let mut recv = recv;
+        if let Some(done) = coll::scatter_now(&self.comm, send.map(bytes), recv.as_deref_mut().map(bytes_mut), root) {
+            return done;
+        }
         // SAFETY: as above.
         coll::run_blocking(unsafe { build::scatter(&self.comm, true, send, recv, root)? })
     }
@@ -486,6 +499,9 @@ impl Communicator {
     }
     /// MPI_Allgather (`InPlace`: this rank's block is already in `recv`).
     pub fn allgather<T: Equivalence>(&self, send: Input<T>, recv: &mut [T]) -> Result<()> {
+        if let Some(done) = coll::allgather_now(&self.comm, send.bytes(), bytes_mut(recv)) {
+            return done;
+        }
         // SAFETY: as above.
         coll::run_blocking(unsafe { build::allgather(&self.comm, true, send, recv)? })
     }
@@ -502,6 +518,9 @@ impl Communicator {
     }
     /// MPI_Alltoall (`InPlace`: the data to send is in `recv`).
     pub fn alltoall<T: Equivalence>(&self, send: Input<T>, recv: &mut [T]) -> Result<()> {
+        if let Some(done) = coll::alltoall_now(&self.comm, send.bytes(), bytes_mut(recv)) {
+            return done;
+        }
         // SAFETY: as above.
         coll::run_blocking(unsafe { build::alltoall(&self.comm, true, send, recv)? })
     }
@@ -546,10 +565,7 @@ impl Communicator {
         root: i32,
     ) -> Result<()> {
         let red = red::<T>(op)?;
-        let sb = match &send {
-            Input::Buf(b) => Some(bytes(b)),
-            Input::InPlace => None,
-        };
+        let sb = send.bytes();
         let mut recv = recv;
         if let Some(done) = coll::reduce_now(&self.comm, &red, sb, recv.as_deref_mut().map(bytes_mut), root) {
             return done;
@@ -560,10 +576,7 @@ impl Communicator {
     /// MPI_Allreduce (`InPlace`: the input is in `recv`).
     pub fn allreduce<T: Equivalence>(&self, send: Input<T>, recv: &mut [T], op: &Op) -> Result<()> {
         let red = red::<T>(op)?;
-        let sb = match &send {
-            Input::Buf(b) => Some(bytes(b)),
-            Input::InPlace => None,
-        };
+        let sb = send.bytes();
         if let Some(r) = coll::allreduce_now(&self.comm, &red, sb, bytes_mut(recv)) {
             return r;
         }

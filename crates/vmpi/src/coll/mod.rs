@@ -901,6 +901,129 @@ pub fn reduce_now(
     Some(run())
 }
 
+fn buffer_err(call: &str, what: &str) -> Error {
+    err(ErrorClass::Buffer, call, what.into())
+}
+
+fn block_len_err(call: &str, who: &str, sends: usize, holds: usize) -> Error {
+    err(
+        ErrorClass::Count,
+        call,
+        format!("{who} {sends} bytes but its block holds {holds}"),
+    )
+}
+
+/// MPI_Gather straight through the shared area (`send` None: in place at the root;
+/// `recv`: the root's `size` blocks), if [`area_now`] takes it.
+pub fn gather_now(
+    comm: &Comm,
+    send: Option<&[u8]>,
+    recv: Option<&mut [u8]>,
+    root: i32,
+) -> Option<Result<()>> {
+    let call = "MPI_Gather";
+    let n = comm.size() as usize;
+    let me_root = comm.rank == root;
+    let blk = match (me_root, &recv, send) {
+        (true, Some(r), _) => r.len() / n,
+        (false, _, Some(m)) => m.len(),
+        _ => return None,
+    };
+    let area = area_now(comm, blk, |_| Algo::Auto)?;
+    let run = || {
+        let root = check_root(call, root, n)?;
+        let recv = recv.filter(|_| me_root);
+        if me_root {
+            even(call, recv.as_ref().map_or(0, |r| r.len()), n)?;
+        }
+        match send {
+            None if !me_root => return Err(buffer_err(call, "MPI_IN_PLACE is only allowed at the root")),
+            Some(m) if me_root && m.len() != blk => {
+                return Err(block_len_err(call, "root sends", m.len(), blk))
+            }
+            _ => {}
+        }
+        area.gather(call, root, send, recv, blk)
+    };
+    Some(run())
+}
+
+/// MPI_Scatter straight through the shared area (`send`: the root's `size`
+/// blocks; `recv` None: in place at the root), if [`area_now`] takes it.
+pub fn scatter_now(
+    comm: &Comm,
+    send: Option<&[u8]>,
+    recv: Option<&mut [u8]>,
+    root: i32,
+) -> Option<Result<()>> {
+    let call = "MPI_Scatter";
+    let n = comm.size() as usize;
+    let me_root = comm.rank == root;
+    let blk = match (me_root, send, &recv) {
+        (true, Some(w), _) => w.len() / n,
+        (false, _, Some(m)) => m.len(),
+        _ => return None,
+    };
+    let area = area_now(comm, n * blk, |_| Algo::Auto)?;
+    let run = || {
+        let root = check_root(call, root, n)?;
+        let send = send.filter(|_| me_root);
+        if me_root {
+            even(call, send.map_or(0, |w| w.len()), n)?;
+        }
+        match &recv {
+            None if !me_root => return Err(buffer_err(call, "MPI_IN_PLACE is only allowed at the root")),
+            Some(m) if me_root && m.len() != blk => {
+                return Err(block_len_err(call, "root receives", m.len(), blk))
+            }
+            _ => {}
+        }
+        area.scatter(call, root, send, recv, blk)
+    };
+    Some(run())
+}
+
+/// MPI_Allgather straight through the shared area (`send` None: in place), if
+/// [`area_now`] takes it.
+pub fn allgather_now(comm: &Comm, send: Option<&[u8]>, recv: &mut [u8]) -> Option<Result<()>> {
+    let call = "MPI_Allgather";
+    let n = comm.size() as usize;
+    let blk = recv.len() / n;
+    let area = area_now(comm, blk, |_| Algo::Auto)?;
+    let mut run = || {
+        even(call, recv.len(), n)?;
+        if let Some(m) = send {
+            if m.len() != blk {
+                return Err(block_len_err(call, "this rank sends", m.len(), blk));
+            }
+        }
+        area.allgather(call, send, recv, blk)
+    };
+    Some(run())
+}
+
+/// MPI_Alltoall straight through the shared area (`send` None: in place), if
+/// [`area_now`] takes it.
+pub fn alltoall_now(comm: &Comm, send: Option<&[u8]>, recv: &mut [u8]) -> Option<Result<()>> {
+    let call = "MPI_Alltoall";
+    let n = comm.size() as usize;
+    let area = area_now(comm, recv.len(), |o| o.alltoall)?;
+    let mut run = || {
+        let blk = even(call, recv.len(), n)?;
+        if let Some(m) = send {
+            if m.len() != recv.len() {
+                return Err(err(
+                    ErrorClass::Count,
+                    call,
+                    format!("send buffer of {} bytes, receive buffer of {}", m.len(), recv.len()),
+                ));
+            }
+        }
+        area.alltoall(call, send, recv, blk)
+    };
+    Some(run())
+}
+
 /// MPI_Barrier on a communicator, blocking.
 pub fn barrier(comm: &Comm) -> Result<()> {
     comm.check_intra("MPI_Barrier")?;
