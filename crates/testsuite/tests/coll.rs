@@ -65,7 +65,7 @@ fn every_size_1_to_9() {
 fn shared_area_sizes() {
     // Off: every small collective on point-to-point schedules. 64 bytes: on one
     // communicator some calls fit the area and others do not, so its operations
-    // interleave with point-to-point ones (the default, 32K, runs in the tests above).
+    // interleave with point-to-point ones (the default, auto, runs in the tests above).
     for np in [2, 3, 4, 8] {
         run(np, &["quick"], &[("VMPI_COLL_SHM_SIZE", "0")]);
         run(np, &["quick"], &[("VMPI_COLL_SHM_SIZE", "64")]);

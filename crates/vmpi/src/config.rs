@@ -41,8 +41,9 @@ pub struct Config {
     /// `VMPI_SHM_DIR`: where shm probe files and regions live.
     pub shm_dir: PathBuf,
     /// `VMPI_COLL_SHM_SIZE`: bytes each rank may publish per blocking collective in
-    /// a communicator's shared collective area (0: no areas).
-    pub coll_shm_size: usize,
+    /// a communicator's shared collective area (0: no areas; None: auto, see
+    /// `coll::shm_area`).
+    pub coll_shm_size: Option<usize>,
     /// `VMPI_UNEXPECTED_LIMIT`: bytes of unexpected eager data buffered per peer before
     /// the peer's channel is left undrained (flow control).
     pub unexpected_limit: usize,
@@ -73,7 +74,7 @@ pub const PARAMS: &[Param] = &[
     Param { name: "VMPI_CMA_SPLIT_MIN", default: "128K", meaning: "CMA messages at least this large are copied half by each side (0: receiver copies all)" },
     Param { name: "VMPI_SHM_RING_SIZE", default: "auto", meaning: "bytes per shared-memory queue (power of two, 16K..64M); auto fits the region in half of the free /dev/shm" },
     Param { name: "VMPI_SHM_DIR", default: "/dev/shm", meaning: "directory of shared-memory probe files and regions" },
-    Param { name: "VMPI_COLL_SHM_SIZE", default: "32K", meaning: "blocking collectives on a communicator inside one shm domain go through its shared collective area when each rank publishes at most this many bytes (0: never)" },
+    Param { name: "VMPI_COLL_SHM_SIZE", default: "auto", meaning: "blocking collectives on a communicator inside one shm domain go through its shared collective area when each rank publishes at most this many bytes (0: never; auto: 64K up to 16 ranks, then 1M / ranks, at least 4K)" },
     Param { name: "VMPI_UNEXPECTED_LIMIT", default: "4M", meaning: "unexpected eager bytes buffered per peer before its channel is left undrained" },
     Param { name: "VMPI_YIELD", default: "auto", meaning: "idle waiting: auto (yield when ranks outnumber cores), always, never" },
     Param { name: "VMPI_VERBOSE", default: "0", meaning: "rank 0 prints the channel of every pair and why at init" },
@@ -137,7 +138,7 @@ impl Config {
             cma_min: 0,
             shm_ring_size: None,
             shm_dir: PathBuf::from("/dev/shm"),
-            coll_shm_size: 32 << 10,
+            coll_shm_size: None,
             unexpected_limit: 4 << 20,
             yield_mode: YieldMode::Auto,
             verbose: false,
@@ -175,7 +176,7 @@ impl Config {
                     if s > 16 << 20 {
                         return Err(Error::new(ErrorClass::Arg, format!("{k}={v}: expected a byte count up to 16M")));
                     }
-                    c.coll_shm_size = (s as usize).next_multiple_of(64);
+                    c.coll_shm_size = Some((s as usize).next_multiple_of(64));
                 }
                 "VMPI_SHM_RING_SIZE" => {
                     let s = parse_size(&k, &v)?;
