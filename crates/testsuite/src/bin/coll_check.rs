@@ -662,6 +662,46 @@ fn bytes_mut(v: &mut [i64]) -> &mut [u8] {
     unsafe { std::slice::from_raw_parts_mut(v.as_mut_ptr().cast(), std::mem::size_of_val(v)) }
 }
 
+/// Counts that differ between ranks: the rank that receives more than was sent
+/// gets a truncation error naming the sender (through the shared area as through
+/// schedules), the others succeed, and the communicator stays usable.
+fn mismatched_counts(w: &vmpi::Communicator) -> Result<()> {
+    let (me, p) = (w.rank(), w.size());
+    if p < 2 {
+        return Ok(());
+    }
+    // Only rank 1 (a leaf of the binomial tree: an interior rank that fails
+    // cannot forward, and its subtree would wait forever, as in any MPI).
+    let mut b = vec![7u8; if me == 1 { 16 } else { 8 }];
+    let r = w.bcast(&mut b, 0);
+    if me != 1 {
+        check!(r.is_ok(), "bcast with matching counts: {r:?}");
+    } else {
+        let e = r.expect_err("bcast with a longer count than the root's must fail");
+        check!(
+            e.class == vmpi::ErrorClass::Truncate && e.message.contains("rank 0"),
+            "bcast count mismatch reported as {e}"
+        );
+    }
+    let mut g = vec![0u8; 4 * p as usize];
+    let mine = vec![me as u8; if me == 1 { 3 } else { 4 }];
+    let r = w.gather(Input::Buf(&mine), if me == 0 { Some(&mut g) } else { None }, 0);
+    if me == 0 {
+        let e = r.expect_err("gather with a short block must fail at the root");
+        check!(
+            e.class == vmpi::ErrorClass::Truncate && e.message.contains("rank 1"),
+            "gather count mismatch reported as {e}"
+        );
+    } else {
+        check!(r.is_ok(), "gather sender: {r:?}");
+    }
+    w.barrier()?;
+    let mut x = [me as i64];
+    w.allreduce(Input::InPlace, &mut x, &Op::Sum)?;
+    check!(x[0] == (0..p as i64).sum::<i64>(), "allreduce after mismatches");
+    Ok(())
+}
+
 fn main() -> Result<()> {
     let quick = std::env::args().any(|a| a == "quick");
     let u = vmpi::init()?;
@@ -671,6 +711,7 @@ fn main() -> Result<()> {
     communicators(w)?;
     two_level(w)?;
     real_domains(w)?;
+    mismatched_counts(w)?;
     // Self communicator: every collective is a copy.
     let mut r = [0i64; 3];
     u.self_comm()

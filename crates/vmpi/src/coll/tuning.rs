@@ -18,6 +18,10 @@
 //! A forced algorithm that cannot run (rabenseifner or ring with a non-commutative
 //! operation, two_level on a communicator inside one domain) falls back to the
 //! table's choice for that call.
+//!
+//! Before this table: a blocking call on a communicator inside one shm domain
+//! whose per-rank bytes fit the shared collective area's slot runs there
+//! (`shm_area`; `VMPI_COLL_SHM_SIZE`), unless its `VMPI_*_ALGO` forces an algorithm.
 
 use crate::error::{Error, ErrorClass, Result};
 use std::sync::OnceLock;
