@@ -1004,21 +1004,38 @@ coll_pair!(MPI_Scatterv / PMPI_Scatterv, MPI_Iscatterv / PMPI_Iscatterv,
     (sendbuf: *const c_void, sendcounts: *const c_int, displs: *const c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: c_int, recvtype: MPI_Datatype, root: c_int, comm: MPI_Comm),
     |call, comm| b_scatterv(call, sendbuf, Some(sendcounts), 0, displs, sendtype, recvbuf, recvcount, recvtype, root, comm));
 
-mpi_fn! { comm => fn MPI_Allgather / PMPI_Allgather(sendbuf: *const c_void, sendcount: c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: c_int, recvtype: MPI_Datatype, comm: MPI_Comm) {
-    let call = "MPI_Allgather";
-    let c = intra(call, comm)?;
+/// The buffers of an allgather (`per_peer` false: one send block) or alltoall
+/// (`size` send blocks) as bytes for the area's direct call: (send, None = in
+/// place; receive), or None when a type is not contiguous.
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
+unsafe fn to_all<'a>(
+    c: &Comm,
+    sendbuf: *const c_void,
+    sendcount: c_int,
+    sendtype: MPI_Datatype,
+    recvbuf: *mut c_void,
+    recvcount: c_int,
+    recvtype: MPI_Datatype,
+    per_peer: bool,
+) -> R<Option<(Option<&'a [u8]>, &'a mut [u8])>> {
     let n = c.size() as usize;
     no_in_place(recvbuf, "recvbuf")?;
     let rc = check_count(recvcount)?;
-    let inpl = in_place(sendbuf);
-    let send = if inpl {
+    let send = if in_place(sendbuf) {
         Some(None)
     } else {
         no_alias(sendbuf, recvbuf, rc)?;
-        contig(sendbuf, check_count(sendcount)?, sendtype)?.map(Some)
+        let blocks = if per_peer { n } else { 1 };
+        contig(sendbuf, blocks * check_count(sendcount)?, sendtype)?.map(|x| Some(&*x))
     };
-    if let (Some(s), Some(r)) = (send, contig(recvbuf, n * rc, recvtype)?) {
-        if let Some(done) = core::allgather_now(&c, s.map(|x| &*x), r) {
+    Ok(send.zip(contig(recvbuf, n * rc, recvtype)?))
+}
+
+mpi_fn! { comm => fn MPI_Allgather / PMPI_Allgather(sendbuf: *const c_void, sendcount: c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: c_int, recvtype: MPI_Datatype, comm: MPI_Comm) {
+    let call = "MPI_Allgather";
+    let c = intra(call, comm)?;
+    if let Some((s, r)) = to_all(&c, sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, false)? {
+        if let Some(done) = core::allgather_now(&c, s, r) {
             return Ok(done?);
         }
     }
@@ -1037,18 +1054,8 @@ coll_pair!(MPI_Allgatherv / PMPI_Allgatherv, MPI_Iallgatherv / PMPI_Iallgatherv,
 mpi_fn! { comm => fn MPI_Alltoall / PMPI_Alltoall(sendbuf: *const c_void, sendcount: c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: c_int, recvtype: MPI_Datatype, comm: MPI_Comm) {
     let call = "MPI_Alltoall";
     let c = intra(call, comm)?;
-    let n = c.size() as usize;
-    no_in_place(recvbuf, "recvbuf")?;
-    let rc = check_count(recvcount)?;
-    let inpl = in_place(sendbuf);
-    let send = if inpl {
-        Some(None)
-    } else {
-        no_alias(sendbuf, recvbuf, rc)?;
-        contig(sendbuf, n * check_count(sendcount)?, sendtype)?.map(Some)
-    };
-    if let (Some(s), Some(r)) = (send, contig(recvbuf, n * rc, recvtype)?) {
-        if let Some(done) = core::alltoall_now(&c, s.map(|x| &*x), r) {
+    if let Some((s, r)) = to_all(&c, sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, true)? {
+        if let Some(done) = core::alltoall_now(&c, s, r) {
             return Ok(done?);
         }
     }
