@@ -321,7 +321,10 @@ fn displs_of(v: &[c_int], t: &Datatype) -> Vec<i64> {
 unsafe fn b_barrier(call: &str, comm: MPI_Comm) -> R<Built> {
     let c = intra(call, comm)?;
     let d = c.domains()?;
-    Ok((core::barrier_sched(cc(&c, call), Some(&d))?, Fixup::default()))
+    Ok((
+        core::barrier_sched(cc(&c, call), Some(&d))?,
+        Fixup::default(),
+    ))
 }
 
 unsafe fn b_bcast(
@@ -646,7 +649,14 @@ unsafe fn b_alltoall(
     no_in_place(recvbuf, "recvbuf")?;
     let mut p = Prep::default();
     let inpl = in_place(sendbuf);
-    let (rb, rcb, rdb) = p.blocks(recvbuf, &vec![recvcount as usize; n], &rd, &vec![rt; n], true, inpl)?;
+    let (rb, rcb, rdb) = p.blocks(
+        recvbuf,
+        &vec![recvcount as usize; n],
+        &rd,
+        &vec![rt; n],
+        true,
+        inpl,
+    )?;
     let recv = RawMut {
         ptr: rb.ptr.wrapping_add(rdb[0]),
         len: n * rcb[0],
@@ -899,7 +909,11 @@ mpi_fn! { comm => fn MPI_Ibarrier / PMPI_Ibarrier(comm: MPI_Comm, request: *mut 
 /// `count` elements of contiguous `dt` at `buf` as bytes, for the shared area's
 /// direct calls; None when the type is not contiguous or the buffer is null (the
 /// schedule path handles those, and reports a null buffer).
-unsafe fn contig<'a>(buf: *const c_void, count: usize, dt: MPI_Datatype) -> R<Option<&'a mut [u8]>> {
+unsafe fn contig<'a>(
+    buf: *const c_void,
+    count: usize,
+    dt: MPI_Datatype,
+) -> R<Option<&'a mut [u8]>> {
     let t = for_comm(dt)?;
     let len = count * t.size() as usize;
     if !t.is_contiguous() || (len > 0 && buf.is_null()) {

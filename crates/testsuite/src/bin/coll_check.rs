@@ -686,7 +686,11 @@ fn mismatched_counts(w: &vmpi::Communicator) -> Result<()> {
     }
     let mut g = vec![0u8; 4 * p as usize];
     let mine = vec![me as u8; if me == 1 { 3 } else { 4 }];
-    let r = w.gather(Input::Buf(&mine), if me == 0 { Some(&mut g) } else { None }, 0);
+    let r = w.gather(
+        Input::Buf(&mine),
+        if me == 0 { Some(&mut g) } else { None },
+        0,
+    );
     if me == 0 {
         let e = r.expect_err("gather with a short block must fail at the root");
         check!(
@@ -699,7 +703,10 @@ fn mismatched_counts(w: &vmpi::Communicator) -> Result<()> {
     w.barrier()?;
     let mut x = [me as i64];
     w.allreduce(Input::InPlace, &mut x, &Op::Sum)?;
-    check!(x[0] == (0..p as i64).sum::<i64>(), "allreduce after mismatches");
+    check!(
+        x[0] == (0..p as i64).sum::<i64>(),
+        "allreduce after mismatches"
+    );
     Ok(())
 }
 

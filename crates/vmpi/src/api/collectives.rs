@@ -191,12 +191,33 @@ mod build {
     pub unsafe fn barrier(c: &Comm, blocking: bool) -> Result<Sched> {
         c.check_intra("MPI_Barrier")?;
         let d = c.domains()?;
-        coll::barrier_sched(if blocking { c.coll_blocking() } else { c.coll() }, Some(&d))
+        coll::barrier_sched(
+            if blocking {
+                c.coll_blocking()
+            } else {
+                c.coll()
+            },
+            Some(&d),
+        )
     }
-    pub unsafe fn bcast<T: Equivalence>(c: &Comm, blocking: bool, buf: &mut [T], root: i32) -> Result<Sched> {
+    pub unsafe fn bcast<T: Equivalence>(
+        c: &Comm,
+        blocking: bool,
+        buf: &mut [T],
+        root: i32,
+    ) -> Result<Sched> {
         c.check_intra("MPI_Bcast")?;
         let d = c.domains()?;
-        coll::bcast(if blocking { c.coll_blocking() } else { c.coll() }, RawMut::of(bytes_mut(buf)), root, Some(&d))
+        coll::bcast(
+            if blocking {
+                c.coll_blocking()
+            } else {
+                c.coll()
+            },
+            RawMut::of(bytes_mut(buf)),
+            root,
+            Some(&d),
+        )
     }
     pub unsafe fn gather<T: Equivalence>(
         c: &Comm,
@@ -207,7 +228,11 @@ mod build {
     ) -> Result<Sched> {
         c.check_intra("MPI_Gather")?;
         coll::gather(
-            if blocking { c.coll_blocking() } else { c.coll() },
+            if blocking {
+                c.coll_blocking()
+            } else {
+                c.coll()
+            },
             send.raw(),
             recv.map(|r| RawMut::of(bytes_mut(r))),
             root,
@@ -223,7 +248,11 @@ mod build {
         c.check_intra("MPI_Gatherv")?;
         let r = recv.map(|(b, cn, d)| (RawMut::of(bytes_mut(b)), elems::<T>(cn), elems::<T>(d)));
         coll::gatherv(
-            if blocking { c.coll_blocking() } else { c.coll() },
+            if blocking {
+                c.coll_blocking()
+            } else {
+                c.coll()
+            },
             send.raw(),
             r.as_ref().map(|(b, cn, d)| (*b, &cn[..], &d[..])),
             root,
@@ -239,7 +268,11 @@ mod build {
     ) -> Result<Sched> {
         c.check_intra("MPI_Scatter")?;
         coll::scatter(
-            if blocking { c.coll_blocking() } else { c.coll() },
+            if blocking {
+                c.coll_blocking()
+            } else {
+                c.coll()
+            },
             send.map(|s| Raw::of(bytes(s))),
             recv.map(|r| RawMut::of(bytes_mut(r))),
             root,
@@ -255,7 +288,11 @@ mod build {
         c.check_intra("MPI_Scatterv")?;
         let s = send.map(|(b, cn, d)| (Raw::of(bytes(b)), elems::<T>(cn), elems::<T>(d)));
         coll::scatterv(
-            if blocking { c.coll_blocking() } else { c.coll() },
+            if blocking {
+                c.coll_blocking()
+            } else {
+                c.coll()
+            },
             s.as_ref().map(|(b, cn, d)| (*b, &cn[..], &d[..])),
             recv.map(|r| RawMut::of(bytes_mut(r))),
             root,
@@ -269,7 +306,15 @@ mod build {
         recv: &mut [T],
     ) -> Result<Sched> {
         c.check_intra("MPI_Allgather")?;
-        coll::allgather(if blocking { c.coll_blocking() } else { c.coll() }, send.raw(), RawMut::of(bytes_mut(recv)))
+        coll::allgather(
+            if blocking {
+                c.coll_blocking()
+            } else {
+                c.coll()
+            },
+            send.raw(),
+            RawMut::of(bytes_mut(recv)),
+        )
     }
     pub unsafe fn allgatherv<T: Equivalence>(
         c: &Comm,
@@ -281,7 +326,11 @@ mod build {
     ) -> Result<Sched> {
         c.check_intra("MPI_Allgatherv")?;
         coll::allgatherv(
-            if blocking { c.coll_blocking() } else { c.coll() },
+            if blocking {
+                c.coll_blocking()
+            } else {
+                c.coll()
+            },
             send.raw(),
             RawMut::of(bytes_mut(recv)),
             &elems::<T>(counts),
@@ -296,7 +345,15 @@ mod build {
         recv: &mut [T],
     ) -> Result<Sched> {
         c.check_intra("MPI_Alltoall")?;
-        coll::alltoall(if blocking { c.coll_blocking() } else { c.coll() }, send.raw(), RawMut::of(bytes_mut(recv)))
+        coll::alltoall(
+            if blocking {
+                c.coll_blocking()
+            } else {
+                c.coll()
+            },
+            send.raw(),
+            RawMut::of(bytes_mut(recv)),
+        )
     }
     #[allow(clippy::too_many_arguments)]
     pub unsafe fn alltoallv<T: Equivalence>(
@@ -313,7 +370,11 @@ mod build {
         let (sc, sd) = (elems::<T>(sc), elems::<T>(sd));
         let s = send.raw().map(|r| (r, &sc[..], &sd[..]));
         coll::alltoallv(
-            if blocking { c.coll_blocking() } else { c.coll() },
+            if blocking {
+                c.coll_blocking()
+            } else {
+                c.coll()
+            },
             s,
             (
                 RawMut::of(bytes_mut(recv)),
@@ -336,7 +397,11 @@ mod build {
     ) -> Result<Sched> {
         c.check_intra("MPI_Alltoallw")?;
         coll::alltoallv(
-            if blocking { c.coll_blocking() } else { c.coll() },
+            if blocking {
+                c.coll_blocking()
+            } else {
+                c.coll()
+            },
             send.raw().map(|r| (r, sc, sd)),
             (RawMut::of(recv), rc, rd),
             "MPI_Alltoallw",
@@ -353,7 +418,11 @@ mod build {
         c.check_intra("MPI_Reduce")?;
         let d = c.domains()?;
         coll::reduce(
-            if blocking { c.coll_blocking() } else { c.coll() },
+            if blocking {
+                c.coll_blocking()
+            } else {
+                c.coll()
+            },
             red::<T>(op)?,
             send.raw(),
             recv.map(|r| RawMut::of(bytes_mut(r))),
@@ -371,7 +440,11 @@ mod build {
         c.check_intra("MPI_Allreduce")?;
         let d = c.domains()?;
         coll::allreduce(
-            if blocking { c.coll_blocking() } else { c.coll() },
+            if blocking {
+                c.coll_blocking()
+            } else {
+                c.coll()
+            },
             red::<T>(op)?,
             send.raw(),
             RawMut::of(bytes_mut(recv)),
@@ -388,7 +461,11 @@ mod build {
     ) -> Result<Sched> {
         c.check_intra("MPI_Reduce_scatter")?;
         coll::reduce_scatter(
-            if blocking { c.coll_blocking() } else { c.coll() },
+            if blocking {
+                c.coll_blocking()
+            } else {
+                c.coll()
+            },
             red::<T>(op)?,
             send.raw(),
             RawMut::of(bytes_mut(recv)),
@@ -410,7 +487,11 @@ mod build {
             Input::Buf(s) => s.len() / n,
         } * std::mem::size_of::<T>();
         coll::reduce_scatter_block(
-            if blocking { c.coll_blocking() } else { c.coll() },
+            if blocking {
+                c.coll_blocking()
+            } else {
+                c.coll()
+            },
             red::<T>(op)?,
             send.raw(),
             RawMut::of(bytes_mut(recv)),
@@ -427,7 +508,11 @@ mod build {
     ) -> Result<Sched> {
         c.check_intra(if exclusive { "MPI_Exscan" } else { "MPI_Scan" })?;
         coll::scan(
-            if blocking { c.coll_blocking() } else { c.coll() },
+            if blocking {
+                c.coll_blocking()
+            } else {
+                c.coll()
+            },
             red::<T>(op)?,
             send.raw(),
             RawMut::of(bytes_mut(recv)),
@@ -456,7 +541,9 @@ impl Communicator {
     ) -> Result<()> {
         let mut recv = recv;
         let sb = send.bytes();
-        if let Some(done) = coll::gather_now(&self.comm, sb, recv.as_deref_mut().map(bytes_mut), root) {
+        if let Some(done) =
+            coll::gather_now(&self.comm, sb, recv.as_deref_mut().map(bytes_mut), root)
+        {
             return done;
         }
         // SAFETY: as above.
@@ -481,7 +568,12 @@ impl Communicator {
         root: i32,
     ) -> Result<()> {
         let mut recv = recv;
-        if let Some(done) = coll::scatter_now(&self.comm, send.map(bytes), recv.as_deref_mut().map(bytes_mut), root) {
+        if let Some(done) = coll::scatter_now(
+            &self.comm,
+            send.map(bytes),
+            recv.as_deref_mut().map(bytes_mut),
+            root,
+        ) {
             return done;
         }
         // SAFETY: as above.
@@ -514,7 +606,9 @@ impl Communicator {
         displs: &[usize],
     ) -> Result<()> {
         // SAFETY: as above.
-        coll::run_blocking(unsafe { build::allgatherv(&self.comm, true, send, recv, counts, displs)? })
+        coll::run_blocking(unsafe {
+            build::allgatherv(&self.comm, true, send, recv, counts, displs)?
+        })
     }
     /// MPI_Alltoall (`InPlace`: the data to send is in `recv`).
     pub fn alltoall<T: Equivalence>(&self, send: Input<T>, recv: &mut [T]) -> Result<()> {
@@ -537,7 +631,9 @@ impl Communicator {
     ) -> Result<()> {
         // SAFETY: as above.
         coll::run_blocking(unsafe {
-            build::alltoallv(&self.comm, true, send, scounts, sdispls, recv, rcounts, rdispls)?
+            build::alltoallv(
+                &self.comm, true, send, scounts, sdispls, recv, rcounts, rdispls,
+            )?
         })
     }
     /// MPI_Alltoallw on bytes: counts and displacements in bytes per peer.
@@ -553,7 +649,9 @@ impl Communicator {
     ) -> Result<()> {
         // SAFETY: as above.
         coll::run_blocking(unsafe {
-            build::alltoallw(&self.comm, true, send, scounts, sdispls, recv, rcounts, rdispls)?
+            build::alltoallw(
+                &self.comm, true, send, scounts, sdispls, recv, rcounts, rdispls,
+            )?
         })
     }
     /// MPI_Reduce to `root` (`recv` only at the root; `InPlace` only at the root).
@@ -567,7 +665,13 @@ impl Communicator {
         let red = red::<T>(op)?;
         let sb = send.bytes();
         let mut recv = recv;
-        if let Some(done) = coll::reduce_now(&self.comm, &red, sb, recv.as_deref_mut().map(bytes_mut), root) {
+        if let Some(done) = coll::reduce_now(
+            &self.comm,
+            &red,
+            sb,
+            recv.as_deref_mut().map(bytes_mut),
+            root,
+        ) {
             return done;
         }
         // SAFETY: as above.
@@ -593,7 +697,9 @@ impl Communicator {
         op: &Op,
     ) -> Result<()> {
         // SAFETY: as above.
-        coll::run_blocking(unsafe { build::reduce_scatter(&self.comm, true, send, recv, counts, op)? })
+        coll::run_blocking(unsafe {
+            build::reduce_scatter(&self.comm, true, send, recv, counts, op)?
+        })
     }
     /// MPI_Reduce_scatter_block: blocks of `send.len() / size` (in place:
     /// `recv.len() / size`) elements.
@@ -604,7 +710,9 @@ impl Communicator {
         op: &Op,
     ) -> Result<()> {
         // SAFETY: as above.
-        coll::run_blocking(unsafe { build::reduce_scatter_block(&self.comm, true, send, recv, op)? })
+        coll::run_blocking(unsafe {
+            build::reduce_scatter_block(&self.comm, true, send, recv, op)?
+        })
     }
     /// MPI_Scan (inclusive prefix reduction).
     pub fn scan<T: Equivalence>(&self, send: Input<T>, recv: &mut [T], op: &Op) -> Result<()> {
@@ -636,7 +744,10 @@ impl<'a> Scope<'a> {
         root: i32,
     ) -> Result<Request<'a>> {
         // SAFETY: the buffers are borrowed for 'a; the scope waits before 'a ends.
-        self.coll(unsafe { build::bcast(&c.comm, false, buf, root)? }, "MPI_Ibcast")
+        self.coll(
+            unsafe { build::bcast(&c.comm, false, buf, root)? },
+            "MPI_Ibcast",
+        )
     }
     pub fn igather<T: Equivalence>(
         &self,
@@ -741,7 +852,11 @@ impl<'a> Scope<'a> {
     ) -> Result<Request<'a>> {
         // SAFETY: as above.
         self.coll(
-            unsafe { build::alltoallv(&c.comm, false, send, scounts, sdispls, recv, rcounts, rdispls)? },
+            unsafe {
+                build::alltoallv(
+                    &c.comm, false, send, scounts, sdispls, recv, rcounts, rdispls,
+                )?
+            },
             "MPI_Ialltoallv",
         )
     }
@@ -758,7 +873,11 @@ impl<'a> Scope<'a> {
     ) -> Result<Request<'a>> {
         // SAFETY: as above.
         self.coll(
-            unsafe { build::alltoallw(&c.comm, false, send, scounts, sdispls, recv, rcounts, rdispls)? },
+            unsafe {
+                build::alltoallw(
+                    &c.comm, false, send, scounts, sdispls, recv, rcounts, rdispls,
+                )?
+            },
             "MPI_Ialltoallw",
         )
     }

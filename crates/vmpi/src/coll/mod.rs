@@ -285,8 +285,16 @@ pub unsafe fn gatherv_blocks(
     let whole = recv.map(|(r, c, d)| (s.ext(r.ptr, r.len), c, d));
     let blocks = root_blocks(call, n, me, root, whole, mine, ("receive", "sends"))?;
     if let Some(blk) = equal {
-        let recv = (me == root).then(|| B { len: n * blk, ..blocks[0] });
-        if s.set_area_op(AreaOp::Gather { root, send: mine, recv, blk })? {
+        let recv = (me == root).then(|| B {
+            len: n * blk,
+            ..blocks[0]
+        });
+        if s.set_area_op(AreaOp::Gather {
+            root,
+            send: mine,
+            recv,
+            blk,
+        })? {
             return Ok(s);
         }
     }
@@ -355,8 +363,16 @@ pub unsafe fn scatterv_blocks(
     let wb = whole.as_ref().map(|w| w.0);
     let blocks = root_blocks(call, n, me, root, whole, mine, ("send", "receives"))?;
     if let Some(blk) = equal {
-        let send = wb.map(|_| B { len: n * blk, ..blocks[0] });
-        if s.set_area_op(AreaOp::Scatter { root, send, recv: mine, blk })? {
+        let send = wb.map(|_| B {
+            len: n * blk,
+            ..blocks[0]
+        });
+        if s.set_area_op(AreaOp::Scatter {
+            root,
+            send,
+            recv: mine,
+            blk,
+        })? {
             return Ok(s);
         }
     }
@@ -428,7 +444,11 @@ pub unsafe fn allgatherv(
     }
     if equal {
         let blk = counts.first().copied().unwrap_or(0);
-        if s.set_area_op(AreaOp::Allgather { send: mine, recv: rb.sub(0, n * blk), blk })? {
+        if s.set_area_op(AreaOp::Allgather {
+            send: mine,
+            recv: rb.sub(0, n * blk),
+            blk,
+        })? {
             return Ok(s);
         }
     }
@@ -473,7 +493,13 @@ pub unsafe fn alltoall(cc: CollCtx, send: Option<Raw>, recv: RawMut) -> Result<S
             t
         }
     };
-    if o.alltoall == Algo::Auto && s.set_area_op(AreaOp::Alltoall { send: send.is_some().then_some(sb), recv: rb, blk })? {
+    if o.alltoall == Algo::Auto
+        && s.set_area_op(AreaOp::Alltoall {
+            send: send.is_some().then_some(sb),
+            recv: rb,
+            blk,
+        })?
+    {
         return Ok(s);
     }
     match tuning::alltoall(&o, blk, n) {
@@ -576,7 +602,13 @@ pub unsafe fn reduce(
     }
     check_red(call, &red, input.len)?;
     s.set_reduction(red);
-    if o.reduce == Algo::Auto && s.set_area_op(AreaOp::Reduce { root, send: send.is_some().then_some(input), recv: out })? {
+    if o.reduce == Algo::Auto
+        && s.set_area_op(AreaOp::Reduce {
+            root,
+            send: send.is_some().then_some(input),
+            recv: out,
+        })?
+    {
         return Ok(s);
     }
     match tuning::reduce(&o, commute, domains) {
@@ -631,7 +663,12 @@ pub unsafe fn allreduce(
     let commute = red.commutative();
     let count = recv.len / red.unit;
     s.set_reduction(red);
-    if o.allreduce == Algo::Auto && s.set_area_op(AreaOp::Allreduce { send: input, recv: acc })? {
+    if o.allreduce == Algo::Auto
+        && s.set_area_op(AreaOp::Allreduce {
+            send: input,
+            recv: acc,
+        })?
+    {
         return Ok(s);
     }
     match tuning::allreduce(&o, recv.len, count, n, commute, domains) {
@@ -880,10 +917,18 @@ pub fn reduce_now(
         let root = check_root(call, root, area.size())?;
         let me_root = comm.rank as usize == root;
         if me_root && recv.is_none() {
-            return Err(err(ErrorClass::Buffer, call, "the root needs a receive buffer".into()));
+            return Err(err(
+                ErrorClass::Buffer,
+                call,
+                "the root needs a receive buffer".into(),
+            ));
         }
         if send.is_none() && !me_root {
-            return Err(err(ErrorClass::Buffer, call, "MPI_IN_PLACE is only allowed at the root".into()));
+            return Err(err(
+                ErrorClass::Buffer,
+                call,
+                "MPI_IN_PLACE is only allowed at the root".into(),
+            ));
         }
         let recv = recv.filter(|_| me_root);
         if let (Some(m), Some(r)) = (send, recv.as_ref()) {
@@ -937,7 +982,9 @@ pub fn gather_now(
             even(call, recv.as_ref().map_or(0, |r| r.len()), n)?;
         }
         match send {
-            None if !me_root => return Err(buffer_err(call, "MPI_IN_PLACE is only allowed at the root")),
+            None if !me_root => {
+                return Err(buffer_err(call, "MPI_IN_PLACE is only allowed at the root"))
+            }
             Some(m) if me_root && m.len() != blk => {
                 return Err(block_len_err(call, "root sends", m.len(), blk))
             }
@@ -972,7 +1019,9 @@ pub fn scatter_now(
             even(call, send.map_or(0, |w| w.len()), n)?;
         }
         match &recv {
-            None if !me_root => return Err(buffer_err(call, "MPI_IN_PLACE is only allowed at the root")),
+            None if !me_root => {
+                return Err(buffer_err(call, "MPI_IN_PLACE is only allowed at the root"))
+            }
             Some(m) if me_root && m.len() != blk => {
                 return Err(block_len_err(call, "root receives", m.len(), blk))
             }
@@ -1015,7 +1064,11 @@ pub fn alltoall_now(comm: &Comm, send: Option<&[u8]>, recv: &mut [u8]) -> Option
                 return Err(err(
                     ErrorClass::Count,
                     call,
-                    format!("send buffer of {} bytes, receive buffer of {}", m.len(), recv.len()),
+                    format!(
+                        "send buffer of {} bytes, receive buffer of {}",
+                        m.len(),
+                        recv.len()
+                    ),
                 ));
             }
         }

@@ -11,13 +11,13 @@
 //! between the same pair are told apart by order (MPI's non-overtaking rule), which
 //! holds because both sides build the same schedule.
 
+use super::shm_area::{AreaCell, AreaOp};
 use crate::datatype::Basic;
 use crate::error::{Error, ErrorClass, Result};
 use crate::op::{self, Op};
 use crate::p2p::buffers::{RecvBuf, SendBuf};
 use crate::p2p::{Engine, Pattern, ReqId, SendMode, Status};
 use crate::runtime::{self, Schedule};
-use super::shm_area::{AreaCell, AreaOp};
 use std::sync::Arc;
 
 /// The part of a communicator one collective call needs: the collective context,
@@ -326,10 +326,22 @@ impl Sched {
     }
 
     /// An input and an output range at once, now; they must not overlap.
-    pub fn io(&mut self, input: Option<B>, output: Option<B>) -> Result<(Option<&[u8]>, Option<&mut [u8]>)> {
+    pub fn io(
+        &mut self,
+        input: Option<B>,
+        output: Option<B>,
+    ) -> Result<(Option<&[u8]>, Option<&mut [u8]>)> {
         if let (Some(i), Some(o)) = (input, output) {
-            if i.slot == o.slot && i.off < o.off + o.len && o.off < i.off + i.len && i.len > 0 && o.len > 0 {
-                return Err(Error::intern(format!("{}: input and output overlap", self.call)));
+            if i.slot == o.slot
+                && i.off < o.off + o.len
+                && o.off < i.off + i.len
+                && i.len > 0
+                && o.len > 0
+            {
+                return Err(Error::intern(format!(
+                    "{}: input and output overlap",
+                    self.call
+                )));
             }
         }
         let i = match input {
@@ -636,7 +648,9 @@ impl Schedule for Nonblocking {
 pub fn start_nonblocking(s: Sched) -> Result<ReqId> {
     let call = s.call;
     if s.alt.is_some() {
-        return Err(Error::intern(format!("{call}: a blocking schedule started as nonblocking")));
+        return Err(Error::intern(format!(
+            "{call}: a blocking schedule started as nonblocking"
+        )));
     }
     runtime::with(call, |rt| {
         let req = rt.engine.new_external();

@@ -65,15 +65,43 @@ const DONE: usize = 64;
 #[derive(Debug, Clone)]
 pub enum AreaOp {
     Barrier,
-    Bcast { root: usize, buf: B },
+    Bcast {
+        root: usize,
+        buf: B,
+    },
     /// Equal blocks of `blk` bytes; `recv`: the root's `size` blocks.
-    Gather { root: usize, send: Option<B>, recv: Option<B>, blk: usize },
+    Gather {
+        root: usize,
+        send: Option<B>,
+        recv: Option<B>,
+        blk: usize,
+    },
     /// `send`: the root's `size` blocks of `blk` bytes.
-    Scatter { root: usize, send: Option<B>, recv: Option<B>, blk: usize },
-    Allgather { send: Option<B>, recv: B, blk: usize },
-    Alltoall { send: Option<B>, recv: B, blk: usize },
-    Reduce { root: usize, send: Option<B>, recv: Option<B> },
-    Allreduce { send: Option<B>, recv: B },
+    Scatter {
+        root: usize,
+        send: Option<B>,
+        recv: Option<B>,
+        blk: usize,
+    },
+    Allgather {
+        send: Option<B>,
+        recv: B,
+        blk: usize,
+    },
+    Alltoall {
+        send: Option<B>,
+        recv: B,
+        blk: usize,
+    },
+    Reduce {
+        root: usize,
+        send: Option<B>,
+        recv: Option<B>,
+    },
+    Allreduce {
+        send: Option<B>,
+        recv: B,
+    },
 }
 
 impl AreaOp {
@@ -178,7 +206,11 @@ impl Area {
             Ok(seen >= at_least)
         })?;
         // A published operation j (seq j + 1) comes after finishing j - 1.
-        let finished = if word == SEQ { seen.saturating_sub(1) } else { seen };
+        let finished = if word == SEQ {
+            seen.saturating_sub(1)
+        } else {
+            seen
+        };
         // Only this rank's collective calls on the communicator touch its entries
         // (MPI orders them), so a plain load and store do; no locked instruction.
         let known = &self.known_done[r];
@@ -207,7 +239,9 @@ impl Area {
     /// Wait for rank `r`'s contribution to operation `k`; its length.
     fn published_by(&self, call: &str, r: usize, k: u64) -> Result<usize> {
         self.wait_counter(call, r, SEQ, k + 1, k)?;
-        let len = self.ctl(r, LEN + 8 * (k & 1) as usize).load(Ordering::Relaxed) as usize;
+        let len = self
+            .ctl(r, LEN + 8 * (k & 1) as usize)
+            .load(Ordering::Relaxed) as usize;
         if len > self.slot {
             return Err(Error::other(format!(
                 "{call}: the shared collective area is corrupted (rank {r} published {len} bytes in a {}-byte slot)",
@@ -219,7 +253,15 @@ impl Area {
 
     /// Copy `dst.len()` bytes at `off` of rank `r`'s contribution to operation `k`,
     /// which must be `expect` bytes long.
-    fn fetch(&self, call: &str, r: usize, k: u64, expect: usize, off: usize, dst: &mut [u8]) -> Result<()> {
+    fn fetch(
+        &self,
+        call: &str,
+        r: usize,
+        k: u64,
+        expect: usize,
+        off: usize,
+        dst: &mut [u8],
+    ) -> Result<()> {
         let len = self.published_by(call, r, k)?;
         if len != expect {
             return Err(Error::new(
@@ -238,11 +280,21 @@ impl Area {
         match *op {
             AreaOp::Barrier => self.barrier(call)?,
             AreaOp::Bcast { root, buf } => self.bcast(call, root, s.bytes_mut(buf)?)?,
-            AreaOp::Gather { root, send, recv, blk } => {
+            AreaOp::Gather {
+                root,
+                send,
+                recv,
+                blk,
+            } => {
                 let (i, o) = s.io(send, recv)?;
                 self.gather(call, root, i, o, blk)?
             }
-            AreaOp::Scatter { root, send, recv, blk } => {
+            AreaOp::Scatter {
+                root,
+                send,
+                recv,
+                blk,
+            } => {
                 let (i, o) = s.io(send, recv)?;
                 self.scatter(call, root, i, o, blk)?
             }
@@ -302,7 +354,14 @@ impl Area {
     }
 
     /// `send` None: in place at the root (its block is already in `recv`).
-    pub fn gather(&self, call: &str, root: usize, send: Option<&[u8]>, recv: Option<&mut [u8]>, blk: usize) -> Result<()> {
+    pub fn gather(
+        &self,
+        call: &str,
+        root: usize,
+        send: Option<&[u8]>,
+        recv: Option<&mut [u8]>,
+        blk: usize,
+    ) -> Result<()> {
         self.op(|k| {
             if self.me != root {
                 let m = send.ok_or_else(|| Error::intern("gather without a send block"))?;
@@ -321,7 +380,14 @@ impl Area {
     }
 
     /// `recv` None: in place at the root (its block stays in `send`).
-    pub fn scatter(&self, call: &str, root: usize, send: Option<&[u8]>, recv: Option<&mut [u8]>, blk: usize) -> Result<()> {
+    pub fn scatter(
+        &self,
+        call: &str,
+        root: usize,
+        send: Option<&[u8]>,
+        recv: Option<&mut [u8]>,
+        blk: usize,
+    ) -> Result<()> {
         self.op(|k| {
             let me = self.me;
             if me == root {
@@ -338,7 +404,13 @@ impl Area {
     }
 
     /// `send` None: in place (this rank's block is already in `recv`).
-    pub fn allgather(&self, call: &str, send: Option<&[u8]>, recv: &mut [u8], blk: usize) -> Result<()> {
+    pub fn allgather(
+        &self,
+        call: &str,
+        send: Option<&[u8]>,
+        recv: &mut [u8],
+        blk: usize,
+    ) -> Result<()> {
         self.op(|k| {
             let me = self.me;
             match send {
@@ -356,19 +428,39 @@ impl Area {
     }
 
     /// `send` None: in place (`recv` holds the blocks to send).
-    pub fn alltoall(&self, call: &str, send: Option<&[u8]>, recv: &mut [u8], blk: usize) -> Result<()> {
+    pub fn alltoall(
+        &self,
+        call: &str,
+        send: Option<&[u8]>,
+        recv: &mut [u8],
+        blk: usize,
+    ) -> Result<()> {
         self.op(|k| {
             let n = self.n;
             self.publish(call, k, send.unwrap_or(recv))?;
             for r in 0..n {
-                self.fetch(call, r, k, n * blk, self.me * blk, &mut recv[r * blk..(r + 1) * blk])?;
+                self.fetch(
+                    call,
+                    r,
+                    k,
+                    n * blk,
+                    self.me * blk,
+                    &mut recv[r * blk..(r + 1) * blk],
+                )?;
             }
             Ok(())
         })
     }
 
     /// `send` None: in place at the root (its input is in `recv`).
-    pub fn reduce(&self, call: &str, red: &Reduction, root: usize, send: Option<&[u8]>, recv: Option<&mut [u8]>) -> Result<()> {
+    pub fn reduce(
+        &self,
+        call: &str,
+        red: &Reduction,
+        root: usize,
+        send: Option<&[u8]>,
+        recv: Option<&mut [u8]>,
+    ) -> Result<()> {
         self.op(|k| {
             match (send, &recv) {
                 (Some(i), _) => self.publish(call, k, i)?,
@@ -384,7 +476,13 @@ impl Area {
     }
 
     /// `send` None: in place (the input is in `recv`).
-    pub fn allreduce(&self, call: &str, red: &Reduction, send: Option<&[u8]>, recv: &mut [u8]) -> Result<()> {
+    pub fn allreduce(
+        &self,
+        call: &str,
+        red: &Reduction,
+        send: Option<&[u8]>,
+        recv: &mut [u8],
+    ) -> Result<()> {
         self.op(|k| {
             self.publish(call, k, send.unwrap_or(recv))?;
             self.combine(call, red, k, recv)
@@ -514,10 +612,17 @@ fn set_up(cc: &CollCtx) -> Result<Option<Area>> {
     cc0.area = None;
     cc0.blocking = false;
     // SAFETY: `id` outlives the blocking run.
-    super::run_blocking(unsafe { super::bcast(cc0.clone(), super::RawMut::of(&mut id), 0, None)? })?;
+    super::run_blocking(unsafe {
+        super::bcast(cc0.clone(), super::RawMut::of(&mut id), 0, None)?
+    })?;
     let i = u64::from_le_bytes(id);
     if i != 0 && cc.rank != 0 {
-        match Region::attach(&path_of(i), plan.job_check, &members, Duration::from_secs(10)) {
+        match Region::attach(
+            &path_of(i),
+            plan.job_check,
+            &members,
+            Duration::from_secs(10),
+        ) {
             Ok(r) => {
                 let slot = r.info().ring_cap as usize;
                 if slot % 64 == 0 && r.len() == area_bytes(n, slot) {
@@ -532,7 +637,9 @@ fn set_up(cc: &CollCtx) -> Result<Option<Area>> {
     let mut ok = u64::from(region.is_some()).to_le_bytes();
     let band = Reduction::new(Op::Band, Some(Basic::U64), 8)?;
     // SAFETY: `ok` outlives the blocking run.
-    super::run_blocking(unsafe { super::allreduce(cc0, band, None, super::RawMut::of(&mut ok), None)? })?;
+    super::run_blocking(unsafe {
+        super::allreduce(cc0, band, None, super::RawMut::of(&mut ok), None)?
+    })?;
     if cc.rank == 0 && i != 0 {
         region::unlink(&path_of(i));
     }
