@@ -1,5 +1,7 @@
 //! Collective operations, built on point-to-point over the communicator's
-//! collective context. This layer never talks to channels directly.
+//! collective context, and, for small blocking calls inside one shm domain, on the
+//! communicator's shared collective area ([`shm_area`], a mapped region of its own;
+//! it never touches the channels or the engine's queues).
 //!
 //! Every collective is a [`Sched`] (schedule) built here from contiguous byte
 //! buffers; blocking calls run it at once ([`run_blocking`]), nonblocking ones hand
