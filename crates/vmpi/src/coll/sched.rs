@@ -476,8 +476,9 @@ impl Sched {
                 while i < self.pending.len() {
                     match engine.test(self.pending[i].0)? {
                         Some(st) => {
-                            self.check(st, self.pending[i].1)?;
-                            self.pending.swap_remove(i);
+                            // The engine has freed it: off the list before checking.
+                            let (_, expect) = self.pending.swap_remove(i);
+                            self.check(st, expect)?;
                         }
                         None => i += 1,
                     }
@@ -609,13 +610,45 @@ pub fn run_blocking(mut s: Sched) -> Result<()> {
     }
     let call = s.call;
     let mut first = true;
-    runtime::progress_until(call, |rt| {
+    let r = runtime::progress_until(call, |rt| {
         if first {
             s.seg = Segments::from_config(rt.cfg.smp_eager_size);
             first = false;
         }
         s.step(&mut rt.engine)
-    })
+    });
+    if r.is_err() {
+        s.settle()?;
+    }
+    r
+}
+
+impl Sched {
+    /// After a failed step: nothing of this schedule may write into the caller's
+    /// buffers once the call returns. Receives not yet matched are withdrawn,
+    /// matched ones (their data is on its way) are waited for, sends are left to
+    /// the engine (freed when they complete; only a peer's pull reads them).
+    fn settle(&mut self) -> Result<()> {
+        runtime::progress_until(self.call, |rt| {
+            let e = &mut rt.engine;
+            let mut i = 0;
+            while i < self.pending.len() {
+                let (req, expect) = self.pending[i];
+                let gone = if expect == usize::MAX {
+                    e.free_on_complete(req)?;
+                    true
+                } else {
+                    e.unpost(req)? || e.test(req)?.is_some()
+                };
+                if gone {
+                    self.pending.swap_remove(i);
+                } else {
+                    i += 1;
+                }
+            }
+            Ok(self.pending.is_empty())
+        })
+    }
 }
 
 /// A schedule behind an external request.
