@@ -629,25 +629,27 @@ impl Sched {
     /// matched ones (their data is on its way) are waited for, sends are left to
     /// the engine (freed when they complete; only a peer's pull reads them).
     fn settle(&mut self) -> Result<()> {
-        runtime::progress_until(self.call, |rt| {
-            let e = &mut rt.engine;
-            let mut i = 0;
-            while i < self.pending.len() {
-                let (req, expect) = self.pending[i];
-                let gone = if expect == usize::MAX {
-                    e.free_on_complete(req)?;
-                    true
-                } else {
-                    e.unpost(req)? || e.test(req)?.is_some()
-                };
-                if gone {
-                    self.pending.swap_remove(i);
-                } else {
-                    i += 1;
-                }
+        runtime::progress_until(self.call, |rt| self.settled(&mut rt.engine))
+    }
+
+    /// One pass of [`settle`](Self::settle); true when nothing is left.
+    fn settled(&mut self, e: &mut Engine) -> Result<bool> {
+        let mut i = 0;
+        while i < self.pending.len() {
+            let (req, expect) = self.pending[i];
+            let gone = if expect == usize::MAX {
+                e.free_on_complete(req)?;
+                true
+            } else {
+                e.unpost(req)? || e.test(req)?.is_some()
+            };
+            if gone {
+                self.pending.swap_remove(i);
+            } else {
+                i += 1;
             }
-            Ok(self.pending.is_empty())
-        })
+        }
+        Ok(self.pending.is_empty())
     }
 }
 
@@ -655,24 +657,33 @@ impl Sched {
 struct Nonblocking {
     s: Sched,
     req: ReqId,
+    /// Set when a step failed: the request completes with it once the schedule
+    /// has settled (see `Sched::settle`).
+    failed: Option<ErrorClass>,
 }
 
 impl Schedule for Nonblocking {
     fn advance(&mut self, engine: &mut Engine) -> Result<bool> {
-        match self.s.step(engine) {
-            Ok(false) => Ok(false),
-            Ok(true) => {
-                engine.complete_external(self.req, Status::empty())?;
-                Ok(true)
-            }
-            Err(e) => {
-                eprintln!("vmpi: rank {}: {e}", self.s.cc.rank);
-                let mut st = Status::empty();
-                st.error = Some(e.class);
-                engine.complete_external(self.req, st)?;
-                Ok(true)
+        if self.failed.is_none() {
+            match self.s.step(engine) {
+                Ok(false) => return Ok(false),
+                Ok(true) => {
+                    engine.complete_external(self.req, Status::empty())?;
+                    return Ok(true);
+                }
+                Err(e) => {
+                    eprintln!("vmpi: rank {}: {e}", self.s.cc.rank);
+                    self.failed = Some(e.class);
+                }
             }
         }
+        if !self.s.settled(engine)? {
+            return Ok(false);
+        }
+        let mut st = Status::empty();
+        st.error = self.failed;
+        engine.complete_external(self.req, st)?;
+        Ok(true)
     }
 }
 
@@ -689,7 +700,11 @@ pub fn start_nonblocking(s: Sched) -> Result<ReqId> {
         let req = rt.engine.new_external();
         let mut s = s;
         s.seg = Segments::from_config(rt.cfg.smp_eager_size);
-        let mut nb = Nonblocking { s, req };
+        let mut nb = Nonblocking {
+            s,
+            req,
+            failed: None,
+        };
         if !nb.advance(&mut rt.engine)? {
             rt.schedules.push(Box::new(nb));
         }
