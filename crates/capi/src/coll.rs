@@ -748,6 +748,49 @@ unsafe fn b_alltoallw_c(
 }
 
 #[allow(clippy::too_many_arguments)]
+/// The checked arguments of a reduce or allreduce: the communicator, the element
+/// count, the reduction and whether the send buffer is MPI_IN_PLACE.
+struct RedArgs {
+    c: Comm,
+    n: usize,
+    s: RedSpec,
+    inpl: bool,
+}
+
+/// MPI_Reduce's argument checks (`root` None: MPI_Allreduce's).
+#[allow(clippy::too_many_arguments)]
+unsafe fn red_args(
+    call: &str,
+    sendbuf: *const c_void,
+    recvbuf: *mut c_void,
+    count: c_int,
+    dt: MPI_Datatype,
+    op: MPI_Op,
+    root: Option<c_int>,
+    comm: MPI_Comm,
+) -> R<RedArgs> {
+    let c = intra(call, comm)?;
+    if let Some(r) = root {
+        root_ok(&c, r)?;
+    }
+    let n = check_count(count)?;
+    let s = spec(op, dt)?;
+    let me_root = root.is_none_or(|r| c.rank == r);
+    let inpl = if root.is_some() {
+        root_in_place(sendbuf, me_root, "sendbuf")?
+    } else {
+        in_place(sendbuf)
+    };
+    if me_root {
+        no_in_place(recvbuf, "recvbuf")?;
+        if !inpl {
+            no_alias(sendbuf, recvbuf, n)?;
+        }
+    }
+    Ok(RedArgs { c, n, s, inpl })
+}
+
+#[allow(clippy::too_many_arguments)]
 unsafe fn b_reduce(
     call: &str,
     sendbuf: *const c_void,
@@ -758,18 +801,11 @@ unsafe fn b_reduce(
     root: c_int,
     comm: MPI_Comm,
 ) -> R<Built> {
-    let c = intra(call, comm)?;
-    root_ok(&c, root)?;
-    let n = check_count(count)?;
-    let s = spec(op, dt)?;
+    let RedArgs { c, n, s, inpl } =
+        red_args(call, sendbuf, recvbuf, count, dt, op, Some(root), comm)?;
     let me_root = c.rank == root;
-    let inpl = root_in_place(sendbuf, me_root, "sendbuf")?;
     let mut p = Prep::default();
     let recv = if me_root {
-        no_in_place(recvbuf, "recvbuf")?;
-        if !inpl {
-            no_alias(sendbuf, recvbuf, n)?;
-        }
         Some(p.red_out(&s, recvbuf, n, inpl)?)
     } else {
         None
@@ -793,14 +829,7 @@ unsafe fn b_allreduce(
     op: MPI_Op,
     comm: MPI_Comm,
 ) -> R<Built> {
-    let c = intra(call, comm)?;
-    let n = check_count(count)?;
-    let s = spec(op, dt)?;
-    no_in_place(recvbuf, "recvbuf")?;
-    let inpl = in_place(sendbuf);
-    if !inpl {
-        no_alias(sendbuf, recvbuf, n)?;
-    }
+    let RedArgs { c, n, s, inpl } = red_args(call, sendbuf, recvbuf, count, dt, op, None, comm)?;
     let mut p = Prep::default();
     let recv = p.red_out(&s, recvbuf, n, inpl)?;
     let send = if inpl {
@@ -1091,18 +1120,8 @@ coll_pair!(MPI_Alltoallw / PMPI_Alltoallw, MPI_Ialltoallw / PMPI_Ialltoallw,
 
 mpi_fn! { comm => fn MPI_Reduce / PMPI_Reduce(sendbuf: *const c_void, recvbuf: *mut c_void, count: c_int, datatype: MPI_Datatype, op: MPI_Op, root: c_int, comm: MPI_Comm) {
     let call = "MPI_Reduce";
-    let c = intra(call, comm)?;
-    root_ok(&c, root)?;
-    let n = check_count(count)?;
-    let s = spec(op, datatype)?;
+    let RedArgs { c, n, s, inpl } = red_args(call, sendbuf, recvbuf, count, datatype, op, Some(root), comm)?;
     let me_root = c.rank == root;
-    let inpl = root_in_place(sendbuf, me_root, "sendbuf")?;
-    if me_root {
-        no_in_place(recvbuf, "recvbuf")?;
-        if !inpl {
-            no_alias(sendbuf, recvbuf, n)?;
-        }
-    }
     let len = s.bytes(n);
     if s.rep == Rep::Direct && (inpl || !sendbuf.is_null()) && (!me_root || !recvbuf.is_null()) {
         // SAFETY: contiguous buffers of `count` elements (`len` bytes from their
@@ -1123,14 +1142,7 @@ mpi_fn! { comm => fn MPI_Ireduce / PMPI_Ireduce(sendbuf: *const c_void, recvbuf:
 
 mpi_fn! { comm => fn MPI_Allreduce / PMPI_Allreduce(sendbuf: *const c_void, recvbuf: *mut c_void, count: c_int, datatype: MPI_Datatype, op: MPI_Op, comm: MPI_Comm) {
     let call = "MPI_Allreduce";
-    let c = intra(call, comm)?;
-    let n = check_count(count)?;
-    let s = spec(op, datatype)?;
-    no_in_place(recvbuf, "recvbuf")?;
-    let inpl = in_place(sendbuf);
-    if !inpl {
-        no_alias(sendbuf, recvbuf, n)?;
-    }
+    let RedArgs { c, n, s, inpl } = red_args(call, sendbuf, recvbuf, count, datatype, op, None, comm)?;
     let len = s.bytes(n);
     if s.rep == Rep::Direct && !recvbuf.is_null() && (inpl || !sendbuf.is_null()) {
         // SAFETY: as in MPI_Reduce.
