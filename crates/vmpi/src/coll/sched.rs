@@ -308,20 +308,12 @@ impl Sched {
         self.call
     }
 
-    /// The bytes of `b`, now.
-    pub fn bytes(&mut self, b: B) -> Result<&[u8]> {
-        let p = self.ptr(b)?;
-        // SAFETY: in bounds of a live slot (checked by `ptr`; the builder contract
-        // keeps user buffers valid while the schedule runs); the slice lives no
-        // longer than this borrow of the schedule, during which nothing writes it.
-        Ok(unsafe { std::slice::from_raw_parts(p, b.len) })
-    }
-
     /// The bytes of `b`, writable, now.
     pub fn bytes_mut(&mut self, b: B) -> Result<&mut [u8]> {
         let p = self.ptr(b)?;
-        // SAFETY: as in `bytes`; the exclusive borrow of the schedule makes this the
-        // only view of the range while it lives.
+        // SAFETY: in bounds of a live slot (checked by `ptr`; the builder contract
+        // keeps user buffers valid while the schedule runs); the exclusive borrow of
+        // the schedule makes this the only view of the range while it lives.
         Ok(unsafe { std::slice::from_raw_parts_mut(p, b.len) })
     }
 
@@ -361,14 +353,6 @@ impl Sched {
                 o.map(|(p, l)| &mut *std::ptr::slice_from_raw_parts_mut(p, l)),
             ))
         }
-    }
-
-    /// Copy `src` to `dst` now (ranges may overlap).
-    pub fn copy_now(&mut self, src: B, dst: B) -> Result<()> {
-        let (a, o) = (self.ptr(src)?, self.ptr(dst)?);
-        // SAFETY: both in bounds of live slots (checked); `copy` allows overlap.
-        unsafe { std::ptr::copy(a, o, src.len.min(dst.len)) };
-        Ok(())
     }
 
     /// Set how medium messages are cut (the blocking and nonblocking runners set it
@@ -568,7 +552,11 @@ impl Sched {
                         Error::new(e.class, format!("{}: {}", self.call, e.message))
                     })?;
                 }
-                Step::Copy { src, dst } => self.copy_now(src, dst)?,
+                Step::Copy { src, dst } => {
+                    let (a, o) = (self.ptr(src)?, self.ptr(dst)?);
+                    // SAFETY: both in bounds; `copy` allows overlap.
+                    unsafe { std::ptr::copy(a, o, src.len.min(dst.len)) };
+                }
             }
             self.pc += 1;
         }
