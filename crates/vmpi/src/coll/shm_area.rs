@@ -19,7 +19,8 @@
 //!
 //! A root that only publishes (bcast, scatter) or a rank that only contributes
 //! (reduce, gather) returns as soon as its data is in place; a barrier is every rank
-//! publishing nothing and reading everyone's `seq`. Reductions are computed by each
+//! publishing nothing and reading everyone's `seq` (or, with more ranks than cores,
+//! rank 0 reading everyone's and the others reading rank 0's: see [`Area::barrier`]). Reductions are computed by each
 //! reader from the published inputs in rank order, `x0 op (x1 op (... op x(n-1)))`,
 //! so every rank of an allreduce gets the same bits and non-commutative operations
 //! come out in the canonical order.
@@ -129,6 +130,9 @@ pub struct Area {
     /// Polls of a counter before waiting drives the rest of MPI too (0 when ranks
     /// outnumber cores: the core should go to the rank we wait for).
     spin: u32,
+    /// Barriers fan in to rank 0, which releases the rest (all members agreed at
+    /// setup; chosen when ranks outnumber cores, see [`Area::barrier`]).
+    fan_in: bool,
     /// Per member, operations it is known to have finished (from its `done` or
     /// `seq` words as last seen by this rank).
     known_done: Vec<AtomicU64>,
@@ -332,11 +336,37 @@ impl Area {
         res
     }
 
+    /// Every rank publishes nothing and waits for the others. Two shapes:
+    /// - all-to-all (cores for everyone): each rank reads every `seq`, one
+    ///   cache-line transfer deep;
+    /// - fan-in (more ranks than cores): rank 0 waits for every arrival, then
+    ///   publishes the release the others wait for. Two transfers deep, but rank 0
+    ///   leaves first while the others may still be off-core, so a collective rooted
+    ///   at 0 right after finds its readers' data already there when they run;
+    ///   with all-to-all the last rank to arrive leaves first, and readers then
+    ///   wait for a root that has to be scheduled again.
     pub fn barrier(&self, call: &str) -> Result<()> {
         self.op(|k| {
-            self.publish(call, k, &[])?;
-            for r in 0..self.n {
-                self.published_by(call, r, k)?;
+            if !self.fan_in {
+                self.publish(call, k, &[])?;
+                for r in 0..self.n {
+                    self.published_by(call, r, k)?;
+                }
+            } else if self.me == 0 {
+                for r in 1..self.n {
+                    self.published_by(call, r, k)?;
+                }
+                self.publish(call, k, &[])?;
+            } else {
+                self.publish(call, k, &[])?;
+                self.published_by(call, 0, k)?;
+                // Rank 0 released after seeing every rank publish `k`, which
+                // each did after finishing `k - 1`.
+                for known in &self.known_done {
+                    if known.load(Ordering::Relaxed) < k {
+                        known.store(k, Ordering::Relaxed);
+                    }
+                }
             }
             Ok(())
         })
@@ -634,7 +664,8 @@ fn set_up(cc: &CollCtx) -> Result<Option<Area>> {
             Err(e) => warn(call, &e.message),
         }
     }
-    let mut ok = u64::from(region.is_some()).to_le_bytes();
+    // Bit 0: attached; bit 1: ranks outnumber cores (so all pick one barrier shape).
+    let mut ok = (u64::from(region.is_some()) | u64::from(plan.spin == 0) << 1).to_le_bytes();
     let band = Reduction::new(Op::Band, Some(Basic::U64), 8)?;
     // SAFETY: `ok` outlives the blocking run.
     super::run_blocking(unsafe {
@@ -643,7 +674,8 @@ fn set_up(cc: &CollCtx) -> Result<Option<Area>> {
     if cc.rank == 0 && i != 0 {
         region::unlink(&path_of(i));
     }
-    if u64::from_le_bytes(ok) != 1 {
+    let ok = u64::from_le_bytes(ok);
+    if ok & 1 == 0 {
         return Ok(None);
     }
     let region = region.expect("attached when all agree");
@@ -655,6 +687,7 @@ fn set_up(cc: &CollCtx) -> Result<Option<Area>> {
         slot,
         next: AtomicU64::new(0),
         spin: plan.spin,
+        fan_in: ok & 2 != 0,
         known_done: (0..n).map(|_| AtomicU64::new(0)).collect(),
     }))
 }
