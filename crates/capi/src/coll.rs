@@ -12,7 +12,7 @@ use crate::consts::*;
 use crate::dtype::{
     add_fixup, check_count, for_comm, out, recv_target, send_data, Datatype, Fixup, SendData,
 };
-use crate::err::{err, fail, R};
+use crate::err::{fail, R};
 use crate::op::{spec, RedSpec, Rep};
 use crate::req::{Kind, ReqObj};
 use crate::state::{self, st};
@@ -30,14 +30,22 @@ fn in_place(p: *const c_void) -> bool {
 type Built = (Sched, Fixup);
 
 fn intra(call: &str, comm: MPI_Comm) -> R<Comm> {
-    let c = state::comm(comm).map_err(|e| err(e.code, format!("{call}: {}", e.msg)))?;
-    if c.is_inter() {
-        return fail(
-            MPI_ERR_COMM,
-            format!("{call}: collectives on intercommunicators are not supported yet"),
-        );
-    }
-    Ok(c)
+    with_intra(call, comm, |c| Ok(c.clone()))
+}
+
+/// Run `f` on the intracommunicator behind `comm` (the blocking collectives' hot
+/// path: no lock and no clone when the thread used `comm` last, see
+/// `state::with_comm`).
+fn with_intra<T>(call: &str, comm: MPI_Comm, f: impl FnOnce(&Comm) -> R<T>) -> R<T> {
+    state::with_comm(call, comm, |c| {
+        if c.is_inter() {
+            return fail(
+                MPI_ERR_COMM,
+                format!("{call}: collectives on intercommunicators are not supported yet"),
+            );
+        }
+        f(c)
+    })
 }
 
 /// The collective context of `call` on `c`. Blocking calls (every MPI-3.1
@@ -748,10 +756,9 @@ unsafe fn b_alltoallw_c(
 }
 
 #[allow(clippy::too_many_arguments)]
-/// The checked arguments of a reduce or allreduce: the communicator, the element
-/// count, the reduction and whether the send buffer is MPI_IN_PLACE.
+/// The checked arguments of a reduce or allreduce: the element count, the
+/// reduction and whether the send buffer is MPI_IN_PLACE.
 struct RedArgs {
-    c: Comm,
     n: usize,
     s: RedSpec,
     inpl: bool,
@@ -760,18 +767,16 @@ struct RedArgs {
 /// MPI_Reduce's argument checks (`root` None: MPI_Allreduce's).
 #[allow(clippy::too_many_arguments)]
 unsafe fn red_args(
-    call: &str,
     sendbuf: *const c_void,
     recvbuf: *mut c_void,
     count: c_int,
     dt: MPI_Datatype,
     op: MPI_Op,
     root: Option<c_int>,
-    comm: MPI_Comm,
+    c: &Comm,
 ) -> R<RedArgs> {
-    let c = intra(call, comm)?;
     if let Some(r) = root {
-        root_ok(&c, r)?;
+        root_ok(c, r)?;
     }
     let n = check_count(count)?;
     let s = spec(op, dt)?;
@@ -787,7 +792,7 @@ unsafe fn red_args(
             no_alias(sendbuf, recvbuf, n)?;
         }
     }
-    Ok(RedArgs { c, n, s, inpl })
+    Ok(RedArgs { n, s, inpl })
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -801,8 +806,8 @@ unsafe fn b_reduce(
     root: c_int,
     comm: MPI_Comm,
 ) -> R<Built> {
-    let RedArgs { c, n, s, inpl } =
-        red_args(call, sendbuf, recvbuf, count, dt, op, Some(root), comm)?;
+    let c = intra(call, comm)?;
+    let RedArgs { n, s, inpl } = red_args(sendbuf, recvbuf, count, dt, op, Some(root), &c)?;
     let me_root = c.rank == root;
     let mut p = Prep::default();
     let recv = if me_root {
@@ -829,7 +834,8 @@ unsafe fn b_allreduce(
     op: MPI_Op,
     comm: MPI_Comm,
 ) -> R<Built> {
-    let RedArgs { c, n, s, inpl } = red_args(call, sendbuf, recvbuf, count, dt, op, None, comm)?;
+    let c = intra(call, comm)?;
+    let RedArgs { n, s, inpl } = red_args(sendbuf, recvbuf, count, dt, op, None, &c)?;
     let mut p = Prep::default();
     let recv = p.red_out(&s, recvbuf, n, inpl)?;
     let send = if inpl {
@@ -922,7 +928,7 @@ macro_rules! coll_pair {
 }
 
 mpi_fn! { comm => fn MPI_Barrier / PMPI_Barrier(comm: MPI_Comm) {
-    Ok(core::barrier(&intra("MPI_Barrier", comm)?)?)
+    with_intra("MPI_Barrier", comm, |c| Ok(core::barrier(c)?))
 }}
 
 mpi_fn! { comm => fn MPI_Ibarrier / PMPI_Ibarrier(comm: MPI_Comm, request: *mut MPI_Request) {
@@ -962,12 +968,15 @@ unsafe fn contig<'a>(
 
 mpi_fn! { comm => fn MPI_Bcast / PMPI_Bcast(buffer: *mut c_void, count: c_int, datatype: MPI_Datatype, root: c_int, comm: MPI_Comm) {
     let call = "MPI_Bcast";
-    let c = intra(call, comm)?;
-    no_in_place(buffer, "buffer")?;
-    if let Some(b) = contig(buffer, check_count(count)?, datatype)? {
-        if let Some(r) = core::bcast_now(&c, b, root) {
-            return Ok(r?);
-        }
+    let done = with_intra(call, comm, |c| {
+        no_in_place(buffer, "buffer")?;
+        Ok(match contig(buffer, check_count(count)?, datatype)? {
+            Some(b) => core::bcast_now(c, b, root),
+            None => None,
+        })
+    })?;
+    if let Some(r) = done {
+        return Ok(r?);
     }
     run(b_bcast(call, buffer, count, datatype, root, comm)?)
 }}
@@ -979,26 +988,29 @@ mpi_fn! { comm => fn MPI_Ibcast / PMPI_Ibcast(buffer: *mut c_void, count: c_int,
 
 mpi_fn! { comm => fn MPI_Gather / PMPI_Gather(sendbuf: *const c_void, sendcount: c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: c_int, recvtype: MPI_Datatype, root: c_int, comm: MPI_Comm) {
     let call = "MPI_Gather";
-    let c = intra(call, comm)?;
-    root_ok(&c, root)?;
-    let n = c.size() as usize;
-    let me_root = c.rank == root;
-    let inpl = root_in_place(sendbuf, me_root, "sendbuf")?;
-    let send = if inpl { Some(None) } else { contig(sendbuf, check_count(sendcount)?, sendtype)?.map(Some) };
-    let recv = if me_root {
-        no_in_place(recvbuf, "recvbuf")?;
-        let rc = check_count(recvcount)?;
-        if !inpl {
-            no_alias(sendbuf, recvbuf, rc)?;
-        }
-        contig(recvbuf, n * rc, recvtype)?.map(Some)
-    } else {
-        Some(None)
-    };
-    if let (Some(s), Some(r)) = (send, recv) {
-        if let Some(done) = core::gather_now(&c, s.map(|x| &*x), r, root) {
-            return Ok(done?);
-        }
+    let done = with_intra(call, comm, |c| {
+        root_ok(c, root)?;
+        let n = c.size() as usize;
+        let me_root = c.rank == root;
+        let inpl = root_in_place(sendbuf, me_root, "sendbuf")?;
+        let send = if inpl { Some(None) } else { contig(sendbuf, check_count(sendcount)?, sendtype)?.map(Some) };
+        let recv = if me_root {
+            no_in_place(recvbuf, "recvbuf")?;
+            let rc = check_count(recvcount)?;
+            if !inpl {
+                no_alias(sendbuf, recvbuf, rc)?;
+            }
+            contig(recvbuf, n * rc, recvtype)?.map(Some)
+        } else {
+            Some(None)
+        };
+        Ok(match (send, recv) {
+            (Some(s), Some(r)) => core::gather_now(c, s.map(|x| &*x), r, root),
+            _ => None,
+        })
+    })?;
+    if let Some(r) = done {
+        return Ok(r?);
     }
     run(b_gather(call, sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, root, comm)?)
 }}
@@ -1014,26 +1026,29 @@ coll_pair!(MPI_Gatherv / PMPI_Gatherv, MPI_Igatherv / PMPI_Igatherv,
 
 mpi_fn! { comm => fn MPI_Scatter / PMPI_Scatter(sendbuf: *const c_void, sendcount: c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: c_int, recvtype: MPI_Datatype, root: c_int, comm: MPI_Comm) {
     let call = "MPI_Scatter";
-    let c = intra(call, comm)?;
-    root_ok(&c, root)?;
-    let n = c.size() as usize;
-    let me_root = c.rank == root;
-    let inpl = root_in_place(recvbuf, me_root, "recvbuf")?;
-    let send = if me_root {
-        no_in_place(sendbuf, "sendbuf")?;
-        let sc = check_count(sendcount)?;
-        if !inpl {
-            no_alias(sendbuf, recvbuf, sc)?;
-        }
-        contig(sendbuf, n * sc, sendtype)?.map(Some)
-    } else {
-        Some(None)
-    };
-    let recv = if inpl { Some(None) } else { contig(recvbuf, check_count(recvcount)?, recvtype)?.map(Some) };
-    if let (Some(s), Some(r)) = (send, recv) {
-        if let Some(done) = core::scatter_now(&c, s.map(|x| &*x), r, root) {
-            return Ok(done?);
-        }
+    let done = with_intra(call, comm, |c| {
+        root_ok(c, root)?;
+        let n = c.size() as usize;
+        let me_root = c.rank == root;
+        let inpl = root_in_place(recvbuf, me_root, "recvbuf")?;
+        let send = if me_root {
+            no_in_place(sendbuf, "sendbuf")?;
+            let sc = check_count(sendcount)?;
+            if !inpl {
+                no_alias(sendbuf, recvbuf, sc)?;
+            }
+            contig(sendbuf, n * sc, sendtype)?.map(Some)
+        } else {
+            Some(None)
+        };
+        let recv = if inpl { Some(None) } else { contig(recvbuf, check_count(recvcount)?, recvtype)?.map(Some) };
+        Ok(match (send, recv) {
+            (Some(s), Some(r)) => core::scatter_now(c, s.map(|x| &*x), r, root),
+            _ => None,
+        })
+    })?;
+    if let Some(r) = done {
+        return Ok(r?);
     }
     run(b_scatterv(call, sendbuf, None, sendcount, std::ptr::null(), sendtype, recvbuf, recvcount, recvtype, root, comm)?)
 }}
@@ -1076,11 +1091,14 @@ unsafe fn to_all<'a>(
 
 mpi_fn! { comm => fn MPI_Allgather / PMPI_Allgather(sendbuf: *const c_void, sendcount: c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: c_int, recvtype: MPI_Datatype, comm: MPI_Comm) {
     let call = "MPI_Allgather";
-    let c = intra(call, comm)?;
-    if let Some((s, r)) = to_all(&c, sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, false)? {
-        if let Some(done) = core::allgather_now(&c, s, r) {
-            return Ok(done?);
-        }
+    let done = with_intra(call, comm, |c| {
+        Ok(match to_all(c, sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, false)? {
+            Some((s, r)) => core::allgather_now(c, s, r),
+            None => None,
+        })
+    })?;
+    if let Some(r) = done {
+        return Ok(r?);
     }
     run(b_allgatherv(call, sendbuf, sendcount, sendtype, recvbuf, None, recvcount, std::ptr::null(), recvtype, comm)?)
 }}
@@ -1096,11 +1114,14 @@ coll_pair!(MPI_Allgatherv / PMPI_Allgatherv, MPI_Iallgatherv / PMPI_Iallgatherv,
 
 mpi_fn! { comm => fn MPI_Alltoall / PMPI_Alltoall(sendbuf: *const c_void, sendcount: c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: c_int, recvtype: MPI_Datatype, comm: MPI_Comm) {
     let call = "MPI_Alltoall";
-    let c = intra(call, comm)?;
-    if let Some((s, r)) = to_all(&c, sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, true)? {
-        if let Some(done) = core::alltoall_now(&c, s, r) {
-            return Ok(done?);
-        }
+    let done = with_intra(call, comm, |c| {
+        Ok(match to_all(c, sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, true)? {
+            Some((s, r)) => core::alltoall_now(c, s, r),
+            None => None,
+        })
+    })?;
+    if let Some(r) = done {
+        return Ok(r?);
     }
     run(b_alltoall(call, sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, comm)?)
 }}
@@ -1120,17 +1141,21 @@ coll_pair!(MPI_Alltoallw / PMPI_Alltoallw, MPI_Ialltoallw / PMPI_Ialltoallw,
 
 mpi_fn! { comm => fn MPI_Reduce / PMPI_Reduce(sendbuf: *const c_void, recvbuf: *mut c_void, count: c_int, datatype: MPI_Datatype, op: MPI_Op, root: c_int, comm: MPI_Comm) {
     let call = "MPI_Reduce";
-    let RedArgs { c, n, s, inpl } = red_args(call, sendbuf, recvbuf, count, datatype, op, Some(root), comm)?;
-    let me_root = c.rank == root;
-    let len = s.bytes(n);
-    if s.rep == Rep::Direct && (inpl || !sendbuf.is_null()) && (!me_root || !recvbuf.is_null()) {
+    let done = with_intra(call, comm, |c| {
+        let RedArgs { n, s, inpl } = red_args(sendbuf, recvbuf, count, datatype, op, Some(root), c)?;
+        let me_root = c.rank == root;
+        let len = s.bytes(n);
+        if s.rep != Rep::Direct || (!inpl && sendbuf.is_null()) || (me_root && recvbuf.is_null()) {
+            return Ok(None);
+        }
         // SAFETY: contiguous buffers of `count` elements (`len` bytes from their
         // true lower bound), distinct (checked above), ours until we return.
         let send = (!inpl).then(|| std::slice::from_raw_parts(s.direct_ptr(sendbuf as *const u8), len));
         let recv = me_root.then(|| std::slice::from_raw_parts_mut(s.direct_ptr(recvbuf as *const u8) as *mut u8, len));
-        if let Some(r) = core::reduce_now(&c, &s.red, send, recv, root) {
-            return Ok(r?);
-        }
+        Ok(core::reduce_now(c, &s.red, send, recv, root))
+    })?;
+    if let Some(r) = done {
+        return Ok(r?);
     }
     run(b_reduce(call, sendbuf, recvbuf, count, datatype, op, root, comm)?)
 }}
@@ -1142,15 +1167,19 @@ mpi_fn! { comm => fn MPI_Ireduce / PMPI_Ireduce(sendbuf: *const c_void, recvbuf:
 
 mpi_fn! { comm => fn MPI_Allreduce / PMPI_Allreduce(sendbuf: *const c_void, recvbuf: *mut c_void, count: c_int, datatype: MPI_Datatype, op: MPI_Op, comm: MPI_Comm) {
     let call = "MPI_Allreduce";
-    let RedArgs { c, n, s, inpl } = red_args(call, sendbuf, recvbuf, count, datatype, op, None, comm)?;
-    let len = s.bytes(n);
-    if s.rep == Rep::Direct && !recvbuf.is_null() && (inpl || !sendbuf.is_null()) {
+    let done = with_intra(call, comm, |c| {
+        let RedArgs { n, s, inpl } = red_args(sendbuf, recvbuf, count, datatype, op, None, c)?;
+        let len = s.bytes(n);
+        if s.rep != Rep::Direct || recvbuf.is_null() || (!inpl && sendbuf.is_null()) {
+            return Ok(None);
+        }
         // SAFETY: as in MPI_Reduce.
         let send = (!inpl).then(|| std::slice::from_raw_parts(s.direct_ptr(sendbuf as *const u8), len));
         let recv = std::slice::from_raw_parts_mut(s.direct_ptr(recvbuf as *const u8) as *mut u8, len);
-        if let Some(r) = core::allreduce_now(&c, &s.red, send, recv) {
-            return Ok(r?);
-        }
+        Ok(core::allreduce_now(c, &s.red, send, recv))
+    })?;
+    if let Some(r) = done {
+        return Ok(r?);
     }
     run(b_allreduce(call, sendbuf, recvbuf, count, datatype, op, comm)?)
 }}

@@ -86,13 +86,10 @@ pub fn check(comm: MPI_Comm) -> R<Comm> {
 /// Register a new communicator made from `parent`: its error handler is inherited.
 pub fn register(parent: MPI_Comm, c: Comm) -> MPI_Comm {
     let mut s = st();
-    let errh = s
-        .comms
-        .get(&parent)
-        .map_or(MPI_ERRORS_ARE_FATAL, |o| o.errh);
+    let errh = s.comm_obj(parent).map_or(MPI_ERRORS_ARE_FATAL, |o| o.errh);
     let h = (DYN_COMM | s.next_comm) as MPI_Comm;
     s.next_comm += 1;
-    s.comms.insert(
+    s.insert_comm(
         h,
         CommObj {
             comm: c,
@@ -117,7 +114,7 @@ unsafe fn put(parent: MPI_Comm, c: Option<Comm>, newcomm: *mut MPI_Comm) -> R<MP
 /// Drop a communicator's handle and give its context back (no callbacks).
 pub fn unregister(h: MPI_Comm) {
     let mut s = st();
-    if let Some(o) = s.comms.remove(&h) {
+    if let Some(o) = s.remove_comm(h) {
         s.topos.remove(&h);
         s.comm_infos.remove(&h);
         drop(s);

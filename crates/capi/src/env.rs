@@ -36,7 +36,7 @@ pub(crate) fn init(call: &str) -> R<()> {
             "MPI_COMM_SELF",
         ),
     ] {
-        s.comms.insert(
+        s.insert_comm(
             h,
             CommObj {
                 comm,
@@ -82,7 +82,7 @@ mpi_fn! { MPI_COMM_WORLD => fn MPI_Finalize / PMPI_Finalize() {
     runtime::finalize()?;
     let mut s = st();
     s.world = None;
-    s.comms.clear();
+    s.clear_comms();
     Ok(())
 }}
 

@@ -75,7 +75,7 @@ mpi_fn! { MPI_COMM_WORLD => fn MPI_Session_finalize / PMPI_Session_finalize(sess
         runtime::finalize()?;
         let mut s = st();
         s.world = None;
-        s.comms.clear();
+        s.clear_comms();
     }
     Ok(())
 }}

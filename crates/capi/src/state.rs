@@ -4,8 +4,10 @@
 
 use crate::consts::*;
 use crate::err::{err, Handler, R};
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::os::raw::c_int;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
 /// Objects addressed by `prefix | index` handles; freed slots are reused.
@@ -71,7 +73,9 @@ pub struct CommObj {
 pub struct State {
     /// (rank, size) of MPI_COMM_WORLD once MPI is initialized.
     pub world: Option<(usize, usize)>,
-    pub comms: HashMap<MPI_Comm, CommObj>,
+    /// Changed only through `insert_comm` / `remove_comm` / `clear_comms`, which
+    /// invalidate the threads' cached lookups (`with_comm`).
+    comms: HashMap<MPI_Comm, CommObj>,
     pub next_comm: u32,
     pub reqs: Table<crate::req::ReqObj>,
     pub msgs: Table<crate::p2p::MsgObj>,
@@ -157,9 +161,9 @@ pub fn world_rank() -> Option<usize> {
 /// bad or null communicator, fatal before MPI_Init).
 pub fn errhandler_of(comm: MPI_Comm) -> Handler {
     let s = st();
-    let (h, c) = match s.comms.get(&comm) {
+    let (h, c) = match s.comm_obj(comm) {
         Some(o) => (o.errh, comm),
-        None => match s.comms.get(&MPI_COMM_WORLD) {
+        None => match s.comm_obj(MPI_COMM_WORLD) {
             Some(o) => (o.errh, MPI_COMM_WORLD),
             None => (MPI_ERRORS_ARE_FATAL, MPI_COMM_WORLD),
         },
@@ -197,6 +201,65 @@ impl State {
         self.comm(h)?;
         Ok(self.comms.get_mut(&h).expect("checked"))
     }
+    pub fn comm_obj(&self, h: MPI_Comm) -> Option<&CommObj> {
+        self.comms.get(&h)
+    }
+    pub fn insert_comm(&mut self, h: MPI_Comm, o: CommObj) {
+        COMMS_GEN.fetch_add(1, Ordering::Release);
+        self.comms.insert(h, o);
+    }
+    pub fn remove_comm(&mut self, h: MPI_Comm) -> Option<CommObj> {
+        COMMS_GEN.fetch_add(1, Ordering::Release);
+        self.comms.remove(&h)
+    }
+    pub fn clear_comms(&mut self) {
+        COMMS_GEN.fetch_add(1, Ordering::Release);
+        self.comms.clear();
+    }
+}
+
+/// Bumped (under the state lock) whenever a handle enters or leaves the
+/// communicator table: a thread's cached lookup is good while it is unchanged.
+static COMMS_GEN: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    /// The communicator this thread looked up last: handle, table generation then,
+    /// and the core communicator.
+    static LAST_COMM: RefCell<Option<(MPI_Comm, u64, vmpi::comm::Comm)>> =
+        const { RefCell::new(None) };
+}
+
+/// Run `f` on the core communicator behind `h`. The communicator a thread used
+/// last is kept in a thread-local cache, so the common case (the same
+/// communicator again) takes no lock, hashes nothing and clones nothing: each of
+/// those is a locked instruction or more, and a locked instruction right after a
+/// collective stored its flag in shared memory waits for that store to reach the
+/// peer. A nested call (from a user function inside `f`) on another
+/// communicator uses a clone instead of the cache.
+/// A bad handle is MPI_ERR_COMM naming `call`.
+pub fn with_comm<T>(call: &str, h: MPI_Comm, f: impl FnOnce(&vmpi::comm::Comm) -> R<T>) -> R<T> {
+    LAST_COMM.with(|last| {
+        // Read before the table: a change after it makes the entry stale, never
+        // wrongly fresh.
+        let gen = COMMS_GEN.load(Ordering::Acquire);
+        if let Ok(l) = last.try_borrow() {
+            if let Some((lh, lgen, c)) = l.as_ref() {
+                if *lh == h && *lgen == gen {
+                    return f(c);
+                }
+            }
+        }
+        let c = comm(h).map_err(|e| err(e.code, format!("{call}: {}", e.msg)))?;
+        match last.try_borrow_mut() {
+            Ok(mut l) => {
+                *l = Some((h, gen, c));
+                drop(l);
+                let l = last.borrow();
+                f(&l.as_ref().expect("just stored").2)
+            }
+            Err(_) => f(&c),
+        }
+    })
 }
 
 /// A clone of the core communicator behind `h`.
