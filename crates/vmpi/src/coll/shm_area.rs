@@ -33,8 +33,9 @@
 //! and bytes are copied, never referenced.
 //!
 //! Layout after the region header: per member a 128-byte control block, written by
-//! that member only: its first cache line holds `seq` (0) and the lengths published
-//! in slot 0 and slot 1 (8, 16), which readers poll; `done` (64) has its own line,
+//! that member only: its first cache line holds `seq` (0), the lengths published
+//! for parity 0 and 1 (8, 16) and, for contributions of at most 20 bytes, the data
+//! itself (24 and 44), all of which readers poll together; `done` (64) has its own line,
 //! which peers rarely read (see below), so storing it seldom costs a transfer.
 //! Then per member two slots of `slot` bytes.
 //!
@@ -59,6 +60,11 @@ const CTL: usize = 128;
 const SEQ: usize = 0;
 const LEN: usize = 8;
 const DONE: usize = 64;
+/// Contributions of at most this many bytes travel in the control line itself,
+/// after the lengths: one for each slot parity (so a reader's one transfer of the
+/// line brings `seq`, the length and the data).
+const INLINE: usize = 20;
+const INLINE_AT: usize = 24;
 
 /// What a blocking collective does through the area, on its schedule's buffers
 /// (the form a schedule carries; [`Area`]'s methods take the same on slices). A
@@ -153,8 +159,15 @@ impl Area {
         self.region.word(HEADER_BYTES + r * CTL + word)
     }
 
-    fn data(&self, r: usize, k: u64) -> usize {
-        HEADER_BYTES + self.n * CTL + (2 * r + (k & 1) as usize) * self.slot
+    /// Where rank `r`'s `len` bytes for operation `k` are: in its control line
+    /// when they fit there, else in its slot for `k`'s parity.
+    fn data(&self, r: usize, k: u64, len: usize) -> usize {
+        let parity = (k & 1) as usize;
+        if len <= INLINE {
+            HEADER_BYTES + r * CTL + INLINE_AT + parity * INLINE
+        } else {
+            HEADER_BYTES + self.n * CTL + (2 * r + parity) * self.slot
+        }
     }
 
     /// Can a collective in which each rank publishes `bytes` go through the area?
@@ -233,7 +246,8 @@ impl Area {
                 }
             }
         }
-        self.region.write_bytes(self.data(self.me, k), bytes);
+        self.region
+            .write_bytes(self.data(self.me, k, bytes.len()), bytes);
         self.ctl(self.me, LEN + 8 * (k & 1) as usize)
             .store(bytes.len() as u64, Ordering::Relaxed);
         self.ctl(self.me, SEQ).store(k + 1, Ordering::Release);
@@ -274,7 +288,7 @@ impl Area {
             ));
         }
         debug_assert!(off + dst.len() <= len);
-        self.region.read_bytes(self.data(r, k) + off, dst);
+        self.region.read_bytes(self.data(r, k, len) + off, dst);
         Ok(())
     }
 
