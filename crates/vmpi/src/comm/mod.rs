@@ -132,7 +132,14 @@ impl Comm {
     /// Count a collective call that runs without a [`CollCtx`] (through the area),
     /// so the tags of later calls stay the same on every rank.
     pub fn skip_call(&self) {
-        self.shared.seq.fetch_add(1, Ordering::Relaxed);
+        // MPI orders a communicator's collective calls, so nobody else moves the
+        // counter now: a plain load and store, no locked instruction (which would
+        // wait for the area's last store to reach the peers).
+        let seq = &self.shared.seq;
+        seq.store(
+            seq.load(Ordering::Relaxed).wrapping_add(1),
+            Ordering::Relaxed,
+        );
     }
 
     /// [`coll`](Self::coll) for a blocking call: it may run through the
