@@ -158,40 +158,42 @@ pub fn reduce_binomial(
     let troot = if commute { root } else { 0 };
     let vr = (me + n - troot) % n;
     let real = |v: usize| ranks[(v + troot) % n];
-    // The accumulator: the root's output, or a scratch copy made at the first
-    // reduction (a leaf sends its input as it is).
-    let mut acc = if me == troot && me == root {
-        let o = out.expect("root has an output");
-        s.copy(input, o);
-        Some(o)
-    } else {
-        None
-    };
+    let root_out = (me == troot && me == root).then(|| out.expect("root has an output"));
+    let in_place = root_out.is_some_and(|o| o.overlaps(input));
+    // The accumulator (this rank's partial result), made at the first reduction: the
+    // first child's contribution is received straight into it and this rank's
+    // input folded in front (input op child: canonical order either way), which
+    // saves copying the input first. In place at the root it starts as `out`.
+    let mut acc = root_out.filter(|_| in_place);
     let mut cur = acc.unwrap_or(input);
-    let tmp = if n > 1 { s.tmp(len) } else { s.tmp(0) };
+    let mut tmp = None;
     let mut mask = 1;
     while mask < n {
         if vr & mask == 0 {
             let src = vr | mask;
             if src < n {
-                let a = match acc {
-                    Some(a) => a,
+                match acc {
                     None => {
-                        let a = s.tmp(len);
-                        s.copy(input, a);
+                        let a = root_out.unwrap_or_else(|| s.tmp(len));
+                        s.recv(real(src), a);
+                        s.fence();
+                        s.reduce(input, a);
                         acc = Some(a);
-                        a
+                        cur = a;
                     }
-                };
-                cur = a;
-                s.recv(real(src), tmp);
-                s.fence();
-                if commute {
-                    s.reduce(tmp, a);
-                } else {
-                    // a holds lower ranks: a = a op tmp.
-                    s.reduce(a, tmp);
-                    s.copy(tmp, a);
+                    Some(a) => {
+                        let t = *tmp.get_or_insert_with(|| s.tmp(len));
+                        s.recv(real(src), t);
+                        s.fence();
+                        if commute {
+                            s.reduce(t, a);
+                        } else {
+                            // a holds lower ranks: a = a op t.
+                            s.reduce(a, t);
+                            s.copy(t, a);
+                        }
+                        cur = a;
+                    }
                 }
             }
         } else {
@@ -200,6 +202,11 @@ pub fn reduce_binomial(
             break;
         }
         mask <<= 1;
+    }
+    if let (Some(o), None) = (root_out, acc) {
+        // No children (a communicator of one).
+        s.copy(input, o);
+        cur = o;
     }
     if troot != root {
         if me == troot {

@@ -103,6 +103,13 @@ impl B {
             len,
         }
     }
+
+    /// Do the two ranges share a byte (same buffer, intersecting offsets)? Distinct
+    /// buffers never alias: callers check that (MPI forbids it but for MPI_IN_PLACE,
+    /// which arrives as one buffer).
+    pub fn overlaps(self, o: B) -> bool {
+        self.slot == o.slot && self.off < o.off + o.len && o.off < self.off + self.len
+    }
 }
 
 enum Slot {
