@@ -707,6 +707,28 @@ fn mismatched_counts(w: &vmpi::Communicator) -> Result<()> {
         x[0] == (0..p as i64).sum::<i64>(),
         "allreduce after mismatches"
     );
+    // A bcast in pieces through the area (64-byte slots, 3 ranks or more): rank 1
+    // expects fewer pieces, then more, than the root sends. It must fail at once,
+    // the others must not wait for it, and the area must stay in step.
+    if p >= 3 && std::env::var("VMPI_COLL_SHM_SIZE").as_deref() == Ok("64") {
+        for theirs in [100, 300] {
+            let mut b = vec![me as u8; if me == 1 { theirs } else { 200 }];
+            let r = w.bcast(&mut b, 0);
+            if me == 1 {
+                let e = r.expect_err("bcast in pieces with another count than the root's");
+                check!(
+                    e.class == vmpi::ErrorClass::Truncate && e.message.contains("rank 0"),
+                    "bcast piece mismatch reported as {e}"
+                );
+            } else {
+                check!(r.is_ok() && b == vec![0u8; 200], "bcast in pieces: {r:?}");
+            }
+        }
+        let mut b = vec![me as u8; 200];
+        w.bcast(&mut b, 2)?;
+        check!(b == vec![2u8; 200], "bcast in pieces after mismatches");
+        w.barrier()?;
+    }
     Ok(())
 }
 

@@ -851,18 +851,18 @@ pub unsafe fn scan(
     Ok(s)
 }
 
-/// For a blocking collective in which each rank publishes `bytes`: the
-/// communicator's shared area when it is set up, the call fits and `forced` names
+/// For a blocking collective: the communicator's shared area when it is set up,
+/// the call `fits` it (the same test on every rank) and `forced` names
 /// no forced algorithm; the call is then counted as a schedule would count it. None:
 /// the caller builds a schedule, whose builder decides the same way (the first
 /// blocking collective on a communicator sets the area up that way).
 pub fn area_now(
     comm: &Comm,
-    bytes: usize,
+    fits: impl FnOnce(&shm_area::Area) -> bool,
     forced: impl FnOnce(&tuning::Overrides) -> Algo,
 ) -> Option<&shm_area::Area> {
     let area = comm.area()?;
-    if !area.fits(bytes) || !tuning::overrides().is_ok_and(|o| forced(&o) == Algo::Auto) {
+    if !fits(area) || !tuning::overrides().is_ok_and(|o| forced(&o) == Algo::Auto) {
         return None;
     }
     comm.skip_call();
@@ -873,7 +873,7 @@ pub fn area_now(
 /// build a schedule).
 pub fn bcast_now(comm: &Comm, buf: &mut [u8], root: i32) -> Option<Result<()>> {
     let call = "MPI_Bcast";
-    let area = area_now(comm, buf.len(), |o| o.bcast)?;
+    let area = area_now(comm, |a| a.fits_bcast(buf.len()), |o| o.bcast)?;
     Some(check_root(call, root, area.size()).and_then(|r| area.bcast(call, r, buf)))
 }
 
@@ -886,7 +886,7 @@ pub fn allreduce_now(
     recv: &mut [u8],
 ) -> Option<Result<()>> {
     let call = "MPI_Allreduce";
-    let area = area_now(comm, recv.len(), |o| o.allreduce)?;
+    let area = area_now(comm, |a| a.fits(recv.len()), |o| o.allreduce)?;
     let mut run = || {
         if let Some(m) = send {
             if m.len() != recv.len() {
@@ -914,7 +914,7 @@ pub fn reduce_now(
 ) -> Option<Result<()>> {
     let call = "MPI_Reduce";
     let bytes = send.map(|m| m.len()).or(recv.as_ref().map(|r| r.len()))?;
-    let area = area_now(comm, bytes, |o| o.reduce)?;
+    let area = area_now(comm, |a| a.fits(bytes), |o| o.reduce)?;
     let run = || {
         let root = check_root(call, root, area.size())?;
         let me_root = comm.rank as usize == root;
@@ -976,7 +976,7 @@ pub fn gather_now(
         (false, _, Some(m)) => m.len(),
         _ => return None,
     };
-    let area = area_now(comm, blk, |_| Algo::Auto)?;
+    let area = area_now(comm, |a| a.fits(blk), |_| Algo::Auto)?;
     let run = || {
         let root = check_root(call, root, n)?;
         let recv = recv.filter(|_| me_root);
@@ -1013,7 +1013,7 @@ pub fn scatter_now(
         (false, _, Some(m)) => m.len(),
         _ => return None,
     };
-    let area = area_now(comm, n * blk, |_| Algo::Auto)?;
+    let area = area_now(comm, |a| a.fits(n * blk), |_| Algo::Auto)?;
     let run = || {
         let root = check_root(call, root, n)?;
         let send = send.filter(|_| me_root);
@@ -1040,7 +1040,7 @@ pub fn allgather_now(comm: &Comm, send: Option<&[u8]>, recv: &mut [u8]) -> Optio
     let call = "MPI_Allgather";
     let n = comm.size() as usize;
     let blk = recv.len() / n;
-    let area = area_now(comm, blk, |_| Algo::Auto)?;
+    let area = area_now(comm, |a| a.fits(blk), |_| Algo::Auto)?;
     let mut run = || {
         even(call, recv.len(), n)?;
         if let Some(m) = send {
@@ -1058,7 +1058,12 @@ pub fn allgather_now(comm: &Comm, send: Option<&[u8]>, recv: &mut [u8]) -> Optio
 pub fn alltoall_now(comm: &Comm, send: Option<&[u8]>, recv: &mut [u8]) -> Option<Result<()>> {
     let call = "MPI_Alltoall";
     let n = comm.size() as usize;
-    let area = area_now(comm, recv.len(), |o| o.alltoall)?;
+    // Each rank publishes the blocks for the others.
+    let area = area_now(
+        comm,
+        |a| a.fits(recv.len() - recv.len() / n.max(1)),
+        |o| o.alltoall,
+    )?;
     let mut run = || {
         let blk = even(call, recv.len(), n)?;
         if let Some(m) = send {
@@ -1083,7 +1088,7 @@ pub fn alltoall_now(comm: &Comm, send: Option<&[u8]>, recv: &mut [u8]) -> Option
 pub fn barrier(comm: &Comm) -> Result<()> {
     comm.check_intra("MPI_Barrier")?;
     // Once the shared area is set up, a barrier needs no schedule at all.
-    if let Some(area) = area_now(comm, 0, |o| o.barrier) {
+    if let Some(area) = area_now(comm, |a| a.fits(0), |o| o.barrier) {
         return area.barrier("MPI_Barrier");
     }
     let d = comm.domains()?;

@@ -65,6 +65,34 @@ const DONE: usize = 64;
 /// line brings `seq`, the length and the data).
 const INLINE: usize = 20;
 const INLINE_AT: usize = 24;
+/// A length word holds the bytes published (low 32 bits) and, above them, how many
+/// more pieces of the same collective follow (0 but for a large bcast, which runs
+/// as several operations of at most a slot each).
+const REST_SHIFT: u32 = 32;
+const LEN_MASK: u64 = (1 << REST_SHIFT) - 1;
+
+/// The largest bcast the area takes in pieces: measured on 4 ranks, pieces beat the
+/// binomial/scatter-allgather schedules up to 1 MiB.
+const BCAST_PIECEWISE_MAX: usize = 1 << 20;
+
+/// The error for a length word `word` where `expect` was due from rank `r`.
+fn truncate(call: &str, r: usize, word: u64, expect: u64) -> Error {
+    let (sent, want) = (word & LEN_MASK, expect & LEN_MASK);
+    let (more, due) = (word >> REST_SHIFT, expect >> REST_SHIFT);
+    let what = if more != due {
+        format!("sends {} more pieces of {sent} bytes where this rank expects {} of {want} (a message of another length)", more, due)
+    } else {
+        format!("sent {sent} bytes where this rank expects {want}")
+    };
+    Error::new(
+        ErrorClass::Truncate,
+        format!("{call}: rank {r} {what} (counts differ between ranks?)"),
+    )
+}
+
+fn len_word(len: usize, rest: usize) -> u64 {
+    len as u64 | (rest as u64) << REST_SHIFT
+}
 
 /// What a blocking collective does through the area, on its schedule's buffers
 /// (the form a schedule carries; [`Area`]'s methods take the same on slices). A
@@ -118,7 +146,8 @@ impl AreaOp {
             AreaOp::Barrier => 0,
             AreaOp::Bcast { buf, .. } => buf.len,
             AreaOp::Gather { blk, .. } | AreaOp::Allgather { blk, .. } => *blk,
-            AreaOp::Scatter { blk, .. } | AreaOp::Alltoall { blk, .. } => n * blk,
+            AreaOp::Scatter { blk, .. } => n * blk,
+            AreaOp::Alltoall { blk, .. } => (n - 1) * blk,
             AreaOp::Reduce { send, recv, .. } => send.or(*recv).map_or(0, |b| b.len),
             AreaOp::Allreduce { recv, .. } => recv.len,
         }
@@ -239,6 +268,12 @@ impl Area {
 
     /// Put `bytes` in this rank's slot for operation `k`.
     fn publish(&self, call: &str, k: u64, bytes: &[u8]) -> Result<()> {
+        self.publish_parts(call, k, &[bytes], 0)
+    }
+
+    /// Put `parts`, one after the other, in this rank's slot for operation `k`
+    /// (`rest`: pieces of the same collective that follow).
+    fn publish_parts(&self, call: &str, k: u64, parts: &[&[u8]], rest: usize) -> Result<()> {
         if k >= 2 {
             for r in (0..self.n).filter(|&r| r != self.me) {
                 if self.known_done[r].load(Ordering::Relaxed) < k - 1 {
@@ -246,47 +281,51 @@ impl Area {
                 }
             }
         }
-        self.region
-            .write_bytes(self.data(self.me, k, bytes.len()), bytes);
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        let mut at = self.data(self.me, k, len);
+        for p in parts {
+            self.region.write_bytes(at, p);
+            at += p.len();
+        }
         self.ctl(self.me, LEN + 8 * (k & 1) as usize)
-            .store(bytes.len() as u64, Ordering::Relaxed);
+            .store(len_word(len, rest), Ordering::Relaxed);
         self.ctl(self.me, SEQ).store(k + 1, Ordering::Release);
         Ok(())
     }
 
-    /// Wait for rank `r`'s contribution to operation `k`; its length.
-    fn published_by(&self, call: &str, r: usize, k: u64) -> Result<usize> {
+    /// Wait for rank `r`'s contribution to operation `k`; its length word (the
+    /// length, and the pieces that follow above [`REST_SHIFT`]).
+    fn published_by(&self, call: &str, r: usize, k: u64) -> Result<u64> {
         self.wait_counter(call, r, SEQ, k + 1, k)?;
-        let len = self
+        let word = self
             .ctl(r, LEN + 8 * (k & 1) as usize)
-            .load(Ordering::Relaxed) as usize;
+            .load(Ordering::Relaxed);
+        let len = (word & LEN_MASK) as usize;
         if len > self.slot {
             return Err(Error::other(format!(
                 "{call}: the shared collective area is corrupted (rank {r} published {len} bytes in a {}-byte slot)",
                 self.slot
             )));
         }
-        Ok(len)
+        Ok(word)
     }
 
     /// Copy `dst.len()` bytes at `off` of rank `r`'s contribution to operation `k`,
-    /// which must be `expect` bytes long.
+    /// whose length word must be `expect` ([`len_word`]).
     fn fetch(
         &self,
         call: &str,
         r: usize,
         k: u64,
-        expect: usize,
+        expect: u64,
         off: usize,
         dst: &mut [u8],
     ) -> Result<()> {
-        let len = self.published_by(call, r, k)?;
-        if len != expect {
-            return Err(Error::new(
-                ErrorClass::Truncate,
-                format!("{call}: rank {r} sent {len} bytes where this rank expects {expect} (counts differ between ranks?)"),
-            ));
+        let word = self.published_by(call, r, k)?;
+        if word != expect {
+            return Err(truncate(call, r, word, expect));
         }
+        let len = (word & LEN_MASK) as usize;
         debug_assert!(off + dst.len() <= len);
         self.region.read_bytes(self.data(r, k, len) + off, dst);
         Ok(())
@@ -386,15 +425,53 @@ impl Area {
         })
     }
 
+    /// A message longer than a slot goes in pieces of a slot, one operation each:
+    /// the readers copy piece `i` out while the root copies `i + 1` in. A reader
+    /// whose count gives another number of pieces than the root's learns it at the
+    /// first piece (the length word says how many follow), fails with `Truncate`
+    /// and counts the root's remaining operations as done, so the area stays in
+    /// step and the root does not wait for it.
     pub fn bcast(&self, call: &str, root: usize, buf: &mut [u8]) -> Result<()> {
-        self.op(|k| {
-            if self.me == root {
-                self.publish(call, k, buf)
-            } else {
-                let len = buf.len();
-                self.fetch(call, root, k, len, 0, buf)
+        let step = self.slot.max(1);
+        let total = buf.len();
+        let count = total.div_ceil(step).max(1);
+        for (i, off) in (0..count).map(|i| (i, i * step)) {
+            let rest = count - 1 - i;
+            let piece = &mut buf[off..(off + step).min(total)];
+            let mut skip = 0;
+            let res = self.op(|k| {
+                if self.me == root {
+                    return self.publish_parts(call, k, &[piece], rest);
+                }
+                let expect = len_word(piece.len(), rest);
+                if i == 0 {
+                    let word = self.published_by(call, root, k)?;
+                    if word >> REST_SHIFT != expect >> REST_SHIFT {
+                        skip = word >> REST_SHIFT;
+                        return Err(truncate(call, root, word, expect));
+                    }
+                }
+                self.fetch(call, root, k, expect, 0, piece)
+            });
+            if skip > 0 {
+                self.skip(skip);
             }
-        })
+            res?;
+        }
+        Ok(())
+    }
+
+    /// Count `m` operations as done without taking part (see [`bcast`](Self::bcast)).
+    fn skip(&self, m: u64) {
+        let next = self.next.load(Ordering::Relaxed) + m;
+        self.next.store(next, Ordering::Relaxed);
+        self.ctl(self.me, DONE).store(next, Ordering::Release);
+    }
+
+    /// Can a bcast of `bytes` go through the area? Up to a slot always; beyond, in
+    /// pieces, with three ranks or more (two ranks do better with one CMA copy).
+    pub fn fits_bcast(&self, bytes: usize) -> bool {
+        self.fits(bytes) || (self.n >= 3 && bytes <= BCAST_PIECEWISE_MAX)
     }
 
     /// `send` None: in place at the root (its block is already in `recv`).
@@ -416,7 +493,7 @@ impl Area {
                 match (r == root, send) {
                     (true, Some(m)) => b.copy_from_slice(m),
                     (true, None) => {}
-                    (false, _) => self.fetch(call, r, k, blk, 0, b)?,
+                    (false, _) => self.fetch(call, r, k, blk as u64, 0, b)?,
                 }
             }
             Ok(())
@@ -443,7 +520,7 @@ impl Area {
                 return Ok(());
             }
             let m = recv.ok_or_else(|| Error::intern("scatter without a receive block"))?;
-            self.fetch(call, root, k, self.n * blk, me * blk, m)
+            self.fetch(call, root, k, (self.n * blk) as u64, me * blk, m)
         })
     }
 
@@ -465,13 +542,15 @@ impl Area {
                 None => self.publish(call, k, &recv[me * blk..(me + 1) * blk])?,
             }
             for r in (0..self.n).filter(|&r| r != me) {
-                self.fetch(call, r, k, blk, 0, &mut recv[r * blk..(r + 1) * blk])?;
+                self.fetch(call, r, k, blk as u64, 0, &mut recv[r * blk..(r + 1) * blk])?;
             }
             Ok(())
         })
     }
 
-    /// `send` None: in place (`recv` holds the blocks to send).
+    /// `send` None: in place (`recv` holds the blocks to send). Each rank publishes
+    /// only the `n - 1` blocks for the others (its own is copied locally); rank
+    /// `r`'s block from `w` is `w`'s block number `r`, less one above `w`.
     pub fn alltoall(
         &self,
         call: &str,
@@ -480,23 +559,34 @@ impl Area {
         blk: usize,
     ) -> Result<()> {
         self.op(|k| {
-            let n = self.n;
-            self.publish(call, k, send.unwrap_or(recv))?;
-            for r in 0..n {
+            let (n, me) = (self.n, self.me);
+            let out = send.unwrap_or(recv);
+            self.publish_parts(
+                call,
+                k,
+                &[&out[..me * blk], &out[(me + 1) * blk..n * blk]],
+                0,
+            )?;
+            if let Some(m) = send {
+                recv[me * blk..(me + 1) * blk].copy_from_slice(&m[me * blk..(me + 1) * blk]);
+            }
+            for w in (0..n).filter(|&w| w != me) {
+                let at = if me < w { me } else { me - 1 };
                 self.fetch(
                     call,
-                    r,
+                    w,
                     k,
-                    n * blk,
-                    self.me * blk,
-                    &mut recv[r * blk..(r + 1) * blk],
+                    ((n - 1) * blk) as u64,
+                    at * blk,
+                    &mut recv[w * blk..(w + 1) * blk],
                 )?;
             }
             Ok(())
         })
     }
 
-    /// `send` None: in place at the root (its input is in `recv`).
+    /// `send` None: in place at the root (its input is in `recv`). A root with a
+    /// send buffer combines its input from there and publishes nothing.
     pub fn reduce(
         &self,
         call: &str,
@@ -506,14 +596,16 @@ impl Area {
         recv: Option<&mut [u8]>,
     ) -> Result<()> {
         self.op(|k| {
+            let me_root = self.me == root;
             match (send, &recv) {
+                (Some(_), _) if me_root => {}
                 (Some(i), _) => self.publish(call, k, i)?,
                 (None, Some(o)) => self.publish(call, k, o)?,
                 (None, None) => return Err(Error::intern("reduce without an input")),
             }
-            if self.me == root {
+            if me_root {
                 let o = recv.ok_or_else(|| Error::intern("reduce without a result buffer"))?;
-                self.combine(call, red, k, o)?;
+                self.combine(call, red, k, send, o)?;
             }
             Ok(())
         })
@@ -529,20 +621,40 @@ impl Area {
     ) -> Result<()> {
         self.op(|k| {
             self.publish(call, k, send.unwrap_or(recv))?;
-            self.combine(call, red, k, recv)
+            self.combine(call, red, k, send, recv)
         })
     }
 
-    /// `out` = x0 op (x1 op (... op x(n-1))) from the published inputs.
-    fn combine(&self, call: &str, red: &Reduction, k: u64, out: &mut [u8]) -> Result<()> {
+    /// `out` = x0 op (x1 op (... op x(n-1))) from the published inputs; this
+    /// rank's own from `mine` when it has it apart from `out` (else it published
+    /// it too).
+    fn combine(
+        &self,
+        call: &str,
+        red: &Reduction,
+        k: u64,
+        mine: Option<&[u8]>,
+        out: &mut [u8],
+    ) -> Result<()> {
         let last = self.n - 1;
         let len = out.len();
-        self.fetch(call, last, k, len, 0, out)?;
+        match mine {
+            Some(m) if last == self.me => out.copy_from_slice(m),
+            _ => self.fetch(call, last, k, len as u64, 0, out)?,
+        }
+        let op = |x: &[u8], out: &mut [u8]| {
+            red.run(x, out)
+                .map_err(|e| Error::new(e.class, format!("{call}: {}", e.message)))
+        };
         super::sched::with_scratch(len, |x| {
             for r in (0..last).rev() {
-                self.fetch(call, r, k, len, 0, x)?;
-                red.run(x, out)
-                    .map_err(|e| Error::new(e.class, format!("{call}: {}", e.message)))?;
+                match mine {
+                    Some(m) if r == self.me => op(m, out)?,
+                    _ => {
+                        self.fetch(call, r, k, len as u64, 0, x)?;
+                        op(x, out)?;
+                    }
+                }
             }
             Ok(())
         })
@@ -578,13 +690,19 @@ impl AreaCell {
     }
 }
 
-/// The slot size when `VMPI_COLL_SHM_SIZE` is not set: 64 KiB (measured on 2 and 4
-/// ranks: up to there the area beats the point-to-point schedules nearly always,
-/// above it their single-copy CMA transfers start to win), but at most 1 MiB of
-/// slots per member count, so an area stays within 2 MiB however many ranks share
-/// the domain (Docker's /dev/shm is 64 MB).
+/// The slot size when `VMPI_COLL_SHM_SIZE` is not set: 1 MiB of slots per member
+/// count, so an area stays within 2 MiB however many ranks share the domain
+/// (Docker's /dev/shm is 64 MB), between 4 KiB and 256 KiB; two ranks 64 KiB.
+/// Measured (best of interleaved runs against the schedules): on 2 ranks the area
+/// wins up to 64 KiB and the schedules' single-copy CMA above; on 4 ranks the area
+/// still wins at 128-256 KiB (allgather 128 KiB 200 -> 86-112 us, allreduce
+/// 155-193 -> 71-112, reduce 48 -> 16-30, bcast 128 KiB 13-43 -> 11-12).
 fn auto_slot(n: usize) -> usize {
-    ((1 << 20) / n.max(1)).clamp(4 << 10, 64 << 10) & !63
+    if n <= 2 {
+        64 << 10
+    } else {
+        ((1 << 20) / n).clamp(4 << 10, 256 << 10) & !63
+    }
 }
 
 /// Where and how large an area is, as this rank sees it.
