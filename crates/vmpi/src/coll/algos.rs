@@ -448,25 +448,48 @@ pub fn scatterv_linear(
     s.fence();
 }
 
-/// Ring allgather of variable blocks already laid out in `blocks` (this rank's
-/// own block filled in): n-1 steps.
-pub fn allgatherv_ring(s: &mut Sched, n: usize, me: usize, blocks: &[B]) {
+/// Ring allgather of variable blocks laid out in `blocks`: n-1 steps. `mine`:
+/// this rank's block in a send buffer of its own (None: already in place); the
+/// first step sends it from there and copies it into place while the transfers
+/// run, rather than before posting them.
+pub fn allgatherv_ring(s: &mut Sched, n: usize, me: usize, blocks: &[B], mine: Option<B>) {
     let (right, left) = ((me + 1) % n, (me + n - 1) % n);
     for k in 0..n.saturating_sub(1) {
         let (sb, rb) = ((me + n - k) % n, (me + 2 * n - k - 1) % n);
-        s.sendrecv_maybe(right, blocks[sb], left, blocks[rb]);
+        let from = if k == 0 {
+            mine.unwrap_or(blocks[sb])
+        } else {
+            blocks[sb]
+        };
+        s.sendrecv_maybe(right, from, left, blocks[rb]);
+        if k == 0 {
+            if let Some(m) = mine {
+                s.copy(m, blocks[me]);
+            }
+        }
         s.fence();
+    }
+    if n == 1 {
+        if let Some(m) = mine {
+            s.copy(m, blocks[me]);
+        }
     }
 }
 
 /// Pairwise alltoall(v/w): step k exchanges with me±k; `send[i]`/`recv[i]` are the
 /// blocks for and from rank i (send blocks must not alias receive blocks).
 pub fn alltoallv_pairwise(s: &mut Sched, n: usize, me: usize, send: &[B], recv: &[B]) {
-    s.copy(send[me], recv[me]);
     for k in 1..n {
         let (to, from) = ((me + k) % n, (me + n - k) % n);
         s.sendrecv_maybe(to, send[to], from, recv[from]);
+        if k == 1 {
+            // This rank's own block, copied while the first exchange runs.
+            s.copy(send[me], recv[me]);
+        }
         s.fence();
+    }
+    if n == 1 {
+        s.copy(send[me], recv[me]);
     }
 }
 

@@ -440,9 +440,7 @@ pub unsafe fn allgatherv(
                 ),
             ));
         }
-        let mb = s.ext(m.ptr, m.len);
-        s.copy(mb, bl[me]);
-        mine = Some(mb);
+        mine = Some(s.ext(m.ptr, m.len));
     }
     if equal {
         let blk = counts.first().copied().unwrap_or(0);
@@ -454,7 +452,7 @@ pub unsafe fn allgatherv(
             return Ok(s);
         }
     }
-    algos::allgatherv_ring(&mut s, n, me, &bl);
+    algos::allgatherv_ring(&mut s, n, me, &bl, mine);
     Ok(s)
 }
 
