@@ -1152,7 +1152,11 @@ mpi_fn! { comm => fn MPI_Reduce / PMPI_Reduce(sendbuf: *const c_void, recvbuf: *
         // true lower bound), distinct (checked above), ours until we return.
         let send = (!inpl).then(|| std::slice::from_raw_parts(s.direct_ptr(sendbuf as *const u8), len));
         let recv = me_root.then(|| std::slice::from_raw_parts_mut(s.direct_ptr(recvbuf as *const u8) as *mut u8, len));
-        Ok(core::reduce_now(c, &s.red, send, recv, root))
+        // Drop the datatype's reference now: a locked decrement after the area
+        // operation would wait for its last shared store to reach the peers.
+        let RedSpec { red, t, .. } = s;
+        drop(t);
+        Ok(core::reduce_now(c, &red, send, recv, root))
     })?;
     if let Some(r) = done {
         return Ok(r?);
@@ -1176,7 +1180,9 @@ mpi_fn! { comm => fn MPI_Allreduce / PMPI_Allreduce(sendbuf: *const c_void, recv
         // SAFETY: as in MPI_Reduce.
         let send = (!inpl).then(|| std::slice::from_raw_parts(s.direct_ptr(sendbuf as *const u8), len));
         let recv = std::slice::from_raw_parts_mut(s.direct_ptr(recvbuf as *const u8) as *mut u8, len);
-        Ok(core::allreduce_now(c, &s.red, send, recv))
+        let RedSpec { red, t, .. } = s; // as in MPI_Reduce
+        drop(t);
+        Ok(core::allreduce_now(c, &red, send, recv))
     })?;
     if let Some(r) = done {
         return Ok(r?);
