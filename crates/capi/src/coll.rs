@@ -949,7 +949,7 @@ unsafe fn contig<'a>(
     count: usize,
     dt: MPI_Datatype,
 ) -> R<Option<&'a mut [u8]>> {
-    let t = for_comm(dt)?;
+    let t = crate::dtype::for_comm_cow(dt)?;
     let len = count * t.size() as usize;
     if !t.is_contiguous() || (len > 0 && buf.is_null()) {
         return Ok(None);

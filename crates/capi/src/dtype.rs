@@ -224,6 +224,16 @@ pub fn get(h: MPI_Datatype) -> R<Datatype> {
 }
 
 /// A datatype to communicate with: committed (MPICH: MPI_ERR_TYPE otherwise).
+/// [`for_comm`] without touching a predefined type's reference count (the
+/// collectives' hot paths: a locked increment right after a collective stored its
+/// flag in shared memory waits for that store to reach the peer).
+pub fn for_comm_cow(h: MPI_Datatype) -> R<std::borrow::Cow<'static, Datatype>> {
+    Ok(match basic_of(h) {
+        Some(b) => std::borrow::Cow::Borrowed(Datatype::basic_ref(b)),
+        None => std::borrow::Cow::Owned(for_comm(h)?),
+    })
+}
+
 pub fn for_comm(h: MPI_Datatype) -> R<Datatype> {
     // Predefined types are always committed: no table lookup on the hot path.
     if let Some(b) = basic_of(h) {

@@ -74,14 +74,14 @@ pub enum Rep {
 pub struct RedSpec {
     pub red: Reduction,
     pub rep: Rep,
-    pub t: Datatype,
+    pub t: std::borrow::Cow<'static, Datatype>,
     /// Bytes of one datatype element in the representation.
     pub elem: usize,
 }
 
 /// The reduction of `op` on `dt` (committed), or MPI_ERR_OP / MPI_ERR_TYPE.
 pub fn spec(op: MPI_Op, dt: MPI_Datatype) -> R<RedSpec> {
-    let t = crate::dtype::for_comm(dt)?;
+    let t = crate::dtype::for_comm_cow(dt)?;
     let direct = t.basic_kind().is_some() || t.is_contiguous();
     let elem_direct = if t.basic_kind().is_some() {
         t.extent()

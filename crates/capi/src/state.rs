@@ -210,10 +210,12 @@ impl State {
     }
     pub fn remove_comm(&mut self, h: MPI_Comm) -> Option<CommObj> {
         COMMS_GEN.fetch_add(1, Ordering::Release);
+        forget_cached_comm();
         self.comms.remove(&h)
     }
     pub fn clear_comms(&mut self) {
         COMMS_GEN.fetch_add(1, Ordering::Release);
+        forget_cached_comm();
         self.comms.clear();
     }
 }
@@ -229,6 +231,18 @@ thread_local! {
         const { RefCell::new(None) };
 }
 
+/// Drop this thread's cached communicator (a freed one would otherwise keep its
+/// shared collective area mapped until the thread's next lookup; other threads'
+/// caches let go at theirs).
+fn forget_cached_comm() {
+    // try_with: nothing to forget once the thread's locals are gone.
+    let _ = LAST_COMM.try_with(|last| {
+        if let Ok(mut l) = last.try_borrow_mut() {
+            *l = None;
+        }
+    });
+}
+
 /// Run `f` on the core communicator behind `h`. The communicator a thread used
 /// last is kept in a thread-local cache, so the common case (the same
 /// communicator again) takes no lock, hashes nothing and clones nothing: each of
@@ -238,28 +252,36 @@ thread_local! {
 /// communicator uses a clone instead of the cache.
 /// A bad handle is MPI_ERR_COMM naming `call`.
 pub fn with_comm<T>(call: &str, h: MPI_Comm, f: impl FnOnce(&vmpi::comm::Comm) -> R<T>) -> R<T> {
-    LAST_COMM.with(|last| {
+    let lookup = || comm(h).map_err(|e| err(e.code, format!("{call}: {}", e.msg)));
+    let mut f = Some(f);
+    let mut run = |c: &vmpi::comm::Comm| (f.take().expect("called once"))(c);
+    let cached = LAST_COMM.try_with(|last| {
         // Read before the table: a change after it makes the entry stale, never
         // wrongly fresh.
         let gen = COMMS_GEN.load(Ordering::Acquire);
         if let Ok(l) = last.try_borrow() {
             if let Some((lh, lgen, c)) = l.as_ref() {
                 if *lh == h && *lgen == gen {
-                    return f(c);
+                    return run(c);
                 }
             }
         }
-        let c = comm(h).map_err(|e| err(e.code, format!("{call}: {}", e.msg)))?;
+        let c = lookup()?;
         match last.try_borrow_mut() {
             Ok(mut l) => {
                 *l = Some((h, gen, c));
                 drop(l);
                 let l = last.borrow();
-                f(&l.as_ref().expect("just stored").2)
+                run(&l.as_ref().expect("just stored").2)
             }
-            Err(_) => f(&c),
+            Err(_) => run(&c),
         }
-    })
+    });
+    match cached {
+        Ok(r) => r,
+        // The thread's locals are being torn down: look up and clone.
+        Err(_) => run(&lookup()?),
+    }
 }
 
 /// A clone of the core communicator behind `h`.

@@ -247,6 +247,12 @@ impl Datatype {
 
     /// The predefined datatype of one element kind (shared: cheap to call).
     pub fn basic(b: Basic) -> Datatype {
+        Datatype::basic_ref(b).clone()
+    }
+
+    /// The predefined datatype of one element kind, borrowed: no reference count
+    /// touched (a locked instruction; the collectives' hot paths avoid them).
+    pub fn basic_ref(b: Basic) -> &'static Datatype {
         static TABLE: OnceLock<Vec<Datatype>> = OnceLock::new();
         let table = TABLE.get_or_init(|| {
             Basic::ALL
@@ -254,7 +260,7 @@ impl Datatype {
                 .map(|&b| Datatype::make_basic(b))
                 .collect()
         });
-        table[b as usize].clone()
+        &table[b as usize]
     }
 
     fn make_basic(b: Basic) -> Datatype {
