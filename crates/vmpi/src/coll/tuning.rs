@@ -20,8 +20,9 @@
 //! table's choice for that call.
 //!
 //! Before this table: a blocking call on a communicator inside one shm domain
-//! whose per-rank bytes fit the shared collective area's slot runs there
-//! (`shm_area`; `VMPI_COLL_SHM_SIZE`), unless its `VMPI_*_ALGO` forces an algorithm.
+//! whose per-rank bytes fit the shared collective area's slot (a bcast on 3 or more
+//! ranks: up to 1 MiB, in pieces) runs there (`shm_area`; `VMPI_COLL_SHM_SIZE`),
+//! unless its `VMPI_*_ALGO` forces an algorithm.
 
 use crate::error::{Error, ErrorClass, Result};
 use std::sync::OnceLock;
