@@ -121,10 +121,24 @@ enum Slot {
 
 #[derive(Debug, Clone, Copy)]
 enum Step {
-    Send { peer: usize, b: B },
-    Recv { peer: usize, b: B },
-    Reduce { inb: B, inout: B },
-    Copy { src: B, dst: B },
+    Send {
+        peer: usize,
+        b: B,
+    },
+    /// `read_here`: a reduction reads `b` next (see `RecvBuf::read_here`).
+    Recv {
+        peer: usize,
+        b: B,
+        read_here: bool,
+    },
+    Reduce {
+        inb: B,
+        inout: B,
+    },
+    Copy {
+        src: B,
+        dst: B,
+    },
     Fence,
 }
 
@@ -417,7 +431,11 @@ impl Sched {
     }
     /// Receive exactly `b.len` bytes from `peer` into `b`.
     pub fn recv(&mut self, peer: usize, b: B) {
-        self.steps.push(Step::Recv { peer, b });
+        self.steps.push(Step::Recv {
+            peer,
+            b,
+            read_here: false,
+        });
     }
     /// Send and receive with one peer in the current round.
     pub fn sendrecv(&mut self, peer: usize, s: B, r: B) {
@@ -427,6 +445,19 @@ impl Sched {
     /// inout = inb op inout (the schedule's reduction).
     pub fn reduce(&mut self, inb: B, inout: B) {
         if inb.len > 0 {
+            // The receives of this round and the one before that fill either
+            // operand are read right away.
+            let mut fences = 0;
+            for step in self.steps.iter_mut().rev() {
+                match step {
+                    Step::Fence if fences == 1 => break,
+                    Step::Fence => fences += 1,
+                    Step::Recv { b, read_here, .. } if b.overlaps(inb) || b.overlaps(inout) => {
+                        *read_here = true
+                    }
+                    _ => {}
+                }
+            }
             self.steps.push(Step::Reduce { inb, inout });
         }
     }
@@ -512,7 +543,7 @@ impl Sched {
                         }
                     }
                 }
-                Step::Recv { peer, b } => {
+                Step::Recv { peer, b, read_here } => {
                     let p = self.ptr(b)?;
                     let piece = self.seg.piece(b.len);
                     let mut off = 0;
@@ -521,8 +552,9 @@ impl Sched {
                         // SAFETY: as for sends; nothing else touches the range
                         // before the fence. Pieces arrive in order (non-overtaking).
                         let req = unsafe {
+                            let buf = RecvBuf::new(p.add(off), len);
                             engine.irecv(
-                                RecvBuf::new(p.add(off), len),
+                                if read_here { buf.read_here() } else { buf },
                                 Pattern {
                                     ctx: self.cc.ctx,
                                     src: peer as i32,

@@ -17,6 +17,9 @@ pub struct SendBuf {
 pub struct RecvBuf {
     ptr: *mut u8,
     cap: usize,
+    /// The receiver reads the data right after (a reduction): copy it all on this
+    /// core, so it lands in this core's cache (see [`RecvBuf::read_here`]).
+    read_here: bool,
 }
 
 // SAFETY: the buffers belong to the application, which keeps them valid until the
@@ -60,7 +63,26 @@ impl RecvBuf {
     /// `ptr..ptr+cap` must stay writable and otherwise untouched until the operation
     /// completes.
     pub unsafe fn new(ptr: *mut u8, cap: usize) -> RecvBuf {
-        RecvBuf { ptr, cap }
+        RecvBuf {
+            ptr,
+            cap,
+            read_here: false,
+        }
+    }
+
+    /// Mark the data as read by this rank as soon as it arrives. A large CMA
+    /// transfer is otherwise split, the sender writing half of it, which leaves
+    /// that half in the sender's cache; a reduction over it then pulls every line
+    /// across (2 ranks, reduce 128-256 KiB: 15.2 -> 12.4 and 27.7 -> 23.6 us).
+    pub fn read_here(self) -> RecvBuf {
+        RecvBuf {
+            read_here: true,
+            ..self
+        }
+    }
+
+    pub fn is_read_here(&self) -> bool {
+        self.read_here
     }
 
     pub fn cap(&self) -> usize {

@@ -865,6 +865,7 @@ impl State {
                 let split_min = self.cma_split_min;
                 let split = if split_min > 0
                     && n >= split_min
+                    && !buf.is_read_here()
                     && n as u64 == hdr.len
                     && self.peers[peer].cma_in
                 {
