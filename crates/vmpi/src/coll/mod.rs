@@ -1011,7 +1011,7 @@ pub fn scatter_now(
         (false, _, Some(m)) => m.len(),
         _ => return None,
     };
-    let area = area_now(comm, |a| a.fits(n * blk), |_| Algo::Auto)?;
+    let area = area_now(comm, |a| a.fits((n - 1) * blk), |_| Algo::Auto)?;
     let run = || {
         let root = check_root(call, root, n)?;
         let send = send.filter(|_| me_root);

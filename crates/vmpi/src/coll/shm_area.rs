@@ -146,8 +146,7 @@ impl AreaOp {
             AreaOp::Barrier => 0,
             AreaOp::Bcast { buf, .. } => buf.len,
             AreaOp::Gather { blk, .. } | AreaOp::Allgather { blk, .. } => *blk,
-            AreaOp::Scatter { blk, .. } => n * blk,
-            AreaOp::Alltoall { blk, .. } => (n - 1) * blk,
+            AreaOp::Scatter { blk, .. } | AreaOp::Alltoall { blk, .. } => (n - 1) * blk,
             AreaOp::Reduce { send, recv, .. } => send.or(*recv).map_or(0, |b| b.len),
             AreaOp::Allreduce { recv, .. } => recv.len,
         }
@@ -513,14 +512,17 @@ impl Area {
             let me = self.me;
             if me == root {
                 let w = send.ok_or_else(|| Error::intern("scatter without a send buffer"))?;
-                self.publish(call, k, w)?;
+                let n = self.n;
+                self.publish_parts(call, k, &[&w[..me * blk], &w[(me + 1) * blk..n * blk]], 0)?;
                 if let Some(m) = recv {
                     m.copy_from_slice(&w[me * blk..(me + 1) * blk]);
                 }
                 return Ok(());
             }
             let m = recv.ok_or_else(|| Error::intern("scatter without a receive block"))?;
-            self.fetch(call, root, k, (self.n * blk) as u64, me * blk, m)
+            // The root publishes the others' blocks only: as in alltoall.
+            let at = if me < root { me } else { me - 1 };
+            self.fetch(call, root, k, ((self.n - 1) * blk) as u64, at * blk, m)
         })
     }
 
