@@ -941,6 +941,21 @@ mpi_fn! { comm => fn MPI_Ibarrier / PMPI_Ibarrier(comm: MPI_Comm, request: *mut 
 // shared collective area (`core::*_now`), which needs no schedule; when it does not
 // take the call, the schedule is built as for the rest.
 
+/// A blocking collective that the communicator's shared area may take: `direct`
+/// offers it (Some: it ran there, with this result); else `schedule` builds it and
+/// it runs as a schedule.
+fn area_or(
+    call: &str,
+    comm: MPI_Comm,
+    direct: impl FnOnce(&Comm) -> R<Option<vmpi::Result<()>>>,
+    schedule: impl FnOnce() -> R<Built>,
+) -> R<()> {
+    if let Some(r) = with_intra(call, comm, direct)? {
+        return Ok(r?);
+    }
+    run(schedule()?)
+}
+
 /// `count` elements of contiguous `dt` at `buf` as bytes, for the shared area's
 /// direct calls; None when the type is not contiguous or the buffer is null (the
 /// schedule path handles those, and reports a null buffer).
@@ -968,17 +983,13 @@ unsafe fn contig<'a>(
 
 mpi_fn! { comm => fn MPI_Bcast / PMPI_Bcast(buffer: *mut c_void, count: c_int, datatype: MPI_Datatype, root: c_int, comm: MPI_Comm) {
     let call = "MPI_Bcast";
-    let done = with_intra(call, comm, |c| {
+    area_or(call, comm, |c| {
         no_in_place(buffer, "buffer")?;
         Ok(match contig(buffer, check_count(count)?, datatype)? {
             Some(b) => core::bcast_now(c, b, root),
             None => None,
         })
-    })?;
-    if let Some(r) = done {
-        return Ok(r?);
-    }
-    run(b_bcast(call, buffer, count, datatype, root, comm)?)
+    }, || b_bcast(call, buffer, count, datatype, root, comm))
 }}
 
 mpi_fn! { comm => fn MPI_Ibcast / PMPI_Ibcast(buffer: *mut c_void, count: c_int, datatype: MPI_Datatype, root: c_int, comm: MPI_Comm, request: *mut MPI_Request) {
@@ -988,7 +999,7 @@ mpi_fn! { comm => fn MPI_Ibcast / PMPI_Ibcast(buffer: *mut c_void, count: c_int,
 
 mpi_fn! { comm => fn MPI_Gather / PMPI_Gather(sendbuf: *const c_void, sendcount: c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: c_int, recvtype: MPI_Datatype, root: c_int, comm: MPI_Comm) {
     let call = "MPI_Gather";
-    let done = with_intra(call, comm, |c| {
+    area_or(call, comm, |c| {
         root_ok(c, root)?;
         let n = c.size() as usize;
         let me_root = c.rank == root;
@@ -1008,11 +1019,7 @@ mpi_fn! { comm => fn MPI_Gather / PMPI_Gather(sendbuf: *const c_void, sendcount:
             (Some(s), Some(r)) => core::gather_now(c, s.map(|x| &*x), r, root),
             _ => None,
         })
-    })?;
-    if let Some(r) = done {
-        return Ok(r?);
-    }
-    run(b_gather(call, sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, root, comm)?)
+    }, || b_gather(call, sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, root, comm))
 }}
 
 mpi_fn! { comm => fn MPI_Igather / PMPI_Igather(sendbuf: *const c_void, sendcount: c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: c_int, recvtype: MPI_Datatype, root: c_int, comm: MPI_Comm, request: *mut MPI_Request) {
@@ -1026,7 +1033,7 @@ coll_pair!(MPI_Gatherv / PMPI_Gatherv, MPI_Igatherv / PMPI_Igatherv,
 
 mpi_fn! { comm => fn MPI_Scatter / PMPI_Scatter(sendbuf: *const c_void, sendcount: c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: c_int, recvtype: MPI_Datatype, root: c_int, comm: MPI_Comm) {
     let call = "MPI_Scatter";
-    let done = with_intra(call, comm, |c| {
+    area_or(call, comm, |c| {
         root_ok(c, root)?;
         let n = c.size() as usize;
         let me_root = c.rank == root;
@@ -1046,11 +1053,7 @@ mpi_fn! { comm => fn MPI_Scatter / PMPI_Scatter(sendbuf: *const c_void, sendcoun
             (Some(s), Some(r)) => core::scatter_now(c, s.map(|x| &*x), r, root),
             _ => None,
         })
-    })?;
-    if let Some(r) = done {
-        return Ok(r?);
-    }
-    run(b_scatterv(call, sendbuf, None, sendcount, std::ptr::null(), sendtype, recvbuf, recvcount, recvtype, root, comm)?)
+    }, || b_scatterv(call, sendbuf, None, sendcount, std::ptr::null(), sendtype, recvbuf, recvcount, recvtype, root, comm))
 }}
 
 mpi_fn! { comm => fn MPI_Iscatter / PMPI_Iscatter(sendbuf: *const c_void, sendcount: c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: c_int, recvtype: MPI_Datatype, root: c_int, comm: MPI_Comm, request: *mut MPI_Request) {
@@ -1091,16 +1094,12 @@ unsafe fn to_all<'a>(
 
 mpi_fn! { comm => fn MPI_Allgather / PMPI_Allgather(sendbuf: *const c_void, sendcount: c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: c_int, recvtype: MPI_Datatype, comm: MPI_Comm) {
     let call = "MPI_Allgather";
-    let done = with_intra(call, comm, |c| {
+    area_or(call, comm, |c| {
         Ok(match to_all(c, sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, false)? {
             Some((s, r)) => core::allgather_now(c, s, r),
             None => None,
         })
-    })?;
-    if let Some(r) = done {
-        return Ok(r?);
-    }
-    run(b_allgatherv(call, sendbuf, sendcount, sendtype, recvbuf, None, recvcount, std::ptr::null(), recvtype, comm)?)
+    }, || b_allgatherv(call, sendbuf, sendcount, sendtype, recvbuf, None, recvcount, std::ptr::null(), recvtype, comm))
 }}
 
 mpi_fn! { comm => fn MPI_Iallgather / PMPI_Iallgather(sendbuf: *const c_void, sendcount: c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: c_int, recvtype: MPI_Datatype, comm: MPI_Comm, request: *mut MPI_Request) {
@@ -1114,16 +1113,12 @@ coll_pair!(MPI_Allgatherv / PMPI_Allgatherv, MPI_Iallgatherv / PMPI_Iallgatherv,
 
 mpi_fn! { comm => fn MPI_Alltoall / PMPI_Alltoall(sendbuf: *const c_void, sendcount: c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: c_int, recvtype: MPI_Datatype, comm: MPI_Comm) {
     let call = "MPI_Alltoall";
-    let done = with_intra(call, comm, |c| {
+    area_or(call, comm, |c| {
         Ok(match to_all(c, sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, true)? {
             Some((s, r)) => core::alltoall_now(c, s, r),
             None => None,
         })
-    })?;
-    if let Some(r) = done {
-        return Ok(r?);
-    }
-    run(b_alltoall(call, sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, comm)?)
+    }, || b_alltoall(call, sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, comm))
 }}
 
 mpi_fn! { comm => fn MPI_Ialltoall / PMPI_Ialltoall(sendbuf: *const c_void, sendcount: c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: c_int, recvtype: MPI_Datatype, comm: MPI_Comm, request: *mut MPI_Request) {
@@ -1141,7 +1136,7 @@ coll_pair!(MPI_Alltoallw / PMPI_Alltoallw, MPI_Ialltoallw / PMPI_Ialltoallw,
 
 mpi_fn! { comm => fn MPI_Reduce / PMPI_Reduce(sendbuf: *const c_void, recvbuf: *mut c_void, count: c_int, datatype: MPI_Datatype, op: MPI_Op, root: c_int, comm: MPI_Comm) {
     let call = "MPI_Reduce";
-    let done = with_intra(call, comm, |c| {
+    area_or(call, comm, |c| {
         let RedArgs { n, s, inpl } = red_args(sendbuf, recvbuf, count, datatype, op, Some(root), c)?;
         let me_root = c.rank == root;
         let len = s.bytes(n);
@@ -1157,11 +1152,7 @@ mpi_fn! { comm => fn MPI_Reduce / PMPI_Reduce(sendbuf: *const c_void, recvbuf: *
         let RedSpec { red, t, .. } = s;
         drop(t);
         Ok(core::reduce_now(c, &red, send, recv, root))
-    })?;
-    if let Some(r) = done {
-        return Ok(r?);
-    }
-    run(b_reduce(call, sendbuf, recvbuf, count, datatype, op, root, comm)?)
+    }, || b_reduce(call, sendbuf, recvbuf, count, datatype, op, root, comm))
 }}
 
 mpi_fn! { comm => fn MPI_Ireduce / PMPI_Ireduce(sendbuf: *const c_void, recvbuf: *mut c_void, count: c_int, datatype: MPI_Datatype, op: MPI_Op, root: c_int, comm: MPI_Comm, request: *mut MPI_Request) {
@@ -1171,7 +1162,7 @@ mpi_fn! { comm => fn MPI_Ireduce / PMPI_Ireduce(sendbuf: *const c_void, recvbuf:
 
 mpi_fn! { comm => fn MPI_Allreduce / PMPI_Allreduce(sendbuf: *const c_void, recvbuf: *mut c_void, count: c_int, datatype: MPI_Datatype, op: MPI_Op, comm: MPI_Comm) {
     let call = "MPI_Allreduce";
-    let done = with_intra(call, comm, |c| {
+    area_or(call, comm, |c| {
         let RedArgs { n, s, inpl } = red_args(sendbuf, recvbuf, count, datatype, op, None, c)?;
         let len = s.bytes(n);
         if s.rep != Rep::Direct || recvbuf.is_null() || (!inpl && sendbuf.is_null()) {
@@ -1183,11 +1174,7 @@ mpi_fn! { comm => fn MPI_Allreduce / PMPI_Allreduce(sendbuf: *const c_void, recv
         let RedSpec { red, t, .. } = s; // as in MPI_Reduce
         drop(t);
         Ok(core::allreduce_now(c, &red, send, recv))
-    })?;
-    if let Some(r) = done {
-        return Ok(r?);
-    }
-    run(b_allreduce(call, sendbuf, recvbuf, count, datatype, op, comm)?)
+    }, || b_allreduce(call, sendbuf, recvbuf, count, datatype, op, comm))
 }}
 
 mpi_fn! { comm => fn MPI_Iallreduce / PMPI_Iallreduce(sendbuf: *const c_void, recvbuf: *mut c_void, count: c_int, datatype: MPI_Datatype, op: MPI_Op, comm: MPI_Comm, request: *mut MPI_Request) {
