@@ -223,21 +223,14 @@ pub fn get(h: MPI_Datatype) -> R<Datatype> {
     }
 }
 
-/// A datatype to communicate with: committed (MPICH: MPI_ERR_TYPE otherwise).
-/// [`for_comm`] without touching a predefined type's reference count (the
-/// collectives' hot paths: a locked increment right after a collective stored its
-/// flag in shared memory waits for that store to reach the peer).
+/// A datatype to communicate with: committed (MPICH: MPI_ERR_TYPE otherwise). A
+/// predefined type is borrowed, so no reference count is touched (the collectives'
+/// hot paths: a locked increment right after a collective stored its flag in shared
+/// memory waits for that store to reach the peer).
 pub fn for_comm_cow(h: MPI_Datatype) -> R<std::borrow::Cow<'static, Datatype>> {
-    Ok(match basic_of(h) {
-        Some(b) => std::borrow::Cow::Borrowed(Datatype::basic_ref(b)),
-        None => std::borrow::Cow::Owned(for_comm(h)?),
-    })
-}
-
-pub fn for_comm(h: MPI_Datatype) -> R<Datatype> {
     // Predefined types are always committed: no table lookup on the hot path.
     if let Some(b) = basic_of(h) {
-        return Ok(Datatype::basic(b));
+        return Ok(std::borrow::Cow::Borrowed(Datatype::basic_ref(b)));
     }
     let t = get(h)?;
     if let Some(o) = st().dtypes.get(h) {
@@ -251,7 +244,12 @@ pub fn for_comm(h: MPI_Datatype) -> R<Datatype> {
             );
         }
     }
-    Ok(t)
+    Ok(std::borrow::Cow::Owned(t))
+}
+
+/// [`for_comm_cow`], owned.
+pub fn for_comm(h: MPI_Datatype) -> R<Datatype> {
+    Ok(for_comm_cow(h)?.into_owned())
 }
 
 /// (size, lb, extent, true_lb, true_extent) of a handle; MPI_LB/MPI_UB are zeros.

@@ -314,10 +314,7 @@ impl Sched {
     /// the builder then adds no steps and the blocking run goes through the area.
     pub fn set_area_op(&mut self, op: AreaOp) -> Result<bool> {
         let take = match self.cc.area.as_ref().filter(|_| self.cc.blocking) {
-            Some(cell) => cell.get(&self.cc)?.is_some_and(|area| match op {
-                AreaOp::Bcast { buf, .. } => area.fits_bcast(buf.len),
-                _ => area.fits(op.published(area.size())),
-            }),
+            Some(cell) => cell.get(&self.cc)?.is_some_and(|area| area.takes(&op)),
             None => false,
         };
         if take {

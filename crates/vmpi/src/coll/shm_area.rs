@@ -473,6 +473,14 @@ impl Area {
         self.fits(bytes) || (self.n >= 3 && bytes <= BCAST_PIECEWISE_MAX)
     }
 
+    /// Can `op` go through the area (the same answer on every rank)?
+    pub fn takes(&self, op: &AreaOp) -> bool {
+        match op {
+            AreaOp::Bcast { buf, .. } => self.fits_bcast(buf.len),
+            _ => self.fits(op.published(self.n)),
+        }
+    }
+
     /// `send` None: in place at the root (its block is already in `recv`).
     pub fn gather(
         &self,
