@@ -328,7 +328,7 @@ impl SendData {
 
 pub unsafe fn send_data(buf: *const u8, count: c_int, h: MPI_Datatype) -> R<SendData> {
     let n = check_count(count)?;
-    let t = for_comm(h)?;
+    let t = for_comm_cow(h)?;
     bad_buf(buf, n, &t)?;
     let bytes = t.packed_size(n, "send")?;
     if t.is_contiguous() || bytes == 0 {
@@ -350,7 +350,7 @@ pub unsafe fn recv_target(
     h: MPI_Datatype,
 ) -> R<(*mut u8, usize, Fixup)> {
     let n = check_count(count)?;
-    let t = for_comm(h)?;
+    let t = for_comm_cow(h)?;
     bad_buf(buf, n, &t)?;
     let bytes = t.packed_size(n, "receive")?;
     if t.is_contiguous() || bytes == 0 {

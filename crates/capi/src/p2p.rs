@@ -59,8 +59,90 @@ fn comm_of(call: &str, comm: MPI_Comm) -> R<Comm> {
     })
 }
 
-/// Start a send; `Kind::Done` for MPI_PROC_NULL and buffered sends.
-unsafe fn start_send(
+/// A send or receive whose arguments are checked: what the engine is given, and
+/// what must live (or run) until it completes.
+enum Checked {
+    /// Nothing to post: MPI_PROC_NULL, or a buffered send already handed over.
+    Done(Status),
+    Send {
+        sb: SendBuf,
+        to: usize,
+        ctx: u32,
+        me: c_int,
+        tag: c_int,
+        mode: SendMode,
+        /// The packed copy of a noncontiguous buffer.
+        keep: Option<Vec<u8>>,
+    },
+    Recv {
+        rb: RecvBuf,
+        pat: Pattern,
+        /// Unpacks a temporary into a noncontiguous buffer.
+        fx: Fixup,
+    },
+}
+
+impl Checked {
+    /// # Safety
+    /// The buffer must stay valid (and a send buffer unchanged) until the request
+    /// completes: MPI's rule for the caller, and `keep`/`fx` for temporaries.
+    unsafe fn post(&self, rt: &mut runtime::Runtime) -> vmpi::Result<vmpi::p2p::ReqId> {
+        match self {
+            Checked::Send {
+                sb,
+                to,
+                ctx,
+                me,
+                tag,
+                mode,
+                ..
+            } => rt.engine.isend(*sb, *to, *ctx, *me, *tag, *mode),
+            Checked::Recv { rb, pat, .. } => rt.engine.irecv(*rb, *pat),
+            Checked::Done(_) => Err(vmpi::Error::intern("posting a finished operation")),
+        }
+    }
+
+    /// Post; the request waits with its temporaries in the fixup table.
+    fn start(self, call: &str) -> R<Kind> {
+        if let Checked::Done(s) = self {
+            return Ok(Kind::Done(s));
+        }
+        // SAFETY: the user's buffer is MPI's promise; temporaries go to the fixup
+        // table below and live until the request is finished.
+        let id = runtime::with(call, |rt| unsafe { self.post(rt) })?;
+        match self {
+            Checked::Send { keep: Some(v), .. } => add_fixup(
+                id,
+                Fixup {
+                    keep: vec![v],
+                    then: Vec::new(),
+                },
+            ),
+            Checked::Recv { fx, .. } => add_fixup(id, fx),
+            _ => {}
+        }
+        Ok(Kind::Engine(id))
+    }
+
+    /// Post and wait (the blocking calls): one acquisition of the runtime lock when
+    /// the operation completes at once, no request or fixup table.
+    fn run(self, call: &str) -> R<MPI_Status> {
+        if let Checked::Done(s) = self {
+            return Ok(to_c(&s));
+        }
+        // SAFETY: the user's buffer is MPI's promise; `self` (and its temporaries)
+        // lives until the request has completed, here.
+        let (_, s) = runtime::post_and_wait(call, |rt| unsafe { self.post(rt) })?;
+        if let Checked::Recv { fx, .. } = self {
+            fx.run(s.count as usize);
+        }
+        Ok(to_c(&s))
+    }
+}
+
+/// Check a send; a buffered send is handed to the engine here (it completes
+/// locally: `Checked::Done`).
+unsafe fn check_send(
     call: &str,
     buf: *const c_void,
     count: c_int,
@@ -69,15 +151,18 @@ unsafe fn start_send(
     tag: c_int,
     comm: MPI_Comm,
     mode: Mode,
-) -> R<Kind> {
-    let c = comm_of(call, comm)?;
+) -> R<Checked> {
+    let (to, ctx, me) = state::with_comm(call, comm, |c| {
+        c.check_dest(call, dest)?;
+        let to = (dest != MPI_PROC_NULL).then(|| c.world_rank(dest));
+        Ok((to, c.ctx, c.rank))
+    })?;
     let data = send_data(buf as *const u8, count, dt)?;
     let bytes = data.ptr_len().1;
-    c.check_dest(call, dest)?;
     Comm::check_send_tag(call, tag)?;
-    if dest == MPI_PROC_NULL {
-        return Ok(Kind::Done(Status::empty()));
-    }
+    let Some(to) = to else {
+        return Ok(Checked::Done(Status::empty()));
+    };
     let smode = if mode == Mode::Synchronous {
         SendMode::Synchronous
     } else {
@@ -104,32 +189,75 @@ unsafe fn start_send(
         };
         // SAFETY: the copy's heap block lives in `detached` until the send completes.
         let sb = SendBuf::new(copy.as_ptr(), copy.len());
-        let id = runtime::with(call, |rt| {
-            rt.engine
-                .isend(sb, c.world_rank(dest), c.ctx, c.rank, tag, smode)
-        })?;
+        let id = runtime::with(call, |rt| rt.engine.isend(sb, to, ctx, me, tag, smode))?;
         s.bsend.used += bytes + MPI_BSEND_OVERHEAD;
         s.detached.push((id, Some(copy)));
-        return Ok(Kind::Done(Status::empty()));
+        return Ok(Checked::Done(Status::empty()));
     }
     // SAFETY: MPI's rule: the buffer stays valid and unchanged until completion;
-    // a packed temporary lives in the request's fixup until then.
+    // a packed temporary lives in `keep` until then.
     let (p, n) = data.ptr_len();
     let sb = SendBuf::new(p, n);
-    let id = runtime::with(call, |rt| {
-        rt.engine
-            .isend(sb, c.world_rank(dest), c.ctx, c.rank, tag, smode)
+    let keep = match data {
+        SendData::Packed(v) => Some(v),
+        SendData::Direct(..) => None,
+    };
+    Ok(Checked::Send {
+        sb,
+        to,
+        ctx,
+        me,
+        tag,
+        mode: smode,
+        keep,
+    })
+}
+
+/// Start a send; `Kind::Done` for MPI_PROC_NULL and buffered sends.
+#[allow(clippy::too_many_arguments)]
+unsafe fn start_send(
+    call: &str,
+    buf: *const c_void,
+    count: c_int,
+    dt: MPI_Datatype,
+    dest: c_int,
+    tag: c_int,
+    comm: MPI_Comm,
+    mode: Mode,
+) -> R<Kind> {
+    check_send(call, buf, count, dt, dest, tag, comm, mode)?.start(call)
+}
+
+unsafe fn check_recv(
+    call: &str,
+    buf: *mut c_void,
+    count: c_int,
+    dt: MPI_Datatype,
+    source: c_int,
+    tag: c_int,
+    comm: MPI_Comm,
+) -> R<Checked> {
+    let ctx = state::with_comm(call, comm, |c| {
+        c.check_source(call, source)?;
+        Ok(c.ctx)
     })?;
-    if let SendData::Packed(v) = data {
-        add_fixup(
-            id,
-            Fixup {
-                keep: vec![v],
-                then: Vec::new(),
-            },
-        );
+    let (p, bytes, fx) = recv_target(buf as *mut u8, count, dt)?;
+    Comm::check_recv_tag(call, tag)?;
+    if source == MPI_PROC_NULL {
+        return Ok(Checked::Done(Status::empty()));
     }
-    Ok(Kind::Engine(id))
+    // SAFETY: MPI's rule: the buffer stays valid and untouched until completion;
+    // a temporary lives in the fixup, which unpacks it at completion.
+    let rb = RecvBuf::new(p, bytes);
+    Ok(Checked::Recv {
+        rb,
+        pat: Pattern {
+            ctx,
+            src: source,
+            tag,
+        },
+        fx,
+    })
 }
 
 unsafe fn start_recv(
@@ -141,36 +269,14 @@ unsafe fn start_recv(
     tag: c_int,
     comm: MPI_Comm,
 ) -> R<Kind> {
-    let c = comm_of(call, comm)?;
-    let (p, bytes, fx) = recv_target(buf as *mut u8, count, dt)?;
-    c.check_source(call, source)?;
-    Comm::check_recv_tag(call, tag)?;
-    if source == MPI_PROC_NULL {
-        return Ok(Kind::Done(Status::empty()));
-    }
-    // SAFETY: MPI's rule: the buffer stays valid and untouched until completion;
-    // a temporary lives in the fixup, which unpacks it at completion.
-    let rb = RecvBuf::new(p, bytes);
-    let id = runtime::with(call, |rt| {
-        rt.engine.irecv(
-            rb,
-            Pattern {
-                ctx: c.ctx,
-                src: source,
-                tag,
-            },
-        )
-    })?;
-    add_fixup(id, fx);
-    Ok(Kind::Engine(id))
+    check_recv(call, buf, count, dt, source, tag, comm)?.start(call)
 }
 
 /// Wait for an operation that has no handle; its status.
 fn wait_kind(call: &str, k: Kind) -> R<MPI_Status> {
     match k {
         Kind::Engine(id) => {
-            runtime::progress_until(call, |rt| rt.engine.is_complete(id))?;
-            let s = runtime::with(call, |rt| rt.engine.test(id))?.expect("complete");
+            let s = runtime::post_and_wait(call, |_| Ok(id))?.1;
             crate::dtype::finish(id, s.count as usize);
             Ok(to_c(&s))
         }
@@ -194,8 +300,7 @@ macro_rules! blocking_send {
     ($name:ident, $pname:ident, $mode:expr) => {
         mpi_fn! { comm => fn $name / $pname(buf: *const c_void, count: c_int, datatype: MPI_Datatype, dest: c_int, tag: c_int, comm: MPI_Comm) {
             let call = stringify!($name);
-            let k = start_send(call, buf, count, datatype, dest, tag, comm, $mode)?;
-            wait_kind(call, k).map(|_| ())
+            check_send(call, buf, count, datatype, dest, tag, comm, $mode)?.run(call).map(|_| ())
         }}
     };
 }
@@ -304,8 +409,7 @@ pub unsafe fn start(h: MPI_Request) -> R<()> {
 }
 
 mpi_fn! { comm => fn MPI_Recv / PMPI_Recv(buf: *mut c_void, count: c_int, datatype: MPI_Datatype, source: c_int, tag: c_int, comm: MPI_Comm, status: *mut MPI_Status) {
-    let k = start_recv("MPI_Recv", buf, count, datatype, source, tag, comm)?;
-    let s = wait_kind("MPI_Recv", k)?;
+    let s = check_recv("MPI_Recv", buf, count, datatype, source, tag, comm)?.run("MPI_Recv")?;
     write_status(status, s);
     status_error("MPI_Recv", comm, &s)
 }}

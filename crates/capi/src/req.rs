@@ -108,10 +108,19 @@ pub fn status_error(call: &str, comm: MPI_Comm, s: &MPI_Status) -> R<()> {
 
 /// The engine request to poll for `h`; None when it is complete or inactive.
 fn poll_target(h: MPI_Request) -> R<Option<ReqId>> {
+    poll_target_in(&st(), h)
+}
+
+/// [`poll_target`] of every handle, under one acquisition of the state lock.
+fn poll_targets(hs: &[MPI_Request]) -> R<Vec<Option<ReqId>>> {
+    let s = st();
+    hs.iter().map(|h| poll_target_in(&s, *h)).collect()
+}
+
+fn poll_target_in(s: &crate::state::State, h: MPI_Request) -> R<Option<ReqId>> {
     if h == MPI_REQUEST_NULL {
         return Ok(None);
     }
-    let s = st();
     let o = s
         .reqs
         .get(h)
@@ -174,6 +183,9 @@ unsafe fn complete(h: &mut MPI_Request) -> R<(MPI_Status, MPI_Comm)> {
     };
     // Unpack what a derived-datatype receive (or collective) left in temporaries.
     let fix = |s: &mut crate::state::State, st: &MPI_Status, id: Option<ReqId>| {
+        if s.dt_fixups.is_empty() {
+            return;
+        }
         if let Some(f) = id.and_then(|id| s.dt_fixups.remove(&id)) {
             f.run(bytes_of(st) as usize);
         }
@@ -359,6 +371,52 @@ mpi_fn! { MPI_COMM_WORLD => fn MPI_Test / PMPI_Test(request: *mut MPI_Request, f
     status_error("MPI_Test", comm, &s)
 }}
 
+/// Complete the plain engine requests among those at `idx` (each known to be
+/// complete) under one acquisition of the state and of the runtime lock, where
+/// [`complete`] takes both per request; None for the others (persistent,
+/// generalized, null, already done), which go through [`complete`].
+fn complete_engine_set(
+    call: &str,
+    reqs: &mut [MPI_Request],
+    idx: &[usize],
+) -> R<Vec<Option<(MPI_Status, MPI_Comm)>>> {
+    let mut out = vec![None; idx.len()];
+    let mut s = st();
+    let plain: Vec<(usize, ReqId)> = idx
+        .iter()
+        .enumerate()
+        .filter_map(|(k, &i)| match s.reqs.get(reqs[i]) {
+            Some(ReqObj {
+                kind: Kind::Engine(id),
+                ..
+            }) => Some((k, *id)),
+            _ => None,
+        })
+        .collect();
+    if plain.is_empty() {
+        return Ok(out);
+    }
+    let sts = runtime::with(call, |rt| {
+        plain
+            .iter()
+            .map(|&(_, id)| rt.engine.test(id))
+            .collect::<vmpi::Result<Vec<_>>>()
+    })?;
+    for (&(k, id), st) in plain.iter().zip(sts) {
+        let st = to_c(&st.ok_or_else(|| err(MPI_ERR_INTERN, "completing a pending request"))?);
+        if !s.dt_fixups.is_empty() {
+            if let Some(f) = s.dt_fixups.remove(&id) {
+                f.run(bytes_of(&st) as usize);
+            }
+        }
+        let h = &mut reqs[idx[k]];
+        let comm = s.reqs.remove(*h).map_or(MPI_COMM_WORLD, |o| o.comm);
+        *h = MPI_REQUEST_NULL;
+        out[k] = Some((st, comm));
+    }
+    Ok(out)
+}
+
 /// Complete the requests at `idx`, writing statuses; MPI_ERR_IN_STATUS if any failed
 /// (when `multi`), else that one's error.
 unsafe fn complete_set(
@@ -369,8 +427,12 @@ unsafe fn complete_set(
     slot_of: impl Fn(usize, usize) -> usize,
 ) -> R<()> {
     let mut failed = None;
+    let done = complete_engine_set(call, reqs, idx)?;
     for (k, &i) in idx.iter().enumerate() {
-        let (mut s, comm) = complete(&mut reqs[i])?;
+        let (mut s, comm) = match done[k] {
+            Some(d) => d,
+            None => complete(&mut reqs[i])?,
+        };
         if s.MPI_ERROR != MPI_SUCCESS && failed.is_none() {
             failed = Some((comm, s));
         }
@@ -395,7 +457,7 @@ unsafe fn complete_set(
 mpi_fn! { MPI_COMM_WORLD => fn MPI_Waitall / PMPI_Waitall(count: c_int, array_of_requests: *mut MPI_Request, array_of_statuses: *mut MPI_Status) {
     let reqs = slice_mut(array_of_requests, count, "array_of_requests")?;
     reap()?;
-    let ids = reqs.iter().map(|h| poll_target(*h)).collect::<R<Vec<_>>>()?;
+    let ids = poll_targets(reqs)?;
     wait_until("MPI_Waitall", &ids, true)?;
     let idx: Vec<usize> = (0..reqs.len()).collect();
     complete_set("MPI_Waitall", reqs, &idx, array_of_statuses, |_, i| i)
@@ -406,7 +468,7 @@ mpi_fn! { MPI_COMM_WORLD => fn MPI_Testall / PMPI_Testall(count: c_int, array_of
     let f = out(flag, "flag")?;
     reap()?;
     progress_once("MPI_Testall")?;
-    let ids = reqs.iter().map(|h| poll_target(*h)).collect::<R<Vec<_>>>()?;
+    let ids = poll_targets(reqs)?;
     for id in &ids {
         if !ready(*id)? {
             *f = 0;

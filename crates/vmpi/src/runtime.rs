@@ -87,19 +87,38 @@ impl Runtime {
 
 /// Wait for `req` to complete, polling and backing off; frees it.
 pub fn wait(req: ReqId) -> Result<Status> {
+    post_and_wait("MPI_Wait", |_| Ok(req)).map(|(_, st)| st)
+}
+
+/// Post an operation with `post`, then wait for the request it made to complete,
+/// polling and backing off; frees it. The post and the first polls share one
+/// acquisition of the runtime lock, so an operation that completes at once (an
+/// eager send, a receive whose message is here) takes the lock once: on this
+/// path a locked instruction right after a store into a peer's queue waits for the
+/// store to reach the peer, and is the largest cost of a small message.
+pub fn post_and_wait(
+    call: &str,
+    post: impl FnOnce(&mut Runtime) -> Result<ReqId>,
+) -> Result<(ReqId, Status)> {
+    let mut post = Some(post);
+    let mut req = None;
     let mut backoff = None;
     loop {
         // Poll under one lock acquisition until done or time to yield; another
         // thread gets the lock between rounds.
-        let done = with("MPI_Wait", |rt| {
+        let done = with(call, |rt| {
+            let id = match req {
+                Some(id) => id,
+                None => *req.insert((post.take().expect("posted once"))(rt)?),
+            };
             let b = backoff.get_or_insert(rt.backoff);
-            if let Some(st) = rt.engine.test(req)? {
+            if let Some(st) = rt.engine.test(id)? {
                 return Ok(Some(st));
             }
             for _ in 0..POLLS_PER_LOCK {
                 let progressed = rt.progress()?;
                 if progressed {
-                    if let Some(st) = rt.engine.test(req)? {
+                    if let Some(st) = rt.engine.test(id)? {
                         return Ok(Some(st));
                     }
                     b.reset();
@@ -109,8 +128,8 @@ pub fn wait(req: ReqId) -> Result<Status> {
             }
             Ok(None)
         })?;
-        if let Some(st) = done {
-            return Ok(st);
+        if let (Some(st), Some(id)) = (done, req) {
+            return Ok((id, st));
         }
         if let Some(b) = backoff.as_mut() {
             if b.oversubscribed() || b.spin() {
@@ -123,27 +142,38 @@ pub fn wait(req: ReqId) -> Result<Status> {
 /// Progress passes one waiter makes per acquisition of the runtime lock.
 const POLLS_PER_LOCK: usize = 64;
 
-/// Poll until `cond` holds (checked under the lock after each progress pass).
+/// Poll until `cond` holds (checked under the lock after each progress pass; up to
+/// [`POLLS_PER_LOCK`] passes per acquisition of the lock).
 pub fn progress_until(
     call: &str,
     mut cond: impl FnMut(&mut Runtime) -> Result<bool>,
 ) -> Result<()> {
-    let mut backoff = with(call, |rt| Ok(rt.backoff))?;
+    let mut backoff = None;
     loop {
-        let (done, progressed) = with(call, |rt| {
+        let done = with(call, |rt| {
+            let b = backoff.get_or_insert(rt.backoff);
             if cond(rt)? {
-                return Ok((true, true));
+                return Ok(true);
             }
-            let p = rt.progress()?;
-            Ok((cond(rt)?, p))
+            for _ in 0..POLLS_PER_LOCK {
+                if rt.progress()? {
+                    if cond(rt)? {
+                        return Ok(true);
+                    }
+                    b.reset();
+                } else if b.spin() {
+                    break;
+                }
+            }
+            Ok(false)
         })?;
         if done {
             return Ok(());
         }
-        if progressed {
-            backoff.reset();
-        } else {
-            backoff.idle();
+        if let Some(b) = backoff.as_mut() {
+            if b.oversubscribed() || b.spin() {
+                std::thread::yield_now();
+            }
         }
     }
 }
