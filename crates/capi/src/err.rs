@@ -7,22 +7,52 @@ use std::ffi::c_void;
 use std::fmt;
 use std::os::raw::c_int;
 
+/// An error of a C call. Boxed, so that `R<()>` is one register (see
+/// `vmpi::Error`: a result returned through memory makes the caller wait for the
+/// collective's stores into shared memory).
 #[derive(Debug)]
-pub struct MpiErr {
+pub struct MpiErr(Box<ErrInfo>);
+
+#[derive(Debug)]
+pub struct ErrInfo {
     pub code: c_int,
     pub msg: String,
     /// Raise on this communicator rather than the call's (a request's own).
     pub comm: Option<MPI_Comm>,
 }
 
+impl std::ops::Deref for MpiErr {
+    type Target = ErrInfo;
+    fn deref(&self) -> &ErrInfo {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for MpiErr {
+    fn deref_mut(&mut self) -> &mut ErrInfo {
+        &mut self.0
+    }
+}
+
+impl MpiErr {
+    /// An error raised on `comm`'s handler.
+    pub fn on(comm: MPI_Comm, code: c_int, msg: impl Into<String>) -> MpiErr {
+        MpiErr(Box::new(ErrInfo {
+            code,
+            msg: msg.into(),
+            comm: Some(comm),
+        }))
+    }
+}
+
 pub type R<T> = Result<T, MpiErr>;
 
 pub fn err(code: c_int, msg: impl Into<String>) -> MpiErr {
-    MpiErr {
+    MpiErr(Box::new(ErrInfo {
         code,
         msg: msg.into(),
         comm: None,
-    }
+    }))
 }
 
 pub fn fail<T>(code: c_int, msg: impl Into<String>) -> R<T> {
@@ -31,7 +61,8 @@ pub fn fail<T>(code: c_int, msg: impl Into<String>) -> R<T> {
 
 impl From<vmpi::Error> for MpiErr {
     fn from(e: vmpi::Error) -> Self {
-        err(e.class as c_int, e.message)
+        let class = e.class as c_int;
+        err(class, e.into_message())
     }
 }
 

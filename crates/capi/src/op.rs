@@ -100,7 +100,7 @@ pub fn spec(op: MPI_Op, dt: MPI_Datatype) -> R<RedSpec> {
                     ),
                 );
             };
-            o.check(k).map_err(|e| err(MPI_ERR_OP, e.message))?;
+            o.check(k).map_err(|e| err(MPI_ERR_OP, e.into_message()))?;
             let rep = if direct { Rep::Direct } else { Rep::Dense(k) };
             let elem = if direct {
                 elem_direct

@@ -6,7 +6,7 @@ use crate::consts::*;
 use crate::dtype::{
     add_fixup, check_count, for_comm, out, recv_target, send_data, Fixup, SendData,
 };
-use crate::err::{err, fail, MpiErr, R};
+use crate::err::{err, fail, R};
 use crate::req::{empty_c_status, status_error, to_c, write_status, Kind, ReqObj};
 use crate::state::{self, st};
 use std::ffi::c_void;
@@ -53,9 +53,9 @@ pub struct BsendBuf {
 }
 
 fn comm_of(call: &str, comm: MPI_Comm) -> R<Comm> {
-    state::comm(comm).map_err(|e| MpiErr {
-        msg: format!("{call}: {}", e.msg),
-        ..e
+    state::comm(comm).map_err(|mut e| {
+        e.msg = format!("{call}: {}", e.msg);
+        e
     })
 }
 

@@ -85,23 +85,23 @@ pub unsafe fn write_status(dst: *mut MPI_Status, s: MPI_Status) {
 /// The error a completed operation reports (truncation), raised on `comm`.
 pub fn status_error(call: &str, comm: MPI_Comm, s: &MPI_Status) -> R<()> {
     if s.MPI_ERROR == MPI_ERR_TRUNCATE {
-        return Err(MpiErr {
-            code: MPI_ERR_TRUNCATE,
-            msg: format!(
+        return Err(MpiErr::on(
+            comm,
+            MPI_ERR_TRUNCATE,
+            format!(
                 "{call}: message from rank {} with tag {} truncated to the receive buffer ({} bytes)",
                 s.MPI_SOURCE,
                 s.MPI_TAG,
                 bytes_of(s)
             ),
-            comm: Some(comm),
-        });
+        ));
     }
     if s.MPI_ERROR != MPI_SUCCESS {
-        return Err(MpiErr {
-            code: s.MPI_ERROR,
-            msg: format!("{call}: operation failed"),
-            comm: Some(comm),
-        });
+        return Err(MpiErr::on(
+            comm,
+            s.MPI_ERROR,
+            format!("{call}: operation failed"),
+        ));
     }
     Ok(())
 }
@@ -443,12 +443,9 @@ unsafe fn complete_set(
     }
     match failed {
         Some((comm, s)) => {
-            let e = status_error(call, comm, &s).unwrap_err();
-            Err(MpiErr {
-                code: MPI_ERR_IN_STATUS,
-                msg: e.msg,
-                comm: Some(comm),
-            })
+            let mut e = status_error(call, comm, &s).unwrap_err();
+            e.code = MPI_ERR_IN_STATUS;
+            Err(e)
         }
         None => Ok(()),
     }

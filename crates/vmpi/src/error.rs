@@ -59,18 +59,46 @@ pub enum ErrorClass {
 }
 
 /// An error: its MPI class and a message naming the call and the argument.
+///
+/// Boxed, so that `Result<(), Error>` is one register: a result returned through
+/// memory is stored in parts and loaded whole, and that load cannot take the
+/// stores' data early, so it waits until every older store is in the cache, the
+/// collective's last stores into shared memory included (a peer polls those
+/// lines: each store first takes the line back from it). That wait was most of a
+/// small collective's time on the rank that only publishes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Error {
+pub struct Error(Box<Detail>);
+
+/// What an [`Error`] says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Detail {
     pub class: ErrorClass,
     pub message: String,
 }
 
+impl std::ops::Deref for Error {
+    type Target = Detail;
+    fn deref(&self) -> &Detail {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Error {
+    fn deref_mut(&mut self) -> &mut Detail {
+        &mut self.0
+    }
+}
+
 impl Error {
     pub fn new(class: ErrorClass, message: impl Into<String>) -> Self {
-        Error {
+        Error(Box::new(Detail {
             class,
             message: message.into(),
-        }
+        }))
+    }
+    /// The message, taken out.
+    pub fn into_message(self) -> String {
+        self.0.message
     }
     /// A failure of the machinery below MPI (a syscall, a corrupt peer, the launcher).
     pub fn other(message: impl Into<String>) -> Self {
