@@ -23,7 +23,7 @@ pub mod shm_area;
 pub mod tuning;
 
 pub use sched::{run_blocking, start_nonblocking, CollCtx, Reduction, Sched, B};
-use shm_area::AreaOp;
+use shm_area::{AreaKind, AreaOp};
 
 use crate::comm::Comm;
 use crate::error::{Error, ErrorClass, Result};
@@ -856,11 +856,14 @@ pub unsafe fn scan(
 /// blocking collective on a communicator sets the area up that way).
 pub fn area_now(
     comm: &Comm,
-    fits: impl FnOnce(&shm_area::Area) -> bool,
+    kind: AreaKind,
+    published: usize,
     forced: impl FnOnce(&tuning::Overrides) -> Algo,
 ) -> Option<&shm_area::Area> {
     let area = comm.area()?;
-    if !fits(area) || !tuning::overrides().is_ok_and(|o| forced(&o) == Algo::Auto) {
+    if !area.accepts(kind, published)
+        || !tuning::overrides().is_ok_and(|o| forced(&o) == Algo::Auto)
+    {
         return None;
     }
     comm.skip_call();
@@ -871,7 +874,7 @@ pub fn area_now(
 /// build a schedule).
 pub fn bcast_now(comm: &Comm, buf: &mut [u8], root: i32) -> Option<Result<()>> {
     let call = "MPI_Bcast";
-    let area = area_now(comm, |a| a.fits_bcast(buf.len()), |o| o.bcast)?;
+    let area = area_now(comm, AreaKind::Bcast, buf.len(), |o| o.bcast)?;
     Some(check_root(call, root, area.size()).and_then(|r| area.bcast(call, r, buf)))
 }
 
@@ -884,7 +887,7 @@ pub fn allreduce_now(
     recv: &mut [u8],
 ) -> Option<Result<()>> {
     let call = "MPI_Allreduce";
-    let area = area_now(comm, |a| a.fits(recv.len()), |o| o.allreduce)?;
+    let area = area_now(comm, AreaKind::Allreduce, recv.len(), |o| o.allreduce)?;
     let mut run = || {
         if let Some(m) = send {
             if m.len() != recv.len() {
@@ -912,7 +915,7 @@ pub fn reduce_now(
 ) -> Option<Result<()>> {
     let call = "MPI_Reduce";
     let bytes = send.map(|m| m.len()).or(recv.as_ref().map(|r| r.len()))?;
-    let area = area_now(comm, |a| a.fits(bytes), |o| o.reduce)?;
+    let area = area_now(comm, AreaKind::Reduce, bytes, |o| o.reduce)?;
     let run = || {
         let root = check_root(call, root, area.size())?;
         let me_root = comm.rank as usize == root;
@@ -974,7 +977,7 @@ pub fn gather_now(
         (false, _, Some(m)) => m.len(),
         _ => return None,
     };
-    let area = area_now(comm, |a| a.fits(blk), |_| Algo::Auto)?;
+    let area = area_now(comm, AreaKind::Gather, blk, |_| Algo::Auto)?;
     let run = || {
         let root = check_root(call, root, n)?;
         let recv = recv.filter(|_| me_root);
@@ -1011,7 +1014,7 @@ pub fn scatter_now(
         (false, _, Some(m)) => m.len(),
         _ => return None,
     };
-    let area = area_now(comm, |a| a.fits((n - 1) * blk), |_| Algo::Auto)?;
+    let area = area_now(comm, AreaKind::Scatter, (n - 1) * blk, |_| Algo::Auto)?;
     let run = || {
         let root = check_root(call, root, n)?;
         let send = send.filter(|_| me_root);
@@ -1038,7 +1041,7 @@ pub fn allgather_now(comm: &Comm, send: Option<&[u8]>, recv: &mut [u8]) -> Optio
     let call = "MPI_Allgather";
     let n = comm.size() as usize;
     let blk = recv.len() / n;
-    let area = area_now(comm, |a| a.fits(blk), |_| Algo::Auto)?;
+    let area = area_now(comm, AreaKind::Allgather, blk, |_| Algo::Auto)?;
     let mut run = || {
         even(call, recv.len(), n)?;
         if let Some(m) = send {
@@ -1059,7 +1062,8 @@ pub fn alltoall_now(comm: &Comm, send: Option<&[u8]>, recv: &mut [u8]) -> Option
     // Each rank publishes the blocks for the others.
     let area = area_now(
         comm,
-        |a| a.fits(recv.len() - recv.len() / n.max(1)),
+        AreaKind::Alltoall,
+        recv.len() - recv.len() / n.max(1),
         |o| o.alltoall,
     )?;
     let mut run = || {
@@ -1086,7 +1090,7 @@ pub fn alltoall_now(comm: &Comm, send: Option<&[u8]>, recv: &mut [u8]) -> Option
 pub fn barrier(comm: &Comm) -> Result<()> {
     comm.check_intra("MPI_Barrier")?;
     // Once the shared area is set up, a barrier needs no schedule at all.
-    if let Some(area) = area_now(comm, |a| a.fits(0), |o| o.barrier) {
+    if let Some(area) = area_now(comm, AreaKind::Barrier, 0, |o| o.barrier) {
         return area.barrier("MPI_Barrier");
     }
     let d = comm.domains()?;
