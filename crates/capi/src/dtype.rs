@@ -291,7 +291,7 @@ impl Fixup {
 
 /// Run the fixup of engine request `id`, if it has one.
 pub fn finish(id: vmpi::p2p::ReqId, bytes: usize) {
-    let f = st().dt_fixups.remove(&id);
+    let f = st().take_fixup(id);
     if let Some(f) = f {
         f.run(bytes);
     }

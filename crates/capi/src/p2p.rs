@@ -71,8 +71,8 @@ enum Checked {
         me: c_int,
         tag: c_int,
         mode: SendMode,
-        /// The packed copy of a noncontiguous buffer.
-        keep: Option<Vec<u8>>,
+        /// Keeps the packed copy of a noncontiguous buffer.
+        fx: Fixup,
     },
     Recv {
         rb: RecvBuf,
@@ -85,7 +85,7 @@ enum Checked {
 impl Checked {
     /// # Safety
     /// The buffer must stay valid (and a send buffer unchanged) until the request
-    /// completes: MPI's rule for the caller, and `keep`/`fx` for temporaries.
+    /// completes: MPI's rule for the caller, and `fx` for temporaries.
     unsafe fn post(&self, rt: &mut runtime::Runtime) -> vmpi::Result<vmpi::p2p::ReqId> {
         match self {
             Checked::Send {
@@ -110,16 +110,8 @@ impl Checked {
         // SAFETY: the user's buffer is MPI's promise; temporaries go to the fixup
         // table below and live until the request is finished.
         let id = runtime::with(call, |rt| unsafe { self.post(rt) })?;
-        match self {
-            Checked::Send { keep: Some(v), .. } => add_fixup(
-                id,
-                Fixup {
-                    keep: vec![v],
-                    then: Vec::new(),
-                },
-            ),
-            Checked::Recv { fx, .. } => add_fixup(id, fx),
-            _ => {}
+        if let Checked::Send { fx, .. } | Checked::Recv { fx, .. } = self {
+            add_fixup(id, fx);
         }
         Ok(Kind::Engine(id))
     }
@@ -133,7 +125,7 @@ impl Checked {
         // SAFETY: the user's buffer is MPI's promise; `self` (and its temporaries)
         // lives until the request has completed, here.
         let (_, s) = runtime::post_and_wait(call, |rt| unsafe { self.post(rt) })?;
-        if let Checked::Recv { fx, .. } = self {
+        if let Checked::Send { fx, .. } | Checked::Recv { fx, .. } = self {
             fx.run(s.count as usize);
         }
         Ok(to_c(&s))
@@ -195,13 +187,13 @@ unsafe fn check_send(
         return Ok(Checked::Done(Status::empty()));
     }
     // SAFETY: MPI's rule: the buffer stays valid and unchanged until completion;
-    // a packed temporary lives in `keep` until then.
+    // a packed temporary lives in `fx` until then.
     let (p, n) = data.ptr_len();
     let sb = SendBuf::new(p, n);
-    let keep = match data {
-        SendData::Packed(v) => Some(v),
-        SendData::Direct(..) => None,
-    };
+    let mut fx = Fixup::default();
+    if let SendData::Packed(v) = data {
+        fx.keep.push(v);
+    }
     Ok(Checked::Send {
         sb,
         to,
@@ -209,23 +201,8 @@ unsafe fn check_send(
         me,
         tag,
         mode: smode,
-        keep,
+        fx,
     })
-}
-
-/// Start a send; `Kind::Done` for MPI_PROC_NULL and buffered sends.
-#[allow(clippy::too_many_arguments)]
-unsafe fn start_send(
-    call: &str,
-    buf: *const c_void,
-    count: c_int,
-    dt: MPI_Datatype,
-    dest: c_int,
-    tag: c_int,
-    comm: MPI_Comm,
-    mode: Mode,
-) -> R<Kind> {
-    check_send(call, buf, count, dt, dest, tag, comm, mode)?.start(call)
 }
 
 unsafe fn check_recv(
@@ -258,18 +235,6 @@ unsafe fn check_recv(
         },
         fx,
     })
-}
-
-unsafe fn start_recv(
-    call: &str,
-    buf: *mut c_void,
-    count: c_int,
-    dt: MPI_Datatype,
-    source: c_int,
-    tag: c_int,
-    comm: MPI_Comm,
-) -> R<Kind> {
-    check_recv(call, buf, count, dt, source, tag, comm)?.start(call)
 }
 
 /// Wait for an operation that has no handle; its status.
@@ -313,7 +278,8 @@ macro_rules! nonblocking_send {
     ($name:ident, $pname:ident, $mode:expr) => {
         mpi_fn! { comm => fn $name / $pname(buf: *const c_void, count: c_int, datatype: MPI_Datatype, dest: c_int, tag: c_int, comm: MPI_Comm, request: *mut MPI_Request) {
             let o = out(request, "request")?;
-            let k = start_send(stringify!($name), buf, count, datatype, dest, tag, comm, $mode)?;
+            let call = stringify!($name);
+            let k = check_send(call, buf, count, datatype, dest, tag, comm, $mode)?.start(call)?;
             *o = new_request(k, comm, false);
             Ok(())
         }}
@@ -386,7 +352,7 @@ pub unsafe fn start(h: MPI_Request) -> R<()> {
         }
     };
     let k = match mode {
-        Some(m) => start_send(
+        Some(m) => check_send(
             "MPI_Start",
             buf as *const c_void,
             count,
@@ -396,8 +362,9 @@ pub unsafe fn start(h: MPI_Request) -> R<()> {
             comm,
             m,
         )?,
-        None => start_recv("MPI_Start", buf as *mut c_void, count, dt, peer, tag, comm)?,
-    };
+        None => check_recv("MPI_Start", buf as *mut c_void, count, dt, peer, tag, comm)?,
+    }
+    .start("MPI_Start")?;
     if let Some(ReqObj {
         kind: Kind::Persistent { active, .. },
         ..
@@ -416,15 +383,16 @@ mpi_fn! { comm => fn MPI_Recv / PMPI_Recv(buf: *mut c_void, count: c_int, dataty
 
 mpi_fn! { comm => fn MPI_Irecv / PMPI_Irecv(buf: *mut c_void, count: c_int, datatype: MPI_Datatype, source: c_int, tag: c_int, comm: MPI_Comm, request: *mut MPI_Request) {
     let o = out(request, "request")?;
-    let k = start_recv("MPI_Irecv", buf, count, datatype, source, tag, comm)?;
+    let k = check_recv("MPI_Irecv", buf, count, datatype, source, tag, comm)?.start("MPI_Irecv")?;
     *o = new_request(k, comm, true);
     Ok(())
 }}
 
 mpi_fn! { comm => fn MPI_Sendrecv / PMPI_Sendrecv(sendbuf: *const c_void, sendcount: c_int, sendtype: MPI_Datatype, dest: c_int, sendtag: c_int,
         recvbuf: *mut c_void, recvcount: c_int, recvtype: MPI_Datatype, source: c_int, recvtag: c_int, comm: MPI_Comm, status: *mut MPI_Status) {
-    let r = start_recv("MPI_Sendrecv", recvbuf, recvcount, recvtype, source, recvtag, comm)?;
-    let s = start_send("MPI_Sendrecv", sendbuf, sendcount, sendtype, dest, sendtag, comm, Mode::Standard);
+    let r = check_recv("MPI_Sendrecv", recvbuf, recvcount, recvtype, source, recvtag, comm)?.start("MPI_Sendrecv")?;
+    let s = check_send("MPI_Sendrecv", sendbuf, sendcount, sendtype, dest, sendtag, comm, Mode::Standard)
+        .and_then(|c| c.start("MPI_Sendrecv"));
     let s = match s {
         Ok(s) => s,
         Err(e) => {
@@ -451,8 +419,9 @@ mpi_fn! { comm => fn MPI_Sendrecv_replace / PMPI_Sendrecv_replace(buf: *mut c_vo
         SendData::Direct(p, n) => std::slice::from_raw_parts(p, n).to_vec(),
     };
     let n = copy.len() as c_int;
-    let r = start_recv("MPI_Sendrecv_replace", buf, count, datatype, source, recvtag, comm)?;
-    let s = match start_send("MPI_Sendrecv_replace", copy.as_ptr() as *const c_void, n, MPI_BYTE, dest, sendtag, comm, Mode::Standard) {
+    let r = check_recv("MPI_Sendrecv_replace", buf, count, datatype, source, recvtag, comm)?.start("MPI_Sendrecv_replace")?;
+    let s = match check_send("MPI_Sendrecv_replace", copy.as_ptr() as *const c_void, n, MPI_BYTE, dest, sendtag, comm, Mode::Standard)
+        .and_then(|c| c.start("MPI_Sendrecv_replace")) {
         Ok(s) => s,
         Err(e) => {
             if let Kind::Engine(id) = r {

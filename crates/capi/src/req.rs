@@ -183,10 +183,7 @@ unsafe fn complete(h: &mut MPI_Request) -> R<(MPI_Status, MPI_Comm)> {
     };
     // Unpack what a derived-datatype receive (or collective) left in temporaries.
     let fix = |s: &mut crate::state::State, st: &MPI_Status, id: Option<ReqId>| {
-        if s.dt_fixups.is_empty() {
-            return;
-        }
-        if let Some(f) = id.and_then(|id| s.dt_fixups.remove(&id)) {
+        if let Some(f) = id.and_then(|id| s.take_fixup(id)) {
             f.run(bytes_of(st) as usize);
         }
     };
@@ -270,7 +267,7 @@ pub fn reap() -> R<()> {
     s.detached = keep;
     s.bsend.used -= freed;
     for (id, n) in done {
-        if let Some(f) = s.dt_fixups.remove(&id) {
+        if let Some(f) = s.take_fixup(id) {
             f.run(n);
         }
     }
@@ -404,10 +401,8 @@ fn complete_engine_set(
     })?;
     for (&(k, id), st) in plain.iter().zip(sts) {
         let st = to_c(&st.ok_or_else(|| err(MPI_ERR_INTERN, "completing a pending request"))?);
-        if !s.dt_fixups.is_empty() {
-            if let Some(f) = s.dt_fixups.remove(&id) {
-                f.run(bytes_of(&st) as usize);
-            }
+        if let Some(f) = s.take_fixup(id) {
+            f.run(bytes_of(&st) as usize);
         }
         let h = &mut reqs[idx[k]];
         let comm = s.reqs.remove(*h).map_or(MPI_COMM_WORLD, |o| o.comm);

@@ -179,6 +179,14 @@ pub fn errhandler_of(comm: MPI_Comm) -> Handler {
 }
 
 impl State {
+    /// The fixup of engine request `id`, taken out (no hashing while there are none).
+    pub fn take_fixup(&mut self, id: vmpi::p2p::ReqId) -> Option<crate::dtype::Fixup> {
+        if self.dt_fixups.is_empty() {
+            return None;
+        }
+        self.dt_fixups.remove(&id)
+    }
+
     /// The communicator behind `h`, or MPI_ERR_COMM.
     pub fn comm(&self, h: MPI_Comm) -> R<&CommObj> {
         if self.world.is_none() {

@@ -102,41 +102,16 @@ pub fn post_and_wait(
 ) -> Result<(ReqId, Status)> {
     let mut post = Some(post);
     let mut req = None;
-    let mut backoff = None;
-    loop {
-        // Poll under one lock acquisition until done or time to yield; another
-        // thread gets the lock between rounds.
-        let done = with(call, |rt| {
-            let id = match req {
-                Some(id) => id,
-                None => *req.insert((post.take().expect("posted once"))(rt)?),
-            };
-            let b = backoff.get_or_insert(rt.backoff);
-            if let Some(st) = rt.engine.test(id)? {
-                return Ok(Some(st));
-            }
-            for _ in 0..POLLS_PER_LOCK {
-                let progressed = rt.progress()?;
-                if progressed {
-                    if let Some(st) = rt.engine.test(id)? {
-                        return Ok(Some(st));
-                    }
-                    b.reset();
-                } else if b.spin() {
-                    break;
-                }
-            }
-            Ok(None)
-        })?;
-        if let (Some(st), Some(id)) = (done, req) {
-            return Ok((id, st));
-        }
-        if let Some(b) = backoff.as_mut() {
-            if b.oversubscribed() || b.spin() {
-                std::thread::yield_now();
-            }
-        }
-    }
+    let mut done = None;
+    progress_until(call, |rt| {
+        let id = match req {
+            Some(id) => id,
+            None => *req.insert((post.take().expect("posted once"))(rt)?),
+        };
+        done = rt.engine.test(id)?.map(|st| (id, st));
+        Ok(done.is_some())
+    })?;
+    Ok(done.expect("complete"))
 }
 
 /// Progress passes one waiter makes per acquisition of the runtime lock.
