@@ -493,10 +493,10 @@ pub fn alltoallv_pairwise(s: &mut Sched, n: usize, me: usize, send: &[B], recv: 
     }
 }
 
-/// All sends and receives posted at once (alltoallv/w: the blocks may differ
-/// wildly in size, so no step waits for a slow pair).
+/// All sends and receives posted at once, this rank's own block copied while they
+/// run (alltoallv/w, whose blocks may differ wildly in size, and alltoall on small
+/// communicators: no step waits for a slow or descheduled pair).
 pub fn alltoallv_scattered(s: &mut Sched, n: usize, me: usize, send: &[B], recv: &[B]) {
-    s.copy(send[me], recv[me]);
     for k in 1..n {
         let from = (me + n - k) % n;
         if recv[from].len > 0 {
@@ -509,6 +509,7 @@ pub fn alltoallv_scattered(s: &mut Sched, n: usize, me: usize, send: &[B], recv:
             s.send(to, send[to]);
         }
     }
+    s.copy(send[me], recv[me]);
     s.fence();
 }
 

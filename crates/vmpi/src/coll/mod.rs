@@ -504,10 +504,14 @@ pub unsafe fn alltoall(cc: CollCtx, send: Option<Raw>, recv: RawMut) -> Result<S
     }
     match tuning::alltoall(&o, blk, n) {
         Algo::Bruck => algos::alltoall_bruck(&mut s, n, me, sb, rb, blk),
-        _ => {
+        a => {
             let sbl: Vec<B> = (0..n).map(|i| sb.sub(i * blk, blk)).collect();
             let rbl: Vec<B> = (0..n).map(|i| rb.sub(i * blk, blk)).collect();
-            algos::alltoallv_pairwise(&mut s, n, me, &sbl, &rbl);
+            if a == Algo::Scattered {
+                algos::alltoallv_scattered(&mut s, n, me, &sbl, &rbl);
+            } else {
+                algos::alltoallv_pairwise(&mut s, n, me, &sbl, &rbl);
+            }
         }
     }
     Ok(s)

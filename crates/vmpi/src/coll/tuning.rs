@@ -8,7 +8,7 @@
 //! | bcast | binomial if bytes < 12 KiB or p < 8, else scatter_allgather; two-level across domains when bytes < 512 KiB | `VMPI_BCAST_ALGO=binomial\|scatter_allgather\|two_level` |
 //! | reduce | binomial; two-level across domains (commutative ops) | `VMPI_REDUCE_ALGO=binomial\|two_level` |
 //! | allreduce | recursive_doubling if bytes ≤ 2 KiB, the op does not commute, or count < pof2(p); else rabenseifner; two-level across domains when bytes ≤ 64 KiB (commutative ops) | `VMPI_ALLREDUCE_ALGO=recursive_doubling\|rabenseifner\|ring\|two_level` |
-//! | alltoall | bruck if block ≤ 256 B and p ≥ 8, else pairwise | `VMPI_ALLTOALL_ALGO=bruck\|pairwise` |
+//! | alltoall | bruck if block ≤ 256 B and p ≥ 8; scattered (every exchange posted at once) if p ≤ 8; else pairwise | `VMPI_ALLTOALL_ALGO=bruck\|scattered\|pairwise` |
 //! | gather(v), scatter(v) | linear | — |
 //! | allgather(v) | ring | — |
 //! | alltoallv/w | all posted at once | — |
@@ -38,6 +38,7 @@ pub enum Algo {
     Ring,
     Bruck,
     Pairwise,
+    Scattered,
     TwoLevel,
 }
 
@@ -82,7 +83,11 @@ pub const PARAMS: &[(&str, &[(&str, Algo)])] = &[
     ),
     (
         "VMPI_ALLTOALL_ALGO",
-        &[("bruck", Algo::Bruck), ("pairwise", Algo::Pairwise)],
+        &[
+            ("bruck", Algo::Bruck),
+            ("pairwise", Algo::Pairwise),
+            ("scattered", Algo::Scattered),
+        ],
     ),
 ];
 
@@ -198,8 +203,9 @@ pub fn allreduce(
 
 pub fn alltoall(o: &Overrides, block: usize, p: usize) -> Algo {
     match o.alltoall {
-        Algo::Bruck | Algo::Pairwise => o.alltoall,
+        Algo::Bruck | Algo::Pairwise | Algo::Scattered => o.alltoall,
         _ if block <= 256 && p >= 8 => Algo::Bruck,
+        _ if p <= 8 => Algo::Scattered,
         _ => Algo::Pairwise,
     }
 }
@@ -234,6 +240,7 @@ mod tests {
         let singles = vec![vec![0], vec![1]];
         assert_eq!(barrier(&a, Some(&singles)), Algo::Dissemination);
         assert_eq!(alltoall(&a, 8, 9), Algo::Bruck);
-        assert_eq!(alltoall(&a, 8, 4), Algo::Pairwise);
+        assert_eq!(alltoall(&a, 8, 4), Algo::Scattered);
+        assert_eq!(alltoall(&a, 1 << 20, 16), Algo::Pairwise);
     }
 }
