@@ -44,7 +44,7 @@ fn mpit_cvars_from_the_environment() {
                 .args(["-genv", "MV2_SMP_EAGERSIZE", "8192", "VMPI_YIELD=never"])
                 .arg(exe)
                 .env_remove("VMPI_TCP_EAGERSIZE")
-                .env_remove("VMPI_CMA_SPLIT_MIN")
+                .env_remove("VMPI_UNEXPECTED_LIMIT")
                 .env("LD_LIBRARY_PATH", &lib));
             check_pass(&o, n, &exe.display().to_string());
         }

@@ -29,8 +29,11 @@ pub struct Config {
     /// `MV2_CONT_USE_IPC`: use shared memory between ranks in different containers.
     pub cont_use_ipc: bool,
     /// `VMPI_CMA_SPLIT_MIN`: CMA messages at least this large are copied half by the
-    /// receiver and half by the sender (0: the receiver copies everything).
-    pub cma_split_min: usize,
+    /// receiver and half by the sender (0: the receiver copies everything). None:
+    /// [`AUTO_CMA_SPLIT_MIN`] where every rank on the kernel has a core, off where
+    /// ranks outnumber cores (a sender sharing a core with others, or sending to
+    /// several receivers, is the bottleneck when it copies halves for each).
+    pub cma_split_min: Option<usize>,
     /// `VMPI_CMA_MIN`: shm rendezvous messages smaller than this use the pipelined
     /// copy through the region even where CMA works (pinning pages costs more).
     pub cma_min: usize,
@@ -62,6 +65,9 @@ pub struct Param {
     pub meaning: &'static str,
 }
 
+/// `VMPI_CMA_SPLIT_MIN` when unset and every rank on the kernel has a core.
+pub const AUTO_CMA_SPLIT_MIN: usize = 128 << 10;
+
 pub const PARAMS: &[Param] = &[
     Param { name: "MV2_USE_SHARED_MEM", default: "1", meaning: "use shared memory between ranks that share /dev/shm; 0 sends everything over TCP" },
     Param { name: "MV2_SMP_USE_CMA", default: "1", meaning: "use Cross Memory Attach (process_vm_readv) for large shared-memory messages" },
@@ -71,7 +77,7 @@ pub const PARAMS: &[Param] = &[
     Param { name: "MV2_VIRT_IVSHMEM_DEVICE", default: "", meaning: "IVSHMEM device to use: not available in this version (setting it is an error)" },
     Param { name: "VMPI_TCP_EAGERSIZE", default: "65536", meaning: "largest message sent eagerly over TCP" },
     Param { name: "VMPI_CMA_MIN", default: "0", meaning: "shm rendezvous messages below this size use the pipelined copy even where CMA works" },
-    Param { name: "VMPI_CMA_SPLIT_MIN", default: "128K", meaning: "CMA messages at least this large are copied half by each side (0: receiver copies all)" },
+    Param { name: "VMPI_CMA_SPLIT_MIN", default: "auto", meaning: "CMA messages at least this large are copied half by each side (0: receiver copies all; auto: 128K, off when ranks outnumber cores)" },
     Param { name: "VMPI_SHM_RING_SIZE", default: "auto", meaning: "bytes per shared-memory queue (power of two, 16K..64M); auto fits the region in half of the free /dev/shm" },
     Param { name: "VMPI_SHM_DIR", default: "/dev/shm", meaning: "directory of shared-memory probe files and regions" },
     Param { name: "VMPI_COLL_SHM_SIZE", default: "auto", meaning: "blocking collectives on a communicator inside one shm domain go through its shared collective area when each rank publishes at most this many bytes (0: never; auto: 64K on 2 ranks (bcast, scatter, allgather, alltoall and reduce up to 32K), else 1M / ranks between 4K and 256K; a bcast on 3 or more ranks goes in pieces of this size up to 1M)" },
@@ -134,7 +140,7 @@ impl Config {
             smp_eager_size: 16384,
             cont_use_ipc: true,
             tcp_eager_size: 65536,
-            cma_split_min: 128 << 10,
+            cma_split_min: None,
             cma_min: 0,
             shm_ring_size: None,
             shm_dir: PathBuf::from("/dev/shm"),
@@ -169,7 +175,8 @@ impl Config {
                     ))
                 }
                 "VMPI_TCP_EAGERSIZE" => c.tcp_eager_size = parse_size(&k, &v)? as usize,
-                "VMPI_CMA_SPLIT_MIN" => c.cma_split_min = parse_size(&k, &v)? as usize,
+                "VMPI_CMA_SPLIT_MIN" if v.trim() == "auto" => c.cma_split_min = None,
+                "VMPI_CMA_SPLIT_MIN" => c.cma_split_min = Some(parse_size(&k, &v)? as usize),
                 "VMPI_CMA_MIN" => c.cma_min = parse_size(&k, &v)? as usize,
                 "VMPI_COLL_SHM_SIZE" => {
                     let s = parse_size(&k, &v)?;

@@ -3,7 +3,7 @@
 //! every call takes. Also the blocking wait loop with its backoff.
 
 use crate::bootstrap::{jobkey, Bootstrap};
-use crate::config::Config;
+use crate::config::{Config, AUTO_CMA_SPLIT_MIN};
 use crate::error::{Error, ErrorClass, Result};
 use crate::locality::{probe, Channel, Cma, Evidence, Map, Policy, View};
 use crate::p2p::backoff::Backoff;
@@ -283,6 +283,18 @@ fn setup() -> Result<Runtime> {
             pid: evidence[r].pid as i32,
         })
         .collect();
+    let (ranks_here, cores) = (
+        Map::ranks_on_kernel(&evidence, me),
+        Map::cores_on_kernel(&evidence, me),
+    );
+    // Oversubscribed, a split rendezvous waits for a sender that may not be
+    // running: 4 ranks on 2 cores, scatter 128-512 KiB and alltoall 128 KiB-1 MiB
+    // ran 10-30% faster with the receiver copying everything.
+    let cma_split_min = cfg.cma_split_min.unwrap_or(if ranks_here > cores {
+        0
+    } else {
+        AUTO_CMA_SPLIT_MIN
+    });
     let engine = Engine::new(
         me,
         peers,
@@ -290,14 +302,10 @@ fn setup() -> Result<Runtime> {
         cfg.smp_eager_size,
         cfg.tcp_eager_size,
         cfg.unexpected_limit,
-        cfg.cma_split_min,
+        cma_split_min,
         cfg.cma_min,
     );
-    let backoff = Backoff::policy(
-        cfg.yield_mode,
-        Map::ranks_on_kernel(&evidence, me),
-        Map::cores_on_kernel(&evidence, me),
-    );
+    let backoff = Backoff::policy(cfg.yield_mode, ranks_here, cores);
     if cfg.verbose && me == 0 {
         eprint!("{}", describe(&map, &evidence));
     }

@@ -96,10 +96,10 @@ int main(int argc, char **argv) {
         CHECK(v == 65536, "VMPI_TCP_EAGERSIZE reads the default %d", v);
         MPI_T_cvar_handle_free(&h);
 
-        int split = find("VMPI_CMA_SPLIT_MIN");
-        CODE(MPI_T_cvar_handle_alloc(split, NULL, &h, &count), MPI_SUCCESS);
+        int lim = find("VMPI_UNEXPECTED_LIMIT");
+        CODE(MPI_T_cvar_handle_alloc(lim, NULL, &h, &count), MPI_SUCCESS);
         CODE(MPI_T_cvar_read(h, &v), MPI_SUCCESS);
-        CHECK(v == 128 * 1024, "VMPI_CMA_SPLIT_MIN reads %d (128K)", v);
+        CHECK(v == 4 << 20, "VMPI_UNEXPECTED_LIMIT reads %d (4M)", v);
         MPI_T_cvar_handle_free(&h);
 
         int y = find("VMPI_YIELD");
