@@ -89,7 +89,7 @@ pub const PARAMS: &[Param] = &[
     Param { name: "VMPI_BCAST_ALGO", default: "auto", meaning: "binomial | scatter_allgather | two_level" },
     Param { name: "VMPI_REDUCE_ALGO", default: "auto", meaning: "binomial | two_level" },
     Param { name: "VMPI_ALLREDUCE_ALGO", default: "auto", meaning: "recursive_doubling | rabenseifner | ring | two_level" },
-    Param { name: "VMPI_ALLTOALL_ALGO", default: "auto", meaning: "bruck | pairwise" },
+    Param { name: "VMPI_ALLTOALL_ALGO", default: "auto", meaning: "bruck | scattered | pairwise" },
 ];
 
 /// Parse a boolean the way MVAPICH2 users write them.
