@@ -52,11 +52,7 @@ fn with_intra<T>(call: &str, comm: MPI_Comm, f: impl FnOnce(&Comm) -> R<T>) -> R
 /// collective name without the I- prefix) may take the communicator's shared
 /// collective area; nonblocking ones always run a schedule.
 fn cc(c: &Comm, call: &str) -> CollCtx {
-    if call.starts_with("MPI_I") {
-        c.coll()
-    } else {
-        c.coll_blocking()
-    }
+    c.coll_for(!call.starts_with("MPI_I"))
 }
 
 fn root_ok(c: &Comm, root: c_int) -> R<()> {

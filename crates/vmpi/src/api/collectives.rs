@@ -191,14 +191,7 @@ mod build {
     pub unsafe fn barrier(c: &Comm, blocking: bool) -> Result<Sched> {
         c.check_intra("MPI_Barrier")?;
         let d = c.domains()?;
-        coll::barrier_sched(
-            if blocking {
-                c.coll_blocking()
-            } else {
-                c.coll()
-            },
-            Some(&d),
-        )
+        coll::barrier_sched(c.coll_for(blocking), Some(&d))
     }
     pub unsafe fn bcast<T: Equivalence>(
         c: &Comm,
@@ -209,11 +202,7 @@ mod build {
         c.check_intra("MPI_Bcast")?;
         let d = c.domains()?;
         coll::bcast(
-            if blocking {
-                c.coll_blocking()
-            } else {
-                c.coll()
-            },
+            c.coll_for(blocking),
             RawMut::of(bytes_mut(buf)),
             root,
             Some(&d),
@@ -228,11 +217,7 @@ mod build {
     ) -> Result<Sched> {
         c.check_intra("MPI_Gather")?;
         coll::gather(
-            if blocking {
-                c.coll_blocking()
-            } else {
-                c.coll()
-            },
+            c.coll_for(blocking),
             send.raw(),
             recv.map(|r| RawMut::of(bytes_mut(r))),
             root,
@@ -248,11 +233,7 @@ mod build {
         c.check_intra("MPI_Gatherv")?;
         let r = recv.map(|(b, cn, d)| (RawMut::of(bytes_mut(b)), elems::<T>(cn), elems::<T>(d)));
         coll::gatherv(
-            if blocking {
-                c.coll_blocking()
-            } else {
-                c.coll()
-            },
+            c.coll_for(blocking),
             send.raw(),
             r.as_ref().map(|(b, cn, d)| (*b, &cn[..], &d[..])),
             root,
@@ -268,11 +249,7 @@ mod build {
     ) -> Result<Sched> {
         c.check_intra("MPI_Scatter")?;
         coll::scatter(
-            if blocking {
-                c.coll_blocking()
-            } else {
-                c.coll()
-            },
+            c.coll_for(blocking),
             send.map(|s| Raw::of(bytes(s))),
             recv.map(|r| RawMut::of(bytes_mut(r))),
             root,
@@ -288,11 +265,7 @@ mod build {
         c.check_intra("MPI_Scatterv")?;
         let s = send.map(|(b, cn, d)| (Raw::of(bytes(b)), elems::<T>(cn), elems::<T>(d)));
         coll::scatterv(
-            if blocking {
-                c.coll_blocking()
-            } else {
-                c.coll()
-            },
+            c.coll_for(blocking),
             s.as_ref().map(|(b, cn, d)| (*b, &cn[..], &d[..])),
             recv.map(|r| RawMut::of(bytes_mut(r))),
             root,
@@ -307,11 +280,7 @@ mod build {
     ) -> Result<Sched> {
         c.check_intra("MPI_Allgather")?;
         coll::allgather(
-            if blocking {
-                c.coll_blocking()
-            } else {
-                c.coll()
-            },
+            c.coll_for(blocking),
             send.raw(),
             RawMut::of(bytes_mut(recv)),
         )
@@ -326,11 +295,7 @@ mod build {
     ) -> Result<Sched> {
         c.check_intra("MPI_Allgatherv")?;
         coll::allgatherv(
-            if blocking {
-                c.coll_blocking()
-            } else {
-                c.coll()
-            },
+            c.coll_for(blocking),
             send.raw(),
             RawMut::of(bytes_mut(recv)),
             &elems::<T>(counts),
@@ -346,11 +311,7 @@ mod build {
     ) -> Result<Sched> {
         c.check_intra("MPI_Alltoall")?;
         coll::alltoall(
-            if blocking {
-                c.coll_blocking()
-            } else {
-                c.coll()
-            },
+            c.coll_for(blocking),
             send.raw(),
             RawMut::of(bytes_mut(recv)),
         )
@@ -370,11 +331,7 @@ mod build {
         let (sc, sd) = (elems::<T>(sc), elems::<T>(sd));
         let s = send.raw().map(|r| (r, &sc[..], &sd[..]));
         coll::alltoallv(
-            if blocking {
-                c.coll_blocking()
-            } else {
-                c.coll()
-            },
+            c.coll_for(blocking),
             s,
             (
                 RawMut::of(bytes_mut(recv)),
@@ -397,11 +354,7 @@ mod build {
     ) -> Result<Sched> {
         c.check_intra("MPI_Alltoallw")?;
         coll::alltoallv(
-            if blocking {
-                c.coll_blocking()
-            } else {
-                c.coll()
-            },
+            c.coll_for(blocking),
             send.raw().map(|r| (r, sc, sd)),
             (RawMut::of(recv), rc, rd),
             "MPI_Alltoallw",
@@ -418,11 +371,7 @@ mod build {
         c.check_intra("MPI_Reduce")?;
         let d = c.domains()?;
         coll::reduce(
-            if blocking {
-                c.coll_blocking()
-            } else {
-                c.coll()
-            },
+            c.coll_for(blocking),
             red::<T>(op)?,
             send.raw(),
             recv.map(|r| RawMut::of(bytes_mut(r))),
@@ -440,11 +389,7 @@ mod build {
         c.check_intra("MPI_Allreduce")?;
         let d = c.domains()?;
         coll::allreduce(
-            if blocking {
-                c.coll_blocking()
-            } else {
-                c.coll()
-            },
+            c.coll_for(blocking),
             red::<T>(op)?,
             send.raw(),
             RawMut::of(bytes_mut(recv)),
@@ -461,11 +406,7 @@ mod build {
     ) -> Result<Sched> {
         c.check_intra("MPI_Reduce_scatter")?;
         coll::reduce_scatter(
-            if blocking {
-                c.coll_blocking()
-            } else {
-                c.coll()
-            },
+            c.coll_for(blocking),
             red::<T>(op)?,
             send.raw(),
             RawMut::of(bytes_mut(recv)),
@@ -487,11 +428,7 @@ mod build {
             Input::Buf(s) => s.len() / n,
         } * std::mem::size_of::<T>();
         coll::reduce_scatter_block(
-            if blocking {
-                c.coll_blocking()
-            } else {
-                c.coll()
-            },
+            c.coll_for(blocking),
             red::<T>(op)?,
             send.raw(),
             RawMut::of(bytes_mut(recv)),
@@ -508,11 +445,7 @@ mod build {
     ) -> Result<Sched> {
         c.check_intra(if exclusive { "MPI_Exscan" } else { "MPI_Scan" })?;
         coll::scan(
-            if blocking {
-                c.coll_blocking()
-            } else {
-                c.coll()
-            },
+            c.coll_for(blocking),
             red::<T>(op)?,
             send.raw(),
             RawMut::of(bytes_mut(recv)),

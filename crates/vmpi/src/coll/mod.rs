@@ -1099,5 +1099,5 @@ pub fn barrier(comm: &Comm) -> Result<()> {
     }
     let d = comm.domains()?;
     // SAFETY: a barrier has no user buffers.
-    run_blocking(unsafe { barrier_sched(comm.coll_blocking(), Some(&d))? })
+    run_blocking(unsafe { barrier_sched(comm.coll_for(true), Some(&d))? })
 }

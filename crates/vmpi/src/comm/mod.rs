@@ -142,11 +142,11 @@ impl Comm {
         );
     }
 
-    /// [`coll`](Self::coll) for a blocking call: it may run through the
-    /// communicator's shared collective area instead of a schedule.
-    pub fn coll_blocking(&self) -> CollCtx {
+    /// [`coll`](Self::coll) for a blocking or nonblocking call: a blocking one may
+    /// run through the communicator's shared collective area instead of a schedule.
+    pub fn coll_for(&self, blocking: bool) -> CollCtx {
         CollCtx {
-            blocking: true,
+            blocking,
             ..self.coll()
         }
     }
