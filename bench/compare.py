@@ -12,7 +12,7 @@ the seed-004 baseline does), and writes into OUT (default results/<date>-<scenar
   summary.md                          one table per benchmark: best of runs per size
                                       and ratio vmpi / best peer
   plots/<bench>-np<N>.png             the same as a plot (matplotlib)
-  best.json                           the tables as data
+  best.json, median.json              the tables as data: best and median of runs
 
   bench/compare.py                       # what `make bench` runs
   bench/compare.py --scenario tcp        # vmpi MV2_USE_SHARED_MEM=0 vs the peers' TCP paths
@@ -35,6 +35,7 @@ import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -262,13 +263,14 @@ def summarize(out):
     libs = meta["libs"]
     cores = int(meta["host"].rsplit(",", 1)[1].split()[0]) if "," in meta["host"] else 1
     files = sorted(glob.glob(os.path.join(out, "raw", "*.txt")))
-    series = {}  # (bench, np) -> lib -> {"runs": n, "bad": [status], "best": {size: v}}
+    # (bench, np) -> lib -> {"runs": n, "bad": [status], "best": {size: v}, "all": {size: [v]}}
+    series = {}
     for f in files:
         m = re.match(r"(.+)-np(\d+)-(\w+)-(\d+)\.txt$", os.path.basename(f))
         if not m:
             continue
         bench, np, lib = m.group(1), int(m.group(2)), m.group(3)
-        d = series.setdefault((bench, np), {}).setdefault(lib, {"runs": 0, "bad": [], "best": {}})
+        d = series.setdefault((bench, np), {}).setdefault(lib, {"runs": 0, "bad": [], "best": {}, "all": {}})
         st = f[:-4] + ".status"
         if os.path.exists(st):
             d["bad"].append(open(st).read().strip())
@@ -281,6 +283,10 @@ def summarize(out):
                 continue
             old = d["best"].get(s)
             d["best"][s] = v if old is None else (max(old, v) if hib else min(old, v))
+            d["all"].setdefault(s, []).append(v)
+    for libs_of in series.values():
+        for d in libs_of.values():
+            d["median"] = {s: statistics.median(v) for s, v in d["all"].items()}
     order = list(BENCHES)
     keys = sorted(series, key=lambda k: (order.index(k[0]) if k[0] in order else 99, k[1]))
     md = [f"# vmpi vs MPICH and Open MPI: scenario `{meta['scenario']}`\n",
@@ -288,11 +294,12 @@ def summarize(out):
           f"- machine: {meta['host']}; load average before: {' '.join(meta['load_before'])}",
           f"- {meta['runs']} interleaved runs per library, best per size (lowest latency, "
           f"highest bandwidth); ratio = vmpi / best peer of that size "
-          f"(latency: < 1 means vmpi is faster; bandwidth: > 1 means vmpi is faster)",
+          f"(latency: < 1 means vmpi is faster; bandwidth: > 1 means vmpi is faster); "
+          f"medians = the same ratio from each library's median over its runs",
           f"- command lines: setup.txt; load before every run: runs.log\n"]
     plots = os.path.join(out, "plots")
     os.makedirs(plots, exist_ok=True)
-    data = {}
+    data, medians = {}, {}
     worst = []
     for bench, np in keys:
         libd = series[(bench, np)]
@@ -314,7 +321,7 @@ def summarize(out):
             head.append(label)
         peers = [l for l in present if l != "vmpi"]
         if "vmpi" in present and peers:
-            head.append("vmpi / best peer")
+            head += ["vmpi / best peer", "medians"]
         rows, ratios = [], {}
         for s in sizes:
             cells = [human(s)]
@@ -329,9 +336,12 @@ def summarize(out):
                     r = a / b
                     ratios[s] = r
                     cells.append(f"**{r:.2f}**" if (r < 0.9 if hib else r > 1.1) else f"{r:.2f}")
-                    worst.append(((1 / r if hib else r), bench, np, s))
+                    rm = median_ratio(libd, peers, s, hib)
+                    cells.append("-" if rm is None else f"{rm:.2f}")
+                    worst.append(((1 / r if hib else r), bench, np, s,
+                                  None if rm is None else (1 / rm if hib else rm)))
                 else:
-                    cells.append("-")
+                    cells += ["-", "-"]
             rows.append(cells)
         metric = BENCHES.get(bench, ("", "", "value"))[2]
         md.append(f"## {bench}, {np} ranks: {metric}, {'higher' if hib else 'lower'} is better\n")
@@ -341,19 +351,33 @@ def summarize(out):
         md += ["| " + " | ".join(c) + " |" for c in rows]
         md += [""] + [f"{n}  " for n in dict.fromkeys(notes)] + [""]
         data[f"{bench}-np{np}"] = {l: {str(s): v for s, v in libd[l]["best"].items()} for l in present}
+        medians[f"{bench}-np{np}"] = {l: {str(s): v for s, v in libd[l]["median"].items()}
+                                      for l in present}
         plot(os.path.join(plots, f"{bench}-np{np}.png"), bench, np, metric, hib, libd, present,
              ratios, meta["scenario"], np > cores)
     worst.sort(reverse=True)
     if worst:
         md.append("## Where vmpi is furthest behind the best peer\n")
-        md.append(", ".join(f"{b} np{n} {human(s)}: x{w:.2f}"
-                            for w, b, n, s in worst[:12]) + "  ")
-        md.append("(factor by which the best peer is faster)\n")
+        md.append(", ".join(f"{b} np{n} {human(s)}: x{w:.2f}" + ("" if m is None else f" (medians x{m:.2f})")
+                            for w, b, n, s, m in worst[:12]) + "  ")
+        md.append("(factor by which the best peer is faster: best of runs, and in brackets the "
+                  "median of vmpi's runs against the best peer's median)\n")
     with open(os.path.join(out, "summary.md"), "w") as f:
         f.write("\n".join(md) + "\n")
     with open(os.path.join(out, "best.json"), "w") as f:
         json.dump(data, f, indent=1)
+    with open(os.path.join(out, "median.json"), "w") as f:
+        json.dump(medians, f, indent=1)
     return "\n".join(md)
+
+
+def median_ratio(libd, peers, s, hib):
+    """vmpi's median over runs against the best peer's median at size s, or None."""
+    a = libd["vmpi"]["median"].get(s)
+    pm = [libd[l]["median"][s] for l in peers if s in libd[l]["median"]]
+    if not a or not pm:
+        return None
+    return a / (max(pm) if hib else min(pm))
 
 
 DOC_SIZES = [8, 1 << 10, 64 << 10, 1 << 20]
