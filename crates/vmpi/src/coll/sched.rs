@@ -517,6 +517,7 @@ impl Sched {
                 Step::Send { peer, b } => {
                     let p = self.ptr(b)?;
                     let piece = self.seg.piece(b.len);
+                    let busy = self.round_has_other_work(self.pc);
                     let mut off = 0;
                     loop {
                         let len = piece.min(b.len - off);
@@ -524,8 +525,9 @@ impl Sched {
                         // `ptr`), kept unchanged until the fence after this send
                         // (schedules never write a buffer in the round that sends it).
                         let req = unsafe {
+                            let buf = SendBuf::new(p.add(off), len);
                             engine.isend(
-                                SendBuf::new(p.add(off), len),
+                                if busy { buf.busy() } else { buf },
                                 self.cc.group[peer],
                                 self.cc.ctx,
                                 self.cc.rank as i32,
@@ -597,6 +599,17 @@ impl Sched {
             }
             self.pc += 1;
         }
+    }
+
+    /// After the send at step `at`, does its round copy, reduce or send again
+    /// (work this rank does while the message is in flight; steps before it are
+    /// done by then)? Then the send is marked busy: its receiver pulls it whole
+    /// rather than wait for this rank to write half (see `SendBuf::busy`).
+    fn round_has_other_work(&self, at: usize) -> bool {
+        self.steps[at + 1..]
+            .iter()
+            .take_while(|s| !matches!(s, Step::Fence))
+            .any(|s| !matches!(s, Step::Recv { .. }))
     }
 
     fn check(&self, st: Status, expected: usize) -> Result<()> {

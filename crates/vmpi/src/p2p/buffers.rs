@@ -10,6 +10,8 @@ use crate::transport::PayloadRef;
 pub struct SendBuf {
     ptr: *const u8,
     len: usize,
+    /// The sender has other work while this message goes (see [`SendBuf::busy`]).
+    busy: bool,
 }
 
 /// A buffer a pending receive writes into.
@@ -32,7 +34,24 @@ impl SendBuf {
     /// # Safety
     /// `ptr..ptr+len` must stay readable and unchanged until the operation completes.
     pub unsafe fn new(ptr: *const u8, len: usize) -> SendBuf {
-        SendBuf { ptr, len }
+        SendBuf {
+            ptr,
+            len,
+            busy: false,
+        }
+    }
+
+    /// Mark the sender as busy while this message goes: a collective's root that
+    /// copies its own block, or sends to several ranks, after posting this send.
+    /// The receiver then pulls the whole message instead of asking this rank to
+    /// write half of it, which would wait for the copy (2 ranks, scatter and
+    /// alltoall 512 KiB-1 MiB).
+    pub fn busy(self) -> SendBuf {
+        SendBuf { busy: true, ..self }
+    }
+
+    pub fn is_busy(&self) -> bool {
+        self.busy
     }
 
     pub fn len(&self) -> usize {

@@ -13,7 +13,7 @@
 //! The engine never blocks; callers poll [`Engine::progress`] and back off.
 
 use super::buffers::{RecvBuf, SendBuf};
-use super::header::{Header, Kind, FLAG_SYNC};
+use super::header::{Header, Kind, FLAG_SENDER_BUSY, FLAG_SYNC};
 use super::matching::{Held, Pattern, Posted, Queues, Unexpected};
 use super::request::{Phase, ReqId, Request, Requests, Status};
 use crate::error::{Error, ErrorClass, Result};
@@ -237,6 +237,9 @@ impl Engine {
         } else {
             hdr.kind = Kind::Rts;
             hdr.addr = buf.addr();
+            if buf.is_busy() {
+                hdr.flags |= FLAG_SENDER_BUSY;
+            }
             let sent =
                 self.st.outq[peer].is_empty() && self.ch.send(peer, channel, &hdr.encode(), &[])?;
             if !sent {
@@ -861,11 +864,13 @@ impl State {
             }
             (Kind::Rts, _) if self.peers[peer].cma && n >= self.cma_min => {
                 // Pull with CMA once our replies are out; for large messages the
-                // sender writes the second half meanwhile.
+                // sender writes the second half meanwhile, unless it said it has
+                // other work.
                 let split_min = self.cma_split_min;
                 let split = if split_min > 0
                     && n >= split_min
                     && !buf.is_read_here()
+                    && hdr.flags & FLAG_SENDER_BUSY == 0
                     && n as u64 == hdr.len
                     && self.peers[peer].cma_in
                 {

@@ -35,6 +35,10 @@ pub enum Kind {
 
 /// Flag: the sender waits for [`Kind::SyncAck`] (synchronous mode).
 pub const FLAG_SYNC: u8 = 1;
+/// Flag on [`Kind::Rts`]: the sender has other work meanwhile (a collective round
+/// that also copies or sends elsewhere); the receiver pulls the whole message
+/// rather than split it and wait for the sender's half.
+pub const FLAG_SENDER_BUSY: u8 = 2;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Header {
