@@ -32,7 +32,8 @@ pub struct Config {
     /// receiver and half by the sender (0: the receiver copies everything). None:
     /// [`AUTO_CMA_SPLIT_MIN`] where every rank on the kernel has a core, off where
     /// ranks outnumber cores (a sender sharing a core with others, or sending to
-    /// several receivers, is the bottleneck when it copies halves for each).
+    /// several receivers, is the bottleneck when it copies halves for each), except
+    /// for a collective's receive with more pulls or copies after it (`CmaSplit`).
     pub cma_split_min: Option<usize>,
     /// `VMPI_CMA_MIN`: shm rendezvous messages smaller than this use the pipelined
     /// copy through the region even where CMA works (pinning pages costs more).

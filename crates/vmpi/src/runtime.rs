@@ -8,7 +8,7 @@ use crate::error::{Error, ErrorClass, Result};
 use crate::locality::{probe, Channel, Cma, Evidence, Map, Policy, View};
 use crate::p2p::backoff::Backoff;
 use crate::p2p::engine::{Channels, PeerInfo};
-use crate::p2p::{Engine, ReqId, Status};
+use crate::p2p::{CmaSplit, Engine, ReqId, Status};
 use crate::transport::{cma, shm, tcp};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Mutex, MutexGuard};
@@ -289,12 +289,19 @@ fn setup() -> Result<Runtime> {
     );
     // Oversubscribed, a split rendezvous waits for a sender that may not be
     // running: 4 ranks on 2 cores, scatter 128-512 KiB and alltoall 128 KiB-1 MiB
-    // ran 10-30% faster with the receiver copying everything.
-    let cma_split_min = cfg.cma_split_min.unwrap_or(if ranks_here > cores {
-        0
-    } else {
-        AUTO_CMA_SPLIT_MIN
-    });
+    // ran 10-30% faster with the receiver copying everything. A receiver with more
+    // to pull (a gather root) still shares the work with its idle senders.
+    let cma_split = match cfg.cma_split_min {
+        Some(n) => CmaSplit { idle: n, busy: n },
+        None => CmaSplit {
+            idle: if ranks_here > cores {
+                0
+            } else {
+                AUTO_CMA_SPLIT_MIN
+            },
+            busy: AUTO_CMA_SPLIT_MIN,
+        },
+    };
     let engine = Engine::new(
         me,
         peers,
@@ -302,7 +309,7 @@ fn setup() -> Result<Runtime> {
         cfg.smp_eager_size,
         cfg.tcp_eager_size,
         cfg.unexpected_limit,
-        cma_split_min,
+        cma_split,
         cfg.cma_min,
     );
     let backoff = Backoff::policy(cfg.yield_mode, ranks_here, cores);

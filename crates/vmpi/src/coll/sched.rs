@@ -545,15 +545,22 @@ impl Sched {
                 Step::Recv { peer, b, read_here } => {
                     let p = self.ptr(b)?;
                     let piece = self.seg.piece(b.len);
+                    let busy = self.receiver_has_more_work(self.pc);
                     let mut off = 0;
                     loop {
                         let len = piece.min(b.len - off);
                         // SAFETY: as for sends; nothing else touches the range
                         // before the fence. Pieces arrive in order (non-overtaking).
                         let req = unsafe {
-                            let buf = RecvBuf::new(p.add(off), len);
+                            let mut buf = RecvBuf::new(p.add(off), len);
+                            if read_here {
+                                buf = buf.read_here();
+                            }
+                            if busy {
+                                buf = buf.busy();
+                            }
                             engine.irecv(
-                                if read_here { buf.read_here() } else { buf },
+                                buf,
                                 Pattern {
                                     ctx: self.cc.ctx,
                                     src: peer as i32,
@@ -610,6 +617,17 @@ impl Sched {
             .iter()
             .take_while(|s| !matches!(s, Step::Fence))
             .any(|s| !matches!(s, Step::Recv { .. }))
+    }
+
+    /// After the receive at step `at`, does its round receive again, copy or
+    /// reduce (this rank's own sends cost it nothing: their receivers pull)? Then
+    /// the receive is marked busy and its sender writes half of a large message
+    /// (see `RecvBuf::busy`).
+    fn receiver_has_more_work(&self, at: usize) -> bool {
+        self.steps[at + 1..]
+            .iter()
+            .take_while(|s| !matches!(s, Step::Fence))
+            .any(|s| !matches!(s, Step::Send { .. }))
     }
 
     fn check(&self, st: Status, expected: usize) -> Result<()> {

@@ -22,6 +22,8 @@ pub struct RecvBuf {
     /// The receiver reads the data right after (a reduction): copy it all on this
     /// core, so it lands in this core's cache (see [`RecvBuf::read_here`]).
     read_here: bool,
+    /// The receiver has more to pull or copy after this (see [`RecvBuf::busy`]).
+    busy: bool,
 }
 
 // SAFETY: the buffers belong to the application, which keeps them valid until the
@@ -86,7 +88,19 @@ impl RecvBuf {
             ptr,
             cap,
             read_here: false,
+            busy: false,
         }
+    }
+
+    /// Mark the receiver as busy after this message (a gather root pulls the next
+    /// block, copies its own): a large CMA transfer is then split with the sender
+    /// even where ranks outnumber cores (`CmaSplit::busy`).
+    pub fn busy(self) -> RecvBuf {
+        RecvBuf { busy: true, ..self }
+    }
+
+    pub fn is_busy(&self) -> bool {
+        self.busy
     }
 
     /// Mark the data as read by this rank as soon as it arrives. A large CMA

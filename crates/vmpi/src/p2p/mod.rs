@@ -9,6 +9,6 @@ pub mod header;
 pub mod matching;
 pub mod request;
 
-pub use engine::{Engine, Message, SendMode};
+pub use engine::{CmaSplit, Engine, Message, SendMode};
 pub use matching::Pattern;
 pub use request::{ReqId, Status, ANY_SOURCE, ANY_TAG, PROC_NULL};
