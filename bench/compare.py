@@ -387,6 +387,8 @@ def doc_tables(out):
     """Compact tables for docs/performance.md: per rank count, one row per benchmark,
     at 8 B / 1 KiB / 64 KiB / 1 MiB (barrier: its one line): vmpi, MPICH, Open MPI."""
     data = json.load(open(os.path.join(out, "best.json")))
+    mpath = os.path.join(out, "median.json")
+    med = json.load(open(mpath)) if os.path.exists(mpath) else {}
     meta = json.load(open(os.path.join(out, "meta.json")))
     md = []
     for np in meta["np"]:
@@ -394,7 +396,8 @@ def doc_tables(out):
         if not rows:
             continue
         md.append(f"#### {np} ranks: vmpi / MPICH / Open MPI, best of {meta['runs']} runs "
-                  f"(ratio = vmpi / best peer; bandwidth rows in MB/s, the rest in us)\n")
+                  f"(ratio = vmpi / best peer; m = the same ratio of medians over runs; "
+                  f"bandwidth rows in MB/s, the rest in us)\n")
         md.append("| benchmark | " + " | ".join(human(s) for s in DOC_SIZES) + " |")
         md.append("|---|" + "---|" * len(DOC_SIZES))
         for k in rows:
@@ -411,7 +414,12 @@ def doc_tables(out):
                 peers = [v for v in vals[1:] if v is not None]
                 r = ""
                 if peers:
-                    r = f" ({vals[0] / (max(peers) if hib else min(peers)):.2f})"
+                    r = f"{vals[0] / (max(peers) if hib else min(peers)):.2f}"
+                    mv = [med.get(k, {}).get(l, {}).get(str(s)) for l in ("vmpi", "mpich", "openmpi")]
+                    mp = [v for v in mv[1:] if v is not None]
+                    if mv[0] is not None and mp:
+                        r += f"; m {mv[0] / (max(mp) if hib else min(mp)):.2f}"
+                    r = f" ({r})"
                 cells.append(" / ".join(fmt(v) for v in vals) + r)
             if bench == "barrier":
                 cells += [""] * (len(DOC_SIZES) - 1)
