@@ -517,7 +517,7 @@ impl Sched {
                 Step::Send { peer, b } => {
                     let p = self.ptr(b)?;
                     let piece = self.seg.piece(b.len);
-                    let busy = self.round_has_other_work(self.pc);
+                    let busy = self.busy_after(self.pc);
                     let mut off = 0;
                     loop {
                         let len = piece.min(b.len - off);
@@ -545,7 +545,7 @@ impl Sched {
                 Step::Recv { peer, b, read_here } => {
                     let p = self.ptr(b)?;
                     let piece = self.seg.piece(b.len);
-                    let busy = self.receiver_has_more_work(self.pc);
+                    let busy = self.busy_after(self.pc);
                     let mut off = 0;
                     loop {
                         let len = piece.min(b.len - off);
@@ -608,26 +608,23 @@ impl Sched {
         }
     }
 
-    /// After the send at step `at`, does its round copy, reduce or send again
-    /// (work this rank does while the message is in flight; steps before it are
-    /// done by then)? Then the send is marked busy: its receiver pulls it whole
-    /// rather than wait for this rank to write half (see `SendBuf::busy`).
-    fn round_has_other_work(&self, at: usize) -> bool {
+    /// Does this rank work on after the send or receive at step `at`, while its
+    /// message is in flight (steps before it are done by then)? A send's rank
+    /// works when its round copies, reduces or sends again (its receives cost it
+    /// nothing until the fence); a receive's when its round copies, reduces or
+    /// receives again (its sends cost it nothing: their receivers pull). A busy
+    /// sender is pulled whole (`SendBuf::busy`); a busy receiver has its sender
+    /// write half of a large message (`RecvBuf::busy`).
+    fn busy_after(&self, at: usize) -> bool {
+        let sending = matches!(self.steps[at], Step::Send { .. });
         self.steps[at + 1..]
             .iter()
             .take_while(|s| !matches!(s, Step::Fence))
-            .any(|s| !matches!(s, Step::Recv { .. }))
-    }
-
-    /// After the receive at step `at`, does its round receive again, copy or
-    /// reduce (this rank's own sends cost it nothing: their receivers pull)? Then
-    /// the receive is marked busy and its sender writes half of a large message
-    /// (see `RecvBuf::busy`).
-    fn receiver_has_more_work(&self, at: usize) -> bool {
-        self.steps[at + 1..]
-            .iter()
-            .take_while(|s| !matches!(s, Step::Fence))
-            .any(|s| !matches!(s, Step::Send { .. }))
+            .any(|s| match s {
+                Step::Recv { .. } => !sending,
+                Step::Send { .. } => sending,
+                _ => true,
+            })
     }
 
     fn check(&self, st: Status, expected: usize) -> Result<()> {
