@@ -9,15 +9,19 @@ the seed-004 baseline does), and writes into OUT (default results/<date>-<scenar
 
   raw/<bench>-np<N>-<lib>-<run>.txt   every run's output (.err beside it if any)
   setup.txt, runs.log                 command lines; the load before every run
-  summary.md                          one table per benchmark: best of runs per size
-                                      and ratio vmpi / best peer
+  summary.md                          one table per benchmark: best of runs per size,
+                                      ratio vmpi / best peer (best and medians), and
+                                      where vmpi's median is worse, the one-sided
+                                      Mann-Whitney p that it is behind beyond noise
   plots/<bench>-np<N>.png             the same as a plot (matplotlib)
   best.json, median.json              the tables as data: best and median of runs
+  behind.json                         the cells behind beyond noise (p < 0.05)
 
   bench/compare.py                       # what `make bench` runs
   bench/compare.py --scenario tcp        # vmpi MV2_USE_SHARED_MEM=0 vs the peers' TCP paths
   bench/compare.py --runs 5 --np 2 --sizes 1:64K --benchmarks latency,allreduce
   bench/compare.py --summarize results/<dir>   # tables and plots again, no runs
+  bench/compare.py --self-test                 # check the significance test
 
 Scenarios: shm = every library as it comes (shared memory). tcp = vmpi with
 MV2_USE_SHARED_MEM=0, MPICH (ch4:ucx) with UCX_TLS=tcp,self, Open MPI with
@@ -299,8 +303,8 @@ def summarize(out):
           f"- command lines: setup.txt; load before every run: runs.log\n"]
     plots = os.path.join(out, "plots")
     os.makedirs(plots, exist_ok=True)
-    data, medians = {}, {}
-    worst = []
+    data, medians, pvals = {}, {}, {}
+    worst, behind = [], []
     for bench, np in keys:
         libd = series[(bench, np)]
         hib = bench in HIGHER_IS_BETTER
@@ -321,7 +325,7 @@ def summarize(out):
             head.append(label)
         peers = [l for l in present if l != "vmpi"]
         if "vmpi" in present and peers:
-            head += ["vmpi / best peer", "medians"]
+            head += ["vmpi / best peer", "medians", "p behind"]
         rows, ratios = [], {}
         for s in sizes:
             cells = [human(s)]
@@ -338,10 +342,18 @@ def summarize(out):
                     cells.append(f"**{r:.2f}**" if (r < 0.9 if hib else r > 1.1) else f"{r:.2f}")
                     rm = median_ratio(libd, peers, s, hib)
                     cells.append("-" if rm is None else f"{rm:.2f}")
+                    bt = behind_test(libd, peers, s, hib)
+                    if bt and bt[0] is not None and rm is not None and (rm < 1 if hib else rm > 1):
+                        cells.append(f"**{bt[0]:.3f}**" if bt[0] < ALPHA else f"{bt[0]:.2f}")
+                        if bt[0] < ALPHA:
+                            behind.append((bench, np, s, rm, bt[1], bt[0]))
+                            pvals.setdefault(f"{bench}-np{np}", {})[str(s)] = bt[0]
+                    else:
+                        cells.append("-")
                     worst.append(((1 / r if hib else r), bench, np, s,
                                   None if rm is None else (1 / rm if hib else rm)))
                 else:
-                    cells += ["-", "-"]
+                    cells += ["-", "-", "-"]
             rows.append(cells)
         metric = BENCHES.get(bench, ("", "", "value"))[2]
         md.append(f"## {bench}, {np} ranks: {metric}, {'higher' if hib else 'lower'} is better\n")
@@ -362,12 +374,24 @@ def summarize(out):
                             for w, b, n, s, m in worst[:12]) + "  ")
         md.append("(factor by which the best peer is faster: best of runs, and in brackets the "
                   "median of vmpi's runs against the best peer's median)\n")
+    md.append(f"## Behind beyond the noise (p < {ALPHA})\n")
+    rows = {}
+    for b, n, s, r, l, pv in behind:
+        rows.setdefault((b, n), []).append(
+            f"{human(s)} x{(1 / r if b in HIGHER_IS_BETTER else r):.2f} ({NAMES[l]}, p {pv:.3f})")
+    md += [f"- {b}, {n} ranks: " + ", ".join(v) for (b, n), v in rows.items()] or ["none"]
+    md.append(f"\n(\"p behind\": one-sided exact Mann-Whitney test of vmpi's runs against those of the "
+              f"peer with the best median, where vmpi's median is worse: the chance of losing this "
+              f"often to an equally fast library. Below {ALPHA}, the gap is more than run-to-run noise; "
+              f"it takes 4 runs a side to get there.)\n")
     with open(os.path.join(out, "summary.md"), "w") as f:
         f.write("\n".join(md) + "\n")
     with open(os.path.join(out, "best.json"), "w") as f:
         json.dump(data, f, indent=1)
     with open(os.path.join(out, "median.json"), "w") as f:
         json.dump(medians, f, indent=1)
+    with open(os.path.join(out, "behind.json"), "w") as f:
+        json.dump(pvals, f, indent=1)
     return "\n".join(md)
 
 
@@ -380,6 +404,77 @@ def median_ratio(libd, peers, s, hib):
     return a / (max(pm) if hib else min(pm))
 
 
+ALPHA = 0.05
+
+
+def p_behind(mine, theirs, hib):
+    """One-sided exact Mann-Whitney U test: the probability, were both libraries
+    equally fast, that vmpi's runs (`mine`) lose to the peer's (`theirs`) at least
+    as often as they did. Each pair of runs counts 1 if vmpi's is worse, 1/2 if
+    equal. Small p (< 0.05) = behind beyond the run-to-run noise. Needs 4 runs a
+    side to reach 0.05 at all (3 and 3: 1/20)."""
+    m, n = len(mine), len(theirs)
+    if not m or not n:
+        return None
+    worse = sum((a < b if hib else a > b) + 0.5 * (a == b) for a in mine for b in theirs)
+    # ways[u] = arrangements of m and n runs with u pairs lost, by the recurrence on
+    # which side holds the largest value (counts only: no scipy needed).
+    table = {(0, 0): [1]}
+    for i in range(m + 1):
+        for j in range(n + 1):
+            if i == 0 and j == 0:
+                continue
+            row = [0] * (i * j + 1)
+            if i:
+                for u, c in enumerate(table[(i - 1, j)]):
+                    row[u + j] += c
+            if j:
+                for u, c in enumerate(table[(i, j - 1)]):
+                    row[u] += c
+            table[(i, j)] = row
+    ways = table[(m, n)]
+    need = -(-worse // 1)  # ceil: a half-counted tie rounds against vmpi's favour
+    return sum(ways[int(need):]) / sum(ways)
+
+
+def self_test():
+    """Check p_behind against hand-counted cases and against brute-force enumeration
+    of every arrangement of ranks (run by crates/testsuite/tests/bench_programs.rs)."""
+    import itertools
+    import random
+    close = lambda a, b: abs(a - b) < 1e-12
+    assert close(p_behind([2, 3, 4, 5], [0.5, 0.7, 1, 1.5], False), 1 / 70)
+    assert close(p_behind([1, 2, 3, 4], [5, 6, 7, 8], True), 1 / 70)
+    assert close(p_behind([1, 2, 3], [4, 5, 6], False), 1.0)
+    # m = n = 2, all tied: U = 2; U over the 6 arrangements is 0 1 2 2 3 4.
+    assert close(p_behind([1, 1], [1, 1], False), 4 / 6)
+    assert p_behind([], [1], False) is None
+    rng = random.Random(7)
+    for _ in range(300):
+        m, n = rng.randint(1, 6), rng.randint(1, 6)
+        vals = rng.sample(range(1000), m + n)
+        mine, theirs = vals[:m], vals[m:]
+        u = sum(a > b for a in mine for b in theirs)
+        ranks = sorted(vals)
+        hits = total = 0
+        for pick in itertools.combinations(range(m + n), m):
+            x = [ranks[i] for i in pick]
+            y = [ranks[i] for i in range(m + n) if i not in pick]
+            total += 1
+            hits += sum(a > b for a in x for b in y) >= u
+        assert close(p_behind(mine, theirs, False), hits / total), (mine, theirs)
+    print("compare.py self-test: ok")
+
+
+def behind_test(libd, peers, s, hib):
+    """(p, peer) for vmpi against the peer with the best median at size s, or None."""
+    pm = [(libd[l]["median"][s], l) for l in peers if s in libd[l]["median"]]
+    if s not in libd["vmpi"]["all"] or not pm:
+        return None
+    peer = (max(pm) if hib else min(pm))[1]
+    return p_behind(libd["vmpi"]["all"][s], libd[peer]["all"][s], hib), peer
+
+
 DOC_SIZES = [8, 1 << 10, 64 << 10, 1 << 20]
 
 
@@ -389,6 +484,8 @@ def doc_tables(out):
     data = json.load(open(os.path.join(out, "best.json")))
     mpath = os.path.join(out, "median.json")
     med = json.load(open(mpath)) if os.path.exists(mpath) else {}
+    bpath = os.path.join(out, "behind.json")
+    behind = json.load(open(bpath)) if os.path.exists(bpath) else {}
     meta = json.load(open(os.path.join(out, "meta.json")))
     md = []
     for np in meta["np"]:
@@ -397,7 +494,8 @@ def doc_tables(out):
             continue
         md.append(f"#### {np} ranks: vmpi / MPICH / Open MPI, best of {meta['runs']} runs "
                   f"(ratio = vmpi / best peer; m = the same ratio of medians over runs; "
-                  f"bandwidth rows in MB/s, the rest in us)\n")
+                  f"behind: vmpi slower beyond the run-to-run noise, one-sided Mann-Whitney "
+                  f"p < {ALPHA}; bandwidth rows in MB/s, the rest in us)\n")
         md.append("| benchmark | " + " | ".join(human(s) for s in DOC_SIZES) + " |")
         md.append("|---|" + "---|" * len(DOC_SIZES))
         for k in rows:
@@ -419,6 +517,9 @@ def doc_tables(out):
                     mp = [v for v in mv[1:] if v is not None]
                     if mv[0] is not None and mp:
                         r += f"; m {mv[0] / (max(mp) if hib else min(mp)):.2f}"
+                    pv = behind.get(k, {}).get(str(s))
+                    if pv is not None:
+                        r += f"; **behind**, p {pv:.3f}"
                     r = f" ({r})"
                 cells.append(" / ".join(fmt(v) for v in vals) + r)
             if bench == "barrier":
@@ -494,6 +595,9 @@ def reexec_with_matplotlib():
 
 
 def main():
+    if sys.argv[1:] == ["--self-test"]:
+        self_test()
+        return 0
     reexec_with_matplotlib()
     env = os.environ.get
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

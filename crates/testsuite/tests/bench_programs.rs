@@ -2,7 +2,8 @@
 //! Open MPI) build with our installed mpicc and run correctly on 2 ranks under our
 //! mpirun: tiny sizes, few iterations, validation on (-c), exit 0, and well-formed
 //! OSU output (a `# Size` header, one line per size, every line "Pass"). Correctness
-//! only: no timing is asserted.
+//! only: no timing is asserted. Also checks the significance test of
+//! bench/compare.py.
 //!
 //! Needs gcc and make, and the C library and launcher built (`make capi`, or
 //! `cargo build --release --workspace`); installs a tree with
@@ -179,4 +180,22 @@ fn bad_option_is_an_error() {
         .output()
         .unwrap();
     assert!(!out.status.success(), "latency -m lots succeeded");
+}
+
+/// bench/compare.py's significance test (which cells of a round are behind beyond
+/// the run-to-run noise) against hand-counted cases and brute-force enumeration.
+#[test]
+fn compare_significance_test() {
+    let out = Command::new("python3")
+        .arg(root().join("bench/compare.py"))
+        .arg("--self-test")
+        .output()
+        .expect("python3 (scripts/install-deps.sh installs it)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.contains("self-test: ok"),
+        "compare.py --self-test: {}\n{}",
+        text,
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
