@@ -340,16 +340,12 @@ def summarize(out):
                     r = a / b
                     ratios[s] = r
                     cells.append(f"**{r:.2f}**" if (r < 0.9 if hib else r > 1.1) else f"{r:.2f}")
-                    rm = median_ratio(libd, peers, s, hib)
+                    rm, pv, peer = against_best_median(libd, peers, s, hib) or (None, None, None)
                     cells.append("-" if rm is None else f"{rm:.2f}")
-                    bt = behind_test(libd, peers, s, hib)
-                    if bt and bt[0] is not None and rm is not None and (rm < 1 if hib else rm > 1):
-                        cells.append(f"**{bt[0]:.3f}**" if bt[0] < ALPHA else f"{bt[0]:.2f}")
-                        if bt[0] < ALPHA:
-                            behind.append((bench, np, s, rm, bt[1], bt[0]))
-                            pvals.setdefault(f"{bench}-np{np}", {})[str(s)] = bt[0]
-                    else:
-                        cells.append("-")
+                    cells.append("-" if pv is None else (f"**{pv:.3f}**" if pv < ALPHA else f"{pv:.2f}"))
+                    if pv is not None and pv < ALPHA:
+                        behind.append((bench, np, s, rm, peer, pv))
+                        pvals.setdefault(f"{bench}-np{np}", {})[str(s)] = pv
                     worst.append(((1 / r if hib else r), bench, np, s,
                                   None if rm is None else (1 / rm if hib else rm)))
                 else:
@@ -395,13 +391,18 @@ def summarize(out):
     return "\n".join(md)
 
 
-def median_ratio(libd, peers, s, hib):
-    """vmpi's median over runs against the best peer's median at size s, or None."""
+def against_best_median(libd, peers, s, hib):
+    """vmpi against the peer with the best median at size s: (ratio of medians,
+    p_behind where vmpi's median is worse else None, that peer), or None."""
     a = libd["vmpi"]["median"].get(s)
-    pm = [libd[l]["median"][s] for l in peers if s in libd[l]["median"]]
+    pm = [(libd[l]["median"][s], l) for l in peers if s in libd[l]["median"]]
     if not a or not pm:
         return None
-    return a / (max(pm) if hib else min(pm))
+    best, peer = max(pm) if hib else min(pm)
+    r = a / best
+    worse = r < 1 if hib else r > 1
+    p = p_behind(libd["vmpi"]["all"][s], libd[peer]["all"][s], hib) if worse else None
+    return r, p, peer
 
 
 ALPHA = 0.05
@@ -464,15 +465,6 @@ def self_test():
             hits += sum(a > b for a in x for b in y) >= u
         assert close(p_behind(mine, theirs, False), hits / total), (mine, theirs)
     print("compare.py self-test: ok")
-
-
-def behind_test(libd, peers, s, hib):
-    """(p, peer) for vmpi against the peer with the best median at size s, or None."""
-    pm = [(libd[l]["median"][s], l) for l in peers if s in libd[l]["median"]]
-    if s not in libd["vmpi"]["all"] or not pm:
-        return None
-    peer = (max(pm) if hib else min(pm))[1]
-    return p_behind(libd["vmpi"]["all"][s], libd[peer]["all"][s], hib), peer
 
 
 DOC_SIZES = [8, 1 << 10, 64 << 10, 1 << 20]
