@@ -407,6 +407,38 @@ fn nonblocking(w: &Communicator) -> Result<()> {
         x == vec![p as i64, 2 * p as i64, 3 * p as i64] && y == vec![10, 20, 30],
         "two iallreduce"
     );
+    // Blocking calls that need no schedule (the shared area; on two ranks above
+    // it, messages posted straight to the engine) while a nonblocking collective
+    // is in flight on the same communicator: every call keeps its own tag.
+    let big = 6000; // 48000-byte blocks: above the area and the schedules' pieces
+    let mut e = vec![0i64; 3];
+    let mut f = if me == 0 { input(0, big) } else { vec![0; big] };
+    let mut g = vec![0i64; big * pu];
+    let mut h = vec![0i64; big * pu];
+    let blocks = input(me, big * pu);
+    vmpi::scope(|s| -> Result<()> {
+        let r = s.iallreduce(w, Input::Buf(&[1i64, 2, 3]), &mut e, &Op::Sum)?;
+        w.bcast(&mut f, 0)?;
+        w.allgather(Input::Buf(&input(me, big)), &mut g)?;
+        w.alltoall(Input::Buf(&blocks), &mut h)?;
+        r.wait()?;
+        Ok(())
+    })?;
+    check!(
+        e == vec![p as i64, 2 * p as i64, 3 * p as i64],
+        "iallreduce beside blocking calls"
+    );
+    check!(f == input(0, big), "bcast beside iallreduce");
+    check!(
+        g == (0..p).flat_map(|r| input(r, big)).collect::<Vec<i64>>(),
+        "allgather beside iallreduce"
+    );
+    check!(
+        h == (0..pu)
+            .flat_map(|r| (0..big).map(move |i| val(r as i32, me as usize * big + i)))
+            .collect::<Vec<i64>>(),
+        "alltoall beside iallreduce"
+    );
     Ok(())
 }
 
@@ -683,6 +715,23 @@ fn mismatched_counts(w: &vmpi::Communicator) -> Result<()> {
             e.class == vmpi::ErrorClass::Truncate && e.message.contains("rank 0"),
             "bcast count mismatch reported as {e}"
         );
+    }
+    // The same on two ranks above the area's size (posted straight to the engine,
+    // no schedule).
+    if p == 2 {
+        let mut b = vec![7u8; if me == 1 { 48 << 10 } else { 40 << 10 }];
+        let r = w.bcast(&mut b, 0);
+        if me != 1 {
+            check!(r.is_ok(), "large bcast with matching counts: {r:?}");
+        } else {
+            let e = r.expect_err("large bcast with a longer count than the root's must fail");
+            check!(
+                e.class == vmpi::ErrorClass::Truncate
+                    && e.message
+                        .contains("rank 0 sent 40960 bytes where this rank expects 49152"),
+                "large bcast count mismatch reported as {e}"
+            );
+        }
     }
     let mut g = vec![0u8; 4 * p as usize];
     let mine = vec![me as u8; if me == 1 { 3 } else { 4 }];

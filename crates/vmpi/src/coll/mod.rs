@@ -7,6 +7,9 @@
 //! buffers; blocking calls run it at once ([`run_blocking`]), nonblocking ones hand
 //! it to the progress engine ([`start_nonblocking`]). Algorithms are in
 //! [`algos`], chosen by [`tuning`] (one table, overridable by `VMPI_*_ALGO`).
+//! Two shortcuts for blocking calls skip the schedule: the shared area, and on two
+//! ranks [`two_rank`] (calls that are one message each way, posted straight to
+//! the engine); the `*_now` functions offer a call to them.
 //!
 //! Buffers: `Raw`/`RawMut` are contiguous bytes; `None` for a send buffer is
 //! MPI_IN_PLACE. Derived datatypes come in at the API: a non-contiguous buffer is
@@ -21,6 +24,7 @@ pub mod algos;
 pub mod sched;
 pub mod shm_area;
 pub mod tuning;
+pub mod two_rank;
 
 pub use sched::{run_blocking, start_nonblocking, CollCtx, Reduction, Sched, B};
 use shm_area::{AreaKind, AreaOp};
@@ -874,11 +878,14 @@ pub fn area_now(
     Some(area)
 }
 
-/// MPI_Bcast straight through the shared area, if [`area_now`] takes it (None:
-/// build a schedule).
+/// MPI_Bcast straight through the shared area, if [`area_now`] takes it, or
+/// posted straight to the engine on two ranks ([`two_rank`]); None: build a
+/// schedule.
 pub fn bcast_now(comm: &Comm, buf: &mut [u8], root: i32) -> Option<Result<()>> {
     let call = "MPI_Bcast";
-    let area = area_now(comm, AreaKind::Bcast, buf.len(), |o| o.bcast)?;
+    let Some(area) = area_now(comm, AreaKind::Bcast, buf.len(), |o| o.bcast) else {
+        return two_rank::bcast(comm, buf, root);
+    };
     Some(check_root(call, root, area.size()).and_then(|r| area.bcast(call, r, buf)))
 }
 
@@ -1040,12 +1047,15 @@ pub fn scatter_now(
 }
 
 /// MPI_Allgather straight through the shared area (`send` None: in place), if
-/// [`area_now`] takes it.
+/// [`area_now`] takes it, or posted straight to the engine on two ranks
+/// ([`two_rank`]).
 pub fn allgather_now(comm: &Comm, send: Option<&[u8]>, recv: &mut [u8]) -> Option<Result<()>> {
     let call = "MPI_Allgather";
     let n = comm.size() as usize;
     let blk = recv.len() / n;
-    let area = area_now(comm, AreaKind::Allgather, blk, |_| Algo::Auto)?;
+    let Some(area) = area_now(comm, AreaKind::Allgather, blk, |_| Algo::Auto) else {
+        return two_rank::allgather(comm, send, recv);
+    };
     let mut run = || {
         even(call, recv.len(), n)?;
         if let Some(m) = send {
@@ -1059,17 +1069,20 @@ pub fn allgather_now(comm: &Comm, send: Option<&[u8]>, recv: &mut [u8]) -> Optio
 }
 
 /// MPI_Alltoall straight through the shared area (`send` None: in place), if
-/// [`area_now`] takes it.
+/// [`area_now`] takes it, or posted straight to the engine on two ranks
+/// ([`two_rank`]).
 pub fn alltoall_now(comm: &Comm, send: Option<&[u8]>, recv: &mut [u8]) -> Option<Result<()>> {
     let call = "MPI_Alltoall";
     let n = comm.size() as usize;
     // Each rank publishes the blocks for the others.
-    let area = area_now(
+    let Some(area) = area_now(
         comm,
         AreaKind::Alltoall,
         recv.len() - recv.len() / n.max(1),
         |o| o.alltoall,
-    )?;
+    ) else {
+        return two_rank::alltoall(comm, send, recv);
+    };
     let mut run = || {
         let blk = even(call, recv.len(), n)?;
         if let Some(m) = send {

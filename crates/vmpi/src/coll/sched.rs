@@ -498,7 +498,7 @@ impl Sched {
                         Some(st) => {
                             // The engine has freed it: off the list before checking.
                             let (_, expect) = self.pending.swap_remove(i);
-                            self.check(st, expect)?;
+                            check_status(self.call, st, expect)?;
                         }
                         None => i += 1,
                     }
@@ -626,27 +626,53 @@ impl Sched {
                 _ => true,
             })
     }
+}
 
-    fn check(&self, st: Status, expected: usize) -> Result<()> {
-        match st.error {
-            None if expected != usize::MAX && st.count != expected => Err(Error::new(
-                ErrorClass::Truncate,
-                format!(
-                    "{}: rank {} sent {} bytes where this rank expects {expected} (counts differ between ranks?)",
-                    self.call, st.source, st.count
-                ),
-            )),
-            None => Ok(()),
-            Some(ErrorClass::Truncate) => Err(Error::new(
-                ErrorClass::Truncate,
-                format!(
-                    "{}: rank {} sent more data than this rank expects (counts differ between ranks?)",
-                    self.call, st.source
-                ),
-            )),
-            Some(c) => Err(Error::new(c, format!("{}: a message failed ({c:?})", self.call))),
+/// The outcome of one of a collective's messages: `st` of a send (`expected`
+/// usize::MAX) or of a receive due `expected` bytes.
+pub(super) fn check_status(call: &str, st: Status, expected: usize) -> Result<()> {
+    match st.error {
+        None if expected != usize::MAX && st.count != expected => Err(Error::new(
+            ErrorClass::Truncate,
+            format!(
+                "{call}: rank {} sent {} bytes where this rank expects {expected} (counts differ between ranks?)",
+                st.source, st.count
+            ),
+        )),
+        None => Ok(()),
+        Some(ErrorClass::Truncate) => Err(Error::new(
+            ErrorClass::Truncate,
+            format!(
+                "{call}: rank {} sent more data than this rank expects (counts differ between ranks?)",
+                st.source
+            ),
+        )),
+        Some(c) => Err(Error::new(c, format!("{call}: a message failed ({c:?})"))),
+    }
+}
+
+/// One pass of settling a failed collective's messages (`pending`: request and
+/// expected bytes, usize::MAX for a send): receives not yet matched are
+/// withdrawn, matched ones (their data is on its way) are waited for, sends are
+/// left to the engine (freed when they complete; only a peer's pull reads them).
+/// True when nothing is left.
+pub(super) fn settled(e: &mut Engine, pending: &mut Vec<(ReqId, usize)>) -> Result<bool> {
+    let mut i = 0;
+    while i < pending.len() {
+        let (req, expect) = pending[i];
+        let gone = if expect == usize::MAX {
+            e.free_on_complete(req)?;
+            true
+        } else {
+            e.unpost(req)? || e.test(req)?.is_some()
+        };
+        if gone {
+            pending.swap_remove(i);
+        } else {
+            i += 1;
         }
     }
+    Ok(pending.is_empty())
 }
 
 /// Run a schedule to completion, polling the engine (other schedules progress too);
@@ -678,31 +704,9 @@ pub fn run_blocking(mut s: Sched) -> Result<()> {
 
 impl Sched {
     /// After a failed step: nothing of this schedule may write into the caller's
-    /// buffers once the call returns. Receives not yet matched are withdrawn,
-    /// matched ones (their data is on its way) are waited for, sends are left to
-    /// the engine (freed when they complete; only a peer's pull reads them).
+    /// buffers once the call returns (see [`settled`]).
     fn settle(&mut self) -> Result<()> {
-        runtime::progress_until(self.call, |rt| self.settled(&mut rt.engine))
-    }
-
-    /// One pass of [`settle`](Self::settle); true when nothing is left.
-    fn settled(&mut self, e: &mut Engine) -> Result<bool> {
-        let mut i = 0;
-        while i < self.pending.len() {
-            let (req, expect) = self.pending[i];
-            let gone = if expect == usize::MAX {
-                e.free_on_complete(req)?;
-                true
-            } else {
-                e.unpost(req)? || e.test(req)?.is_some()
-            };
-            if gone {
-                self.pending.swap_remove(i);
-            } else {
-                i += 1;
-            }
-        }
-        Ok(self.pending.is_empty())
+        runtime::progress_until(self.call, |rt| settled(&mut rt.engine, &mut self.pending))
     }
 }
 
@@ -730,7 +734,7 @@ impl Schedule for Nonblocking {
                 }
             }
         }
-        if !self.s.settled(engine)? {
+        if !settled(engine, &mut self.s.pending)? {
             return Ok(false);
         }
         let mut st = Status::empty();

@@ -736,6 +736,12 @@ impl AreaCell {
         self.area.get().and_then(|a| a.as_ref())
     }
 
+    /// None before the first blocking collective has tried to set the area up;
+    /// then the area, or Some(None) where there is none.
+    pub fn tried(&self) -> Option<Option<&Area>> {
+        self.area.get().map(|a| a.as_ref())
+    }
+
     /// The area, set up on first use: a collective step among the communicator's
     /// ranks (every rank calls it at the same blocking collective).
     pub fn get(&self, cc: &CollCtx) -> Result<Option<&Area>> {

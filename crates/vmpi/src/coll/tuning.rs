@@ -22,7 +22,9 @@
 //! Before this table: a blocking call on a communicator inside one shm domain
 //! whose per-rank bytes fit the shared collective area's slot (a bcast on 3 or more
 //! ranks: up to 1 MiB, in pieces) runs there (`shm_area`; `VMPI_COLL_SHM_SIZE`),
-//! unless its `VMPI_*_ALGO` forces an algorithm.
+//! unless its `VMPI_*_ALGO` forces an algorithm. On two ranks, a blocking bcast,
+//! allgather or alltoall above the area and [`SEGMENT_MAX`] goes straight to the
+//! engine (`two_rank`), the same messages as the table's choice.
 
 use crate::error::{Error, ErrorClass, Result};
 use std::sync::OnceLock;

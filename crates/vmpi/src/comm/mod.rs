@@ -129,17 +129,28 @@ impl Comm {
         self.shared.area.ready()
     }
 
-    /// Count a collective call that runs without a [`CollCtx`] (through the area),
-    /// so the tags of later calls stay the same on every rank.
-    pub fn skip_call(&self) {
+    /// Has a blocking collective tried to set up the shared area yet (Some), and
+    /// with what result (Some(None): there is none, e.g. ranks in several shm
+    /// domains)? The same answer on every rank at the same call.
+    pub fn area_tried(&self) -> Option<Option<&crate::coll::shm_area::Area>> {
+        if self.is_inter() {
+            return Some(None);
+        }
+        self.shared.area.tried()
+    }
+
+    /// Count a collective call that runs without a [`CollCtx`] (through the area,
+    /// or posted straight to the engine), so the tags of later calls stay the same
+    /// on every rank; the call's tag.
+    pub fn skip_call(&self) -> i32 {
         // MPI orders a communicator's collective calls, so nobody else moves the
         // counter now: a plain load and store, no locked instruction (which would
         // wait for the area's last store to reach the peers).
         let seq = &self.shared.seq;
-        seq.store(
-            seq.load(Ordering::Relaxed).wrapping_add(1),
-            Ordering::Relaxed,
-        );
+        let now = seq.load(Ordering::Relaxed);
+        seq.store(now.wrapping_add(1), Ordering::Relaxed);
+        debug_assert!(!self.is_inter(), "skip_call on an intercommunicator");
+        (now & SEQ_MASK) as i32
     }
 
     /// [`coll`](Self::coll) for a blocking or nonblocking call: a blocking one may

@@ -1,0 +1,198 @@
+//! Blocking collectives on two ranks whose messages are too large for the shared
+//! collective area: a bcast is one message from the root, an allgather or an
+//! alltoall one block each way (each rank copying its own block meanwhile). Such a
+//! call is posted straight to the engine and waited for in one loop, as
+//! MPI_Sendrecv is, instead of building a [`Sched`](super::Sched): at 64 KiB the
+//! schedule's allocations and reference counts cost 0.5-1 us of a 5-6 us bcast.
+//!
+//! The messages are exactly those the schedule would send (collective context,
+//! the call's tag, the same protocol flags), and both ranks decide the same way
+//! (communicator size, message size, the area's state and the `VMPI_*_ALGO`
+//! overrides are the same on both), so nothing else changes: tags of later calls,
+//! error reports, what happens to the buffers when a message fails.
+
+use super::sched::{check_status, settled};
+use super::shm_area::AreaKind;
+use super::tuning::{self, Algo, SEGMENT_MAX};
+use crate::comm::Comm;
+use crate::error::Result;
+use crate::p2p::buffers::{RecvBuf, SendBuf};
+use crate::p2p::{Pattern, ReqId, SendMode};
+use crate::runtime;
+
+/// Does a blocking call of `kind` moving `bytes` per message go this way on
+/// `comm`? Two ranks of an intracommunicator; the shared area tried (so this call
+/// does not set it up) and not taking the call; the message whole in a schedule
+/// too (above [`SEGMENT_MAX`], a schedule does not cut it); `forced` (the
+/// call's `VMPI_*_ALGO`) names no algorithm with other messages.
+fn takes(comm: &Comm, kind: AreaKind, bytes: usize, forced: bool) -> bool {
+    comm.size() == 2
+        && bytes > SEGMENT_MAX
+        && !forced
+        && match comm.area_tried() {
+            Some(Some(area)) => !area.accepts(kind, bytes),
+            Some(None) => !comm.is_inter(),
+            None => false,
+        }
+}
+
+/// One rank's part of a two-rank collective: what it sends the other rank, what it
+/// receives from it, and what it copies locally while the messages move. A rank
+/// that copies is busy meanwhile and its messages say so, as a schedule's do
+/// (`SendBuf::busy`, `RecvBuf::busy`).
+struct Part<'a> {
+    send: Option<&'a [u8]>,
+    recv: Option<&'a mut [u8]>,
+    copy: Option<(&'a [u8], &'a mut [u8])>,
+}
+
+/// Post `part` under the call's tag, copy, and wait for both messages.
+fn run(comm: &Comm, call: &'static str, part: Part<'_>) -> Result<()> {
+    let tag = comm.skip_call();
+    let me = comm.rank as usize;
+    let peer = 1 - me;
+    let to = comm.group[peer];
+    let busy = part.copy.is_some();
+    let Part {
+        send,
+        mut recv,
+        mut copy,
+    } = part;
+    // (request, bytes expected; usize::MAX for the send)
+    let mut pending: [Option<(ReqId, usize)>; 2] = [None, None];
+    let mut posted = false;
+    let r = runtime::progress_until(call, |rt| {
+        if !posted {
+            posted = true;
+            if let Some(r) = recv.as_mut() {
+                // SAFETY: `recv` is borrowed exclusively for this call, which does
+                // not return before the receive completes or is withdrawn (below).
+                let mut buf = unsafe { RecvBuf::new(r.as_mut_ptr(), r.len()) };
+                if busy {
+                    buf = buf.busy();
+                }
+                let pat = Pattern {
+                    ctx: comm.coll_ctx,
+                    src: peer as i32,
+                    tag,
+                };
+                // SAFETY: `buf` stays valid and untouched until the request is done
+                // (as above).
+                let id = unsafe { rt.engine.irecv(buf, pat)? };
+                pending[0] = Some((id, r.len()));
+            }
+            if let Some(s) = send {
+                // SAFETY: `send` is borrowed for this call and unchanged meanwhile; a
+                // send still in flight when the call fails is only read (the peer's
+                // pull), never written.
+                let mut buf = unsafe { SendBuf::new(s.as_ptr(), s.len()) };
+                if busy {
+                    buf = buf.busy();
+                }
+                // SAFETY: as above.
+                let id = unsafe {
+                    rt.engine
+                        .isend(buf, to, comm.coll_ctx, me as i32, tag, SendMode::Standard)?
+                };
+                pending[1] = Some((id, usize::MAX));
+            }
+            if let Some((from, into)) = copy.take() {
+                into.copy_from_slice(from);
+            }
+        }
+        for slot in pending.iter_mut() {
+            if let Some((id, expected)) = *slot {
+                if let Some(st) = rt.engine.test(id)? {
+                    *slot = None;
+                    check_status(call, st, expected)?;
+                }
+            }
+        }
+        Ok(pending.iter().all(Option::is_none))
+    });
+    if r.is_err() {
+        // Nothing may write into the caller's buffers once the call returns.
+        let mut left: Vec<(ReqId, usize)> = pending.iter().flatten().copied().collect();
+        runtime::progress_until(call, |rt| settled(&mut rt.engine, &mut left))?;
+    }
+    r
+}
+
+// Each call below declines (None) bad arguments too: the schedule's builder
+// reports them.
+
+/// MPI_Bcast of `buf` from `root` on two ranks, if `takes`.
+pub fn bcast(comm: &Comm, buf: &mut [u8], root: i32) -> Option<Result<()>> {
+    let forced = tuning::overrides().map_or(true, |o| o.bcast == Algo::ScatterAllgather);
+    if !(0..2).contains(&root) || !takes(comm, AreaKind::Bcast, buf.len(), forced) {
+        return None;
+    }
+    let part = if comm.rank == root {
+        Part {
+            send: Some(buf),
+            recv: None,
+            copy: None,
+        }
+    } else {
+        Part {
+            send: None,
+            recv: Some(buf),
+            copy: None,
+        }
+    };
+    Some(run(comm, "MPI_Bcast", part))
+}
+
+/// MPI_Allgather on two ranks (`send` None: in place; `recv` holds two blocks
+/// of `send`'s length), if `takes`.
+pub fn allgather(comm: &Comm, send: Option<&[u8]>, recv: &mut [u8]) -> Option<Result<()>> {
+    let blk = recv.len() / 2;
+    if !recv.len().is_multiple_of(2)
+        || send.is_some_and(|m| m.len() != blk)
+        || !takes(comm, AreaKind::Allgather, blk, false)
+    {
+        return None;
+    }
+    let me = comm.rank as usize;
+    let (lo, hi) = recv.split_at_mut(blk);
+    let (mine, theirs) = if me == 0 { (lo, hi) } else { (hi, lo) };
+    let part = match send {
+        Some(m) => Part {
+            send: Some(m),
+            recv: Some(theirs),
+            copy: Some((m, mine)),
+        },
+        None => Part {
+            send: Some(mine),
+            recv: Some(theirs),
+            copy: None,
+        },
+    };
+    Some(run(comm, "MPI_Allgather", part))
+}
+
+/// MPI_Alltoall on two ranks (`send` and `recv` hold two blocks each), if
+/// `takes`. In place (`send` None) it needs a copy of the outgoing block: the
+/// schedule does that.
+pub fn alltoall(comm: &Comm, send: Option<&[u8]>, recv: &mut [u8]) -> Option<Result<()>> {
+    let blk = recv.len() / 2;
+    let send = send.filter(|m| m.len() == recv.len() && recv.len().is_multiple_of(2))?;
+    let forced = tuning::overrides().map_or(true, |o| o.alltoall == Algo::Bruck);
+    if !takes(comm, AreaKind::Alltoall, blk, forced) {
+        return None;
+    }
+    let me = comm.rank as usize;
+    let (slo, shi) = send.split_at(blk);
+    let (rlo, rhi) = recv.split_at_mut(blk);
+    let (own, out, mine, theirs) = if me == 0 {
+        (slo, shi, rlo, rhi)
+    } else {
+        (shi, slo, rhi, rlo)
+    };
+    let part = Part {
+        send: Some(out),
+        recv: Some(theirs),
+        copy: Some((own, mine)),
+    };
+    Some(run(comm, "MPI_Alltoall", part))
+}
