@@ -8,8 +8,8 @@
 //! it to the progress engine ([`start_nonblocking`]). Algorithms are in
 //! [`algos`], chosen by [`tuning`] (one table, overridable by `VMPI_*_ALGO`).
 //! Two shortcuts for blocking calls skip the schedule: the shared area, and on two
-//! ranks [`two_rank`] (calls that are one message each way, posted straight to
-//! the engine); the `*_now` functions offer a call to them.
+//! ranks [`two_rank`] (calls that are at most one message each way, posted
+//! straight to the engine); the `*_now` functions offer a call to them.
 //!
 //! Buffers: `Raw`/`RawMut` are contiguous bytes; `None` for a send buffer is
 //! MPI_IN_PLACE. Derived datatypes come in at the API: a non-contiguous buffer is
@@ -916,7 +916,8 @@ pub fn allreduce_now(
 }
 
 /// MPI_Reduce straight through the shared area (`send` None: in place at the
-/// root; `recv` at the root), if [`area_now`] takes it (None: build a schedule).
+/// root; `recv` at the root), if [`area_now`] takes it, or posted straight to the
+/// engine on two ranks ([`two_rank`]); None: build a schedule.
 pub fn reduce_now(
     comm: &Comm,
     red: &Reduction,
@@ -926,7 +927,9 @@ pub fn reduce_now(
 ) -> Option<Result<()>> {
     let call = "MPI_Reduce";
     let bytes = send.map(|m| m.len()).or(recv.as_ref().map(|r| r.len()))?;
-    let area = area_now(comm, AreaKind::Reduce, bytes, |o| o.reduce)?;
+    let Some(area) = area_now(comm, AreaKind::Reduce, bytes, |o| o.reduce) else {
+        return two_rank::reduce(comm, red, send, recv, root);
+    };
     let run = || {
         let root = check_root(call, root, area.size())?;
         let me_root = comm.rank as usize == root;

@@ -23,7 +23,7 @@
 //! whose per-rank bytes fit the shared collective area's slot (a bcast on 3 or more
 //! ranks: up to 1 MiB, in pieces) runs there (`shm_area`; `VMPI_COLL_SHM_SIZE`),
 //! unless its `VMPI_*_ALGO` forces an algorithm. On two ranks, a blocking bcast,
-//! allgather or alltoall above the area and [`SEGMENT_MAX`] goes straight to the
+//! reduce, allgather or alltoall above the area and [`SEGMENT_MAX`] goes straight to the
 //! engine (`two_rank`), the same messages as the table's choice.
 
 use crate::error::{Error, ErrorClass, Result};

@@ -1,6 +1,7 @@
 //! Blocking collectives on two ranks whose messages are too large for the shared
-//! collective area: a bcast is one message from the root, an allgather or an
-//! alltoall one block each way (each rank copying its own block meanwhile). Such a
+//! collective area: a bcast or a reduce is one message (from the root, to the
+//! root), an allgather or an alltoall one block each way (each rank copying its
+//! own block meanwhile). Such a
 //! call is posted straight to the engine and waited for in one loop, as
 //! MPI_Sendrecv is, instead of building a [`Sched`](super::Sched): at 64 KiB the
 //! schedule's allocations and reference counts cost 0.5-1 us of a 5-6 us bcast.
@@ -11,11 +12,11 @@
 //! overrides are the same on both), so nothing else changes: tags of later calls,
 //! error reports, what happens to the buffers when a message fails.
 
-use super::sched::{check_status, settled};
+use super::sched::{check_status, settled, Reduction};
 use super::shm_area::AreaKind;
 use super::tuning::{self, Algo, SEGMENT_MAX};
 use crate::comm::Comm;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::p2p::buffers::{RecvBuf, SendBuf};
 use crate::p2p::{Pattern, ReqId, SendMode};
 use crate::runtime;
@@ -39,11 +40,14 @@ fn takes(comm: &Comm, kind: AreaKind, bytes: usize, forced: bool) -> bool {
 /// One rank's part of a two-rank collective: what it sends the other rank, what it
 /// receives from it, and what it copies locally while the messages move. A rank
 /// that copies is busy meanwhile and its messages say so, as a schedule's do
-/// (`SendBuf::busy`, `RecvBuf::busy`).
+/// (`SendBuf::busy`, `RecvBuf::busy`); `read_here`: a reduction reads the
+/// received bytes next (`RecvBuf::read_here`).
+#[derive(Default)]
 struct Part<'a> {
     send: Option<&'a [u8]>,
     recv: Option<&'a mut [u8]>,
     copy: Option<(&'a [u8], &'a mut [u8])>,
+    read_here: bool,
 }
 
 /// Post `part` under the call's tag, copy, and wait for both messages.
@@ -57,6 +61,7 @@ fn run(comm: &Comm, call: &'static str, part: Part<'_>) -> Result<()> {
         send,
         mut recv,
         mut copy,
+        read_here,
     } = part;
     // (request, bytes expected; usize::MAX for the send)
     let mut pending: [Option<(ReqId, usize)>; 2] = [None, None];
@@ -70,6 +75,9 @@ fn run(comm: &Comm, call: &'static str, part: Part<'_>) -> Result<()> {
                 let mut buf = unsafe { RecvBuf::new(r.as_mut_ptr(), r.len()) };
                 if busy {
                     buf = buf.busy();
+                }
+                if read_here {
+                    buf = buf.read_here();
                 }
                 let pat = Pattern {
                     ctx: comm.coll_ctx,
@@ -130,14 +138,12 @@ pub fn bcast(comm: &Comm, buf: &mut [u8], root: i32) -> Option<Result<()>> {
     let part = if comm.rank == root {
         Part {
             send: Some(buf),
-            recv: None,
-            copy: None,
+            ..Part::default()
         }
     } else {
         Part {
-            send: None,
             recv: Some(buf),
-            copy: None,
+            ..Part::default()
         }
     };
     Some(run(comm, "MPI_Bcast", part))
@@ -161,11 +167,12 @@ pub fn allgather(comm: &Comm, send: Option<&[u8]>, recv: &mut [u8]) -> Option<Re
             send: Some(m),
             recv: Some(theirs),
             copy: Some((m, mine)),
+            ..Part::default()
         },
         None => Part {
             send: Some(mine),
             recv: Some(theirs),
-            copy: None,
+            ..Part::default()
         },
     };
     Some(run(comm, "MPI_Allgather", part))
@@ -193,6 +200,47 @@ pub fn alltoall(comm: &Comm, send: Option<&[u8]>, recv: &mut [u8]) -> Option<Res
         send: Some(out),
         recv: Some(theirs),
         copy: Some((own, mine)),
+        ..Part::default()
     };
     Some(run(comm, "MPI_Alltoall", part))
+}
+
+/// MPI_Reduce to `root` on two ranks (`recv` at the root), if `takes`, the
+/// binomial tree's one message: the other rank's input into the root's `recv`,
+/// then `recv = input(rank 0) op input(rank 1)`. Declined: in place (the
+/// received bytes need scratch), and a non-commutative operation to root 1
+/// (the tree then reduces at rank 0 and sends the result on).
+pub fn reduce(
+    comm: &Comm,
+    red: &Reduction,
+    send: Option<&[u8]>,
+    recv: Option<&mut [u8]>,
+    root: i32,
+) -> Option<Result<()>> {
+    let send = send?;
+    if !(0..2).contains(&root)
+        || (root == 1 && !red.commutative())
+        || !send.len().is_multiple_of(red.unit)
+        || !takes(comm, AreaKind::Reduce, send.len(), false)
+    {
+        return None;
+    }
+    if comm.rank != root {
+        let part = Part {
+            send: Some(send),
+            ..Part::default()
+        };
+        return Some(run(comm, "MPI_Reduce", part));
+    }
+    let recv = recv.filter(|r| r.len() == send.len())?;
+    let call = "MPI_Reduce";
+    let part = Part {
+        recv: Some(&mut *recv),
+        read_here: true,
+        ..Part::default()
+    };
+    Some(run(comm, call, part).and_then(|()| {
+        red.run(send, recv)
+            .map_err(|e| Error::new(e.class, format!("{call}: {}", e.message)))
+    }))
 }
