@@ -43,8 +43,10 @@ fn mat(rank: i32, i: usize) -> [i64; 4] {
 fn counts_for(large: bool) -> Vec<usize> {
     if large {
         // 5003 elements (40 KB): whole by rendezvous, its halves and blocks cut
-        // into eager pieces with a short last one; 1 << 17: large rendezvous.
-        vec![0, 1, 7, 5003, 1 << 17]
+        // into eager pieces with a short last one; 12001 (96 KB): on two ranks
+        // the allreduce halves are cut too (tuning::SEGMENT_MAX_EXCHANGE);
+        // 1 << 17: large rendezvous.
+        vec![0, 1, 7, 5003, 12001, 1 << 17]
     } else {
         vec![0, 1, 7]
     }

@@ -245,9 +245,11 @@ pub struct Sched {
     pc: usize,
     pending: Vec<(ReqId, usize)>,
     red: Option<Reduction>,
-    /// Messages of (seg, seg_max] bytes go as seg-byte pieces (see [`Segments`]);
+    /// Messages of (seg, max] bytes go as seg-byte pieces (see [`Segments`]);
     /// set from the runtime's configuration when the schedule starts.
     seg: Segments,
+    /// The `max` of `seg` (see [`Sched::cut_up_to`]).
+    seg_max: usize,
     /// The same collective through the shared area (blocking runs only).
     alt: Option<AreaOp>,
 }
@@ -268,15 +270,12 @@ pub struct Segments {
 
 impl Segments {
     /// The cut for this runtime: pieces of the shm eager size, for messages up to
-    /// [`super::tuning::SEGMENT_MAX`].
-    pub fn from_config(eager: usize) -> Segments {
+    /// `max` bytes.
+    pub fn from_config(eager: usize, max: usize) -> Segments {
         if eager < 1024 {
             return Segments::default();
         }
-        Segments {
-            seg: eager,
-            max: super::tuning::SEGMENT_MAX,
-        }
+        Segments { seg: eager, max }
     }
 
     /// The piece length for a message of `len` bytes (`len` itself: not cut).
@@ -305,6 +304,7 @@ impl Sched {
             pending: Vec::new(),
             red: None,
             seg: Segments::default(),
+            seg_max: super::tuning::SEGMENT_MAX,
             alt: None,
         }
     }
@@ -374,10 +374,11 @@ impl Sched {
         }
     }
 
-    /// Set how medium messages are cut (the blocking and nonblocking runners set it
-    /// from the configuration before the first step).
-    pub fn set_segments(&mut self, seg: Segments) {
-        self.seg = seg;
+    /// Cut messages up to `max` bytes into eager pieces, not only up to
+    /// [`super::tuning::SEGMENT_MAX`] (every rank's schedule of the call must say
+    /// the same, so that the pieces match).
+    pub fn cut_up_to(&mut self, max: usize) {
+        self.seg_max = max;
     }
 
     pub fn cc(&self) -> &CollCtx {
@@ -691,7 +692,7 @@ pub fn run_blocking(mut s: Sched) -> Result<()> {
     let mut first = true;
     let r = runtime::progress_until(call, |rt| {
         if first {
-            s.seg = Segments::from_config(rt.cfg.smp_eager_size);
+            s.seg = Segments::from_config(rt.cfg.smp_eager_size, s.seg_max);
             first = false;
         }
         s.step(&mut rt.engine)
@@ -756,7 +757,7 @@ pub fn start_nonblocking(s: Sched) -> Result<ReqId> {
     runtime::with(call, |rt| {
         let req = rt.engine.new_external();
         let mut s = s;
-        s.seg = Segments::from_config(rt.cfg.smp_eager_size);
+        s.seg = Segments::from_config(rt.cfg.smp_eager_size, s.seg_max);
         let mut nb = Nonblocking {
             s,
             req,
