@@ -7,7 +7,7 @@
 //! | barrier | dissemination; two-level when the communicator spans several shm domains | `VMPI_BARRIER_ALGO=dissemination\|two_level` |
 //! | bcast | binomial if bytes < 12 KiB or p < 8, else scatter_allgather; two-level across domains when bytes < 512 KiB | `VMPI_BCAST_ALGO=binomial\|scatter_allgather\|two_level` |
 //! | reduce | binomial; two-level across domains (commutative ops) | `VMPI_REDUCE_ALGO=binomial\|two_level` |
-//! | allreduce | recursive_doubling if bytes ≤ 2 KiB, the op does not commute, or count < pof2(p); else rabenseifner; two-level across domains when bytes ≤ 64 KiB (commutative ops) | `VMPI_ALLREDUCE_ALGO=recursive_doubling\|rabenseifner\|ring\|two_level` |
+//! | allreduce | recursive_doubling if bytes ≤ 2 KiB, the op does not commute, or count < pof2(p); else rabenseifner; two-level across domains when bytes ≤ 64 KiB (commutative ops); on 2 ranks rabenseifner's halves go in eager pieces up to 64 KiB | `VMPI_ALLREDUCE_ALGO=recursive_doubling\|rabenseifner\|ring\|two_level` |
 //! | alltoall | bruck if block ≤ 256 B and p ≥ 8; scattered (every exchange posted at once) if p ≤ 8; else pairwise | `VMPI_ALLTOALL_ALGO=bruck\|scattered\|pairwise` |
 //! | gather(v), scatter(v) | linear | — |
 //! | allgather(v) | ring | — |
