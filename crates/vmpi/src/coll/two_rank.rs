@@ -24,17 +24,25 @@ use crate::runtime;
 /// Does a blocking call of `kind` moving `bytes` per message go this way on
 /// `comm`? Two ranks of an intracommunicator; the shared area tried (so this call
 /// does not set it up) and not taking the call; the message whole in a schedule
-/// too (above [`SEGMENT_MAX`], a schedule does not cut it); `forced` (the
-/// call's `VMPI_*_ALGO`) names no algorithm with other messages.
-fn takes(comm: &Comm, kind: AreaKind, bytes: usize, forced: bool) -> bool {
+/// too (above [`SEGMENT_MAX`], a schedule does not cut it); `table`: the choice
+/// table ([`tuning`], with the `VMPI_*_ALGO` overrides) picks the algorithm
+/// whose messages these are.
+fn takes(comm: &Comm, kind: AreaKind, bytes: usize, table: bool) -> bool {
     comm.size() == 2
+        && !comm.is_inter()
         && bytes > SEGMENT_MAX
-        && !forced
+        && table
         && match comm.area_tried() {
             Some(Some(area)) => !area.accepts(kind, bytes),
-            Some(None) => !comm.is_inter(),
+            Some(None) => true,
             None => false,
         }
+}
+
+/// The choice table's answer for this call, from the overrides (an unreadable
+/// override: false, so the schedule's builder reports it).
+fn table(pick: impl FnOnce(&tuning::Overrides) -> bool) -> bool {
+    tuning::overrides().is_ok_and(|o| pick(&o))
 }
 
 /// One rank's part of a two-rank collective: what it sends the other rank, what it
@@ -131,8 +139,8 @@ fn run(comm: &Comm, call: &'static str, part: Part<'_>) -> Result<()> {
 
 /// MPI_Bcast of `buf` from `root` on two ranks, if `takes`.
 pub fn bcast(comm: &Comm, buf: &mut [u8], root: i32) -> Option<Result<()>> {
-    let forced = tuning::overrides().map_or(true, |o| o.bcast == Algo::ScatterAllgather);
-    if !(0..2).contains(&root) || !takes(comm, AreaKind::Bcast, buf.len(), forced) {
+    let binomial = table(|o| tuning::bcast(o, buf.len(), 2, None) == Algo::Binomial);
+    if !(0..2).contains(&root) || !takes(comm, AreaKind::Bcast, buf.len(), binomial) {
         return None;
     }
     let part = if comm.rank == root {
@@ -155,7 +163,7 @@ pub fn allgather(comm: &Comm, send: Option<&[u8]>, recv: &mut [u8]) -> Option<Re
     let blk = recv.len() / 2;
     if !recv.len().is_multiple_of(2)
         || send.is_some_and(|m| m.len() != blk)
-        || !takes(comm, AreaKind::Allgather, blk, false)
+        || !takes(comm, AreaKind::Allgather, blk, true)
     {
         return None;
     }
@@ -184,8 +192,9 @@ pub fn allgather(comm: &Comm, send: Option<&[u8]>, recv: &mut [u8]) -> Option<Re
 pub fn alltoall(comm: &Comm, send: Option<&[u8]>, recv: &mut [u8]) -> Option<Result<()>> {
     let blk = recv.len() / 2;
     let send = send.filter(|m| m.len() == recv.len() && recv.len().is_multiple_of(2))?;
-    let forced = tuning::overrides().map_or(true, |o| o.alltoall == Algo::Bruck);
-    if !takes(comm, AreaKind::Alltoall, blk, forced) {
+    // Scattered and pairwise both exchange one block each way on two ranks.
+    let one_each_way = table(|o| tuning::alltoall(o, blk, 2) != Algo::Bruck);
+    if !takes(comm, AreaKind::Alltoall, blk, one_each_way) {
         return None;
     }
     let me = comm.rank as usize;
@@ -221,7 +230,12 @@ pub fn reduce(
     if !(0..2).contains(&root)
         || (root == 1 && !red.commutative())
         || !send.len().is_multiple_of(red.unit)
-        || !takes(comm, AreaKind::Reduce, send.len(), false)
+        || !takes(
+            comm,
+            AreaKind::Reduce,
+            send.len(),
+            table(|o| tuning::reduce(o, red.commutative(), None) == Algo::Binomial),
+        )
     {
         return None;
     }

@@ -133,9 +133,6 @@ impl Comm {
     /// with what result (Some(None): there is none, e.g. ranks in several shm
     /// domains)? The same answer on every rank at the same call.
     pub fn area_tried(&self) -> Option<Option<&crate::coll::shm_area::Area>> {
-        if self.is_inter() {
-            return Some(None);
-        }
         self.shared.area.tried()
     }
 
