@@ -8,10 +8,10 @@
 //! unchanged: `state::comm()` hands it the core `Comm`, whose `remote` group
 //! addresses an intercommunicator's peers.
 //!
-//! MPI_Comm_idup runs the (blocking) dup at once and returns a request that is
-//! already complete: every member must call it, as for MPI_Comm_dup; a program
-//! that starts other blocking work between MPI_Comm_idup and its wait on
-//! different ranks in different orders could block where MPICH would not.
+//! MPI_Comm_idup is nonblocking: the handle is made (and the attributes copied)
+//! at the call, the context agreement runs in the progress engine, and the
+//! handle becomes usable when its request completes (`req.rs` installs the
+//! communicator); used before that, it is MPI_ERR_COMM with a message.
 
 use crate::consts::*;
 use crate::dtype::{copy_name, out};
@@ -127,7 +127,12 @@ pub fn unregister(h: MPI_Comm) {
 pub fn dup(comm: MPI_Comm, info: Option<InfoObj>) -> R<MPI_Comm> {
     let c = check(comm)?;
     let n = mgmt::dup(&c)?;
-    let h = register(comm, n);
+    adopt(comm, register(comm, n), info)
+}
+
+/// Give the new handle `h` what a duplicate of `comm` carries over: topology,
+/// info hints (`info` where given) and attributes (copy callbacks).
+fn adopt(comm: MPI_Comm, h: MPI_Comm, info: Option<InfoObj>) -> R<MPI_Comm> {
     {
         let mut s = st();
         if let Some(t) = s.topos.get(&comm).cloned() {
@@ -162,10 +167,47 @@ mpi_fn! { comm => fn MPI_Comm_dup_with_info / PMPI_Comm_dup_with_info(comm: MPI_
 mpi_fn! { comm => fn MPI_Comm_idup / PMPI_Comm_idup(comm: MPI_Comm, newcomm: *mut MPI_Comm, request: *mut MPI_Request) {
     let o = out(newcomm, "newcomm")?;
     let r = out(request, "request")?;
-    *o = dup(comm, None)?;
-    *r = crate::neighbor::done_request(comm);
+    let c = check(comm)?;
+    let pending = mgmt::idup(&c)?;
+    // The parent stands in for the new communicator until the request
+    // completes; the handle refuses every use meanwhile.
+    let h = adopt(comm, register(comm, c), None)?;
+    let mut s = st();
+    s.set_unready(h);
+    let id = pending.request();
+    *r = s.reqs.insert(crate::req::ReqObj {
+        kind: crate::req::Kind::NewComm { id, handle: h, pending: Box::new(pending) },
+        comm,
+        recv: false,
+    });
+    *o = h;
     Ok(())
 }}
+
+/// Install the communicator a completed MPI_Comm_idup made for `h`; on failure
+/// the handle goes (its attributes deleted) and the error is returned.
+pub fn finish_idup(h: MPI_Comm, pending: mgmt::PendingComm) -> R<()> {
+    match pending.finish() {
+        Ok(c) => {
+            st().install_comm(h, c);
+            Ok(())
+        }
+        Err(e) => {
+            // The stand-in (the parent) is made usable for the delete callbacks,
+            // then dropped without giving back its context (the parent's).
+            let stand_in = st().comm_obj(h).map(|o| o.comm.clone());
+            if let Some(c) = stand_in {
+                st().install_comm(h, c);
+                let _ = crate::attr::delete_all(h);
+            }
+            let mut s = st();
+            s.remove_comm(h);
+            s.topos.remove(&h);
+            s.comm_infos.remove(&h);
+            Err(e.into())
+        }
+    }
+}
 
 mpi_fn! { comm => fn MPI_Comm_split / PMPI_Comm_split(comm: MPI_Comm, color: c_int, key: c_int, newcomm: *mut MPI_Comm) {
     let c = check(comm)?;

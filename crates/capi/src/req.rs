@@ -37,6 +37,13 @@ pub enum Kind {
         cancel: Option<CancelFn>,
         extra: usize,
     },
+    /// MPI_Comm_idup: the agreement's engine request and the handle that gets
+    /// the communicator when it completes.
+    NewComm {
+        id: ReqId,
+        handle: MPI_Comm,
+        pending: Box<vmpi::comm::mgmt::PendingComm>,
+    },
 }
 
 pub struct ReqObj {
@@ -126,7 +133,7 @@ fn poll_target_in(s: &crate::state::State, h: MPI_Request) -> R<Option<ReqId>> {
         .get(h)
         .ok_or_else(|| err(MPI_ERR_REQUEST, format!("invalid request {:#x}", h as u32)))?;
     Ok(match &o.kind {
-        Kind::Engine(id) | Kind::Grequest { id, .. } => Some(*id),
+        Kind::Engine(id) | Kind::Grequest { id, .. } | Kind::NewComm { id, .. } => Some(*id),
         Kind::Persistent {
             active: Some(a), ..
         } => match **a {
@@ -188,6 +195,29 @@ unsafe fn complete(h: &mut MPI_Request) -> R<(MPI_Status, MPI_Comm)> {
         }
     };
     match &mut o.kind {
+        Kind::NewComm { .. } => {
+            let Some(ReqObj {
+                kind:
+                    Kind::NewComm {
+                        id,
+                        handle,
+                        pending,
+                    },
+                ..
+            }) = s.reqs.remove(*h)
+            else {
+                unreachable!()
+            };
+            drop(s);
+            *h = MPI_REQUEST_NULL;
+            runtime::with("MPI_Wait", |rt| rt.engine.test(id))?;
+            let mut st = empty_c_status();
+            if let Err(e) = crate::comm::finish_idup(handle, *pending) {
+                st.MPI_ERROR = e.code;
+                eprintln!("vmpi: MPI_Comm_idup: {}", e.msg);
+            }
+            Ok((st, comm))
+        }
         Kind::Persistent { active, .. } => {
             let (st, id) = match active.take() {
                 Some(a) => take(&a)?,
@@ -243,6 +273,30 @@ unsafe fn complete(h: &mut MPI_Request) -> R<(MPI_Status, MPI_Comm)> {
 /// Free what completed among the requests nobody waits for.
 pub fn reap() -> R<()> {
     let mut s = st();
+    if !s.freed_idups.is_empty() {
+        let idups = std::mem::take(&mut s.freed_idups);
+        let mut keep = Vec::new();
+        let mut done = Vec::new();
+        runtime::with("MPI_Request_free", |rt| {
+            for (id, h, p) in idups {
+                if rt.engine.is_complete(id)? {
+                    rt.engine.test(id)?;
+                    done.push((h, p));
+                } else {
+                    keep.push((id, h, p));
+                }
+            }
+            Ok(())
+        })?;
+        s.freed_idups = keep;
+        drop(s);
+        for (h, p) in done {
+            if let Err(e) = crate::comm::finish_idup(h, *p) {
+                eprintln!("vmpi: MPI_Comm_idup (request freed): {}", e.msg);
+            }
+        }
+        s = st();
+    }
     if s.detached.is_empty() {
         return Ok(());
     }
@@ -624,6 +678,12 @@ mpi_fn! { MPI_COMM_WORLD => fn MPI_Request_free / PMPI_Request_free(request: *mu
             }
             Some(id)
         }
+        Kind::NewComm { id, handle, pending } => {
+            // The communicator is installed when the agreement completes.
+            st().freed_idups.push((id, handle, pending));
+            reap()?;
+            None
+        }
         _ => None,
     };
     if let Some(id) = engine {
@@ -690,6 +750,7 @@ mpi_fn! { MPI_COMM_WORLD => fn MPI_Request_get_status / PMPI_Request_get_status(
                 _ => Look::Now(empty_c_status()),
             },
             Kind::Grequest { id, query, extra, .. } => Look::Greq(*id, *query, *extra),
+            Kind::NewComm { id, .. } => Look::Engine(*id),
         }
     };
     match look {

@@ -5,7 +5,7 @@
 use crate::consts::*;
 use crate::err::{err, Handler, R};
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::os::raw::c_int;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock};
@@ -76,6 +76,10 @@ pub struct State {
     /// Changed only through `insert_comm` / `remove_comm` / `clear_comms`, which
     /// invalidate the threads' cached lookups (`with_comm`).
     comms: HashMap<MPI_Comm, CommObj>,
+    /// Handles of communicators an MPI_Comm_idup is still making: in the table
+    /// (their attributes were copied at the call) but not usable until
+    /// [`State::install_comm`].
+    unready: HashSet<MPI_Comm>,
     pub next_comm: u32,
     pub reqs: Table<crate::req::ReqObj>,
     pub msgs: Table<crate::p2p::MsgObj>,
@@ -87,6 +91,13 @@ pub struct State {
     /// Engine requests nobody waits for (freed active requests, buffered sends),
     /// with the copy a buffered send reads from; reaped as they complete.
     pub detached: Vec<(vmpi::p2p::ReqId, Option<Vec<u8>>)>,
+    /// MPI_Comm_idup requests freed before completion: (engine request, handle,
+    /// the communicator being made), installed as they complete.
+    pub freed_idups: Vec<(
+        vmpi::p2p::ReqId,
+        MPI_Comm,
+        Box<vmpi::comm::mgmt::PendingComm>,
+    )>,
     pub bsend: crate::p2p::BsendBuf,
     pub user_classes: Vec<c_int>,
     /// user error code -> its class
@@ -120,6 +131,7 @@ pub fn st() -> MutexGuard<'static, State> {
         Mutex::new(State {
             world: None,
             comms: HashMap::new(),
+            unready: HashSet::new(),
             next_comm: 0,
             reqs: Table::new(DYN_REQUEST),
             msgs: Table::new(DYN_MESSAGE),
@@ -128,6 +140,7 @@ pub fn st() -> MutexGuard<'static, State> {
             keyvals: Table::new(DYN_KEYVAL),
             type_attrs: HashMap::new(),
             detached: Vec::new(),
+            freed_idups: Vec::new(),
             bsend: Default::default(),
             user_classes: Vec::new(),
             user_codes: HashMap::new(),
@@ -198,6 +211,15 @@ impl State {
         if h == MPI_COMM_NULL {
             return Err(err(MPI_ERR_COMM, "null communicator (MPI_COMM_NULL)"));
         }
+        if !self.unready.is_empty() && self.unready.contains(&h) {
+            return Err(err(
+                MPI_ERR_COMM,
+                format!(
+                    "communicator {:#x} is still being made by MPI_Comm_idup: complete its request first",
+                    h as u32
+                ),
+            ));
+        }
         self.comms.get(&h).ok_or_else(|| {
             err(
                 MPI_ERR_COMM,
@@ -219,11 +241,25 @@ impl State {
     pub fn remove_comm(&mut self, h: MPI_Comm) -> Option<CommObj> {
         COMMS_GEN.fetch_add(1, Ordering::Release);
         forget_cached_comm();
+        self.unready.remove(&h);
         self.comms.remove(&h)
+    }
+    /// Mark `h` as being made by MPI_Comm_idup (see `unready`).
+    pub fn set_unready(&mut self, h: MPI_Comm) {
+        self.unready.insert(h);
+    }
+    /// The communicator an MPI_Comm_idup made for `h`: usable from now on.
+    pub fn install_comm(&mut self, h: MPI_Comm, c: vmpi::comm::Comm) {
+        COMMS_GEN.fetch_add(1, Ordering::Release);
+        self.unready.remove(&h);
+        if let Some(o) = self.comms.get_mut(&h) {
+            o.comm = c;
+        }
     }
     pub fn clear_comms(&mut self) {
         COMMS_GEN.fetch_add(1, Ordering::Release);
         forget_cached_comm();
+        self.unready.clear();
         self.comms.clear();
     }
 }

@@ -32,11 +32,21 @@ pub struct CollCtx {
     pub tag: i32,
     pub area: Option<Arc<AreaCell>>,
     pub blocking: bool,
+    /// The rank each member goes by in message headers, where it is not its
+    /// place in `group`: the members of a create_group subgroup are known on
+    /// their parent's context by their parent ranks, so that the agreements of
+    /// two subgroups in flight at once never match each other's messages.
+    pub wire: Option<Arc<[i32]>>,
 }
 
 impl CollCtx {
     pub fn size(&self) -> usize {
         self.group.len()
+    }
+
+    /// The rank member `r` goes by in message headers.
+    pub fn wire_rank(&self, r: usize) -> i32 {
+        self.wire.as_ref().map_or(r as i32, |w| w[r])
     }
 }
 
@@ -531,7 +541,7 @@ impl Sched {
                                 if busy { buf.busy() } else { buf },
                                 self.cc.group[peer],
                                 self.cc.ctx,
-                                self.cc.rank as i32,
+                                self.cc.wire_rank(self.cc.rank),
                                 self.cc.tag,
                                 SendMode::Standard,
                             )?
@@ -564,7 +574,7 @@ impl Sched {
                                 buf,
                                 Pattern {
                                     ctx: self.cc.ctx,
-                                    src: peer as i32,
+                                    src: self.cc.wire_rank(peer),
                                     tag: self.cc.tag,
                                 },
                             )?
@@ -704,6 +714,12 @@ pub fn run_blocking(mut s: Sched) -> Result<()> {
 }
 
 impl Sched {
+    /// One pass of settling after a failed step (for schedules run inside
+    /// another schedule); true when nothing is left (see [`settled`]).
+    pub fn settle_pass(&mut self, engine: &mut Engine) -> Result<bool> {
+        settled(engine, &mut self.pending)
+    }
+
     /// After a failed step: nothing of this schedule may write into the caller's
     /// buffers once the call returns (see [`settled`]).
     fn settle(&mut self) -> Result<()> {

@@ -1,39 +1,32 @@
-//! Communicator constructors: dup, split, split_type (shared memory), create,
-//! create_group, intercommunicators (create, merge), compare and free. Each
-//! agrees on a context id with [`super::ctxid`] over the parent's collective
-//! context.
+//! Communicator constructors: dup (and its nonblocking form, idup), split,
+//! split_type (shared memory), create, create_group, intercommunicators (create,
+//! merge), compare and free. Each agrees on a context id ([`super::agree`], the
+//! rounds of [`super::ctxid`]) among the members on the parent's collective
+//! context; the blocking ones wait for the agreement, idup hands it back.
 
-use super::ctxid::{self, WORDS};
-use super::{Comm, Compare, Group, TAG_CONSTRUCT, UNDEFINED};
-use crate::coll::{self, CollCtx, Raw, RawMut, Reduction};
-use crate::datatype::Basic;
+use super::agree::{self, Agreement, Members};
+use super::ctxid::{self, Alloc};
+use super::{Comm, Compare, Group, TAG_CONSTRUCT, TAG_GROUP, TAG_INTER_LOCAL, UNDEFINED};
+use crate::coll::{self, CollCtx, Raw, RawMut};
 use crate::error::{Error, ErrorClass, Result};
-use crate::op::Op;
 use crate::p2p::buffers::{RecvBuf, SendBuf};
-use crate::p2p::{Pattern, SendMode};
+use crate::p2p::{Pattern, ReqId, SendMode};
 use crate::runtime;
 use std::sync::Arc;
 
 /// MPI_COMM_TYPE_SHARED (MPICH's value).
 pub const COMM_TYPE_SHARED: i32 = 1;
 
-fn band(cc: CollCtx, m: &mut [u64; WORDS]) -> Result<()> {
-    let red = Reduction::new(Op::Band, Some(Basic::U64), 8)?;
-    let b = ctxid::mask_bytes(m);
-    // SAFETY: `m` outlives the blocking run.
-    coll::run_blocking(unsafe { coll::allreduce(cc, red, None, RawMut::of(b), None)? })
-}
-
 fn bcast_bytes(cc: CollCtx, b: &mut [u8], root: usize) -> Result<()> {
     // SAFETY: `b` outlives the blocking run.
     coll::run_blocking(unsafe { coll::bcast(cc, RawMut::of(b), root as i32, None)? })
 }
 
-/// A context pair agreed by every member of `cc`'s group.
-fn alloc_intra(cc: CollCtx, call: &str) -> Result<u32> {
-    let mut m = ctxid::local_mask();
-    band(cc, &mut m)?;
-    ctxid::take_lowest(&m, call)
+/// A context pair agreed by every member of `cc`'s group (`ignore`: this rank
+/// takes part but will not be a member).
+fn agree_intra(call: &'static str, cc: CollCtx, ignore: bool) -> Result<u32> {
+    let alloc = Alloc::new(cc.ctx, cc.tag, ignore);
+    agree::agree(call, Members::Intra(cc), alloc)
 }
 
 /// Blocking exchange of byte buffers with one world rank on `ctx`/`tag`.
@@ -87,47 +80,100 @@ fn exchange(
     Ok(())
 }
 
-/// A context pair agreed by two groups: each group ANDs its masks, the leaders
-/// swap theirs through `swap`, and each leader broadcasts the combined mask.
-fn alloc_inter(
-    local: &Comm,
+/// The members of an agreement between the two groups of an intercommunicator
+/// (or of one being made): `local` is this group on its collective context;
+/// `leader` its leader's rank; at the leader, the remote leader as world rank,
+/// the context, and the ranks both leaders go by there.
+fn inter_members(
+    local: CollCtx,
     leader: usize,
-    call: &str,
-    swap: impl FnOnce(&[u8], &mut [u8]) -> Result<()>,
-) -> Result<u32> {
-    let mut m = ctxid::local_mask();
-    band(local.coll(), &mut m)?;
-    if local.rank as usize == leader {
-        let mut other = [0u64; WORDS];
-        let mine = m;
-        let mut mine2 = mine;
-        swap(ctxid::mask_bytes(&mut mine2), ctxid::mask_bytes(&mut other))?;
-        for i in 0..WORDS {
-            m[i] &= other[i];
-        }
+    remote: Option<(usize, u32, [i32; 2], i32)>,
+) -> Members {
+    let pair = remote
+        .filter(|_| local.rank == leader)
+        .map(|(world, ctx, wire, tag)| CollCtx {
+            ctx,
+            rank: 0,
+            group: Arc::from([local.group[leader], world]),
+            tag,
+            area: None,
+            blocking: false,
+            wire: Some(Arc::from(wire)),
+        });
+    Members::Inter {
+        local,
+        leader,
+        pair,
     }
-    bcast_bytes(local.coll(), ctxid::mask_bytes(&mut m), leader)?;
-    ctxid::take_lowest(&m, call)
+}
+
+/// The tag an intercommunicator's leaders swap masks with for the call whose
+/// local tag is `local_tag`: unique per call, apart from the fixed tags of the
+/// leaders' other exchanges.
+fn swap_tag(local_tag: i32) -> i32 {
+    TAG_CONSTRUCT | TAG_INTER_LOCAL | (local_tag & super::SEQ_MASK as i32)
+}
+
+/// A communicator being made by a nonblocking constructor (MPI_Comm_idup).
+pub struct PendingComm {
+    agreement: Agreement,
+    make: Box<dyn FnOnce(u32) -> Comm + Send>,
+}
+
+impl PendingComm {
+    /// The engine request that completes when the new communicator is ready.
+    pub fn request(&self) -> ReqId {
+        self.agreement.request()
+    }
+
+    /// The new communicator, once the request has completed.
+    pub fn finish(self) -> Result<Comm> {
+        let ctx = self.agreement.outcome()?;
+        Ok((self.make)(ctx))
+    }
+
+    /// Wait for the new communicator.
+    pub fn wait(self) -> Result<Comm> {
+        runtime::wait(self.request())?;
+        self.finish()
+    }
+}
+
+/// MPI_Comm_idup: start duplicating `comm`; every member calls it (in the same
+/// order as its other collective calls on `comm`).
+pub fn idup(comm: &Comm) -> Result<PendingComm> {
+    let call = "MPI_Comm_idup";
+    let (group, rank) = (comm.group.clone(), comm.rank as usize);
+    if let Some(remote) = comm.remote.clone() {
+        // Leaders (rank 0 of each side) swap masks over the intercommunicator.
+        let local = local_of(comm).coll();
+        let tag = swap_tag(local.tag);
+        let members = inter_members(
+            local.clone(),
+            0,
+            Some((remote[0], comm.coll_ctx, [0, 0], tag)),
+        );
+        let agreement =
+            Agreement::start(call, members, Alloc::new(comm.coll_ctx, local.tag, false))?;
+        return Ok(PendingComm {
+            agreement,
+            make: Box::new(move |ctx| Comm {
+                remote: Some(remote),
+                ..Comm::new_intra(ctx, group, rank)
+            }),
+        });
+    }
+    let cc = comm.coll();
+    let alloc = Alloc::new(cc.ctx, cc.tag, false);
+    Ok(PendingComm {
+        agreement: Agreement::start(call, Members::Intra(cc), alloc)?,
+        make: Box::new(move |ctx| Comm::new_intra(ctx, group, rank)),
+    })
 }
 
 /// MPI_Comm_dup.
 pub fn dup(comm: &Comm) -> Result<Comm> {
-    if let Some(remote) = &comm.remote {
-        // Leaders (rank 0 of each side) swap masks over the intercommunicator.
-        let (cctx, me) = (comm.coll_ctx, comm.rank);
-        let peer = remote[0];
-        let ctx = alloc_inter(&local_of(comm), 0, "MPI_Comm_dup", |s, r| {
-            exchange(cctx, peer, 0, me, TAG_CONSTRUCT | 1, s, r, "MPI_Comm_dup")
-        })?;
-        return Ok(Comm {
-            ctx,
-            coll_ctx: ctx + 1,
-            remote: Some(remote.clone()),
-            ..Comm::new_intra(ctx, comm.group.clone(), comm.rank as usize)
-        });
-    }
-    let ctx = alloc_intra(comm.coll(), "MPI_Comm_dup")?;
-    Ok(Comm::new_intra(ctx, comm.group.clone(), comm.rank as usize))
+    idup(comm)?.wait()
 }
 
 /// The local group of an intercommunicator as an intracommunicator on the
@@ -160,9 +206,8 @@ pub fn split(comm: &Comm, color: i32, key: i32) -> Result<Option<Comm>> {
             RawMut::of(i32_bytes_mut(&mut all)),
         )?
     })?;
-    let ctx = alloc_intra(comm.coll(), "MPI_Comm_split")?;
+    let ctx = agree_intra("MPI_Comm_split", comm.coll(), color == UNDEFINED)?;
     if color == UNDEFINED {
-        ctxid::release(ctx);
         return Ok(None);
     }
     let mut members: Vec<(i32, usize)> = (0..n)
@@ -207,15 +252,10 @@ pub fn create(comm: &Comm, group: &Group) -> Result<Option<Comm>> {
             format!("MPI_Comm_create: world rank {w} of the group is not in the communicator"),
         ));
     }
-    let ctx = alloc_intra(comm.coll(), "MPI_Comm_create")?;
     let me = comm.group[comm.rank as usize];
-    match group.rank_of_world(me) {
-        Some(r) => Ok(Some(Comm::new_intra(ctx, group.arc(), r as usize))),
-        None => {
-            ctxid::release(ctx);
-            Ok(None)
-        }
-    }
+    let mine = group.rank_of_world(me);
+    let ctx = agree_intra("MPI_Comm_create", comm.coll(), mine.is_none())?;
+    Ok(mine.map(|r| Comm::new_intra(ctx, group.arc(), r as usize)))
 }
 
 /// MPI_Comm_create_group: only the members of `group` call it (with the same tag).
@@ -229,25 +269,34 @@ pub fn create_group(comm: &Comm, group: &Group, tag: i32) -> Result<Comm> {
             "MPI_Comm_create_group: the calling process is not in the group",
         )
     })?;
-    if let Some(w) = group.world_ranks().iter().find(|w| !comm.group.contains(w)) {
-        return Err(Error::new(
-            ErrorClass::Group,
-            format!(
-                "MPI_Comm_create_group: world rank {w} of the group is not in the communicator"
-            ),
-        ));
-    }
-    // The members agree among themselves on the parent's collective context, with
-    // a tag outside the range of the parent's own collectives.
+    let parent_ranks = group
+        .world_ranks()
+        .iter()
+        .map(|w| {
+            comm.group.iter().position(|x| x == w).map(|p| p as i32).ok_or_else(|| {
+                Error::new(
+                    ErrorClass::Group,
+                    format!(
+                        "MPI_Comm_create_group: world rank {w} of the group is not in the communicator"
+                    ),
+                )
+            })
+        })
+        .collect::<Result<Arc<[i32]>>>()?;
+    // The members agree among themselves on the parent's collective context,
+    // with the caller's tag in a tag space of its own, each known by its parent
+    // rank: agreements of other subgroups in flight at once never match theirs.
     let cc = CollCtx {
         ctx: comm.coll_ctx,
         rank: r as usize,
         group: group.arc(),
-        tag: TAG_CONSTRUCT | (tag & super::SEQ_MASK as i32),
+        tag: TAG_GROUP | tag,
         area: None,
         blocking: false,
+        wire: Some(parent_ranks),
     };
-    let ctx = alloc_intra(cc, "MPI_Comm_create_group")?;
+    let alloc = Alloc::new(comm.coll_ctx, tag, false);
+    let ctx = agree::agree("MPI_Comm_create_group", Members::Intra(cc), alloc)?;
     Ok(Comm::new_intra(ctx, group.arc(), r as usize))
 }
 
@@ -346,19 +395,17 @@ pub fn intercomm_create(
             format!("{call}: the local and remote groups overlap"),
         ));
     }
-    let ctx = alloc_inter(local, leader, call, |s, r| {
-        let peer = peer.expect("leader has the peer");
-        exchange(
-            peer.ctx,
-            peer.world_rank(remote_leader),
-            remote_leader,
-            peer.rank,
+    let lc = local.coll();
+    let remote_end = peer.map(|p| {
+        (
+            p.world_rank(remote_leader),
+            p.ctx,
+            [p.rank, remote_leader],
             tag,
-            s,
-            r,
-            call,
         )
-    })?;
+    });
+    let alloc = Alloc::new(lc.ctx, lc.tag, false);
+    let ctx = agree::agree(call, inter_members(lc, leader, remote_end), alloc)?;
     Ok(Comm {
         remote: Some(remote),
         ..Comm::new_intra(ctx, local.group.clone(), local.rank as usize)
@@ -406,10 +453,14 @@ pub fn intercomm_merge(inter: &Comm, high: bool) -> Result<Comm> {
     };
     let me = inter.group[inter.rank as usize];
     let rank = group.iter().position(|&w| w == me).expect("member");
-    let (cctx, r0) = (inter.coll_ctx, remote[0]);
-    let ctx = alloc_inter(&local, 0, call, |s, r| {
-        exchange(cctx, r0, 0, 0, TAG_CONSTRUCT | 3, s, r, call)
-    })?;
+    let lc = local.coll();
+    let tag = swap_tag(lc.tag);
+    let members = inter_members(
+        lc.clone(),
+        0,
+        Some((remote[0], inter.coll_ctx, [0, 0], tag)),
+    );
+    let ctx = agree::agree(call, members, Alloc::new(lc.ctx, lc.tag, false))?;
     Ok(Comm::new_intra(ctx, group, rank))
 }
 

@@ -5,6 +5,7 @@
 //! here too. Groups are in [`group`], context-id agreement in [`ctxid`], and the
 //! collective constructors (dup, split, create, intercommunicators) in [`mgmt`].
 
+pub mod agree;
 pub mod ctxid;
 pub mod group;
 pub mod mgmt;
@@ -21,11 +22,14 @@ use std::sync::{Arc, OnceLock};
 
 /// Tags of collective traffic on the collective context. Ordinary collectives use
 /// their call's sequence number below bit 28; the local-group collectives of an
-/// intercommunicator set bit 28; communicator construction among a subset
-/// (create_group) and the leaders' exchanges set bit 29.
+/// intercommunicator set bit 28; the leaders' exchanges of intercommunicator
+/// constructors set bit 29 (with bit 28 and the call's sequence number for the
+/// context agreement); create_group's agreement sets bit 30 beside the caller's
+/// tag (0..=TAG_UB, below bit 30).
 pub const SEQ_MASK: u32 = (1 << 28) - 1;
 pub const TAG_INTER_LOCAL: i32 = 1 << 28;
 pub const TAG_CONSTRUCT: i32 = 1 << 29;
+pub const TAG_GROUP: i32 = 1 << 30;
 
 /// State shared by every copy of one communicator handle.
 #[derive(Debug, Default)]
@@ -117,6 +121,7 @@ impl Comm {
             tag,
             area: (!self.is_inter()).then(|| self.shared.area.clone()),
             blocking: false,
+            wire: None,
         }
     }
 
