@@ -2,7 +2,8 @@
 //! random overlapping subsets, a truly nonblocking MPI_Comm_idup (beside
 //! point-to-point, nonblocking collectives, the blocking constructors, other
 //! idups, intercommunicators), four threads per rank making communicators at
-//! once under MPI_THREAD_MULTIPLE.
+//! once under MPI_THREAD_MULTIPLE, and collectives whose counts differ between
+//! ranks (an erroneous program: every receiving rank reports it, none hangs).
 //! Each C program was written to fail before the fix it covers (issue 22).
 //!
 //! Needs gcc and the release build (`make capi`).
@@ -69,5 +70,13 @@ fn threads_create_communicators_at_once() {
     let p = build("comm_threads.c", &["-pthread"]);
     for n in [1, 2, 3, 4] {
         pass(n, &p, &["100"], 120);
+    }
+}
+
+#[test]
+fn collective_count_mismatch_reported_everywhere() {
+    let p = build("coll_mismatch.c", &[]);
+    for n in [1, 2, 3, 4] {
+        pass(n, &p, &[], 60);
     }
 }

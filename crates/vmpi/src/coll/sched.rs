@@ -246,6 +246,16 @@ impl Drop for Sched {
     }
 }
 
+/// A message of a schedule in flight: its engine request, the bytes due
+/// (usize::MAX for a send) and the step that posted it (a message cut into
+/// pieces posts several).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct InFlight {
+    pub req: ReqId,
+    pub expect: usize,
+    pub step: usize,
+}
+
 /// A collective in progress.
 pub struct Sched {
     cc: CollCtx,
@@ -253,7 +263,12 @@ pub struct Sched {
     slots: Vec<Slot>,
     steps: Vec<Step>,
     pc: usize,
-    pending: Vec<(ReqId, usize)>,
+    pending: Vec<InFlight>,
+    /// The first mismatch this rank saw (a message of another length than its
+    /// schedule says, or one its sender marked failed): the schedule runs on so
+    /// that the ranks after this one are not left waiting, its later messages
+    /// are marked failed (`SendBuf::failed`), and the call returns this error.
+    mismatch: Option<Error>,
     red: Option<Reduction>,
     /// Messages of (seg, max] bytes go as seg-byte pieces (see [`Segments`]);
     /// set from the runtime's configuration when the schedule starts.
@@ -312,6 +327,7 @@ impl Sched {
             steps: Vec::new(),
             pc: 0,
             pending: Vec::new(),
+            mismatch: None,
             red: None,
             seg: Segments::default(),
             seg_max: super::tuning::SEGMENT_MAX,
@@ -505,14 +521,40 @@ impl Sched {
             if !self.pending.is_empty() {
                 let mut i = 0;
                 while i < self.pending.len() {
-                    match engine.test(self.pending[i].0)? {
+                    let m = self.pending[i];
+                    match engine.test(m.req)? {
                         Some(st) => {
                             // The engine has freed it: off the list before checking.
-                            let (_, expect) = self.pending.swap_remove(i);
-                            check_status(self.call, st, expect)?;
+                            self.pending.swap_remove(i);
+                            if let Err(e) = check_status(self.call, st, m.expect) {
+                                if !mismatch(&e) {
+                                    return Err(e);
+                                }
+                                // Later pieces of the same message will not come
+                                // (the sender cut another length): withdraw them.
+                                let mut j = 0;
+                                while j < self.pending.len() {
+                                    let p = self.pending[j];
+                                    if p.step == m.step
+                                        && p.expect != usize::MAX
+                                        && engine.unpost(p.req)?
+                                    {
+                                        self.pending.swap_remove(j);
+                                    } else {
+                                        j += 1;
+                                    }
+                                }
+                                self.mismatch.get_or_insert(e);
+                                i = 0;
+                            }
                         }
                         None => i += 1,
                     }
+                }
+            }
+            if self.pc == self.steps.len() && self.pending.is_empty() {
+                if let Some(e) = self.mismatch.take() {
+                    return Err(e);
                 }
             }
             if self.pc == self.steps.len() {
@@ -536,9 +578,15 @@ impl Sched {
                         // `ptr`), kept unchanged until the fence after this send
                         // (schedules never write a buffer in the round that sends it).
                         let req = unsafe {
-                            let buf = SendBuf::new(p.add(off), len);
+                            let mut buf = SendBuf::new(p.add(off), len);
+                            if busy {
+                                buf = buf.busy();
+                            }
+                            if self.mismatch.is_some() {
+                                buf = buf.failed();
+                            }
                             engine.isend(
-                                if busy { buf.busy() } else { buf },
+                                buf,
                                 self.cc.group[peer],
                                 self.cc.ctx,
                                 self.cc.wire_rank(self.cc.rank),
@@ -546,7 +594,11 @@ impl Sched {
                                 SendMode::Standard,
                             )?
                         };
-                        self.pending.push((req, usize::MAX));
+                        self.pending.push(InFlight {
+                            req,
+                            expect: usize::MAX,
+                            step: self.pc,
+                        });
                         off += len;
                         if off >= b.len {
                             break;
@@ -579,7 +631,11 @@ impl Sched {
                                 },
                             )?
                         };
-                        self.pending.push((req, len));
+                        self.pending.push(InFlight {
+                            req,
+                            expect: len,
+                            step: self.pc,
+                        });
                         off += len;
                         if off >= b.len {
                             break;
@@ -642,6 +698,15 @@ impl Sched {
 /// The outcome of one of a collective's messages: `st` of a send (`expected`
 /// usize::MAX) or of a receive due `expected` bytes.
 pub(super) fn check_status(call: &str, st: Status, expected: usize) -> Result<()> {
+    if st.sender_failed && st.error.is_none() {
+        return Err(Error::new(
+            ErrorClass::Other,
+            format!(
+                "{call}: rank {} had a mismatch earlier in this collective (counts differ between ranks?), so the data it sent cannot be trusted",
+                st.source
+            ),
+        ));
+    }
     match st.error {
         None if expected != usize::MAX && st.count != expected => Err(Error::new(
             ErrorClass::Truncate,
@@ -662,15 +727,25 @@ pub(super) fn check_status(call: &str, st: Status, expected: usize) -> Result<()
     }
 }
 
+/// Is `e` (from [`check_status`]) a mismatch between the ranks' arguments,
+/// after which a schedule runs on (see `Sched::mismatch`)?
+fn mismatch(e: &Error) -> bool {
+    e.class == ErrorClass::Truncate || e.message.contains("had a mismatch earlier")
+}
+
 /// One pass of settling a failed collective's messages (`pending`: request and
 /// expected bytes, usize::MAX for a send): receives not yet matched are
 /// withdrawn, matched ones (their data is on its way) are waited for, sends are
 /// left to the engine (freed when they complete; only a peer's pull reads them).
 /// True when nothing is left.
-pub(super) fn settled(e: &mut Engine, pending: &mut Vec<(ReqId, usize)>) -> Result<bool> {
+pub(super) fn settled<T>(
+    e: &mut Engine,
+    pending: &mut Vec<T>,
+    of: impl Fn(&T) -> (ReqId, usize),
+) -> Result<bool> {
     let mut i = 0;
     while i < pending.len() {
-        let (req, expect) = pending[i];
+        let (req, expect) = of(&pending[i]);
         let gone = if expect == usize::MAX {
             e.free_on_complete(req)?;
             true
@@ -717,13 +792,15 @@ impl Sched {
     /// One pass of settling after a failed step (for schedules run inside
     /// another schedule); true when nothing is left (see [`settled`]).
     pub fn settle_pass(&mut self, engine: &mut Engine) -> Result<bool> {
-        settled(engine, &mut self.pending)
+        settled(engine, &mut self.pending, |m| (m.req, m.expect))
     }
 
     /// After a failed step: nothing of this schedule may write into the caller's
     /// buffers once the call returns (see [`settled`]).
     fn settle(&mut self) -> Result<()> {
-        runtime::progress_until(self.call, |rt| settled(&mut rt.engine, &mut self.pending))
+        runtime::progress_until(self.call, |rt| {
+            settled(&mut rt.engine, &mut self.pending, |m| (m.req, m.expect))
+        })
     }
 }
 
@@ -751,7 +828,7 @@ impl Schedule for Nonblocking {
                 }
             }
         }
-        if !settled(engine, &mut self.s.pending)? {
+        if !settled(engine, &mut self.s.pending, |m| (m.req, m.expect))? {
             return Ok(false);
         }
         let mut st = Status::empty();

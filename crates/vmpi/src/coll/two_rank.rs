@@ -129,7 +129,7 @@ fn run(comm: &Comm, call: &'static str, part: Part<'_>) -> Result<()> {
     if r.is_err() {
         // Nothing may write into the caller's buffers once the call returns.
         let mut left: Vec<(ReqId, usize)> = pending.iter().flatten().copied().collect();
-        runtime::progress_until(call, |rt| settled(&mut rt.engine, &mut left))?;
+        runtime::progress_until(call, |rt| settled(&mut rt.engine, &mut left, |m| *m))?;
     }
     r
 }

@@ -12,6 +12,8 @@ pub struct SendBuf {
     len: usize,
     /// The sender has other work while this message goes (see [`SendBuf::busy`]).
     busy: bool,
+    /// The sender's collective failed before this message (see [`SendBuf::failed`]).
+    failed: bool,
 }
 
 /// A buffer a pending receive writes into.
@@ -40,7 +42,21 @@ impl SendBuf {
             ptr,
             len,
             busy: false,
+            failed: false,
         }
+    }
+
+    /// Mark the message as sent by a collective that already hit a mismatch:
+    /// the receiver reports it instead of trusting the data.
+    pub fn failed(self) -> SendBuf {
+        SendBuf {
+            failed: true,
+            ..self
+        }
+    }
+
+    pub fn is_failed(&self) -> bool {
+        self.failed
     }
 
     /// Mark the sender as busy while this message goes: a collective's root that

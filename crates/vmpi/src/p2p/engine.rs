@@ -13,7 +13,7 @@
 //! The engine never blocks; callers poll [`Engine::progress`] and back off.
 
 use super::buffers::{RecvBuf, SendBuf};
-use super::header::{Header, Kind, FLAG_SENDER_BUSY, FLAG_SYNC};
+use super::header::{Header, Kind, FLAG_FAILED, FLAG_SENDER_BUSY, FLAG_SYNC};
 use super::matching::{Held, Pattern, Posted, Queues, Unexpected};
 use super::request::{Phase, ReqId, Request, Requests, Status};
 use crate::error::{Error, ErrorClass, Result};
@@ -213,11 +213,12 @@ impl Engine {
                 count: len,
                 cancelled: false,
                 error: None,
+                sender_failed: false,
             },
         });
         let mut hdr = Header {
             kind: Kind::Eager,
-            flags: 0,
+            flags: if buf.is_failed() { FLAG_FAILED } else { 0 },
             ctx,
             src,
             tag,
@@ -311,6 +312,7 @@ impl Engine {
             count: u.hdr.len as usize,
             cancelled: false,
             error: None,
+            sender_failed: false,
         }))
     }
 
@@ -371,6 +373,7 @@ impl Engine {
             count: u.hdr.len as usize,
             cancelled: false,
             error: None,
+            sender_failed: false,
         };
         Ok(Some((Message(u), st)))
     }
@@ -845,6 +848,7 @@ impl State {
             } else {
                 None
             },
+            sender_failed: hdr.flags & FLAG_FAILED != 0,
         };
         match (hdr.kind, d) {
             (Kind::Eager, Delivery::Live(p)) => {

@@ -39,6 +39,10 @@ pub const FLAG_SYNC: u8 = 1;
 /// that also copies or sends elsewhere); the receiver pulls the whole message
 /// rather than split it and wait for the sender's half.
 pub const FLAG_SENDER_BUSY: u8 = 2;
+/// Flag on [`Kind::Eager`] and [`Kind::Rts`]: the sender's collective had hit a
+/// mismatch before this message (its data cannot be trusted); the receiver's
+/// status says so ([`crate::p2p::Status::sender_failed`]).
+pub const FLAG_FAILED: u8 = 4;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Header {

@@ -36,6 +36,9 @@ pub struct Status {
     pub cancelled: bool,
     /// `Some(Truncate)` when the message was larger than the buffer.
     pub error: Option<ErrorClass>,
+    /// The sender marked the message as sent by a failed collective
+    /// (`SendBuf::failed`).
+    pub sender_failed: bool,
 }
 
 impl Status {
@@ -46,6 +49,7 @@ impl Status {
             count: 0,
             cancelled: false,
             error: None,
+            sender_failed: false,
         }
     }
 }
