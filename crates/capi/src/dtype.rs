@@ -7,6 +7,12 @@
 //! any other is packed into a temporary for sending, and received data is unpacked
 //! into the user's buffer when the request completes ([`Fixup`], kept in
 //! `State::dt_fixups` under the engine request).
+//!
+//! A request holds its datatype, not the handle: MPI_Type_free of a type in use by
+//! a pending or persistent operation frees the handle only (MPI-3.1 §4.1.9). A
+//! `Datatype` is reference counted; nonblocking operations pack or resolve it when
+//! they start (the unpacking fixup keeps a reference), persistent ones keep it in
+//! their `PSpec`.
 
 use crate::consts::*;
 use crate::err::{fail, R};
@@ -329,7 +335,12 @@ impl SendData {
 pub unsafe fn send_data(buf: *const u8, count: c_int, h: MPI_Datatype) -> R<SendData> {
     let n = check_count(count)?;
     let t = for_comm_cow(h)?;
-    bad_buf(buf, n, &t)?;
+    send_data_of(buf, n, &t)
+}
+
+/// [`send_data`] of a type already resolved (one a persistent request holds).
+pub unsafe fn send_data_of(buf: *const u8, n: usize, t: &Datatype) -> R<SendData> {
+    bad_buf(buf, n, t)?;
     let bytes = t.packed_size(n, "send")?;
     if t.is_contiguous() || bytes == 0 {
         return Ok(SendData::Direct(
@@ -351,6 +362,16 @@ pub unsafe fn recv_target(
 ) -> R<(*mut u8, usize, Fixup)> {
     let n = check_count(count)?;
     let t = for_comm_cow(h)?;
+    recv_target_of(buf, n, t)
+}
+
+/// [`recv_target`] of a type already resolved (one a persistent request holds);
+/// the unpacking fixup keeps its own reference to the type.
+pub unsafe fn recv_target_of(
+    buf: *mut u8,
+    n: usize,
+    t: std::borrow::Cow<'static, Datatype>,
+) -> R<(*mut u8, usize, Fixup)> {
     bad_buf(buf, n, &t)?;
     let bytes = t.packed_size(n, "receive")?;
     if t.is_contiguous() || bytes == 0 {
