@@ -8,7 +8,7 @@ use crate::dtype::{
     send_data_of, Datatype, Fixup, SendData,
 };
 use crate::err::{err, fail, R};
-use crate::req::{empty_c_status, status_error, to_c, write_status, Kind, ReqObj};
+use crate::req::{proc_null_c_status, status_error, to_c, write_status, Kind, ReqObj};
 use crate::state::{self, st};
 use std::borrow::Cow;
 use std::ffi::c_void;
@@ -486,7 +486,7 @@ mpi_fn! { comm => fn MPI_Iprobe / PMPI_Iprobe(source: c_int, tag: c_int, comm: M
     let f = out(flag, "flag")?;
     let Some(p) = pattern("MPI_Iprobe", source, tag, comm)? else {
         *f = 1;
-        write_status(status, empty_c_status());
+        write_status(status, proc_null_c_status());
         return Ok(());
     };
     let found = runtime::with("MPI_Iprobe", |rt| {
@@ -502,7 +502,7 @@ mpi_fn! { comm => fn MPI_Iprobe / PMPI_Iprobe(source: c_int, tag: c_int, comm: M
 
 mpi_fn! { comm => fn MPI_Probe / PMPI_Probe(source: c_int, tag: c_int, comm: MPI_Comm, status: *mut MPI_Status) {
     let Some(p) = pattern("MPI_Probe", source, tag, comm)? else {
-        write_status(status, empty_c_status());
+        write_status(status, proc_null_c_status());
         return Ok(());
     };
     let mut found = None;
@@ -530,7 +530,7 @@ unsafe fn improbe(
         if !flag.is_null() {
             *flag = 1;
         }
-        write_status(status, empty_c_status());
+        write_status(status, proc_null_c_status());
         return Ok(());
     };
     let mut found = None;
