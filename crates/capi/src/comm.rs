@@ -18,7 +18,6 @@ use crate::dtype::{copy_name, out};
 use crate::err::{fail, R};
 use crate::info::InfoObj;
 use crate::state::{self, st, CommObj};
-use std::collections::BTreeMap;
 use std::os::raw::{c_char, c_int};
 use vmpi::comm::{mgmt, Comm};
 
@@ -95,7 +94,7 @@ pub fn register(parent: MPI_Comm, c: Comm) -> MPI_Comm {
             comm: c,
             name: String::new(),
             errh,
-            attrs: BTreeMap::new(),
+            attrs: Default::default(),
         },
     );
     h
@@ -148,6 +147,9 @@ pub fn dup(comm: MPI_Comm, info: Option<InfoObj>) -> R<MPI_Comm> {
 
 mpi_fn! { comm => fn MPI_Comm_dup / PMPI_Comm_dup(comm: MPI_Comm, newcomm: *mut MPI_Comm) {
     let o = out(newcomm, "newcomm")?;
+    // On an error (a copy callback's) no communicator is left: MPI_COMM_NULL, as
+    // in MPICH.
+    *o = MPI_COMM_NULL;
     *o = dup(comm, None)?;
     Ok(())
 }}

@@ -589,6 +589,8 @@ mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_create_resized / PMPI_Type_create_resize
 
 mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_dup / PMPI_Type_dup(oldtype: MPI_Datatype, newtype: *mut MPI_Datatype) {
     let o = out(newtype, "newtype")?;
+    // On an error (a copy callback's) no type is left: MPI_DATATYPE_NULL.
+    *o = MPI_DATATYPE_NULL;
     let t = get(oldtype)?;
     let committed = basic_of(oldtype).is_some() || st().dtypes.get(oldtype).map_or(false, |x| x.committed);
     let h = new_type(t.dup(), vec![oldtype]);
@@ -601,9 +603,7 @@ mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_dup / PMPI_Type_dup(oldtype: MPI_Datatyp
         st().dtypes.remove(h);
         return Err(e);
     }
-    if let Some(n) = st().type_names.get(&oldtype).cloned() {
-        let _ = n; // names are not copied (MPI-3.1 §6.8)
-    }
+    // Names are not copied (MPI-3.1 §6.8).
     *o = h;
     Ok(())
 }}

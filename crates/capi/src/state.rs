@@ -5,7 +5,7 @@
 use crate::consts::*;
 use crate::err::{err, Handler, R};
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::os::raw::c_int;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock};
@@ -66,8 +66,9 @@ pub struct CommObj {
     pub comm: vmpi::comm::Comm,
     pub name: String,
     pub errh: MPI_Errhandler,
-    /// keyval -> attribute value (a pointer-sized word of the application's).
-    pub attrs: BTreeMap<c_int, usize>,
+    /// keyval -> attribute value (a pointer-sized word of the application's), in
+    /// the order of setting.
+    pub attrs: crate::attr::Attrs,
 }
 
 pub struct State {
@@ -83,7 +84,7 @@ pub struct State {
     pub errhs: Table<crate::err::CommErrFn>,
     pub keyvals: Table<crate::attr::Keyval>,
     /// Datatype attributes: datatype -> (keyval -> value), predefined types included.
-    pub type_attrs: HashMap<MPI_Datatype, BTreeMap<c_int, usize>>,
+    pub type_attrs: HashMap<MPI_Datatype, crate::attr::Attrs>,
     /// Engine requests nobody waits for (freed active requests, buffered sends),
     /// with the copy a buffered send reads from; reaped as they complete.
     pub detached: Vec<(vmpi::p2p::ReqId, Option<Vec<u8>>)>,
