@@ -93,6 +93,8 @@ pub struct State {
     /// user error code -> its class
     pub user_codes: HashMap<c_int, c_int>,
     pub err_strings: HashMap<c_int, String>,
+    /// The largest class or code added (MPI_LASTUSEDCODE); MPI_ERR_LASTCODE until
+    /// the first.
     pub last_code: c_int,
     pub type_names: HashMap<MPI_Datatype, String>,
     pub main_thread: Option<std::thread::ThreadId>,
@@ -133,7 +135,7 @@ pub fn st() -> MutexGuard<'static, State> {
             user_classes: Vec::new(),
             user_codes: HashMap::new(),
             err_strings: HashMap::new(),
-            last_code: MPICH_ERR_LAST_CLASS,
+            last_code: MPI_ERR_LASTCODE,
             type_names: HashMap::new(),
             main_thread: None,
             thread_level: MPI_THREAD_MULTIPLE,
