@@ -8,6 +8,15 @@
 //! unchanged: `state::comm()` hands it the core `Comm`, whose `remote` group
 //! addresses an intercommunicator's peers.
 //!
+//! Info hints: a communicator keeps the hints set on it (MPI_Comm_set_info,
+//! MPI_Comm_dup_with_info) and MPI_Comm_dup carries them over, but for the
+//! assertions of MPI-4 §7.4.4 (`mpi_assert_no_any_tag`, `mpi_assert_no_any_source`,
+//! `mpi_assert_exact_length`, `mpi_assert_allow_overtaking`), which hold for one
+//! communicator only. MPI_Comm_get_info reports those four always, "true" or
+//! "false" (a value is true when it is "true" or reads as a nonzero number, as
+//! MPICH parses it; false when never set), then the other hints. MPICH reports
+//! only the hints it knows; vmpi uses none yet and gives every hint back.
+//!
 //! MPI_Comm_idup runs the (blocking) dup at once and returns a request that is
 //! already complete: every member must call it, as for MPI_Comm_dup; a program
 //! that starts other blocking work between MPI_Comm_idup and its wait on
@@ -121,8 +130,50 @@ pub fn unregister(h: MPI_Comm) {
     }
 }
 
+/// The communicator assertions (MPI-4 §7.4.4), in the order MPICH reports them.
+const ASSERTIONS: [&str; 4] = [
+    "mpi_assert_no_any_tag",
+    "mpi_assert_no_any_source",
+    "mpi_assert_exact_length",
+    "mpi_assert_allow_overtaking",
+];
+
+/// An assertion's value as MPICH reads it: "true", or a number that C's `atoi`
+/// reads as nonzero ("1", "-1", " 2x"); anything else is false.
+fn assertion_holds(v: &str) -> bool {
+    if v == "true" {
+        return true;
+    }
+    let t = v.trim_start();
+    let digits = t.strip_prefix(['+', '-']).unwrap_or(t);
+    digits
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .any(|c| c != '0')
+}
+
+/// The hints `info` gives a communicator: assertions normalized to "true" /
+/// "false".
+fn hints_of(info: InfoObj) -> InfoObj {
+    InfoObj {
+        pairs: info
+            .pairs
+            .into_iter()
+            .map(|(k, v)| {
+                if ASSERTIONS.contains(&k.as_str()) {
+                    let b = assertion_holds(&v);
+                    (k, if b { "true" } else { "false" }.to_string())
+                } else {
+                    (k, v)
+                }
+            })
+            .collect(),
+    }
+}
+
 /// MPI_Comm_dup's work: the new communicator with attributes (copy callbacks),
-/// topology and info hints of the old.
+/// topology and info hints of the old (the assertions excepted); `info` replaces
+/// the hints (MPI_Comm_dup_with_info).
 pub fn dup(comm: MPI_Comm, info: Option<InfoObj>) -> R<MPI_Comm> {
     let c = check(comm)?;
     let n = mgmt::dup(&c)?;
@@ -132,8 +183,15 @@ pub fn dup(comm: MPI_Comm, info: Option<InfoObj>) -> R<MPI_Comm> {
         if let Some(t) = s.topos.get(&comm).cloned() {
             s.topos.insert(h, t);
         }
-        let i = info.or_else(|| s.comm_infos.get(&comm).cloned());
-        if let Some(i) = i {
+        let i = match info {
+            Some(i) => hints_of(i),
+            None => {
+                let mut i = s.comm_infos.get(&comm).cloned().unwrap_or_default();
+                i.pairs.retain(|(k, _)| !ASSERTIONS.contains(&k.as_str()));
+                i
+            }
+        };
+        if !i.pairs.is_empty() {
             s.comm_infos.insert(h, i);
         }
     }
@@ -155,8 +213,10 @@ mpi_fn! { comm => fn MPI_Comm_dup / PMPI_Comm_dup(comm: MPI_Comm, newcomm: *mut 
 }}
 
 mpi_fn! { comm => fn MPI_Comm_dup_with_info / PMPI_Comm_dup_with_info(comm: MPI_Comm, info: MPI_Info, newcomm: *mut MPI_Comm) {
-    let i = crate::info::get(info)?;
+    // MPI_INFO_NULL: no hints (the old communicator's are not carried over).
+    let i = if info == MPI_INFO_NULL { InfoObj::default() } else { crate::info::get(info)? };
     let o = out(newcomm, "newcomm")?;
+    *o = MPI_COMM_NULL;
     *o = dup(comm, Some(i))?;
     Ok(())
 }}
@@ -247,7 +307,7 @@ mpi_fn! { intercomm => fn MPI_Intercomm_merge / PMPI_Intercomm_merge(intercomm: 
 
 mpi_fn! { comm => fn MPI_Comm_set_info / PMPI_Comm_set_info(comm: MPI_Comm, info: MPI_Info) {
     check(comm)?;
-    let i = crate::info::get(info)?;
+    let i = hints_of(crate::info::get(info)?);
     let mut s = st();
     let cur = s.comm_infos.entry(comm).or_default();
     for (k, v) in i.pairs {
@@ -263,8 +323,16 @@ mpi_fn! { comm => fn MPI_Comm_get_info / PMPI_Comm_get_info(comm: MPI_Comm, info
     check(comm)?;
     let o = out(info_used, "info_used")?;
     let mut s = st();
-    let i = s.comm_infos.get(&comm).cloned().unwrap_or_default();
-    *o = s.infos.insert(i);
+    let set = s.comm_infos.get(&comm).cloned().unwrap_or_default();
+    let mut pairs: Vec<(String, String)> = ASSERTIONS
+        .iter()
+        .map(|a| {
+            let v = set.pairs.iter().find(|(k, _)| k == a).map_or("false", |(_, v)| v.as_str());
+            (a.to_string(), v.to_string())
+        })
+        .collect();
+    pairs.extend(set.pairs.into_iter().filter(|(k, _)| !ASSERTIONS.contains(&k.as_str())));
+    *o = s.infos.insert(InfoObj { pairs });
     Ok(())
 }}
 
@@ -291,3 +359,18 @@ mpi_fn! { if comm.is_null() { MPI_COMM_WORLD } else { *comm } => fn MPI_Comm_dis
     *h = MPI_COMM_NULL;
     Ok(())
 }}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn assertion_values_read_as_mpich_reads_them() {
+        for v in ["true", "1", "2", "-1", " 3", "+7", "12abc"] {
+            assert!(super::assertion_holds(v), "{v:?}");
+        }
+        for v in [
+            "false", "TRUE", "True", " true", "true ", "yes", "0", "", "-0", "abc",
+        ] {
+            assert!(!super::assertion_holds(v), "{v:?}");
+        }
+    }
+}
