@@ -177,9 +177,11 @@ pub fn basic_of(h: MPI_Datatype) -> Option<Basic> {
         0x4c000204 | 0x4c00023c | 0x4c000246 => U16,
         0x4c000405 | 0x4c000439 | 0x4c00041b | 0x4c000430 => I32,
         0x4c000406 | 0x4c00043d => U32,
-        0x4c000807 | 0x4c000809 | 0x4c00083a | 0x4c000831 | 0x4c000843 | 0x4c000844
-        | 0x4c000845 => I64,
-        0x4c000808 | 0x4c000819 | 0x4c00083e => U64,
+        // MPI_LONG and MPI_UNSIGNED_LONG differ from the 64-bit types in external32 only.
+        0x4c000807 => Long,
+        0x4c000808 => ULong,
+        0x4c000809 | 0x4c00083a | 0x4c000831 | 0x4c000843 | 0x4c000844 | 0x4c000845 => I64,
+        0x4c000819 | 0x4c00083e => U64,
         0x4c00040a | 0x4c00041c | 0x4c000427 => F32,
         0x4c00080b | 0x4c00081f | 0x4c000829 => F64,
         0x4c00100c | 0x4c00102b => LongDouble,
