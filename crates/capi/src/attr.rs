@@ -1,6 +1,13 @@
 //! Attribute caching on communicators: keyvals with copy and delete callbacks, the
 //! predefined attributes (MPI_TAG_UB, MPI_HOST, MPI_IO, MPI_WTIME_IS_GLOBAL,
 //! MPI_UNIVERSE_SIZE, MPI_LASTUSEDCODE, MPI_APPNUM), and the MPI-1 names.
+//!
+//! An object's attributes are kept in the order they were set ([`Attrs`]); deleting
+//! them all (MPI_Comm_free, MPI_Type_free, MPI_Finalize for MPI_COMM_SELF) runs the
+//! delete callbacks in the reverse order, as MPI-3.1 §8.7.1 asks of MPI_Finalize
+//! and MPICH does everywhere. A copy callback that fails makes MPI_Comm_dup or
+//! MPI_Type_dup fail with its code; the attributes already copied to the new
+//! object are deleted through their callbacks and the object is freed.
 
 use crate::consts::*;
 use crate::dtype::out;
@@ -26,6 +33,35 @@ pub struct Keyval {
     pub extra: usize,
     /// A datatype keyval (MPI_Type_create_keyval): not usable on communicators.
     pub types: bool,
+}
+
+/// The attributes of one object: (keyval, value) in the order of setting; setting
+/// a keyval again replaces its value in place.
+#[derive(Clone, Default)]
+pub struct Attrs(Vec<(c_int, usize)>);
+
+impl Attrs {
+    pub fn get(&self, k: &c_int) -> Option<&usize> {
+        self.0.iter().find(|(x, _)| x == k).map(|(_, v)| v)
+    }
+    pub fn insert(&mut self, k: c_int, v: usize) {
+        match self.0.iter_mut().find(|(x, _)| *x == k) {
+            Some(e) => e.1 = v,
+            None => self.0.push((k, v)),
+        }
+    }
+    pub fn remove(&mut self, k: &c_int) -> Option<usize> {
+        let i = self.0.iter().position(|(x, _)| x == k)?;
+        Some(self.0.remove(i).1)
+    }
+    /// The most recently set attribute, taken out.
+    pub fn pop_last(&mut self) -> Option<(c_int, usize)> {
+        self.0.pop()
+    }
+    /// In the order of setting.
+    pub fn iter(&self) -> impl Iterator<Item = (c_int, usize)> + '_ {
+        self.0.iter().copied()
+    }
 }
 
 /// MPI_DUP_FN / MPI_COMM_DUP_FN: the copy gets the same value.
@@ -89,8 +125,10 @@ unsafe fn run_delete(comm: MPI_Comm, k: c_int, kv: Keyval, value: usize) -> R<()
     Ok(())
 }
 
-/// Delete every attribute of `comm`, calling the delete callbacks (MPI_Finalize
-/// for MPI_COMM_SELF; communicator management for MPI_Comm_free).
+/// Delete every attribute of `comm`, last set first, calling the delete
+/// callbacks (MPI_Finalize for MPI_COMM_SELF; communicator management for
+/// MPI_Comm_free). A callback may set or delete attributes itself: each round
+/// takes the last one left.
 pub fn delete_all(comm: MPI_Comm) -> R<()> {
     loop {
         let next = {
@@ -98,10 +136,9 @@ pub fn delete_all(comm: MPI_Comm) -> R<()> {
             let Ok(c) = s.comm_mut(comm) else {
                 return Ok(());
             };
-            let Some((&k, &v)) = c.attrs.iter().next_back() else {
+            let Some((k, v)) = c.attrs.pop_last() else {
                 return Ok(());
             };
-            c.attrs.remove(&k);
             (k, v, s.keyvals.get(k).copied())
         };
         if let (k, v, Some(kv)) = next {
@@ -139,12 +176,7 @@ fn run_copy(from: c_int, k: c_int, kv: Keyval, value: usize) -> R<Option<usize>>
 
 /// Copy the attributes of `from` to `to` through their copy callbacks (MPI_Comm_dup).
 pub fn copy_all(from: MPI_Comm, to: MPI_Comm) -> R<()> {
-    let attrs: Vec<(c_int, usize)> = st()
-        .comm(from)?
-        .attrs
-        .iter()
-        .map(|(k, v)| (*k, *v))
-        .collect();
+    let attrs: Vec<(c_int, usize)> = st().comm(from)?.attrs.iter().collect();
     for (k, v) in attrs {
         let kv = keyval(k)?;
         if let Some(outv) = run_copy(from, k, kv, v)? {
@@ -283,7 +315,8 @@ mpi_fn! { comm => fn MPI_Attr_delete / PMPI_Attr_delete(comm: MPI_Comm, keyval: 
 // has MPI_Comm_copy_attr_function's shape: the handle is an int in both), the
 // values kept per datatype in `State::type_attrs`.
 
-/// Delete every attribute of datatype `dt` through the delete callbacks (MPI_Type_free).
+/// Delete every attribute of datatype `dt`, last set first, through the delete
+/// callbacks (MPI_Type_free).
 pub fn type_delete_all(dt: MPI_Datatype) -> R<()> {
     loop {
         let next = {
@@ -291,11 +324,10 @@ pub fn type_delete_all(dt: MPI_Datatype) -> R<()> {
             let Some(m) = s.type_attrs.get_mut(&dt) else {
                 return Ok(());
             };
-            let Some((&k, &v)) = m.iter().next_back() else {
+            let Some((k, v)) = m.pop_last() else {
                 s.type_attrs.remove(&dt);
                 return Ok(());
             };
-            m.remove(&k);
             (k, v, s.keyvals.get(k).copied())
         };
         if let (k, v, Some(kv)) = next {
@@ -309,7 +341,7 @@ pub fn type_delete_all(dt: MPI_Datatype) -> R<()> {
 /// callbacks (MPI_Type_dup).
 pub fn type_copy_all(from: MPI_Datatype, to: MPI_Datatype) -> R<()> {
     let attrs: Vec<(c_int, usize)> = match st().type_attrs.get(&from) {
-        Some(m) => m.iter().map(|(k, v)| (*k, *v)).collect(),
+        Some(m) => m.iter().collect(),
         None => return Ok(()),
     };
     for (k, v) in attrs {

@@ -8,6 +8,15 @@
 //! unchanged: `state::comm()` hands it the core `Comm`, whose `remote` group
 //! addresses an intercommunicator's peers.
 //!
+//! Info hints: a communicator keeps the hints set on it (MPI_Comm_set_info,
+//! MPI_Comm_dup_with_info) and MPI_Comm_dup carries them over, but for the
+//! assertions of MPI-4 §7.4.4 (`mpi_assert_no_any_tag`, `mpi_assert_no_any_source`,
+//! `mpi_assert_exact_length`, `mpi_assert_allow_overtaking`), which hold for one
+//! communicator only. MPI_Comm_get_info reports those four always, "true" or
+//! "false" (a value is true when it is "true" or reads as a nonzero number, as
+//! MPICH parses it; false when never set), then the other hints. MPICH reports
+//! only the hints it knows; vmpi uses none yet and gives every hint back.
+//!
 //! MPI_Comm_idup is nonblocking: the handle is made (and the attributes copied)
 //! at the call, the context agreement runs in the progress engine, and the
 //! handle becomes usable when its request completes (`req.rs` installs the
@@ -18,7 +27,6 @@ use crate::dtype::{copy_name, out};
 use crate::err::{fail, R};
 use crate::info::InfoObj;
 use crate::state::{self, st, CommObj};
-use std::collections::BTreeMap;
 use std::os::raw::{c_char, c_int};
 use vmpi::comm::{mgmt, Comm};
 
@@ -95,7 +103,7 @@ pub fn register(parent: MPI_Comm, c: Comm) -> MPI_Comm {
             comm: c,
             name: String::new(),
             errh,
-            attrs: BTreeMap::new(),
+            attrs: Default::default(),
         },
     );
     h
@@ -122,8 +130,50 @@ pub fn unregister(h: MPI_Comm) {
     }
 }
 
+/// The communicator assertions (MPI-4 §7.4.4), in the order MPICH reports them.
+const ASSERTIONS: [&str; 4] = [
+    "mpi_assert_no_any_tag",
+    "mpi_assert_no_any_source",
+    "mpi_assert_exact_length",
+    "mpi_assert_allow_overtaking",
+];
+
+/// An assertion's value as MPICH reads it: "true", or a number that C's `atoi`
+/// reads as nonzero ("1", "-1", " 2x"); anything else is false.
+fn assertion_holds(v: &str) -> bool {
+    if v == "true" {
+        return true;
+    }
+    let t = v.trim_start();
+    let digits = t.strip_prefix(['+', '-']).unwrap_or(t);
+    digits
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .any(|c| c != '0')
+}
+
+/// The hints `info` gives a communicator: assertions normalized to "true" /
+/// "false".
+fn hints_of(info: InfoObj) -> InfoObj {
+    InfoObj {
+        pairs: info
+            .pairs
+            .into_iter()
+            .map(|(k, v)| {
+                if ASSERTIONS.contains(&k.as_str()) {
+                    let b = assertion_holds(&v);
+                    (k, if b { "true" } else { "false" }.to_string())
+                } else {
+                    (k, v)
+                }
+            })
+            .collect(),
+    }
+}
+
 /// MPI_Comm_dup's work: the new communicator with attributes (copy callbacks),
-/// topology and info hints of the old.
+/// topology and info hints of the old (the assertions excepted); `info` replaces
+/// the hints (MPI_Comm_dup_with_info).
 pub fn dup(comm: MPI_Comm, info: Option<InfoObj>) -> R<MPI_Comm> {
     let c = check(comm)?;
     let n = mgmt::dup(&c)?;
@@ -133,16 +183,7 @@ pub fn dup(comm: MPI_Comm, info: Option<InfoObj>) -> R<MPI_Comm> {
 /// Give the new handle `h` what a duplicate of `comm` carries over: topology,
 /// info hints (`info` where given) and attributes (copy callbacks).
 fn adopt(comm: MPI_Comm, h: MPI_Comm, info: Option<InfoObj>) -> R<MPI_Comm> {
-    {
-        let mut s = st();
-        if let Some(t) = s.topos.get(&comm).cloned() {
-            s.topos.insert(h, t);
-        }
-        let i = info.or_else(|| s.comm_infos.get(&comm).cloned());
-        if let Some(i) = i {
-            s.comm_infos.insert(h, i);
-        }
-    }
+    carry_over(comm, h, info);
     if let Err(e) = crate::attr::copy_all(comm, h) {
         let _ = crate::attr::delete_all(h);
         unregister(h);
@@ -151,15 +192,40 @@ fn adopt(comm: MPI_Comm, h: MPI_Comm, info: Option<InfoObj>) -> R<MPI_Comm> {
     Ok(h)
 }
 
+/// Topology and info hints of `comm` onto the new handle `h` (the MPI-4
+/// assertions hold for one communicator only: not carried over).
+fn carry_over(comm: MPI_Comm, h: MPI_Comm, info: Option<InfoObj>) {
+    let mut s = st();
+    if let Some(t) = s.topos.get(&comm).cloned() {
+        s.topos.insert(h, t);
+    }
+    let i = match info {
+        Some(i) => hints_of(i),
+        None => {
+            let mut i = s.comm_infos.get(&comm).cloned().unwrap_or_default();
+            i.pairs.retain(|(k, _)| !ASSERTIONS.contains(&k.as_str()));
+            i
+        }
+    };
+    if !i.pairs.is_empty() {
+        s.comm_infos.insert(h, i);
+    }
+}
+
 mpi_fn! { comm => fn MPI_Comm_dup / PMPI_Comm_dup(comm: MPI_Comm, newcomm: *mut MPI_Comm) {
     let o = out(newcomm, "newcomm")?;
+    // On an error (a copy callback's) no communicator is left: MPI_COMM_NULL, as
+    // in MPICH.
+    *o = MPI_COMM_NULL;
     *o = dup(comm, None)?;
     Ok(())
 }}
 
 mpi_fn! { comm => fn MPI_Comm_dup_with_info / PMPI_Comm_dup_with_info(comm: MPI_Comm, info: MPI_Info, newcomm: *mut MPI_Comm) {
-    let i = crate::info::get(info)?;
+    // MPI_INFO_NULL: no hints (the old communicator's are not carried over).
+    let i = if info == MPI_INFO_NULL { InfoObj::default() } else { crate::info::get(info)? };
     let o = out(newcomm, "newcomm")?;
+    *o = MPI_COMM_NULL;
     *o = dup(comm, Some(i))?;
     Ok(())
 }}
@@ -171,7 +237,13 @@ mpi_fn! { comm => fn MPI_Comm_idup / PMPI_Comm_idup(comm: MPI_Comm, newcomm: *mu
     let pending = mgmt::idup(&c)?;
     // The parent stands in for the new communicator until the request
     // completes; the handle refuses every use meanwhile.
-    let h = adopt(comm, register(comm, c), None)?;
+    let h = register(comm, c);
+    if let Err(e) = adopt_stand_in(comm, h) {
+        // The other members' agreement goes on: this one runs to its end too,
+        // and its pair is given back then.
+        st().freed_idups.push((pending.request(), MPI_COMM_NULL, Box::new(pending)));
+        return Err(e);
+    }
     let mut s = st();
     s.set_unready(h);
     let id = pending.request();
@@ -184,9 +256,32 @@ mpi_fn! { comm => fn MPI_Comm_idup / PMPI_Comm_idup(comm: MPI_Comm, newcomm: *mu
     Ok(())
 }}
 
+/// [`adopt`] for an idup's handle `h`, whose communicator is the parent
+/// standing in: on failure the handle goes without giving back a context.
+fn adopt_stand_in(comm: MPI_Comm, h: MPI_Comm) -> R<()> {
+    carry_over(comm, h, None);
+    if let Err(e) = crate::attr::copy_all(comm, h) {
+        let _ = crate::attr::delete_all(h);
+        let mut s = st();
+        s.remove_comm(h);
+        s.topos.remove(&h);
+        s.comm_infos.remove(&h);
+        return Err(e);
+    }
+    Ok(())
+}
+
 /// Install the communicator a completed MPI_Comm_idup made for `h`; on failure
-/// the handle goes (its attributes deleted) and the error is returned.
+/// the handle goes (its attributes deleted) and the error is returned. With
+/// `h` MPI_COMM_NULL (the call failed after the agreement started) the new
+/// communicator is freed at once.
 pub fn finish_idup(h: MPI_Comm, pending: mgmt::PendingComm) -> R<()> {
+    if h == MPI_COMM_NULL {
+        if let Ok(c) = pending.finish() {
+            mgmt::free(c);
+        }
+        return Ok(());
+    }
     match pending.finish() {
         Ok(c) => {
             st().install_comm(h, c);
@@ -287,7 +382,7 @@ mpi_fn! { intercomm => fn MPI_Intercomm_merge / PMPI_Intercomm_merge(intercomm: 
 
 mpi_fn! { comm => fn MPI_Comm_set_info / PMPI_Comm_set_info(comm: MPI_Comm, info: MPI_Info) {
     check(comm)?;
-    let i = crate::info::get(info)?;
+    let i = hints_of(crate::info::get(info)?);
     let mut s = st();
     let cur = s.comm_infos.entry(comm).or_default();
     for (k, v) in i.pairs {
@@ -303,8 +398,16 @@ mpi_fn! { comm => fn MPI_Comm_get_info / PMPI_Comm_get_info(comm: MPI_Comm, info
     check(comm)?;
     let o = out(info_used, "info_used")?;
     let mut s = st();
-    let i = s.comm_infos.get(&comm).cloned().unwrap_or_default();
-    *o = s.infos.insert(i);
+    let set = s.comm_infos.get(&comm).cloned().unwrap_or_default();
+    let mut pairs: Vec<(String, String)> = ASSERTIONS
+        .iter()
+        .map(|a| {
+            let v = set.pairs.iter().find(|(k, _)| k == a).map_or("false", |(_, v)| v.as_str());
+            (a.to_string(), v.to_string())
+        })
+        .collect();
+    pairs.extend(set.pairs.into_iter().filter(|(k, _)| !ASSERTIONS.contains(&k.as_str())));
+    *o = s.infos.insert(InfoObj { pairs });
     Ok(())
 }}
 
@@ -331,3 +434,18 @@ mpi_fn! { if comm.is_null() { MPI_COMM_WORLD } else { *comm } => fn MPI_Comm_dis
     *h = MPI_COMM_NULL;
     Ok(())
 }}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn assertion_values_read_as_mpich_reads_them() {
+        for v in ["true", "1", "2", "-1", " 3", "+7", "12abc"] {
+            assert!(super::assertion_holds(v), "{v:?}");
+        }
+        for v in [
+            "false", "TRUE", "True", " true", "true ", "yes", "0", "", "-0", "abc",
+        ] {
+            assert!(!super::assertion_holds(v), "{v:?}");
+        }
+    }
+}

@@ -86,6 +86,9 @@ pub const MPI_ERR_INFO_VALUE: c_int = 30;
 pub const MPI_ERR_INFO_NOKEY: c_int = 31;
 pub const MPI_ERR_KEYVAL: c_int = 48;
 pub const MPICH_ERR_LAST_CLASS: c_int = 78;
+/// The last predefined error code (MPICH's value); classes and codes the
+/// application adds are above it.
+pub const MPI_ERR_LASTCODE: c_int = 0x3fff_ffff;
 
 pub const STATUS_IGNORE: usize = 1;
 

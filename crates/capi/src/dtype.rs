@@ -7,6 +7,12 @@
 //! any other is packed into a temporary for sending, and received data is unpacked
 //! into the user's buffer when the request completes ([`Fixup`], kept in
 //! `State::dt_fixups` under the engine request).
+//!
+//! A request holds its datatype, not the handle: MPI_Type_free of a type in use by
+//! a pending or persistent operation frees the handle only (MPI-3.1 §4.1.9). A
+//! `Datatype` is reference counted; nonblocking operations pack or resolve it when
+//! they start (the unpacking fixup keeps a reference), persistent ones keep it in
+//! their `PSpec`.
 
 use crate::consts::*;
 use crate::err::{fail, R};
@@ -171,9 +177,11 @@ pub fn basic_of(h: MPI_Datatype) -> Option<Basic> {
         0x4c000204 | 0x4c00023c | 0x4c000246 => U16,
         0x4c000405 | 0x4c000439 | 0x4c00041b | 0x4c000430 => I32,
         0x4c000406 | 0x4c00043d => U32,
-        0x4c000807 | 0x4c000809 | 0x4c00083a | 0x4c000831 | 0x4c000843 | 0x4c000844
-        | 0x4c000845 => I64,
-        0x4c000808 | 0x4c000819 | 0x4c00083e => U64,
+        // MPI_LONG and MPI_UNSIGNED_LONG differ from the 64-bit types in external32 only.
+        0x4c000807 => Long,
+        0x4c000808 => ULong,
+        0x4c000809 | 0x4c00083a | 0x4c000831 | 0x4c000843 | 0x4c000844 | 0x4c000845 => I64,
+        0x4c000819 | 0x4c00083e => U64,
         0x4c00040a | 0x4c00041c | 0x4c000427 => F32,
         0x4c00080b | 0x4c00081f | 0x4c000829 => F64,
         0x4c00100c | 0x4c00102b => LongDouble,
@@ -329,7 +337,12 @@ impl SendData {
 pub unsafe fn send_data(buf: *const u8, count: c_int, h: MPI_Datatype) -> R<SendData> {
     let n = check_count(count)?;
     let t = for_comm_cow(h)?;
-    bad_buf(buf, n, &t)?;
+    send_data_of(buf, n, &t)
+}
+
+/// [`send_data`] of a type already resolved (one a persistent request holds).
+pub unsafe fn send_data_of(buf: *const u8, n: usize, t: &Datatype) -> R<SendData> {
+    bad_buf(buf, n, t)?;
     let bytes = t.packed_size(n, "send")?;
     if t.is_contiguous() || bytes == 0 {
         return Ok(SendData::Direct(
@@ -351,6 +364,16 @@ pub unsafe fn recv_target(
 ) -> R<(*mut u8, usize, Fixup)> {
     let n = check_count(count)?;
     let t = for_comm_cow(h)?;
+    recv_target_of(buf, n, t)
+}
+
+/// [`recv_target`] of a type already resolved (one a persistent request holds);
+/// the unpacking fixup keeps its own reference to the type.
+pub unsafe fn recv_target_of(
+    buf: *mut u8,
+    n: usize,
+    t: std::borrow::Cow<'static, Datatype>,
+) -> R<(*mut u8, usize, Fixup)> {
     bad_buf(buf, n, &t)?;
     let bytes = t.packed_size(n, "receive")?;
     if t.is_contiguous() || bytes == 0 {
@@ -568,6 +591,8 @@ mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_create_resized / PMPI_Type_create_resize
 
 mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_dup / PMPI_Type_dup(oldtype: MPI_Datatype, newtype: *mut MPI_Datatype) {
     let o = out(newtype, "newtype")?;
+    // On an error (a copy callback's) no type is left: MPI_DATATYPE_NULL.
+    *o = MPI_DATATYPE_NULL;
     let t = get(oldtype)?;
     let committed = basic_of(oldtype).is_some() || st().dtypes.get(oldtype).map_or(false, |x| x.committed);
     let h = new_type(t.dup(), vec![oldtype]);
@@ -580,9 +605,7 @@ mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_dup / PMPI_Type_dup(oldtype: MPI_Datatyp
         st().dtypes.remove(h);
         return Err(e);
     }
-    if let Some(n) = st().type_names.get(&oldtype).cloned() {
-        let _ = n; // names are not copied (MPI-3.1 §6.8)
-    }
+    // Names are not copied (MPI-3.1 §6.8).
     *o = h;
     Ok(())
 }}

@@ -4,7 +4,6 @@ use crate::consts::*;
 use crate::dtype::out;
 use crate::err::{fail, R};
 use crate::state::{st, CommObj};
-use std::collections::BTreeMap;
 use std::os::raw::{c_char, c_int};
 use vmpi::runtime;
 
@@ -42,7 +41,7 @@ pub(crate) fn init(call: &str) -> R<()> {
                 comm,
                 name: name.into(),
                 errh: MPI_ERRORS_ARE_FATAL,
-                attrs: BTreeMap::new(),
+                attrs: Default::default(),
             },
         );
     }

@@ -2,6 +2,14 @@
 //! MPI_Errhandler_free, MPI_Error_{string,class}, MPI_Add_error_{class,code,string}.
 //! Codes returned by the library are the classes themselves (MPICH also answers
 //! MPI_Error_class(c) == c for them), so `rc == MPI_ERR_RANK` works.
+//!
+//! Classes and codes the application adds are numbered in one sequence above
+//! MPI_ERR_LASTCODE (0x3fffffff), from 0x40000001 (MPICH's first added class), so
+//! they never collide with the library's own codes; MPI_LASTUSEDCODE is the last
+//! one handed out (MPI_ERR_LASTCODE before any). MPICH numbers a code as
+//! `index << 8 | class` (below MPI_ERR_LASTCODE for a predefined class) and its
+//! MPI_LASTUSEDCODE follows the classes only; vmpi follows every added value, as
+//! MPI-3.1 §8.5 describes the attribute.
 
 use crate::consts::*;
 use crate::dtype::out;
@@ -142,19 +150,25 @@ mpi_fn! { MPI_COMM_WORLD => fn MPI_Error_string / PMPI_Error_string(errorcode: c
     Ok(())
 }}
 
-fn next_code() -> c_int {
+/// The next class or code to add; MPI_ERR_OTHER once the numbers run out.
+fn next_code() -> R<c_int> {
     let mut s = st();
-    s.last_code = if s.last_code < 127 {
-        128
-    } else {
-        s.last_code + 1
+    s.last_code = match s.last_code {
+        MPI_ERR_LASTCODE => MPI_ERR_LASTCODE + 2,
+        c if c < c_int::MAX => c + 1,
+        _ => {
+            return fail(
+                MPI_ERR_OTHER,
+                "no error class or code is left to add (all up to INT_MAX are used)",
+            )
+        }
     };
-    s.last_code
+    Ok(s.last_code)
 }
 
 mpi_fn! { MPI_COMM_WORLD => fn MPI_Add_error_class / PMPI_Add_error_class(errorclass: *mut c_int) {
     let o = out(errorclass, "errorclass")?;
-    let c = next_code();
+    let c = next_code()?;
     st().user_classes.push(c);
     *o = c;
     Ok(())
@@ -166,7 +180,7 @@ mpi_fn! { MPI_COMM_WORLD => fn MPI_Add_error_code / PMPI_Add_error_code(errorcla
         return fail(MPI_ERR_ARG, format!("invalid error class {errorclass}"));
     }
     let o = out(errorcode, "errorcode")?;
-    let c = next_code();
+    let c = next_code()?;
     st().user_codes.insert(c, errorclass);
     *o = c;
     Ok(())

@@ -4,11 +4,13 @@
 
 use crate::consts::*;
 use crate::dtype::{
-    add_fixup, check_count, for_comm, out, recv_target, send_data, Fixup, SendData,
+    add_fixup, check_count, for_comm, for_comm_cow, out, recv_target, recv_target_of, send_data,
+    send_data_of, Datatype, Fixup, SendData,
 };
 use crate::err::{err, fail, R};
-use crate::req::{empty_c_status, status_error, to_c, write_status, Kind, ReqObj};
+use crate::req::{proc_null_c_status, status_error, to_c, write_status, Kind, ReqObj};
 use crate::state::{self, st};
+use std::borrow::Cow;
 use std::ffi::c_void;
 use std::os::raw::c_int;
 use vmpi::comm::Comm;
@@ -26,11 +28,12 @@ pub enum Mode {
     Ready,
 }
 
-/// What MPI_Start does for a persistent request.
+/// What MPI_Start does for a persistent request. It holds the datatype itself,
+/// which stays valid when the application frees the handle after MPI_Send_init.
 pub struct PSpec {
     pub buf: usize,
     pub count: c_int,
-    pub datatype: MPI_Datatype,
+    pub datatype: Datatype,
     pub peer: c_int,
     pub tag: c_int,
     pub comm: MPI_Comm,
@@ -132,13 +135,30 @@ impl Checked {
     }
 }
 
+/// The datatype of an operation: a handle to resolve (and check) now, or the type
+/// a persistent request holds.
+#[derive(Clone, Copy)]
+enum Ty<'a> {
+    Handle(MPI_Datatype),
+    Held(&'a Datatype),
+}
+
+impl Ty<'_> {
+    fn resolve(self) -> R<Cow<'static, Datatype>> {
+        match self {
+            Ty::Handle(h) => for_comm_cow(h),
+            Ty::Held(t) => Ok(Cow::Owned(t.clone())),
+        }
+    }
+}
+
 /// Check a send; a buffered send is handed to the engine here (it completes
 /// locally: `Checked::Done`).
 unsafe fn check_send(
     call: &str,
     buf: *const c_void,
     count: c_int,
-    dt: MPI_Datatype,
+    dt: Ty,
     dest: c_int,
     tag: c_int,
     comm: MPI_Comm,
@@ -149,7 +169,8 @@ unsafe fn check_send(
         let to = (dest != MPI_PROC_NULL).then(|| c.world_rank(dest));
         Ok((to, c.ctx, c.rank))
     })?;
-    let data = send_data(buf as *const u8, count, dt)?;
+    let n = check_count(count)?;
+    let data = send_data_of(buf as *const u8, n, &*dt.resolve()?)?;
     let bytes = data.ptr_len().1;
     Comm::check_send_tag(call, tag)?;
     let Some(to) = to else {
@@ -209,7 +230,7 @@ unsafe fn check_recv(
     call: &str,
     buf: *mut c_void,
     count: c_int,
-    dt: MPI_Datatype,
+    dt: Ty,
     source: c_int,
     tag: c_int,
     comm: MPI_Comm,
@@ -218,7 +239,8 @@ unsafe fn check_recv(
         c.check_source(call, source)?;
         Ok(c.ctx)
     })?;
-    let (p, bytes, fx) = recv_target(buf as *mut u8, count, dt)?;
+    let n = check_count(count)?;
+    let (p, bytes, fx) = recv_target_of(buf as *mut u8, n, dt.resolve()?)?;
     Comm::check_recv_tag(call, tag)?;
     if source == MPI_PROC_NULL {
         return Ok(Checked::Done(Status::empty()));
@@ -265,7 +287,7 @@ macro_rules! blocking_send {
     ($name:ident, $pname:ident, $mode:expr) => {
         mpi_fn! { comm => fn $name / $pname(buf: *const c_void, count: c_int, datatype: MPI_Datatype, dest: c_int, tag: c_int, comm: MPI_Comm) {
             let call = stringify!($name);
-            check_send(call, buf, count, datatype, dest, tag, comm, $mode)?.run(call).map(|_| ())
+            check_send(call, buf, count, Ty::Handle(datatype), dest, tag, comm, $mode)?.run(call).map(|_| ())
         }}
     };
 }
@@ -279,7 +301,7 @@ macro_rules! nonblocking_send {
         mpi_fn! { comm => fn $name / $pname(buf: *const c_void, count: c_int, datatype: MPI_Datatype, dest: c_int, tag: c_int, comm: MPI_Comm, request: *mut MPI_Request) {
             let o = out(request, "request")?;
             let call = stringify!($name);
-            let k = check_send(call, buf, count, datatype, dest, tag, comm, $mode)?.start(call)?;
+            let k = check_send(call, buf, count, Ty::Handle(datatype), dest, tag, comm, $mode)?.start(call)?;
             *o = new_request(k, comm, false);
             Ok(())
         }}
@@ -297,7 +319,7 @@ macro_rules! persistent_send {
             let o = out(request, "request")?;
             let c = comm_of(call, comm)?;
             check_count(count)?;
-            for_comm(datatype)?;
+            let datatype = for_comm(datatype)?;
             c.check_dest(call, dest)?;
             Comm::check_send_tag(call, tag)?;
             let spec = PSpec { buf: buf as usize, count, datatype, peer: dest, tag, comm, mode: Some($mode) };
@@ -315,7 +337,7 @@ mpi_fn! { comm => fn MPI_Recv_init / PMPI_Recv_init(buf: *mut c_void, count: c_i
     let o = out(request, "request")?;
     let c = comm_of("MPI_Recv_init", comm)?;
     check_count(count)?;
-    for_comm(datatype)?;
+    let datatype = for_comm(datatype)?;
     c.check_source("MPI_Recv_init", source)?;
     Comm::check_recv_tag("MPI_Recv_init", tag)?;
     let spec = PSpec { buf: buf as usize, count, datatype, peer: source, tag, comm, mode: None };
@@ -331,7 +353,7 @@ pub unsafe fn start(h: MPI_Request) -> R<()> {
             Some(Kind::Persistent { active: None, spec }) => (
                 spec.buf,
                 spec.count,
-                spec.datatype,
+                spec.datatype.clone(),
                 spec.peer,
                 spec.tag,
                 spec.comm,
@@ -356,13 +378,21 @@ pub unsafe fn start(h: MPI_Request) -> R<()> {
             "MPI_Start",
             buf as *const c_void,
             count,
-            dt,
+            Ty::Held(&dt),
             peer,
             tag,
             comm,
             m,
         )?,
-        None => check_recv("MPI_Start", buf as *mut c_void, count, dt, peer, tag, comm)?,
+        None => check_recv(
+            "MPI_Start",
+            buf as *mut c_void,
+            count,
+            Ty::Held(&dt),
+            peer,
+            tag,
+            comm,
+        )?,
     }
     .start("MPI_Start")?;
     if let Some(ReqObj {
@@ -376,22 +406,22 @@ pub unsafe fn start(h: MPI_Request) -> R<()> {
 }
 
 mpi_fn! { comm => fn MPI_Recv / PMPI_Recv(buf: *mut c_void, count: c_int, datatype: MPI_Datatype, source: c_int, tag: c_int, comm: MPI_Comm, status: *mut MPI_Status) {
-    let s = check_recv("MPI_Recv", buf, count, datatype, source, tag, comm)?.run("MPI_Recv")?;
+    let s = check_recv("MPI_Recv", buf, count, Ty::Handle(datatype), source, tag, comm)?.run("MPI_Recv")?;
     write_status(status, s);
     status_error("MPI_Recv", comm, &s)
 }}
 
 mpi_fn! { comm => fn MPI_Irecv / PMPI_Irecv(buf: *mut c_void, count: c_int, datatype: MPI_Datatype, source: c_int, tag: c_int, comm: MPI_Comm, request: *mut MPI_Request) {
     let o = out(request, "request")?;
-    let k = check_recv("MPI_Irecv", buf, count, datatype, source, tag, comm)?.start("MPI_Irecv")?;
+    let k = check_recv("MPI_Irecv", buf, count, Ty::Handle(datatype), source, tag, comm)?.start("MPI_Irecv")?;
     *o = new_request(k, comm, true);
     Ok(())
 }}
 
 mpi_fn! { comm => fn MPI_Sendrecv / PMPI_Sendrecv(sendbuf: *const c_void, sendcount: c_int, sendtype: MPI_Datatype, dest: c_int, sendtag: c_int,
         recvbuf: *mut c_void, recvcount: c_int, recvtype: MPI_Datatype, source: c_int, recvtag: c_int, comm: MPI_Comm, status: *mut MPI_Status) {
-    let r = check_recv("MPI_Sendrecv", recvbuf, recvcount, recvtype, source, recvtag, comm)?.start("MPI_Sendrecv")?;
-    let s = check_send("MPI_Sendrecv", sendbuf, sendcount, sendtype, dest, sendtag, comm, Mode::Standard)
+    let r = check_recv("MPI_Sendrecv", recvbuf, recvcount, Ty::Handle(recvtype), source, recvtag, comm)?.start("MPI_Sendrecv")?;
+    let s = check_send("MPI_Sendrecv", sendbuf, sendcount, Ty::Handle(sendtype), dest, sendtag, comm, Mode::Standard)
         .and_then(|c| c.start("MPI_Sendrecv"));
     let s = match s {
         Ok(s) => s,
@@ -419,8 +449,8 @@ mpi_fn! { comm => fn MPI_Sendrecv_replace / PMPI_Sendrecv_replace(buf: *mut c_vo
         SendData::Direct(p, n) => std::slice::from_raw_parts(p, n).to_vec(),
     };
     let n = copy.len() as c_int;
-    let r = check_recv("MPI_Sendrecv_replace", buf, count, datatype, source, recvtag, comm)?.start("MPI_Sendrecv_replace")?;
-    let s = match check_send("MPI_Sendrecv_replace", copy.as_ptr() as *const c_void, n, MPI_BYTE, dest, sendtag, comm, Mode::Standard)
+    let r = check_recv("MPI_Sendrecv_replace", buf, count, Ty::Handle(datatype), source, recvtag, comm)?.start("MPI_Sendrecv_replace")?;
+    let s = match check_send("MPI_Sendrecv_replace", copy.as_ptr() as *const c_void, n, Ty::Handle(MPI_BYTE), dest, sendtag, comm, Mode::Standard)
         .and_then(|c| c.start("MPI_Sendrecv_replace")) {
         Ok(s) => s,
         Err(e) => {
@@ -456,7 +486,7 @@ mpi_fn! { comm => fn MPI_Iprobe / PMPI_Iprobe(source: c_int, tag: c_int, comm: M
     let f = out(flag, "flag")?;
     let Some(p) = pattern("MPI_Iprobe", source, tag, comm)? else {
         *f = 1;
-        write_status(status, empty_c_status());
+        write_status(status, proc_null_c_status());
         return Ok(());
     };
     let found = runtime::with("MPI_Iprobe", |rt| {
@@ -472,7 +502,7 @@ mpi_fn! { comm => fn MPI_Iprobe / PMPI_Iprobe(source: c_int, tag: c_int, comm: M
 
 mpi_fn! { comm => fn MPI_Probe / PMPI_Probe(source: c_int, tag: c_int, comm: MPI_Comm, status: *mut MPI_Status) {
     let Some(p) = pattern("MPI_Probe", source, tag, comm)? else {
-        write_status(status, empty_c_status());
+        write_status(status, proc_null_c_status());
         return Ok(());
     };
     let mut found = None;
@@ -500,7 +530,7 @@ unsafe fn improbe(
         if !flag.is_null() {
             *flag = 1;
         }
-        write_status(status, empty_c_status());
+        write_status(status, proc_null_c_status());
         return Ok(());
     };
     let mut found = None;

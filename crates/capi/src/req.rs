@@ -1,6 +1,14 @@
 //! Requests: completion (wait/test in all their forms), cancel, free, status
 //! queries, persistent requests' life, generalized requests.
 //!
+//! Statuses: the calls that complete one operation (MPI_Wait, MPI_Test,
+//! MPI_Waitany, MPI_Testany, MPI_Request_get_status, and the receives and probes
+//! of p2p.rs) leave the caller's `MPI_ERROR` field as it was ([`write_status`]);
+//! only the calls that complete several (MPI_Waitall, MPI_Testall, MPI_Waitsome,
+//! MPI_Testsome) set it in each status ([`write_status_all`]), as MPI-3.1 §3.2.5
+//! and §3.7.5 say. A null or inactive request completes with the empty status
+//! (§3.7.3, [`empty_c_status`]): source MPI_ANY_SOURCE, tag MPI_ANY_TAG, count 0.
+//!
 //! Cancelling a send: vmpi hands a send to its channel at once (eager data or the
 //! rendezvous announcement), as MPICH does for a send already on its way, so
 //! MPI_Cancel on a send returns MPI_SUCCESS and the request completes normally;
@@ -52,14 +60,23 @@ pub struct ReqObj {
     pub recv: bool,
 }
 
+/// The empty status (MPI-3.1 §3.7.3) of a null or inactive request, and of
+/// MPI_Waitany/Testany over no active request: source MPI_ANY_SOURCE, tag
+/// MPI_ANY_TAG, count 0, not cancelled.
 pub fn empty_c_status() -> MPI_Status {
     MPI_Status {
         count_lo: 0,
         count_hi_and_cancelled: 0,
-        MPI_SOURCE: MPI_PROC_NULL,
+        MPI_SOURCE: MPI_ANY_SOURCE,
         MPI_TAG: MPI_ANY_TAG,
         MPI_ERROR: MPI_SUCCESS,
     }
+}
+
+/// The status of a receive or probe of MPI_PROC_NULL (§3.11): source
+/// MPI_PROC_NULL, tag MPI_ANY_TAG, count 0.
+pub fn proc_null_c_status() -> MPI_Status {
+    to_c(&Status::empty())
 }
 
 pub fn set_bytes(s: &mut MPI_Status, bytes: u64) {
@@ -83,8 +100,24 @@ pub fn to_c(s: &Status) -> MPI_Status {
     c
 }
 
+/// The status of a call that completes one operation: every field but
+/// `MPI_ERROR`, which stays what the caller had there (the call's return value
+/// carries the error).
 pub unsafe fn write_status(dst: *mut MPI_Status, s: MPI_Status) {
     if !dst.is_null() && dst as usize != STATUS_IGNORE {
+        // SAFETY: a status the caller passed to be written (MPI's rule); null and
+        // MPI_STATUS_IGNORE are excluded.
+        *dst = MPI_Status {
+            MPI_ERROR: (*dst).MPI_ERROR,
+            ..s
+        };
+    }
+}
+
+/// A status of a call that completes several operations: `MPI_ERROR` included.
+pub unsafe fn write_status_all(dst: *mut MPI_Status, s: MPI_Status) {
+    if !dst.is_null() && dst as usize != STATUS_IGNORE {
+        // SAFETY: as in write_status.
         *dst = s;
     }
 }
@@ -245,7 +278,6 @@ unsafe fn complete(h: &mut MPI_Request) -> R<(MPI_Status, MPI_Comm)> {
             runtime::with("MPI_Wait", |rt| rt.engine.test(id))?;
             *h = MPI_REQUEST_NULL;
             let mut st = empty_c_status();
-            st.MPI_SOURCE = MPI_ANY_SOURCE;
             if let Some(q) = query {
                 let rc = q(extra as *mut c_void, &mut st);
                 if rc != MPI_SUCCESS {
@@ -478,17 +510,14 @@ unsafe fn complete_set(
     let mut failed = None;
     let done = complete_engine_set(call, reqs, idx)?;
     for (k, &i) in idx.iter().enumerate() {
-        let (mut s, comm) = match done[k] {
+        let (s, comm) = match done[k] {
             Some(d) => d,
             None => complete(&mut reqs[i])?,
         };
         if s.MPI_ERROR != MPI_SUCCESS && failed.is_none() {
             failed = Some((comm, s));
         }
-        if s.MPI_ERROR == MPI_SUCCESS {
-            s.MPI_ERROR = MPI_SUCCESS;
-        }
-        write_status(status_at(statuses, slot_of(k, i)), s);
+        write_status_all(status_at(statuses, slot_of(k, i)), s);
     }
     match failed {
         Some((comm, s)) => {

@@ -1,5 +1,6 @@
 //! MPI-4 sessions: MPI_Session_init/finalize, the process sets `mpi://WORLD` and
-//! `mpi://SELF`, MPI_Group_from_session_pset and MPI_Comm_create_from_group.
+//! `mpi://SELF` (names matched without regard to case), MPI_Group_from_session_pset
+//! and MPI_Comm_create_from_group.
 //!
 //! Where vmpi departs from MPI-4: sessions and the world model share one
 //! initialization of the runtime. The first MPI_Session_init initializes it when
@@ -136,9 +137,11 @@ unsafe fn pset(name: *const c_char) -> R<Group> {
     let (me, size) = st()
         .world
         .ok_or_else(|| err(MPI_ERR_OTHER, "the runtime is not initialized"))?;
+    // Names are matched without regard to case: mpi://world is mpi://WORLD (newer
+    // MPICH does the same; MPI_Session_get_nth_pset lists the upper-case names).
     match n.as_ref() {
-        "mpi://WORLD" => Ok(Group::new((0..size).collect())?),
-        "mpi://SELF" => Ok(Group::new(vec![me])?),
+        w if w.eq_ignore_ascii_case("mpi://WORLD") => Ok(Group::new((0..size).collect())?),
+        s if s.eq_ignore_ascii_case("mpi://SELF") => Ok(Group::new(vec![me])?),
         other => fail(
             12,
             format!("unknown process set \"{other}\" (vmpi has mpi://WORLD and mpi://SELF)"),

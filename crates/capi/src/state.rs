@@ -5,7 +5,7 @@
 use crate::consts::*;
 use crate::err::{err, Handler, R};
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::os::raw::c_int;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock};
@@ -66,8 +66,9 @@ pub struct CommObj {
     pub comm: vmpi::comm::Comm,
     pub name: String,
     pub errh: MPI_Errhandler,
-    /// keyval -> attribute value (a pointer-sized word of the application's).
-    pub attrs: BTreeMap<c_int, usize>,
+    /// keyval -> attribute value (a pointer-sized word of the application's), in
+    /// the order of setting.
+    pub attrs: crate::attr::Attrs,
 }
 
 pub struct State {
@@ -87,7 +88,7 @@ pub struct State {
     pub errhs: Table<crate::err::CommErrFn>,
     pub keyvals: Table<crate::attr::Keyval>,
     /// Datatype attributes: datatype -> (keyval -> value), predefined types included.
-    pub type_attrs: HashMap<MPI_Datatype, BTreeMap<c_int, usize>>,
+    pub type_attrs: HashMap<MPI_Datatype, crate::attr::Attrs>,
     /// Engine requests nobody waits for (freed active requests, buffered sends),
     /// with the copy a buffered send reads from; reaped as they complete.
     pub detached: Vec<(vmpi::p2p::ReqId, Option<Vec<u8>>)>,
@@ -103,6 +104,8 @@ pub struct State {
     /// user error code -> its class
     pub user_codes: HashMap<c_int, c_int>,
     pub err_strings: HashMap<c_int, String>,
+    /// The largest class or code added (MPI_LASTUSEDCODE); MPI_ERR_LASTCODE until
+    /// the first.
     pub last_code: c_int,
     pub type_names: HashMap<MPI_Datatype, String>,
     pub main_thread: Option<std::thread::ThreadId>,
@@ -145,7 +148,7 @@ pub fn st() -> MutexGuard<'static, State> {
             user_classes: Vec::new(),
             user_codes: HashMap::new(),
             err_strings: HashMap::new(),
-            last_code: MPICH_ERR_LAST_CLASS,
+            last_code: MPI_ERR_LASTCODE,
             type_names: HashMap::new(),
             main_thread: None,
             thread_level: MPI_THREAD_MULTIPLE,

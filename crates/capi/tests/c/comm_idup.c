@@ -8,6 +8,11 @@
 #include <string.h>
 
 static int rank, size, fails = 0;
+
+static int copy_fails(MPI_Comm c, int k, void *extra, void *in, void *out, int *flag) {
+    (void)c; (void)k; (void)extra; (void)in; (void)out; (void)flag;
+    return MPI_ERR_OTHER;
+}
 #define CHECK(c, ...) do { if (!(c)) { fails++; printf("rank %d: FAIL line %d: ", rank, __LINE__); printf(__VA_ARGS__); printf("\n"); } } while (0)
 
 /* An intracommunicator works: the sum of world ranks and a ring exchange. */
@@ -253,6 +258,24 @@ int main(int argc, char **argv) {
             test_intra(nc2, "idup with a freed request");
             MPI_Comm_free(&nc2);
         }
+    }
+
+    /* 9. A copy callback that fails: MPI_Comm_idup returns its error on every
+     * rank, and the agreement it started still ends (the next idup works). */
+    {
+        int key;
+        MPI_Comm nc = MPI_COMM_NULL, nc2;
+        MPI_Request r = MPI_REQUEST_NULL;
+        MPI_Comm_create_keyval(copy_fails, MPI_COMM_NULL_DELETE_FN, &key, NULL);
+        MPI_Comm_set_attr(MPI_COMM_WORLD, key, &key);
+        int rc = MPI_Comm_idup(MPI_COMM_WORLD, &nc, &r);
+        CHECK(rc != MPI_SUCCESS, "idup with a failing copy callback succeeded");
+        MPI_Comm_delete_attr(MPI_COMM_WORLD, key);
+        MPI_Comm_free_keyval(&key);
+        MPI_Comm_idup(MPI_COMM_WORLD, &nc2, &r);
+        MPI_Wait(&r, MPI_STATUS_IGNORE);
+        test_intra(nc2, "idup after a failed one");
+        MPI_Comm_free(&nc2);
     }
 
     MPI_Group_free(&world_group);

@@ -141,7 +141,7 @@ static void p2p(void) {
     OK(MPI_Irecv(b, 100, MPI_INT, prev, 1, MPI_COMM_WORLD, &rr));
     OK(MPI_Send(a, 100, MPI_INT, next, 1, MPI_COMM_WORLD));
     OK(MPI_Wait(&rr, &st)); CHECK(rr == MPI_REQUEST_NULL);
-    CHECK(b[99] == prev * 1000 + 99 && st.MPI_SOURCE == prev && st.MPI_TAG == 1 && st.MPI_ERROR == MPI_SUCCESS);
+    CHECK(b[99] == prev * 1000 + 99 && st.MPI_SOURCE == prev && st.MPI_TAG == 1);
     OK(MPI_Get_count(&st, MPI_INT, &cnt)); CHECK(cnt == 100);
     OK(MPI_Get_count(&st, MPI_DOUBLE, &cnt)); CHECK(cnt == 50);
     OK(MPI_Get_elements(&st, MPI_INT, &cnt)); CHECK(cnt == 100);
@@ -258,8 +258,9 @@ static void p2p(void) {
     /* truncation, returned */
     OK(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN));
     OK(MPI_Send(a, 5, MPI_INT, next, 95, MPI_COMM_WORLD));
+    st.MPI_ERROR = 12345; /* a single-completion call leaves it (MPI-3.1 §3.2.5; MPICH too) */
     CHECK(MPI_Recv(b, 2, MPI_INT, prev, 95, MPI_COMM_WORLD, &st) == MPI_ERR_TRUNCATE);
-    CHECK(st.MPI_ERROR == MPI_ERR_TRUNCATE);
+    CHECK(st.MPI_ERROR == 12345);
     OK(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_ARE_FATAL));
     /* status helpers */
     OK(MPI_Status_set_elements(&st, MPI_DOUBLE, 3)); OK(MPI_Get_count(&st, MPI_DOUBLE, &cnt)); CHECK(cnt == 3);

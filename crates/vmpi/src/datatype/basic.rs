@@ -41,6 +41,11 @@ pub enum Basic {
     TwoInteger,
     TwoReal,
     TwoDouble,
+    /// C `long` / `unsigned long` (MPI_LONG, MPI_UNSIGNED_LONG): 8 bytes here, the
+    /// same arithmetic as I64 / U64, but 4 bytes in external32 (MPI-3.1 Table 13.2),
+    /// where `long long`, `int64_t` and the address types stay 8.
+    Long,
+    ULong,
 }
 
 impl Basic {
@@ -52,7 +57,7 @@ impl Basic {
             I16 | U16 => 2,
             I32 | U32 | F32 | WChar | Logical => 4,
             CBool => 1,
-            I64 | U64 | F64 | ComplexF32 | TwoInt | TwoInteger | TwoReal => 8,
+            I64 | U64 | Long | ULong | F64 | ComplexF32 | TwoInt | TwoInteger | TwoReal => 8,
             LongDouble | ComplexF64 | TwoDouble | DoubleInt | LongInt => 16,
             FloatInt | ShortInt => 8,
             ComplexLongDouble | LongDoubleInt => 32,
@@ -67,7 +72,7 @@ impl Basic {
             I16 | U16 => 2,
             I32 | U32 | F32 | WChar | Logical | ComplexF32 | TwoInt | TwoInteger | TwoReal
             | FloatInt | ShortInt => 4,
-            I64 | U64 | F64 | ComplexF64 | TwoDouble | DoubleInt | LongInt => 8,
+            I64 | U64 | Long | ULong | F64 | ComplexF64 | TwoDouble | DoubleInt | LongInt => 8,
             LongDouble | ComplexLongDouble | LongDoubleInt => 16,
         }
     }
@@ -104,7 +109,7 @@ impl Basic {
 }
 
 /// How one part of a predefined element is represented in external32 (MPI-3.1 §13.5.2:
-/// big-endian, IEEE formats).
+/// big-endian, IEEE formats; sizes of Table 13.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Repr {
     /// Bytes copied as they are (characters, bytes, `bool`).
@@ -113,23 +118,46 @@ pub enum Repr {
     Swap,
     /// x87 80-bit extended precision in 16 bytes, converted to IEEE binary128.
     X87,
+    /// A little-endian signed integer stored in fewer big-endian bytes (`long` in 4):
+    /// packing keeps the low bytes (a value that does not fit wraps, as in MPICH),
+    /// unpacking sign-extends.
+    Narrow,
+    /// The same for an unsigned integer (`unsigned long` in 4, `wchar_t` in 2):
+    /// unpacking zero-extends.
+    NarrowU,
 }
 
-/// One data-carrying part of a predefined element: `len` bytes at `off`.
+/// One data-carrying part of a predefined element: `len` bytes at `off`, `ext`
+/// bytes in external32.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Part {
     pub off: usize,
     pub len: usize,
     pub repr: Repr,
+    pub ext: usize,
 }
 
 const fn part(off: usize, len: usize, repr: Repr) -> Part {
-    Part { off, len, repr }
+    Part {
+        off,
+        len,
+        repr,
+        ext: len,
+    }
+}
+
+const fn narrow(off: usize, len: usize, repr: Repr, ext: usize) -> Part {
+    Part {
+        off,
+        len,
+        repr,
+        ext,
+    }
 }
 
 impl Basic {
     /// Every predefined element kind (in declaration order: `b as usize` indexes it).
-    pub const ALL: [Basic; 28] = {
+    pub const ALL: [Basic; 30] = {
         use Basic::*;
         [
             Char,
@@ -160,6 +188,8 @@ impl Basic {
             TwoInteger,
             TwoReal,
             TwoDouble,
+            Long,
+            ULong,
         ]
     };
 
@@ -179,19 +209,33 @@ impl Basic {
         const S2S4: [Part; 2] = [part(0, 2, Swap), part(4, 4, Swap)];
         const LDLD: [Part; 2] = [part(0, 16, X87), part(16, 16, X87)];
         const LDS4: [Part; 2] = [part(0, 16, X87), part(16, 4, Swap)];
+        const L4: [Part; 1] = [narrow(0, 8, Narrow, 4)];
+        const UL4: [Part; 1] = [narrow(0, 8, NarrowU, 4)];
+        const WC2: [Part; 1] = [narrow(0, 4, NarrowU, 2)];
+        const L4S4: [Part; 2] = [narrow(0, 8, Narrow, 4), part(8, 4, Swap)];
         match self {
             Char | I8 | U8 | Byte | CBool => &RAW1,
             I16 | U16 => &S2,
-            I32 | U32 | F32 | WChar | Logical => &S4,
+            I32 | U32 | F32 | Logical => &S4,
+            WChar => &WC2,
             I64 | U64 | F64 => &S8,
+            Long => &L4,
+            ULong => &UL4,
             LongDouble => &LD,
             ComplexF32 | FloatInt | TwoInt | TwoInteger | TwoReal => &S4S4,
             ComplexF64 | TwoDouble => &S8S8,
             ComplexLongDouble => &LDLD,
-            DoubleInt | LongInt => &S8S4,
+            DoubleInt => &S8S4,
+            LongInt => &L4S4,
             ShortInt => &S2S4,
             LongDoubleInt => &LDS4,
         }
+    }
+
+    /// Bytes of one element in external32 (MPI-3.1 Table 13.2: MPI_LONG 4,
+    /// MPI_WCHAR 2, MPI_LONG_INT 8).
+    pub fn ext_size(self) -> usize {
+        self.parts().iter().map(|p| p.ext).sum()
     }
 
     /// Bytes of data in one element as MPI counts them (`MPI_Type_size`): the parts
@@ -273,6 +317,12 @@ mod tests {
             }
         }
         assert_eq!(Basic::ShortInt.mpi_size(), 6);
+        assert_eq!(Basic::Long.ext_size(), 4);
+        assert_eq!(Basic::ULong.ext_size(), 4);
+        assert_eq!(Basic::WChar.ext_size(), 2);
+        assert_eq!(Basic::LongInt.ext_size(), 8);
+        assert_eq!(Basic::I64.ext_size(), 8);
+        assert_eq!(Basic::LongDouble.ext_size(), 16);
         assert!(!Basic::DoubleInt.dense());
         assert!(Basic::FloatInt.dense());
     }

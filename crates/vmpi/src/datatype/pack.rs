@@ -47,12 +47,15 @@ fn quad_to_x87(q: u128) -> [u8; 16] {
     out
 }
 
-/// One native part (`len` bytes, little-endian) to its external32 bytes.
+/// One native part (`len` bytes, little-endian) to its external32 bytes (`out`:
+/// as many as the part has there).
 fn to_external(repr: Repr, native: &[u8], out: &mut [u8]) {
     match repr {
         Repr::Raw => out.copy_from_slice(native),
-        Repr::Swap => {
-            for (o, n) in out.iter_mut().zip(native.iter().rev()) {
+        // The low `out.len()` bytes, most significant first.
+        Repr::Swap | Repr::Narrow | Repr::NarrowU => {
+            let low = &native[..out.len()];
+            for (o, n) in out.iter_mut().zip(low.iter().rev()) {
                 *o = *n;
             }
         }
@@ -60,13 +63,17 @@ fn to_external(repr: Repr, native: &[u8], out: &mut [u8]) {
     }
 }
 
+/// External32 bytes of one part to its native bytes (`out`, little-endian; a
+/// narrowed integer is sign- or zero-extended).
 fn from_external(repr: Repr, ext: &[u8], out: &mut [u8]) {
     match repr {
         Repr::Raw => out.copy_from_slice(ext),
-        Repr::Swap => {
+        Repr::Swap | Repr::Narrow | Repr::NarrowU => {
             for (o, n) in out.iter_mut().zip(ext.iter().rev()) {
                 *o = *n;
             }
+            let negative = repr == Repr::Narrow && ext.first().is_some_and(|b| b & 0x80 != 0);
+            out[ext.len()..].fill(if negative { 0xff } else { 0 });
         }
         Repr::X87 => {
             out.copy_from_slice(&quad_to_x87(u128::from_be_bytes(ext.try_into().unwrap())))
@@ -171,13 +178,30 @@ impl Datatype {
         used
     }
 
-    /// `MPI_Pack_external_size` for "external32": external32 sizes equal the native
-    /// x86-64 sizes of the predefined types (long and long double included: 8 and 16).
+    /// `MPI_Pack_external_size` for "external32": the sizes of MPI-3.1 Table 13.2,
+    /// which are the native x86-64 sizes but for `long` / `unsigned long` (4, not 8),
+    /// `wchar_t` (2, not 4) and the pairs made of them (MPI_LONG_INT: 8). Saturates.
     pub fn pack_external_size(&self, count: usize) -> usize {
-        self.size() as usize * count
+        let mut one = 0usize;
+        self.for_each_elems(1, |_, b, n| one += n * b.ext_size());
+        one.saturating_mul(count)
     }
 
-    /// `MPI_Pack_external` ("external32"): big-endian, long double as IEEE binary128.
+    /// [`Datatype::pack_external_size`], or an error naming `call` if it overflows.
+    fn external_size(&self, count: usize, call: &str) -> Result<usize> {
+        let mut one = 0usize;
+        self.for_each_elems(1, |_, b, n| one += n * b.ext_size());
+        one.checked_mul(count).ok_or_else(|| {
+            Error::new(
+                ErrorClass::Count,
+                format!("{call}: count {count} overflows the packed size"),
+            )
+        })
+    }
+
+    /// `MPI_Pack_external` ("external32"): big-endian, long double as IEEE binary128,
+    /// `long` in 4 bytes (a value that does not fit keeps its low 32 bits, as MPICH
+    /// packs it), `wchar_t` in 2 (likewise).
     ///
     /// # Safety
     /// As for [`Datatype::pack`].
@@ -188,7 +212,7 @@ impl Datatype {
         dst: &mut [u8],
         pos: &mut usize,
     ) -> Result<()> {
-        let need = self.packed_size(count, "MPI_Pack_external")?;
+        let need = self.external_size(count, "MPI_Pack_external")?;
         room(
             "MPI_Pack_external",
             "the output buffer",
@@ -198,7 +222,7 @@ impl Datatype {
         )?;
         let mut at = *pos;
         self.for_each_elems(count, |mem, b, n| {
-            let len = n * b.mpi_size();
+            let len = n * b.ext_size();
             // SAFETY: the parts of these `n` elements at `src + mem` are in the type
             // map (readable: the caller's promise).
             unsafe { convert_out(b, n, src.offset(mem as isize), &mut dst[at..at + len]) };
@@ -219,7 +243,7 @@ impl Datatype {
         dst: *mut u8,
         count: usize,
     ) -> Result<()> {
-        let need = self.packed_size(count, "MPI_Unpack_external")?;
+        let need = self.external_size(count, "MPI_Unpack_external")?;
         room(
             "MPI_Unpack_external",
             "the input buffer",
@@ -229,7 +253,7 @@ impl Datatype {
         )?;
         let mut at = *pos;
         self.for_each_elems(count, |mem, b, n| {
-            let len = n * b.mpi_size();
+            let len = n * b.ext_size();
             // SAFETY: the parts of these `n` elements at `dst + mem` are in the type
             // map (writable, disjoint from `src`: the caller's promise).
             unsafe { convert_in(b, n, &src[at..at + len], dst.offset(mem as isize)) };
@@ -241,7 +265,7 @@ impl Datatype {
 }
 
 /// `n` native elements at `native` (`b.size()` apart) to external32 in `out`
-/// (`n * b.mpi_size()` bytes). Only the data parts are read, never the padding.
+/// (`n * b.ext_size()` bytes). Only the data parts are read, never the padding.
 ///
 /// # Safety
 /// The parts of the `n` elements must be readable.
@@ -261,8 +285,8 @@ unsafe fn convert_out(b: Basic, n: usize, native: *const u8, out: &mut [u8]) {
             unsafe {
                 ptr::copy_nonoverlapping(native.add(i * b.size() + p.off), tmp.as_mut_ptr(), p.len)
             };
-            to_external(p.repr, &tmp[..p.len], &mut out[o..o + p.len]);
-            o += p.len;
+            to_external(p.repr, &tmp[..p.len], &mut out[o..o + p.ext]);
+            o += p.ext;
         }
     }
 }
@@ -282,12 +306,12 @@ unsafe fn convert_in(b: Basic, n: usize, ext: &[u8], native: *mut u8) {
     let mut tmp = [0u8; 16];
     for k in 0..n {
         for p in parts {
-            from_external(p.repr, &ext[i..i + p.len], &mut tmp[..p.len]);
+            from_external(p.repr, &ext[i..i + p.ext], &mut tmp[..p.len]);
             // SAFETY: part `p` of element `k` is writable (the caller's promise).
             unsafe {
                 ptr::copy_nonoverlapping(tmp.as_ptr(), native.add(k * b.size() + p.off), p.len)
             };
-            i += p.len;
+            i += p.ext;
         }
     }
 }

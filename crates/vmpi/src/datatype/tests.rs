@@ -757,6 +757,44 @@ fn darray_matches_global_index_ownership() {
 }
 
 #[test]
+fn external32_long_is_four_bytes() {
+    // MPI-3.1 Table 13.2: long and unsigned long are 4 bytes; a value that does not
+    // fit keeps its low 32 bits (MPICH does the same); unpacking extends the sign.
+    let v: [i64; 3] = [-2, 0x1234_5678, 0x1_2345_6789];
+    let t = b(Basic::Long);
+    assert_eq!(t.pack_external_size(3), 12);
+    assert_eq!(b(Basic::I64).pack_external_size(3), 24);
+    let mut out = [0u8; 12];
+    let mut pos = 0;
+    // SAFETY: `v` holds 3 longs; `out` has room for their 12 external bytes.
+    unsafe { t.pack_external(v.as_ptr() as *const u8, 3, &mut out, &mut pos) }.unwrap();
+    assert_eq!(pos, 12);
+    assert_eq!(
+        out,
+        [0xff, 0xff, 0xff, 0xfe, 0x12, 0x34, 0x56, 0x78, 0x23, 0x45, 0x67, 0x89]
+    );
+    let mut back = [7i64; 3];
+    let mut pos = 0;
+    // SAFETY: `back` holds 3 longs.
+    unsafe { t.unpack_external(&out, &mut pos, back.as_mut_ptr() as *mut u8, 3) }.unwrap();
+    assert_eq!(back, [-2, 0x1234_5678, 0x2345_6789]);
+    let mut ub = [7u64; 1];
+    let mut pos = 0;
+    // SAFETY: `ub` holds one unsigned long; `out` has 4 bytes for it.
+    unsafe { b(Basic::ULong).unpack_external(&out[..4], &mut pos, ub.as_mut_ptr() as *mut u8, 1) }
+        .unwrap();
+    assert_eq!(ub, [0xffff_fffe]);
+    // One byte short: an error, nothing written.
+    let mut short = [0u8; 11];
+    let mut pos = 0;
+    // SAFETY: as above; the pack fails before touching the buffers.
+    unsafe { t.pack_external(v.as_ptr() as *const u8, 3, &mut short, &mut pos) }.unwrap_err();
+    assert_eq!(pos, 0);
+    // Arithmetic is the 64-bit one.
+    assert_eq!(t.size(), 8);
+}
+
+#[test]
 fn external32_is_big_endian() {
     let t = Datatype::contiguous(2, &b(Basic::I32)).unwrap();
     let v: [i32; 2] = [1, 0x01020304];

@@ -245,7 +245,7 @@ enum Class {
 fn class(kind: Basic) -> Class {
     use Basic::*;
     match kind {
-        I8 | U8 | I16 | U16 | I32 | U32 | I64 | U64 => Class::Int,
+        I8 | U8 | I16 | U16 | I32 | U32 | I64 | U64 | Long | ULong => Class::Int,
         F32 | F64 | LongDouble => Class::Float,
         ComplexF32 | ComplexF64 | ComplexLongDouble => Class::Complex,
         CBool | Logical => Class::Logical,
@@ -398,8 +398,8 @@ pub fn apply(op: &Op, kind: Basic, count: usize, inbuf: &[u8], inout: &mut [u8])
         (Class::Int, U16) => int_op!(u16, op, kind, n, a, b),
         (Class::Int, I32) => int_op!(i32, op, kind, n, a, b),
         (Class::Int, U32) => int_op!(u32, op, kind, n, a, b),
-        (Class::Int, I64) => int_op!(i64, op, kind, n, a, b),
-        (Class::Int, U64) => int_op!(u64, op, kind, n, a, b),
+        (Class::Int, I64 | Long) => int_op!(i64, op, kind, n, a, b),
+        (Class::Int, U64 | ULong) => int_op!(u64, op, kind, n, a, b),
         (Class::Float, F32) => float_op!(f32, op, kind, n, a, b),
         (Class::Float, F64) => float_op!(f64, op, kind, n, a, b),
         (Class::Float, LongDouble) => {
