@@ -228,29 +228,6 @@ unsafe fn complete(h: &mut MPI_Request) -> R<(MPI_Status, MPI_Comm)> {
         }
     };
     match &mut o.kind {
-        Kind::NewComm { .. } => {
-            let Some(ReqObj {
-                kind:
-                    Kind::NewComm {
-                        id,
-                        handle,
-                        pending,
-                    },
-                ..
-            }) = s.reqs.remove(*h)
-            else {
-                unreachable!()
-            };
-            drop(s);
-            *h = MPI_REQUEST_NULL;
-            runtime::with("MPI_Wait", |rt| rt.engine.test(id))?;
-            let mut st = empty_c_status();
-            if let Err(e) = crate::comm::finish_idup(handle, *pending) {
-                st.MPI_ERROR = e.code;
-                eprintln!("vmpi: MPI_Comm_idup: {}", e.msg);
-            }
-            Ok((st, comm))
-        }
         Kind::Persistent { active, .. } => {
             let (st, id) = match active.take() {
                 Some(a) => take(&a)?,
@@ -259,25 +236,36 @@ unsafe fn complete(h: &mut MPI_Request) -> R<(MPI_Status, MPI_Comm)> {
             fix(&mut s, &st, id);
             Ok((st, comm))
         }
-        Kind::Grequest { .. } => {
-            let Some(ReqObj {
-                kind:
-                    Kind::Grequest {
-                        id,
-                        query,
-                        free,
-                        extra,
-                        ..
-                    },
-                ..
-            }) = s.reqs.remove(*h)
-            else {
-                unreachable!()
-            };
+        Kind::Grequest { .. } | Kind::NewComm { .. } => {
+            let kind = s.reqs.remove(*h).expect("present").kind;
             drop(s);
-            runtime::with("MPI_Wait", |rt| rt.engine.test(id))?;
             *h = MPI_REQUEST_NULL;
-            let mut st = empty_c_status();
+            Ok((finish_owned(kind)?, comm))
+        }
+        k => {
+            let (st, id) = take(k)?;
+            fix(&mut s, &st, id);
+            s.reqs.remove(*h);
+            *h = MPI_REQUEST_NULL;
+            Ok((st, comm))
+        }
+    }
+}
+
+/// Complete a request that owns work of the C layer (a generalized request's
+/// callbacks, the communicator an MPI_Comm_idup made), taken out of the table
+/// and known to be complete: its status.
+unsafe fn finish_owned(kind: Kind) -> R<MPI_Status> {
+    let mut st = empty_c_status();
+    match kind {
+        Kind::Grequest {
+            id,
+            query,
+            free,
+            extra,
+            ..
+        } => {
+            runtime::with("MPI_Wait", |rt| rt.engine.test(id))?;
             if let Some(q) = query {
                 let rc = q(extra as *mut c_void, &mut st);
                 if rc != MPI_SUCCESS {
@@ -290,16 +278,26 @@ unsafe fn complete(h: &mut MPI_Request) -> R<(MPI_Status, MPI_Comm)> {
                     st.MPI_ERROR = rc;
                 }
             }
-            Ok((st, comm))
         }
-        k => {
-            let (st, id) = take(k)?;
-            fix(&mut s, &st, id);
-            s.reqs.remove(*h);
-            *h = MPI_REQUEST_NULL;
-            Ok((st, comm))
+        Kind::NewComm {
+            id,
+            handle,
+            pending,
+        } => {
+            runtime::with("MPI_Wait", |rt| rt.engine.test(id))?;
+            if let Err(e) = crate::comm::finish_idup(handle, *pending) {
+                st.MPI_ERROR = e.code;
+                eprintln!("vmpi: MPI_Comm_idup: {}", e.msg);
+            }
+        }
+        _ => {
+            return Err(err(
+                MPI_ERR_INTERN,
+                "finish_owned on a request the engine completes",
+            ))
         }
     }
+    Ok(st)
 }
 
 /// Free what completed among the requests nobody waits for.

@@ -27,27 +27,11 @@ fn build(src: &str, extra: &[&str]) -> PathBuf {
 }
 
 /// Run `prog` (with `args`) on `n` ranks under our mpirun, with a time limit: a
-/// hang is a failure, not a stuck test. Every rank must print its PASS line.
+/// hang is a failure, not a stuck test. Every rank must pass.
 fn pass(n: usize, prog: &Path, args: &[&str], limit_s: u32) {
-    let o = run(Command::new(prefix().join("bin/mpirun"))
-        .arg("-np")
-        .arg(n.to_string())
-        .arg(prog)
-        .args(args)
-        .env("MPIEXEC_TIMEOUT", limit_s.to_string())
-        .env("LD_LIBRARY_PATH", prefix().join("lib")));
-    let (so, se) = text(&o);
-    assert!(
-        o.status.success(),
-        "{} {args:?} on {n} ranks failed:\n{so}{se}",
-        prog.display()
-    );
-    for r in 0..n {
-        assert!(
-            so.contains(&format!("rank {r} of {n}: PASS")),
-            "rank {r} of {n} did not pass:\n{so}{se}"
-        );
-    }
+    let limit = limit_s.to_string();
+    let o = mpirun_with(n, prog, args, &[("MPIEXEC_TIMEOUT", &limit)]);
+    passed(&o, n, &format!("{} {args:?}", prog.display()));
 }
 
 #[test]
@@ -88,31 +72,20 @@ fn collective_count_mismatch_reported_everywhere() {
 #[test]
 fn threaded_soak_matched_probes_and_communicators() {
     let p = build("soak_threads.c", &["-pthread"]);
-    for env in [
+    for mode in [
         None,
         Some(("MV2_USE_SHARED_MEM", "0")),
         Some(("VMPI_SHM_DOMAIN_SPLIT", "2")),
     ] {
-        let mut cmd = Command::new(prefix().join("bin/mpirun"));
-        cmd.args(["-np", "4"])
-            .arg(&p)
-            .arg("1000")
-            .env("MPIEXEC_TIMEOUT", "180")
-            .env("LD_LIBRARY_PATH", prefix().join("lib"));
-        if let Some((k, v)) = env {
-            cmd.env(k, v);
-        }
-        let o = run(&mut cmd);
-        let (so, se) = text(&o);
-        assert!(o.status.success(), "soak {env:?} failed:\n{so}{se}");
-        for r in 0..4 {
-            assert!(
-                so.contains(&format!("rank {r} of 4: PASS")),
-                "soak {env:?}: rank {r} did not pass:\n{so}{se}"
-            );
-        }
+        let mut env = vec![("MPIEXEC_TIMEOUT", "180")];
+        env.extend(mode);
+        let o = mpirun_with(4, &p, &["1000"], &env);
+        let so = passed(&o, 4, &format!("soak {mode:?}"));
         let line = so.lines().find(|l| l.starts_with("soak:")).unwrap_or("");
-        assert!(line.contains("48000 messages checked"), "soak {env:?}: {line}");
-        eprintln!("{env:?}: {line}");
+        assert!(
+            line.contains("48000 messages checked"),
+            "soak {mode:?}: {line}"
+        );
+        eprintln!("{mode:?}: {line}");
     }
 }

@@ -11,107 +11,26 @@
 mod common;
 use common::*;
 
-/// Our run of `prog` on `n` ranks: its stdout as printed.
-fn ours(n: usize, prog: &Path) -> String {
-    let o = Command::new(prefix().join("bin/mpirun"))
-        .arg("-np")
-        .arg(n.to_string())
-        .arg(prog)
-        .env("LD_LIBRARY_PATH", prefix().join("lib"))
-        .output()
-        .unwrap();
-    let (so, se) = text(&o);
-    assert!(
-        o.status.success(),
-        "{} on {n} ranks failed:\n{so}{se}",
-        prog.display()
-    );
-    for r in 0..n {
-        assert!(
-            so.contains(&format!("rank {r} of {n}: PASS")),
-            "rank {r} of {n} did not pass:\n{so}{se}"
-        );
-    }
-    so
-}
-
-fn sorted(s: &str) -> Vec<String> {
-    let mut v: Vec<String> = s.lines().map(str::to_string).collect();
-    v.sort();
-    v
-}
-
-fn mpich(n: usize, prog: &Path) -> Option<Vec<String>> {
-    let exe = Path::new("/usr/bin/mpiexec.mpich");
-    if !exe.exists() {
-        return None;
-    }
-    let o = Command::new(exe)
-        .arg("-n")
-        .arg(n.to_string())
-        .arg(prog)
-        .output()
-        .unwrap();
-    let (so, se) = text(&o);
-    assert!(
-        o.status.success(),
-        "MPICH run of {} on {n} ranks failed:\n{so}{se}",
-        prog.display()
-    );
-    Some(sorted(&so))
-}
-
-/// Build `src` both ways, run on each of `ranks`; compare with MPICH when asked.
-/// Returns our output of each run, as printed.
-fn check(src: &str, ranks: &[usize], compare: bool) -> Vec<String> {
-    let d = tmp();
-    let stem = src.trim_end_matches(".c");
-    let a = d.join(format!("{stem}-vmpi"));
-    let b = d.join(format!("{stem}-mpich"));
-    compile(&prefix().join("bin/mpicc"), src, &a);
-    compile(&mpich_cc(), src, &b);
-    let mut outs = Vec::new();
-    for &n in ranks {
-        let raw = ours(n, &a);
-        let x = sorted(&raw);
-        let y = sorted(&ours(n, &b));
-        assert_eq!(
-            x, y,
-            "{src} on {n} ranks: our mpicc and mpicc.mpich builds differ"
-        );
-        if compare {
-            if let Some(z) = mpich(n, &b) {
-                assert_eq!(
-                    x, z,
-                    "{src} on {n} ranks: vmpi and MPICH print different things"
-                );
-            }
-        }
-        outs.push(raw);
-    }
-    outs
-}
-
 #[test]
 fn requests_keep_their_datatypes_alive() {
-    check("conf_persist_dtype.c", &[1, 2, 3, 4], true);
+    check_both_builds("conf_persist_dtype.c", &[1, 2, 3, 4], true);
 }
 
 #[test]
 fn dims_create_is_balanced() {
-    check("conf_dims_create.c", &[1, 2, 3, 4], true);
+    check_both_builds("conf_dims_create.c", &[1, 2, 3, 4], true);
 }
 
 #[test]
 fn single_completion_leaves_status_error_alone() {
     // MPICH writes MPI_ERROR = 0 in MPI_Request_get_status(MPI_REQUEST_NULL): no
     // comparison.
-    check("conf_status_error.c", &[1, 2, 3], false);
+    check_both_builds("conf_status_error.c", &[1, 2, 3], false);
 }
 
 #[test]
 fn attribute_callbacks_and_finalize_order() {
-    let outs = check("conf_attr_callbacks.c", &[1, 2, 3], true);
+    let outs = check_both_builds("conf_attr_callbacks.c", &[1, 2, 3], true);
     // Each rank's delete callbacks ran in MPI_Finalize in the reverse order of
     // setting (the program checks it too, and prints PASS from the last one).
     // A rank's lines reach mpirun through one pipe, in the order printed.
@@ -129,21 +48,21 @@ fn attribute_callbacks_and_finalize_order() {
 
 #[test]
 fn user_error_classes_and_codes() {
-    check("conf_error_codes.c", &[1, 2], true);
+    check_both_builds("conf_error_codes.c", &[1, 2], true);
 }
 
 #[test]
 fn external32_follows_the_standard_table() {
-    check("conf_external32.c", &[1, 2], true);
+    check_both_builds("conf_external32.c", &[1, 2], true);
 }
 
 #[test]
 fn comm_info_null_and_assertions() {
-    check("conf_comm_info.c", &[1, 2, 3, 4], true);
+    check_both_builds("conf_comm_info.c", &[1, 2, 3, 4], true);
 }
 
 #[test]
 fn session_pset_names_ignore_case() {
     // MPICH 4.0 (Debian 12) rejects mpi://world in MPI_Session_get_pset_info.
-    check("conf_session_psets.c", &[1, 2, 4], false);
+    check_both_builds("conf_session_psets.c", &[1, 2, 4], false);
 }

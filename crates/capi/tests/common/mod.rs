@@ -98,26 +98,90 @@ pub fn mpich_cc() -> PathBuf {
 /// Run `prog` on `n` ranks under our mpirun with the installed lib dir first in
 /// the search path (it holds libmpich.so.12 for MPICH-built binaries).
 pub fn mpirun(n: usize, prog: &Path) -> Output {
-    let lib = prefix().join("lib");
-    run(Command::new(prefix().join("bin/mpirun"))
-        .arg("-np")
-        .arg(n.to_string())
-        .arg(prog)
-        .env("LD_LIBRARY_PATH", lib))
+    mpirun_with(n, prog, &[], &[])
 }
 
-pub fn expect_pass(n: usize, prog: &Path) {
-    let o = mpirun(n, prog);
-    let (so, se) = text(&o);
-    assert!(
-        o.status.success(),
-        "{} on {n} ranks failed:\n{so}{se}",
-        prog.display()
-    );
+/// [`mpirun`] with arguments for `prog` and extra environment.
+pub fn mpirun_with(n: usize, prog: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let lib = prefix().join("lib");
+    let mut cmd = Command::new(prefix().join("bin/mpirun"));
+    cmd.arg("-np").arg(n.to_string()).arg(prog).args(args);
+    cmd.env("LD_LIBRARY_PATH", lib);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    run(&mut cmd)
+}
+
+/// The run must succeed and every rank print `rank R of N: PASS`; its stdout.
+pub fn passed(o: &Output, n: usize, what: &str) -> String {
+    let (so, se) = text(o);
+    assert!(o.status.success(), "{what} on {n} ranks failed:\n{so}{se}");
     for r in 0..n {
         assert!(
             so.contains(&format!("rank {r} of {n}: PASS")),
-            "rank {r} of {n} did not pass:\n{so}{se}"
+            "{what}: rank {r} of {n} did not pass:\n{so}{se}"
         );
     }
+    so
+}
+
+pub fn expect_pass(n: usize, prog: &Path) {
+    passed(&mpirun(n, prog), n, &prog.display().to_string());
+}
+
+/// The lines of `s`, sorted (ranks print in any order).
+pub fn sorted(s: &str) -> Vec<String> {
+    let mut v: Vec<String> = s.lines().map(str::to_string).collect();
+    v.sort();
+    v
+}
+
+/// Real MPICH's run of `prog` (built with mpicc.mpich) on `n` ranks, its lines
+/// sorted; None without MPICH's launcher.
+pub fn mpich(n: usize, prog: &Path) -> Option<Vec<String>> {
+    let exe = Path::new("/usr/bin/mpiexec.mpich");
+    if !exe.exists() {
+        return None;
+    }
+    let o = run(Command::new(exe).arg("-n").arg(n.to_string()).arg(prog));
+    let (so, se) = text(&o);
+    assert!(
+        o.status.success(),
+        "MPICH run of {} on {n} ranks failed:\n{so}{se}",
+        prog.display()
+    );
+    Some(sorted(&so))
+}
+
+/// Build `src` with our mpicc and with mpicc.mpich, run both on each of `ranks`
+/// under our mpirun (every rank must pass, both builds print the same); where
+/// `compare`, also the same as real MPICH prints. Our output of each run.
+pub fn check_both_builds(src: &str, ranks: &[usize], compare: bool) -> Vec<String> {
+    let d = tmp();
+    let stem = src.trim_end_matches(".c");
+    let a = d.join(format!("{stem}-vmpi"));
+    let b = d.join(format!("{stem}-mpich"));
+    compile(&prefix().join("bin/mpicc"), src, &a);
+    compile(&mpich_cc(), src, &b);
+    let mut outs = Vec::new();
+    for &n in ranks {
+        let raw = passed(&mpirun(n, &a), n, src);
+        let x = sorted(&raw);
+        let y = sorted(&passed(&mpirun(n, &b), n, src));
+        assert_eq!(
+            x, y,
+            "{src} on {n} ranks: our mpicc and mpicc.mpich builds differ"
+        );
+        if compare {
+            if let Some(z) = mpich(n, &b) {
+                assert_eq!(
+                    x, z,
+                    "{src} on {n} ranks: vmpi and MPICH print different things"
+                );
+            }
+        }
+        outs.push(raw);
+    }
+    outs
 }
