@@ -27,6 +27,10 @@ pub struct Options {
     /// `-genv`, `-env` and `VAR=VAL`, in command-line order (later wins).
     pub env: Vec<(String, String)>,
     pub prepend_rank: bool,
+    /// `-launcher NAME` / `-ssh` / `-rsh` / `-launcher-exec CMD`; None: the default
+    /// (`VMPI_LAUNCHER`, `VMPI_LAUNCHER_EXEC`, srun inside a Slurm allocation,
+    /// else ssh).
+    pub launcher: Option<crate::agent::Agent>,
     /// `--timeout` seconds, or `MPIEXEC_TIMEOUT` if the option is absent.
     pub timeout: Option<u64>,
     pub program: String,
@@ -69,15 +73,21 @@ Options (all binaries accept all of them):
   -ppn N                   ranks per host (overrides HOST:N)
   -genv K V, -env K V      set K=V in every rank's environment
   -genvall, -export        pass mpirun's environment (the default)
-  -rsh, -ssh               accepted; this launcher starts local ranks only
+  -ssh, -rsh               start the proxies of other hosts with ssh (default) / rsh
+  -launcher NAME, -bootstrap NAME
+                           ssh, rsh, slurm (srun, the default in an allocation) or
+                           manual (print the proxy commands to run by hand)
+  -launcher-exec CMD, -bootstrap-exec CMD
+                           start them with CMD HOST COMMAND... (like ssh)
   -prepend-rank, -l        prefix every output line with \"[rank] \"
   --timeout S, -timeout S  end the job after S seconds (exit 124); env MPIEXEC_TIMEOUT
   --help, -h               this text
   --version                version
 
 Positional host names (mpirun_rsh syntax) are recognised when exactly N names come
-before the program and the first of them is not an executable; only this machine
-(localhost, 127.0.0.0/8, its host name or addresses) is supported for now.
+before the program and the first of them is not an executable. Host files take
+HOST, HOST:N or HOST slots=N per line. Inside a Slurm allocation without hosts,
+the allocation's nodes are the hosts. See docs/launcher.md.
 ";
 
 /// True if `s` is `NAME=VALUE` with NAME a valid environment variable name.
@@ -146,6 +156,7 @@ pub fn parse(args: &[String], env_timeout: Option<&str>) -> Result<Action, Usage
     let mut env = Vec::new();
     let mut prepend_rank = false;
     let mut timeout = None;
+    let mut launcher = None;
     let mut i = 0;
 
     let value = |i: &mut usize, opt: &str| -> Result<String, UsageError> {
@@ -197,7 +208,22 @@ pub fn parse(args: &[String], env_timeout: Option<&str>) -> Result<Action, Usage
                 env.push((k, v));
             }
             "-genvall" | "-export" | "--genvall" => {}
-            "-rsh" | "-ssh" => {}
+            "-ssh" | "--ssh" => launcher = Some(crate::agent::Agent::Ssh),
+            "-rsh" | "--rsh" => launcher = Some(crate::agent::Agent::Rsh),
+            "-launcher" | "--launcher" | "-bootstrap" | "--bootstrap" => {
+                let v = value(&mut i, a)?;
+                launcher = Some(
+                    crate::agent::Agent::parse(&v)
+                        .map_err(|e| usage(format!("option {a}: {e}")))?,
+                );
+            }
+            "-launcher-exec" | "--launcher-exec" | "-bootstrap-exec" | "--bootstrap-exec" => {
+                let v = value(&mut i, a)?;
+                if v.trim().is_empty() {
+                    return Err(usage(format!("option {a}: empty command")));
+                }
+                launcher = Some(crate::agent::Agent::Exec(v));
+            }
             "-prepend-rank" | "--prepend-rank" | "-l" => prepend_rank = true,
             "--timeout" | "-timeout" => {
                 timeout = Some(parse_timeout(a, &value(&mut i, a)?)?);
@@ -258,6 +284,7 @@ pub fn parse(args: &[String], env_timeout: Option<&str>) -> Result<Action, Usage
         ppn,
         env,
         prepend_rank,
+        launcher,
         timeout,
         program,
         args: args[i + 1..].to_vec(),
@@ -296,6 +323,20 @@ mod tests {
         assert_eq!(o.args, vec!["-x", "1"]);
         let o = run("-ssh -np 3 -hostfile hf ./prog");
         assert_eq!(o.hosts, HostSource::File("hf".into()));
+        assert_eq!(o.launcher, Some(crate::agent::Agent::Ssh));
+        let o = run("-launcher-exec /bin/agent -n 1 ./prog");
+        assert_eq!(
+            o.launcher,
+            Some(crate::agent::Agent::Exec("/bin/agent".into()))
+        );
+        assert_eq!(
+            run("-bootstrap manual ./p").launcher,
+            Some(crate::agent::Agent::Manual)
+        );
+        assert!(p("-launcher telnet ./p")
+            .unwrap_err()
+            .0
+            .contains("-launcher"));
     }
 
     #[test]

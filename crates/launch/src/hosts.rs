@@ -1,6 +1,7 @@
-//! Host lists: reading host files, expanding `host:N` slots, assigning hosts to ranks
-//! round-robin as MPICH does, and deciding whether a host is this machine (the only
-//! kind this launcher can start ranks on for now).
+//! Host lists: reading host files (`host`, `host:N`, `host slots=N`), Slurm's node
+//! lists, expanding slots, assigning hosts to ranks round-robin as MPICH does, and
+//! deciding whether a host is this machine (its proxy is forked, not started
+//! through the launch agent).
 
 use std::net::{IpAddr, ToSocketAddrs};
 
@@ -31,8 +32,9 @@ pub fn parse_entry(entry: &str, origin: &str) -> Result<HostSlots, String> {
     })
 }
 
-/// Parses a host file: one host per line, `host:N` for N slots, `#` starts a comment,
-/// blank lines are ignored.
+/// Parses a host file: one host per line, `host:N` (mpirun_rsh, Hydra) or
+/// `host slots=N` (Open MPI) for N slots, `#` starts a comment, blank lines are
+/// ignored; any other word on a line is an error.
 pub fn parse_hostfile(text: &str, path: &str) -> Result<Vec<HostSlots>, String> {
     let mut out = Vec::new();
     for (no, line) in text.lines().enumerate() {
@@ -40,11 +42,23 @@ pub fn parse_hostfile(text: &str, path: &str) -> Result<Vec<HostSlots>, String> 
         if line.is_empty() {
             continue;
         }
-        let entry = line.split_whitespace().next().unwrap_or(line);
-        out.push(parse_entry(
-            entry,
-            &format!("host file {path}, line {}", no + 1),
-        )?);
+        let origin = format!("host file {path}, line {}", no + 1);
+        let mut words = line.split_whitespace();
+        let first = words.next().unwrap_or(line);
+        let mut h = parse_entry(first, &origin)?;
+        for w in words {
+            match w.strip_prefix("slots=") {
+                Some(n) if !first.contains(':') => {
+                    h.slots = n.parse::<usize>().ok().filter(|&s| s > 0).ok_or_else(|| {
+                        format!("{origin}: bad slot count in {w:?} (expected slots=N with N >= 1)")
+                    })?;
+                }
+                _ => return Err(format!(
+                    "{origin}: unexpected {w:?} after the host name (HOST, HOST:N or HOST slots=N)"
+                )),
+            }
+        }
+        out.push(h);
     }
     if out.is_empty() {
         return Err(format!("host file {path}: no hosts in it"));
@@ -74,6 +88,80 @@ pub fn assign(list: &[HostSlots], np: usize, ppn: Option<usize>) -> Vec<String> 
 /// Total slots of a list (used as the default rank count).
 pub fn total_slots(list: &[HostSlots], ppn: Option<usize>) -> usize {
     list.iter().map(|h| ppn.unwrap_or(h.slots)).sum()
+}
+
+/// Expands a Slurm node list (`n[1-3,7],login`, zero-padded ranges kept:
+/// `c[08-10]`).
+pub fn expand_nodelist(list: &str) -> Result<Vec<String>, String> {
+    let bad = || format!("cannot read the Slurm node list {list:?}");
+    let mut out = Vec::new();
+    let mut rest = list.trim();
+    while !rest.is_empty() {
+        // one item: up to a comma outside brackets
+        let mut depth = 0;
+        let end = rest
+            .char_indices()
+            .find(|&(_, c)| {
+                match c {
+                    '[' => depth += 1,
+                    ']' => depth -= 1,
+                    _ => {}
+                }
+                c == ',' && depth == 0
+            })
+            .map_or(rest.len(), |(i, _)| i);
+        let item = &rest[..end];
+        rest = rest[end..].trim_start_matches(',');
+        match item.find('[') {
+            None if !item.is_empty() => out.push(item.to_string()),
+            None => return Err(bad()),
+            Some(open) => {
+                let close = item.rfind(']').ok_or_else(bad)?;
+                let (pre, body, post) = (&item[..open], &item[open + 1..close], &item[close + 1..]);
+                for part in body.split(',') {
+                    let (a, b) = part.split_once('-').unwrap_or((part, part));
+                    let (x, y) = (
+                        a.parse::<u64>().map_err(|_| bad())?,
+                        b.parse::<u64>().map_err(|_| bad())?,
+                    );
+                    if y < x || y - x > 100_000 {
+                        return Err(bad());
+                    }
+                    for n in x..=y {
+                        out.push(format!("{pre}{n:0w$}{post}", w = a.len()));
+                    }
+                }
+            }
+        }
+    }
+    if out.is_empty() {
+        return Err(bad());
+    }
+    Ok(out)
+}
+
+/// Expands Slurm's `SLURM_TASKS_PER_NODE` (`2(x3),1`) into one count per node.
+pub fn expand_tasks_per_node(s: &str) -> Result<Vec<usize>, String> {
+    let bad = || format!("cannot read SLURM_TASKS_PER_NODE={s:?}");
+    let mut out = Vec::new();
+    for part in s.split(',') {
+        let (n, times) = match part.split_once("(x") {
+            Some((n, t)) => (
+                n,
+                t.strip_suffix(')')
+                    .ok_or_else(bad)?
+                    .parse::<usize>()
+                    .map_err(|_| bad())?,
+            ),
+            None => (part, 1),
+        };
+        let n = n.trim().parse::<usize>().map_err(|_| bad())?;
+        if times > 100_000 {
+            return Err(bad());
+        }
+        out.extend(std::iter::repeat(n).take(times));
+    }
+    Ok(out)
 }
 
 /// Addresses of this machine's interfaces.
@@ -142,6 +230,36 @@ mod tests {
         let e = parse_hostfile("a\nb:0\n", "hf").unwrap_err();
         assert!(e.contains("line 2"), "{e}");
         assert!(parse_hostfile("b:x\n", "hf").is_err());
+    }
+
+    #[test]
+    fn hostfile_slots_and_trailing_words() {
+        let t = "a slots=3\nb:2 # two\nc\n";
+        assert_eq!(
+            parse_hostfile(t, "hf").unwrap(),
+            vec![hs("a", 3), hs("b", 2), hs("c", 1)]
+        );
+        let e = parse_hostfile("a slots=0\n", "hf").unwrap_err();
+        assert!(e.contains("slots=0"), "{e}");
+        let e = parse_hostfile("a b\n", "hf").unwrap_err();
+        assert!(e.contains("line 1") && e.contains("\"b\""), "{e}");
+        assert!(parse_hostfile("a:2 slots=3\n", "hf").is_err());
+    }
+
+    #[test]
+    fn slurm_lists() {
+        assert_eq!(expand_nodelist("n[1-3]").unwrap(), ["n1", "n2", "n3"]);
+        assert_eq!(
+            expand_nodelist("c[08-10,12],login").unwrap(),
+            ["c08", "c09", "c10", "c12", "login"]
+        );
+        assert_eq!(expand_nodelist("a,b").unwrap(), ["a", "b"]);
+        assert!(expand_nodelist("n[3-1]").is_err());
+        assert!(expand_nodelist("n[1-x]").is_err());
+        assert!(expand_nodelist("").is_err());
+        assert_eq!(expand_tasks_per_node("2(x3),1").unwrap(), [2, 2, 2, 1]);
+        assert_eq!(expand_tasks_per_node("4").unwrap(), [4]);
+        assert!(expand_tasks_per_node("2(x3").is_err());
     }
 
     #[test]

@@ -1,31 +1,44 @@
-//! One running job: spawns the ranks, then a single poll loop serves PMI on every
-//! rank's socket, forwards output and stdin, reaps ranks (SIGCHLD through a
-//! signalfd), reacts to SIGINT/SIGTERM/SIGHUP, the timeout, abort and rank failures,
-//! and decides mpirun's exit code. Cleanup on every path is `cleanup::JobGuard`'s.
+//! One running job, as mpirun sees it: a proxy per host (started through the
+//! launch agent, connected back over TCP), and a single poll loop that serves
+//! PMI for every rank (the key space and barrier live here; each proxy keeps a
+//! copy of the committed keys for `get`), forwards output and stdin, learns of
+//! rank exits, reacts to SIGINT/SIGTERM/SIGHUP, the timeout, abort, rank
+//! failures and lost proxies, and decides mpirun's exit code. The proxies kill
+//! their ranks and remove the job's files on their hosts; mpirun's own
+//! `cleanup::JobGuard` sweeps this host once more on every exit path.
 
-use std::io::{self, Write};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::process::ExitStatusExt;
-use std::process::{Child, ExitStatus};
+use std::path::PathBuf;
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use nix::sys::signal::{sigprocmask, SigHandler, SigSet, SigmaskHow, Signal};
-use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::signal::Signal;
+use nix::sys::signalfd::SignalFd;
 use nix::unistd::Pid;
-use vmpi_pmi::wire::{Command, LineBuffer};
+use vmpi_pmi::wire::Command;
 
-use crate::cleanup::{signal_group, JobGuard};
+use crate::agent::{self, Agent};
+use crate::cleanup::JobGuard;
+use crate::conn::{read_now, signal_fd, signal_name, Conn};
 use crate::output::LineForwarder;
 use crate::pmi_server::{Event, Server};
-use crate::spawn::{spawn_rank, RankSpec};
+use crate::proto::{End, FromProxy, Launch, ToProxy, MAGIC};
 
 /// Time between SIGTERM and SIGKILL when the job is being torn down.
 const KILL_GRACE: Duration = Duration::from_secs(2);
-/// How much of mpirun's stdin is held for rank 0 before reading pauses.
+/// How much of mpirun's stdin may be on its way to rank 0.
 const STDIN_HOLD: usize = 64 * 1024;
-const READ_CHUNK: usize = 64 * 1024;
+/// How long proxies have to connect back after their agents were started.
+const CONNECT_LIMIT: Duration = Duration::from_secs(60);
+/// How long a proxy has to say hello after connecting.
+const HELLO_LIMIT: Duration = Duration::from_secs(10);
+/// How long mpirun waits for its proxies to finish after the job has ended.
+const FINISH_LIMIT: Duration = Duration::from_secs(5);
 
 /// Everything the job needs to start.
 pub struct JobConfig {
@@ -33,44 +46,66 @@ pub struct JobConfig {
     pub kvsname: String,
     pub program: String,
     pub args: Vec<String>,
+    /// The ranks' environment (mpirun's, with the user's settings applied).
     pub env: Vec<(String, String)>,
-    /// Host of every rank (all local).
+    /// Host of every rank.
     pub hosts: Vec<String>,
+    /// Which of them are this machine.
+    pub local: Vec<bool>,
     pub mapping: Option<String>,
     pub prepend_rank: bool,
     pub timeout: Option<u64>,
+    pub agent: Agent,
+    /// The `vmpi-proxy` program (the same path on every host).
+    pub proxy: PathBuf,
+    pub shm_prefix: String,
 }
 
-struct PmiConn {
-    fd: OwnedFd,
-    input: LineBuffer,
-    output: Vec<u8>,
-    close_when_flushed: bool,
-}
-
-struct Stream {
-    fd: OwnedFd,
-    fwd: LineForwarder,
+/// How a rank ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RankEnd {
+    Exit(End),
+    /// Never started (its program could not be run, or the job ended first).
+    NotStarted,
+    /// Its proxy was lost: its fate is unknown here (the proxy kills it).
+    Lost,
 }
 
 struct Rank {
-    pid: Pid,
     host: String,
-    child: Child,
-    status: Option<ExitStatus>,
-    pmi: Option<PmiConn>,
-    stdout: Option<Stream>,
-    stderr: Option<Stream>,
+    proxy: usize,
+    pid: Option<u32>,
+    end: Option<RankEnd>,
+    out: [Option<LineForwarder>; 2],
+}
+
+struct Proxy {
+    host: String,
+    local: bool,
+    ranks: Vec<usize>,
+    conn: Option<Conn>,
+    /// The local proxy, or the agent process (ssh, srun, ...) behind it.
+    child: Option<Child>,
+    /// The connection has said hello (and was sent the launch).
+    ready: bool,
+    /// Its connection has ended (after the shutdown, or lost).
+    gone: bool,
+}
+
+/// A connection accepted but not yet identified.
+struct Pending {
+    stream: TcpStream,
+    buf: Vec<u8>,
+    since: Instant,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Token {
     Signal,
     Stdin,
-    Rank0Stdin,
-    Pmi(usize),
-    Stdout(usize),
-    Stderr(usize),
+    Listener,
+    Pending(usize),
+    Proxy(usize),
 }
 
 enum Phase {
@@ -85,184 +120,209 @@ enum Phase {
 struct Job {
     cfg: JobConfig,
     ranks: Vec<Rank>,
+    proxies: Vec<Proxy>,
+    srun: Option<Child>,
+    listener: TcpListener,
+    pending: Vec<Pending>,
+    cookie: u64,
+    connect_by: Instant,
     server: Server,
     phase: Phase,
     sigfd: SignalFd,
     stdin_open: bool,
-    stdin_buf: Vec<u8>,
-    rank0_stdin: Option<OwnedFd>,
+    stdin_inflight: usize,
     deadline: Option<Instant>,
     out_broken: bool,
+    /// Set when every rank has ended: Shutdown sent, proxies finishing.
+    finishing: Option<Instant>,
 }
 
-fn signal_name(sig: i32) -> String {
-    Signal::try_from(sig)
-        .map(|s| s.as_str().to_string())
-        .unwrap_or_else(|_| format!("signal {sig}"))
+fn random_u64() -> u64 {
+    let mut b = [0u8; 8];
+    if std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut b))
+        .is_err()
+    {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        b = (std::process::id() as u64 ^ t).to_le_bytes();
+    }
+    u64::from_le_bytes(b)
 }
 
-/// Reads what is there now: `Ok(None)` means nothing (EAGAIN), `Ok(Some(0))` EOF.
-fn read_now(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<Option<usize>> {
-    loop {
-        match nix::unistd::read(fd.as_raw_fd(), buf) {
-            Ok(n) => return Ok(Some(n)),
-            Err(Errno::EINTR) => continue,
-            Err(Errno::EAGAIN) => return Ok(None),
-            Err(e) => return Err(e.into()),
+/// Ranks grouped by host, in order of first appearance; every local name is one
+/// host (one proxy).
+fn group_hosts(hosts: &[String], local: &[bool]) -> Vec<Proxy> {
+    let mut out: Vec<Proxy> = Vec::new();
+    for (r, h) in hosts.iter().enumerate() {
+        let at = out.iter().position(|p| {
+            if local[r] {
+                p.local
+            } else {
+                !p.local && p.host == *h
+            }
+        });
+        match at {
+            Some(i) => out[i].ranks.push(r),
+            None => out.push(Proxy {
+                host: h.clone(),
+                local: local[r],
+                ranks: vec![r],
+                conn: None,
+                child: None,
+                ready: false,
+                gone: false,
+            }),
         }
     }
-}
-
-/// Writes as much as the fd takes now; returns the number of bytes written.
-fn write_now(fd: BorrowedFd<'_>, data: &[u8]) -> io::Result<usize> {
-    let mut done = 0;
-    while done < data.len() {
-        match nix::unistd::write(fd, &data[done..]) {
-            Ok(n) => done += n,
-            Err(Errno::EINTR) => continue,
-            Err(Errno::EAGAIN) => break,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Ok(done)
-}
-
-/// Blocks the signals the loop handles and returns a signalfd for them. SIGINT,
-/// SIGTERM and SIGCHLD get the default disposition first so that an inherited
-/// "ignore" cannot hide them (or auto-reap the ranks); SIGHUP keeps an inherited
-/// "ignore" (nohup).
-fn signal_fd() -> nix::Result<SignalFd> {
-    for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGCHLD] {
-        // SAFETY: SIG_DFL installs no handler code; the signals are blocked just
-        // below and then read through the signalfd.
-        unsafe { nix::sys::signal::signal(sig, SigHandler::SigDfl) }?;
-    }
-    let mut mask = SigSet::empty();
-    for sig in [
-        Signal::SIGCHLD,
-        Signal::SIGINT,
-        Signal::SIGTERM,
-        Signal::SIGHUP,
-    ] {
-        mask.add(sig);
-    }
-    sigprocmask(SigmaskHow::SIG_BLOCK, Some(&mask), None)?;
-    SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
-}
-
-fn rank_spec(hosts: &[String], rank: usize) -> RankSpec {
-    let host = &hosts[rank];
-    let local: Vec<usize> = (0..hosts.len()).filter(|&r| hosts[r] == *host).collect();
-    RankSpec {
-        rank,
-        size: hosts.len(),
-        host: host.clone(),
-        local_rank: local.iter().position(|&r| r == rank).unwrap_or(0),
-        local_size: local.len(),
-    }
+    out
 }
 
 /// Runs the job to its end and returns mpirun's exit code. `guard` kills what is left
-/// and removes the job's /dev/shm files when the caller drops it.
+/// on this host and removes the job's /dev/shm files when the caller drops it.
 pub fn run(cfg: JobConfig, guard: &mut JobGuard) -> i32 {
+    let fail = |msg: String| {
+        eprintln!("{}: {msg}", cfg.name);
+        1
+    };
     let sigfd = match signal_fd() {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("{}: cannot set up signal handling: {e}", cfg.name);
-            return 1;
-        }
+        Err(e) => return fail(format!("cannot set up signal handling: {e}")),
     };
-    let mut ranks = Vec::with_capacity(cfg.hosts.len());
-    let mut rank0_stdin = None;
-    let mut failed = None;
-    for rank in 0..cfg.hosts.len() {
-        let spec = rank_spec(&cfg.hosts, rank);
-        match spawn_rank(
-            &cfg.program,
-            &cfg.args,
-            &cfg.env,
-            &spec,
-            &cfg.kvsname,
-            rank == 0,
-        ) {
-            Ok(s) => {
-                let pid = Pid::from_raw(s.child.id() as i32);
-                guard.add_group(pid);
-                if s.stdin.is_some() {
-                    rank0_stdin = s.stdin;
+    let listener = match TcpListener::bind("0.0.0.0:0").and_then(|l| {
+        l.set_nonblocking(true)?;
+        Ok(l)
+    }) {
+        Ok(l) => l,
+        Err(e) => return fail(format!("cannot listen for the proxies: {e}")),
+    };
+    let port = match listener.local_addr() {
+        Ok(a) => a.port(),
+        Err(e) => return fail(format!("getsockname: {e}")),
+    };
+    let mut proxies = group_hosts(&cfg.hosts, &cfg.local);
+    let ranks: Vec<Rank> = (0..cfg.hosts.len())
+        .map(|r| {
+            let prefix = cfg.prepend_rank.then(|| format!("[{r}] "));
+            Rank {
+                host: cfg.hosts[r].clone(),
+                proxy: proxies
+                    .iter()
+                    .position(|p| p.ranks.contains(&r))
+                    .expect("grouped"),
+                pid: None,
+                end: None,
+                out: [
+                    Some(LineForwarder::new(prefix.clone())),
+                    Some(LineForwarder::new(prefix)),
+                ],
+            }
+        })
+        .collect();
+    let cookie = random_u64();
+    // Start every proxy: forked here, through the agent elsewhere (one srun for
+    // all under Slurm).
+    let mut srun = None;
+    let remote: Vec<String> = proxies
+        .iter()
+        .filter(|p| !p.local || cfg.agent == Agent::Slurm)
+        .map(|p| p.host.clone())
+        .collect();
+    if cfg.agent == Agent::Slurm && !remote.is_empty() {
+        let addr = match agent::address_towards(&remote[0]) {
+            Ok(ip) => SocketAddr::new(ip, port),
+            Err(e) => return fail(e),
+        };
+        let words = agent::proxy_words(&cfg.proxy, addr, cookie, None);
+        match agent::start_srun(&remote, &words) {
+            Ok(c) => {
+                guard.add_group(Pid::from_raw(c.id() as i32));
+                srun = Some(c);
+            }
+            Err(e) => return fail(format!("cannot run srun to start the proxies: {e}")),
+        }
+    }
+    for (i, p) in proxies.iter_mut().enumerate() {
+        if cfg.agent == Agent::Slurm {
+            continue;
+        }
+        let addr = if p.local {
+            SocketAddr::new([127, 0, 0, 1].into(), port)
+        } else {
+            match agent::address_towards(&p.host) {
+                Ok(ip) => SocketAddr::new(ip, port),
+                Err(e) => return fail(e),
+            }
+        };
+        let words = agent::proxy_words(&cfg.proxy, addr, cookie, Some(i));
+        match agent::start(&cfg.agent, &p.host, p.local, &words) {
+            Ok(c) => {
+                if let Some(c) = &c {
+                    guard.add_group(Pid::from_raw(c.id() as i32));
                 }
-                let prefix = cfg.prepend_rank.then(|| format!("[{rank}] "));
-                ranks.push(Rank {
-                    pid,
-                    host: spec.host,
-                    child: s.child,
-                    status: None,
-                    pmi: Some(PmiConn {
-                        fd: s.pmi,
-                        input: LineBuffer::new(),
-                        output: Vec::new(),
-                        close_when_flushed: false,
-                    }),
-                    stdout: Some(Stream {
-                        fd: s.stdout,
-                        fwd: LineForwarder::new(prefix.clone()),
-                    }),
-                    stderr: Some(Stream {
-                        fd: s.stderr,
-                        fwd: LineForwarder::new(prefix),
-                    }),
-                });
+                p.child = c;
             }
             Err(e) => {
-                let tail = if rank > 0 {
-                    "; terminating the job"
+                let how = if p.local {
+                    cfg.proxy.display().to_string()
                 } else {
-                    ""
+                    cfg.agent.name()
                 };
-                eprintln!(
-                    "{}: cannot start rank {rank} ({:?} on {}): {e}{tail}",
-                    cfg.name, cfg.program, spec.host
-                );
-                failed = Some(match e.kind() {
-                    io::ErrorKind::NotFound => 127,
-                    io::ErrorKind::PermissionDenied => 126,
-                    _ => 1,
-                });
-                break;
+                return fail(format!(
+                    "cannot start the proxy of host {} ({how}): {e}",
+                    p.host
+                ));
             }
         }
     }
-    let mut job = Job::new(cfg, ranks, sigfd, rank0_stdin);
-    if let Some(code) = failed {
-        job.terminate(code);
-    }
-    job.event_loop()
+    let server = Server::new(&cfg.kvsname, cfg.hosts.len(), cfg.mapping.clone());
+    let deadline = cfg.timeout.map(|s| Instant::now() + Duration::from_secs(s));
+    let job = Job {
+        stdin_open: true,
+        stdin_inflight: 0,
+        ranks,
+        proxies,
+        srun,
+        listener,
+        pending: Vec::new(),
+        cookie,
+        connect_by: Instant::now() + CONNECT_LIMIT,
+        server,
+        phase: Phase::Running,
+        sigfd,
+        deadline,
+        out_broken: false,
+        finishing: None,
+        cfg,
+    };
+    job.event_loop(guard)
 }
 
 impl Job {
-    fn new(cfg: JobConfig, ranks: Vec<Rank>, sigfd: SignalFd, rank0_stdin: Option<OwnedFd>) -> Job {
-        let server = Server::new(&cfg.kvsname, cfg.hosts.len(), cfg.mapping.clone());
-        let deadline = cfg.timeout.map(|s| Instant::now() + Duration::from_secs(s));
-        Job {
-            stdin_open: rank0_stdin.is_some(),
-            cfg,
-            ranks,
-            server,
-            phase: Phase::Running,
-            sigfd,
-            stdin_buf: Vec::new(),
-            rank0_stdin,
-            deadline,
-            out_broken: false,
-        }
-    }
-
     fn log(&self, msg: &str) {
         eprintln!("{}: {msg}", self.cfg.name);
     }
 
-    /// Starts the teardown: SIGTERM to every rank's group now, SIGKILL after the
-    /// grace period. The first reason to terminate decides the exit code.
+    fn who(&self, r: usize) -> String {
+        let rk = &self.ranks[r];
+        match rk.pid {
+            Some(pid) => format!("rank {r} (pid {pid} on {})", rk.host),
+            None => format!("rank {r} (on {})", rk.host),
+        }
+    }
+
+    fn send(&mut self, p: usize, m: ToProxy) {
+        let Some(c) = self.proxies[p].conn.as_mut() else {
+            return;
+        };
+        if let Err(e) = c.send(m.encode()) {
+            self.lose(p, format!("write failed: {e}"));
+        }
+    }
+
+    /// Starts the teardown: SIGTERM to every rank now, SIGKILL after the grace
+    /// period. The first reason to terminate decides the exit code.
     fn terminate(&mut self, code: i32) {
         if let Phase::Terminating { .. } = self.phase {
             return;
@@ -276,11 +336,9 @@ impl Job {
         self.signal_all(Signal::SIGTERM);
     }
 
-    fn signal_all(&self, sig: Signal) {
-        for r in &self.ranks {
-            if let Err(e) = signal_group(r.pid, sig) {
-                self.log(&format!("cannot signal process group {}: {e}", r.pid));
-            }
+    fn signal_all(&mut self, sig: Signal) {
+        for p in 0..self.proxies.len() {
+            self.send(p, ToProxy::Signal(sig as i32));
         }
     }
 
@@ -292,39 +350,48 @@ impl Job {
     }
 
     fn stop_stdin(&mut self) {
-        self.stdin_open = false;
-        self.stdin_buf.clear();
-        self.rank0_stdin = None;
+        if self.stdin_open {
+            self.stdin_open = false;
+            let p = self.ranks[0].proxy;
+            self.send(p, ToProxy::StdinEof);
+        }
     }
 
-    fn all_exited(&self) -> bool {
-        self.ranks.iter().all(|r| r.status.is_some())
+    fn all_ended(&self) -> bool {
+        self.ranks.iter().all(|r| r.end.is_some())
     }
 
     fn outputs_open(&self) -> bool {
-        self.ranks
-            .iter()
-            .any(|r| r.stdout.is_some() || r.stderr.is_some())
+        self.ranks.iter().any(|r| {
+            r.end != Some(RankEnd::Lost)
+                && r.end != Some(RankEnd::NotStarted)
+                && r.out.iter().any(Option::is_some)
+        })
     }
 
-    fn event_loop(mut self) -> i32 {
-        let mut leftovers_killed = false;
+    fn event_loop(mut self, guard: &mut JobGuard) -> i32 {
         let mut drain_until: Option<Instant> = None;
         loop {
-            if self.all_exited() {
-                if !leftovers_killed {
-                    // Whatever is left in the ranks' groups outlived its rank.
-                    self.signal_all(Signal::SIGKILL);
-                    leftovers_killed = true;
-                    drain_until = Some(Instant::now() + KILL_GRACE);
+            let now = Instant::now();
+            if self.all_ended() {
+                let drained = drain_until.get_or_insert(now + KILL_GRACE);
+                if self.finishing.is_none() && (!self.outputs_open() || now >= *drained) {
+                    self.finishing = Some(now + FINISH_LIMIT);
+                    for p in 0..self.proxies.len() {
+                        self.send(p, ToProxy::Shutdown);
+                    }
                 }
-                let drained = drain_until.is_some_and(|t| Instant::now() >= t);
-                if !self.outputs_open() || drained {
+            }
+            if let Some(by) = self.finishing {
+                self.reap_agents();
+                let done = self.proxies.iter().all(|p| p.gone || p.conn.is_none())
+                    && self.proxies.iter().all(|p| p.child.is_none())
+                    && self.srun.is_none();
+                if done || now >= by {
                     break;
                 }
             }
-            let now = Instant::now();
-            let mut wake: Option<Instant> = drain_until;
+            let mut wake: Option<Instant> = drain_until.into_iter().chain(self.finishing).min();
             if let Phase::Running = self.phase {
                 wake = min_opt(wake, self.deadline);
             }
@@ -336,11 +403,19 @@ impl Job {
             {
                 wake = min_opt(wake, Some(kill_at));
             }
+            for p in &self.proxies {
+                if let (Some(c), false) = (&p.conn, p.gone) {
+                    wake = min_opt(wake, Some(c.next_check()));
+                }
+            }
+            if self.proxies.iter().any(|p| !p.ready && !p.gone) {
+                wake = min_opt(wake, Some(self.connect_by));
+            }
             let timeout = match wake {
                 None => PollTimeout::NONE,
                 Some(t) => {
-                    let ms = t.saturating_duration_since(now).as_millis() + 1;
-                    PollTimeout::try_from(ms.min(60_000)).unwrap_or(PollTimeout::MAX)
+                    let ms = t.saturating_duration_since(Instant::now()).as_millis() + 1;
+                    PollTimeout::try_from(ms.min(1000)).unwrap_or(PollTimeout::MAX)
                 }
             };
             let ready = match self.poll_once(timeout) {
@@ -355,11 +430,18 @@ impl Job {
             for (token, flags) in ready {
                 self.dispatch(token, flags);
             }
+            self.check_proxies();
             self.check_deadlines();
             self.check_barrier_deadlock();
             self.check_abandoned();
         }
         self.finish_outputs();
+        // Whatever agents are left go with the guard (their process groups).
+        for p in &mut self.proxies {
+            if let Some(c) = p.child.as_mut() {
+                guard.add_group(Pid::from_raw(c.id() as i32));
+            }
+        }
         match self.phase {
             Phase::Running => 0,
             Phase::Terminating { code, .. } => code,
@@ -369,44 +451,38 @@ impl Job {
     fn poll_once(&self, timeout: PollTimeout) -> nix::Result<Vec<(Token, PollFlags)>> {
         let stdin = io::stdin();
         let mut want: Vec<(Token, BorrowedFd<'_>, PollFlags)> = Vec::new();
-        let mut add = |t, fd, f| want.push((t, fd, f));
-        add(Token::Signal, self.sigfd.as_fd(), PollFlags::POLLIN);
-        if self.stdin_open && self.stdin_buf.len() < STDIN_HOLD {
-            add(Token::Stdin, stdin.as_fd(), PollFlags::POLLIN);
+        want.push((Token::Signal, self.sigfd.as_fd(), PollFlags::POLLIN));
+        let rank0_up = self.ranks[0].pid.is_some() && self.ranks[0].end.is_none();
+        if self.stdin_open && rank0_up && self.stdin_inflight < STDIN_HOLD {
+            want.push((Token::Stdin, stdin.as_fd(), PollFlags::POLLIN));
         }
-        if let Some(fd) = &self.rank0_stdin {
-            if !self.stdin_buf.is_empty() {
-                add(Token::Rank0Stdin, fd.as_fd(), PollFlags::POLLOUT);
-            }
+        if self.proxies.iter().any(|p| p.conn.is_none() && !p.gone) {
+            want.push((Token::Listener, self.listener.as_fd(), PollFlags::POLLIN));
         }
-        for (i, r) in self.ranks.iter().enumerate() {
-            if let Some(c) = &r.pmi {
+        for (i, p) in self.pending.iter().enumerate() {
+            want.push((Token::Pending(i), p.stream.as_fd(), PollFlags::POLLIN));
+        }
+        for (i, p) in self.proxies.iter().enumerate() {
+            if let (Some(c), false) = (&p.conn, p.gone) {
                 let mut f = PollFlags::POLLIN;
-                if !c.output.is_empty() {
+                if c.backlog() > 0 {
                     f |= PollFlags::POLLOUT;
                 }
-                add(Token::Pmi(i), c.fd.as_fd(), f);
-            }
-            if let Some(s) = &r.stdout {
-                add(Token::Stdout(i), s.fd.as_fd(), PollFlags::POLLIN);
-            }
-            if let Some(s) = &r.stderr {
-                add(Token::Stderr(i), s.fd.as_fd(), PollFlags::POLLIN);
+                want.push((Token::Proxy(i), c.fd(), f));
             }
         }
-        let tokens: Vec<Token> = want.iter().map(|w| w.0).collect();
         let mut fds: Vec<PollFd<'_>> = want.iter().map(|w| PollFd::new(w.1, w.2)).collect();
         match poll(&mut fds, timeout) {
             Ok(_) => {}
             Err(Errno::EINTR) => return Ok(Vec::new()),
             Err(e) => return Err(e),
         }
-        Ok(tokens
-            .into_iter()
+        Ok(want
+            .iter()
             .zip(fds.iter())
-            .filter_map(|(t, fd)| {
+            .filter_map(|(w, fd)| {
                 let r = fd.revents().unwrap_or(PollFlags::empty());
-                (!r.is_empty()).then_some((t, r))
+                (!r.is_empty()).then_some((w.0, r))
             })
             .collect())
     }
@@ -415,10 +491,20 @@ impl Job {
         match token {
             Token::Signal => self.on_signals(),
             Token::Stdin => self.on_stdin(),
-            Token::Rank0Stdin => self.flush_rank0_stdin(),
-            Token::Pmi(r) => self.on_pmi(r, flags),
-            Token::Stdout(r) => self.on_output(r, false),
-            Token::Stderr(r) => self.on_output(r, true),
+            Token::Listener => self.on_accept(),
+            Token::Pending(i) => self.on_pending(i),
+            Token::Proxy(p) => {
+                if flags.contains(PollFlags::POLLOUT) {
+                    if let Some(c) = self.proxies[p].conn.as_mut() {
+                        if let Err(e) = c.flush() {
+                            return self.lose(p, format!("write failed: {e}"));
+                        }
+                    }
+                }
+                if flags.intersects(PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR) {
+                    self.on_proxy(p);
+                }
+            }
         }
     }
 
@@ -427,9 +513,7 @@ impl Job {
             match self.sigfd.read_signal() {
                 Ok(Some(info)) => {
                     let sig = info.ssi_signo as i32;
-                    if sig == Signal::SIGCHLD as i32 {
-                        self.reap();
-                    } else {
+                    if sig != Signal::SIGCHLD as i32 {
                         self.on_mpirun_signal(sig);
                     }
                 }
@@ -441,8 +525,7 @@ impl Job {
                 }
             }
         }
-        // SIGCHLD may coalesce; reap anyway.
-        self.reap();
+        self.reap_agents();
     }
 
     fn on_mpirun_signal(&mut self, sig: i32) {
@@ -464,79 +547,374 @@ impl Job {
         }
     }
 
-    fn reap(&mut self) {
-        for i in 0..self.ranks.len() {
-            if self.ranks[i].status.is_some() {
+    /// Notice proxies (or their agents) that exited. One that exits before its
+    /// proxy connected failed to start it.
+    fn reap_agents(&mut self) {
+        for i in 0..self.proxies.len() {
+            let Some(c) = self.proxies[i].child.as_mut() else {
                 continue;
-            }
-            let status = match self.ranks[i].child.try_wait() {
-                Ok(Some(s)) => s,
-                Ok(None) => continue,
-                Err(e) => {
-                    self.log(&format!("waiting for rank {i} failed: {e}"));
-                    continue;
-                }
             };
-            self.ranks[i].status = Some(status);
-            if i == 0 {
-                self.stop_stdin();
+            let st = match c.try_wait() {
+                Ok(Some(s)) => s,
+                _ => continue,
+            };
+            self.proxies[i].child = None;
+            let p = &self.proxies[i];
+            if !p.ready && !p.gone && self.finishing.is_none() {
+                let how = match (st.code(), st.signal()) {
+                    (Some(c), _) => format!("exit code {c}"),
+                    (_, Some(s)) => format!("signal {}", signal_name(s)),
+                    _ => "an unknown status".into(),
+                };
+                let what = if p.local {
+                    "the proxy".to_string()
+                } else {
+                    format!("the launch agent ({})", self.cfg.agent.name())
+                };
+                self.lose(
+                    i,
+                    format!("{what} ended with {how} before the proxy connected"),
+                );
             }
-            if !matches!(self.phase, Phase::Running) {
+        }
+        if let Some(c) = self.srun.as_mut() {
+            if let Ok(Some(st)) = c.try_wait() {
+                self.srun = None;
+                if self.finishing.is_none() {
+                    let waiting: Vec<usize> = (0..self.proxies.len())
+                        .filter(|&i| !self.proxies[i].gone)
+                        .collect();
+                    for i in waiting {
+                        self.lose(i, format!("srun (the launch agent) ended ({st})"));
+                    }
+                }
+            }
+        }
+    }
+
+    /// A proxy is gone before the job's end: its ranks' fate is unknown here
+    /// (the proxy kills them when it notices), so the job ends.
+    fn lose(&mut self, p: usize, why: String) {
+        if self.proxies[p].gone {
+            return;
+        }
+        self.proxies[p].gone = true;
+        self.proxies[p].conn = None;
+        if self.finishing.is_some() {
+            return;
+        }
+        let open: Vec<usize> = self.proxies[p]
+            .ranks
+            .iter()
+            .copied()
+            .filter(|&r| self.ranks[r].end.is_none())
+            .collect();
+        for &r in &open {
+            self.ranks[r].end = Some(RankEnd::Lost);
+        }
+        if open.is_empty() {
+            return;
+        }
+        if matches!(self.phase, Phase::Running) {
+            let host = self.proxies[p].host.clone();
+            self.log(&format!(
+                "lost the proxy of host {host} (ranks {}): {why}; terminating the job",
+                ranges(&open)
+            ));
+            self.terminate(1);
+        }
+    }
+
+    fn check_proxies(&mut self) {
+        let now = Instant::now();
+        for p in 0..self.proxies.len() {
+            if self.proxies[p].gone {
                 continue;
             }
-            let r = &self.ranks[i];
-            let who = format!("rank {i} (pid {} on {})", r.pid, r.host);
-            let others = self.ranks.iter().any(|r| r.status.is_none());
-            let tail = if others { "; terminating the job" } else { "" };
-            if let Some(sig) = status.signal() {
+            match &self.proxies[p].conn {
+                Some(c) if c.silent(now) => {
+                    let s = crate::conn::SILENCE_LIMIT.as_secs();
+                    self.lose(
+                        p,
+                        format!("heard nothing from it for {s} s (host down or network cut?)"),
+                    );
+                }
+                Some(c) if c.ping_due(now) => self.send(p, ToProxy::Ping),
+                Some(_) => {}
+                None if now >= self.connect_by => {
+                    let s = CONNECT_LIMIT.as_secs();
+                    self.lose(p, format!("it did not connect within {s} s"));
+                }
+                None => {}
+            }
+        }
+        let limit = HELLO_LIMIT;
+        self.pending.retain(|c| now.duration_since(c.since) < limit);
+    }
+
+    fn on_accept(&mut self) {
+        loop {
+            match self.listener.accept() {
+                Ok((s, _)) => {
+                    if s.set_nonblocking(true).is_ok() {
+                        self.pending.push(Pending {
+                            stream: s,
+                            buf: Vec::new(),
+                            since: Instant::now(),
+                        });
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.log(&format!("accepting a proxy failed: {e}"));
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Read a new connection's magic and hello; give it its launch.
+    fn on_pending(&mut self, i: usize) {
+        let mut buf = [0u8; 4096];
+        let c = &mut self.pending[i];
+        match read_now(c.stream.as_fd(), &mut buf) {
+            Ok(None) => return,
+            Ok(Some(n)) if n > 0 => c.buf.extend_from_slice(&buf[..n]),
+            _ => {
+                self.pending.swap_remove(i);
+                return;
+            }
+        }
+        if c.buf.len() < MAGIC.len() + 4 {
+            return;
+        }
+        if &c.buf[..MAGIC.len()] != MAGIC {
+            self.pending.swap_remove(i);
+            return;
+        }
+        let body = &c.buf[MAGIC.len()..];
+        let n = u32::from_le_bytes(body[..4].try_into().expect("4 bytes")) as usize;
+        if n > 4096 {
+            self.pending.swap_remove(i);
+            return;
+        }
+        if body.len() < 4 + n {
+            return;
+        }
+        let hello = FromProxy::decode(&body[4..4 + n]);
+        let rest = body[4 + n..].to_vec();
+        let c = self.pending.swap_remove(i);
+        let (id, host) = match hello {
+            Ok(FromProxy::Hello {
+                id, host, cookie, ..
+            }) if cookie == self.cookie => (id, host),
+            _ => return, // a stranger: dropped
+        };
+        let slot = match id {
+            Some(k) => (k as usize) < self.proxies.len() && !self.proxies[k as usize].ready,
+            None => true,
+        };
+        let p = match id {
+            Some(k) if slot => Some(k as usize),
+            Some(_) => None,
+            // srun's proxies are matched by the node name they report.
+            None => self
+                .proxies
+                .iter()
+                .position(|p| !p.ready && !p.gone && host_matches(&p.host, &host)),
+        };
+        let Some(p) = p else {
+            self.log(&format!(
+                "a proxy on {host} connected that this job did not expect; ignored"
+            ));
+            return;
+        };
+        let mut conn = match Conn::new(c.stream) {
+            Ok(c) => c,
+            Err(e) => return self.lose(p, format!("socket: {e}")),
+        };
+        if !rest.is_empty() {
+            self.log(&format!(
+                "the proxy of host {host} sent data before its launch; ignored"
+            ));
+        }
+        let launch = Launch {
+            kvsname: self.cfg.kvsname.clone(),
+            program: self.cfg.program.clone(),
+            args: self.cfg.args.clone(),
+            env: self.cfg.env.clone(),
+            cwd: std::env::current_dir()
+                .map(|d| d.display().to_string())
+                .unwrap_or_else(|_| "/".into()),
+            ranks: self.proxies[p].ranks.iter().map(|&r| r as u32).collect(),
+            size: self.ranks.len() as u32,
+            shm_prefix: self.cfg.shm_prefix.clone(),
+            kvs: self.server.committed(),
+        };
+        if let Err(e) = conn.send(ToProxy::Launch(Box::new(launch)).encode()) {
+            return self.lose(p, format!("cannot send the launch: {e}"));
+        }
+        self.proxies[p].conn = Some(conn);
+        self.proxies[p].ready = true;
+        if !matches!(self.phase, Phase::Running) {
+            // Ended before this host started: stop its ranks at once.
+            self.send(p, ToProxy::Signal(Signal::SIGKILL as i32));
+        }
+    }
+
+    fn on_proxy(&mut self, p: usize) {
+        let frames = match self.proxies[p].conn.as_mut().map(Conn::receive) {
+            Some(Ok(f)) => f,
+            Some(Err(e)) => return self.lose(p, e),
+            None => return,
+        };
+        for body in frames {
+            match FromProxy::decode(&body) {
+                Ok(m) => self.on_message(p, m),
+                Err(e) => return self.lose(p, format!("bad message: {e}")),
+            }
+            if self.proxies[p].gone {
+                return;
+            }
+        }
+    }
+
+    /// Is `r` a rank of proxy `p`? (A proxy speaks for its own ranks only.)
+    fn owns(&mut self, p: usize, r: u32) -> Option<usize> {
+        let r = r as usize;
+        if r < self.ranks.len() && self.ranks[r].proxy == p {
+            Some(r)
+        } else {
+            self.lose(
+                p,
+                format!("it spoke for rank {r}, which is not on its host"),
+            );
+            None
+        }
+    }
+
+    fn on_message(&mut self, p: usize, m: FromProxy) {
+        match m {
+            FromProxy::Hello { .. } => self.lose(p, "a second hello".into()),
+            FromProxy::Ping => {}
+            FromProxy::Log(s) => self.log(&s),
+            FromProxy::Started { rank, pid } => {
+                if let Some(r) = self.owns(p, rank) {
+                    self.ranks[r].pid = Some(pid);
+                }
+            }
+            FromProxy::StartFailed { rank, code, msg } => {
+                let Some(r) = self.owns(p, rank) else { return };
+                for x in self.proxies[p].ranks.clone() {
+                    if x >= r && self.ranks[x].end.is_none() {
+                        self.ranks[x].end = Some(RankEnd::NotStarted);
+                    }
+                }
+                if matches!(self.phase, Phase::Running) {
+                    let tail = if self.ranks.len() > 1 {
+                        "; terminating the job"
+                    } else {
+                        ""
+                    };
+                    self.log(&format!(
+                        "cannot start rank {r} ({:?} on {}): {msg}{tail}",
+                        self.cfg.program, self.ranks[r].host
+                    ));
+                    self.terminate(code);
+                }
+            }
+            FromProxy::Pmi { rank, line } => {
+                if let Some(r) = self.owns(p, rank) {
+                    self.on_pmi_line(r, &line);
+                }
+            }
+            FromProxy::PmiClosed { rank, why } => {
+                if let (Some(r), Some(msg)) = (self.owns(p, rank), why) {
+                    self.log(&format!("rank {r}: {msg}; closing its PMI connection"));
+                    // Already reported; it cannot finalize through a closed connection.
+                    self.server.disown(r);
+                }
+            }
+            FromProxy::Output { rank, err, data } => {
+                if let Some(r) = self.owns(p, rank) {
+                    self.on_output(r, err, &data);
+                }
+            }
+            FromProxy::StdinTaken(n) => {
+                self.stdin_inflight = self.stdin_inflight.saturating_sub(n as usize);
+            }
+            FromProxy::Exited { rank, end } => {
+                if let Some(r) = self.owns(p, rank) {
+                    self.on_exit(r, end);
+                }
+            }
+        }
+    }
+
+    fn on_exit(&mut self, i: usize, end: End) {
+        if self.ranks[i].end.is_some() {
+            return;
+        }
+        self.ranks[i].end = Some(RankEnd::Exit(end));
+        if i == 0 {
+            self.stdin_open = false;
+        }
+        if !matches!(self.phase, Phase::Running) {
+            return;
+        }
+        let who = self.who(i);
+        let others = self.ranks.iter().any(|r| r.end.is_none());
+        let tail = if others { "; terminating the job" } else { "" };
+        match end {
+            End::Signal(sig) => {
                 self.log(&format!(
                     "{who} killed by signal {sig} ({}){tail}",
                     signal_name(sig)
                 ));
                 self.terminate(128 + sig);
-            } else if let Some(code) = status.code().filter(|&c| c != 0) {
+            }
+            End::Code(0) => {}
+            End::Code(code) => {
                 self.log(&format!("{who} exited with code {code}{tail}"));
                 self.terminate(code);
             }
         }
     }
 
-    /// A rank that started MPI and exited with status 0 without finalizing leaves the
-    /// others waiting for it forever (Hydra calls this a bad termination too). Judged
-    /// once its PMI connection is drained, so a `finalize` still in the socket counts.
+    /// A rank that started MPI and exited with status 0 without finalizing leaves
+    /// the others waiting for it forever (Hydra calls this a bad termination too).
+    /// Its proxy reads the rank's PMI connection to the end before reporting the
+    /// exit, so a `finalize` still in the socket counts.
     fn check_abandoned(&mut self) {
-        if !matches!(self.phase, Phase::Running) || self.ranks.iter().all(|r| r.status.is_some()) {
+        if !matches!(self.phase, Phase::Running) || self.all_ended() {
             return;
         }
         let gone = (0..self.ranks.len()).find(|&i| {
-            let r = &self.ranks[i];
-            r.status.is_some_and(|s| s.code() == Some(0))
-                && r.pmi.is_none()
+            self.ranks[i].end == Some(RankEnd::Exit(End::Code(0)))
                 && self.server.left_without_finalize(i)
         });
         if let Some(i) = gone {
-            let r = &self.ranks[i];
+            let who = self.who(i);
             self.log(&format!(
-                "rank {i} (pid {} on {}) exited without calling MPI_Finalize; terminating the job",
-                r.pid, r.host
+                "{who} exited without calling MPI_Finalize; terminating the job"
             ));
             self.terminate(1);
         }
     }
 
-    /// A rank that has exited without entering the barrier others wait in would leave
-    /// them hanging forever.
+    /// A rank that has exited without entering the barrier others wait in would
+    /// leave them hanging forever.
     fn check_barrier_deadlock(&mut self) {
         if !matches!(self.phase, Phase::Running) || self.server.waiting_in_barrier() == 0 {
             return;
         }
         let gone = (0..self.ranks.len())
-            .find(|&i| self.ranks[i].status.is_some() && !self.server.is_in_barrier(i));
+            .find(|&i| self.ranks[i].end.is_some() && !self.server.is_in_barrier(i));
         if let Some(i) = gone {
-            let r = &self.ranks[i];
+            let who = self.who(i);
             self.log(&format!(
-                "rank {i} (pid {} on {}) exited while other ranks wait for it in a PMI barrier; terminating the job",
-                r.pid, r.host
+                "{who} exited while other ranks wait for it in a PMI barrier; terminating the job"
             ));
             self.terminate(1);
         }
@@ -564,61 +942,29 @@ impl Job {
     }
 
     fn on_stdin(&mut self) {
-        let mut buf = vec![0u8; STDIN_HOLD - self.stdin_buf.len()];
+        let mut buf = vec![0u8; STDIN_HOLD - self.stdin_inflight];
         match read_now(io::stdin().as_fd(), &mut buf) {
-            Ok(Some(0)) | Err(_) => {
-                // EOF (or an unreadable stdin): close rank 0's stdin once drained.
-                self.stdin_open = false;
-                if self.stdin_buf.is_empty() {
-                    self.rank0_stdin = None;
-                }
-            }
+            Ok(Some(0)) | Err(_) => self.stop_stdin(),
             Ok(Some(n)) => {
-                self.stdin_buf.extend_from_slice(&buf[..n]);
-                self.flush_rank0_stdin();
+                buf.truncate(n);
+                self.stdin_inflight += n;
+                let p = self.ranks[0].proxy;
+                self.send(p, ToProxy::Stdin(buf));
             }
             Ok(None) => {}
         }
     }
 
-    fn flush_rank0_stdin(&mut self) {
-        let Some(fd) = &self.rank0_stdin else {
-            self.stdin_buf.clear();
-            return;
-        };
-        match write_now(fd.as_fd(), &self.stdin_buf) {
-            Ok(n) => {
-                self.stdin_buf.drain(..n);
-                if self.stdin_buf.is_empty() && !self.stdin_open {
-                    self.rank0_stdin = None;
-                }
-            }
-            Err(_) => {
-                // Rank 0 closed its stdin: stop forwarding.
-                self.stop_stdin();
-            }
-        }
-    }
-
-    fn on_output(&mut self, i: usize, is_err: bool) {
-        let mut buf = vec![0u8; READ_CHUNK];
-        let rank = &mut self.ranks[i];
-        let slot = if is_err {
-            &mut rank.stderr
+    fn on_output(&mut self, i: usize, is_err: bool, data: &[u8]) {
+        let slot = &mut self.ranks[i].out[is_err as usize];
+        let Some(fwd) = slot else { return };
+        let result = if data.is_empty() {
+            let mut f = slot.take().expect("checked above");
+            with_out(is_err, |out| f.finish(out))
         } else {
-            &mut rank.stdout
+            with_out(is_err, |out| fwd.feed(data, out))
         };
-        let Some(stream) = slot else { return };
-        let result = read_now(stream.fd.as_fd(), &mut buf);
-        let write_result = match result {
-            Ok(None) => Ok(()),
-            Ok(Some(0)) | Err(_) => {
-                let mut s = slot.take().expect("checked above");
-                with_out(is_err, |out| s.fwd.finish(out))
-            }
-            Ok(Some(n)) => with_out(is_err, |out| stream.fwd.feed(&buf[..n], out)),
-        };
-        if let Err(e) = write_result {
+        if let Err(e) = result {
             if !self.out_broken {
                 self.out_broken = true;
                 self.log(&format!(
@@ -630,92 +976,46 @@ impl Job {
     }
 
     fn finish_outputs(&mut self) {
-        for i in 0..self.ranks.len() {
-            for is_err in [false, true] {
-                let r = &mut self.ranks[i];
-                let slot = if is_err { &mut r.stderr } else { &mut r.stdout };
-                if let Some(mut s) = slot.take() {
-                    let _ = with_out(is_err, |out| s.fwd.finish(out));
+        for r in &mut self.ranks {
+            for (k, slot) in r.out.iter_mut().enumerate() {
+                if let Some(mut f) = slot.take() {
+                    let _ = with_out(k == 1, |out| f.finish(out));
                 }
             }
         }
     }
 
-    fn on_pmi(&mut self, i: usize, flags: PollFlags) {
-        if flags.contains(PollFlags::POLLOUT) {
-            self.flush_pmi(i);
-        }
-        if flags.intersects(PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR) {
-            self.read_pmi(i);
-        }
-    }
-
-    fn close_pmi(&mut self, i: usize, why: Option<String>) {
-        if let Some(msg) = why {
-            self.log(&format!("rank {i}: {msg}; closing its PMI connection"));
-            // Already reported; it cannot finalize through a closed connection.
-            self.server.disown(i);
-        }
-        self.ranks[i].pmi = None;
-    }
-
-    fn read_pmi(&mut self, i: usize) {
-        let mut buf = [0u8; 4096];
-        let Some(conn) = &mut self.ranks[i].pmi else {
-            return;
-        };
-        match read_now(conn.fd.as_fd(), &mut buf) {
-            Ok(None) => return,
-            Ok(Some(0)) => {
-                let partial = conn.input.pending();
-                let why = (partial > 0).then(|| {
-                    format!("PMI connection closed after a partial line of {partial} bytes")
-                });
-                return self.close_pmi(i, why);
-            }
-            Ok(Some(n)) => conn.input.push(&buf[..n]),
-            Err(e) => return self.close_pmi(i, Some(format!("PMI read failed: {e}"))),
-        }
-        loop {
-            let Some(conn) = &mut self.ranks[i].pmi else {
+    fn on_pmi_line(&mut self, i: usize, line: &str) {
+        let cmd = match Command::parse(line) {
+            Ok(c) => c,
+            Err(e) => {
+                self.log(&format!("rank {i}: bad PMI input: {e}"));
                 return;
-            };
-            let line = match conn.input.next_line() {
-                Ok(Some(l)) => l,
-                Ok(None) => return,
-                Err(e) => return self.close_pmi(i, Some(format!("bad PMI input: {e}"))),
-            };
-            let cmd = match Command::parse(&line) {
-                Ok(c) => c,
-                Err(e) => return self.close_pmi(i, Some(format!("bad PMI input: {e}"))),
-            };
-            let resp = self.server.handle(i, &cmd);
-            if let Some(msg) = &resp.log {
-                self.log(msg);
             }
-            for (to, reply) in &resp.replies {
-                self.send_pmi(*to, reply);
+        };
+        let resp = self.server.handle(i, &cmd);
+        if let Some(msg) = &resp.log {
+            self.log(msg);
+        }
+        if let Event::Fenced(new) = &resp.event {
+            // Every proxy's copy of the key space first, then the replies.
+            if !new.is_empty() {
+                for p in 0..self.proxies.len() {
+                    self.send(p, ToProxy::Kvs(new.clone()));
+                }
             }
-            match resp.event {
-                Event::None => {}
-                Event::Finalized => {
-                    if let Some(c) = &mut self.ranks[i].pmi {
-                        c.close_when_flushed = true;
-                    }
-                    self.flush_pmi(i);
-                }
-                Event::Abort { code, message } => {
-                    if matches!(self.phase, Phase::Running) {
-                        let r = &self.ranks[i];
-                        let detail = message.map(|m| format!(" ({m})")).unwrap_or_default();
-                        self.log(&format!(
-                            "rank {i} (pid {} on {}) called abort with exit code {code}{detail}; terminating the job",
-                            r.pid, r.host
-                        ));
-                        self.terminate(code);
-                    }
-                    return;
-                }
+        }
+        for (to, reply) in &resp.replies {
+            self.send_pmi(*to, reply);
+        }
+        if let Event::Abort { code, message } = resp.event {
+            if matches!(self.phase, Phase::Running) {
+                let who = self.who(i);
+                let detail = message.map(|m| format!(" ({m})")).unwrap_or_default();
+                self.log(&format!(
+                    "{who} called abort with exit code {code}{detail}; terminating the job"
+                ));
+                self.terminate(code);
             }
         }
     }
@@ -730,26 +1030,41 @@ impl Job {
                 return;
             }
         };
-        if let Some(c) = &mut self.ranks[to].pmi {
-            c.output.extend_from_slice(line.as_bytes());
-            self.flush_pmi(to);
-        }
+        let p = self.ranks[to].proxy;
+        self.send(
+            p,
+            ToProxy::Pmi {
+                rank: to as u32,
+                line: line.trim_end_matches('\n').to_string(),
+            },
+        );
     }
+}
 
-    fn flush_pmi(&mut self, i: usize) {
-        let Some(c) = &mut self.ranks[i].pmi else {
-            return;
-        };
-        match write_now(c.fd.as_fd(), &c.output) {
-            Ok(n) => {
-                c.output.drain(..n);
-                if c.output.is_empty() && c.close_when_flushed {
-                    self.ranks[i].pmi = None;
-                }
-            }
-            Err(e) => self.close_pmi(i, Some(format!("PMI write failed: {e}"))),
+/// Does the host name a proxy reports name the host list's `want`? Either may be
+/// a short or a fully qualified name.
+fn host_matches(want: &str, got: &str) -> bool {
+    let short = |s: &str| s.split('.').next().unwrap_or(s).to_ascii_lowercase();
+    want.eq_ignore_ascii_case(got) || short(want) == short(got)
+}
+
+/// `0-3,7` for a sorted list of ranks.
+fn ranges(v: &[usize]) -> String {
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < v.len() {
+        let mut j = i;
+        while j + 1 < v.len() && v[j + 1] == v[j] + 1 {
+            j += 1;
         }
+        out.push(if i == j {
+            v[i].to_string()
+        } else {
+            format!("{}-{}", v[i], v[j])
+        });
+        i = j + 1;
     }
+    out.join(",")
 }
 
 fn min_opt(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
@@ -765,5 +1080,36 @@ fn with_out(is_err: bool, f: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> i
         f(&mut io::stderr().lock())
     } else {
         f(&mut io::stdout().lock())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_group_in_order_and_local_names_merge() {
+        let h: Vec<String> = ["localhost", "b", "127.0.0.1", "b", "c"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let g = group_hosts(&h, &[true, false, true, false, false]);
+        let r: Vec<(&str, Vec<usize>)> = g
+            .iter()
+            .map(|p| (p.host.as_str(), p.ranks.clone()))
+            .collect();
+        assert_eq!(
+            r,
+            [("localhost", vec![0, 2]), ("b", vec![1, 3]), ("c", vec![4])]
+        );
+    }
+
+    #[test]
+    fn rank_ranges_and_host_names() {
+        assert_eq!(ranges(&[0, 1, 2, 5, 7, 8]), "0-2,5,7-8");
+        assert_eq!(ranges(&[3]), "3");
+        assert!(host_matches("n1", "n1.cluster"));
+        assert!(host_matches("N1.cluster", "n1"));
+        assert!(!host_matches("n1", "n11"));
     }
 }

@@ -22,6 +22,10 @@ pub enum Event {
     },
     /// `finalize`: after the ack is sent, close this rank's connection.
     Finalized,
+    /// The barrier is complete and these keys were committed by it: caches of
+    /// the key space (the proxies') must have them before the `barrier_out`
+    /// replies reach the ranks.
+    Fenced(Vec<(String, String)>),
 }
 
 /// The result of one command.
@@ -61,6 +65,25 @@ pub struct Server {
     finalized: Vec<bool>,
 }
 
+/// The reply to `get` from the committed keys `kvs` of job `kvsname` (mpirun's
+/// server, and each proxy's cache of it).
+pub fn answer_get(kvsname: &str, kvs: &HashMap<String, String>, c: &Command) -> Command {
+    const R: &str = "get_result";
+    if matches!(c.get("kvsname"), Some(k) if k != kvsname) {
+        return fail(R, 1, "unknown_kvsname");
+    }
+    let Some(key) = c.get("key") else {
+        return fail(R, 1, "get_needs_key");
+    };
+    match kvs.get(key) {
+        // A reply line is limited too; a stored value always fits in practice
+        // (value <= 1024 was checked at put, and put's line was <= MAX_LINE).
+        Some(v) if v.len() + 40 <= MAX_LINE => Command::new(R).arg("rc", 0).arg("value", v),
+        Some(_) => fail(R, 1, "value_too_long_for_reply"),
+        None => fail(R, 1, "key_not_found"),
+    }
+}
+
 fn fail(cmd: &str, rc: i32, msg: &str) -> Command {
     Command::new(cmd).arg("rc", rc).arg("msg", msg)
 }
@@ -68,6 +91,14 @@ fn fail(cmd: &str, rc: i32, msg: &str) -> Command {
 impl Server {
     /// A server for `size` ranks; `mapping` becomes `PMI_process_mapping` (visible
     /// from the start, as under Hydra and Slurm) unless it is too long for a value.
+    /// The keys committed so far (what a new cache of the key space starts with).
+    pub fn committed(&self) -> Vec<(String, String)> {
+        self.committed
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
     pub fn new(kvsname: &str, size: usize, mapping: Option<String>) -> Server {
         let mut committed = HashMap::new();
         if let Some(m) = mapping {
@@ -228,20 +259,7 @@ impl Server {
     }
 
     fn get(&self, c: &Command) -> Command {
-        const R: &str = "get_result";
-        if let Some(e) = self.check_kvsname(c, R) {
-            return e;
-        }
-        let Some(key) = c.get("key") else {
-            return fail(R, 1, "get_needs_key");
-        };
-        match self.committed.get(key) {
-            // A reply line is limited too; a stored value always fits in practice
-            // (value <= 1024 was checked at put, and put's line was <= MAX_LINE).
-            Some(v) if v.len() + 40 <= MAX_LINE => Command::new(R).arg("rc", 0).arg("value", v),
-            Some(_) => fail(R, 1, "value_too_long_for_reply"),
-            None => fail(R, 1, "key_not_found"),
-        }
+        answer_get(&self.kvsname, &self.committed, c)
     }
 
     fn barrier_in(&mut self, rank: usize) -> Response {
@@ -257,13 +275,14 @@ impl Server {
                 log: None,
             };
         }
-        self.committed.extend(self.pending.drain());
+        let new: Vec<(String, String)> = self.pending.drain().collect();
+        self.committed.extend(new.iter().cloned());
         self.in_barrier.iter_mut().for_each(|b| *b = false);
         Response {
             replies: (0..self.size)
                 .map(|r| (r, Command::new("barrier_out").arg("rc", 0)))
                 .collect(),
-            event: Event::None,
+            event: Event::Fenced(new),
             log: None,
         }
     }

@@ -1,6 +1,7 @@
-//! Starting one rank on this machine: fork/exec in its own process group, with the
-//! PMI socket inherited as `PMI_FD`, the rank's environment, piped stdout/stderr, and
-//! a clean signal state (empty mask, default dispositions).
+//! Starting one rank on the proxy's host: fork/exec in its own process group, with
+//! the PMI socket inherited as `PMI_FD`, the rank's environment (the one mpirun
+//! sent, plus the PMI variables), piped stdout/stderr, and a clean signal state
+//! (empty mask, default dispositions).
 
 use std::ffi::OsString;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -37,8 +38,9 @@ pub fn set_nonblocking(fd: &OwnedFd) -> nix::Result<()> {
     Ok(())
 }
 
-/// The environment of a rank: mpirun's own minus inherited `PMI_*`/`PMIX_*` (they
-/// belong to an outer launcher), then `user` settings in order, then the PMI variables.
+/// The environment of a rank: `inherited` (mpirun's environment) minus `PMI_*`/
+/// `PMIX_*` (they belong to an outer launcher), then `user` settings in order, then
+/// the PMI variables.
 pub fn rank_env(
     inherited: impl Iterator<Item = (OsString, OsString)>,
     user: &[(String, String)],
@@ -68,11 +70,13 @@ pub fn rank_env(
     env
 }
 
-/// Starts `program args` as rank `spec.rank`. `with_stdin` gives it a pipe for
-/// stdin (rank 0); other ranks read /dev/null.
+/// Starts `program args` as rank `spec.rank` with the environment [`rank_env`]
+/// makes of `inherited` and `user_env`. `with_stdin` gives it a pipe for stdin
+/// (rank 0); other ranks read /dev/null.
 pub fn spawn_rank(
     program: &str,
     args: &[String],
+    inherited: impl Iterator<Item = (OsString, OsString)>,
     user_env: &[(String, String)],
     spec: &RankSpec,
     kvsname: &str,
@@ -90,13 +94,7 @@ pub fn spawn_rank(
     let mut cmd = Command::new(program);
     cmd.args(args)
         .env_clear()
-        .envs(rank_env(
-            std::env::vars_os(),
-            user_env,
-            spec,
-            kvsname,
-            child_fd,
-        ))
+        .envs(rank_env(inherited, user_env, spec, kvsname, child_fd))
         .stdin(if with_stdin {
             Stdio::piped()
         } else {

@@ -477,9 +477,18 @@ fn bad_command_lines_are_rejected() {
         ),
         (vec!["-wat", "sh", "-c", &touch], "-wat"),
         (
-            vec!["-hosts", "192.0.2.1", "sh", "-c", &touch],
-            "host '192.0.2.1' is not this machine",
+            vec![
+                "-launcher-exec",
+                "/nonexistent/agent",
+                "-hosts",
+                "192.0.2.1",
+                "sh",
+                "-c",
+                &touch,
+            ],
+            "cannot start the proxy of host 192.0.2.1 (/nonexistent/agent)",
         ),
+        (vec!["-launcher", "telnet", "sh", "-c", &touch], "-launcher"),
         (vec!["--timeout", "x", "sh", "-c", &touch], "--timeout"),
     ];
     for (args, want) in cases {
@@ -515,9 +524,10 @@ fn hostfile_and_other_binary_names() {
             .output()
             .unwrap();
         assert_eq!(o.status.code(), Some(0), "{bin}: {}", text(&o.stderr));
+        // localhost and 127.0.0.1 are one host: one proxy, three local ranks.
         assert_eq!(
             sorted_lines(&o.stdout),
-            ["0 0/2", "1 1/2", "2 0/1"],
+            ["0 0/3", "1 1/3", "2 2/3"],
             "{bin}"
         );
     }
