@@ -13,6 +13,12 @@ command -v gcc >/dev/null 2>&1 || need+=(gcc)
 command -v g++ >/dev/null 2>&1 || need+=(g++)
 command -v make >/dev/null 2>&1 || need+=(make)
 command -v pgrep >/dev/null 2>&1 || need+=(procps)
+# multi-host tests (crates/testsuite/tests/hosts.rs, scripts/vhosts.sh): hosts made
+# of namespaces, one reached through a real sshd
+command -v ip >/dev/null 2>&1 || need+=(iproute2)
+command -v nsenter >/dev/null 2>&1 || need+=(util-linux)
+[ -x /usr/sbin/sshd ] || need+=(openssh-server)
+command -v ssh >/dev/null 2>&1 || need+=(openssh-client)
 if [ ${#need[@]} -eq 0 ]; then
     exit 0
 fi
@@ -22,5 +28,15 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "install-deps: installing ${need[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# Packages with daemons (openssh-server) must not start them on this machine:
+# the tests start their own, inside their namespaces.
+made_policy=""
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+    chmod +x /usr/sbin/policy-rc.d
+    made_policy=1
+fi
 apt-get update -qq
 apt-get install -y -qq "${need[@]}" >/dev/null
+[ -n "$made_policy" ] && rm -f /usr/sbin/policy-rc.d
+true

@@ -140,9 +140,13 @@ pub fn start(
                 );
                 c
             }
-            Agent::Exec(prog) => {
-                let mut c = Command::new(prog);
-                c.arg(host).args(words.iter().map(|w| shell_word(w)));
+            Agent::Exec(line) => {
+                // `CMD [ARGS...]`: split at white space, as a shell would.
+                let mut it = line.split_whitespace();
+                let mut c = Command::new(it.next().unwrap_or(line));
+                c.args(it)
+                    .arg(host)
+                    .args(words.iter().map(|w| shell_word(w)));
                 c
             }
             Agent::Manual => {

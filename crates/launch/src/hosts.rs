@@ -53,9 +53,11 @@ pub fn parse_hostfile(text: &str, path: &str) -> Result<Vec<HostSlots>, String> 
                         format!("{origin}: bad slot count in {w:?} (expected slots=N with N >= 1)")
                     })?;
                 }
-                _ => return Err(format!(
+                _ => {
+                    return Err(format!(
                     "{origin}: unexpected {w:?} after the host name (HOST, HOST:N or HOST slots=N)"
-                )),
+                ))
+                }
             }
         }
         out.push(h);
@@ -159,7 +161,7 @@ pub fn expand_tasks_per_node(s: &str) -> Result<Vec<usize>, String> {
         if times > 100_000 {
             return Err(bad());
         }
-        out.extend(std::iter::repeat(n).take(times));
+        out.extend(std::iter::repeat_n(n, times));
     }
     Ok(out)
 }

@@ -72,7 +72,6 @@ enum RankEnd {
 }
 
 struct Rank {
-    host: String,
     proxy: usize,
     pid: Option<u32>,
     end: Option<RankEnd>,
@@ -90,6 +89,9 @@ struct Proxy {
     ready: bool,
     /// Its connection has ended (after the shutdown, or lost).
     gone: bool,
+    /// The host name the proxy reported, where the host list names it otherwise
+    /// (an address, say).
+    alias: Option<String>,
 }
 
 /// A connection accepted but not yet identified.
@@ -173,6 +175,7 @@ fn group_hosts(hosts: &[String], local: &[bool]) -> Vec<Proxy> {
                 child: None,
                 ready: false,
                 gone: false,
+                alias: None,
             }),
         }
     }
@@ -206,7 +209,6 @@ pub fn run(cfg: JobConfig, guard: &mut JobGuard) -> i32 {
         .map(|r| {
             let prefix = cfg.prepend_rank.then(|| format!("[{r}] "));
             Rank {
-                host: cfg.hosts[r].clone(),
                 proxy: proxies
                     .iter()
                     .position(|p| p.ranks.contains(&r))
@@ -304,11 +306,21 @@ impl Job {
         eprintln!("{}: {msg}", self.cfg.name);
     }
 
+    /// A host as messages name it: as the host list does, and by the name it
+    /// gave itself where that differs.
+    fn host_name(&self, p: usize) -> String {
+        let px = &self.proxies[p];
+        match &px.alias {
+            Some(a) => format!("{} ({a})", px.host),
+            None => px.host.clone(),
+        }
+    }
+
     fn who(&self, r: usize) -> String {
-        let rk = &self.ranks[r];
-        match rk.pid {
-            Some(pid) => format!("rank {r} (pid {pid} on {})", rk.host),
-            None => format!("rank {r} (on {})", rk.host),
+        let host = self.host_name(self.ranks[r].proxy);
+        match self.ranks[r].pid {
+            Some(pid) => format!("rank {r} (pid {pid} on {host})"),
+            None => format!("rank {r} (on {host})"),
         }
     }
 
@@ -616,7 +628,7 @@ impl Job {
             return;
         }
         if matches!(self.phase, Phase::Running) {
-            let host = self.proxies[p].host.clone();
+            let host = self.host_name(p);
             self.log(&format!(
                 "lost the proxy of host {host} (ranks {}): {why}; terminating the job",
                 ranges(&open)
@@ -757,6 +769,9 @@ impl Job {
         }
         self.proxies[p].conn = Some(conn);
         self.proxies[p].ready = true;
+        if !host_matches(&self.proxies[p].host, &host) && !self.proxies[p].local {
+            self.proxies[p].alias = Some(host);
+        }
         if !matches!(self.phase, Phase::Running) {
             // Ended before this host started: stop its ranks at once.
             self.send(p, ToProxy::Signal(Signal::SIGKILL as i32));
@@ -817,9 +832,10 @@ impl Job {
                     } else {
                         ""
                     };
+                    let host = self.host_name(p);
                     self.log(&format!(
-                        "cannot start rank {r} ({:?} on {}): {msg}{tail}",
-                        self.cfg.program, self.ranks[r].host
+                        "cannot start rank {r} ({:?} on {host}): {msg}{tail}",
+                        self.cfg.program
                     ));
                     self.terminate(code);
                 }

@@ -103,9 +103,29 @@ pub fn spawn_rank(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0);
+    let parent = std::process::id() as libc::pid_t;
     let reset = move || -> std::io::Result<()> {
-        // Only async-signal-safe calls here: fcntl, sigprocmask, sigaction.
+        // Only async-signal-safe calls here: fcntl, sigprocmask, sigaction, prctl.
         fcntl(child_fd, FcntlArg::F_SETFD(FdFlag::empty()))?;
+        // The rank dies with its proxy, even one killed with SIGKILL (which cannot
+        // take its ranks down itself); if the proxy is gone already, now.
+        // SAFETY: prctl(PR_SET_PDEATHSIG) and getppid take no pointers and are
+        // async-signal-safe.
+        unsafe {
+            if libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGKILL as libc::c_ulong,
+                0,
+                0,
+                0,
+            ) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            if libc::getppid() != parent {
+                libc::_exit(137);
+            }
+        }
         sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)?;
         for sig in Signal::iterator() {
             if sig != Signal::SIGKILL && sig != Signal::SIGSTOP {
@@ -118,8 +138,8 @@ pub fn spawn_rank(
         Ok(())
     };
     // SAFETY: the closure runs in the forked child before exec and only makes
-    // async-signal-safe system calls (fcntl, sigprocmask, sigaction); it allocates
-    // nothing and touches no locks.
+    // async-signal-safe system calls (fcntl, sigprocmask, sigaction, prctl,
+    // getppid); it allocates nothing and touches no locks.
     unsafe { cmd.pre_exec(reset) };
 
     let mut child = cmd.spawn()?;
