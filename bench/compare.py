@@ -25,7 +25,12 @@ the seed-004 baseline does), and writes into OUT (default results/<date>-<scenar
 
 Scenarios: shm = every library as it comes (shared memory). tcp = vmpi with
 MV2_USE_SHARED_MEM=0, MPICH (ch4:ucx) with UCX_TLS=tcp,self, Open MPI with
---mca pml ob1 --mca btl tcp,self. Add one in SCENARIOS below.
+--mca pml ob1 --mca btl tcp,self. hosts = ranks on different hosts built from
+namespaces (scripts/vhosts.sh, brought up and down by this script; root only),
+each library started by its own launcher through the same ssh stand-in
+(scripts/vhosts-ssh): vmpi's mpirun -launcher-exec, MPICH's Hydra -launcher-exec,
+Open MPI's plm_rsh_agent; every library as it comes (TCP between the hosts).
+Add one in SCENARIOS below.
 
 Oversubscription (ranks > cores): nobody is pinned, and MPICH, which busy-polls and
 then takes milliseconds per message, runs with --capped-iters iterations (marked in
@@ -78,7 +83,23 @@ SCENARIOS = {
         "mpich": ({"UCX_TLS": "tcp,self"}, []),
         "openmpi": ({}, ["--mca", "pml", "ob1", "--mca", "btl", "tcp,self"]),
     },
+    "hosts": {"vmpi": ({}, []), "mpich": ({}, []), "openmpi": ({}, [])},
 }
+VHOSTS = os.path.join(ROOT, "scripts", "vhosts.sh")
+VSSH = os.path.join(ROOT, "scripts", "vhosts-ssh")
+VHOST_ADDRS = ["10.201.0.11", "10.201.0.12", "10.201.0.13"]
+
+
+def host_args(lib, np):
+    """Launcher arguments of the hosts scenario: ranks round-robin over the hosts,
+    started through the ssh stand-in."""
+    hosts = ",".join(VHOST_ADDRS[: min(np, len(VHOST_ADDRS))])
+    if lib == "vmpi":
+        return ["-launcher-exec", VSSH, "-hosts", hosts]
+    if lib == "mpich":
+        return ["-launcher", "ssh", "-launcher-exec", VSSH, "-iface", "vhbr0", "-hosts", hosts]
+    slots = ",".join(f"{h}:{(np + 2) // 3}" for h in hosts.split(","))
+    return ["--mca", "plm_rsh_agent", VSSH, "--host", slots, "--map-by", "node"]
 
 
 def human(n):
@@ -130,14 +151,27 @@ def command(lib, bench, np, args, scenario, cores):
     sizes = args.sizes or BENCHES[bench][1]
     if bench == "barrier":
         sizes = "0:0"
+    if scenario == "hosts":
+        launcher_extra = launcher_extra + host_args(lib, np)
+    # Pinned by pin.sh (rank r on core r): per-host launchers would each bind
+    # their one rank to core 0.
+    pin = [] if over or not args.pin else [PIN]
     if lib == "vmpi":
-        cmd = [MPIRUN, "-np", str(np)] + ([] if over or not args.pin else [PIN]) + [prog]
+        cmd = [MPIRUN, "-np", str(np)] + launcher_extra + pin + [prog]
+    elif lib == "mpich" and scenario == "hosts":
+        cmd = ["mpiexec.mpich", "-n", str(np), "-bind-to", "none"] + launcher_extra + pin + [prog]
+        if over:
+            capped = True
+            extra += ["-i", str(args.capped_iters), "-x", "1"]
     elif lib == "mpich":
         cmd = ["mpiexec.mpich", "-n", str(np), "-bind-to", "none" if over or not args.pin else "core"]
         cmd += launcher_extra + [prog]
         if over:
             capped = True
             extra += ["-i", str(args.capped_iters), "-x", "1"]
+    elif scenario == "hosts":
+        cmd = ["mpirun.openmpi", "--allow-run-as-root", "--oversubscribe", "-n", str(np),
+               "--bind-to", "none"] + launcher_extra + pin + [prog]
     else:
         cmd = ["mpirun.openmpi", "--allow-run-as-root", "--oversubscribe", "-n", str(np),
                "--bind-to", "none" if over or not args.pin else "core"] + launcher_extra + [prog]
@@ -632,7 +666,14 @@ def main():
     if not libs:
         print("compare.py: no library to run", file=sys.stderr)
         return 2
-    failures = run_all(args, libs, out)
+    if args.scenario == "hosts":
+        sh([VHOSTS, "down"])
+        sh([VHOSTS, "up", "3"])
+    try:
+        failures = run_all(args, libs, out)
+    finally:
+        if args.scenario == "hosts":
+            sh([VHOSTS, "down"])
     print(summarize(out))
     print(f"\nresults: {out}", file=sys.stderr)
     if failures:
