@@ -45,7 +45,7 @@ init_pid() {
     echo "$p"
 }
 enter() { # enter HOST: nsenter options for it
-    local p; p=$(init_pid "$1")
+    local p; p=$(init_pid "$1") || exit 1
     echo "--target $p --net --uts --mount --pid --ipc"
 }
 
@@ -119,8 +119,9 @@ up)
 exec)
     h=${2:?usage: vhosts.sh exec HOST CMD...}
     shift 2
-    # shellcheck disable=SC2046
-    exec nsenter $(enter "$h") -- sh -c "$*"
+    opts=$(enter "$h") || exit 1
+    # shellcheck disable=SC2086
+    exec nsenter $opts -- sh -c "$*"
     ;;
 shm)
     n=$(name_of "${2:?host}")

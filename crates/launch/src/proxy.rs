@@ -277,7 +277,13 @@ impl Proxy {
 
     fn start_ranks(&mut self) {
         let l = self.launch.clone();
-        let env: Vec<(String, String)> = l.env.clone();
+        let mut env: Vec<(String, String)> = l.env.clone();
+        // The ranks publish first the address of the interface that reaches
+        // mpirun (the library's TCP card; VMPI_TCP_IF overrides).
+        if let Ok(std::net::SocketAddr::V4(a)) = self.conn.peer_addr() {
+            env.retain(|(k, _)| k != "VMPI_LAUNCHER_ADDR");
+            env.push(("VMPI_LAUNCHER_ADDR".into(), a.ip().to_string()));
+        }
         let cwd = std::path::Path::new(&l.cwd);
         let cwd_ok = cwd.is_dir();
         if !cwd_ok {

@@ -57,6 +57,12 @@ pub struct Config {
     pub verbose: bool,
     /// `VMPI_SHM_DOMAIN_SPLIT`: cut shm domains into blocks of N consecutive ranks.
     pub domain_split: Option<usize>,
+    /// `VMPI_TCP_IF`: the interfaces (names) and networks (CIDR) whose addresses
+    /// go in this rank's TCP card; empty: every interface that is up.
+    pub tcp_if: Vec<crate::transport::tcp::IfSelector>,
+    /// `VMPI_LAUNCHER_ADDR` (set by vmpi-proxy): mpirun's address as this host
+    /// reaches it; the address that routes there goes first in the TCP card.
+    pub launcher_addr: Option<std::net::Ipv4Addr>,
 }
 
 /// A parameter's name, default and meaning (the table users see).
@@ -86,6 +92,11 @@ pub const PARAMS: &[Param] = &[
     Param { name: "VMPI_YIELD", default: "auto", meaning: "idle waiting: auto (yield when ranks outnumber cores), always, never" },
     Param { name: "VMPI_VERBOSE", default: "0", meaning: "rank 0 prints the channel of every pair and why at init" },
     Param { name: "VMPI_SHM_DOMAIN_SPLIT", default: "", meaning: "testing: cut shm domains into blocks of N consecutive world ranks (one host looks like several)" },
+    Param { name: "VMPI_TCP_IF", default: "", meaning: "comma-separated interface names (eth0) or networks (10.0.0.0/8) whose addresses ranks publish for TCP (like Open MPI's btl_tcp_if_include); default: every interface that is up, the one that routes to mpirun first" },
+    Param { name: "VMPI_LAUNCHER_ADDR", default: "(set by vmpi-proxy)", meaning: "mpirun's address as the rank's host reaches it: the interface that routes there goes first in the rank's TCP card" },
+    Param { name: "VMPI_LAUNCHER", default: "ssh", meaning: "mpirun: how to start the proxies of other hosts: ssh, rsh, slurm, manual (srun inside a Slurm allocation); -launcher wins" },
+    Param { name: "VMPI_LAUNCHER_EXEC", default: "", meaning: "mpirun: a command that starts the proxies of other hosts, given HOST COMMAND... like ssh; -launcher-exec wins" },
+    Param { name: "VMPI_PROXY", default: "vmpi-proxy beside mpirun", meaning: "mpirun: the vmpi-proxy program to run on every host (the same path everywhere)" },
     Param { name: "VMPI_BARRIER_ALGO", default: "auto", meaning: "dissemination | two_level (docs/collectives.md)" },
     Param { name: "VMPI_BCAST_ALGO", default: "auto", meaning: "binomial | scatter_allgather | two_level" },
     Param { name: "VMPI_REDUCE_ALGO", default: "auto", meaning: "binomial | two_level" },
@@ -150,6 +161,8 @@ impl Config {
             yield_mode: YieldMode::Auto,
             verbose: false,
             domain_split: None,
+            tcp_if: Vec::new(),
+            launcher_addr: None,
         };
         let mut warnings = Vec::new();
         for (k, v) in vars {
@@ -218,8 +231,21 @@ impl Config {
                         return Err(Error::new(ErrorClass::Arg, format!("{k}={v}: expected auto|{}", names.join("|"))));
                     }
                 }
-                // Set by the launcher for the ranks; not a tuning knob.
-                "VMPI_LAUNCHER" => {}
+                "VMPI_TCP_IF" => {
+                    c.tcp_if = v
+                        .split(',')
+                        .filter(|x| !x.trim().is_empty())
+                        .map(|x| crate::transport::tcp::IfSelector::parse(x.trim()))
+                        .collect::<std::result::Result<_, _>>()
+                        .map_err(|e| Error::new(ErrorClass::Arg, format!("{k}={v}: {e}")))?;
+                }
+                "VMPI_LAUNCHER_ADDR" => {
+                    c.launcher_addr = Some(v.trim().parse().map_err(|_| {
+                        Error::new(ErrorClass::Arg, format!("{k}={v}: expected an IPv4 address"))
+                    })?)
+                }
+                // mpirun's own parameters: they reach the ranks with its environment.
+                "VMPI_LAUNCHER" | "VMPI_LAUNCHER_EXEC" | "VMPI_PROXY" => {}
                 _ => warnings.push(format!("unknown parameter {k} ignored (see docs/parameters.md)")),
             }
         }
@@ -267,6 +293,10 @@ mod tests {
         assert!(e.message.contains("MV2_USE_SHARED_MEM=maybe"));
         let e = Config::from_vars(vars(&[("VMPI_SHM_RING_SIZE", "100000")])).unwrap_err();
         assert!(e.message.contains("power of two"));
+        let (c, _) = Config::from_vars(vars(&[("VMPI_TCP_IF", "eth0,10.0.0.0/8")])).unwrap();
+        assert_eq!(c.tcp_if.len(), 2);
+        assert!(Config::from_vars(vars(&[("VMPI_TCP_IF", "10.0.0.0/40")])).is_err());
+        assert!(Config::from_vars(vars(&[("VMPI_LAUNCHER_ADDR", "h1")])).is_err());
         assert_eq!(
             Config::from_vars(vars(&[("MV2_VIRT_USE_IVSHMEM", "1")]))
                 .unwrap_err()

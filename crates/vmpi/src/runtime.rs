@@ -204,7 +204,12 @@ fn setup() -> Result<Runtime> {
     ev.cma_addr = word.as_ptr() as u64;
     ev.cma_word = *word;
     let mut tcp = if n > 1 {
-        Some(tcp::TcpTransport::new(me, n)?)
+        Some(tcp::TcpTransport::new(
+            me,
+            n,
+            &cfg.tcp_if,
+            cfg.launcher_addr,
+        )?)
     } else {
         None
     };

@@ -420,8 +420,96 @@ fn frame_prefix(hlen: usize, plen: usize) -> [u8; PREFIX_LEN] {
     p
 }
 
-/// IPv4 addresses (with netmasks) of the local interfaces that are up.
-fn local_ipv4() -> Result<Vec<(Ipv4Addr, Ipv4Addr)>> {
+/// One entry of `VMPI_TCP_IF`: an interface by name, or a network.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IfSelector {
+    Name(String),
+    Net(Ipv4Addr, u8),
+}
+
+impl IfSelector {
+    pub fn parse(s: &str) -> std::result::Result<IfSelector, String> {
+        if let Some((a, n)) = s.split_once('/') {
+            let ip: Ipv4Addr = a
+                .parse()
+                .map_err(|_| format!("{s:?} is not a network (a.b.c.d/len)"))?;
+            let len: u8 = n
+                .parse()
+                .ok()
+                .filter(|&l| l <= 32)
+                .ok_or_else(|| format!("{s:?}: bad prefix length"))?;
+            return Ok(IfSelector::Net(ip, len));
+        }
+        if let Ok(ip) = s.parse::<Ipv4Addr>() {
+            return Ok(IfSelector::Net(ip, 32));
+        }
+        if s.is_empty()
+            || s.len() > 15
+            || !s
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_.-@".contains(c))
+        {
+            return Err(format!("{s:?} is neither an interface name nor a network"));
+        }
+        Ok(IfSelector::Name(s.to_string()))
+    }
+
+    fn matches(&self, name: &str, ip: Ipv4Addr) -> bool {
+        match self {
+            IfSelector::Name(n) => n == name,
+            IfSelector::Net(net, len) => {
+                let mask = if *len == 0 { 0 } else { u32::MAX << (32 - len) };
+                u32::from(ip) & mask == u32::from(*net) & mask
+            }
+        }
+    }
+}
+
+/// The local addresses to publish, in order: only those `include` selects (when
+/// it selects any; an error when it selects none), the one that routes to
+/// `toward` first.
+fn choose_local(
+    all: Vec<(Ipv4Addr, Ipv4Addr, String)>,
+    include: &[IfSelector],
+    toward: Option<Ipv4Addr>,
+) -> Result<Vec<(Ipv4Addr, Ipv4Addr)>> {
+    let mut keep: Vec<(Ipv4Addr, Ipv4Addr, String)> = if include.is_empty() {
+        all.clone()
+    } else {
+        all.iter()
+            .filter(|(ip, _, name)| include.iter().any(|s| s.matches(name, *ip)))
+            .cloned()
+            .collect()
+    };
+    if keep.is_empty() {
+        let have: Vec<String> = all.iter().map(|(ip, _, n)| format!("{n} {ip}")).collect();
+        return Err(Error::other(format!(
+            "VMPI_TCP_IF selects no interface of this host (up: {})",
+            have.join(", ")
+        )));
+    }
+    if let Some(src) = toward.and_then(route_source) {
+        if let Some(i) = keep.iter().position(|(ip, _, _)| *ip == src) {
+            let first = keep.remove(i);
+            keep.insert(0, first);
+        }
+    }
+    Ok(keep.into_iter().map(|(ip, m, _)| (ip, m)).collect())
+}
+
+/// The source address of the route to `to` (no packet is sent).
+fn route_source(to: Ipv4Addr) -> Option<Ipv4Addr> {
+    let s = std::net::UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).ok()?;
+    s.connect((to, 9)).ok()?;
+    match s.local_addr().ok()?.ip() {
+        std::net::IpAddr::V4(v4) => Some(v4),
+        std::net::IpAddr::V6(_) => None,
+    }
+}
+
+/// IPv4 addresses (with netmasks and interface names) of the local interfaces
+/// that are up.
+fn local_ipv4() -> Result<Vec<(Ipv4Addr, Ipv4Addr, String)>> {
     let addrs =
         nix::ifaddrs::getifaddrs().map_err(|e| Error::other(format!("tcp: getifaddrs: {e}")))?;
     let mut out = Vec::new();
@@ -443,8 +531,8 @@ fn local_ipv4() -> Result<Vec<(Ipv4Addr, Ipv4Addr)>> {
             .and_then(|a| a.as_sockaddr_in())
             .map(|a| a.ip())
             .unwrap_or(Ipv4Addr::BROADCAST);
-        if !out.iter().any(|(a, _)| *a == ip) {
-            out.push((ip, mask));
+        if !out.iter().any(|(a, _, _)| *a == ip) {
+            out.push((ip, mask, ifa.interface_name.clone()));
         }
     }
     Ok(out)
@@ -537,8 +625,14 @@ fn dial_order(
 
 impl TcpTransport {
     /// A transport for `my_rank` of `size` ranks, listening on an ephemeral port of all
-    /// IPv4 interfaces.
-    pub fn new(my_rank: usize, size: usize) -> Result<Self> {
+    /// IPv4 interfaces; its card holds the addresses `include` selects (all when
+    /// empty), the one that routes to `toward` (mpirun) first.
+    pub fn new(
+        my_rank: usize,
+        size: usize,
+        include: &[IfSelector],
+        toward: Option<Ipv4Addr>,
+    ) -> Result<Self> {
         if my_rank >= size || size > u32::MAX as usize {
             return Err(Error::other(format!(
                 "tcp: rank {my_rank} is not valid in a world of size {size}"
@@ -568,7 +662,7 @@ impl TcpTransport {
                     "tcp (rank {my_rank}): epoll_ctl(ADD listener): {e}"
                 ))
             })?;
-        let local = local_ipv4()?;
+        let local = choose_local(local_ipv4()?, include, toward)?;
         let peers = (0..size)
             .map(|_| Peer {
                 reach: Reach::Unset,
@@ -1430,7 +1524,9 @@ mod tests {
 
     /// `n` transports of one job that know each other's cards (all in this netns).
     fn mesh(n: usize) -> Vec<TcpTransport> {
-        let mut ts: Vec<_> = (0..n).map(|r| TcpTransport::new(r, n).unwrap()).collect();
+        let mut ts: Vec<_> = (0..n)
+            .map(|r| TcpTransport::new(r, n, &[], None).unwrap())
+            .collect();
         let cards: Vec<String> = ts.iter().map(|t| t.card()).collect();
         for t in ts.iter_mut() {
             t.set_job_check(JOB);
@@ -1699,7 +1795,7 @@ mod tests {
 
     #[test]
     fn sending_where_tcp_does_not_go_is_an_error_naming_the_rank() {
-        let mut t = TcpTransport::new(0, 3).unwrap();
+        let mut t = TcpTransport::new(0, 3, &[], None).unwrap();
         let e = t.try_send(1, b"h", b"").unwrap_err();
         assert!(
             e.message.contains("rank 1") && e.message.contains("set_peers"),
@@ -1742,7 +1838,7 @@ mod tests {
         let dead = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = dead.local_addr().unwrap().port();
         drop(dead);
-        let mut t = TcpTransport::new(0, 2).unwrap();
+        let mut t = TcpTransport::new(0, 2, &[], None).unwrap();
         t.set_peers(vec![
             None,
             Some(PeerAddr {
@@ -1766,7 +1862,7 @@ mod tests {
         assert!(!t.has_pending_output());
 
         // Loopback is no way into another network namespace.
-        let mut t = TcpTransport::new(0, 2).unwrap();
+        let mut t = TcpTransport::new(0, 2, &[], None).unwrap();
         t.set_peers(vec![
             None,
             Some(PeerAddr {
@@ -2030,8 +2126,55 @@ mod tests {
     }
 
     #[test]
+    fn interface_selection_and_the_route_to_mpirun_first() {
+        let a = |x: u8| Ipv4Addr::new(10, x, 0, 1);
+        let m = Ipv4Addr::new(255, 255, 0, 0);
+        let all = vec![
+            (
+                Ipv4Addr::LOCALHOST,
+                Ipv4Addr::new(255, 0, 0, 0),
+                "lo".to_string(),
+            ),
+            (a(1), m, "eth0".to_string()),
+            (a(2), m, "eth1".to_string()),
+        ];
+        let sel = |v: &[&str]| {
+            v.iter()
+                .map(|s| IfSelector::parse(s).unwrap())
+                .collect::<Vec<_>>()
+        };
+        let ips = |v: Vec<(Ipv4Addr, Ipv4Addr)>| v.into_iter().map(|x| x.0).collect::<Vec<_>>();
+        assert_eq!(ips(choose_local(all.clone(), &[], None).unwrap()).len(), 3);
+        assert_eq!(
+            ips(choose_local(all.clone(), &sel(&["eth1"]), None).unwrap()),
+            [a(2)]
+        );
+        assert_eq!(
+            ips(choose_local(all.clone(), &sel(&["10.1.0.0/16", "lo"]), None).unwrap()),
+            [Ipv4Addr::LOCALHOST, a(1)]
+        );
+        assert_eq!(
+            ips(choose_local(all.clone(), &sel(&["10.2.0.1"]), None).unwrap()),
+            [a(2)]
+        );
+        let e = choose_local(all.clone(), &sel(&["wlan0"]), None).unwrap_err();
+        assert!(
+            e.message.contains("VMPI_TCP_IF selects no interface")
+                && e.message.contains("eth0 10.1.0.1"),
+            "{}",
+            e.message
+        );
+        // loopback routes to loopback: it goes first (the card still puts it last)
+        assert_eq!(
+            ips(choose_local(all, &[], Some(Ipv4Addr::LOCALHOST)).unwrap())[0],
+            Ipv4Addr::LOCALHOST
+        );
+        assert!(IfSelector::parse("a b").is_err() && IfSelector::parse("1.2.3.4/33").is_err());
+    }
+
+    #[test]
     fn card_lists_up_interfaces_loopback_last() {
-        let t = TcpTransport::new(0, 1).unwrap();
+        let t = TcpTransport::new(0, 1, &[], None).unwrap();
         let card = t.card();
         assert!(!card.contains(' ') && card.len() <= CARD_MAX, "{card}");
         let addrs = parse_card(&card).unwrap();
