@@ -138,12 +138,14 @@ fn parse_count(opt: &str, v: &str) -> Result<usize, UsageError> {
     }
 }
 
-fn parse_timeout(what: &str, v: &str) -> Result<u64, UsageError> {
+/// A time limit in seconds; 0 is none (as Hydra reads `MPIEXEC_TIMEOUT`).
+fn parse_timeout(what: &str, v: &str) -> Result<Option<u64>, UsageError> {
     match v.trim().parse::<u64>() {
-        Ok(0) | Err(_) => Err(usage(format!(
-            "{what}: expected a positive number of seconds, got {v:?}"
+        Err(_) => Err(usage(format!(
+            "{what}: expected a number of seconds (0: no limit), got {v:?}"
         ))),
-        Ok(n) => Ok(n),
+        Ok(0) => Ok(None),
+        Ok(n) => Ok(Some(n)),
     }
 }
 
@@ -278,6 +280,7 @@ pub fn parse(args: &[String], env_timeout: Option<&str>) -> Result<Action, Usage
             timeout = Some(parse_timeout("MPIEXEC_TIMEOUT", t)?);
         }
     }
+    let timeout = timeout.flatten();
     Ok(Action::Run(Options {
         np,
         hosts,
@@ -372,6 +375,10 @@ mod tests {
             .unwrap_err()
             .0
             .contains("MPIEXEC_TIMEOUT"));
+        match parse(&v, Some("0")).unwrap() {
+            Action::Run(o) => assert_eq!(o.timeout, None, "0 is no limit, as in Hydra"),
+            a => panic!("{a:?}"),
+        }
     }
 
     #[test]
@@ -384,7 +391,7 @@ mod tests {
             ("-np 1 localhost", "no program"),
             ("-bogus true", "-bogus"),
             ("-genv 1X v true", "-genv"),
-            ("--timeout 0 true", "--timeout"),
+            ("--timeout x true", "--timeout"),
             ("-hosts a -f x true", "-f"),
             ("-hosts a,,b true", "-hosts"),
             ("-np 1 localhost A=1 -x prog", "-x"),

@@ -12,8 +12,32 @@ pub struct HostSlots {
     pub slots: usize,
 }
 
-/// Parses `host` or `host:N`; `origin` names where the entry came from, for errors.
+/// Parses `host` or `host:N` (an IPv6 address, which has colons of its own, is
+/// written bare or in brackets: `::1`, `[::1]:2`); `origin` names where the entry
+/// came from, for errors.
 pub fn parse_entry(entry: &str, origin: &str) -> Result<HostSlots, String> {
+    if let Some(rest) = entry.strip_prefix('[') {
+        let (name, tail) = rest
+            .split_once(']')
+            .ok_or_else(|| format!("{origin}: bad host name in {entry:?}"))?;
+        let slots = match tail.strip_prefix(':') {
+            Some(n) => n.parse::<usize>().ok().filter(|&s| s > 0).ok_or_else(|| {
+                format!("{origin}: bad slot count in {entry:?} (expected host:N with N >= 1)")
+            })?,
+            None if tail.is_empty() => 1,
+            None => return Err(format!("{origin}: bad host name in {entry:?}")),
+        };
+        return Ok(HostSlots {
+            name: name.to_string(),
+            slots,
+        });
+    }
+    if entry.parse::<std::net::Ipv6Addr>().is_ok() {
+        return Ok(HostSlots {
+            name: entry.to_string(),
+            slots: 1,
+        });
+    }
     let (name, slots) = match entry.rsplit_once(':') {
         Some((name, n)) => {
             let slots = n.parse::<usize>().ok().filter(|&s| s > 0).ok_or_else(|| {
@@ -76,20 +100,30 @@ pub fn read_hostfile(path: &str) -> Result<Vec<HostSlots>, String> {
 }
 
 /// Rank `i` gets slot `i % total` of the list with every `host:N` expanded to N
-/// consecutive slots (`ppn` replaces each entry's N when given).
+/// consecutive slots (`ppn` replaces each entry's N when given). Slots are never
+/// expanded into memory: a host with 10^17 slots costs nothing beyond the ranks.
 pub fn assign(list: &[HostSlots], np: usize, ppn: Option<usize>) -> Vec<String> {
-    let slots: Vec<&str> = list
-        .iter()
-        .flat_map(|h| (0..ppn.unwrap_or(h.slots)).map(move |_| h.name.as_str()))
-        .collect();
-    (0..np)
-        .map(|i| slots[i % slots.len()].to_string())
-        .collect()
+    let total = total_slots(list, ppn);
+    let mut out = Vec::with_capacity(np);
+    let (mut h, mut used) = (0, 0);
+    for i in 0..np {
+        if i > 0 && i % total == 0 {
+            (h, used) = (0, 0);
+        }
+        while used >= ppn.unwrap_or(list[h].slots) {
+            (h, used) = (h + 1, 0);
+        }
+        out.push(list[h].name.clone());
+        used += 1;
+    }
+    out
 }
 
-/// Total slots of a list (used as the default rank count).
+/// Total slots of a list (used as the default rank count), saturating.
 pub fn total_slots(list: &[HostSlots], ppn: Option<usize>) -> usize {
-    list.iter().map(|h| ppn.unwrap_or(h.slots)).sum()
+    list.iter()
+        .map(|h| ppn.unwrap_or(h.slots))
+        .fold(0usize, |a, b| a.saturating_add(b))
 }
 
 /// Expands a Slurm node list (`n[1-3,7],login`, zero-padded ranges kept:
@@ -246,6 +280,32 @@ mod tests {
         let e = parse_hostfile("a b\n", "hf").unwrap_err();
         assert!(e.contains("line 1") && e.contains("\"b\""), "{e}");
         assert!(parse_hostfile("a:2 slots=3\n", "hf").is_err());
+    }
+
+    #[test]
+    fn huge_slot_counts_cost_nothing() {
+        let l = [hs("a", usize::MAX / 2), hs("b", usize::MAX / 2 + 7)];
+        assert_eq!(assign(&l, 3, None), ["a", "a", "a"]);
+        assert_eq!(total_slots(&l, None), usize::MAX);
+        assert_eq!(
+            assign(&[hs("a", 1), hs("b", 1)], 3, Some(usize::MAX)),
+            ["a", "a", "a"]
+        );
+        assert_eq!(
+            parse_entry("localhost:99999999999999999", "t")
+                .unwrap()
+                .slots,
+            99999999999999999
+        );
+    }
+
+    #[test]
+    fn ipv6_hosts() {
+        assert_eq!(parse_entry("::1", "t").unwrap(), hs("::1", 1));
+        assert_eq!(parse_entry("[::1]:3", "t").unwrap(), hs("::1", 3));
+        assert_eq!(parse_entry("[fe80::1]", "t").unwrap(), hs("fe80::1", 1));
+        assert!(parse_entry("[::1", "t").is_err());
+        assert!(is_local("::1"));
     }
 
     #[test]

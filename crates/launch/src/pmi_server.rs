@@ -63,7 +63,12 @@ pub struct Server {
     /// Ranks that sent `init` / `finalize`.
     inited: Vec<bool>,
     finalized: Vec<bool>,
+    /// Unknown commands seen per rank (only the first few are logged).
+    unknown: Vec<u32>,
 }
+
+/// Unknown commands logged per rank; the rest are answered without a line.
+const UNKNOWN_LOGGED: u32 = 3;
 
 /// The reply to `get` from the committed keys `kvs` of job `kvsname` (mpirun's
 /// server, and each proxy's cache of it).
@@ -112,6 +117,7 @@ impl Server {
             in_barrier: vec![false; size],
             inited: vec![false; size],
             finalized: vec![false; size],
+            unknown: vec![0; size],
         }
     }
 
@@ -225,11 +231,22 @@ impl Server {
                     log,
                 }
             }
-            other => Response::reply(
-                rank,
-                fail(&format!("{other}_result"), -1, "unknown_command"),
-            )
-            .with_log(format!("rank {rank} sent unknown PMI command {other:?}")),
+            other => {
+                let r = Response::reply(
+                    rank,
+                    fail(&format!("{other}_result"), -1, "unknown_command"),
+                );
+                self.unknown[rank] = self.unknown[rank].saturating_add(1);
+                match self.unknown[rank] {
+                    n if n < UNKNOWN_LOGGED => {
+                        r.with_log(format!("rank {rank} sent unknown PMI command {other:?}"))
+                    }
+                    UNKNOWN_LOGGED => r.with_log(format!(
+                        "rank {rank} sent unknown PMI command {other:?}; its further unknown commands are not logged"
+                    )),
+                    _ => r,
+                }
+            }
         }
     }
 

@@ -43,6 +43,9 @@ const LAUNCH_WAIT: Duration = Duration::from_secs(60);
 /// Output is not read while this much waits to go to mpirun (backpressure).
 const OUT_HIGH_WATER: usize = 4 << 20;
 const READ_CHUNK: usize = 64 * 1024;
+/// PMI replies a rank may leave unread before its connection is closed (a client
+/// that never reads must not make the proxy hold without limit).
+const PMI_OUT_LIMIT: usize = 1 << 20;
 
 /// The proxy's command line: `--control HOST:PORT --cookie HEX [--id N]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -750,6 +753,15 @@ impl Proxy {
         c.output.extend_from_slice(line.as_bytes());
         c.output.push(b'\n');
         self.flush_pmi(i);
+        let waiting = self.ranks[i].pmi.as_ref().map_or(0, |c| c.output.len());
+        if waiting > PMI_OUT_LIMIT {
+            self.close_pmi(
+                i,
+                Some(format!(
+                    "it leaves its PMI replies unread ({waiting} bytes waiting)"
+                )),
+            );
+        }
     }
 
     fn flush_pmi(&mut self, i: usize) {

@@ -66,6 +66,20 @@ elif mode == "garbage":
         send(b"x" * 2000); print("long", recv())
     else:
         send(b"cmd=put value=\xff\xfe\n"); print("binary", recv())
+elif mode == "flood":
+    # 10000 unknown commands, and then gets whose replies are never read
+    if rank == 0:
+        for i in range(10000):
+            send(b"cmd=frobnicate\n")
+        kvs = os.environ["PMI_JOBID"]
+        line = ("cmd=get kvsname=%s key=PMI_process_mapping\n" % kvs).encode()
+        try:
+            for i in range(100000):
+                send(line)
+        except OSError:
+            pass
+        print("flooded", flush=True)
+    import time; time.sleep(2)
 elif mode == "shm":
     h = 0xcbf29ce484222325
     for b in os.environ["PMI_JOBID"].encode():
@@ -444,6 +458,57 @@ fn malformed_pmi_input_does_not_crash_mpirun() {
     assert!(err.contains("rank 1: bad PMI input"), "{err}");
     assert!(err.contains("rank 2: bad PMI input"), "{err}");
     assert!(err.contains("rank 3: bad PMI input"), "{err}");
+}
+
+#[test]
+fn pmi_floods_are_bounded() {
+    // Unknown commands are logged a few times only; a rank that never reads its
+    // replies loses its PMI connection instead of making the proxy hold them.
+    let t = Tmp::new("flood");
+    let o = mpirun(&[
+        "-n",
+        "1",
+        "--timeout",
+        "60",
+        "python3",
+        &t.client(),
+        "flood",
+    ]);
+    let err = text(&o.stderr);
+    assert!(text(&o.stdout).contains("flooded"), "{err}");
+    assert_eq!(err.matches("unknown PMI command").count(), 3, "{err}");
+    assert!(
+        err.contains("further unknown commands are not logged"),
+        "{err}"
+    );
+    assert!(err.contains("leaves its PMI replies unread"), "{err}");
+    assert!(err.lines().count() < 10, "{err}");
+}
+
+#[test]
+fn huge_slot_counts_and_ipv6_loopback() {
+    for hosts in ["localhost:99999999999999999", "::1", "[::1]:2"] {
+        let o = mpirun(&["-np", "2", "-hosts", hosts, "sh", "-c", "echo $PMI_RANK"]);
+        assert_eq!(o.status.code(), Some(0), "{hosts}: {}", text(&o.stderr));
+        assert_eq!(sorted_lines(&o.stdout), ["0", "1"], "{hosts}");
+    }
+    let o = mpirun(&[
+        "-np",
+        "2",
+        "-ppn",
+        "99999999999999999",
+        "-hosts",
+        "localhost",
+        "true",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    // MPIEXEC_TIMEOUT=0 is no limit, as in Hydra
+    let o = Command::new(env!("CARGO_BIN_EXE_mpirun"))
+        .args(["-np", "1", "true"])
+        .env("MPIEXEC_TIMEOUT", "0")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
 }
 
 #[test]
