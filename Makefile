@@ -6,7 +6,9 @@ RELEASE := target/release
 
 all: build
 
+# hwloc (CPU binding) is a build dependency: installed first where missing.
 build:
+	scripts/install-deps.sh build
 	$(CARGO) build --release --workspace --all-targets
 
 # The main job: 4 ranks of the ring/pi demo, printing the channel of every pair.
@@ -32,6 +34,7 @@ clean:
 # vmpi-info; the MPICH names of the library as links beside it in target/release.
 .PHONY: capi install
 capi:
+	scripts/install-deps.sh build
 	$(CARGO) build --release -p vmpi-capi -p vmpi-launch -p vmpi-tools
 	cd $(RELEASE) && for l in libmpi.so.12 libmpich.so.12 libmpich.so; do ln -sf libmpi.so $$l; done
 

@@ -1,9 +1,16 @@
 #!/usr/bin/env bash
-# Install what the test suite needs and a fresh Debian 12 machine lacks: MPICH (its
-# Hydra launcher runs vmpi programs in a test) and python3 (the launcher tests speak
-# raw PMI with it). Idempotent: installs only what is missing; needs root for that.
+# Install what the build and the test suite need and a fresh Debian 12 machine lacks:
+# hwloc (the library reads the machine's topology for CPU binding: the hwlocality
+# crate links libhwloc found by pkg-config, with hwloc's static dependencies, hence
+# libudev-dev), MPICH (its Hydra launcher runs vmpi programs in a test) and python3
+# (the launcher tests speak raw PMI with it). Idempotent: installs only what is
+# missing; needs root for that. `install-deps.sh build`: only what the build needs.
 set -euo pipefail
 need=()
+pkg-config --exists 'hwloc >= 2.0.4' 2>/dev/null || need+=(libhwloc-dev)
+command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
+ls /usr/lib/*/libudev.so >/dev/null 2>&1 || need+=(libudev-dev)
+if [ "${1:-}" != build ]; then
 command -v mpiexec.mpich >/dev/null 2>&1 || need+=(mpich libmpich-dev)
 # rsmpi (crates/capi/tests/rsmpi.rs): bindgen needs clang and libclang
 command -v clang >/dev/null 2>&1 || need+=(clang)
@@ -19,6 +26,7 @@ command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v nsenter >/dev/null 2>&1 || need+=(util-linux)
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
 command -v ssh >/dev/null 2>&1 || need+=(openssh-client)
+fi
 if [ ${#need[@]} -eq 0 ]; then
     exit 0
 fi

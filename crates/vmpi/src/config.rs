@@ -63,6 +63,9 @@ pub struct Config {
     /// `VMPI_LAUNCHER_ADDR` (set by vmpi-proxy): mpirun's address as this host
     /// reaches it; the address that routes there goes first in the TCP card.
     pub launcher_addr: Option<std::net::Ipv4Addr>,
+    /// `MV2_ENABLE_AFFINITY`, `MV2_CPU_BINDING_POLICY`, `MV2_CPU_BINDING_LEVEL`,
+    /// `MV2_CPU_MAPPING`, `MV2_SHOW_CPU_BINDING` (`locality::binding`).
+    pub binding: crate::locality::binding::Settings,
 }
 
 /// A parameter's name, default and meaning (the table users see).
@@ -82,6 +85,11 @@ pub const PARAMS: &[Param] = &[
     Param { name: "MV2_CONT_USE_IPC", default: "1", meaning: "use shared memory between ranks in different containers that share /dev/shm" },
     Param { name: "MV2_VIRT_USE_IVSHMEM", default: "0", meaning: "IVSHMEM between co-resident VMs: not available in this version (1 is an error)" },
     Param { name: "MV2_VIRT_IVSHMEM_DEVICE", default: "", meaning: "IVSHMEM device to use: not available in this version (setting it is an error)" },
+    Param { name: "MV2_ENABLE_AFFINITY", default: "1", meaning: "bind each rank to a core at MPI_Init when its host has a core for every local rank (docs/binding.md); 0 binds nothing" },
+    Param { name: "MV2_CPU_BINDING_POLICY", default: "bunch", meaning: "bunch (fill socket 0's cores first) | scatter (round-robin over sockets) | hybrid (a block of OMP_NUM_THREADS cores per rank, or cores / local ranks)" },
+    Param { name: "MV2_CPU_BINDING_LEVEL", default: "core", meaning: "what a placed rank is bound to: core | socket | numanode (all allowed cpus of its core's socket or NUMA node)" },
+    Param { name: "MV2_CPU_MAPPING", default: "", meaning: "explicit cpus per local rank, ':' between ranks, ',' and '-' within one (0:1,2:4-7); overrides the policy" },
+    Param { name: "MV2_SHOW_CPU_BINDING", default: "0", meaning: "print every rank's cpus at MPI_Init: 1 on rank 0's host, 2 on every host" },
     Param { name: "VMPI_TCP_EAGERSIZE", default: "65536", meaning: "largest message sent eagerly over TCP" },
     Param { name: "VMPI_CMA_MIN", default: "0", meaning: "shm rendezvous messages below this size use the pipelined copy even where CMA works" },
     Param { name: "VMPI_CMA_SPLIT_MIN", default: "auto", meaning: "CMA messages at least this large are copied half by each side (0: receiver copies all; auto: 128K, off when ranks outnumber cores)" },
@@ -163,6 +171,7 @@ impl Config {
             domain_split: None,
             tcp_if: Vec::new(),
             launcher_addr: None,
+            binding: Default::default(),
         };
         let mut warnings = Vec::new();
         for (k, v) in vars {
@@ -221,6 +230,7 @@ impl Config {
                     Ok(n) if n > 0 => c.domain_split = Some(n),
                     _ => return Err(Error::new(ErrorClass::Arg, format!("{k}={v}: expected a positive number of ranks"))),
                 },
+                _ if crate::locality::binding::NAMES.contains(&k.as_str()) => c.binding.set(&k, &v)?,
                 // Collective algorithm choices: owned by coll::tuning (which reads them
                 // at first use); checked here so a bad value stops MPI_Init.
                 _ if crate::coll::tuning::PARAMS.iter().any(|(n, _)| *n == k) => {

@@ -5,7 +5,7 @@
 use crate::bootstrap::{jobkey, Bootstrap};
 use crate::config::{Config, AUTO_CMA_SPLIT_MIN};
 use crate::error::{Error, ErrorClass, Result};
-use crate::locality::{probe, Channel, Cma, Evidence, Map, Policy, View};
+use crate::locality::{binding, probe, Channel, Cma, Evidence, Map, Policy, View};
 use crate::p2p::backoff::Backoff;
 use crate::p2p::engine::{Channels, PeerInfo};
 use crate::p2p::{CmaSplit, Engine, ReqId, Status};
@@ -200,6 +200,10 @@ fn setup() -> Result<Runtime> {
     }
     cma::allow_peers_to_read_us();
     let word = cma::probe_word();
+    // Bind before the affinity mask goes into the card: Map::cores_on_kernel then
+    // counts the cores the ranks really run on (pinned one per core: spin; several
+    // pinned to one core by MV2_CPU_MAPPING: yield).
+    let bound = binding::system::bind(&cfg.binding)?;
     let mut ev = Evidence::gather();
     ev.cma_addr = word.as_ptr() as u64;
     ev.cma_word = *word;
@@ -229,6 +233,14 @@ fn setup() -> Result<Runtime> {
         let _ = std::fs::remove_file(p);
     }
     let (evidence, views) = result?;
+    if let Some(t) = binding::show_table(cfg.binding.show, &bound.decision, &evidence, me) {
+        use std::io::Write;
+        print!("{t}");
+        let _ = std::io::stdout().flush();
+    }
+    if let Some(w) = binding::shared_kernel_warning(&bound.decision, &bound.launch, &evidence, me) {
+        eprintln!("{w}");
+    }
     let policy = Policy {
         use_shared_mem: cfg.use_shared_mem,
         cont_use_ipc: cfg.cont_use_ipc,

@@ -31,6 +31,7 @@ pub fn prog(name: &str) -> PathBuf {
         "flood" => env!("CARGO_BIN_EXE_flood"),
         "crash" => env!("CARGO_BIN_EXE_crash"),
         "hang" => env!("CARGO_BIN_EXE_hang"),
+        "binding" => env!("CARGO_BIN_EXE_binding"),
         _ => panic!("no test program {name}"),
     };
     PathBuf::from(p)

@@ -5,6 +5,7 @@
 //! Every rank computes the same verdicts from the same published facts, so both ends
 //! of a pair always agree on its channel.
 
+pub mod binding;
 pub mod evidence;
 pub mod probe;
 
