@@ -686,10 +686,14 @@ impl Job {
         }
     }
 
-    /// Read a new connection's magic and hello; give it its launch.
+    /// Read a new connection's magic and hello; give it its launch. (`i` may be
+    /// stale: an earlier token of the same poll removed an entry; the moved one is
+    /// read instead, or next time.)
     fn on_pending(&mut self, i: usize) {
         let mut buf = [0u8; 4096];
-        let c = &mut self.pending[i];
+        let Some(c) = self.pending.get_mut(i) else {
+            return;
+        };
         match read_now(c.stream.as_fd(), &mut buf) {
             Ok(None) => return,
             Ok(Some(n)) if n > 0 => c.buf.extend_from_slice(&buf[..n]),
