@@ -1,10 +1,12 @@
 //! The thin part of CPU binding: the launcher's variables, this process's affinity,
-//! the machine's topology from hwloc (through the `hwlocality` crate), and
+//! the machine's topology from hwloc (through the `hwlocality` crate; a fully
+//! static build, which cannot link libhwloc, reads the same facts from /sys), and
 //! `sched_setaffinity` on every thread of the process. The decision itself is
 //! [`super::decide`].
 
 use super::{decide, Decision, Launch, Pu, Settings, Topology};
 use crate::error::Result;
+#[cfg(not(target_feature = "crt-static"))]
 use hwlocality::object::types::ObjectType;
 use nix::sched::{sched_getaffinity, sched_setaffinity, CpuSet};
 use nix::unistd::Pid;
@@ -20,6 +22,7 @@ pub fn affinity() -> Vec<usize> {
         .unwrap_or_default()
 }
 
+#[cfg(not(target_feature = "crt-static"))]
 /// Convert an hwloc topology into the binding model: every PU with its core,
 /// package and NUMA node (NUMA nodes are memory children in hwloc 2, so a PU's
 /// node is the one whose cpuset holds it). Also returns the allowed cpus (the
@@ -52,9 +55,81 @@ pub fn model(t: &hwlocality::Topology) -> std::result::Result<(Topology, Vec<usi
 }
 
 /// The topology of this machine.
+#[cfg(not(target_feature = "crt-static"))]
 pub fn load() -> std::result::Result<(Topology, Vec<usize>), String> {
     let t = hwlocality::Topology::new().map_err(|e| format!("hwloc: {e}"))?;
     model(&t)
+}
+
+/// The topology of this machine from /sys (static builds): every online cpu with
+/// its core and package ids and its NUMA node; the allowed cpus are this
+/// process's affinity (which the cgroup's cpuset bounds).
+#[cfg(target_feature = "crt-static")]
+pub fn load() -> std::result::Result<(Topology, Vec<usize>), String> {
+    let online = std::fs::read_to_string("/sys/devices/system/cpu/online")
+        .map_err(|e| format!("/sys/devices/system/cpu/online: {e}"))?;
+    let cpus = parse_list(online.trim())?;
+    let mut nodes: Vec<(usize, Vec<usize>)> = Vec::new();
+    if let Ok(d) = std::fs::read_dir("/sys/devices/system/node") {
+        for e in d.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if let Some(n) = name.strip_prefix("node").and_then(|n| n.parse().ok()) {
+                let list = std::fs::read_to_string(e.path().join("cpulist")).unwrap_or_default();
+                nodes.push((n, parse_list(list.trim()).unwrap_or_default()));
+            }
+        }
+    }
+    let id = |cpu: usize, what: &str| -> std::result::Result<usize, String> {
+        let p = format!("/sys/devices/system/cpu/cpu{cpu}/topology/{what}");
+        std::fs::read_to_string(&p)
+            .map_err(|e| format!("{p}: {e}"))?
+            .trim()
+            .parse::<i64>()
+            .map(|v| v.max(0) as usize)
+            .map_err(|_| format!("{p}: not a number"))
+    };
+    let mut core_keys: Vec<(usize, usize)> = Vec::new();
+    let mut pus = Vec::new();
+    for cpu in cpus {
+        let socket = id(cpu, "physical_package_id")?;
+        let key = (socket, id(cpu, "core_id")?);
+        let core = match core_keys.iter().position(|k| *k == key) {
+            Some(i) => i,
+            None => {
+                core_keys.push(key);
+                core_keys.len() - 1
+            }
+        };
+        let numa = nodes
+            .iter()
+            .find(|(_, l)| l.contains(&cpu))
+            .map_or(0, |(n, _)| *n);
+        pus.push(Pu {
+            cpu,
+            core,
+            socket,
+            numa,
+        });
+    }
+    if pus.is_empty() {
+        return Err("/sys lists no online cpu".into());
+    }
+    Ok((Topology { pus }, affinity()))
+}
+
+/// `0-3,8,10-11` as a list of numbers.
+#[cfg(target_feature = "crt-static")]
+fn parse_list(s: &str) -> std::result::Result<Vec<usize>, String> {
+    let mut out = Vec::new();
+    for part in s.split(',').filter(|p| !p.is_empty()) {
+        let (a, b) = part.split_once('-').unwrap_or((part, part));
+        let (a, b) = (
+            a.parse::<usize>().map_err(|_| format!("bad cpu list {s:?}"))?,
+            b.parse::<usize>().map_err(|_| format!("bad cpu list {s:?}"))?,
+        );
+        out.extend(a..=b.min(a + 65536));
+    }
+    Ok(out)
 }
 
 /// Bind every thread of this process to `cpus`.

@@ -507,6 +507,7 @@ fn containers_sharing_a_kernel_are_warned() {
     assert!(shared_kernel_warning(&Decision::Leave(String::new()), &launch, &ev, 0).is_none());
 }
 
+#[cfg(not(target_feature = "crt-static"))]
 #[test]
 fn hwloc_model_of_a_synthetic_machine() {
     let t = hwlocality::Topology::builder()
