@@ -1,14 +1,21 @@
 //! Bootstrap: how a rank learns who it is and exchanges small facts with the others
 //! before any channel exists. A PMI-1 client (our `mpirun`, MPICH Hydra, anything that
-//! serves simple PMI over `PMI_FD` or `PMI_PORT`+`PMI_ID`), or a singleton start when
-//! no process manager is there (a world of one rank).
+//! serves simple PMI over `PMI_FD` or `PMI_PORT`+`PMI_ID`), a PMI-2 client (Slurm's
+//! `srun --mpi=pmi2`), a PMIx client (`srun --mpi=pmix`; libpmix loaded at run time),
+//! or a singleton start when no process manager is there (a world of one rank).
+//! [`detect`] says how the choice is made.
 //!
 //! Knows nothing about channels or MPI objects: keys and string values only.
 
+pub mod detect;
 mod pmi1;
+mod pmi2;
+pub mod pmix;
 
 use crate::error::{Error, Result};
+use detect::Interface;
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 pub use vmpi_pmi::jobkey;
 
@@ -28,37 +35,108 @@ pub struct Bootstrap {
     pub rank: usize,
     pub size: usize,
     pub kvsname: String,
-    /// Which process manager started us, for messages.
+    /// Which process manager interface we use, for messages: `PMI-1`, `PMI-2`,
+    /// `PMIx` or `singleton`.
     pub manager: &'static str,
     pm: Manager,
 }
 
 enum Manager {
     Pmi1(pmi1::Client),
+    Pmi2(pmi2::Client),
+    /// Boxed: the client holds libpmix's table of entry points and a pmix_proc_t.
+    Pmix(Box<pmix::Client>),
     Singleton(HashMap<String, String>),
+}
+
+static CONNECTION: OnceLock<String> = OnceLock::new();
+
+/// How this process joined its job, once [`Bootstrap::init`] has run: the interface,
+/// how it was reached and why it was chosen (e.g. `PMI-2 over PMI_FD, job 9.0,
+/// mapping (vector,(0,3,2)) [the other end of PMI_FD is slurmstepd: ...]`).
+/// `vmpi-info --pmi` prints it.
+pub fn connection() -> Option<&'static str> {
+    CONNECTION.get().map(String::as_str)
+}
+
+/// The rank that published `key`, by the library's naming rule for bootstrap keys:
+/// the first `-`-separated component that is a number (`vmpi-card-3`,
+/// `vmpi-view-3-0`). PMIx looks values up by the rank that put them.
+pub fn publisher(key: &str) -> Option<usize> {
+    key.split('-')
+        .find(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|p| p.parse().ok())
 }
 
 impl Bootstrap {
     /// Connect to the process manager named by the environment, or start alone.
     pub fn init() -> Result<Bootstrap> {
-        if let Some(client) = pmi1::Client::from_env()? {
-            let (rank, size, kvsname) = (client.rank, client.size, client.kvsname.clone());
-            return Ok(Bootstrap {
-                rank,
-                size,
-                kvsname,
-                manager: "PMI-1",
-                pm: Manager::Pmi1(client),
-            });
-        }
-        let kvsname = format!("singleton_{}_{:x}", std::process::id(), nanos());
-        Ok(Bootstrap {
-            rank: 0,
-            size: 1,
-            kvsname,
-            manager: "singleton",
-            pm: Manager::Singleton(HashMap::new()),
-        })
+        let choice = detect::decide(|k| std::env::var(k).ok(), detect::socket_peer);
+        let boot = match choice.iface {
+            Interface::Pmi1Fd | Interface::Pmi1Port => {
+                let client = pmi1::Client::from_env()?
+                    .ok_or_else(|| Error::intern("PMI-1: PMI_FD or PMI_PORT vanished"))?;
+                let via = if choice.iface == Interface::Pmi1Fd {
+                    "PMI_FD"
+                } else {
+                    "PMI_PORT"
+                };
+                let _ = CONNECTION.set(format!(
+                    "PMI-1 over {via}, kvs {} [{}]",
+                    client.kvsname, choice.why
+                ));
+                Bootstrap {
+                    rank: client.rank,
+                    size: client.size,
+                    kvsname: client.kvsname.clone(),
+                    manager: "PMI-1",
+                    pm: Manager::Pmi1(client),
+                }
+            }
+            Interface::Pmi2Fd => {
+                let client = pmi2::Client::from_env()?;
+                let _ = CONNECTION.set(format!(
+                    "PMI-2 over PMI_FD, job {}, mapping {} [{}]",
+                    client.kvsname,
+                    client.mapping.as_deref().unwrap_or("-"),
+                    choice.why
+                ));
+                Bootstrap {
+                    rank: client.rank,
+                    size: client.size,
+                    kvsname: client.kvsname.clone(),
+                    manager: "PMI-2",
+                    pm: Manager::Pmi2(client),
+                }
+            }
+            Interface::Pmix => {
+                let client = pmix::Client::init()?;
+                let _ = CONNECTION.set(format!(
+                    "PMIx ({}), namespace {} [{}]",
+                    client.library(),
+                    client.kvsname,
+                    choice.why
+                ));
+                Bootstrap {
+                    rank: client.rank,
+                    size: client.size,
+                    kvsname: client.kvsname.clone(),
+                    manager: "PMIx",
+                    pm: Manager::Pmix(Box::new(client)),
+                }
+            }
+            Interface::Singleton => {
+                let _ = CONNECTION.set(format!("singleton [{}]", choice.why));
+                Bootstrap {
+                    rank: 0,
+                    size: 1,
+                    kvsname: format!("singleton_{}_{:x}", std::process::id(), nanos()),
+                    manager: "singleton",
+                    pm: Manager::Singleton(HashMap::new()),
+                }
+            }
+        };
+        Ok(boot)
     }
 
     /// Publish `key` = `value` (visible to others after the next [`Bootstrap::fence`]).
@@ -70,6 +148,8 @@ impl Bootstrap {
         }
         match &mut self.pm {
             Manager::Pmi1(c) => c.put(key, value),
+            Manager::Pmi2(c) => c.put(key, value),
+            Manager::Pmix(c) => c.put(key, value),
             Manager::Singleton(m) => {
                 m.insert(key.to_string(), value.to_string());
                 Ok(())
@@ -81,14 +161,35 @@ impl Bootstrap {
     pub fn fence(&mut self) -> Result<()> {
         match &mut self.pm {
             Manager::Pmi1(c) => c.barrier(),
+            Manager::Pmi2(c) => c.fence(),
+            Manager::Pmix(c) => c.fence(),
             Manager::Singleton(_) => Ok(()),
         }
     }
 
-    /// The value another rank published, or None if no rank put `key`.
+    /// The value another rank published, or None if no rank put `key`. Under PMIx
+    /// the key must name its publisher (see [`publisher`]); [`Bootstrap::get_from`]
+    /// takes the rank explicitly.
     pub fn get(&mut self, key: &str) -> Result<Option<String>> {
         match &mut self.pm {
+            Manager::Pmix(_) => {
+                let src = publisher(key).ok_or_else(|| {
+                    Error::intern(format!(
+                        "bootstrap key {key} names no rank (PMIx needs the publisher)"
+                    ))
+                })?;
+                self.get_from(src, key)
+            }
+            _ => self.get_from(usize::MAX, key),
+        }
+    }
+
+    /// The value rank `src` published under `key`, or None.
+    pub fn get_from(&mut self, src: usize, key: &str) -> Result<Option<String>> {
+        match &mut self.pm {
             Manager::Pmi1(c) => c.get(key),
+            Manager::Pmi2(c) => c.get(key),
+            Manager::Pmix(c) => c.get(src, key),
             Manager::Singleton(m) => Ok(m.get(key).cloned()),
         }
     }
@@ -97,6 +198,8 @@ impl Bootstrap {
     pub fn abort(&mut self, code: i32, msg: &str) -> Result<()> {
         match &mut self.pm {
             Manager::Pmi1(c) => c.abort(code, msg),
+            Manager::Pmi2(c) => c.abort(code, msg),
+            Manager::Pmix(c) => c.abort(code, msg),
             Manager::Singleton(_) => {
                 eprintln!("vmpi: abort({code}): {msg}");
                 std::process::exit(code)
@@ -108,7 +211,22 @@ impl Bootstrap {
     pub fn finalize(&mut self) -> Result<()> {
         match &mut self.pm {
             Manager::Pmi1(c) => c.finalize(),
+            Manager::Pmi2(c) => c.finalize(),
+            Manager::Pmix(c) => c.finalize(),
             Manager::Singleton(_) => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn publisher_is_the_first_number_in_the_key() {
+        assert_eq!(publisher("vmpi-card-3"), Some(3));
+        assert_eq!(publisher("vmpi-view-12-0"), Some(12));
+        assert_eq!(publisher("vmpi-x"), None);
+        assert_eq!(publisher("vmpi-3a-x"), None);
     }
 }
