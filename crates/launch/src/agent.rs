@@ -64,14 +64,15 @@ pub fn shell_word(w: &str) -> String {
 /// their own).
 pub fn proxy_words(
     proxy: &Path,
-    control: SocketAddr,
+    control: &[SocketAddr],
     cookie: u64,
     id: Option<usize>,
 ) -> Vec<String> {
+    let control: Vec<String> = control.iter().map(|a| a.to_string()).collect();
     let mut v = vec![
         proxy.display().to_string(),
         "--control".into(),
-        control.to_string(),
+        control.join(","),
         "--cookie".into(),
         format!("{cookie:x}"),
     ];
@@ -79,6 +80,29 @@ pub fn proxy_words(
         v.push("--id".into());
         v.push(i.to_string());
     }
+    v
+}
+
+/// The addresses `host` should try to reach mpirun's port on: the source address
+/// of the route to `host` (no packet is sent); where `host` does not resolve here
+/// (a Slurm node name only the nodes know), every address of this machine that
+/// is up, loopback last.
+pub fn addresses_towards(host: &str, port: u16) -> Vec<SocketAddr> {
+    if let Ok(ip) = address_towards(host) {
+        return vec![SocketAddr::new(ip, port)];
+    }
+    let mut v: Vec<SocketAddr> = Vec::new();
+    if let Ok(ifs) = nix::ifaddrs::getifaddrs() {
+        for ifa in ifs {
+            if let Some(a) = ifa.address.as_ref().and_then(|a| a.as_sockaddr_in()) {
+                let a = SocketAddr::new(IpAddr::V4(a.ip()), port);
+                if !v.contains(&a) {
+                    v.push(a);
+                }
+            }
+        }
+    }
+    v.sort_by_key(|a| a.ip().is_loopback());
     v
 }
 
@@ -205,12 +229,8 @@ mod tests {
         assert_eq!(shell_word("a b"), "'a b'");
         assert_eq!(shell_word("it's"), "'it'\\''s'");
         assert_eq!(shell_word(""), "''");
-        let w = proxy_words(
-            Path::new("/p x/vmpi-proxy"),
-            "1.2.3.4:5".parse().unwrap(),
-            255,
-            Some(2),
-        );
+        let a: SocketAddr = "1.2.3.4:5".parse().unwrap();
+        let w = proxy_words(Path::new("/p x/vmpi-proxy"), &[a], 255, Some(2));
         assert_eq!(
             w,
             [
@@ -223,9 +243,15 @@ mod tests {
                 "2"
             ]
         );
+        let b: SocketAddr = "5.6.7.8:5".parse().unwrap();
         assert_eq!(
-            proxy_words(Path::new("p"), "1.2.3.4:5".parse().unwrap(), 1, None).len(),
-            5
+            proxy_words(Path::new("p"), &[a, b], 1, None)[2],
+            "1.2.3.4:5,5.6.7.8:5"
+        );
+        let all = addresses_towards("no-such-host.invalid", 7);
+        assert!(
+            !all.is_empty() && all.last().unwrap().ip().is_loopback(),
+            "{all:?}"
         );
     }
 

@@ -232,11 +232,8 @@ pub fn run(cfg: JobConfig, guard: &mut JobGuard) -> i32 {
         .map(|p| p.host.clone())
         .collect();
     if cfg.agent == Agent::Slurm && !remote.is_empty() {
-        let addr = match agent::address_towards(&remote[0]) {
-            Ok(ip) => SocketAddr::new(ip, port),
-            Err(e) => return fail(e),
-        };
-        let words = agent::proxy_words(&cfg.proxy, addr, cookie, None);
+        let addrs = agent::addresses_towards(&remote[0], port);
+        let words = agent::proxy_words(&cfg.proxy, &addrs, cookie, None);
         match agent::start_srun(&remote, &words) {
             Ok(c) => {
                 guard.add_group(Pid::from_raw(c.id() as i32));
@@ -249,15 +246,12 @@ pub fn run(cfg: JobConfig, guard: &mut JobGuard) -> i32 {
         if cfg.agent == Agent::Slurm {
             continue;
         }
-        let addr = if p.local {
-            SocketAddr::new([127, 0, 0, 1].into(), port)
+        let addrs = if p.local {
+            vec![SocketAddr::new([127, 0, 0, 1].into(), port)]
         } else {
-            match agent::address_towards(&p.host) {
-                Ok(ip) => SocketAddr::new(ip, port),
-                Err(e) => return fail(e),
-            }
+            agent::addresses_towards(&p.host, port)
         };
-        let words = agent::proxy_words(&cfg.proxy, addr, cookie, Some(i));
+        let words = agent::proxy_words(&cfg.proxy, &addrs, cookie, Some(i));
         match agent::start(&cfg.agent, &p.host, p.local, &words) {
             Ok(c) => {
                 if let Some(c) = &c {

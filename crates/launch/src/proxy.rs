@@ -47,7 +47,8 @@ const READ_CHUNK: usize = 64 * 1024;
 /// that never reads must not make the proxy hold without limit).
 const PMI_OUT_LIMIT: usize = 1 << 20;
 
-/// The proxy's command line: `--control HOST:PORT --cookie HEX [--id N]`.
+/// The proxy's command line: `--control HOST:PORT[,HOST:PORT...] --cookie HEX
+/// [--id N]` (the addresses are tried in order).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProxyArgs {
     pub control: String,
@@ -143,12 +144,17 @@ fn reported_host() -> String {
     std::env::var("SLURMD_NODENAME").unwrap_or_else(|_| hostname())
 }
 
-fn connect(addr: &str) -> Result<TcpStream, String> {
-    let addrs: Vec<SocketAddr> = addr
-        .to_socket_addrs()
-        .map_err(|e| format!("cannot resolve mpirun's address {addr}: {e}"))?
-        .collect();
-    let mut last = format!("no address for {addr}");
+/// Connect to mpirun at the first of `list` (`HOST:PORT`, comma-separated) that
+/// answers.
+fn connect(list: &str) -> Result<TcpStream, String> {
+    let mut addrs: Vec<SocketAddr> = Vec::new();
+    for addr in list.split(',').filter(|a| !a.is_empty()) {
+        match addr.to_socket_addrs() {
+            Ok(a) => addrs.extend(a),
+            Err(e) => eprintln!("vmpi-proxy: cannot resolve mpirun's address {addr}: {e}"),
+        }
+    }
+    let mut last = format!("no usable address in {list}");
     for a in addrs {
         match TcpStream::connect_timeout(&a, Duration::from_secs(10)) {
             Ok(s) => return Ok(s),

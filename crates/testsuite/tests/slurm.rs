@@ -391,7 +391,8 @@ fn slurm_nested_mpirun_keeps_pmi1() {
     o.assert_success();
     for l in rank_lines(&o, "pmi", 2) {
         assert!(
-            l.contains("(n1): PMI-1 over PMI_FD") && l.contains("other end of PMI_FD is mpirun"),
+            l.contains("(n1): PMI-1 over PMI_FD")
+                && l.contains("other end of PMI_FD is vmpi-proxy"),
             "{l}\n{}",
             o.dump()
         );
@@ -450,4 +451,54 @@ fn slurm_pmix_info_pmi() {
 fn slurm_pmix_abort() {
     // PMIx_Abort: Slurm ends the step and srun exits with the abort's code.
     abort("pmix", 9);
+}
+
+/// Inside an allocation (`salloc -N3 mpirun -np 6`), mpirun takes the hosts from
+/// Slurm and starts its proxies with one srun step: ranks round-robin over the
+/// nodes, shm within a node, TCP across, PMI-1 with the proxy.
+#[test]
+fn slurm_salloc_mpirun_starts_proxies_through_srun() {
+    let c = cluster();
+    let o = run(
+        "salloc -N3 mpirun -np 6 exchange",
+        Spec {
+            launcher: Some(PathBuf::from("salloc")),
+            launcher_args: vec!["-N3".into(), "--time=2".into()],
+            program: test_prog("mpirun"),
+            args: [
+                "-np",
+                "6",
+                test_prog("exchange").to_str().unwrap(),
+                "ring",
+                "12",
+                "1M",
+                "31",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+            env: vec![("SLURM_CONF".into(), c.conf.display().to_string())],
+            limit: Duration::from_secs(90),
+        },
+    );
+    o.assert_success();
+    for (r, l) in rank_lines(&o, "exchange", RANKS).into_iter().enumerate() {
+        assert!(
+            l.contains(": ok ") && l.contains("manager=PMI-1"),
+            "{l}\n{}",
+            o.dump()
+        );
+        let chans = l.split("channels=").nth(1).expect("channels=");
+        for p in chans.split(',') {
+            let (peer, ch) = p.split_once(':').expect("peer:channel");
+            let peer: usize = peer.parse().expect("peer rank");
+            // one slot per node: rank r on node r % 3
+            let want = if peer % NODES == r % NODES {
+                "shm/cma"
+            } else {
+                "tcp"
+            };
+            assert_eq!(ch, want, "rank {r} -> {peer}: {l}\n{}", o.dump());
+        }
+    }
 }

@@ -124,8 +124,10 @@ fn parse_list(s: &str) -> std::result::Result<Vec<usize>, String> {
     for part in s.split(',').filter(|p| !p.is_empty()) {
         let (a, b) = part.split_once('-').unwrap_or((part, part));
         let (a, b) = (
-            a.parse::<usize>().map_err(|_| format!("bad cpu list {s:?}"))?,
-            b.parse::<usize>().map_err(|_| format!("bad cpu list {s:?}"))?,
+            a.parse::<usize>()
+                .map_err(|_| format!("bad cpu list {s:?}"))?,
+            b.parse::<usize>()
+                .map_err(|_| format!("bad cpu list {s:?}"))?,
         );
         out.extend(a..=b.min(a + 65536));
     }
