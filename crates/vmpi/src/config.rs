@@ -57,6 +57,15 @@ pub struct Config {
     pub verbose: bool,
     /// `VMPI_SHM_DOMAIN_SPLIT`: cut shm domains into blocks of N consecutive ranks.
     pub domain_split: Option<usize>,
+    /// `MV2_VIRT_USE_IVSHMEM`: None (default) uses an IVSHMEM device when one is
+    /// present; Some(true) requires one; Some(false) never uses one.
+    pub use_ivshmem: Option<bool>,
+    /// `MV2_VIRT_IVSHMEM_DEVICE`: the device (sysfs path, `resource2` file, PCI
+    /// address, or a host file standing in for a device).
+    pub ivshmem_device: Option<String>,
+    /// `VMPI_IVSHMEM_FALLBACK=tcp`: a device that cannot be used (or a job that
+    /// does not fit it) means TCP with the reason instead of an error.
+    pub ivshmem_fallback_tcp: bool,
     /// `VMPI_TCP_IF`: the interfaces (names) and networks (CIDR) whose addresses
     /// go in this rank's TCP card; empty: every interface that is up.
     pub tcp_if: Vec<crate::transport::tcp::IfSelector>,
@@ -83,8 +92,9 @@ pub const PARAMS: &[Param] = &[
     Param { name: "MV2_SMP_USE_CMA", default: "1", meaning: "use Cross Memory Attach (process_vm_readv) for large shared-memory messages" },
     Param { name: "MV2_SMP_EAGERSIZE", default: "16384", meaning: "largest message sent eagerly through shared memory (bytes, K/M suffixes)" },
     Param { name: "MV2_CONT_USE_IPC", default: "1", meaning: "use shared memory between ranks in different containers that share /dev/shm" },
-    Param { name: "MV2_VIRT_USE_IVSHMEM", default: "0", meaning: "IVSHMEM between co-resident VMs: not available in this version (1 is an error)" },
-    Param { name: "MV2_VIRT_IVSHMEM_DEVICE", default: "", meaning: "IVSHMEM device to use: not available in this version (setting it is an error)" },
+    Param { name: "MV2_VIRT_USE_IVSHMEM", default: "auto", meaning: "IVSHMEM between co-resident VMs: auto uses an ivshmem-plain device (PCI 1af4:1110) when the VM has one, 1 requires one, 0 never uses one (docs/virtualization.md)" },
+    Param { name: "MV2_VIRT_IVSHMEM_DEVICE", default: "", meaning: "the IVSHMEM device to use: a sysfs path, a resource2 file, a PCI address (00:04.0), or a host file standing in for one; default: every device found" },
+    Param { name: "VMPI_IVSHMEM_FALLBACK", default: "error", meaning: "what a device that cannot be used (or a job too large for it) means: error (stop with the reason) or tcp (TCP between the VMs, the reason in vmpi-info --channels)" },
     Param { name: "MV2_ENABLE_AFFINITY", default: "1", meaning: "bind each rank to a core at MPI_Init when its host has a core for every local rank (docs/binding.md); 0 binds nothing" },
     Param { name: "MV2_CPU_BINDING_POLICY", default: "bunch", meaning: "bunch (fill socket 0's cores first) | scatter (round-robin over sockets) | hybrid (a block of OMP_NUM_THREADS cores per rank, or cores / local ranks)" },
     Param { name: "MV2_CPU_BINDING_LEVEL", default: "core", meaning: "what a placed rank is bound to: core | socket | numanode (all allowed cpus of its core's socket or NUMA node)" },
@@ -169,6 +179,9 @@ impl Config {
             yield_mode: YieldMode::Auto,
             verbose: false,
             domain_split: None,
+            use_ivshmem: None,
+            ivshmem_device: None,
+            ivshmem_fallback_tcp: false,
             tcp_if: Vec::new(),
             launcher_addr: None,
             binding: Default::default(),
@@ -183,19 +196,22 @@ impl Config {
                 "MV2_SMP_USE_CMA" => c.smp_use_cma = parse_bool(&k, &v)?,
                 "MV2_SMP_EAGERSIZE" => c.smp_eager_size = parse_size(&k, &v)? as usize,
                 "MV2_CONT_USE_IPC" => c.cont_use_ipc = parse_bool(&k, &v)?,
-                "MV2_VIRT_USE_IVSHMEM" => {
-                    if parse_bool(&k, &v)? {
-                        return Err(Error::new(
-                            ErrorClass::UnsupportedOperation,
-                            "MV2_VIRT_USE_IVSHMEM=1: the IVSHMEM channel is not available in this version of vmpi",
-                        ));
-                    }
-                }
+                "MV2_VIRT_USE_IVSHMEM" if v.trim() == "auto" => c.use_ivshmem = None,
+                "MV2_VIRT_USE_IVSHMEM" => c.use_ivshmem = Some(parse_bool(&k, &v)?),
                 "MV2_VIRT_IVSHMEM_DEVICE" => {
-                    return Err(Error::new(
-                        ErrorClass::UnsupportedOperation,
-                        "MV2_VIRT_IVSHMEM_DEVICE: the IVSHMEM channel is not available in this version of vmpi",
-                    ))
+                    c.ivshmem_device = Some(v.trim().to_string()).filter(|d| !d.is_empty())
+                }
+                "VMPI_IVSHMEM_FALLBACK" => {
+                    c.ivshmem_fallback_tcp = match v.trim() {
+                        "tcp" => true,
+                        "error" | "" => false,
+                        _ => {
+                            return Err(Error::new(
+                                ErrorClass::Arg,
+                                format!("{k}={v}: expected error or tcp"),
+                            ))
+                        }
+                    }
                 }
                 "VMPI_TCP_EAGERSIZE" => c.tcp_eager_size = parse_size(&k, &v)? as usize,
                 "VMPI_CMA_SPLIT_MIN" if v.trim() == "auto" => c.cma_split_min = None,
@@ -204,14 +220,20 @@ impl Config {
                 "VMPI_COLL_SHM_SIZE" => {
                     let s = parse_size(&k, &v)?;
                     if s > 16 << 20 {
-                        return Err(Error::new(ErrorClass::Arg, format!("{k}={v}: expected a byte count up to 16M")));
+                        return Err(Error::new(
+                            ErrorClass::Arg,
+                            format!("{k}={v}: expected a byte count up to 16M"),
+                        ));
                     }
                     c.coll_shm_size = Some((s as usize).next_multiple_of(64));
                 }
                 "VMPI_SHM_RING_SIZE" => {
                     let s = parse_size(&k, &v)?;
                     if !s.is_power_of_two() || !(16 << 10..=64 << 20).contains(&s) {
-                        return Err(Error::new(ErrorClass::Arg, format!("{k}={v}: expected a power of two from 16K to 64M")));
+                        return Err(Error::new(
+                            ErrorClass::Arg,
+                            format!("{k}={v}: expected a power of two from 16K to 64M"),
+                        ));
                     }
                     c.shm_ring_size = Some(s);
                 }
@@ -222,23 +244,41 @@ impl Config {
                         "auto" => YieldMode::Auto,
                         "always" | "1" => YieldMode::Always,
                         "never" | "0" => YieldMode::Never,
-                        _ => return Err(Error::new(ErrorClass::Arg, format!("{k}={v}: expected auto, always or never"))),
+                        _ => {
+                            return Err(Error::new(
+                                ErrorClass::Arg,
+                                format!("{k}={v}: expected auto, always or never"),
+                            ))
+                        }
                     }
                 }
                 "VMPI_VERBOSE" => c.verbose = parse_bool(&k, &v)?,
                 "VMPI_SHM_DOMAIN_SPLIT" => match v.trim().parse::<usize>() {
                     Ok(n) if n > 0 => c.domain_split = Some(n),
-                    _ => return Err(Error::new(ErrorClass::Arg, format!("{k}={v}: expected a positive number of ranks"))),
+                    _ => {
+                        return Err(Error::new(
+                            ErrorClass::Arg,
+                            format!("{k}={v}: expected a positive number of ranks"),
+                        ))
+                    }
                 },
-                _ if crate::locality::binding::NAMES.contains(&k.as_str()) => c.binding.set(&k, &v)?,
+                _ if crate::locality::binding::NAMES.contains(&k.as_str()) => {
+                    c.binding.set(&k, &v)?
+                }
                 // Collective algorithm choices: owned by coll::tuning (which reads them
                 // at first use); checked here so a bad value stops MPI_Init.
                 _ if crate::coll::tuning::PARAMS.iter().any(|(n, _)| *n == k) => {
-                    let (_, allowed) = crate::coll::tuning::PARAMS.iter().find(|(n, _)| *n == k).expect("found");
+                    let (_, allowed) = crate::coll::tuning::PARAMS
+                        .iter()
+                        .find(|(n, _)| *n == k)
+                        .expect("found");
                     let val = v.trim().to_ascii_lowercase();
                     if val != "auto" && !allowed.iter().any(|(a, _)| *a == val) {
                         let names: Vec<&str> = allowed.iter().map(|(a, _)| *a).collect();
-                        return Err(Error::new(ErrorClass::Arg, format!("{k}={v}: expected auto|{}", names.join("|"))));
+                        return Err(Error::new(
+                            ErrorClass::Arg,
+                            format!("{k}={v}: expected auto|{}", names.join("|")),
+                        ));
                     }
                 }
                 "VMPI_TCP_IF" => {
@@ -251,12 +291,17 @@ impl Config {
                 }
                 "VMPI_LAUNCHER_ADDR" => {
                     c.launcher_addr = Some(v.trim().parse().map_err(|_| {
-                        Error::new(ErrorClass::Arg, format!("{k}={v}: expected an IPv4 address"))
+                        Error::new(
+                            ErrorClass::Arg,
+                            format!("{k}={v}: expected an IPv4 address"),
+                        )
                     })?)
                 }
                 // mpirun's own parameters: they reach the ranks with its environment.
                 "VMPI_LAUNCHER" | "VMPI_LAUNCHER_EXEC" | "VMPI_PROXY" => {}
-                _ => warnings.push(format!("unknown parameter {k} ignored (see docs/parameters.md)")),
+                _ => warnings.push(format!(
+                    "unknown parameter {k} ignored (see docs/parameters.md)"
+                )),
             }
         }
         Ok((c, warnings))
@@ -307,11 +352,15 @@ mod tests {
         assert_eq!(c.tcp_if.len(), 2);
         assert!(Config::from_vars(vars(&[("VMPI_TCP_IF", "10.0.0.0/40")])).is_err());
         assert!(Config::from_vars(vars(&[("VMPI_LAUNCHER_ADDR", "h1")])).is_err());
-        assert_eq!(
-            Config::from_vars(vars(&[("MV2_VIRT_USE_IVSHMEM", "1")]))
-                .unwrap_err()
-                .class,
-            ErrorClass::UnsupportedOperation
-        );
+        let (c, _) = Config::from_vars(vars(&[
+            ("MV2_VIRT_USE_IVSHMEM", "1"),
+            ("MV2_VIRT_IVSHMEM_DEVICE", "00:04.0"),
+            ("VMPI_IVSHMEM_FALLBACK", "tcp"),
+        ]))
+        .unwrap();
+        assert_eq!(c.use_ivshmem, Some(true));
+        assert_eq!(c.ivshmem_device.as_deref(), Some("00:04.0"));
+        assert!(c.ivshmem_fallback_tcp);
+        assert!(Config::from_vars(vars(&[("VMPI_IVSHMEM_FALLBACK", "udp")])).is_err());
     }
 }

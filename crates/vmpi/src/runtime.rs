@@ -9,7 +9,7 @@ use crate::locality::{binding, probe, Channel, Cma, Evidence, Map, Policy, View}
 use crate::p2p::backoff::Backoff;
 use crate::p2p::engine::{Channels, PeerInfo};
 use crate::p2p::{CmaSplit, Engine, ReqId, Status};
-use crate::transport::{cma, shm, tcp};
+use crate::transport::{cma, ivshmem, shm, tcp};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
@@ -32,6 +32,9 @@ pub struct Runtime {
     /// This job's check value in shared-memory headers (job name and rank 0's
     /// probe word): regions of another job are refused.
     pub job_check: u64,
+    /// The IVSHMEM slot the job's queues live in (kept until finalize, when the
+    /// slot is given back).
+    pub iv_slot: Option<ivshmem::Slot>,
 }
 
 static RT: Mutex<Option<Runtime>> = Mutex::new(None);
@@ -220,6 +223,28 @@ fn setup() -> Result<Runtime> {
     if let Some(t) = &tcp {
         ev.tcp = t.card();
     }
+    // IVSHMEM: a slot of every device this VM has, our nonce in it; a device
+    // that cannot be used stops MPI_Init, or with VMPI_IVSHMEM_FALLBACK=tcp means
+    // TCP between the VMs, with the reason.
+    let mut iv_slots = Vec::new();
+    if cfg.use_shared_mem && n > 1 {
+        let key = jobkey::fnv64(boot.kvsname.as_bytes()) | 1;
+        match ivshmem::join_all(cfg.use_ivshmem, cfg.ivshmem_device.as_deref(), key) {
+            Ok(slots) => iv_slots = slots,
+            Err(e) if cfg.ivshmem_fallback_tcp => ev.iv_err = e.message.clone(),
+            Err(e) => return Err(e),
+        }
+        for s in &iv_slots {
+            let nonce = random_u64();
+            s.write_nonce(me, nonce)?;
+            ev.iv.push(crate::locality::IvCard {
+                uuid: s.device().uuid,
+                slot: s.index as u32,
+                nonce,
+                room: s.rings().1 as u64,
+            });
+        }
+    }
     // Our /dev/shm probe file; removed after everyone has looked.
     let mut probe_file = None;
     if cfg.use_shared_mem && n > 1 {
@@ -228,7 +253,7 @@ fn setup() -> Result<Runtime> {
         probe::write_probe(&path, ev.shm_nonce)?;
         probe_file = Some(path);
     }
-    let result = exchange(&cfg, &mut boot, ev, me, n);
+    let result = exchange(&cfg, &mut boot, ev, me, n, &iv_slots);
     if let Some(p) = probe_file {
         let _ = std::fs::remove_file(p);
     }
@@ -246,6 +271,7 @@ fn setup() -> Result<Runtime> {
         cont_use_ipc: cfg.cont_use_ipc,
         smp_use_cma: cfg.smp_use_cma,
         domain_split: cfg.domain_split,
+        use_ivshmem: cfg.use_ivshmem != Some(false),
     };
     let map = Map::decide(policy, &evidence, &views);
     let job_check = jobkey::fnv64(boot.kvsname.as_bytes())
@@ -275,7 +301,43 @@ fn setup() -> Result<Runtime> {
     } else {
         None
     };
+    // The job's IVSHMEM queues: ranks whose nonces all saw each other in one
+    // region, laid out the same way by each of them in their slot.
+    let iv_dom = &map.iv_domain_of[me];
+    let mut iv_slot = None;
+    let mut ivshmem = None;
+    if iv_dom.len() > 1 {
+        let uuid = map.iv_region.expect("an IVSHMEM domain has a region");
+        let slot = iv_slots
+            .into_iter()
+            .find(|s| s.device().uuid == uuid)
+            .expect("a member joined the region");
+        let (base, room) = slot.rings();
+        let cap = shm::cap_in(iv_dom.len(), room).expect("decide checked the fit");
+        let idx = iv_dom.iter().position(|&r| r == me).expect("member");
+        ivshmem = Some(shm::ShmTransport::over(
+            slot.device().region(),
+            base,
+            cap,
+            iv_dom,
+            idx,
+            n,
+            "IVSHMEM",
+        ));
+        iv_slot = Some(slot);
+    }
     let verdicts = &map.verdicts[me];
+    if !cfg.ivshmem_fallback_tcp {
+        if let Some(v) = verdicts
+            .iter()
+            .find(|v| v.channel == Channel::Tcp && v.reason.contains("IVSHMEM slot is too small"))
+        {
+            return Err(Error::other(format!(
+                "MPI_Init: {} (or set VMPI_IVSHMEM_FALLBACK=tcp)",
+                v.reason
+            )));
+        }
+    }
     if verdicts.iter().any(|v| v.channel == Channel::Tcp) {
         let t = tcp.as_mut().expect("tcp exists when n > 1");
         t.set_job_check(job_check);
@@ -322,7 +384,7 @@ fn setup() -> Result<Runtime> {
     let engine = Engine::new(
         me,
         peers,
-        Channels { shm, tcp },
+        Channels { shm, ivshmem, tcp },
         cfg.smp_eager_size,
         cfg.tcp_eager_size,
         cfg.unexpected_limit,
@@ -342,6 +404,7 @@ fn setup() -> Result<Runtime> {
         map,
         evidence,
         backoff,
+        iv_slot,
     })
 }
 
@@ -353,6 +416,7 @@ fn exchange(
     ev: Evidence,
     me: usize,
     n: usize,
+    iv_slots: &[ivshmem::Slot],
 ) -> Result<(Vec<Evidence>, Vec<View>)> {
     boot.put(&format!("vmpi-card-{me}"), &ev.encode())?;
     boot.fence()?;
@@ -367,9 +431,26 @@ fn exchange(
             .ok_or_else(|| Error::other(format!("MPI_Init: rank {r} published no card")))?;
         evidence.push(Evidence::decode(&card, r)?);
     }
+    // IVSHMEM: in the region the job uses, whose nonces can this rank read back?
+    let region = crate::locality::iv_region(&evidence);
+    let mine = region.and_then(|u| iv_slots.iter().find(|s| s.device().uuid == u));
+    let iv_seen = (0..n)
+        .map(|r| {
+            match (
+                mine,
+                region.and_then(|u| crate::locality::iv_card(&evidence[r], &u)),
+            ) {
+                (Some(s), Some(c)) => {
+                    c.slot as usize == s.index && c.nonce != 0 && s.nonce(r) == c.nonce
+                }
+                _ => false,
+            }
+        })
+        .collect();
     let mut view = View {
         shm_seen: vec![false; n],
         cma: vec![None; n],
+        iv_seen,
     };
     for r in 0..n {
         if r == me {
@@ -441,6 +522,7 @@ pub fn describe(map: &Map, ev: &[Evidence]) -> String {
             let large = match (&v.channel, &v.cma) {
                 (Channel::Shm, Cma::Works) => " large: CMA".to_string(),
                 (Channel::Shm, Cma::Unavailable(why)) => format!(" large: pipelined copy ({why})"),
+                (Channel::Ivshmem, _) => " large: pipelined copy (no CMA between VMs)".to_string(),
                 _ => String::new(),
             };
             s += &format!(

@@ -26,6 +26,21 @@ pub struct Evidence {
     pub cma_word: [u8; 16],
     /// TCP addresses (the TCP channel's card).
     pub tcp: String,
+    /// The IVSHMEM regions this rank joined: region UUID, the job's slot there,
+    /// the nonce this rank wrote into it, and the slot's room for queues.
+    pub iv: Vec<IvCard>,
+    /// Why this rank uses no IVSHMEM region although it has a device (with
+    /// `VMPI_IVSHMEM_FALLBACK=tcp`), for the verdicts' reasons.
+    pub iv_err: String,
+}
+
+/// One IVSHMEM region a rank joined (see `transport::ivshmem`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IvCard {
+    pub uuid: [u8; 16],
+    pub slot: u32,
+    pub nonce: u64,
+    pub room: u64,
 }
 
 /// CPU numbers as compact ranges: `0-3,8,10-11`.
@@ -62,6 +77,39 @@ fn parse_ranges(s: &str) -> Option<Vec<usize>> {
         }
     }
     Some(v)
+}
+
+/// Free text in a card (which PMI carries as one word): space, `;`, `%` and what
+/// is not printable ASCII percent-encoded, at most `max` characters of `s`.
+fn escape(s: &str, max: usize) -> String {
+    s.chars()
+        .take(max)
+        .map(|c| match c {
+            ' ' => "%20".to_string(),
+            ';' => "%3B".to_string(),
+            '%' => "%25".to_string(),
+            c if c.is_ascii_graphic() => c.to_string(),
+            _ => "%3F".to_string(),
+        })
+        .collect()
+}
+
+fn unescape(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() && s.is_char_boundary(i + 3) {
+            if let Ok(x) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(x);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn hex(b: &[u8]) -> String {
@@ -111,6 +159,8 @@ impl Evidence {
             cma_addr: 0,
             cma_word: [0; 16],
             tcp: String::new(),
+            iv: Vec::new(),
+            iv_err: String::new(),
         }
     }
 
@@ -145,8 +195,13 @@ impl Evidence {
             })
             .take(64)
             .collect();
+        let iv: Vec<String> = self
+            .iv
+            .iter()
+            .map(|c| format!("{}/{}/{:x}/{:x}", hex(&c.uuid), c.slot, c.nonce, c.room))
+            .collect();
         format!(
-            "v1;boot:{};ns:{};pid:{};host:{};cpuset:{};shm:{:x};cma:{:x}/{};tcp:{}",
+            "v1;boot:{};ns:{};pid:{};host:{};cpuset:{};shm:{:x};cma:{:x}/{};tcp:{};iv:{};ivno:{}",
             self.boot_id,
             self.ns
                 .iter()
@@ -159,7 +214,9 @@ impl Evidence {
             self.shm_nonce,
             self.cma_addr,
             hex(&self.cma_word),
-            self.tcp
+            self.tcp,
+            iv.join(","),
+            escape(&self.iv_err, 160)
         )
     }
 
@@ -179,6 +236,8 @@ impl Evidence {
             cma_addr: 0,
             cma_word: [0; 16],
             tcp: String::new(),
+            iv: Vec::new(),
+            iv_err: String::new(),
         };
         let mut fields = card.split(';');
         if fields.next() != Some("v1") {
@@ -211,6 +270,24 @@ impl Evidence {
                     e.cma_word.copy_from_slice(&w);
                 }
                 "tcp" => e.tcp = v.to_string(),
+                "ivno" => e.iv_err = unescape(v),
+                "iv" => {
+                    for c in v.split(',').filter(|c| !c.is_empty()).take(8) {
+                        let f: Vec<&str> = c.split('/').collect();
+                        let uuid = f.first().and_then(|u| unhex(u)).filter(|u| u.len() == 16);
+                        let (Some(uuid), [_, slot, nonce, room]) = (uuid, f.as_slice()) else {
+                            return Err(bad("iv"));
+                        };
+                        let mut u = [0u8; 16];
+                        u.copy_from_slice(&uuid);
+                        e.iv.push(IvCard {
+                            uuid: u,
+                            slot: slot.parse().map_err(|_| bad("iv slot"))?,
+                            nonce: u64::from_str_radix(nonce, 16).map_err(|_| bad("iv nonce"))?,
+                            room: u64::from_str_radix(room, 16).map_err(|_| bad("iv room"))?,
+                        });
+                    }
+                }
                 _ => {}
             }
         }
@@ -229,8 +306,15 @@ mod tests {
         e.cma_addr = 0x7fff1234;
         e.cma_word = [7; 16];
         e.tcp = "127.0.0.1:5000".into();
+        e.iv = vec![IvCard {
+            uuid: [9; 16],
+            slot: 2,
+            nonce: 0xfeed,
+            room: 1 << 22,
+        }];
+        e.iv_err = "cannot open x: permission denied; 100%".into();
         let card = e.encode();
-        assert!(!card.contains(' ') && card.len() < 600);
+        assert!(!card.contains(' ') && card.len() < 800);
         assert_eq!(Evidence::decode(&card, 0).unwrap(), e);
         assert!(Evidence::decode("v9;x", 3)
             .unwrap_err()

@@ -9,7 +9,7 @@ pub mod binding;
 pub mod evidence;
 pub mod probe;
 
-pub use evidence::Evidence;
+pub use evidence::{Evidence, IvCard};
 
 /// The channel a pair uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,6 +18,9 @@ pub enum Channel {
     SelfLoop,
     /// Shared-memory queues (large messages: CMA or pipelined copy).
     Shm,
+    /// The shm channel's queues in an IVSHMEM region that VMs share (large
+    /// messages: pipelined copy; there is no CMA across VMs).
+    Ivshmem,
     /// Sockets.
     Tcp,
 }
@@ -27,6 +30,7 @@ impl Channel {
         match self {
             Channel::SelfLoop => "self",
             Channel::Shm => "shm",
+            Channel::Ivshmem => "ivshmem",
             Channel::Tcp => "tcp",
         }
     }
@@ -57,6 +61,9 @@ pub struct Policy {
     /// Cut shm domains into blocks of this many consecutive world ranks (a test aid
     /// that makes one host look like several).
     pub domain_split: Option<usize>,
+    /// `MV2_VIRT_USE_IVSHMEM`: pairs that share an IVSHMEM region (and no
+    /// /dev/shm) may use it.
+    pub use_ivshmem: bool,
 }
 
 /// What each rank found by probing its peers.
@@ -66,6 +73,9 @@ pub struct View {
     pub shm_seen: Vec<bool>,
     /// Peers whose memory this rank read correctly with CMA, or why not.
     pub cma: Vec<Option<String>>,
+    /// Peers whose IVSHMEM nonce this rank read back in the job's region
+    /// (`Map::iv_region`).
+    pub iv_seen: Vec<bool>,
 }
 
 impl View {
@@ -85,9 +95,10 @@ impl View {
                 .collect()
         }
         format!(
-            "{}/{}",
+            "{}/{}/{}",
             bits(self.shm_seen.iter().copied()),
-            bits(self.cma.iter().map(|c| c.is_none()))
+            bits(self.cma.iter().map(|c| c.is_none())),
+            bits(self.iv_seen.iter().copied())
         )
     }
 
@@ -107,7 +118,12 @@ impl View {
             out.truncate(n);
             Some(out)
         }
-        let (a, b) = s.split_once('/')?;
+        let mut parts = s.split('/');
+        let (a, b) = (parts.next()?, parts.next()?);
+        let iv_seen = match parts.next() {
+            Some(c) if !c.is_empty() => bits(c, n)?,
+            _ => vec![false; n],
+        };
         let shm_seen = bits(a, n)?;
         let cma = bits(b, n)?
             .into_iter()
@@ -119,7 +135,11 @@ impl View {
                 }
             })
             .collect();
-        Some(View { shm_seen, cma })
+        Some(View {
+            shm_seen,
+            cma,
+            iv_seen,
+        })
     }
 }
 
@@ -131,6 +151,40 @@ pub struct Map {
     /// Each rank's shm domain: the sorted world ranks it shares a region with
     /// (itself alone when it shares none).
     pub domain_of: Vec<Vec<usize>>,
+    /// The IVSHMEM region the job uses (the one most ranks joined; ties: the
+    /// lowest UUID), if any rank joined one.
+    pub iv_region: Option<[u8; 16]>,
+    /// Each rank's IVSHMEM domain: the sorted world ranks whose nonces it saw
+    /// in that region and which saw its own, when their queues fit the slot
+    /// (itself alone otherwise).
+    pub iv_domain_of: Vec<Vec<usize>>,
+}
+
+/// The IVSHMEM region a job uses: the UUID most ranks published (ties: the
+/// lowest), the same on every rank.
+pub fn iv_region(ev: &[Evidence]) -> Option<[u8; 16]> {
+    let mut counts: Vec<([u8; 16], usize)> = Vec::new();
+    for e in ev {
+        for c in &e.iv {
+            match counts.iter_mut().find(|(u, _)| *u == c.uuid) {
+                Some(x) => x.1 += 1,
+                None => counts.push((c.uuid, 1)),
+            }
+        }
+    }
+    counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    counts.first().map(|c| c.0)
+}
+
+/// A rank's card entry for region `uuid`.
+pub fn iv_card(e: &Evidence, uuid: &[u8; 16]) -> Option<IvCard> {
+    e.iv.iter().find(|c| c.uuid == *uuid).copied()
+}
+
+/// Bytes the shm channel's queues need for `n` members with the smallest rings.
+pub fn iv_room_needed(n: usize) -> usize {
+    n * n.saturating_sub(1)
+        * (crate::transport::ring::CTL_BYTES + crate::transport::shm::MIN_RING as usize)
 }
 
 impl Map {
@@ -181,6 +235,61 @@ impl Map {
                 }
             })
             .collect();
+        // IVSHMEM: pairs in the job's region that saw each other's nonces, as a
+        // consistent clique whose queues fit the slot.
+        let region = iv_region(ev);
+        let iv_ok = |a: usize, b: usize| -> Result<(), String> {
+            let Some(u) = region else {
+                return Err(String::new());
+            };
+            let (Some(ca), Some(cb)) = (iv_card(&ev[a], &u), iv_card(&ev[b], &u)) else {
+                return Err(String::new());
+            };
+            if !policy.use_shared_mem {
+                return Err("MV2_USE_SHARED_MEM=0".into());
+            }
+            if !policy.use_ivshmem {
+                return Err("MV2_VIRT_USE_IVSHMEM=0".into());
+            }
+            if ca.slot != cb.slot {
+                return Err(format!(
+                    "IVSHMEM region {}: in different slots ({} and {})",
+                    crate::transport::ivshmem::uuid_text(&u),
+                    ca.slot,
+                    cb.slot
+                ));
+            }
+            if !(views[a].iv_seen[b] && views[b].iv_seen[a]) {
+                return Err("IVSHMEM nonces not seen both ways".into());
+            }
+            Ok(())
+        };
+        let iv_cand: Vec<Vec<usize>> = (0..n)
+            .map(|a| (0..n).filter(|&b| a == b || iv_ok(a, b).is_ok()).collect())
+            .collect();
+        let iv_room = |a: usize| {
+            region
+                .and_then(|u| iv_card(&ev[a], &u))
+                .map_or(0, |c| c.room as usize)
+        };
+        let iv_fits = |a: usize| iv_room_needed(iv_cand[a].len()) <= iv_room(a);
+        let iv_consistent: Vec<bool> = (0..n)
+            .map(|a| iv_cand[a].iter().all(|&b| iv_cand[b] == iv_cand[a]))
+            .collect();
+        let iv_domain_of: Vec<Vec<usize>> = (0..n)
+            .map(|a| {
+                if iv_consistent[a] && iv_fits(a) {
+                    iv_cand[a].clone()
+                } else {
+                    vec![a]
+                }
+            })
+            .collect();
+        let not_shm = |reason: String| Verdict {
+            channel: Channel::Tcp,
+            reason,
+            cma: Cma::Unavailable("not a shm pair".into()),
+        };
         let verdicts = (0..n)
             .map(|a| {
                 (0..n)
@@ -192,18 +301,47 @@ impl Map {
                                 cma: Cma::Works,
                             };
                         }
-                        match allowed(a, b) {
-                            Err(why) => Verdict {
-                                channel: Channel::Tcp,
-                                reason: why,
-                                cma: Cma::Unavailable("not a shm pair".into()),
+                        let shm_why = match allowed(a, b) {
+                            Err(why) => Some(why),
+                            Ok(()) if !(consistent[a] && consistent[b]) => {
+                                Some("inconsistent /dev/shm visibility among ranks".to_string())
+                            }
+                            Ok(()) => None,
+                        };
+                        match shm_why {
+                            Some(why) => match iv_ok(a, b) {
+                                Ok(()) if !(iv_consistent[a] && iv_consistent[b]) => not_shm(
+                                    format!("{why}; inconsistent IVSHMEM visibility among ranks"),
+                                ),
+                                Ok(()) if !iv_fits(a) => not_shm(format!(
+                                    "{why}; the IVSHMEM slot is too small for {} ranks (they need {} bytes, it has {}): give the VMs a larger device (QEMU memory-backend-file size=)",
+                                    iv_cand[a].len(),
+                                    iv_room_needed(iv_cand[a].len()),
+                                    iv_room(a)
+                                )),
+                                Ok(()) => {
+                                    let u = region.expect("checked by iv_ok");
+                                    Verdict {
+                                        channel: Channel::Ivshmem,
+                                        reason: format!(
+                                            "IVSHMEM region {}, slot {}: nonces seen both ways",
+                                            crate::transport::ivshmem::uuid_text(&u),
+                                            iv_card(&ev[a], &u).map_or(0, |c| c.slot)
+                                        ),
+                                        cma: Cma::Unavailable("no CMA across VMs".into()),
+                                    }
+                                }
+                                Err(e) if e.is_empty() => {
+                                    let unusable = [a, b]
+                                        .into_iter()
+                                        .find(|&x| !ev[x].iv_err.is_empty())
+                                        .map(|x| format!("; IVSHMEM unusable on rank {x}: {}", ev[x].iv_err))
+                                        .unwrap_or_default();
+                                    not_shm(format!("{why}{unusable}"))
+                                }
+                                Err(e) => not_shm(format!("{why}; {e}")),
                             },
-                            Ok(()) if !(consistent[a] && consistent[b]) => Verdict {
-                                channel: Channel::Tcp,
-                                reason: "inconsistent /dev/shm visibility among ranks".into(),
-                                cma: Cma::Unavailable("not a shm pair".into()),
-                            },
-                            Ok(()) => {
+                            None => {
                                 let reason = if ev[a].same_container(&ev[b]) {
                                     "same /dev/shm (probe seen both ways)".to_string()
                                 } else {
@@ -234,6 +372,8 @@ impl Map {
         Map {
             verdicts,
             domain_of,
+            iv_region: region,
+            iv_domain_of,
         }
     }
 
@@ -272,6 +412,7 @@ mod tests {
         View {
             shm_seen: seen.to_vec(),
             cma: vec![None; seen.len()],
+            iv_seen: vec![false; seen.len()],
         }
     }
 
@@ -280,7 +421,80 @@ mod tests {
         cont_use_ipc: true,
         smp_use_cma: true,
         domain_split: None,
+        use_ivshmem: true,
     };
+
+    fn iv(e: &mut Evidence, uuid: u8, slot: u32, room: u64) {
+        e.iv.push(IvCard {
+            uuid: [uuid; 16],
+            slot,
+            nonce: 1,
+            room,
+        });
+    }
+
+    #[test]
+    fn vms_sharing_a_region_use_ivshmem() {
+        // two VMs (different kernels), two ranks each, one region
+        let mut e = vec![ev("a", 4), ev("a", 4), ev("b", 4), ev("b", 4)];
+        for x in e.iter_mut() {
+            iv(x, 7, 1, 4 << 20);
+        }
+        let mut v = vec![
+            view(&[true, true, false, false]),
+            view(&[true, true, false, false]),
+            view(&[false, false, true, true]),
+            view(&[false, false, true, true]),
+        ];
+        for x in v.iter_mut() {
+            x.iv_seen = vec![true; 4];
+        }
+        let m = Map::decide(ALL, &e, &v);
+        assert_eq!(m.verdicts[0][1].channel, Channel::Shm);
+        assert_eq!(m.verdicts[0][2].channel, Channel::Ivshmem);
+        let r = &m.verdicts[0][2].reason;
+        assert!(r.contains("slot 1: nonces seen both ways"), "{r}");
+        assert_eq!(m.iv_domain_of[3], vec![0, 1, 2, 3]);
+        assert_eq!(m.iv_region, Some([7; 16]));
+        // policy off; a nonce not seen one way; a slot too small
+        let off = Map::decide(
+            Policy {
+                use_ivshmem: false,
+                ..ALL
+            },
+            &e,
+            &v,
+        );
+        assert!(off.verdicts[0][2].reason.contains("MV2_VIRT_USE_IVSHMEM=0"));
+        let mut v2 = v.clone();
+        v2[2].iv_seen[0] = false;
+        let m = Map::decide(ALL, &e, &v2);
+        assert_eq!(m.verdicts[0][2].channel, Channel::Tcp);
+        assert!(m.verdicts[0][2].reason.contains("not seen both ways"));
+        let mut small = e.clone();
+        for x in small.iter_mut() {
+            x.iv[0].room = 1000;
+        }
+        let m = Map::decide(ALL, &small, &v);
+        assert_eq!(m.verdicts[0][2].channel, Channel::Tcp);
+        let r = &m.verdicts[0][2].reason;
+        assert!(r.contains("slot is too small for 4 ranks"), "{r}");
+        // no region: the plain reason, and a rank's reason it has none
+        let mut lone = vec![ev("a", 4), ev("b", 4)];
+        let lv = [view(&[true, false]), view(&[false, true])];
+        let m = Map::decide(ALL, &lone, &lv);
+        assert_eq!(
+            m.verdicts[0][1].reason,
+            "different kernel (boot id differs)"
+        );
+        lone[1].iv_err = "permission denied".into();
+        let m = Map::decide(ALL, &lone, &lv);
+        let r = &m.verdicts[0][1].reason;
+        assert!(
+            r.ends_with("IVSHMEM unusable on rank 1: permission denied"),
+            "{r}"
+        );
+    }
 
     #[test]
     fn two_hosts_two_domains() {
@@ -377,9 +591,11 @@ mod tests {
         let v = View {
             shm_seen: vec![true, false, true, true, false],
             cma: vec![None, Some("x".into()), None, None, Some("y".into())],
+            iv_seen: vec![false, true, true, false, true],
         };
         let d = View::decode(&v.encode(), 5).unwrap();
         assert_eq!(d.shm_seen, v.shm_seen);
+        assert_eq!(d.iv_seen, v.iv_seen);
         assert_eq!(
             d.cma.iter().map(|c| c.is_none()).collect::<Vec<_>>(),
             vec![true, false, true, true, false]

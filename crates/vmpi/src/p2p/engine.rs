@@ -53,6 +53,8 @@ enum Out {
 /// The channels of this rank.
 pub struct Channels {
     pub shm: Option<ShmTransport>,
+    /// The shm channel's queues in an IVSHMEM slot (peers in other VMs).
+    pub ivshmem: Option<ShmTransport>,
     pub tcp: Option<TcpTransport>,
 }
 
@@ -113,10 +115,12 @@ pub struct Engine {
     ch: Channels,
     st: State,
     shm_peers: Vec<usize>,
+    iv_peers: Vec<usize>,
     tcp_peers: Vec<usize>,
     /// Requests to free as soon as they complete.
     detached: Vec<ReqId>,
     eager_shm: usize,
+    eager_iv: usize,
     eager_tcp: usize,
 }
 
@@ -138,6 +142,13 @@ impl Engine {
         let tcp_peers = (0..n)
             .filter(|&p| peers[p].channel == Channel::Tcp)
             .collect();
+        let iv_peers = (0..n)
+            .filter(|&p| peers[p].channel == Channel::Ivshmem)
+            .collect();
+        let eager_iv = ch
+            .ivshmem
+            .as_ref()
+            .map_or(0, |s| eager_shm.min(s.max_payload()));
         let eager_shm = ch
             .shm
             .as_ref()
@@ -163,9 +174,11 @@ impl Engine {
                 cma_min,
             },
             shm_peers,
+            iv_peers,
             tcp_peers,
             detached: Vec::new(),
             eager_shm,
+            eager_iv,
             eager_tcp,
         }
     }
@@ -199,6 +212,7 @@ impl Engine {
         let channel = self.st.peers[peer].channel;
         let eager = match channel {
             Channel::Shm => self.eager_shm,
+            Channel::Ivshmem => self.eager_iv,
             Channel::Tcp => self.eager_tcp,
             Channel::SelfLoop => usize::MAX,
         };
@@ -466,6 +480,11 @@ impl Engine {
                 did |= drain(shm, &mut self.st, p)?;
             }
         }
+        if let Some(iv) = self.ch.ivshmem.as_mut() {
+            for &p in &self.iv_peers {
+                did |= drain(iv, &mut self.st, p)?;
+            }
+        }
         if let Some(tcp) = self.ch.tcp.as_mut() {
             tcp.progress()?;
             for &p in &self.tcp_peers {
@@ -570,6 +589,11 @@ impl Channels {
                 .as_mut()
                 .expect("shm peer without shm channel")
                 .try_send(peer, hdr, payload),
+            Channel::Ivshmem => self
+                .ivshmem
+                .as_mut()
+                .expect("ivshmem peer without ivshmem channel")
+                .try_send(peer, hdr, payload),
             Channel::Tcp => self
                 .tcp
                 .as_mut()
@@ -582,6 +606,7 @@ impl Channels {
     fn max_payload(&self, channel: Channel) -> usize {
         match channel {
             Channel::Shm => self.shm.as_ref().map_or(0, |s| s.max_payload()),
+            Channel::Ivshmem => self.ivshmem.as_ref().map_or(0, |s| s.max_payload()),
             Channel::Tcp => self.tcp.as_ref().map_or(0, |t| t.max_payload()),
             Channel::SelfLoop => usize::MAX,
         }

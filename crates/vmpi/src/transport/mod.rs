@@ -7,9 +7,12 @@
 //!
 //! - [`shm`]: per-pair queues in one shared-memory region per shm domain.
 //! - [`cma`]: single-copy reads from a peer's address space (`process_vm_readv`).
+//! - [`ivshmem`]: the memory co-resident VMs share (a PCI device), with the shm
+//!   channel's queues in a job's slot.
 //! - [`tcp`]: sockets between ranks that share no memory.
 
 pub mod cma;
+pub mod ivshmem;
 pub mod region;
 pub mod ring;
 pub mod shm;

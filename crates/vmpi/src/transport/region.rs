@@ -211,6 +211,34 @@ impl Region {
         Ok(Arc::new(r))
     }
 
+    /// Map an existing file whole, with no header of this module's: an IVSHMEM
+    /// device's `resource2` in a guest, or a host file standing in for one
+    /// (`transport::ivshmem` lays out its own header).
+    pub fn map_file(path: &Path) -> Result<Arc<Region>> {
+        let fd = nix::fcntl::open(path, OFlag::O_RDWR | OFlag::O_CLOEXEC, Mode::empty())
+            .map_err(|e| Error::other(format!("open {}: {e}", path.display())))?;
+        // SAFETY: open() returned a fresh descriptor that nothing else owns.
+        let fd: OwnedFd = unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) };
+        let st = nix::sys::stat::fstat(std::os::fd::AsRawFd::as_raw_fd(&fd))
+            .map_err(|e| Error::other(format!("fstat {}: {e}", path.display())))?;
+        let len = st.st_size as usize;
+        if len == 0 {
+            return Err(Error::other(format!("{} is empty", path.display())));
+        }
+        let base = map(&fd, len)?;
+        Ok(Arc::new(Region {
+            base,
+            len,
+            path: path.to_path_buf(),
+            info: RegionInfo {
+                size: len,
+                job_check: 0,
+                ring_cap: 0,
+                members: Vec::new(),
+            },
+        }))
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }

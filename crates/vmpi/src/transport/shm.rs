@@ -10,6 +10,7 @@ use super::ring::{self, Consumer, Producer};
 use super::{Packet, PacketChannel, PayloadRef};
 use crate::error::{Error, Result};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Largest header the channel frames (p2p headers are far smaller).
@@ -79,12 +80,28 @@ pub struct ShmTransport {
     rx: Vec<Option<Consumer<region::ShmRingMem>>>,
     hdr: [u8; MAX_HEADER],
     max_payload: usize,
+    /// What the queues live in, for messages ("shared-memory", "IVSHMEM").
+    kind: &'static str,
 }
 
-fn ring_offset(n: usize, cap: u64, from: usize, to: usize) -> usize {
+fn ring_offset(base: usize, n: usize, cap: u64, from: usize, to: usize) -> usize {
     debug_assert!(from != to);
     let idx = from * (n - 1) + if to > from { to - 1 } else { to };
-    HEADER_BYTES + idx * (ring::CTL_BYTES + cap as usize)
+    base + idx * (ring::CTL_BYTES + cap as usize)
+}
+
+/// The ring capacity for `n` members in `room` bytes: the largest power of two
+/// in [MIN_RING, MAX_RING] whose rings fit, None when even MIN_RING does not.
+pub fn cap_in(n: usize, room: usize) -> Option<u64> {
+    let need = |cap: u64| n * n.saturating_sub(1) * (ring::CTL_BYTES + cap as usize);
+    let mut cap = MAX_RING;
+    while cap >= MIN_RING {
+        if need(cap) <= room {
+            return Some(cap);
+        }
+        cap /= 2;
+    }
+    None
 }
 
 impl ShmTransport {
@@ -130,6 +147,31 @@ impl ShmTransport {
         if region.mark_attached() as usize == n {
             region::unlink(path);
         }
+        Ok(ShmTransport::over(
+            &region,
+            HEADER_BYTES,
+            cap,
+            members,
+            my_idx,
+            world_size,
+            "shared-memory",
+        ))
+    }
+
+    /// The channel over rings at `base` of `region` that every member lays out
+    /// the same way (a region another layer owns: an IVSHMEM slot): one ring of
+    /// `cap` bytes per ordered pair of `members` (world ranks, sorted), zeroed
+    /// before any member uses it.
+    pub fn over(
+        region: &Arc<Region>,
+        base: usize,
+        cap: u64,
+        members: &[usize],
+        my_idx: usize,
+        world_size: usize,
+        kind: &'static str,
+    ) -> Self {
+        let n = members.len();
         let mut local_of = vec![None; world_size];
         for (i, &m) in members.iter().enumerate() {
             local_of[m] = Some(i);
@@ -142,27 +184,28 @@ impl ShmTransport {
                 rx.push(None);
             } else {
                 tx.push(Some(Producer::new(
-                    region.ring(ring_offset(n, cap, my_idx, peer), cap),
+                    region.ring(ring_offset(base, n, cap, my_idx, peer), cap),
                 )));
                 rx.push(Some(Consumer::new(
-                    region.ring(ring_offset(n, cap, peer, my_idx), cap),
+                    region.ring(ring_offset(base, n, cap, peer, my_idx), cap),
                 )));
             }
         }
         let max_payload = ring::max_body(cap) - 4 - MAX_HEADER;
         // The rings hold the region (and so the mapping) alive.
-        Ok(ShmTransport {
+        ShmTransport {
             local_of,
             tx,
             rx,
             hdr: [0; MAX_HEADER],
             max_payload,
-        })
+            kind,
+        }
     }
 
     fn local(&self, peer: usize) -> Result<usize> {
         self.local_of.get(peer).copied().flatten().ok_or_else(|| {
-            Error::intern(format!("rank {peer} is not in this shared-memory domain"))
+            Error::intern(format!("rank {peer} is not in this {} domain", self.kind))
         })
     }
 }
@@ -203,21 +246,24 @@ impl PacketChannel for ShmTransport {
             Ok(None) => return Ok(None),
             Err(ring::Corrupt(why)) => {
                 return Err(Error::other(format!(
-                    "shared-memory queue from rank {peer} is corrupt: {why}"
+                    "{} queue from rank {peer} is corrupt: {why}",
+                    self.kind
                 )))
             }
         };
         let mut word = [0u8; 4];
         if len < 4 {
             return Err(Error::other(format!(
-                "shared-memory record from rank {peer} is too short ({len} bytes)"
+                "{} record from rank {peer} is too short ({len} bytes)",
+                self.kind
             )));
         }
         c.read(off, 0, &mut word);
         let hlen = u32::from_le_bytes(word) as usize;
         if hlen > MAX_HEADER || 4 + hlen > len {
             return Err(Error::other(format!(
-                "shared-memory record from rank {peer} has a bad header length {hlen}"
+                "{} record from rank {peer} has a bad header length {hlen}",
+                self.kind
             )));
         }
         c.read(off, 4, &mut self.hdr[..hlen]);
