@@ -21,7 +21,7 @@ gen() { # lang var1 var2 default out
 gen C VMPI_CC MPICH_CC cc "$prefix/bin/mpicc"
 gen C++ VMPI_CXX MPICH_CXX c++ "$prefix/bin/mpicxx"
 ln -sf mpicxx "$prefix/bin/mpic++"
-for b in mpirun mpiexec mpirun_rsh vmpi-proxy vmpi-info; do
+for b in mpirun mpiexec mpirun_rsh vmpi-proxy vmpi-info vmpi-admin; do
     if [ -f "$target/$b" ]; then
         install -m 755 "$target/$b" "$prefix/bin/$b"
     else
