@@ -16,12 +16,28 @@ demo: build
 	$(RELEASE)/mpirun -np 4 $(RELEASE)/examples/ring
 
 # Every test: unit tests, the launcher's and the multi-process MPI tests (through
-# mpirun and MPICH's Hydra), the documentation example, and the loom model check of
-# the shared-memory queue.
+# mpirun and MPICH's Hydra, across namespace hosts, under Slurm, in QEMU VMs), the
+# documentation example, and the loom model check of the shared-memory queue.
 test: build
 	scripts/install-deps.sh
+	$(MAKE) vm-programs
 	$(CARGO) test --release --workspace
 	$(MAKE) test-loom
+
+# What the VM tests boot (crates/testsuite/tests/vms.rs): the kernel and initramfs
+# (target/vm, made once) and the programs the guests run, linked statically
+# (target/vm/payload).
+VM_STATIC := target/static/x86_64-unknown-linux-gnu/release
+VM_PROGRAMS := vmpi-proxy vmpi-info vmpi-admin exchange matching coll_check hang crash vmpi-p2p-bench
+.PHONY: vm-programs
+vm-programs:
+	scripts/vm/build-base.sh target/vm
+	RUSTFLAGS='-C target-feature=+crt-static' $(CARGO) build --release \
+		--target x86_64-unknown-linux-gnu --target-dir target/static \
+		-p vmpi-testsuite -p vmpi-launch -p vmpi-tools -p vmpi-bench
+	mkdir -p target/vm/payload
+	for b in $(VM_PROGRAMS); do strip -o target/vm/payload/$$b $(VM_STATIC)/$$b; done
+	cp scripts/vm/asuser target/vm/payload/asuser
 
 test-loom:
 	RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=3 CARGO_TARGET_DIR=target/loom \
