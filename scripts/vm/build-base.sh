@@ -8,7 +8,8 @@ W=$(cd "$(dirname "$0")" && pwd)
 OUT=${1:?usage: build-base.sh OUTDIR}
 mkdir -p "$OUT/kernel"
 OUT=$(cd "$OUT" && pwd)
-if [ -s "$OUT/vmlinux" ] && [ -s "$OUT/base.cpio.gz" ] && [ "$OUT/base.cpio.gz" -nt "$W/init" ]; then
+if [ -s "$OUT/vmlinux" ] && [ -s "$OUT/base.cpio.gz" ] && [ "$OUT/base.cpio.gz" -nt "$W/init" ] \
+   && [ "$OUT/base.cpio.gz" -nt "$W/build-base.sh" ]; then
   exit 0
 fi
 cd "$OUT/kernel"
@@ -22,6 +23,7 @@ fi
 "$W/extract-vmlinux.sh" "$KVER/boot/vmlinuz-$KVER" "$OUT/vmlinux" >/dev/null
 ST=$(mktemp -d)
 trap 'rm -rf "$ST"' EXIT
+chmod 755 "$ST"   # the guest's / (mktemp makes it 0700: only root could run /bin/sh)
 mkdir -p "$ST"/{bin,sbin,dev,proc,sys,tmp,run,etc,test,lib/modules/$KVER}
 cp /bin/busybox "$ST/bin/busybox"
 for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -s busybox "$ST/bin/$a"; done

@@ -472,3 +472,67 @@ fn faults_end_the_job_and_leave_nothing() {
     assert!(took < Duration::from_secs(10), "{took:?}");
     assert_clean("the failed agent");
 }
+
+/// Hosts that share one file (as VMs share an IVSHMEM device's memory): named
+/// as the device (`MV2_VIRT_IVSHMEM_DEVICE`), the ranks on different hosts talk
+/// through queues in it; the region's slot is free again after the job. The
+/// same path as real VMs take, with QEMU left out (crates/testsuite/tests/vms.rs
+/// boots the VMs).
+#[test]
+fn a_shared_file_as_ivshmem_device_between_hosts() {
+    let _c = Cluster::get();
+    let dev = "/tmp/vmpi-vhosts/ivshmem-stand-in";
+    let f = std::fs::File::create(dev).unwrap();
+    f.set_len(16 << 20).unwrap();
+    drop(f);
+    let env = [("MV2_VIRT_IVSHMEM_DEVICE", dev)];
+    let hosts = format!("{H1}:2,{H2}:2");
+    let info = bin("vmpi-info").display().to_string();
+    let (o, _) = mpirun(
+        &["-np", "4", "-hosts", &hosts, &info, "--channels"],
+        &env,
+        60,
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let line = |a: usize, b: usize| {
+        out.lines()
+            .find(|l| l.contains(&format!("rank {a} (")) && l.contains(&format!("-> rank {b} (")))
+            .unwrap_or_else(|| panic!("no line for {a} -> {b}: {out}"))
+            .to_string()
+    };
+    assert!(line(0, 1).contains("shm ["), "{}", line(0, 1));
+    assert!(
+        line(1, 2).contains("ivshmem [IVSHMEM region"),
+        "{}",
+        line(1, 2)
+    );
+    let ex = bin("exchange").display().to_string();
+    let (o, _) = mpirun(
+        &[
+            "-np", "4", "-hosts", &hosts, &ex, "allpairs", "5", "1000000", "9",
+        ],
+        &env,
+        60,
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout)
+            .matches(":ivshmem")
+            .count(),
+        8,
+        "{}",
+        text(&o)
+    );
+    let st = Command::new(bin("vmpi-admin"))
+        .args(["ivshmem", "status", dev])
+        .output()
+        .unwrap();
+    let st = String::from_utf8_lossy(&st.stdout);
+    assert!(
+        st.contains("slot 0: free") && !st.contains(": job "),
+        "{st}"
+    );
+    std::fs::remove_file(dev).unwrap();
+    assert_clean("the IVSHMEM jobs");
+}

@@ -181,6 +181,16 @@ fn create(file: &Path, size: usize, slots: Option<usize>, force: bool) -> Result
 
 /// The header and slot table; a slot's job is alive when its heartbeat moves.
 fn status(file: &Path) -> Result<(), String> {
+    let raw = Region::map_file(file).map_err(|e| format!("{}: {}", file.display(), e.message))?;
+    if raw.len() >= ivshmem::HEADER && raw.word(0).load(std::sync::atomic::Ordering::Acquire) == 0 {
+        println!(
+            "{}: {} bytes, not formatted yet (the first job or `vmpi-admin ivshmem create` formats it)",
+            file.display(),
+            raw.len()
+        );
+        return Ok(());
+    }
+    drop(raw);
     let d = Arc::new(Device::open(file).map_err(|e| e.message.clone())?);
     println!(
         "{}: IVSHMEM region {} of {} bytes, {} slot(s) of {} bytes",
