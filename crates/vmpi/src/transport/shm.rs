@@ -339,4 +339,38 @@ mod tests {
             "region file must be unlinked once both attached"
         );
     }
+
+    /// Queues over a region another machine also writes (IVSHMEM): whatever the
+    /// peer scribbles there is an error naming it and the channel, never a crash.
+    #[test]
+    fn garbage_from_a_peer_in_a_mapped_region_is_an_error_naming_it() {
+        let path =
+            std::path::PathBuf::from(format!("/dev/shm/vmpi-unittest-iv-{}", std::process::id()));
+        let f = std::fs::File::create(&path).unwrap();
+        f.set_len(1 << 20).unwrap();
+        drop(f);
+        let region = Region::map_file(&path).unwrap();
+        let _ = std::fs::remove_file(&path);
+        let (base, cap) = (4096, MIN_RING);
+        let members = [3usize, 5];
+        let mut me = ShmTransport::over(&region, base, cap, &members, 0, 8, "IVSHMEM");
+        assert!(
+            me.peek(5).unwrap().is_none(),
+            "an empty queue is just empty"
+        );
+        // every word of rank 5's queue to us: "valid, 1 GiB long, at position 0"
+        let word = (1u64 << 63) | (0x4000_0000u64 << 32);
+        let at = ring_offset(base, 2, cap, 1, 0);
+        let junk: Vec<u8> = std::iter::repeat(word.to_le_bytes())
+            .take((ring::CTL_BYTES + cap as usize) / 8)
+            .flatten()
+            .collect();
+        region.write_bytes(at, &junk);
+        let e = me.peek(5).err().expect("garbage must be refused");
+        assert!(
+            e.message.contains("IVSHMEM queue from rank 5 is corrupt"),
+            "{}",
+            e.message
+        );
+    }
 }
