@@ -13,6 +13,7 @@
 # VMS_DIR (default /tmp/vmpi-vms): consoles (vmK.console), pid files, QMP sockets.
 # VMS_IMAGE (default target/vm): kernel and base initramfs (scripts/vm/build-base.sh).
 # VMS_PAYLOAD: a directory copied into every VM as /test (the static programs).
+# VMS_ACCEL (default tcg): kvm where /dev/kvm works.
 # Needs root, qemu-system-x86, iproute2, python3.
 set -euo pipefail
 W=$(cd "$(dirname "$0")" && pwd)
@@ -52,7 +53,7 @@ up)
         ip link del "$tap" 2>/dev/null || true
         ip tuntap add dev "$tap" mode tap
         ip link set "$tap" master "$BR" up
-        args=(-machine pc -accel tcg -m 128 -smp 1 -nodefaults -no-user-config -display none
+        args=(-machine pc -accel "${VMS_ACCEL:-tcg}" -m 128 -smp 1 -nodefaults -no-user-config -display none
               -no-reboot -kernel "$IMG/vmlinux" -initrd "$initrd"
               -append "console=ttyS0 panic=-1 quiet loglevel=3 tsc_early_khz=$tsc vm.name=vm$k vm.ip=$NET.$((10 + k))/24 vm.gw=$NET.1"
               -serial "file:$D/vm$k.console" -pidfile "$D/vm$k.pid"
