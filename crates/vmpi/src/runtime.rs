@@ -229,20 +229,30 @@ fn setup() -> Result<Runtime> {
     let mut iv_slots = Vec::new();
     if cfg.use_shared_mem && n > 1 {
         let key = jobkey::fnv64(boot.kvsname.as_bytes()) | 1;
-        match ivshmem::join_all(cfg.use_ivshmem, cfg.ivshmem_device.as_deref(), key) {
-            Ok(slots) => iv_slots = slots,
-            Err(e) if cfg.ivshmem_fallback_tcp => ev.iv_err = e.message.clone(),
-            Err(e) => return Err(e),
-        }
-        for s in &iv_slots {
-            let nonce = random_u64();
-            s.write_nonce(me, nonce)?;
-            ev.iv.push(crate::locality::IvCard {
-                uuid: s.device().uuid,
-                slot: s.index as u32,
-                nonce,
-                room: s.rings().1 as u64,
+        let joined = ivshmem::join_all(cfg.use_ivshmem, cfg.ivshmem_device.as_deref(), key)
+            .and_then(|slots| {
+                let mut cards = Vec::with_capacity(slots.len());
+                for s in &slots {
+                    let nonce = random_u64();
+                    s.write_nonce(me, nonce)?;
+                    cards.push(crate::locality::IvCard {
+                        uuid: s.device().uuid,
+                        slot: s.index as u32,
+                        nonce,
+                        room: s.rings().1 as u64,
+                    });
+                }
+                Ok((slots, cards))
             });
+        match joined {
+            Ok((slots, cards)) => (iv_slots, ev.iv) = (slots, cards),
+            Err(e) if cfg.ivshmem_fallback_tcp => ev.iv_err = e.message.clone(),
+            Err(e) => {
+                return Err(Error::new(
+                    e.class,
+                    format!("MPI_Init: {} (or set VMPI_IVSHMEM_FALLBACK=tcp)", e.message),
+                ))
+            }
         }
     }
     // Our /dev/shm probe file; removed after everyone has looked.

@@ -386,7 +386,7 @@ impl Device {
                 }
                 if watched.as_ref().is_some_and(|(t, _)| t.elapsed() >= STALE) {
                     return Err(err(format!(
-                        "IVSHMEM device {}: all {} slots are in use by running jobs (see `vmpi-admin ivshmem status`); wait, give the VMs a larger device, or set VMPI_IVSHMEM_FALLBACK=tcp",
+                        "IVSHMEM device {}: all {} slots are in use by running jobs (see `vmpi-admin ivshmem status`); wait, or give the VMs a larger device",
                         self.path.display(),
                         self.slots
                     )));
