@@ -1278,10 +1278,13 @@ impl TcpTransport {
                 return Ok(());
             };
             let fd = c.stream.as_raw_fd();
-            let res = if closing {
+            let (res, asked) = if closing {
                 // Shutting down: what arrives now can no longer be delivered.
                 let mut scratch = [0u8; 16 * 1024];
-                sock::recv(fd, &mut scratch, MsgFlags::MSG_DONTWAIT)
+                (
+                    sock::recv(fd, &mut scratch, MsgFlags::MSG_DONTWAIT),
+                    scratch.len(),
+                )
             } else {
                 let spare = match p.rx.spare(r) {
                     Ok(s) => s,
@@ -1293,13 +1296,26 @@ impl TcpTransport {
                 if spare.is_empty() {
                     break;
                 }
-                sock::recv(fd, spare, MsgFlags::MSG_DONTWAIT)
+                let asked = spare.len();
+                (sock::recv(fd, spare, MsgFlags::MSG_DONTWAIT), asked)
             };
             match res {
                 Ok(0) => return self.peer_eof(r),
                 Ok(n) => {
                     if !closing {
                         p.rx.end += n;
+                    }
+                    // A short read emptied the socket: asking again would only
+                    // return EAGAIN (one wasted system call per message when
+                    // messages come one at a time); epoll is level-triggered, so
+                    // what arrives next is reported by the next poll. The first
+                    // frame's prefix is still checked now, as the next read would.
+                    if n < asked {
+                        if let Err(m) = p.rx.want(r) {
+                            let e = Error::other(format!("tcp (rank {me}): {m}"));
+                            return Err(self.fail(r, e));
+                        }
+                        break;
                     }
                 }
                 Err(Errno::EINTR) => {}
