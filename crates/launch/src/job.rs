@@ -39,6 +39,12 @@ const CONNECT_LIMIT: Duration = Duration::from_secs(60);
 const HELLO_LIMIT: Duration = Duration::from_secs(10);
 /// How long mpirun waits for its proxies to finish after the job has ended.
 const FINISH_LIMIT: Duration = Duration::from_secs(5);
+/// How long a rank's failure (a non-zero exit, an abort) waits before it ends the
+/// job, in case another rank's death by a signal arrives meanwhile: a rank killed
+/// from outside makes its peers fail at once (a CMA read of a dead process, a
+/// reset connection), and their report can reach mpirun before the dead rank's.
+/// The death by signal is the cause and is named instead.
+const CULPRIT_GRACE: Duration = Duration::from_millis(500);
 
 /// Everything the job needs to start.
 pub struct JobConfig {
@@ -137,6 +143,13 @@ struct Job {
     out_broken: bool,
     /// Set when every rank has ended: Shutdown sent, proxies finishing.
     finishing: Option<Instant>,
+    /// A rank's failure waiting out `CULPRIT_GRACE`: (until, exit code, message).
+    suspect: Option<(Instant, i32, String)>,
+    /// When the PMI connection of a rank closed before `finalize` (the rank may
+    /// live on, but can never enter a PMI barrier again). A rank that dies closes
+    /// it too, just before its exit is reported: it counts as living on only after
+    /// `CULPRIT_GRACE`.
+    pmi_gone: Vec<Option<Instant>>,
 }
 
 fn random_u64() -> u64 {
@@ -290,6 +303,8 @@ pub fn run(cfg: JobConfig, guard: &mut JobGuard) -> i32 {
         deadline,
         out_broken: false,
         finishing: None,
+        suspect: None,
+        pmi_gone: vec![None; cfg.hosts.len()],
         cfg,
     };
     job.event_loop(guard)
@@ -333,6 +348,14 @@ impl Job {
         if let Phase::Terminating { .. } = self.phase {
             return;
         }
+        // A failure reported earlier and still in its grace period came first.
+        let code = match self.suspect.take() {
+            Some((_, c, msg)) => {
+                self.log(&msg);
+                c
+            }
+            None => code,
+        };
         self.phase = Phase::Terminating {
             code,
             kill_at: Instant::now() + KILL_GRACE,
@@ -363,6 +386,31 @@ impl Job {
         }
     }
 
+    /// A rank failed (not by a signal): end the job with `code` after
+    /// `CULPRIT_GRACE`, unless a rank's death by a signal is reported first. The
+    /// first such failure is kept.
+    fn suspect(&mut self, code: i32, msg: String) {
+        if !matches!(self.phase, Phase::Running) {
+            return;
+        }
+        if self.suspect.is_none() {
+            self.suspect = Some((Instant::now() + CULPRIT_GRACE, code, msg));
+        }
+    }
+
+    /// The grace period of a reported failure is over (or nothing else can be
+    /// reported: every rank has ended): it ends the job.
+    fn settle_suspect(&mut self, now: Instant) {
+        let due = self
+            .suspect
+            .as_ref()
+            .is_some_and(|(until, _, _)| now >= *until || self.all_ended());
+        if due {
+            // terminate() logs the suspect's message and takes its code.
+            self.terminate(1);
+        }
+    }
+
     fn all_ended(&self) -> bool {
         self.ranks.iter().all(|r| r.end.is_some())
     }
@@ -379,6 +427,7 @@ impl Job {
         let mut drain_until: Option<Instant> = None;
         loop {
             let now = Instant::now();
+            self.settle_suspect(now);
             if self.all_ended() {
                 let drained = drain_until.get_or_insert(now + KILL_GRACE);
                 if self.finishing.is_none() && (!self.outputs_open() || now >= *drained) {
@@ -400,6 +449,14 @@ impl Job {
             let mut wake: Option<Instant> = drain_until.into_iter().chain(self.finishing).min();
             if let Phase::Running = self.phase {
                 wake = min_opt(wake, self.deadline);
+                wake = min_opt(wake, self.suspect.as_ref().map(|s| s.0));
+                for (r, t) in self.ranks.iter().zip(&self.pmi_gone) {
+                    if let (None, Some(t)) = (r.end, t) {
+                        if *t + CULPRIT_GRACE > now {
+                            wake = min_opt(wake, Some(*t + CULPRIT_GRACE));
+                        }
+                    }
+                }
             }
             if let Phase::Terminating {
                 kill_at,
@@ -437,6 +494,7 @@ impl Job {
                 self.dispatch(token, flags);
             }
             self.check_proxies();
+            self.settle_suspect(Instant::now());
             self.check_deadlines();
             self.check_barrier_deadlock();
             self.check_abandoned();
@@ -844,7 +902,11 @@ impl Job {
                 }
             }
             FromProxy::PmiClosed { rank, why } => {
-                if let (Some(r), Some(msg)) = (self.owns(p, rank), why) {
+                let Some(r) = self.owns(p, rank) else { return };
+                if !self.server.finalized(r) && self.pmi_gone[r].is_none() {
+                    self.pmi_gone[r] = Some(Instant::now());
+                }
+                if let Some(msg) = why {
                     self.log(&format!("rank {r}: {msg}; closing its PMI connection"));
                     // Already reported; it cannot finalize through a closed connection.
                     self.server.disown(r);
@@ -882,16 +944,26 @@ impl Job {
         let tail = if others { "; terminating the job" } else { "" };
         match end {
             End::Signal(sig) => {
-                self.log(&format!(
-                    "{who} killed by signal {sig} ({}){tail}",
-                    signal_name(sig)
-                ));
+                // The cause, even if another rank's failure was reported just
+                // before (a consequence of this death).
+                if let Some((_, _, msg)) = self.suspect.take() {
+                    let msg = msg.trim_end_matches("; terminating the job");
+                    self.log(&format!(
+                        "{who} killed by signal {sig} ({}){tail} \
+                         (reported just before it: {msg})",
+                        signal_name(sig)
+                    ));
+                } else {
+                    self.log(&format!(
+                        "{who} killed by signal {sig} ({}){tail}",
+                        signal_name(sig)
+                    ));
+                }
                 self.terminate(128 + sig);
             }
             End::Code(0) => {}
             End::Code(code) => {
-                self.log(&format!("{who} exited with code {code}{tail}"));
-                self.terminate(code);
+                self.suspect(code, format!("{who} exited with code {code}{tail}"));
             }
         }
     }
@@ -901,7 +973,7 @@ impl Job {
     /// Its proxy reads the rank's PMI connection to the end before reporting the
     /// exit, so a `finalize` still in the socket counts.
     fn check_abandoned(&mut self) {
-        if !matches!(self.phase, Phase::Running) || self.all_ended() {
+        if !matches!(self.phase, Phase::Running) || self.all_ended() || self.suspect.is_some() {
             return;
         }
         let gone = (0..self.ranks.len()).find(|&i| {
@@ -917,18 +989,29 @@ impl Job {
         }
     }
 
-    /// A rank that has exited without entering the barrier others wait in would
-    /// leave them hanging forever.
+    /// A rank that has exited, or closed its PMI connection, without entering the
+    /// barrier others wait in would leave them hanging forever.
     fn check_barrier_deadlock(&mut self) {
-        if !matches!(self.phase, Phase::Running) || self.server.waiting_in_barrier() == 0 {
+        if !matches!(self.phase, Phase::Running)
+            || self.suspect.is_some()
+            || self.server.waiting_in_barrier() == 0
+        {
             return;
         }
-        let gone = (0..self.ranks.len())
-            .find(|&i| self.ranks[i].end.is_some() && !self.server.is_in_barrier(i));
+        let now = Instant::now();
+        let gone = (0..self.ranks.len()).find(|&i| {
+            let closed = self.pmi_gone[i].is_some_and(|t| now >= t + CULPRIT_GRACE);
+            (self.ranks[i].end.is_some() || closed) && !self.server.is_in_barrier(i)
+        });
         if let Some(i) = gone {
             let who = self.who(i);
+            let what = if self.ranks[i].end.is_some() {
+                "exited"
+            } else {
+                "closed its PMI connection (the process lives on)"
+            };
             self.log(&format!(
-                "{who} exited while other ranks wait for it in a PMI barrier; terminating the job"
+                "{who} {what} while other ranks wait for it in a PMI barrier; terminating the job"
             ));
             self.terminate(1);
         }
@@ -1026,10 +1109,12 @@ impl Job {
             if matches!(self.phase, Phase::Running) {
                 let who = self.who(i);
                 let detail = message.map(|m| format!(" ({m})")).unwrap_or_default();
-                self.log(&format!(
-                    "{who} called abort with exit code {code}{detail}; terminating the job"
-                ));
-                self.terminate(code);
+                self.suspect(
+                    code,
+                    format!(
+                        "{who} called abort with exit code {code}{detail}; terminating the job"
+                    ),
+                );
             }
         }
     }

@@ -136,6 +136,11 @@ impl Server {
         self.inited[rank] && !self.finalized[rank]
     }
 
+    /// Did this rank say `finalize`?
+    pub fn finalized(&self, rank: usize) -> bool {
+        self.finalized[rank]
+    }
+
     /// Stop expecting `finalize` from a rank whose connection was closed for bad input.
     pub fn disown(&mut self, rank: usize) {
         self.inited[rank] = false;
