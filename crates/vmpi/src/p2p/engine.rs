@@ -615,6 +615,22 @@ impl Channels {
 
 /// Handle the packets waiting from `peer` on one channel (a bounded number, so one
 /// busy peer cannot starve the others).
+/// The error of a failed CMA transfer between `me` and `peer` (process `pid`): the
+/// peer's death when its process is gone, else a CMA problem (with the way out).
+fn cma_failed(me: usize, peer: usize, pid: i32, dir: &str, e: Error) -> Error {
+    if cma::peer_gone(&e) {
+        Error::other(format!(
+            "rank {me}: rank {peer} (pid {pid}) died during a large message: {}",
+            e.message
+        ))
+    } else {
+        Error::other(format!(
+            "rank {me}: CMA {dir} rank {peer} failed after a good probe: {}; set MV2_SMP_USE_CMA=0",
+            e.message
+        ))
+    }
+}
+
 fn drain<C: PacketChannel>(ch: &mut C, st: &mut State, peer: usize) -> Result<bool> {
     let mut did = false;
     for _ in 0..64 {
@@ -760,12 +776,9 @@ impl State {
             )));
         }
         let part = buf.slice(split, buf.len() - split);
-        cma::write_to(self.peers[peer].pid, hdr.addr + split as u64, part).map_err(|e| {
-            Error::other(format!(
-                "rank {}: CMA write to rank {peer} failed after a good probe: {e}; set MV2_SMP_USE_CMA=0",
-                self.rank
-            ))
-        })?;
+        let pid = self.peers[peer].pid;
+        cma::write_to(pid, hdr.addr + split as u64, part)
+            .map_err(|e| cma_failed(self.rank, peer, pid, "write to", e))?;
         let done = Header::control_aux(Kind::CoopDone, hdr.aux(), 0, part.len() as u64, 0);
         self.enqueue(peer, Out::Ctrl(done));
         Ok(())
@@ -812,12 +825,8 @@ impl State {
                 ));
             };
             let pid = self.peers[p.peer].pid;
-            cma::read_from(pid, p.remote, buf.slice_mut(0, p.len)).map_err(|e| {
-                Error::other(format!(
-                    "rank {}: CMA read from rank {} failed after a good probe: {e}; set MV2_SMP_USE_CMA=0",
-                    self.rank, p.peer
-                ))
-            })?;
+            cma::read_from(pid, p.remote, buf.slice_mut(0, p.len))
+                .map_err(|e| cma_failed(self.rank, p.peer, pid, "read from", e))?;
             self.reply(p.peer, Kind::Fin, p.sreq, 0);
             self.received(p.peer, p.req.0, p.len as u64)?;
         }

@@ -3,6 +3,7 @@
 //! before any message relies on it.
 
 use crate::error::{Error, Result};
+use nix::errno::Errno;
 use nix::sys::uio::{process_vm_readv, process_vm_writev, RemoteIoVec};
 use nix::unistd::Pid;
 use std::io::{IoSlice, IoSliceMut};
@@ -11,6 +12,25 @@ use std::sync::OnceLock;
 /// The most bytes one `process_vm_readv` call is asked for; large reads are split so
 /// one call never pins an unbounded number of pages.
 const MAX_CHUNK: usize = 64 << 20;
+
+/// Did a CMA call fail because the other process is gone? `ESRCH` from
+/// `process_vm_readv` / `process_vm_writev` means there is no process with that pid
+/// or it has no memory any more (it is exiting, or a zombie): the peer died; it is
+/// not a CMA problem.
+pub fn peer_gone(e: &Error) -> bool {
+    e.message.ends_with(GONE)
+}
+
+/// The end of the message of a CMA call that failed with `ESRCH`.
+const GONE: &str = "the process is gone (ESRCH)";
+
+fn cma_error(call: &str, dir: &str, pid: i32, e: Errno) -> Error {
+    if e == Errno::ESRCH {
+        Error::other(format!("{call} {dir} pid {pid}: {GONE}"))
+    } else {
+        Error::other(format!("{call} {dir} pid {pid}: {e}"))
+    }
+}
 
 /// Read `dst.len()` bytes from address `addr` of process `pid` into `dst`.
 pub fn read_from(pid: i32, addr: u64, dst: &mut [u8]) -> Result<()> {
@@ -23,7 +43,7 @@ pub fn read_from(pid: i32, addr: u64, dst: &mut [u8]) -> Result<()> {
         }];
         let mut local = [IoSliceMut::new(&mut dst[done..done + want])];
         let n = process_vm_readv(Pid::from_raw(pid), &mut local, &remote)
-            .map_err(|e| Error::other(format!("process_vm_readv from pid {pid}: {e}")))?;
+            .map_err(|e| cma_error("process_vm_readv", "from", pid, e))?;
         if n == 0 {
             return Err(Error::other(format!(
                 "process_vm_readv from pid {pid} read nothing"
@@ -45,7 +65,7 @@ pub fn write_to(pid: i32, addr: u64, src: &[u8]) -> Result<()> {
         }];
         let local = [IoSlice::new(&src[done..done + want])];
         let n = process_vm_writev(Pid::from_raw(pid), &local, &remote)
-            .map_err(|e| Error::other(format!("process_vm_writev to pid {pid}: {e}")))?;
+            .map_err(|e| cma_error("process_vm_writev", "to", pid, e))?;
         if n == 0 {
             return Err(Error::other(format!(
                 "process_vm_writev to pid {pid} wrote nothing"
@@ -115,5 +135,21 @@ mod tests {
         let w = probe_word();
         assert!(probe(std::process::id() as i32, w.as_ptr() as u64, w).is_ok());
         assert!(probe(std::process::id() as i32, w.as_ptr() as u64, &[0; 16]).is_err());
+    }
+
+    #[test]
+    fn a_dead_peer_is_told_apart() {
+        // A child that has exited and been reaped: its pid names no process.
+        let mut c = std::process::Command::new("true").spawn().unwrap();
+        let pid = c.id() as i32;
+        c.wait().unwrap();
+        let mut dst = [0u8; 16];
+        let e = read_from(pid, 4096, &mut dst).unwrap_err();
+        assert!(peer_gone(&e), "{}", e.message);
+        let e = write_to(pid, 4096, &dst).unwrap_err();
+        assert!(peer_gone(&e), "{}", e.message);
+        // A bad address in a live process is something else.
+        let e = read_from(std::process::id() as i32, 8, &mut dst).unwrap_err();
+        assert!(!peer_gone(&e), "{}", e.message);
     }
 }
