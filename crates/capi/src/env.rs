@@ -77,7 +77,7 @@ mpi_fn! { MPI_COMM_WORLD => fn MPI_Finalize / PMPI_Finalize() {
     st().comm(MPI_COMM_WORLD)?;
     // MPI_COMM_SELF's attributes are deleted first: libraries hook finalize there.
     crate::attr::delete_all(MPI_COMM_SELF)?;
-    crate::req::drain_detached("MPI_Finalize")?;
+    crate::req::drain_detached_at_finalize()?;
     runtime::finalize()?;
     let mut s = st();
     s.world = None;

@@ -374,6 +374,55 @@ pub fn drain_detached(call: &str) -> R<()> {
     reap()
 }
 
+/// MPI_Finalize: wait for the detached requests (freed while active, buffered
+/// sends) as `drain_detached` does, but at most `VMPI_FINALIZE_WAIT`. An erroneous
+/// program (a freed receive nothing matches, a freed send nobody receives) would
+/// hang here for ever without a word; after the wait each request left is named on
+/// stderr (kind, peer, tag, size) and finalize goes on without it.
+pub fn drain_detached_at_finalize() -> R<()> {
+    let call = "MPI_Finalize";
+    let ids: Vec<ReqId> = st().detached.iter().map(|d| d.0).collect();
+    if ids.is_empty() {
+        return reap();
+    }
+    let limit = runtime::with(call, |rt| Ok(rt.cfg.finalize_wait))?;
+    let start = std::time::Instant::now();
+    let mut expired = false;
+    runtime::progress_until(call, |rt| {
+        for id in &ids {
+            if !rt.engine.is_complete(*id)? {
+                expired = limit.is_some_and(|l| start.elapsed() >= l);
+                return Ok(expired);
+            }
+        }
+        Ok(true)
+    })?;
+    if expired {
+        let rank = crate::state::world_rank().map_or("?".to_string(), |r| r.to_string());
+        let waited = limit.map_or(0.0, |l| l.as_secs_f64());
+        let left = runtime::with(call, |rt| {
+            let mut left = Vec::new();
+            for id in &ids {
+                if !rt.engine.is_complete(*id)? {
+                    left.push((*id, rt.engine.describe(*id)));
+                }
+            }
+            Ok(left)
+        })?;
+        for (_, what) in &left {
+            eprintln!(
+                "vmpi: warning: rank {rank}: MPI_Finalize: a request freed with \
+                 MPI_Request_free is still pending after {waited} s: {what}; \
+                 finishing without it (VMPI_FINALIZE_WAIT)"
+            );
+        }
+        // Forgotten: nothing will complete them after MPI_Finalize.
+        st().detached
+            .retain(|d| !left.iter().any(|(id, _)| *id == d.0));
+    }
+    reap()
+}
+
 /// Block until `pred` holds over the readiness of `ids`.
 fn wait_until(call: &str, ids: &[Option<ReqId>], all: bool) -> R<()> {
     let live: Vec<ReqId> = ids.iter().flatten().copied().collect();

@@ -72,6 +72,10 @@ pub struct Config {
     /// `VMPI_LAUNCHER_ADDR` (set by vmpi-proxy): mpirun's address as this host
     /// reaches it; the address that routes there goes first in the TCP card.
     pub launcher_addr: Option<std::net::Ipv4Addr>,
+    /// `VMPI_FINALIZE_WAIT`: how long MPI_Finalize waits for requests freed while
+    /// active (MPI_Request_free) before it warns about each one left and finishes
+    /// without them; None: wait for ever (as MPICH does).
+    pub finalize_wait: Option<std::time::Duration>,
     /// `MV2_ENABLE_AFFINITY`, `MV2_CPU_BINDING_POLICY`, `MV2_CPU_BINDING_LEVEL`,
     /// `MV2_CPU_MAPPING`, `MV2_SHOW_CPU_BINDING` (`locality::binding`).
     pub binding: crate::locality::binding::Settings,
@@ -83,6 +87,9 @@ pub struct Param {
     pub default: &'static str,
     pub meaning: &'static str,
 }
+
+/// `VMPI_FINALIZE_WAIT` when unset, in seconds.
+pub const DEFAULT_FINALIZE_WAIT: u64 = 10;
 
 /// `VMPI_CMA_SPLIT_MIN` when unset and every rank on the kernel has a core.
 pub const AUTO_CMA_SPLIT_MIN: usize = 128 << 10;
@@ -115,6 +122,7 @@ pub const PARAMS: &[Param] = &[
     Param { name: "VMPI_LAUNCHER", default: "ssh", meaning: "mpirun: how to start the proxies of other hosts: ssh, rsh, slurm, manual (srun inside a Slurm allocation); -launcher wins" },
     Param { name: "VMPI_LAUNCHER_EXEC", default: "", meaning: "mpirun: a command that starts the proxies of other hosts, given HOST COMMAND... like ssh; -launcher-exec wins" },
     Param { name: "VMPI_PROXY", default: "vmpi-proxy beside mpirun", meaning: "mpirun: the vmpi-proxy program to run on every host (the same path everywhere)" },
+    Param { name: "VMPI_FINALIZE_WAIT", default: "10", meaning: "seconds MPI_Finalize waits for requests freed while still active (MPI_Request_free) before it prints a warning naming each one left (kind, peer, tag, size) and finishes without them; 0: wait for ever" },
     Param { name: "VMPI_BARRIER_ALGO", default: "auto", meaning: "dissemination | two_level (docs/collectives.md)" },
     Param { name: "VMPI_BCAST_ALGO", default: "auto", meaning: "binomial | scatter_allgather | two_level" },
     Param { name: "VMPI_REDUCE_ALGO", default: "auto", meaning: "binomial | two_level" },
@@ -184,6 +192,7 @@ impl Config {
             ivshmem_fallback_tcp: false,
             tcp_if: Vec::new(),
             launcher_addr: None,
+            finalize_wait: Some(std::time::Duration::from_secs(DEFAULT_FINALIZE_WAIT)),
             binding: Default::default(),
         };
         let mut warnings = Vec::new();
@@ -253,6 +262,18 @@ impl Config {
                     }
                 }
                 "VMPI_VERBOSE" => c.verbose = parse_bool(&k, &v)?,
+                "VMPI_FINALIZE_WAIT" => match v.trim().parse::<f64>() {
+                    Ok(s) if s == 0.0 => c.finalize_wait = None,
+                    Ok(s) if s > 0.0 && s <= 1e9 => {
+                        c.finalize_wait = Some(std::time::Duration::from_secs_f64(s))
+                    }
+                    _ => {
+                        return Err(Error::new(
+                            ErrorClass::Arg,
+                            format!("{k}={v}: expected seconds (0: wait for ever)"),
+                        ))
+                    }
+                },
                 "VMPI_SHM_DOMAIN_SPLIT" => match v.trim().parse::<usize>() {
                     Ok(n) if n > 0 => c.domain_split = Some(n),
                     _ => {

@@ -15,7 +15,7 @@
 use super::buffers::{RecvBuf, SendBuf};
 use super::header::{Header, Kind, FLAG_FAILED, FLAG_SENDER_BUSY, FLAG_SYNC};
 use super::matching::{Held, Pattern, Posted, Queues, Unexpected};
-use super::request::{Phase, ReqId, Request, Requests, Status};
+use super::request::{Phase, ReqId, Request, Requests, Status, ANY_SOURCE, ANY_TAG};
 use crate::error::{Error, ErrorClass, Result};
 use crate::locality::Channel;
 use crate::transport::{cma, shm::ShmTransport, tcp::TcpTransport, PacketChannel, PayloadRef};
@@ -416,6 +416,50 @@ impl Engine {
                 format!("request {:#x} is not active", req.0),
             )
         })
+    }
+
+    /// An incomplete request in words, for a warning: what it is, the peer, the tag
+    /// and the size (a send names the peer's world rank; a receive its source in
+    /// the communicator, as posted).
+    pub fn describe(&self, req: ReqId) -> String {
+        let any = |v: i32, w: i32| {
+            if v == w {
+                "any".to_string()
+            } else {
+                v.to_string()
+            }
+        };
+        let Some(r) = self.st.reqs.get(req) else {
+            return "a request that is no longer active".into();
+        };
+        match &r.phase {
+            Phase::Send { peer, buf } => format!(
+                "a send of {} bytes to rank {peer} (of MPI_COMM_WORLD) with tag {}, never received",
+                buf.len(),
+                r.status.tag
+            ),
+            Phase::Posted { buf } => match self.st.q.posted.iter().find(|p| p.req == req) {
+                Some(p) => format!(
+                    "a receive of up to {} bytes from source {} with tag {} (communicator context {:#x}), never matched",
+                    buf.cap(),
+                    any(p.pattern.src, ANY_SOURCE),
+                    any(p.pattern.tag, ANY_TAG),
+                    p.pattern.ctx
+                ),
+                None => format!("a receive of up to {} bytes, never matched", buf.cap()),
+            },
+            Phase::Receiving {
+                peer,
+                expected,
+                received,
+                ..
+            } => format!(
+                "a receive of {expected} bytes from rank {peer} (of MPI_COMM_WORLD) with tag {}, {received} bytes arrived",
+                r.status.tag
+            ),
+            Phase::External => "a collective or generalized request, not complete".into(),
+            Phase::Done => "a completed request".into(),
+        }
     }
 
     /// Cancel a receive that has not matched yet. Sends cannot be cancelled (as in
