@@ -32,6 +32,8 @@ pub fn prog(name: &str) -> PathBuf {
         "crash" => env!("CARGO_BIN_EXE_crash"),
         "hang" => env!("CARGO_BIN_EXE_hang"),
         "binding" => env!("CARGO_BIN_EXE_binding"),
+        "pingpong" => env!("CARGO_BIN_EXE_pingpong"),
+        "pmi_close" => env!("CARGO_BIN_EXE_pmi_close"),
         _ => panic!("no test program {name}"),
     };
     PathBuf::from(p)
@@ -85,7 +87,7 @@ impl Outcome {
     }
 }
 
-fn shm_entries() -> BTreeSet<String> {
+pub fn shm_entries() -> BTreeSet<String> {
     std::fs::read_dir("/dev/shm")
         .map(|d| {
             d.filter_map(|e| e.ok())
@@ -97,7 +99,7 @@ fn shm_entries() -> BTreeSet<String> {
 }
 
 /// Processes (pid, state) running `exe`.
-fn processes_of(exe: &Path) -> Vec<(u32, String)> {
+pub fn processes_of(exe: &Path) -> Vec<(u32, String)> {
     let mut out = Vec::new();
     let Ok(d) = std::fs::read_dir("/proc") else {
         return out;
@@ -173,6 +175,18 @@ impl Spec {
             launcher: Some(mpirun()),
             launcher_args: vec!["-np".into(), np.to_string()],
             program: prog(program),
+            args: args.iter().map(|s| s.to_string()).collect(),
+            env: Vec::new(),
+            limit: Duration::from_secs(60),
+        }
+    }
+    /// `mpirun -np N PROGRAM ARGS` for a program that is not one of this package's
+    /// (a C program compiled by the test).
+    pub fn mpirun_path(np: usize, program: &Path, args: &[&str]) -> Spec {
+        Spec {
+            launcher: Some(mpirun()),
+            launcher_args: vec!["-np".into(), np.to_string()],
+            program: program.to_path_buf(),
             args: args.iter().map(|s| s.to_string()).collect(),
             env: Vec::new(),
             limit: Duration::from_secs(60),
@@ -282,6 +296,16 @@ impl Spec {
 impl Job {
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// The program the job runs.
+    pub fn program(&self) -> &Path {
+        &self.program
+    }
+
+    /// stdout so far.
+    pub fn stdout_now(&self) -> String {
+        self.out.lock().unwrap().clone()
     }
 
     /// Wait until stdout holds `n` lines containing `needle` (fails past `secs`).
