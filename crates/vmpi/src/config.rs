@@ -263,7 +263,7 @@ impl Config {
                 }
                 "VMPI_VERBOSE" => c.verbose = parse_bool(&k, &v)?,
                 "VMPI_FINALIZE_WAIT" => match v.trim().parse::<f64>() {
-                    Ok(s) if s == 0.0 => c.finalize_wait = None,
+                    Ok(0.0) => c.finalize_wait = None,
                     Ok(s) if s > 0.0 && s <= 1e9 => {
                         c.finalize_wait = Some(std::time::Duration::from_secs_f64(s))
                     }
@@ -350,6 +350,26 @@ mod tests {
         assert!(!c.smp_use_cma && c.use_shared_mem);
         assert_eq!(c.smp_eager_size, 32768);
         assert!(w.is_empty());
+    }
+
+    #[test]
+    fn finalize_wait() {
+        use std::time::Duration;
+        let wait = |v: &str| {
+            Config::from_vars(vars(&[("VMPI_FINALIZE_WAIT", v)])).map(|c| c.0.finalize_wait)
+        };
+        assert_eq!(
+            Config::from_vars(vars(&[])).unwrap().0.finalize_wait,
+            Some(Duration::from_secs(10))
+        );
+        assert_eq!(wait("0").unwrap(), None);
+        assert_eq!(wait("1.5").unwrap(), Some(Duration::from_millis(1500)));
+        for bad in ["-1", "soon", "", "inf", "NaN"] {
+            assert!(
+                wait(bad).unwrap_err().message.contains("expected seconds"),
+                "{bad}"
+            );
+        }
     }
 
     #[test]
