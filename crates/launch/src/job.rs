@@ -442,6 +442,9 @@ impl Job {
             self.check_abandoned();
         }
         self.finish_outputs();
+        if let Some(s) = self.server.unknown_summary() {
+            self.log(&s);
+        }
         // Whatever agents are left go with the guard (their process groups).
         for p in &mut self.proxies {
             if let Some(c) = p.child.as_mut() {
@@ -845,7 +848,11 @@ impl Job {
             }
             FromProxy::PmiClosed { rank, why } => {
                 if let (Some(r), Some(msg)) = (self.owns(p, rank), why) {
-                    self.log(&format!("rank {r}: {msg}; closing its PMI connection"));
+                    // While the job is being ended every rank's link goes down:
+                    // no line for each (the reason that ended it was given).
+                    if matches!(self.phase, Phase::Running) {
+                        self.log(&format!("rank {r}: {msg}; closing its PMI connection"));
+                    }
                     // Already reported; it cannot finalize through a closed connection.
                     self.server.disown(r);
                 }

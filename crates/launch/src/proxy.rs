@@ -30,7 +30,7 @@ use nix::sys::signalfd::SignalFd;
 use nix::unistd::Pid;
 use vmpi_pmi::wire::{Command, LineBuffer};
 
-use crate::cleanup::{remove_shm, signal_group};
+use crate::cleanup::{remove_shm, shm_dirs, signal_group};
 use crate::conn::{read_now, signal_fd, write_now, Conn};
 use crate::pmi_server::answer_get;
 use crate::proto::{End, FromProxy, Launch, ToProxy, MAGIC};
@@ -447,7 +447,7 @@ impl Proxy {
                 let _ = c.wait();
             }
         }
-        for e in remove_shm(&self.launch.shm_prefix) {
+        for e in remove_shm(&shm_dirs(&self.launch.env), &self.launch.shm_prefix) {
             log(&e);
         }
         let _ = self.conn.flush();
@@ -707,6 +707,12 @@ impl Proxy {
                 return false;
             }
             Ok(Some(n)) => c.input.push(&buf[..n]),
+            // A rank that ends with replies unread resets its socket: that is its
+            // end (reported with its exit), not a PMI failure worth a line.
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                self.close_pmi(i, None);
+                return false;
+            }
             Err(e) => {
                 self.close_pmi(i, Some(format!("PMI read failed: {e}")));
                 return false;
@@ -780,6 +786,15 @@ impl Proxy {
                 if c.output.is_empty() && c.close_when_flushed {
                     self.ranks[i].pmi = None;
                 }
+            }
+            // The rank is gone (its exit is reported on its own).
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
+                ) =>
+            {
+                self.close_pmi(i, None)
             }
             Err(e) => self.close_pmi(i, Some(format!("PMI write failed: {e}"))),
         }

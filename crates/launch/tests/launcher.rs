@@ -476,9 +476,14 @@ fn pmi_floods_are_bounded() {
     ]);
     let err = text(&o.stderr);
     assert!(text(&o.stdout).contains("flooded"), "{err}");
-    assert_eq!(err.matches("unknown PMI command").count(), 3, "{err}");
+    assert_eq!(err.matches("sent unknown PMI command").count(), 3, "{err}");
     assert!(
         err.contains("further unknown commands are not logged"),
+        "{err}"
+    );
+    // ... and counted: one line at the end sums them up.
+    assert!(
+        err.contains("10000 unknown PMI commands in all (rank 0: 10000)"),
         "{err}"
     );
     assert!(err.contains("leaves its PMI replies unread"), "{err}");
