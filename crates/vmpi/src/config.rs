@@ -129,7 +129,7 @@ pub fn parse_bool(name: &str, v: &str) -> Result<bool> {
         "0" | "no" | "false" | "off" | "n" => Ok(false),
         _ => Err(Error::new(
             ErrorClass::Arg,
-            format!("{name}={v}: expected 0 or 1"),
+            format!("{name}={v}: expected a boolean: 1/0, yes/no, on/off, true/false"),
         )),
     }
 }
@@ -237,7 +237,16 @@ impl Config {
                     }
                     c.shm_ring_size = Some(s);
                 }
-                "VMPI_SHM_DIR" => c.shm_dir = PathBuf::from(v),
+                "VMPI_SHM_DIR" => {
+                    // An empty value would put the files in the working directory.
+                    if v.trim().is_empty() {
+                        return Err(Error::new(
+                            ErrorClass::Arg,
+                            format!("{k} is set but empty: expected a directory (unset it for /dev/shm)"),
+                        ));
+                    }
+                    c.shm_dir = PathBuf::from(v);
+                }
                 "VMPI_UNEXPECTED_LIMIT" => c.unexpected_limit = parse_size(&k, &v)? as usize,
                 "VMPI_YIELD" => {
                     c.yield_mode = match v.as_str() {
@@ -346,6 +355,18 @@ mod tests {
         assert!(w[0].contains("MV2_NO_SUCH"));
         let e = Config::from_vars(vars(&[("MV2_USE_SHARED_MEM", "maybe")])).unwrap_err();
         assert!(e.message.contains("MV2_USE_SHARED_MEM=maybe"));
+        // The error lists every spelling that works.
+        for w in ["1/0", "yes/no", "on/off", "true/false"] {
+            assert!(e.message.contains(w), "{}", e.message);
+        }
+        for v in ["", "  "] {
+            let e = Config::from_vars(vars(&[("VMPI_SHM_DIR", v)])).unwrap_err();
+            assert!(
+                e.message.contains("VMPI_SHM_DIR is set but empty"),
+                "{}",
+                e.message
+            );
+        }
         let e = Config::from_vars(vars(&[("VMPI_SHM_RING_SIZE", "100000")])).unwrap_err();
         assert!(e.message.contains("power of two"));
         let (c, _) = Config::from_vars(vars(&[("VMPI_TCP_IF", "eth0,10.0.0.0/8")])).unwrap();

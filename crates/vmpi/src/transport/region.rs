@@ -70,43 +70,66 @@ fn map(fd: &OwnedFd, len: usize) -> Result<NonNull<c_void>> {
 }
 
 impl Region {
-    /// Create `path` exclusively, size it, map it and write the header.
+    /// Create `path` exclusively, size it, map it and write the header. The file is
+    /// built under a temporary name beside `path` (same job prefix, so the
+    /// launcher's cleanup finds it) and linked to `path` only when whole: on a
+    /// file system where fallocate grows the size in steps (ext4 in a
+    /// `VMPI_SHM_DIR` on disk), a peer never sees a partial file.
     pub fn create(path: &Path, info: RegionInfo) -> Result<Arc<Region>> {
         if info.members.len() > MAX_MEMBERS || info.size < HEADER_BYTES {
             return Err(Error::intern("region header cannot describe this domain"));
         }
+        let tmp = {
+            let mut name = path.file_name().unwrap_or_default().to_os_string();
+            name.push(format!(".{}.part", std::process::id()));
+            path.with_file_name(name)
+        };
         let fd = nix::fcntl::open(
-            path,
+            &tmp,
             OFlag::O_RDWR | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_CLOEXEC,
             Mode::from_bits_truncate(0o600),
         )
         .map_err(|e| {
             Error::other(format!(
                 "cannot create shared-memory file {}: {e}",
-                path.display()
+                tmp.display()
             ))
         })?;
         // SAFETY: open() returned a fresh descriptor that nothing else owns.
         let fd: OwnedFd = unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) };
+        let r = Self::build(&fd, &tmp, path, info);
+        // Published (a hard link fails if `path` exists, as O_EXCL did) or not,
+        // the temporary name goes.
+        let r = r.and_then(|r| {
+            std::fs::hard_link(&tmp, path).map_err(|e| {
+                Error::other(format!(
+                    "cannot create shared-memory file {}: {e}",
+                    path.display()
+                ))
+            })?;
+            Ok(r)
+        });
+        let _ = std::fs::remove_file(&tmp);
+        r
+    }
+
+    /// Size `fd` (the file at `tmp`), map it and write the header of a region
+    /// that will live at `path`.
+    fn build(fd: &OwnedFd, tmp: &Path, path: &Path, info: RegionInfo) -> Result<Arc<Region>> {
         // posix_fallocate reserves the pages now, so a full /dev/shm is an error here
         // and not a SIGBUS later.
         if let Err(e) =
-            nix::fcntl::posix_fallocate(std::os::fd::AsRawFd::as_raw_fd(&fd), 0, info.size as i64)
+            nix::fcntl::posix_fallocate(std::os::fd::AsRawFd::as_raw_fd(fd), 0, info.size as i64)
         {
-            let _ = std::fs::remove_file(path);
+            let dir = path.parent().unwrap_or(Path::new("/dev/shm"));
             return Err(Error::other(format!(
-                "cannot reserve {} bytes in {}: {e}; free space in /dev/shm or set VMPI_SHM_RING_SIZE smaller",
+                "cannot reserve {} bytes in {}: {e}; free space in {} or set VMPI_SHM_RING_SIZE smaller",
                 info.size,
-                path.display()
+                tmp.display(),
+                dir.display()
             )));
         }
-        let base = match map(&fd, info.size) {
-            Ok(b) => b,
-            Err(e) => {
-                let _ = std::fs::remove_file(path);
-                return Err(e);
-            }
-        };
+        let base = map(fd, info.size)?;
         let r = Region {
             base,
             len: info.size,
@@ -160,7 +183,8 @@ impl Region {
                 Err(e) => return Err(Error::other(format!("cannot open shared-memory file {}: {e}", path.display()))),
             }
         };
-        // The creator sizes the file in one fallocate, then publishes the header.
+        // The creator sizes the file and writes the header before the file appears
+        // under this name; a shorter file is a stranger's (checked below).
         let len = loop {
             let st = nix::sys::stat::fstat(std::os::fd::AsRawFd::as_raw_fd(&fd))
                 .map_err(|e| Error::other(format!("fstat {}: {e}", path.display())))?;
