@@ -89,7 +89,7 @@ pub const AUTO_CMA_SPLIT_MIN: usize = 128 << 10;
 
 pub const PARAMS: &[Param] = &[
     Param { name: "MV2_USE_SHARED_MEM", default: "1", meaning: "use shared memory between ranks that share /dev/shm; 0 sends everything over TCP" },
-    Param { name: "MV2_SMP_USE_CMA", default: "1", meaning: "use Cross Memory Attach (process_vm_readv) for large shared-memory messages" },
+    Param { name: "MV2_SMP_USE_CMA", default: "1", meaning: "use Cross Memory Attach (process_vm_readv/writev, probed at init) for large shared-memory messages" },
     Param { name: "MV2_SMP_EAGERSIZE", default: "16384", meaning: "largest message sent eagerly through shared memory (bytes, K/M suffixes)" },
     Param { name: "MV2_CONT_USE_IPC", default: "1", meaning: "use shared memory between ranks in different containers that share /dev/shm" },
     Param { name: "MV2_VIRT_USE_IVSHMEM", default: "auto", meaning: "IVSHMEM between co-resident VMs: auto uses an ivshmem-plain device (PCI 1af4:1110) when the VM has one, 1 requires one, 0 never uses one (docs/virtualization.md)" },
@@ -104,7 +104,7 @@ pub const PARAMS: &[Param] = &[
     Param { name: "VMPI_CMA_MIN", default: "0", meaning: "shm rendezvous messages below this size use the pipelined copy even where CMA works" },
     Param { name: "VMPI_CMA_SPLIT_MIN", default: "auto", meaning: "CMA messages at least this large are copied half by each side (0: receiver copies all; auto: 128K, off when ranks outnumber cores)" },
     Param { name: "VMPI_SHM_RING_SIZE", default: "auto", meaning: "bytes per shared-memory queue (power of two, 16K..64M); auto fits the region in half of the free /dev/shm" },
-    Param { name: "VMPI_SHM_DIR", default: "/dev/shm", meaning: "directory of shared-memory probe files and regions" },
+    Param { name: "VMPI_SHM_DIR", default: "/dev/shm", meaning: "directory of shared-memory probe files and regions (any file system; not empty)" },
     Param { name: "VMPI_COLL_SHM_SIZE", default: "auto", meaning: "blocking collectives on a communicator inside one shm domain go through its shared collective area when each rank publishes at most this many bytes (0: never; auto: 64K on 2 ranks (bcast, scatter, allgather, alltoall and reduce up to 32K), else 1M / ranks between 4K and 256K; a bcast on 3 or more ranks goes in pieces of this size up to 1M)" },
     Param { name: "VMPI_UNEXPECTED_LIMIT", default: "4M", meaning: "unexpected eager bytes buffered per peer before its channel is left undrained" },
     Param { name: "VMPI_YIELD", default: "auto", meaning: "idle waiting: auto (yield when ranks outnumber cores), always, never" },
