@@ -40,7 +40,8 @@ use crate::spawn::{spawn_rank, RankSpec};
 const KILL_GRACE: Duration = Duration::from_secs(2);
 /// How long to wait for mpirun's launch message after connecting.
 const LAUNCH_WAIT: Duration = Duration::from_secs(60);
-/// Output is not read while this much waits to go to mpirun (backpressure).
+/// Output and PMI commands are not read while this much waits to go to mpirun
+/// (backpressure).
 const OUT_HIGH_WATER: usize = 4 << 20;
 const READ_CHUNK: usize = 64 * 1024;
 /// PMI replies a rank may leave unread before its connection is closed (a client
@@ -476,7 +477,13 @@ impl Proxy {
         let read_out = self.conn.backlog() < OUT_HIGH_WATER;
         for (i, r) in self.ranks.iter().enumerate() {
             if let Some(c) = &r.pmi {
-                let mut f = PollFlags::POLLIN;
+                // A rank's PMI commands wait in its socket, as its output does,
+                // while mpirun has not taken what this proxy already sent.
+                let mut f = if read_out {
+                    PollFlags::POLLIN
+                } else {
+                    PollFlags::empty()
+                };
                 if !c.output.is_empty() {
                     f |= PollFlags::POLLOUT;
                 }
