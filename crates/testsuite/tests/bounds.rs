@@ -1,7 +1,7 @@
 //! Bounded input and the smaller user-visible items of issue 17: huge slot counts
 //! and rank counts are errors naming the argument (or cost nothing), `-hosts ::1`,
-//! `MPIEXEC_TIMEOUT=0`, `VMPI_SHM_DIR` on a disk file system (np 8, cleanup of a
-//! failed job there, an empty value), abort reasons with spaces and no cut at 250
+//! `MPIEXEC_TIMEOUT=0`, `VMPI_SHM_DIR` on a disk file system (np 8 and 24, cleanup of
+//! a failed job there, an empty value), abort reasons with spaces and no cut at 250
 //! characters, a killed rank of many without PMI noise, `PMI_FD=2` in a singleton,
 //! and which way the data flows in `vmpi-info --channels`.
 
@@ -134,12 +134,15 @@ fn ipv6_loopback_and_timeout_zero() {
 }
 
 #[test]
-fn shm_dir_on_disk_at_np_8() {
+fn shm_dir_on_disk_at_np_8_and_24() {
+    // With the default queue size the region at np 24 is 24*23*512 KiB = 276 MiB:
+    // before regions were linked into place only whole, peers mapped it while
+    // ext4's fallocate was still growing it and failed the header check (3 of 3
+    // runs at np 24, 2 of 3 at np 20 on this machine).
     let dir = DiskDir::new("shmdir");
-    for np in [8, 12] {
-        let o = Spec::mpirun(np, "exchange", &["allpairs", "4", "256K", "17"])
+    for (np, pattern, max) in [(8, "allpairs", "256K"), (24, "ring", "64K")] {
+        let o = Spec::mpirun(np, "exchange", &[pattern, "3", max, "17"])
             .env("VMPI_SHM_DIR", dir.path())
-            .env("VMPI_SHM_RING_SIZE", "64K")
             .limit(120)
             .run();
         assert_eq!(o.code(), Some(0), "np {np}:\n{}", o.dump());
