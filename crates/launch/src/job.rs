@@ -851,7 +851,14 @@ impl Job {
                     // While the job is being ended every rank's link goes down:
                     // no line for each (the reason that ended it was given).
                     if matches!(self.phase, Phase::Running) {
-                        self.log(&format!("rank {r}: {msg}; closing its PMI connection"));
+                        if msg.starts_with(crate::proxy::UNREAD_REPLIES) {
+                            // Its replies are lost: it can never finish PMI, and
+                            // the others would wait for it.
+                            self.log(&format!("rank {r}: {msg}; terminating the job"));
+                            self.terminate(1);
+                        } else {
+                            self.log(&format!("rank {r}: {msg}; closing its PMI connection"));
+                        }
                     }
                     // Already reported; it cannot finalize through a closed connection.
                     self.server.disown(r);

@@ -47,6 +47,9 @@ const READ_CHUNK: usize = 64 * 1024;
 /// PMI replies a rank may leave unread before its connection is closed (a client
 /// that never reads must not make the proxy hold without limit).
 const PMI_OUT_LIMIT: usize = 1 << 20;
+/// How a `PmiClosed` reason starts when a rank passed [`PMI_OUT_LIMIT`]: its PMI
+/// stream is lost, so mpirun ends the job.
+pub const UNREAD_REPLIES: &str = "it leaves its PMI replies unread";
 
 /// The proxy's command line: `--control HOST:PORT[,HOST:PORT...] --cookie HEX
 /// [--id N]` (the addresses are tried in order).
@@ -776,9 +779,7 @@ impl Proxy {
         if waiting > PMI_OUT_LIMIT {
             self.close_pmi(
                 i,
-                Some(format!(
-                    "it leaves its PMI replies unread ({waiting} bytes waiting)"
-                )),
+                Some(format!("{UNREAD_REPLIES} ({waiting} bytes waiting)")),
             );
         }
     }
