@@ -208,6 +208,14 @@ impl Client {
     }
 
     pub fn put(&mut self, key: &str, value: &str) -> Result<()> {
+        // The wire escapes them, but Hydra 4.0 stores a value only up to its
+        // first space and returns backslashes as they came: keep stored values
+        // free of both, so every server gives back what was put.
+        if let Some(c) = value.chars().find(|c| matches!(c, ' ' | '\\')) {
+            return Err(Error::intern(format!(
+                "PMI put of key {key}: the value holds {c:?}, which not every PMI-1 server stores faithfully"
+            )));
+        }
         let kvs = self.kvsname.clone();
         let r = self.call(
             Command::new("put")
