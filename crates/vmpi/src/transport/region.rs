@@ -101,7 +101,15 @@ impl Region {
         // Published (a hard link fails if `path` exists, as O_EXCL did) or not,
         // the temporary name goes.
         let r = r.and_then(|r| {
-            std::fs::hard_link(&tmp, path).map_err(|e| {
+            let linked = match std::fs::hard_link(&tmp, path) {
+                // A file system without hard links: a rename publishes it whole
+                // too (the name holds a per-job nonce, so nothing is replaced).
+                Err(e) if matches!(e.raw_os_error(), Some(libc::EPERM | libc::EOPNOTSUPP)) => {
+                    std::fs::rename(&tmp, path)
+                }
+                other => other,
+            };
+            linked.map_err(|e| {
                 Error::other(format!(
                     "cannot create shared-memory file {}: {e}",
                     path.display()
@@ -443,5 +451,48 @@ impl RingMem for ShmRingMem {
     }
     fn read(&self, off: u64, dst: &mut [u8]) {
         self.payload(off, dst.len()).copy_to(0, dst)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn created_whole_under_its_name_only() {
+        // A disk directory (ext4 under /var/tmp here), where fallocate grows the
+        // size in steps.
+        let base = if Path::new("/var/tmp").is_dir() {
+            PathBuf::from("/var/tmp")
+        } else {
+            std::env::temp_dir()
+        };
+        let dir = base.join(format!("vmpi-region-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("vmpi-0123456789abcdef-region-0-1");
+        let info = RegionInfo {
+            size: 64 << 20,
+            job_check: 77,
+            ring_cap: 4096,
+            members: vec![0, 1, 2],
+        };
+        let r = Region::create(&path, info.clone()).unwrap();
+        // Only the final name is there, at full size, with its header.
+        let names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(names, ["vmpi-0123456789abcdef-region-0-1"]);
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 64 << 20);
+        let a = Region::attach(&path, 77, &[0, 1, 2], Duration::from_secs(1)).unwrap();
+        assert_eq!(a.info(), r.info());
+        // The name is taken: a second create fails (as O_EXCL did), leaving
+        // nothing behind.
+        let Err(e) = Region::create(&path, info) else {
+            panic!("created over an existing region");
+        };
+        assert!(e.message.contains("cannot create"), "{}", e.message);
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
