@@ -255,9 +255,10 @@ impl Client {
 
     pub fn abort(&mut self, code: i32, msg: &str) -> Result<()> {
         let (text, whole) = abort_message(code, msg);
-        if !whole {
-            // Too long for one PMI line: the whole reason goes to our stderr,
-            // which the launcher forwards.
+        // vmpi's mpirun (which sets VMPI_LAUNCHER_ADDR) prints the reason it gets;
+        // Hydra does not, so elsewhere, or when the reason is too long for one
+        // PMI line, the whole reason goes to our stderr (which launchers forward).
+        if !whole || std::env::var_os("VMPI_LAUNCHER_ADDR").is_none() {
             eprintln!("vmpi: rank {}: abort({code}): {msg}", self.rank);
         }
         self.send(
