@@ -145,11 +145,14 @@ mod tests {
                 .collect()
         };
         let shm = PathBuf::from("/dev/shm");
-        assert_eq!(shm_dirs(&e(&[])), [shm.clone()]);
-        assert_eq!(shm_dirs(&e(&[("VMPI_SHM_DIR", "")])), [shm.clone()]);
+        assert_eq!(shm_dirs(&e(&[])), [PathBuf::from("/dev/shm")]);
+        assert_eq!(
+            shm_dirs(&e(&[("VMPI_SHM_DIR", "")])),
+            [PathBuf::from("/dev/shm")]
+        );
         assert_eq!(
             shm_dirs(&e(&[("VMPI_SHM_DIR", "/dev/shm/")])),
-            [shm.clone()]
+            [PathBuf::from("/dev/shm")]
         );
         assert_eq!(
             shm_dirs(&e(&[
