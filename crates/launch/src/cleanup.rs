@@ -1,19 +1,51 @@
-//! What must not outlive a job: its ranks' process groups and its /dev/shm files.
-//! `JobGuard` does the final sweep on every exit path, panics included.
+//! What must not outlive a job: its ranks' process groups and its shared-memory
+//! files (in /dev/shm, and in `VMPI_SHM_DIR` where the ranks were given another
+//! directory). `JobGuard` does the final sweep on every exit path, panics included.
 
 use nix::errno::Errno;
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
+use std::path::{Path, PathBuf};
 
 const SHM_DIR: &str = "/dev/shm";
 
-/// Removes every entry of /dev/shm whose name starts with `prefix`; returns one
-/// message per entry that could not be removed.
-pub fn remove_shm(prefix: &str) -> Vec<String> {
-    remove_prefixed(std::path::Path::new(SHM_DIR), prefix)
+/// The directories that may hold a job's shared-memory files, given the ranks'
+/// environment: /dev/shm (the default, and where probe files of a rank that
+/// failed before reading its configuration would be), and the last non-empty
+/// `VMPI_SHM_DIR` if it names another one (relative: to the ranks' working
+/// directory, which is this process's).
+pub fn shm_dirs(rank_env: &[(String, String)]) -> Vec<PathBuf> {
+    let mut dirs = vec![PathBuf::from(SHM_DIR)];
+    let chosen = rank_env
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "VMPI_SHM_DIR")
+        .map(|(_, v)| v.trim())
+        .filter(|v| !v.is_empty());
+    if let Some(d) = chosen {
+        let d = PathBuf::from(d);
+        let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
+            (Ok(x), Ok(y)) => x == y,
+            _ => a == b,
+        };
+        if !same(&d, Path::new(SHM_DIR)) {
+            dirs.push(d);
+        }
+    }
+    dirs
 }
 
-fn remove_prefixed(dir: &std::path::Path, prefix: &str) -> Vec<String> {
+/// Removes every entry of `dirs` whose name starts with `prefix`; returns one
+/// message per entry that could not be removed (a directory that does not
+/// exist is not an error: nothing was put there).
+pub fn remove_shm(dirs: &[PathBuf], prefix: &str) -> Vec<String> {
+    dirs.iter()
+        .filter(|d| d.exists())
+        .flat_map(|d| remove_prefixed(d, prefix))
+        .collect()
+}
+
+fn remove_prefixed(dir: &Path, prefix: &str) -> Vec<String> {
     let mut errors = Vec::new();
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
@@ -53,14 +85,17 @@ pub struct JobGuard {
     name: String,
     pgids: Vec<Pid>,
     shm_prefix: String,
+    shm_dirs: Vec<PathBuf>,
 }
 
 impl JobGuard {
-    pub fn new(name: &str, shm_prefix: String) -> Self {
+    /// A guard for the job whose files start with `shm_prefix` in `shm_dirs`.
+    pub fn new(name: &str, shm_prefix: String, shm_dirs: Vec<PathBuf>) -> Self {
         JobGuard {
             name: name.to_string(),
             pgids: Vec::new(),
             shm_prefix,
+            shm_dirs,
         }
     }
 
@@ -77,7 +112,7 @@ impl Drop for JobGuard {
                 eprintln!("{}: cannot kill process group {g}: {e}", self.name);
             }
         }
-        for e in remove_shm(&self.shm_prefix) {
+        for e in remove_shm(&self.shm_dirs, &self.shm_prefix) {
             eprintln!("{}: {e}", self.name);
         }
     }
@@ -100,5 +135,33 @@ mod tests {
             .collect();
         assert_eq!(left, vec!["vmpi-abd-1".to_string()]);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn shm_dirs_follow_the_ranks_environment() {
+        let e = |v: &[(&str, &str)]| -> Vec<(String, String)> {
+            v.iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect()
+        };
+        let shm = PathBuf::from("/dev/shm");
+        assert_eq!(shm_dirs(&e(&[])), [PathBuf::from("/dev/shm")]);
+        assert_eq!(
+            shm_dirs(&e(&[("VMPI_SHM_DIR", "")])),
+            [PathBuf::from("/dev/shm")]
+        );
+        assert_eq!(
+            shm_dirs(&e(&[("VMPI_SHM_DIR", "/dev/shm/")])),
+            [PathBuf::from("/dev/shm")]
+        );
+        assert_eq!(
+            shm_dirs(&e(&[
+                ("VMPI_SHM_DIR", "/a"),
+                ("VMPI_SHM_DIR", "/var/tmp/x")
+            ])),
+            [shm, PathBuf::from("/var/tmp/x")],
+            "the last setting wins, as for the ranks"
+        );
+        assert!(remove_shm(&[PathBuf::from("/no/such/dir")], "vmpi-").is_empty());
     }
 }

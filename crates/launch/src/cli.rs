@@ -128,10 +128,19 @@ fn is_executable(name: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// The most ranks one job may have. Every rank costs mpirun and its proxy a few
+/// file descriptors and some memory, so a count beyond this is a typing error (or
+/// a host list's slot total, `-hosts a:99999999999999999`), not a job to start.
+pub const MAX_RANKS: usize = 1 << 20;
+
 fn parse_count(opt: &str, v: &str) -> Result<usize, UsageError> {
     match v.parse::<usize>() {
         Ok(0) => Err(usage(format!("{opt}: must be at least 1, got 0"))),
         Ok(n) => Ok(n),
+        Err(_) if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) => Err(usage(format!(
+            "{opt}: {v} is out of range (at most {})",
+            usize::MAX
+        ))),
         Err(_) => Err(usage(format!(
             "{opt}: expected a positive integer, got {v:?}"
         ))),
@@ -185,7 +194,15 @@ pub fn parse(args: &[String], env_timeout: Option<&str>) -> Result<Action, Usage
         match a {
             "--help" | "-help" | "-h" => return Ok(Action::Help),
             "--version" | "-version" => return Ok(Action::Version),
-            "-np" | "-n" | "--np" | "--n" => np = Some(parse_count(a, &value(&mut i, a)?)?),
+            "-np" | "-n" | "--np" | "--n" => {
+                let n = parse_count(a, &value(&mut i, a)?)?;
+                if n > MAX_RANKS {
+                    return Err(usage(format!(
+                        "{a}: {n} ranks is more than mpirun starts (at most {MAX_RANKS})"
+                    )));
+                }
+                np = Some(n);
+            }
             "-hosts" | "-host" | "--hosts" | "--host" => {
                 let v = value(&mut i, a)?;
                 let list: Vec<String> = v.split(',').map(|s| s.trim().to_string()).collect();
@@ -395,6 +412,9 @@ mod tests {
             ("-hosts a -f x true", "-f"),
             ("-hosts a,,b true", "-hosts"),
             ("-np 1 localhost A=1 -x prog", "-x"),
+            ("-np 99999999999999999 true", "-np"),
+            ("-np 99999999999999999999999 true", "out of range"),
+            ("-ppn 99999999999999999999999 true", "-ppn"),
         ];
         for (cmd, want) in cases {
             let e = p(cmd).unwrap_err();

@@ -12,6 +12,24 @@ pub struct HostSlots {
     pub slots: usize,
 }
 
+/// A slot count `n` (of `entry`, written as `form`): a number from 1 up; one too
+/// large for this machine's integers is out of range, not a crash.
+fn parse_slots(n: &str, entry: &str, form: &str, origin: &str) -> Result<usize, String> {
+    match n.parse::<usize>() {
+        Ok(0) => Err(format!(
+            "{origin}: bad slot count in {entry:?} (expected {form} with N >= 1)"
+        )),
+        Ok(s) => Ok(s),
+        Err(_) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => Err(format!(
+            "{origin}: slot count in {entry:?} is out of range (at most {})",
+            usize::MAX
+        )),
+        Err(_) => Err(format!(
+            "{origin}: bad slot count in {entry:?} (expected {form} with N >= 1)"
+        )),
+    }
+}
+
 /// Parses `host` or `host:N` (an IPv6 address, which has colons of its own, is
 /// written bare or in brackets: `::1`, `[::1]:2`); `origin` names where the entry
 /// came from, for errors.
@@ -19,11 +37,10 @@ pub fn parse_entry(entry: &str, origin: &str) -> Result<HostSlots, String> {
     if let Some(rest) = entry.strip_prefix('[') {
         let (name, tail) = rest
             .split_once(']')
+            .filter(|(name, _)| !name.is_empty() && !name.contains(char::is_whitespace))
             .ok_or_else(|| format!("{origin}: bad host name in {entry:?}"))?;
         let slots = match tail.strip_prefix(':') {
-            Some(n) => n.parse::<usize>().ok().filter(|&s| s > 0).ok_or_else(|| {
-                format!("{origin}: bad slot count in {entry:?} (expected host:N with N >= 1)")
-            })?,
+            Some(n) => parse_slots(n, entry, "host:N", origin)?,
             None if tail.is_empty() => 1,
             None => return Err(format!("{origin}: bad host name in {entry:?}")),
         };
@@ -40,9 +57,7 @@ pub fn parse_entry(entry: &str, origin: &str) -> Result<HostSlots, String> {
     }
     let (name, slots) = match entry.rsplit_once(':') {
         Some((name, n)) => {
-            let slots = n.parse::<usize>().ok().filter(|&s| s > 0).ok_or_else(|| {
-                format!("{origin}: bad slot count in {entry:?} (expected host:N with N >= 1)")
-            })?;
+            let slots = parse_slots(n, entry, "host:N", origin)?;
             (name, slots)
         }
         None => (entry, 1),
@@ -70,12 +85,16 @@ pub fn parse_hostfile(text: &str, path: &str) -> Result<Vec<HostSlots>, String> 
         let mut words = line.split_whitespace();
         let first = words.next().unwrap_or(line);
         let mut h = parse_entry(first, &origin)?;
+        // `host:N` already gave the count; a bare IPv6 address has colons too.
+        let has_n = if first.starts_with('[') {
+            first.contains("]:")
+        } else {
+            first.contains(':') && first.parse::<std::net::Ipv6Addr>().is_err()
+        };
         for w in words {
             match w.strip_prefix("slots=") {
-                Some(n) if !first.contains(':') => {
-                    h.slots = n.parse::<usize>().ok().filter(|&s| s > 0).ok_or_else(|| {
-                        format!("{origin}: bad slot count in {w:?} (expected slots=N with N >= 1)")
-                    })?;
+                Some(n) if !has_n => {
+                    h.slots = parse_slots(n, w, "slots=N", &origin)?;
                 }
                 _ => {
                     return Err(format!(
@@ -280,6 +299,12 @@ mod tests {
         let e = parse_hostfile("a b\n", "hf").unwrap_err();
         assert!(e.contains("line 1") && e.contains("\"b\""), "{e}");
         assert!(parse_hostfile("a:2 slots=3\n", "hf").is_err());
+        assert!(parse_hostfile("[::1]:2 slots=3\n", "hf").is_err());
+        // Found by the property test: an IPv6 address with slots=N.
+        assert_eq!(
+            parse_hostfile("::1 slots=3\n[::1] slots=2\n", "hf").unwrap(),
+            vec![hs("::1", 3), hs("::1", 2)]
+        );
     }
 
     #[test]
@@ -305,6 +330,10 @@ mod tests {
         assert_eq!(parse_entry("[::1]:3", "t").unwrap(), hs("::1", 3));
         assert_eq!(parse_entry("[fe80::1]", "t").unwrap(), hs("fe80::1", 1));
         assert!(parse_entry("[::1", "t").is_err());
+        // Found by the property test: an empty bracketed name.
+        assert!(parse_entry("[]", "t").is_err());
+        assert!(parse_entry("[]:2", "t").is_err());
+        assert!(parse_entry("[a b]", "t").is_err());
         assert!(is_local("::1"));
     }
 

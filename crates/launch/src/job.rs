@@ -500,6 +500,9 @@ impl Job {
             self.check_abandoned();
         }
         self.finish_outputs();
+        if let Some(s) = self.server.unknown_summary() {
+            self.log(&s);
+        }
         // Whatever agents are left go with the guard (their process groups).
         for p in &mut self.proxies {
             if let Some(c) = p.child.as_mut() {
@@ -907,7 +910,18 @@ impl Job {
                     self.pmi_gone[r] = Some(Instant::now());
                 }
                 if let Some(msg) = why {
-                    self.log(&format!("rank {r}: {msg}; closing its PMI connection"));
+                    // While the job is being ended every rank's link goes down:
+                    // no line for each (the reason that ended it was given).
+                    if matches!(self.phase, Phase::Running) {
+                        if msg.starts_with(crate::proxy::UNREAD_REPLIES) {
+                            // Its replies are lost: it can never finish PMI, and
+                            // the others would wait for it.
+                            self.log(&format!("rank {r}: {msg}; terminating the job"));
+                            self.terminate(1);
+                        } else {
+                            self.log(&format!("rank {r}: {msg}; closing its PMI connection"));
+                        }
+                    }
                     // Already reported; it cannot finalize through a closed connection.
                     self.server.disown(r);
                 }

@@ -95,7 +95,22 @@ fn rank_hosts(o: &Options) -> Result<(Vec<String>, bool), String> {
     let np = match (o.np, &o.hosts) {
         (Some(n), _) => n,
         (None, HostSource::Default) if !from_slurm => 1,
-        (None, _) => hosts::total_slots(&list, o.ppn),
+        (None, _) => {
+            let n = hosts::total_slots(&list, o.ppn);
+            if n > cli::MAX_RANKS {
+                let what = match (&o.hosts, o.ppn) {
+                    (_, Some(p)) => format!("-ppn {p} over {} hosts", list.len()),
+                    (HostSource::File(f), None) => format!("the slots of host file {f}"),
+                    (HostSource::List(_), None) => "the slots of the host list".to_string(),
+                    (HostSource::Default, None) => "the Slurm allocation's tasks".to_string(),
+                };
+                return Err(format!(
+                    "no -np given, and {what} make {n} ranks, more than mpirun starts (at most {}); give -np",
+                    cli::MAX_RANKS
+                ));
+            }
+            n
+        }
     };
     Ok((hosts::assign(&list, np, o.ppn), from_slurm))
 }
@@ -199,13 +214,14 @@ pub fn run_cli(name: &str, args: &[String]) -> i32 {
         None
     };
     let shm_prefix = vmpi_pmi::jobkey::shm_prefix(&kvsname);
-    let mut guard = cleanup::JobGuard::new(name, shm_prefix.clone());
+    let env = rank_environment(&opts.env);
+    let mut guard = cleanup::JobGuard::new(name, shm_prefix.clone(), cleanup::shm_dirs(&env));
     let cfg = job::JobConfig {
         name: name.to_string(),
         kvsname,
         program: opts.program,
         args: opts.args,
-        env: rank_environment(&opts.env),
+        env,
         hosts,
         local,
         mapping,

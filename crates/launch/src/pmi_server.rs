@@ -63,12 +63,15 @@ pub struct Server {
     /// Ranks that sent `init` / `finalize`.
     inited: Vec<bool>,
     finalized: Vec<bool>,
-    /// Unknown commands seen per rank (only the first few are logged).
-    unknown: Vec<u32>,
+    /// Unknown commands seen per rank; only the job's first few are logged, the
+    /// rest are counted for [`Server::unknown_summary`].
+    unknown: Vec<u64>,
+    unknown_total: u64,
 }
 
-/// Unknown commands logged per rank; the rest are answered without a line.
-const UNKNOWN_LOGGED: u32 = 3;
+/// Unknown commands logged in a job (from all ranks together); the rest are
+/// answered without a line and summed up once at the end.
+const UNKNOWN_LOGGED: u64 = 3;
 
 /// The reply to `get` from the committed keys `kvs` of job `kvsname` (mpirun's
 /// server, and each proxy's cache of it).
@@ -118,7 +121,34 @@ impl Server {
             inited: vec![false; size],
             finalized: vec![false; size],
             unknown: vec![0; size],
+            unknown_total: 0,
         }
+    }
+
+    /// One line summing up the unknown commands beyond those logged, `None` if
+    /// every one was logged: how many, and from which ranks (the busiest first).
+    pub fn unknown_summary(&self) -> Option<String> {
+        let total = self.unknown_total;
+        if total <= UNKNOWN_LOGGED {
+            return None;
+        }
+        let mut by: Vec<(usize, u64)> = (0..self.size)
+            .filter(|&r| self.unknown[r] > 0)
+            .map(|r| (r, self.unknown[r]))
+            .collect();
+        by.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        let mut who: Vec<String> = by
+            .iter()
+            .take(4)
+            .map(|(r, n)| format!("rank {r}: {n}"))
+            .collect();
+        if by.len() > 4 {
+            who.push(format!("{} more ranks", by.len() - 4));
+        }
+        Some(format!(
+            "{total} unknown PMI commands in all ({}); the first {UNKNOWN_LOGGED} were logged",
+            who.join(", ")
+        ))
     }
 
     /// How many ranks are waiting in the current barrier.
@@ -226,8 +256,10 @@ impl Server {
                     ),
                     Err(e) => (1, Some(format!("rank {rank}: {e}; exiting with 1"))),
                 };
+                // MPICH 4 sends `message`, older clients `error_msg` or `msg`.
                 let message = c
-                    .get("error_msg")
+                    .get("message")
+                    .or_else(|| c.get("error_msg"))
                     .or_else(|| c.get("msg"))
                     .map(str::to_string);
                 Response {
@@ -242,12 +274,13 @@ impl Server {
                     fail(&format!("{other}_result"), -1, "unknown_command"),
                 );
                 self.unknown[rank] = self.unknown[rank].saturating_add(1);
-                match self.unknown[rank] {
+                self.unknown_total = self.unknown_total.saturating_add(1);
+                match self.unknown_total {
                     n if n < UNKNOWN_LOGGED => {
                         r.with_log(format!("rank {rank} sent unknown PMI command {other:?}"))
                     }
                     UNKNOWN_LOGGED => r.with_log(format!(
-                        "rank {rank} sent unknown PMI command {other:?}; its further unknown commands are not logged"
+                        "rank {rank} sent unknown PMI command {other:?}; further unknown commands are not logged, only counted"
                     )),
                     _ => r,
                 }
@@ -426,5 +459,43 @@ mod tests {
         let r = s.handle(0, &cmd("cmd=frobnicate x=1"));
         assert!(r.log.is_some());
         assert_eq!(one(r), "cmd=frobnicate_result rc=-1 msg=unknown_command\n");
+    }
+
+    #[test]
+    fn unknown_commands_are_logged_a_few_times_then_summed_up() {
+        let mut s = Server::new("k", 8, None);
+        assert_eq!(s.unknown_summary(), None);
+        let mut logged = 0;
+        for i in 0..100_000usize {
+            let r = s.handle(i % 6, &cmd("cmd=frobnicate"));
+            assert_eq!(r.replies.len(), 1, "every one is still answered");
+            logged += r.log.is_some() as usize;
+        }
+        assert_eq!(logged, 3);
+        let sum = s.unknown_summary().unwrap();
+        assert!(
+            sum.starts_with("100000 unknown PMI commands in all"),
+            "{sum}"
+        );
+        assert!(
+            sum.contains("rank 0: 16667") && sum.contains("2 more ranks"),
+            "{sum}"
+        );
+    }
+
+    #[test]
+    fn abort_message_keys() {
+        let mut s = Server::new("k", 1, None);
+        for key in ["message", "error_msg", "msg"] {
+            let r = s.handle(0, &cmd(&format!("cmd=abort exitcode=3 {key}=why\\ not")));
+            assert_eq!(
+                r.event,
+                Event::Abort {
+                    code: 3,
+                    message: Some("why not".into())
+                },
+                "{key}"
+            );
+        }
     }
 }

@@ -30,7 +30,7 @@ use nix::sys::signalfd::SignalFd;
 use nix::unistd::Pid;
 use vmpi_pmi::wire::{Command, LineBuffer};
 
-use crate::cleanup::{remove_shm, signal_group};
+use crate::cleanup::{remove_shm, shm_dirs, signal_group};
 use crate::conn::{read_now, signal_fd, write_now, Conn};
 use crate::pmi_server::answer_get;
 use crate::proto::{End, FromProxy, Launch, ToProxy, MAGIC};
@@ -40,12 +40,16 @@ use crate::spawn::{spawn_rank, RankSpec};
 const KILL_GRACE: Duration = Duration::from_secs(2);
 /// How long to wait for mpirun's launch message after connecting.
 const LAUNCH_WAIT: Duration = Duration::from_secs(60);
-/// Output is not read while this much waits to go to mpirun (backpressure).
+/// Output and PMI commands are not read while this much waits to go to mpirun
+/// (backpressure).
 const OUT_HIGH_WATER: usize = 4 << 20;
 const READ_CHUNK: usize = 64 * 1024;
 /// PMI replies a rank may leave unread before its connection is closed (a client
 /// that never reads must not make the proxy hold without limit).
 const PMI_OUT_LIMIT: usize = 1 << 20;
+/// How a `PmiClosed` reason starts when a rank passed [`PMI_OUT_LIMIT`]: its PMI
+/// stream is lost, so mpirun ends the job.
+pub const UNREAD_REPLIES: &str = "it leaves its PMI replies unread";
 
 /// The proxy's command line: `--control HOST:PORT[,HOST:PORT...] --cookie HEX
 /// [--id N]` (the addresses are tried in order).
@@ -447,7 +451,7 @@ impl Proxy {
                 let _ = c.wait();
             }
         }
-        for e in remove_shm(&self.launch.shm_prefix) {
+        for e in remove_shm(&shm_dirs(&self.launch.env), &self.launch.shm_prefix) {
             log(&e);
         }
         let _ = self.conn.flush();
@@ -476,7 +480,13 @@ impl Proxy {
         let read_out = self.conn.backlog() < OUT_HIGH_WATER;
         for (i, r) in self.ranks.iter().enumerate() {
             if let Some(c) = &r.pmi {
-                let mut f = PollFlags::POLLIN;
+                // A rank's PMI commands wait in its socket, as its output does,
+                // while mpirun has not taken what this proxy already sent.
+                let mut f = if read_out {
+                    PollFlags::POLLIN
+                } else {
+                    PollFlags::empty()
+                };
                 if !c.output.is_empty() {
                     f |= PollFlags::POLLOUT;
                 }
@@ -707,6 +717,12 @@ impl Proxy {
                 return false;
             }
             Ok(Some(n)) => c.input.push(&buf[..n]),
+            // A rank that ends with replies unread resets its socket: that is its
+            // end (reported with its exit), not a PMI failure worth a line.
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                self.close_pmi(i, None);
+                return false;
+            }
             Err(e) => {
                 self.close_pmi(i, Some(format!("PMI read failed: {e}")));
                 return false;
@@ -763,9 +779,7 @@ impl Proxy {
         if waiting > PMI_OUT_LIMIT {
             self.close_pmi(
                 i,
-                Some(format!(
-                    "it leaves its PMI replies unread ({waiting} bytes waiting)"
-                )),
+                Some(format!("{UNREAD_REPLIES} ({waiting} bytes waiting)")),
             );
         }
     }
@@ -780,6 +794,15 @@ impl Proxy {
                 if c.output.is_empty() && c.close_when_flushed {
                     self.ranks[i].pmi = None;
                 }
+            }
+            // The rank is gone (its exit is reported on its own).
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
+                ) =>
+            {
+                self.close_pmi(i, None)
             }
             Err(e) => self.close_pmi(i, Some(format!("PMI write failed: {e}"))),
         }

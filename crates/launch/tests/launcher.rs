@@ -463,7 +463,7 @@ fn malformed_pmi_input_does_not_crash_mpirun() {
 #[test]
 fn pmi_floods_are_bounded() {
     // Unknown commands are logged a few times only; a rank that never reads its
-    // replies loses its PMI connection instead of making the proxy hold them.
+    // replies ends the job instead of making the proxy hold them.
     let t = Tmp::new("flood");
     let o = mpirun(&[
         "-n",
@@ -475,10 +475,21 @@ fn pmi_floods_are_bounded() {
         "flood",
     ]);
     let err = text(&o.stderr);
-    assert!(text(&o.stdout).contains("flooded"), "{err}");
-    assert_eq!(err.matches("unknown PMI command").count(), 3, "{err}");
+    // Past the bound on unread replies the job ends, naming the rank.
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("rank 0: it leaves its PMI replies unread")
+            && err.contains("terminating the job"),
+        "{err}"
+    );
+    assert_eq!(err.matches("sent unknown PMI command").count(), 3, "{err}");
     assert!(
         err.contains("further unknown commands are not logged"),
+        "{err}"
+    );
+    // ... and counted: one line at the end sums them up.
+    assert!(
+        err.contains("10000 unknown PMI commands in all (rank 0: 10000)"),
         "{err}"
     );
     assert!(err.contains("leaves its PMI replies unread"), "{err}");

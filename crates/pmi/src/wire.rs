@@ -1,9 +1,11 @@
 //! The PMI-1 line format (simple PMI v1.1) as MPICH Hydra and Slurm speak it:
 //! `cmd=NAME key=value key=value\n`, at most [`MAX_LINE`] bytes per line including the
-//! newline, no spaces or newlines inside keys or values. [`Command`] encodes and parses
-//! one line; [`LineBuffer`] cuts a byte stream into lines. Both the client (in the
-//! library) and the server (in the launcher) use this module, so the rules live here
-//! once.
+//! newline, no spaces, `=` or newlines inside keys, no newlines inside values. A space
+//! or backslash inside a value travels escaped with a backslash (`\ `, `\\`), as
+//! MPICH's PMI wire code (`pmi_wire.c`) writes and reads it, so an abort message keeps
+//! its spaces. [`Command`] encodes and parses one line; [`LineBuffer`] cuts a byte
+//! stream into lines. Both the client (in the library) and the server (in the
+//! launcher) use this module, so the rules live here once.
 
 use std::fmt;
 
@@ -46,12 +48,64 @@ fn check_key(what: &str, key: &str) -> Result<(), WireError> {
 }
 
 fn check_value(key: &str, value: &str) -> Result<(), WireError> {
-    if let Some(c) = value.chars().find(|c| matches!(c, ' ' | '\n' | '\r')) {
+    if let Some(c) = value.chars().find(|c| matches!(c, '\n' | '\r')) {
         return Err(err(format!(
             "value of key {key:?} contains forbidden character {c:?}"
         )));
     }
     Ok(())
+}
+
+/// A value as it goes on the wire: `\` and space escaped with a backslash.
+pub fn escape_value(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for c in v.chars() {
+        if matches!(c, '\\' | ' ') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The inverse of [`escape_value`]: a backslash takes the next character as it
+/// is; a backslash at the very end stays.
+fn unescape_value(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    let mut it = v.chars();
+    while let Some(c) = it.next() {
+        match c {
+            '\\' => match it.next() {
+                Some(n) => out.push(n),
+                None => out.push('\\'),
+            },
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Splits a line at spaces that are not escaped; empty tokens (runs of spaces)
+/// are dropped.
+fn tokens(body: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut start, mut escaped) = (0, false);
+    for (i, b) in body.bytes().enumerate() {
+        if escaped {
+            escaped = false;
+        } else if b == b'\\' {
+            escaped = true;
+        } else if b == b' ' {
+            if i > start {
+                out.push(&body[start..i]);
+            }
+            start = i + 1;
+        }
+    }
+    if body.len() > start {
+        out.push(&body[start..]);
+    }
+    out
 }
 
 impl Command {
@@ -102,7 +156,7 @@ impl Command {
             line.push(' ');
             line.push_str(k);
             line.push('=');
-            line.push_str(v);
+            line.push_str(&escape_value(v));
         }
         line.push('\n');
         if line.len() > MAX_LINE {
@@ -117,7 +171,8 @@ impl Command {
 
     /// Parses one line (the trailing `'\n'` is optional). The first token must be
     /// `cmd=NAME`; every other token must be `key=value` with a non-empty key. Runs of
-    /// spaces between tokens are tolerated, as MPICH's parser does.
+    /// spaces between tokens are tolerated, as MPICH's parser does; escaped spaces
+    /// and backslashes in values are undone.
     pub fn parse(line: &str) -> Result<Command, WireError> {
         let body = line.strip_suffix('\n').unwrap_or(line);
         let body = body.strip_suffix('\r').unwrap_or(body);
@@ -130,7 +185,7 @@ impl Command {
         if body.contains('\n') {
             return Err(err("newline inside a line"));
         }
-        let mut tokens = body.split(' ').filter(|t| !t.is_empty());
+        let mut tokens = tokens(body).into_iter();
         let first = tokens.next().ok_or_else(|| err("empty line"))?;
         let cmd = match first.split_once('=') {
             Some(("cmd", name)) if !name.is_empty() => name,
@@ -151,7 +206,7 @@ impl Command {
             if k.is_empty() {
                 return Err(err(format!("empty key in token {:?}", truncate(tok))));
             }
-            args.push((k.to_string(), v.to_string()));
+            args.push((k.to_string(), unescape_value(v)));
         }
         Ok(Command {
             cmd: cmd.to_string(),
@@ -248,6 +303,22 @@ mod tests {
     }
 
     #[test]
+    fn spaces_and_backslashes_in_values_are_escaped() {
+        let c = Command::new("abort")
+            .arg("exitcode", 3)
+            .arg("message", "MPI_Send(count=-1): bad \\ count  ")
+            .arg("k", "\\");
+        let line = c.encode().unwrap();
+        assert_eq!(
+            line,
+            "cmd=abort exitcode=3 message=MPI_Send(count=-1):\\ bad\\ \\\\\\ count\\ \\  k=\\\\\n"
+        );
+        assert_eq!(Command::parse(&line).unwrap(), c);
+        // A lone backslash at the end (not written by encode) stays.
+        assert_eq!(Command::parse("cmd=x v=a\\").unwrap().get("v"), Some("a\\"));
+    }
+
+    #[test]
     fn empty_value_and_extra_spaces() {
         let p = Command::parse("cmd=get_result  rc=1 value=\n").unwrap();
         assert_eq!(p.cmd, "get_result");
@@ -295,10 +366,7 @@ mod tests {
         assert!(Command::new("put").arg("a=b", "v").encode().is_err());
         assert!(Command::new("put").arg("a b", "v").encode().is_err());
         assert!(Command::new("put").arg("a\n", "v").encode().is_err());
-        let e = Command::new("put")
-            .arg("key", "has space")
-            .encode()
-            .unwrap_err();
+        let e = Command::new("put").arg("key", "a\rb").encode().unwrap_err();
         assert!(e.0.contains("\"key\""), "{e}");
         assert!(Command::new("put").arg("k", "a\nb").encode().is_err());
         // exactly MAX_LINE is fine, one more is not

@@ -319,7 +319,7 @@ fn bad_values_stop_mpi_init_naming_the_parameter() {
         (
             "MV2_ENABLE_AFFINITY",
             "maybe",
-            "MV2_ENABLE_AFFINITY=maybe: expected 0 or 1",
+            "MV2_ENABLE_AFFINITY=maybe: expected a boolean: 1/0, yes/no, on/off, true/false",
         ),
         (
             "MV2_CPU_MAPPING",

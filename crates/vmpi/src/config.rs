@@ -96,7 +96,7 @@ pub const AUTO_CMA_SPLIT_MIN: usize = 128 << 10;
 
 pub const PARAMS: &[Param] = &[
     Param { name: "MV2_USE_SHARED_MEM", default: "1", meaning: "use shared memory between ranks that share /dev/shm; 0 sends everything over TCP" },
-    Param { name: "MV2_SMP_USE_CMA", default: "1", meaning: "use Cross Memory Attach (process_vm_readv) for large shared-memory messages" },
+    Param { name: "MV2_SMP_USE_CMA", default: "1", meaning: "use Cross Memory Attach (process_vm_readv/writev, probed at init) for large shared-memory messages" },
     Param { name: "MV2_SMP_EAGERSIZE", default: "16384", meaning: "largest message sent eagerly through shared memory (bytes, K/M suffixes)" },
     Param { name: "MV2_CONT_USE_IPC", default: "1", meaning: "use shared memory between ranks in different containers that share /dev/shm" },
     Param { name: "MV2_VIRT_USE_IVSHMEM", default: "auto", meaning: "IVSHMEM between co-resident VMs: auto uses an ivshmem-plain device (PCI 1af4:1110) when the VM has one, 1 requires one, 0 never uses one (docs/virtualization.md)" },
@@ -111,7 +111,7 @@ pub const PARAMS: &[Param] = &[
     Param { name: "VMPI_CMA_MIN", default: "0", meaning: "shm rendezvous messages below this size use the pipelined copy even where CMA works" },
     Param { name: "VMPI_CMA_SPLIT_MIN", default: "auto", meaning: "CMA messages at least this large are copied half by each side (0: receiver copies all; auto: 128K, off when ranks outnumber cores)" },
     Param { name: "VMPI_SHM_RING_SIZE", default: "auto", meaning: "bytes per shared-memory queue (power of two, 16K..64M); auto fits the region in half of the free /dev/shm" },
-    Param { name: "VMPI_SHM_DIR", default: "/dev/shm", meaning: "directory of shared-memory probe files and regions" },
+    Param { name: "VMPI_SHM_DIR", default: "/dev/shm", meaning: "directory of shared-memory probe files and regions (any file system; not empty)" },
     Param { name: "VMPI_COLL_SHM_SIZE", default: "auto", meaning: "blocking collectives on a communicator inside one shm domain go through its shared collective area when each rank publishes at most this many bytes (0: never; auto: 64K on 2 ranks (bcast, scatter, allgather, alltoall and reduce up to 32K), else 1M / ranks between 4K and 256K; a bcast on 3 or more ranks goes in pieces of this size up to 1M)" },
     Param { name: "VMPI_UNEXPECTED_LIMIT", default: "4M", meaning: "unexpected eager bytes buffered per peer before its channel is left undrained" },
     Param { name: "VMPI_YIELD", default: "auto", meaning: "idle waiting: auto (yield when ranks outnumber cores), always, never" },
@@ -137,7 +137,7 @@ pub fn parse_bool(name: &str, v: &str) -> Result<bool> {
         "0" | "no" | "false" | "off" | "n" => Ok(false),
         _ => Err(Error::new(
             ErrorClass::Arg,
-            format!("{name}={v}: expected 0 or 1"),
+            format!("{name}={v}: expected a boolean: 1/0, yes/no, on/off, true/false"),
         )),
     }
 }
@@ -246,7 +246,16 @@ impl Config {
                     }
                     c.shm_ring_size = Some(s);
                 }
-                "VMPI_SHM_DIR" => c.shm_dir = PathBuf::from(v),
+                "VMPI_SHM_DIR" => {
+                    // An empty value would put the files in the working directory.
+                    if v.trim().is_empty() {
+                        return Err(Error::new(
+                            ErrorClass::Arg,
+                            format!("{k} is set but empty: expected a directory (unset it for /dev/shm)"),
+                        ));
+                    }
+                    c.shm_dir = PathBuf::from(v);
+                }
                 "VMPI_UNEXPECTED_LIMIT" => c.unexpected_limit = parse_size(&k, &v)? as usize,
                 "VMPI_YIELD" => {
                     c.yield_mode = match v.as_str() {
@@ -387,6 +396,18 @@ mod tests {
         assert!(w[0].contains("MV2_NO_SUCH"));
         let e = Config::from_vars(vars(&[("MV2_USE_SHARED_MEM", "maybe")])).unwrap_err();
         assert!(e.message.contains("MV2_USE_SHARED_MEM=maybe"));
+        // The error lists every spelling that works.
+        for w in ["1/0", "yes/no", "on/off", "true/false"] {
+            assert!(e.message.contains(w), "{}", e.message);
+        }
+        for v in ["", "  "] {
+            let e = Config::from_vars(vars(&[("VMPI_SHM_DIR", v)])).unwrap_err();
+            assert!(
+                e.message.contains("VMPI_SHM_DIR is set but empty"),
+                "{}",
+                e.message
+            );
+        }
         let e = Config::from_vars(vars(&[("VMPI_SHM_RING_SIZE", "100000")])).unwrap_err();
         assert!(e.message.contains("power of two"));
         let (c, _) = Config::from_vars(vars(&[("VMPI_TCP_IF", "eth0,10.0.0.0/8")])).unwrap();

@@ -461,6 +461,7 @@ fn exchange(
         shm_seen: vec![false; n],
         cma: vec![None; n],
         iv_seen,
+        cma_code: String::new(),
     };
     for r in 0..n {
         if r == me {
@@ -482,7 +483,15 @@ fn exchange(
         } else if !ev.same_ns(e, "pid") {
             Some("different PID namespace".into())
         } else {
-            cma::probe(e.pid as i32, e.cma_addr, &e.cma_word).err()
+            match cma::probe(e.pid as i32, e.cma_addr, &e.cma_word) {
+                Ok(()) => None,
+                Err(f) => {
+                    if view.cma_code.is_empty() {
+                        view.cma_code = f.code;
+                    }
+                    Some(f.text)
+                }
+            }
         };
     }
     let chunks = chunk(&view.encode());
@@ -529,10 +538,18 @@ pub fn describe(map: &Map, ev: &[Evidence]) -> String {
                 continue;
             }
             let v = &map.verdicts[a][b];
+            // verdicts[a][b].cma is a's probe of b: whether a may pull (and b
+            // write into a for a split copy) the large messages that b sends a.
             let large = match (&v.channel, &v.cma) {
-                (Channel::Shm, Cma::Works) => " large: CMA".to_string(),
-                (Channel::Shm, Cma::Unavailable(why)) => format!(" large: pipelined copy ({why})"),
-                (Channel::Ivshmem, _) => " large: pipelined copy (no CMA between VMs)".to_string(),
+                (Channel::Shm, Cma::Works) => {
+                    format!(" large {b} -> {a}: CMA (rank {a} reads rank {b}'s memory)")
+                }
+                (Channel::Shm, Cma::Unavailable(why)) => {
+                    format!(" large {b} -> {a}: pipelined copy ({why})")
+                }
+                (Channel::Ivshmem, _) => {
+                    format!(" large {b} -> {a}: pipelined copy (no CMA between VMs)")
+                }
                 _ => String::new(),
             };
             s += &format!(

@@ -33,7 +33,8 @@ pub struct ChannelInfo {
     /// `self`, `shm` or `tcp`.
     pub channel: &'static str,
     pub reason: String,
-    /// For shm peers: how large messages move (`CMA` or `pipelined copy (why)`).
+    /// For shm peers: how large messages from that peer to this rank move (`CMA`:
+    /// this rank reads them from the peer's memory, or `pipelined copy (why)`).
     pub large: Option<String>,
 }
 

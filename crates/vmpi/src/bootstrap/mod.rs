@@ -19,6 +19,34 @@ use std::sync::OnceLock;
 
 pub use vmpi_pmi::jobkey;
 
+/// Checks that `PMI_FD=fd` can be the process manager's socket before the
+/// client takes (and will one day close) it: open, not stdin/stdout/stderr
+/// (closing stderr would silence the very error that follows), and a socket.
+pub(crate) fn check_pmi_fd(fd: usize) -> Result<i32> {
+    let Ok(raw) = i32::try_from(fd) else {
+        return Err(Error::other(format!(
+            "MPI_Init: PMI_FD={fd} is not a file descriptor number"
+        )));
+    };
+    if raw <= 2 {
+        let which = ["stdin", "stdout", "stderr"][raw as usize];
+        return Err(Error::other(format!(
+            "MPI_Init: PMI_FD={raw} is this process's {which}, not a connection to a process manager (unset PMI_FD to run as a singleton)"
+        )));
+    }
+    let st = nix::sys::stat::fstat(raw).map_err(|e| {
+        Error::other(format!(
+            "MPI_Init: PMI_FD={raw} is not an open file descriptor ({e})"
+        ))
+    })?;
+    if st.st_mode & libc::S_IFMT != libc::S_IFSOCK {
+        return Err(Error::other(format!(
+            "MPI_Init: PMI_FD={raw} is not a socket, so not a connection to a process manager (unset PMI_FD to run as a singleton)"
+        )));
+    }
+    Ok(raw)
+}
+
 /// Nanoseconds since the epoch (for nonces and unique names).
 pub fn nanos() -> u64 {
     std::time::SystemTime::now()

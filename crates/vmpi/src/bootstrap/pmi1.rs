@@ -62,19 +62,16 @@ impl Client {
     pub fn from_env() -> Result<Option<Client>> {
         let stream = if let Some(fd) = env_num("PMI_FD")? {
             // The fd must be an open socket we inherited.
-            if nix::fcntl::fcntl(fd as i32, nix::fcntl::FcntlArg::F_GETFD).is_err() {
-                return Err(Error::other(format!(
-                    "MPI_Init: PMI_FD={fd} is not an open file descriptor"
-                )));
-            }
+            let fd = super::check_pmi_fd(fd)?;
             // Keep it from leaking into programs the rank starts.
             let _ = nix::fcntl::fcntl(
-                fd as i32,
+                fd,
                 nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
             );
             // SAFETY: the process manager gave this descriptor to us alone (PMI_FD);
-            // we checked it is open, and nothing else in this process owns it.
-            let owned = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+            // check_pmi_fd found an open socket that is not stdin/stdout/stderr, and
+            // nothing else in this process owns it.
+            let owned = unsafe { OwnedFd::from_raw_fd(fd) };
             Stream::Unix(std::os::unix::net::UnixStream::from(owned))
         } else if let Ok(port) = std::env::var("PMI_PORT") {
             let s = std::net::TcpStream::connect(&port).map_err(|e| {
@@ -211,6 +208,14 @@ impl Client {
     }
 
     pub fn put(&mut self, key: &str, value: &str) -> Result<()> {
+        // The wire escapes them, but Hydra 4.0 stores a value only up to its
+        // first space and returns backslashes as they came: keep stored values
+        // free of both, so every server gives back what was put.
+        if let Some(c) = value.chars().find(|c| matches!(c, ' ' | '\\')) {
+            return Err(Error::intern(format!(
+                "PMI put of key {key}: the value holds {c:?}, which not every PMI-1 server stores faithfully"
+            )));
+        }
         let kvs = self.kvsname.clone();
         let r = self.call(
             Command::new("put")
@@ -249,21 +254,17 @@ impl Client {
     }
 
     pub fn abort(&mut self, code: i32, msg: &str) -> Result<()> {
-        let clean: String = msg
-            .chars()
-            .map(|c| {
-                if c.is_whitespace() || c == '=' {
-                    '_'
-                } else {
-                    c
-                }
-            })
-            .take(200)
-            .collect();
+        let (text, whole) = abort_message(code, msg);
+        // vmpi's mpirun (which sets VMPI_LAUNCHER_ADDR) prints the reason it gets;
+        // Hydra does not, so elsewhere, or when the reason is too long for one
+        // PMI line, the whole reason goes to our stderr (which launchers forward).
+        if !whole || std::env::var_os("VMPI_LAUNCHER_ADDR").is_none() {
+            eprintln!("vmpi: rank {}: abort({code}): {msg}", self.rank);
+        }
         self.send(
             &Command::new("abort")
                 .arg("exitcode", code)
-                .arg("msg", clean),
+                .arg("message", text),
         )?;
         // No reply: the process manager kills us. Give it a moment, then leave.
         std::thread::sleep(Duration::from_secs(5));
@@ -276,6 +277,38 @@ impl Client {
     }
 }
 
+/// The abort reason as it fits one PMI-1 line (spaces travel escaped, line breaks
+/// become spaces), and whether it is whole: a longer one is cut at a character
+/// boundary and says so.
+fn abort_message(code: i32, msg: &str) -> (String, bool) {
+    let flat: String = msg
+        .chars()
+        .map(|c| if matches!(c, '\n' | '\r') { ' ' } else { c })
+        .collect();
+    let fits = |t: &str| {
+        Command::new("abort")
+            .arg("exitcode", code)
+            .arg("message", t)
+            .encode()
+            .is_ok()
+    };
+    if fits(&flat) {
+        return (flat, true);
+    }
+    const CUT: &str = " ... (cut; the whole reason is on the rank's stderr)";
+    let mut end = flat.len().min(MAX_LINE);
+    loop {
+        end = end.saturating_sub(16);
+        while !flat.is_char_boundary(end) {
+            end -= 1;
+        }
+        let t = format!("{}{CUT}", &flat[..end]);
+        if fits(&t) || end == 0 {
+            return (t, false);
+        }
+    }
+}
+
 fn check_rc(r: &Command, what: &str) -> Result<()> {
     match r.get("rc") {
         Some("0") | None => Ok(()),
@@ -283,5 +316,34 @@ fn check_rc(r: &Command, what: &str) -> Result<()> {
             "PMI {what} failed: rc={rc} {}",
             r.get("msg").unwrap_or("")
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn abort_message_keeps_spaces_and_length() {
+        let m = "MPI_Send(MPI_COMM_WORLD): invalid count -1\nsecond line";
+        let (t, whole) = abort_message(7, m);
+        assert!(whole);
+        assert_eq!(t, "MPI_Send(MPI_COMM_WORLD): invalid count -1 second line");
+        let line = Command::new("abort")
+            .arg("exitcode", 7)
+            .arg("message", &t)
+            .encode()
+            .unwrap();
+        assert_eq!(
+            Command::parse(&line).unwrap().get("message"),
+            Some(t.as_str())
+        );
+        // 700 characters with spaces fit whole (the old client cut at 200).
+        let long = "word ".repeat(140);
+        assert_eq!(abort_message(1, &long), (long.clone(), true));
+        // Too long for a line: cut at a character boundary, and said so.
+        let huge = "é ".repeat(2000);
+        let (t, whole) = abort_message(1, &huge);
+        assert!(!whole && t.ends_with("stderr)") && t.len() > 400, "{t}");
     }
 }

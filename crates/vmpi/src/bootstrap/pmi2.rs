@@ -85,19 +85,16 @@ impl Client {
     /// Connect over the inherited `PMI_FD` (the caller decided that it is PMI-2).
     pub fn from_env() -> Result<Client> {
         let fd = env_num("PMI_FD")?.ok_or_else(|| Error::other("MPI_Init: PMI_FD is not set"))?;
-        if nix::fcntl::fcntl(fd as i32, nix::fcntl::FcntlArg::F_GETFD).is_err() {
-            return Err(Error::other(format!(
-                "MPI_Init: PMI_FD={fd} is not an open file descriptor"
-            )));
-        }
+        let fd = super::check_pmi_fd(fd)?;
         // Keep it from leaking into programs the rank starts.
         let _ = nix::fcntl::fcntl(
-            fd as i32,
+            fd,
             nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
         );
         // SAFETY: the process manager gave this descriptor to us alone (PMI_FD); we
-        // checked it is open, and nothing else in this process owns it.
-        let owned = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+        // check_pmi_fd found an open socket that is not stdin/stdout/stderr, and
+        // nothing else in this process owns it.
+        let owned = unsafe { OwnedFd::from_raw_fd(fd) };
         let rank = env_num("PMI_RANK")?
             .ok_or_else(|| Error::other("MPI_Init: PMI_FD is set but PMI_RANK is not"))?;
         let jobid = std::env::var("PMI_JOBID").unwrap_or_default();

@@ -88,6 +88,9 @@ fn escape(s: &str, max: usize) -> String {
             ' ' => "%20".to_string(),
             ';' => "%3B".to_string(),
             '%' => "%25".to_string(),
+            // PMI-1 servers disagree on backslashes (MPICH 4's escape, Hydra 4.0
+            // does not unescape), so a card carries none.
+            '\\' => "%5C".to_string(),
             c if c.is_ascii_graphic() => c.to_string(),
             _ => "%3F".to_string(),
         })
@@ -187,7 +190,7 @@ impl Evidence {
             .hostname
             .chars()
             .map(|c| {
-                if c.is_ascii_graphic() && c != ';' {
+                if c.is_ascii_graphic() && c != ';' && c != '\\' {
                     c
                 } else {
                     '_'

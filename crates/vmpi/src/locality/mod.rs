@@ -76,10 +76,14 @@ pub struct View {
     /// Peers whose IVSHMEM nonce this rank read back in the job's region
     /// (`Map::iv_region`).
     pub iv_seen: Vec<bool>,
+    /// The first failed CMA probe's short reason (`process_vm_writev:EPERM`),
+    /// published with the bits so that peers can name it; empty if none failed.
+    pub cma_code: String,
 }
 
 impl View {
-    /// Encode as `<shm bits hex>/<cma bits hex>` (reasons stay local; the bit says works).
+    /// Encode as `<shm bits hex>/<cma bits hex>/<ivshmem bits hex>/<cma code>` (the
+    /// bit says works; of the reasons only the first probe failure's code travels).
     pub fn encode(&self) -> String {
         fn bits(v: impl Iterator<Item = bool>) -> String {
             let b: Vec<bool> = v.collect();
@@ -94,8 +98,14 @@ impl View {
                 })
                 .collect()
         }
+        let code: String = self
+            .cma_code
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | ':'))
+            .take(40)
+            .collect();
         format!(
-            "{}/{}/{}",
+            "{}/{}/{}/{code}",
             bits(self.shm_seen.iter().copied()),
             bits(self.cma.iter().map(|c| c.is_none())),
             bits(self.iv_seen.iter().copied())
@@ -124,21 +134,22 @@ impl View {
             Some(c) if !c.is_empty() => bits(c, n)?,
             _ => vec![false; n],
         };
+        let cma_code = parts.next().unwrap_or("").to_string();
         let shm_seen = bits(a, n)?;
+        let failed = if cma_code.is_empty() {
+            "peer's CMA probe failed".to_string()
+        } else {
+            format!("peer's CMA probe failed: {cma_code}")
+        };
         let cma = bits(b, n)?
             .into_iter()
-            .map(|ok| {
-                if ok {
-                    None
-                } else {
-                    Some("peer's CMA probe failed".to_string())
-                }
-            })
+            .map(|ok| if ok { None } else { Some(failed.clone()) })
             .collect();
         Some(View {
             shm_seen,
             cma,
             iv_seen,
+            cma_code,
         })
     }
 }
@@ -413,6 +424,7 @@ mod tests {
             shm_seen: seen.to_vec(),
             cma: vec![None; seen.len()],
             iv_seen: vec![false; seen.len()],
+            cma_code: String::new(),
         }
     }
 
@@ -592,8 +604,20 @@ mod tests {
             shm_seen: vec![true, false, true, true, false],
             cma: vec![None, Some("x".into()), None, None, Some("y".into())],
             iv_seen: vec![false, true, true, false, true],
+            cma_code: "process_vm_writev:EPERM".into(),
         };
         let d = View::decode(&v.encode(), 5).unwrap();
+        assert_eq!(
+            d.cma[1].as_deref(),
+            Some("peer's CMA probe failed: process_vm_writev:EPERM")
+        );
+        // A view from before the code was published still decodes.
+        let old = v.encode();
+        let old = old.rsplit_once('/').unwrap().0;
+        assert_eq!(
+            View::decode(old, 5).unwrap().cma[4].as_deref(),
+            Some("peer's CMA probe failed")
+        );
         assert_eq!(d.shm_seen, v.shm_seen);
         assert_eq!(d.iv_seen, v.iv_seen);
         assert_eq!(

@@ -1,6 +1,6 @@
-//! Cross Memory Attach: single-copy reads from another process's memory with
-//! `process_vm_readv`, and the probe that proves it works against one given peer
-//! before any message relies on it.
+//! Cross Memory Attach: single-copy reads from and writes to another process's
+//! memory with `process_vm_readv` / `process_vm_writev`, and the probe that proves
+//! both work against one given peer before any message relies on them.
 
 use crate::error::{Error, Result};
 use nix::errno::Errno;
@@ -103,19 +103,57 @@ pub fn allow_peers_to_read_us() {
     }
 }
 
-/// Try to read the peer's probe word at `addr` and compare it with `expect`.
-/// Ok(()) means CMA works to that peer; the error says why not (EPERM, ESRCH, ...).
-pub fn probe(pid: i32, addr: u64, expect: &[u8; 16]) -> std::result::Result<(), String> {
+/// Why a CMA probe failed: `code` is short and safe to publish
+/// (`process_vm_readv:EPERM`, `process_vm_writev:EFAULT`, `mismatch`), `text` is
+/// the whole reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeError {
+    pub code: String,
+    pub text: String,
+}
+
+/// Read the peer's probe word at `addr`, compare it with `expect`, then write the
+/// same bytes back with `process_vm_writev`: large messages use both calls (the
+/// receiver reads, the sender of a split message writes), and a seccomp profile
+/// may allow one and not the other. Ok(()) means CMA works to that peer.
+pub fn probe(pid: i32, addr: u64, expect: &[u8; 16]) -> std::result::Result<(), ProbeError> {
+    let fail = |call: &str, e: nix::errno::Errno| ProbeError {
+        code: format!("{call}:{e:?}"),
+        text: format!("{call} of pid {pid}: {e:?} ({})", e.desc()),
+    };
     let mut got = [0u8; 16];
-    match read_from(pid, addr, &mut got) {
-        Ok(()) if &got == expect => Ok(()),
-        Ok(()) => {
-            Err("read another process's memory (pid reused or different PID namespace)".into())
+    let remote = [RemoteIoVec {
+        base: addr as usize,
+        len: 16,
+    }];
+    match process_vm_readv(
+        Pid::from_raw(pid),
+        &mut [IoSliceMut::new(&mut got)],
+        &remote,
+    ) {
+        Ok(16) => {}
+        Ok(n) => {
+            return Err(ProbeError {
+                code: "process_vm_readv:short".into(),
+                text: format!("process_vm_readv of pid {pid}: read {n} of 16 bytes"),
+            })
         }
-        Err(e) => Err(e
-            .message
-            .trim_start_matches("process_vm_readv from ")
-            .to_string()),
+        Err(e) => return Err(fail("process_vm_readv", e)),
+    }
+    if &got != expect {
+        return Err(ProbeError {
+            code: "mismatch".into(),
+            text: "read another process's memory (pid reused or different PID namespace)".into(),
+        });
+    }
+    // The same bytes back: the peer's word does not change.
+    match process_vm_writev(Pid::from_raw(pid), &[IoSlice::new(expect)], &remote) {
+        Ok(16) => Ok(()),
+        Ok(n) => Err(ProbeError {
+            code: "process_vm_writev:short".into(),
+            text: format!("process_vm_writev of pid {pid}: wrote {n} of 16 bytes"),
+        }),
+        Err(e) => Err(fail("process_vm_writev", e)),
     }
 }
 
@@ -134,7 +172,15 @@ mod tests {
         assert_eq!(src, back);
         let w = probe_word();
         assert!(probe(std::process::id() as i32, w.as_ptr() as u64, w).is_ok());
-        assert!(probe(std::process::id() as i32, w.as_ptr() as u64, &[0; 16]).is_err());
+        let e = probe(std::process::id() as i32, w.as_ptr() as u64, &[0; 16]).unwrap_err();
+        assert_eq!(e.code, "mismatch");
+        // A pid that does not exist: the errno is kept.
+        let e = probe(i32::MAX, w.as_ptr() as u64, w).unwrap_err();
+        assert_eq!(e.code, "process_vm_readv:ESRCH", "{e:?}");
+        assert!(
+            e.text.contains("ESRCH") && e.text.contains("No such process"),
+            "{e:?}"
+        );
     }
 
     #[test]

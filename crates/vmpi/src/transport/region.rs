@@ -70,43 +70,74 @@ fn map(fd: &OwnedFd, len: usize) -> Result<NonNull<c_void>> {
 }
 
 impl Region {
-    /// Create `path` exclusively, size it, map it and write the header.
+    /// Create `path` exclusively, size it, map it and write the header. The file is
+    /// built under a temporary name beside `path` (same job prefix, so the
+    /// launcher's cleanup finds it) and linked to `path` only when whole: on a
+    /// file system where fallocate grows the size in steps (ext4 in a
+    /// `VMPI_SHM_DIR` on disk), a peer never sees a partial file.
     pub fn create(path: &Path, info: RegionInfo) -> Result<Arc<Region>> {
         if info.members.len() > MAX_MEMBERS || info.size < HEADER_BYTES {
             return Err(Error::intern("region header cannot describe this domain"));
         }
+        let tmp = {
+            let mut name = path.file_name().unwrap_or_default().to_os_string();
+            name.push(format!(".{}.part", std::process::id()));
+            path.with_file_name(name)
+        };
         let fd = nix::fcntl::open(
-            path,
+            &tmp,
             OFlag::O_RDWR | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_CLOEXEC,
             Mode::from_bits_truncate(0o600),
         )
         .map_err(|e| {
             Error::other(format!(
                 "cannot create shared-memory file {}: {e}",
-                path.display()
+                tmp.display()
             ))
         })?;
         // SAFETY: open() returned a fresh descriptor that nothing else owns.
         let fd: OwnedFd = unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) };
+        let r = Self::build(&fd, &tmp, path, info);
+        // Published (a hard link fails if `path` exists, as O_EXCL did) or not,
+        // the temporary name goes.
+        let r = r.and_then(|r| {
+            let linked = match std::fs::hard_link(&tmp, path) {
+                // A file system without hard links: a rename publishes it whole
+                // too (the name holds a per-job nonce, so nothing is replaced).
+                Err(e) if matches!(e.raw_os_error(), Some(libc::EPERM | libc::EOPNOTSUPP)) => {
+                    std::fs::rename(&tmp, path)
+                }
+                other => other,
+            };
+            linked.map_err(|e| {
+                Error::other(format!(
+                    "cannot create shared-memory file {}: {e}",
+                    path.display()
+                ))
+            })?;
+            Ok(r)
+        });
+        let _ = std::fs::remove_file(&tmp);
+        r
+    }
+
+    /// Size `fd` (the file at `tmp`), map it and write the header of a region
+    /// that will live at `path`.
+    fn build(fd: &OwnedFd, tmp: &Path, path: &Path, info: RegionInfo) -> Result<Arc<Region>> {
         // posix_fallocate reserves the pages now, so a full /dev/shm is an error here
         // and not a SIGBUS later.
         if let Err(e) =
-            nix::fcntl::posix_fallocate(std::os::fd::AsRawFd::as_raw_fd(&fd), 0, info.size as i64)
+            nix::fcntl::posix_fallocate(std::os::fd::AsRawFd::as_raw_fd(fd), 0, info.size as i64)
         {
-            let _ = std::fs::remove_file(path);
+            let dir = path.parent().unwrap_or(Path::new("/dev/shm"));
             return Err(Error::other(format!(
-                "cannot reserve {} bytes in {}: {e}; free space in /dev/shm or set VMPI_SHM_RING_SIZE smaller",
+                "cannot reserve {} bytes in {}: {e}; free space in {} or set VMPI_SHM_RING_SIZE smaller",
                 info.size,
-                path.display()
+                tmp.display(),
+                dir.display()
             )));
         }
-        let base = match map(&fd, info.size) {
-            Ok(b) => b,
-            Err(e) => {
-                let _ = std::fs::remove_file(path);
-                return Err(e);
-            }
-        };
+        let base = map(fd, info.size)?;
         let r = Region {
             base,
             len: info.size,
@@ -160,7 +191,8 @@ impl Region {
                 Err(e) => return Err(Error::other(format!("cannot open shared-memory file {}: {e}", path.display()))),
             }
         };
-        // The creator sizes the file in one fallocate, then publishes the header.
+        // The creator sizes the file and writes the header before the file appears
+        // under this name; a shorter file is a stranger's (checked below).
         let len = loop {
             let st = nix::sys::stat::fstat(std::os::fd::AsRawFd::as_raw_fd(&fd))
                 .map_err(|e| Error::other(format!("fstat {}: {e}", path.display())))?;
@@ -419,5 +451,48 @@ impl RingMem for ShmRingMem {
     }
     fn read(&self, off: u64, dst: &mut [u8]) {
         self.payload(off, dst.len()).copy_to(0, dst)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn created_whole_under_its_name_only() {
+        // A disk directory (ext4 under /var/tmp here), where fallocate grows the
+        // size in steps.
+        let base = if Path::new("/var/tmp").is_dir() {
+            PathBuf::from("/var/tmp")
+        } else {
+            std::env::temp_dir()
+        };
+        let dir = base.join(format!("vmpi-region-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("vmpi-0123456789abcdef-region-0-1");
+        let info = RegionInfo {
+            size: 64 << 20,
+            job_check: 77,
+            ring_cap: 4096,
+            members: vec![0, 1, 2],
+        };
+        let r = Region::create(&path, info.clone()).unwrap();
+        // Only the final name is there, at full size, with its header.
+        let names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(names, ["vmpi-0123456789abcdef-region-0-1"]);
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 64 << 20);
+        let a = Region::attach(&path, 77, &[0, 1, 2], Duration::from_secs(1)).unwrap();
+        assert_eq!(a.info(), r.info());
+        // The name is taken: a second create fails (as O_EXCL did), leaving
+        // nothing behind.
+        let Err(e) = Region::create(&path, info) else {
+            panic!("created over an existing region");
+        };
+        assert!(e.message.contains("cannot create"), "{}", e.message);
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
