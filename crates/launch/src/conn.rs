@@ -9,6 +9,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{sigprocmask, SigHandler, SigSet, SigmaskHow, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 
@@ -19,6 +20,29 @@ pub const PING_EVERY: Duration = Duration::from_secs(1);
 /// A side that has heard nothing for this long counts the other as gone (its
 /// host down or its network cut): seconds, not TCP's minutes.
 pub const SILENCE_LIMIT: Duration = Duration::from_secs(5);
+
+/// One `poll` over `want` (a token, a descriptor, the events asked): the tokens
+/// whose descriptors are ready, with what they reported; none when a signal
+/// interrupted the wait (the signalfd reports it next time).
+pub fn poll_ready<T: Copy>(
+    want: &[(T, BorrowedFd<'_>, PollFlags)],
+    timeout: PollTimeout,
+) -> nix::Result<Vec<(T, PollFlags)>> {
+    let mut fds: Vec<PollFd<'_>> = want.iter().map(|w| PollFd::new(w.1, w.2)).collect();
+    match poll(&mut fds, timeout) {
+        Ok(_) => {}
+        Err(Errno::EINTR) => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    }
+    Ok(want
+        .iter()
+        .zip(fds.iter())
+        .filter_map(|(w, fd)| {
+            let r = fd.revents().unwrap_or(PollFlags::empty());
+            (!r.is_empty()).then_some((w.0, r))
+        })
+        .collect())
+}
 
 /// Reads what is there now: `Ok(None)` means nothing (EAGAIN), `Ok(Some(0))` EOF.
 pub fn read_now(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<Option<usize>> {

@@ -16,7 +16,7 @@ use std::process::Child;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::poll::{PollFlags, PollTimeout};
 use nix::sys::signal::Signal;
 use nix::sys::signalfd::SignalFd;
 use nix::unistd::Pid;
@@ -538,20 +538,7 @@ impl Job {
                 want.push((Token::Proxy(i), c.fd(), f));
             }
         }
-        let mut fds: Vec<PollFd<'_>> = want.iter().map(|w| PollFd::new(w.1, w.2)).collect();
-        match poll(&mut fds, timeout) {
-            Ok(_) => {}
-            Err(Errno::EINTR) => return Ok(Vec::new()),
-            Err(e) => return Err(e),
-        }
-        Ok(want
-            .iter()
-            .zip(fds.iter())
-            .filter_map(|(w, fd)| {
-                let r = fd.revents().unwrap_or(PollFlags::empty());
-                (!r.is_empty()).then_some((w.0, r))
-            })
-            .collect())
+        crate::conn::poll_ready(&want, timeout)
     }
 
     fn dispatch(&mut self, token: Token, flags: PollFlags) {

@@ -13,6 +13,10 @@
 //! openssh-server (`scripts/install-deps.sh` installs them), and the release
 //! build of the workspace.
 
+mod common;
+
+use common::{built as bin, repo_root as root};
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::{Mutex, MutexGuard};
@@ -22,26 +26,6 @@ const H1: &str = "10.201.0.11";
 const H2: &str = "10.201.0.12";
 const H3: &str = "10.201.0.13";
 const HC: &str = "10.201.0.30";
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
-fn bin(name: &str) -> PathBuf {
-    let p = Path::new(env!("CARGO_BIN_EXE_exchange"))
-        .parent()
-        .unwrap()
-        .join(name);
-    assert!(
-        p.exists(),
-        "{} missing: build the workspace first (cargo build --release --workspace)",
-        p.display()
-    );
-    p
-}
 
 fn vhosts() -> PathBuf {
     root().join("scripts/vhosts.sh")
@@ -443,6 +427,23 @@ fn faults_end_the_job_and_leave_nothing() {
         .status()
         .unwrap();
     assert!(ok.success());
+    // The link is up before h2 can reach mpirun's address again (its neighbour
+    // entry failed while the link was down): the next job's proxy on h2 would
+    // get "No route to host". Wait until it can.
+    // (A connection to a closed port: "refused" once the address answers.)
+    let end = Instant::now() + Duration::from_secs(20);
+    loop {
+        let o = Command::new(vhosts())
+            .args(["exec", "h2", "bash -c 'exec 3<>/dev/tcp/10.201.0.1/9' 2>&1"])
+            .output()
+            .unwrap();
+        let out = String::from_utf8_lossy(&o.stdout);
+        if o.status.success() || out.contains("refused") {
+            break;
+        }
+        assert!(Instant::now() < end, "h2 cannot reach 10.201.0.1: {out}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
     // A crash (SIGSEGV in MPI, after a barrier) on a remote host.
     let crash = bin("crash").display().to_string();
     let (o, took) = mpirun(&["-np", "6", "-hosts", &hosts3(2), &crash, "5"], &[], 60);

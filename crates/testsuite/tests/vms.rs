@@ -15,32 +15,16 @@
 //! (`scripts/install-deps.sh`), the VM image and payload (`make vm-programs`),
 //! and the release build of the workspace (mpirun and vmpi-admin run here).
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::{built as bin, repo_root as root};
+
+use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 const HOSTS: &str = "10.203.0.11:2,10.203.0.12:2";
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
-fn bin(name: &str) -> PathBuf {
-    let p = Path::new(env!("CARGO_BIN_EXE_exchange"))
-        .parent()
-        .unwrap()
-        .join(name);
-    assert!(
-        p.exists(),
-        "{} missing: build the workspace first",
-        p.display()
-    );
-    p
-}
 
 fn vms_sh() -> PathBuf {
     root().join("scripts/vm/vms.sh")

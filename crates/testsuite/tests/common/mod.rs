@@ -39,6 +39,29 @@ pub fn prog(name: &str) -> PathBuf {
     PathBuf::from(p)
 }
 
+/// The repository's root directory.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+/// A binary of the workspace built next to the test programs (vmpi-proxy,
+/// vmpi-info, ...), which this package cannot name with `CARGO_BIN_EXE_*`.
+pub fn built(name: &str) -> PathBuf {
+    let p = Path::new(env!("CARGO_BIN_EXE_exchange"))
+        .parent()
+        .unwrap()
+        .join(name);
+    assert!(
+        p.exists(),
+        "{} missing: build the workspace first (cargo build --release --workspace)",
+        p.display()
+    );
+    p
+}
+
 /// The launcher, built next to the test programs.
 pub fn mpirun() -> PathBuf {
     let p = Path::new(env!("CARGO_BIN_EXE_exchange"))
