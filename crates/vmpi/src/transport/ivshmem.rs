@@ -237,11 +237,10 @@ impl Device {
         region.read_bytes(24, &mut uuid);
         let slot_size = region.word(40).load(Ordering::Relaxed) as usize;
         let first_slot = region.word(48).load(Ordering::Relaxed) as usize;
-        let fits = slots >= 1
-            && slots <= MAX_SLOTS
+        let fits = (1..=MAX_SLOTS).contains(&slots)
             && first_slot >= HEADER
             && slot_size >= RINGS_AT
-            && slot_size % 4096 == 0
+            && slot_size.is_multiple_of(4096)
             && first_slot
                 .checked_add(slots.saturating_mul(slot_size))
                 .is_some_and(|e| e <= len);

@@ -286,7 +286,7 @@ impl Region {
 
     fn check(&self, off: usize, len: usize, align: usize) {
         assert!(
-            off % align == 0 && off.checked_add(len).is_some_and(|e| e <= self.len),
+            off.is_multiple_of(align) && off.checked_add(len).is_some_and(|e| e <= self.len),
             "region access out of bounds"
         );
     }
