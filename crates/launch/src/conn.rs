@@ -1,7 +1,7 @@
-//! The plumbing mpirun and its proxies share: non-blocking reads and writes, the
-//! signalfd both loops read their signals from, and `Conn`, one framed control
-//! connection (a TCP stream with its frame reader, output queue and heartbeat
-//! clock).
+//! The plumbing mpirun and its proxies share: non-blocking reads and writes, one
+//! `poll` over their descriptors, the signalfd both loops read their signals from,
+//! and `Conn`, one framed control connection (a TCP stream with its frame reader,
+//! output queue and heartbeat clock).
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;

@@ -657,8 +657,6 @@ impl Channels {
     }
 }
 
-/// Handle the packets waiting from `peer` on one channel (a bounded number, so one
-/// busy peer cannot starve the others).
 /// The error of a failed CMA transfer between `me` and `peer` (process `pid`): the
 /// peer's death when its process is gone, else a CMA problem (with the way out).
 fn cma_failed(me: usize, peer: usize, pid: i32, dir: &str, e: Error) -> Error {
@@ -675,6 +673,8 @@ fn cma_failed(me: usize, peer: usize, pid: i32, dir: &str, e: Error) -> Error {
     }
 }
 
+/// Handle the packets waiting from `peer` on one channel (a bounded number, so one
+/// busy peer cannot starve the others).
 fn drain<C: PacketChannel>(ch: &mut C, st: &mut State, peer: usize) -> Result<bool> {
     let mut did = false;
     for _ in 0..64 {
