@@ -41,7 +41,7 @@ vm-programs:
 
 test-loom:
 	RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=3 CARGO_TARGET_DIR=target/loom \
-		$(CARGO) test --release -p vmpi --lib transport::ring
+		$(CARGO) test --release -p vmpi --lib transport::inbox
 
 clean:
 	$(CARGO) clean

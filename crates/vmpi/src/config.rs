@@ -110,7 +110,7 @@ pub const PARAMS: &[Param] = &[
     Param { name: "VMPI_TCP_EAGERSIZE", default: "65536", meaning: "largest message sent eagerly over TCP" },
     Param { name: "VMPI_CMA_MIN", default: "0", meaning: "shm rendezvous messages below this size use the pipelined copy even where CMA works" },
     Param { name: "VMPI_CMA_SPLIT_MIN", default: "auto", meaning: "CMA messages at least this large are copied half by each side (0: receiver copies all; auto: 128K, off when ranks outnumber cores)" },
-    Param { name: "VMPI_SHM_RING_SIZE", default: "auto", meaning: "bytes per shared-memory queue (power of two, 16K..64M); auto fits the region in half of the free /dev/shm" },
+    Param { name: "VMPI_SHM_RING_SIZE", default: "auto", meaning: "bytes of each rank's shared-memory inbox data area, which all local peers write into (power of two, 16K..64M); auto: the largest up to 2M whose region takes at most half of the free space in /dev/shm" },
     Param { name: "VMPI_SHM_DIR", default: "/dev/shm", meaning: "directory of shared-memory probe files and regions (any file system; not empty)" },
     Param { name: "VMPI_COLL_SHM_SIZE", default: "auto", meaning: "blocking collectives on a communicator inside one shm domain go through its shared collective area when each rank publishes at most this many bytes (0: never; auto: 64K on 2 ranks (bcast, scatter, allgather, alltoall and reduce up to 32K), else 1M / ranks between 4K and 256K; a bcast on 3 or more ranks goes in pieces of this size up to 1M)" },
     Param { name: "VMPI_UNEXPECTED_LIMIT", default: "4M", meaning: "unexpected eager bytes buffered per peer before its channel is left undrained" },

@@ -296,7 +296,7 @@ fn setup() -> Result<Runtime> {
             evidence[leader].shm_nonce
         ));
         let cap = if me == leader {
-            shm::choose_ring_cap(
+            shm::choose_inbox_cap(
                 domain.len(),
                 shm::free_bytes(&cfg.shm_dir)?,
                 cfg.shm_ring_size,

@@ -827,7 +827,7 @@ fn set_up(cc: &CollCtx) -> Result<Option<Area>> {
         let info = RegionInfo {
             size: area_bytes(n, plan.slot),
             job_check: plan.job_check,
-            ring_cap: plan.slot as u64,
+            unit: plan.slot as u64,
             members: members.clone(),
         };
         match Region::create(&path_of(i), info) {
@@ -855,7 +855,7 @@ fn set_up(cc: &CollCtx) -> Result<Option<Area>> {
             Duration::from_secs(10),
         ) {
             Ok(r) => {
-                let slot = r.info().ring_cap as usize;
+                let slot = r.info().unit as usize;
                 if slot % 64 == 0 && r.len() == area_bytes(n, slot) {
                     region = Some(r);
                 } else {
@@ -880,7 +880,7 @@ fn set_up(cc: &CollCtx) -> Result<Option<Area>> {
         return Ok(None);
     }
     let region = region.expect("attached when all agree");
-    let slot = region.info().ring_cap as usize;
+    let slot = region.info().unit as usize;
     Ok(Some(Area {
         region,
         n,

@@ -192,10 +192,9 @@ pub fn iv_card(e: &Evidence, uuid: &[u8; 16]) -> Option<IvCard> {
     e.iv.iter().find(|c| c.uuid == *uuid).copied()
 }
 
-/// Bytes the shm channel's queues need for `n` members with the smallest rings.
+/// Bytes the shm channel's inboxes need for `n` members with the smallest data areas.
 pub fn iv_room_needed(n: usize) -> usize {
-    n * n.saturating_sub(1)
-        * (crate::transport::ring::CTL_BYTES + crate::transport::shm::MIN_RING as usize)
+    crate::transport::shm::room_needed(n)
 }
 
 impl Map {

@@ -114,8 +114,6 @@ struct Pull {
 pub struct Engine {
     ch: Channels,
     st: State,
-    shm_peers: Vec<usize>,
-    iv_peers: Vec<usize>,
     tcp_peers: Vec<usize>,
     /// Requests to free as soon as they complete.
     detached: Vec<ReqId>,
@@ -136,14 +134,8 @@ impl Engine {
         cma_min: usize,
     ) -> Engine {
         let n = peers.len();
-        let shm_peers = (0..n)
-            .filter(|&p| peers[p].channel == Channel::Shm)
-            .collect();
         let tcp_peers = (0..n)
             .filter(|&p| peers[p].channel == Channel::Tcp)
-            .collect();
-        let iv_peers = (0..n)
-            .filter(|&p| peers[p].channel == Channel::Ivshmem)
             .collect();
         let eager_iv = ch
             .ivshmem
@@ -173,8 +165,6 @@ impl Engine {
                 cma_split,
                 cma_min,
             },
-            shm_peers,
-            iv_peers,
             tcp_peers,
             detached: Vec::new(),
             eager_shm,
@@ -520,14 +510,10 @@ impl Engine {
             did |= self.flush()?;
         }
         if let Some(shm) = self.ch.shm.as_mut() {
-            for &p in &self.shm_peers {
-                did |= drain(shm, &mut self.st, p)?;
-            }
+            did |= drain_inbox(shm, &mut self.st, Channel::Shm)?;
         }
         if let Some(iv) = self.ch.ivshmem.as_mut() {
-            for &p in &self.iv_peers {
-                did |= drain(iv, &mut self.st, p)?;
-            }
+            did |= drain_inbox(iv, &mut self.st, Channel::Ivshmem)?;
         }
         if let Some(tcp) = self.ch.tcp.as_mut() {
             tcp.progress()?;
@@ -685,6 +671,29 @@ fn drain<C: PacketChannel>(ch: &mut C, st: &mut State, peer: usize) -> Result<bo
         let hdr = Header::decode(pkt.header, peer)?;
         st.incoming(peer, hdr, pkt.payload)?;
         ch.consume(peer);
+        did = true;
+    }
+    Ok(did)
+}
+
+/// Handle the packets waiting in a shared-memory inbox, from any local peer (a
+/// bounded number, so the other channels get their turn).
+fn drain_inbox(ch: &mut ShmTransport, st: &mut State, channel: Channel) -> Result<bool> {
+    let mut did = false;
+    for _ in 0..128 {
+        if !ch.ready() {
+            break;
+        }
+        let Some((peer, pkt)) = ch.peek()? else { break };
+        if st.peers[peer].channel != channel {
+            return Err(Error::other(format!(
+                "rank {peer} wrote into our {channel:?} inbox but is reached over {:?} (protocol error)",
+                st.peers[peer].channel
+            )));
+        }
+        let hdr = Header::decode(pkt.header, peer)?;
+        st.incoming(peer, hdr, pkt.payload)?;
+        ch.consume();
         did = true;
     }
     Ok(did)

@@ -5,16 +5,19 @@
 //! splits or merges packets, and never blocks: a full channel answers "not now" and the
 //! caller retries from the progress engine.
 //!
-//! - [`shm`]: per-pair queues in one shared-memory region per shm domain.
+//! - [`shm`]: one inbox per rank (a multi-producer queue, [`inbox`]) in one
+//!   shared-memory region per shm domain; a rank reads every local peer's packets
+//!   from its own inbox, so it has its own receive interface (any sender) beside
+//!   [`PacketChannel`]'s per-peer one.
 //! - [`cma`]: single-copy reads from a peer's address space (`process_vm_readv`).
 //! - [`ivshmem`]: the memory co-resident VMs share (a PCI device), with the shm
-//!   channel's queues in a job's slot.
+//!   channel's inboxes in a job's slot.
 //! - [`tcp`]: sockets between ranks that share no memory.
 
 pub mod cma;
+pub mod inbox;
 pub mod ivshmem;
 pub mod region;
-pub mod ring;
 pub mod shm;
 pub mod tcp;
 

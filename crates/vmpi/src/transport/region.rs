@@ -5,10 +5,10 @@
 //!
 //! Header layout (little endian, the first [`HEADER_BYTES`] of the region):
 //! `0` magic (written last, release) · `8` version · `12` member count ·
-//! `16` total size · `24` job check value · `32` ring capacity · `40` attach counter ·
+//! `16` total size · `24` job check value · `32` inbox data bytes · `40` attach counter ·
 //! `64..` member world ranks (u32 each).
 
-use super::ring::RingMem;
+use super::inbox::{self, InboxMem};
 use super::PayloadRef;
 use crate::error::{Error, Result};
 use nix::fcntl::OFlag;
@@ -24,7 +24,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub const MAGIC: u64 = u64::from_le_bytes(*b"VMPISHM1");
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 pub const HEADER_BYTES: usize = 4096;
 /// Most members one region header can list.
 pub const MAX_MEMBERS: usize = (HEADER_BYTES - 64) / 4;
@@ -34,7 +34,8 @@ pub const MAX_MEMBERS: usize = (HEADER_BYTES - 64) / 4;
 pub struct RegionInfo {
     pub size: usize,
     pub job_check: u64,
-    pub ring_cap: u64,
+    /// The layout's unit: inbox data bytes (shm channel) or slot bytes (collective area).
+    pub unit: u64,
     pub members: Vec<u32>,
 }
 
@@ -148,7 +149,7 @@ impl Region {
         r.put_u32(12, info.members.len() as u32);
         r.put_u64(16, info.size as u64);
         r.put_u64(24, info.job_check);
-        r.put_u64(32, info.ring_cap);
+        r.put_u64(32, info.unit);
         for (i, m) in info.members.iter().enumerate() {
             r.put_u32(64 + 4 * i, *m);
         }
@@ -209,7 +210,7 @@ impl Region {
             info: RegionInfo {
                 size: len,
                 job_check,
-                ring_cap: 0,
+                unit: 0,
                 members: members.to_vec(),
             },
         };
@@ -226,7 +227,7 @@ impl Region {
         let found = RegionInfo {
             size: r.get_u64(16) as usize,
             job_check: r.get_u64(24),
-            ring_cap: r.get_u64(32),
+            unit: r.get_u64(32),
             members: (0..(r.get_u32(12) as usize).min(MAX_MEMBERS))
                 .map(|i| r.get_u32(64 + 4 * i))
                 .collect(),
@@ -265,7 +266,7 @@ impl Region {
             info: RegionInfo {
                 size: len,
                 job_check: 0,
-                ring_cap: 0,
+                unit: 0,
                 members: Vec::new(),
             },
         }))
@@ -364,13 +365,14 @@ impl Region {
         }
     }
 
-    /// A ring's memory: control block at `off`, data area of `cap` bytes after it.
-    pub fn ring(self: &Arc<Self>, off: usize, cap: u64) -> ShmRingMem {
-        self.check(off, super::ring::CTL_BYTES + cap as usize, 64);
-        ShmRingMem {
+    /// An inbox's memory: control block at `off`, [`inbox::SLOTS`] slots and a
+    /// data area of `cap` bytes after it.
+    pub fn inbox(self: &Arc<Self>, off: usize, cap: u64) -> ShmInboxMem {
+        self.check(off, inbox::inbox_bytes(cap), 64);
+        ShmInboxMem {
             region: self.clone(),
-            ctl: off,
-            data: off + super::ring::CTL_BYTES,
+            base: off,
+            data: off + inbox::data_at(inbox::SLOTS) as usize,
             cap,
         }
     }
@@ -389,20 +391,20 @@ pub fn unlink(path: &Path) {
     let _ = std::fs::remove_file(path);
 }
 
-/// One ring's memory inside a region.
-pub struct ShmRingMem {
+/// One inbox's memory inside a region.
+pub struct ShmInboxMem {
     region: Arc<Region>,
-    ctl: usize,
+    base: usize,
     data: usize,
     cap: u64,
 }
 
-impl ShmRingMem {
+impl ShmInboxMem {
     /// Bytes `off..off+len` of the data area as a payload to copy out.
     pub fn payload(&self, off: u64, len: usize) -> PayloadRef<'_> {
         assert!(
             off.checked_add(len as u64).is_some_and(|e| e <= self.cap),
-            "payload outside its ring"
+            "payload outside its inbox"
         );
         let at = self.data + off as usize;
         self.region.check(at, len, 1);
@@ -410,47 +412,61 @@ impl ShmRingMem {
         // &self holds its Arc; a PayloadRef only copies bytes out.
         unsafe { PayloadRef::shared(self.region.base.as_ptr().cast::<u8>().add(at), len) }
     }
+
+    fn slot_word(&self, slot: u64) -> &AtomicU64 {
+        assert!(slot < inbox::SLOTS, "slot outside its inbox");
+        self.region
+            .atomic_u64(self.base + (inbox::SLOTS_AT + slot * inbox::SLOT_BYTES) as usize)
+    }
 }
 
-impl RingMem for ShmRingMem {
+impl InboxMem for ShmInboxMem {
     fn cap(&self) -> u64 {
         self.cap
     }
+    fn slots(&self) -> u64 {
+        inbox::SLOTS
+    }
     fn load_head(&self) -> u64 {
-        self.region.atomic_u64(self.ctl).load(Ordering::Acquire)
+        self.region.atomic_u64(self.base).load(Ordering::Acquire)
     }
     fn store_head(&self, v: u64) {
-        self.region.atomic_u64(self.ctl).store(v, Ordering::Release)
-    }
-    fn load_stamp(&self, off: u64) -> u64 {
         self.region
-            .atomic_u64(self.data + off as usize)
-            .load(Ordering::Acquire)
-    }
-    fn store_stamp(&self, off: u64, v: u64) {
-        self.region
-            .atomic_u64(self.data + off as usize)
+            .atomic_u64(self.base)
             .store(v, Ordering::Release)
     }
+    fn load_tail(&self) -> u64 {
+        self.region
+            .atomic_u64(self.base + 64)
+            .load(Ordering::Relaxed)
+    }
+    fn cas_tail(&self, old: u64, new: u64) -> std::result::Result<(), u64> {
+        self.region
+            .atomic_u64(self.base + 64)
+            .compare_exchange(old, new, Ordering::AcqRel, Ordering::Relaxed)
+            .map(|_| ())
+    }
+    fn load_stamp(&self, slot: u64) -> u64 {
+        self.slot_word(slot).load(Ordering::Acquire)
+    }
+    fn store_stamp(&self, slot: u64, v: u64) {
+        self.slot_word(slot).store(v, Ordering::Release)
+    }
     fn write(&self, off: u64, src: &[u8]) {
-        let at = self.data + off as usize;
         assert!(
-            off + src.len() as u64 <= self.cap,
-            "ring write outside its ring"
+            off.checked_add(src.len() as u64)
+                .is_some_and(|e| e <= inbox::inbox_bytes(self.cap) as u64),
+            "write outside its inbox"
         );
-        self.region.check(at, src.len(), 1);
-        // SAFETY: in bounds (checked). The consumer does not read these bytes until
-        // the stamp published after this copy says so; `src` is private memory.
-        unsafe {
-            std::ptr::copy_nonoverlapping(
-                src.as_ptr(),
-                self.region.base.as_ptr().cast::<u8>().add(at),
-                src.len(),
-            )
-        }
+        self.region.write_bytes(self.base + off as usize, src)
     }
     fn read(&self, off: u64, dst: &mut [u8]) {
-        self.payload(off, dst.len()).copy_to(0, dst)
+        assert!(
+            off.checked_add(dst.len() as u64)
+                .is_some_and(|e| e <= inbox::inbox_bytes(self.cap) as u64),
+            "read outside its inbox"
+        );
+        self.region.read_bytes(self.base + off as usize, dst)
     }
 }
 
@@ -473,7 +489,7 @@ mod tests {
         let info = RegionInfo {
             size: 64 << 20,
             job_check: 77,
-            ring_cap: 4096,
+            unit: 4096,
             members: vec![0, 1, 2],
         };
         let r = Region::create(&path, info.clone()).unwrap();

@@ -1,0 +1,343 @@
+//! A rank's inbox: the multi-producer single-consumer queue that every local peer
+//! writes its packets into, so shared memory grows with the number of ranks (one
+//! inbox each), not with the number of pairs.
+//!
+//! Layout of one inbox: a control block of two cache lines (the consumer's published
+//! `head`, then the producers' shared `tail`), [`SLOTS`] slots of one cache line
+//! each, then a data area of `cap` bytes (a power of two).
+//!
+//! Every packet takes one slot, in order. A slot holds the packet's stamp, who sent
+//! it, its header and, for payloads of at most [`INLINE`] bytes, the payload itself:
+//! a small message is one cache line for the consumer to fetch. A larger payload
+//! lies in the data area, 64-byte aligned, never wrapping around its end, and the
+//! slot says where.
+//!
+//! `tail` and `head` each pack a slot sequence number (24 bits) over a data position
+//! (40 bits, bytes). A producer reserves a slot and its data bytes together with one
+//! compare-and-swap on `tail`, after checking against `head` that both are free; it
+//! writes data and slot, then stores the stamp (release): `VALID | seq`. The consumer
+//! waits for the stamp of the sequence number it expects at the slot it expects, so
+//! a stale stamp (a sequence number one lap older) or a reserved slot still being
+//! written is simply "not yet". Slots hold only stamps where stamps live, so no
+//! payload byte can ever pass for a stamp, and nothing needs clearing.
+//!
+//! Packets of one producer arrive in the order it reserved them (FIFO per ordered
+//! pair); packets of different producers interleave in reservation order. A producer
+//! that stalls between reserving and stamping holds up the packets reserved after
+//! it until it runs again.
+//!
+//! The memory is untrusted: the consumer checks the sender, the lengths and the data
+//! position of every slot and reports impossible values as corruption; it never
+//! trusts a peer for memory safety. Memory access goes through [`InboxMem`], so the
+//! same algorithm runs on a mapped region in production and on a model memory under
+//! `loom` in tests.
+
+/// Slots per inbox in the shared-memory layout (a power of two dividing 2^24).
+pub const SLOTS: u64 = 1024;
+/// Bytes per slot: one cache line.
+pub const SLOT_BYTES: u64 = 64;
+/// The control block: `head` on the first line, `tail` on the second.
+pub const CTL_BYTES: u64 = 128;
+/// Largest packet header a slot holds.
+pub const HEADER_ROOM: usize = 40;
+/// Payloads up to this size travel in the slot.
+pub const INLINE: usize = 8;
+/// Data records start on this boundary.
+pub const ALIGN: u64 = 64;
+
+const VALID: u64 = 1 << 63;
+const SEQ_SHIFT: u32 = 40;
+const SEQ_MASK: u64 = (1 << 24) - 1;
+const POS_MASK: u64 = (1 << SEQ_SHIFT) - 1;
+/// Byte offset of the slots inside an inbox.
+pub const SLOTS_AT: u64 = CTL_BYTES;
+/// A slot after its stamp: meta word (sender, header length, payload length),
+/// header, inline payload or data position.
+const META: usize = 0;
+const HDR_AT: usize = 8;
+const TAIL_AT: usize = HDR_AT + HEADER_ROOM;
+const SLOT_BODY: usize = TAIL_AT + 8;
+
+/// Byte offset of the data area in an inbox of `slots` slots.
+pub fn data_at(slots: u64) -> u64 {
+    SLOTS_AT + slots * SLOT_BYTES
+}
+
+/// Bytes one inbox of [`SLOTS`] slots and `cap` data bytes occupies (a multiple of 64).
+pub fn inbox_bytes(cap: u64) -> usize {
+    (data_at(SLOTS) + cap) as usize
+}
+
+/// The largest payload an inbox of `cap` data bytes takes: one that size, pushed
+/// after the consumer has drained everything, always fits, wrap skip included.
+pub fn max_payload(cap: u64) -> usize {
+    (cap / 2) as usize
+}
+
+/// Access to one inbox's memory. Offsets are bytes from the inbox's start; the
+/// algorithm keeps them in bounds and implementations check again.
+pub trait InboxMem {
+    /// Bytes in the data area (a power of two).
+    fn cap(&self) -> u64;
+    /// Slots (a power of two dividing 2^24).
+    fn slots(&self) -> u64;
+    fn load_head(&self) -> u64;
+    fn store_head(&self, v: u64);
+    fn load_tail(&self) -> u64;
+    /// Replace `tail` if it is still `old`; the value found otherwise.
+    fn cas_tail(&self, old: u64, new: u64) -> Result<(), u64>;
+    fn load_stamp(&self, slot: u64) -> u64;
+    fn store_stamp(&self, slot: u64, v: u64);
+    fn write(&self, off: u64, src: &[u8]);
+    fn read(&self, off: u64, dst: &mut [u8]);
+}
+
+/// Why an inbox refused to go on: a peer wrote something impossible.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Corrupt(pub String);
+
+fn align_up(v: u64) -> u64 {
+    (v + ALIGN - 1) & !(ALIGN - 1)
+}
+
+fn slot_off(seq: u64, slots: u64) -> u64 {
+    SLOTS_AT + (seq % slots) * SLOT_BYTES
+}
+
+/// A producer's handle on one peer's inbox. Its only private state is the last
+/// `head` it read.
+pub struct Producer<M: InboxMem> {
+    mem: M,
+    /// Our index among the inbox's senders (what the slot says).
+    me: u16,
+    head_cache: u64,
+}
+
+impl<M: InboxMem> Producer<M> {
+    pub fn new(mem: M, me: u16) -> Self {
+        debug_assert!(mem.cap().is_power_of_two() && mem.cap() >= 2 * ALIGN);
+        debug_assert!(mem.slots().is_power_of_two() && mem.slots() <= SEQ_MASK + 1);
+        Producer {
+            mem,
+            me,
+            head_cache: 0,
+        }
+    }
+
+    pub fn max_payload(&self) -> usize {
+        max_payload(self.mem.cap())
+    }
+
+    /// Queue one packet, or return false (having written nothing) when the inbox has
+    /// no room now. Panics if the header or payload exceeds what an inbox carries.
+    pub fn try_push(&mut self, hdr: &[u8], payload: &[u8]) -> bool {
+        let (cap, slots) = (self.mem.cap(), self.mem.slots());
+        assert!(
+            hdr.len() <= HEADER_ROOM && payload.len() <= self.max_payload(),
+            "inbox packet too large"
+        );
+        let data = if payload.len() > INLINE {
+            align_up(payload.len() as u64)
+        } else {
+            0
+        };
+        let mut t = self.mem.load_tail();
+        let (seq, start) = loop {
+            let seq = t >> SEQ_SHIFT;
+            let pos = t & POS_MASK;
+            let start = if data > 0 && pos % cap + data > cap {
+                (pos + cap - pos % cap) & POS_MASK
+            } else {
+                pos
+            };
+            let end = (start + data) & POS_MASK;
+            let fits = |head: u64| {
+                seq.wrapping_sub(head >> SEQ_SHIFT) & SEQ_MASK < slots
+                    && end.wrapping_sub(head & POS_MASK) & POS_MASK <= cap
+            };
+            if !fits(self.head_cache) {
+                self.head_cache = self.mem.load_head();
+                if !fits(self.head_cache) {
+                    return false;
+                }
+            }
+            match self
+                .mem
+                .cas_tail(t, ((seq + 1) & SEQ_MASK) << SEQ_SHIFT | end)
+            {
+                Ok(()) => break (seq, start),
+                Err(now) => t = now,
+            }
+        };
+        let mut body = [0u8; SLOT_BODY];
+        let meta = self.me as u64 | (hdr.len() as u64) << 16 | (payload.len() as u64) << 32;
+        body[META..META + 8].copy_from_slice(&meta.to_le_bytes());
+        body[HDR_AT..HDR_AT + hdr.len()].copy_from_slice(hdr);
+        if data > 0 {
+            self.mem.write(data_at(slots) + start % cap, payload);
+            body[TAIL_AT..].copy_from_slice(&start.to_le_bytes());
+        } else {
+            body[TAIL_AT..TAIL_AT + payload.len()].copy_from_slice(payload);
+        }
+        self.mem.write(slot_off(seq, slots) + 8, &body);
+        self.mem.store_stamp(seq % slots, VALID | seq);
+        true
+    }
+}
+
+/// Where a received packet's payload is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Payload {
+    /// In the slot: the first `len` bytes of these.
+    Inline([u8; INLINE]),
+    /// In the data area at this offset.
+    Data(u64),
+}
+
+/// A packet found in the inbox, its header already copied out.
+#[derive(Debug, Clone, Copy)]
+pub struct Record {
+    /// The sender's index (checked: a member other than the consumer).
+    pub from: usize,
+    pub hdr: [u8; HEADER_ROOM],
+    pub hdr_len: usize,
+    pub len: usize,
+    pub payload: Payload,
+    /// Data position after this packet (the consumer's next `pos`).
+    end: u64,
+}
+
+/// The consumer end: the inbox's owner.
+pub struct Consumer<M: InboxMem> {
+    mem: M,
+    me: usize,
+    senders: usize,
+    seq: u64,
+    pos: u64,
+    peeked: Option<Record>,
+}
+
+impl<M: InboxMem> Consumer<M> {
+    /// The owner of an inbox whose memory is zeroed, `me` among `senders` indices.
+    pub fn new(mem: M, me: usize, senders: usize) -> Self {
+        Consumer {
+            mem,
+            me,
+            senders,
+            seq: 0,
+            pos: 0,
+            peeked: None,
+        }
+    }
+
+    /// Whether a packet may be waiting: one load, no checks; `peek` decides.
+    #[inline]
+    pub fn ready(&self) -> bool {
+        self.peeked.is_some()
+            || self.mem.load_stamp(self.seq % self.mem.slots()) == VALID | self.seq
+    }
+
+    /// The next packet, if its producer has published it. Stays the same until
+    /// [`Consumer::consume`].
+    pub fn peek(&mut self) -> Result<Option<&Record>, Corrupt> {
+        if self.peeked.is_none() {
+            if self.mem.load_stamp(self.seq % self.mem.slots()) != VALID | self.seq {
+                return Ok(None);
+            }
+            let rec = self.check()?;
+            self.peeked = Some(rec);
+        }
+        Ok(self.peeked.as_ref())
+    }
+
+    /// Read and check the published slot `seq`.
+    fn check(&self) -> Result<Record, Corrupt> {
+        let mut body = [0u8; SLOT_BODY];
+        self.mem
+            .read(slot_off(self.seq, self.mem.slots()) + 8, &mut body);
+        let meta = u64::from_le_bytes(body[META..META + 8].try_into().expect("8 bytes"));
+        let from = (meta & 0xffff) as usize;
+        let hdr_len = (meta >> 16 & 0xffff) as usize;
+        let len = (meta >> 32) as usize;
+        if from >= self.senders || from == self.me {
+            return Err(Corrupt(format!(
+                "slot {} names sender {from} (members 0..{}, we are {})",
+                self.seq, self.senders, self.me
+            )));
+        }
+        let bad = |what: String| Corrupt(format!("packet from member {from}: {what}"));
+        if hdr_len > HEADER_ROOM {
+            return Err(bad(format!("header length {hdr_len}")));
+        }
+        let cap = self.mem.cap();
+        if len > max_payload(cap) {
+            return Err(bad(format!(
+                "payload length {len} exceeds {}",
+                max_payload(cap)
+            )));
+        }
+        let mut hdr = [0u8; HEADER_ROOM];
+        hdr[..hdr_len].copy_from_slice(&body[HDR_AT..HDR_AT + hdr_len]);
+        let tail: [u8; 8] = body[TAIL_AT..].try_into().expect("8 bytes");
+        let (payload, end) = if len > INLINE {
+            let start = u64::from_le_bytes(tail);
+            let end = (start + align_up(len as u64)) & POS_MASK;
+            let in_window = |p: u64| p.wrapping_sub(self.pos) & POS_MASK <= cap;
+            if start > POS_MASK
+                || start % ALIGN != 0
+                || start % cap + len as u64 > cap
+                || !in_window(start)
+                || !in_window(end)
+                || end.wrapping_sub(self.pos) & POS_MASK < start.wrapping_sub(self.pos) & POS_MASK
+            {
+                return Err(bad(format!(
+                    "data of {len} bytes at position {start} is outside the free window at {}",
+                    self.pos
+                )));
+            }
+            (Payload::Data(start % cap), end)
+        } else {
+            (Payload::Inline(tail), self.pos)
+        };
+        Ok(Record {
+            from,
+            hdr,
+            hdr_len,
+            len,
+            payload,
+            end,
+        })
+    }
+
+    /// The packet the last successful `peek` found, until it is consumed.
+    pub fn peeked(&self) -> Option<&Record> {
+        self.peeked.as_ref()
+    }
+
+    /// Copy payload bytes of the data area out (`off` from [`Payload::Data`]).
+    pub fn read_data(&self, off: u64, at: usize, dst: &mut [u8]) {
+        self.mem
+            .read(data_at(self.mem.slots()) + off + at as u64, dst)
+    }
+
+    /// Release the packet the last `peek` returned: its slot and data are free.
+    pub fn consume(&mut self) {
+        if let Some(rec) = self.peeked.take() {
+            self.seq = (self.seq + 1) & SEQ_MASK;
+            self.pos = rec.end;
+            self.mem.store_head(self.seq << SEQ_SHIFT | self.pos);
+        }
+    }
+
+    pub fn mem(&self) -> &M {
+        &self.mem
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests;
+
+/// Model check of the reservation and publication protocol under `loom`: run with
+/// `RUSTFLAGS="--cfg loom" cargo test -p vmpi --release --lib transport::inbox`.
+#[cfg(all(test, loom))]
+mod loom_tests;
