@@ -33,7 +33,7 @@
 //! `loom` in tests.
 
 /// Slots per inbox in the shared-memory layout (a power of two dividing 2^24).
-pub const SLOTS: u64 = 1024;
+pub const SLOTS: u64 = 256;
 /// Bytes per slot: one cache line.
 pub const SLOT_BYTES: u64 = 64;
 /// The control block: `head` on the first line, `tail` on the second.

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Inbox data areas are chosen in this range unless overridden.
-pub const MIN_INBOX: u64 = 64 * 1024;
+pub const MIN_INBOX: u64 = 16 * 1024;
 pub const MAX_INBOX: u64 = 2 << 20;
 /// Smallest data area `VMPI_SHM_RING_SIZE` may ask for.
 pub const MIN_REQUESTED: u64 = 16 * 1024;
