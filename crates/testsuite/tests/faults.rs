@@ -84,6 +84,46 @@ fn kill_9_of_mpirun_takes_the_ranks_along() {
     assert!(t.elapsed() < Duration::from_secs(15));
 }
 
+/// Under MPICH's Hydra there is no vmpi proxy: the ranks themselves ask to die with
+/// the `hydra_pmi_proxy` that started them, so a SIGKILL of it leaves no rank
+/// spinning.
+#[test]
+fn kill_9_of_hydras_proxy_takes_the_ranks_along() {
+    let hydra = PathBuf::from("/usr/bin/mpiexec.mpich");
+    assert!(
+        hydra.exists(),
+        "install the package mpich for the Hydra tests"
+    );
+    let mut job = Spec::launcher(hydra, &["-n", "2"], "hang", &[])
+        .limit(30)
+        .start();
+    job.wait_for_lines("hang rank", 2, 20);
+    let proxies: Vec<u32> = std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&p| {
+            ppid(p) == Some(job.pid())
+                && std::fs::read_to_string(format!("/proc/{p}/comm"))
+                    .is_ok_and(|c| c.trim() == "hydra_pmi_proxy")
+        })
+        .collect();
+    assert_eq!(
+        proxies.len(),
+        1,
+        "one hydra_pmi_proxy of mpiexec {}: {proxies:?}",
+        job.pid()
+    );
+    kill(proxies[0], libc::SIGKILL);
+    let ranks = gone_within(job.program(), Duration::from_secs(10));
+    let o = job.wait();
+    eprintln!("kill -9 of hydra_pmi_proxy: ranks gone after {ranks:?}");
+    assert!(
+        ranks.is_some_and(|d| d < Duration::from_secs(5)),
+        "ranks still ran after kill -9 of hydra_pmi_proxy: {ranks:?}\n{}",
+        o.dump()
+    );
+}
+
 #[test]
 fn kill_9_of_the_proxy_ends_the_job() {
     let mut job = Spec::mpirun(4, "hang", &[]).limit(30).start();

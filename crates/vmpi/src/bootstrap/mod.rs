@@ -96,6 +96,26 @@ pub fn publisher(key: &str) -> Option<usize> {
         .and_then(|p| p.parse().ok())
 }
 
+/// Under MPICH's Hydra, end with the `hydra_pmi_proxy` that started us: a proxy
+/// killed with SIGKILL cannot take its ranks down, and a rank waiting in MPI for
+/// peers that are gone would spin for ever. Our own proxy sets this before exec;
+/// other launchers are left alone (Slurm's slurmstepd is multi-threaded, and the
+/// death signal follows the forking thread, not the process).
+fn die_with_hydra_proxy() {
+    let parent = nix::unistd::getppid();
+    let comm = std::fs::read_to_string(format!("/proc/{parent}/comm")).unwrap_or_default();
+    if comm.trim() != "hydra_pmi_proxy" {
+        return;
+    }
+    if nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL).is_ok()
+        && nix::unistd::getppid() != parent
+    {
+        // The proxy died between the two looks: nobody is left to run the job.
+        eprintln!("vmpi: MPI_Init: the hydra_pmi_proxy that started this rank is gone; exiting");
+        std::process::exit(137);
+    }
+}
+
 impl Bootstrap {
     /// Connect to the process manager named by the environment, or start alone.
     pub fn init() -> Result<Bootstrap> {
@@ -113,6 +133,7 @@ impl Bootstrap {
                     "PMI-1 over {via}, kvs {} [{}]",
                     client.kvsname, choice.why
                 ));
+                die_with_hydra_proxy();
                 Bootstrap {
                     rank: client.rank,
                     size: client.size,
