@@ -34,6 +34,7 @@ pub fn prog(name: &str) -> PathBuf {
         "binding" => env!("CARGO_BIN_EXE_binding"),
         "pingpong" => env!("CARGO_BIN_EXE_pingpong"),
         "pmi_close" => env!("CARGO_BIN_EXE_pmi_close"),
+        "soak" => env!("CARGO_BIN_EXE_soak"),
         _ => panic!("no test program {name}"),
     };
     PathBuf::from(p)
