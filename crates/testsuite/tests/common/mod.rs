@@ -35,6 +35,7 @@ pub fn prog(name: &str) -> PathBuf {
         "pingpong" => env!("CARGO_BIN_EXE_pingpong"),
         "pmi_close" => env!("CARGO_BIN_EXE_pmi_close"),
         "scale" => env!("CARGO_BIN_EXE_scale"),
+        "soak" => env!("CARGO_BIN_EXE_soak"),
         _ => panic!("no test program {name}"),
     };
     PathBuf::from(p)
