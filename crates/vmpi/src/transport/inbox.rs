@@ -284,7 +284,7 @@ impl<M: InboxMem> Consumer<M> {
             let end = (start + align_up(len as u64)) & POS_MASK;
             let in_window = |p: u64| p.wrapping_sub(self.pos) & POS_MASK <= cap;
             if start > POS_MASK
-                || start % ALIGN != 0
+                || !start.is_multiple_of(ALIGN)
                 || start % cap + len as u64 > cap
                 || !in_window(start)
                 || !in_window(end)

@@ -511,4 +511,42 @@ mod tests {
         assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
         std::fs::remove_dir_all(&dir).unwrap();
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// Fuzz: a file under a region's name with the magic and anything else in
+        /// its header (a stranger's, a crashed creator's, another version's) is
+        /// refused with an error or accepted only when it names this job and these
+        /// members at its real size; attach never panics.
+        #[test]
+        fn arbitrary_headers_are_refused_or_consistent(
+            words in proptest::collection::vec(proptest::prelude::any::<u64>(), 7),
+            right_version in proptest::prelude::any::<bool>(),
+            extra in 0usize..3,
+        ) {
+            let path = PathBuf::from(format!(
+                "/dev/shm/vmpi-unittest-hdr-{}-{}",
+                std::process::id(),
+                words[0]
+            ));
+            let len = HEADER_BYTES + extra * 4096;
+            let mut bytes = vec![0u8; len];
+            bytes[..8].copy_from_slice(&MAGIC.to_le_bytes());
+            for (i, w) in words.iter().enumerate() {
+                bytes[8 + 8 * i..16 + 8 * i].copy_from_slice(&w.to_le_bytes());
+            }
+            if right_version {
+                bytes[8..12].copy_from_slice(&VERSION.to_le_bytes());
+            }
+            std::fs::write(&path, &bytes).unwrap();
+            let r = Region::attach(&path, 77, &[0, 1], Duration::ZERO);
+            let _ = std::fs::remove_file(&path);
+            if let Ok(r) = r {
+                proptest::prop_assert_eq!(r.info().size, len);
+                proptest::prop_assert_eq!(r.info().job_check, 77);
+                proptest::prop_assert_eq!(&r.info().members, &vec![0u32, 1]);
+            }
+        }
+    }
 }

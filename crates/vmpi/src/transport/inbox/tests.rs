@@ -79,7 +79,7 @@ impl InboxMem for WordMem {
         let mut at = off;
         while at < end {
             let i = (at - off) as usize;
-            if at % 8 == 0 && at + 8 <= end {
+            if at.is_multiple_of(8) && at + 8 <= end {
                 let w: [u8; 8] = src[i..i + 8].try_into().unwrap();
                 self.word(at)
                     .store(u64::from_le_bytes(w), Ordering::Relaxed);
@@ -159,7 +159,7 @@ fn fifo_per_producer_with_wraps_and_backpressure() {
             next[p] += 1;
             lens[p].push_back(len);
         }
-        if round % 3 == 0 || lcg(&mut seed) % 5 == 0 {
+        if round % 3 == 0 || lcg(&mut seed).is_multiple_of(5) {
             while let Some((from, h, v)) = pop(&mut c) {
                 let k = want[from];
                 assert_eq!(h, header(from, k), "header of packet {k} from {from}");
@@ -233,7 +233,7 @@ fn threads_deliver_everything_in_order() {
             Some((from, h, v)) => {
                 let k = want[from];
                 assert_eq!(h, header(from, k));
-                assert_eq!(v.len() <= 700, true);
+                assert!(v.len() <= 700);
                 assert_eq!(v, body(from, k, v.len()), "packet {k} from {from}");
                 want[from] += 1;
             }
