@@ -192,11 +192,6 @@ pub fn iv_card(e: &Evidence, uuid: &[u8; 16]) -> Option<IvCard> {
     e.iv.iter().find(|c| c.uuid == *uuid).copied()
 }
 
-/// Bytes the shm channel's inboxes need for `n` members with the smallest data areas.
-pub fn iv_room_needed(n: usize) -> usize {
-    crate::transport::shm::room_needed(n)
-}
-
 impl Map {
     /// Decide every pair from everyone's evidence and views.
     pub fn decide(policy: Policy, ev: &[Evidence], views: &[View]) -> Map {
@@ -282,7 +277,7 @@ impl Map {
                 .and_then(|u| iv_card(&ev[a], &u))
                 .map_or(0, |c| c.room as usize)
         };
-        let iv_fits = |a: usize| iv_room_needed(iv_cand[a].len()) <= iv_room(a);
+        let iv_fits = |a: usize| crate::transport::shm::room_needed(iv_cand[a].len()) <= iv_room(a);
         let iv_consistent: Vec<bool> = (0..n)
             .map(|a| iv_cand[a].iter().all(|&b| iv_cand[b] == iv_cand[a]))
             .collect();
@@ -326,7 +321,7 @@ impl Map {
                                 Ok(()) if !iv_fits(a) => not_shm(format!(
                                     "{why}; the IVSHMEM slot is too small for {} ranks (they need {} bytes, it has {}): give the VMs a larger device (QEMU memory-backend-file size=)",
                                     iv_cand[a].len(),
-                                    iv_room_needed(iv_cand[a].len()),
+                                    crate::transport::shm::room_needed(iv_cand[a].len()),
                                     iv_room(a)
                                 )),
                                 Ok(()) => {
