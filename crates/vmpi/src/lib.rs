@@ -48,6 +48,8 @@ pub mod comm;
 pub mod config;
 pub mod datatype;
 pub mod error;
+#[cfg(test)]
+pub(crate) mod harness;
 pub mod locality;
 pub mod op;
 pub mod p2p;

@@ -23,6 +23,8 @@
 pub mod algos;
 pub mod sched;
 pub mod shm_area;
+#[cfg(test)]
+mod tests;
 pub mod tuning;
 pub mod two_rank;
 

@@ -761,6 +761,15 @@ pub(super) fn settled<T>(
     Ok(pending.is_empty())
 }
 
+#[cfg(test)]
+impl Sched {
+    /// Cut medium messages as a runtime with this shm eager size does (the
+    /// in-process test job runs schedules without a runtime).
+    pub(crate) fn cut_like(&mut self, eager: usize) {
+        self.seg = Segments::from_config(eager, self.seg_max);
+    }
+}
+
 /// Run a schedule to completion, polling the engine (other schedules progress too);
 /// through the communicator's shared area instead when the schedule has an area
 /// operation that fits.

@@ -8,6 +8,8 @@ pub mod engine;
 pub mod header;
 pub mod matching;
 pub mod request;
+#[cfg(test)]
+mod tests;
 
 pub use engine::{CmaSplit, Engine, Message, SendMode};
 pub use matching::Pattern;
