@@ -18,7 +18,7 @@ use crate::req::{Kind, ReqObj};
 use crate::state::{self, st};
 use std::ffi::c_void;
 use std::os::raw::c_int;
-use vmpi::coll::{self as core, CollCtx, Raw, RawMut, Sched};
+use vmpi::coll::{self as core, Args, Raw, RawMut};
 use vmpi::comm::Comm;
 
 pub const MPI_ERR_ROOT: c_int = 7;
@@ -27,7 +27,9 @@ fn in_place(p: *const c_void) -> bool {
     p as usize == usize::MAX
 }
 
-type Built = (Sched, Fixup);
+/// A call's arguments for the core's one entry point, what to do once it
+/// completes (unpack, free temporaries), and the communicator.
+type Built = (Args, Fixup, Comm);
 
 fn intra(call: &str, comm: MPI_Comm) -> R<Comm> {
     with_intra(call, comm, |c| Ok(c.clone()))
@@ -46,13 +48,6 @@ fn with_intra<T>(call: &str, comm: MPI_Comm, f: impl FnOnce(&Comm) -> R<T>) -> R
         }
         f(c)
     })
-}
-
-/// The collective context of `call` on `c`. Blocking calls (every MPI-3.1
-/// collective name without the I- prefix) may take the communicator's shared
-/// collective area; nonblocking ones always run a schedule.
-fn cc(c: &Comm, call: &str) -> CollCtx {
-    c.coll_for(!call.starts_with("MPI_I"))
 }
 
 fn root_ok(c: &Comm, root: c_int) -> R<()> {
@@ -278,20 +273,22 @@ impl Prep {
         self.f.keep.push(v);
         Ok(r)
     }
-    fn done(self, s: Sched) -> Built {
-        (s, self.f)
+    fn done(self, c: Comm, a: Args) -> Built {
+        (a, self.f, c)
     }
 }
 
 fn run(b: Built) -> R<()> {
-    core::run_blocking(b.0)?;
+    // SAFETY: the builders checked the buffers; the temporaries live in the fixup
+    // until it runs, after the call.
+    unsafe { core::run(&b.2, b.0)? };
     b.1.run(usize::MAX);
     Ok(())
 }
 
 unsafe fn start(b: Built, comm: MPI_Comm, request: *mut MPI_Request) -> R<()> {
     let o = out(request, "request")?;
-    let id = core::start_nonblocking(b.0)?;
+    let id = core::start(&b.2, b.0)?;
     add_fixup(id, b.1);
     *o = st().reqs.insert(ReqObj {
         kind: Kind::Engine(id),
@@ -324,11 +321,7 @@ fn displs_of(v: &[c_int], t: &Datatype) -> Vec<i64> {
 
 unsafe fn b_barrier(call: &str, comm: MPI_Comm) -> R<Built> {
     let c = intra(call, comm)?;
-    let d = c.domains()?;
-    Ok((
-        core::barrier_sched(cc(&c, call), Some(&d))?,
-        Fixup::default(),
-    ))
+    Ok((Args::Barrier, Fixup::default(), c))
 }
 
 unsafe fn b_bcast(
@@ -345,12 +338,10 @@ unsafe fn b_bcast(
     let mut p = Prep::default();
     let me_root = c.rank == root;
     let b = p.output(buf, count, dt, me_root)?;
-    let d = c.domains()?;
-    let s = core::bcast(cc(&c, call), b, root, Some(&d))?;
     if me_root {
         p.f.then.clear(); // the root's buffer is unchanged
     }
-    Ok(p.done(s))
+    Ok(p.done(c, Args::Bcast { buf: b, root }))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -398,15 +389,14 @@ unsafe fn b_gather(
         (None, Some(m)) => m.len,
         (None, None) => 0,
     };
-    let s = core::gatherv_blocks(
-        cc(&c, call),
+    let a = Args::Gatherv {
         send,
-        recv.as_ref().map(|r| (r.0, &r.1[..], &r.2[..])),
+        recv,
         root,
         call,
-        Some(blk),
-    )?;
-    Ok(p.done(s))
+        equal: Some(blk),
+    };
+    Ok(p.done(c, a))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -442,14 +432,14 @@ unsafe fn b_gatherv(
     } else {
         None
     };
-    let s = core::gatherv(
-        cc(&c, call),
+    let a = Args::Gatherv {
         send,
-        recv.as_ref().map(|r| (r.0, &r.1[..], &r.2[..])),
+        recv,
         root,
         call,
-    )?;
-    Ok(p.done(s))
+        equal: None,
+    };
+    Ok(p.done(c, a))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -517,15 +507,14 @@ unsafe fn b_scatterv(
         (None, Some(m)) => m.len,
         (None, None) => 0,
     });
-    let s = core::scatterv_blocks(
-        cc(&c, call),
-        send.as_ref().map(|r| (r.0, &r.1[..], &r.2[..])),
+    let a = Args::Scatterv {
+        send,
         recv,
         root,
         call,
         equal,
-    )?;
-    Ok(p.done(s))
+    };
+    Ok(p.done(c, a))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -572,8 +561,12 @@ unsafe fn b_allgatherv(
     };
     let types = vec![t; n];
     let (b, cb, db) = p.blocks(recvbuf, &counts, &dp, &types, true, inpl)?;
-    let s = core::allgatherv(cc(&c, call), send, b, &cb, &db, call)?;
-    Ok(p.done(s))
+    let a = Args::Allgatherv {
+        send,
+        recv: (b, cb, db),
+        call,
+    };
+    Ok(p.done(c, a))
 }
 
 /// Alltoall(v/w): per-rank counts, byte displacements and types for both sides.
@@ -607,13 +600,8 @@ unsafe fn b_alltoallw(
             db,
         ))
     };
-    let s = core::alltoallv(
-        cc(&c, call),
-        send.as_ref().map(|r| (r.0, &r.1[..], &r.2[..])),
-        (recv.0, &recv.1[..], &recv.2[..]),
-        call,
-    )?;
-    Ok(p.done(s))
+    let a = Args::Alltoallv { send, recv, call };
+    Ok(p.done(c.clone(), a))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -674,8 +662,7 @@ unsafe fn b_alltoall(
             len: n * cb[0],
         })
     };
-    let s = core::alltoall(cc(&c, call), send, recv)?;
-    Ok(p.done(s))
+    Ok(p.done(c, Args::Alltoall { send, recv }))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -816,9 +803,13 @@ unsafe fn b_reduce(
     } else {
         Some(p.red_in(&s, sendbuf, n)?)
     };
-    let d = c.domains()?;
-    let sc = core::reduce(cc(&c, call), s.red.clone(), send, recv, root, Some(&d))?;
-    Ok(p.done(sc))
+    let a = Args::Reduce {
+        red: s.red.clone(),
+        send,
+        recv,
+        root,
+    };
+    Ok(p.done(c, a))
 }
 
 unsafe fn b_allreduce(
@@ -839,9 +830,12 @@ unsafe fn b_allreduce(
     } else {
         Some(p.red_in(&s, sendbuf, n)?)
     };
-    let d = c.domains()?;
-    let sc = core::allreduce(cc(&c, call), s.red.clone(), send, recv, Some(&d))?;
-    Ok(p.done(sc))
+    let a = Args::Allreduce {
+        red: s.red.clone(),
+        send,
+        recv,
+    };
+    Ok(p.done(c, a))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -872,8 +866,14 @@ unsafe fn b_reduce_scatter(
         Some(p.red_in(&s, sendbuf, total)?)
     };
     let cb: Vec<usize> = counts.iter().map(|&k| s.bytes(k)).collect();
-    let sc = core::reduce_scatter(cc(&c, call), s.red.clone(), send, recv, &cb, call)?;
-    Ok(p.done(sc))
+    let a = Args::ReduceScatter {
+        red: s.red.clone(),
+        send,
+        recv,
+        counts: cb,
+        call,
+    };
+    Ok(p.done(c, a))
 }
 
 unsafe fn b_scan(
@@ -902,8 +902,13 @@ unsafe fn b_scan(
     } else {
         Some(p.red_in(&s, sendbuf, n)?)
     };
-    let sc = core::scan(cc(&c, call), s.red.clone(), send, recv, exclusive)?;
-    Ok(p.done(sc))
+    let a = Args::Scan {
+        red: s.red.clone(),
+        send,
+        recv,
+        exclusive,
+    };
+    Ok(p.done(c, a))
 }
 
 // ---- the C entry points ------------------------------------------------------------------
@@ -933,9 +938,9 @@ mpi_fn! { comm => fn MPI_Ibarrier / PMPI_Ibarrier(comm: MPI_Comm, request: *mut 
 }}
 
 // MPI_Bcast, MPI_Gather, MPI_Scatter, MPI_Allgather, MPI_Alltoall, MPI_Reduce and
-// MPI_Allreduce on contiguous buffers first offer the call to the communicator's
-// shared collective area (`core::*_now`), which needs no schedule; when it does not
-// take the call, the schedule is built as for the rest.
+// MPI_Allreduce on contiguous buffers first offer the call to the planner's
+// shortcuts (`core::shortcut`: the shared area, two ranks), before packing
+// anything; when it needs a schedule, the call goes to `core::run` as the rest do.
 
 /// A blocking collective that the communicator's shared area may take: `direct`
 /// offers it (Some: it ran there, with this result); else `schedule` builds it and
@@ -982,7 +987,7 @@ mpi_fn! { comm => fn MPI_Bcast / PMPI_Bcast(buffer: *mut c_void, count: c_int, d
     area_or(call, comm, |c| {
         no_in_place(buffer, "buffer")?;
         Ok(match contig(buffer, check_count(count)?, datatype)? {
-            Some(b) => core::bcast_now(c, b, root),
+            Some(b) => core::shortcut(c, &Args::Bcast { buf: RawMut::of(b), root }),
             None => None,
         })
     }, || b_bcast(call, buffer, count, datatype, root, comm))
@@ -1012,7 +1017,7 @@ mpi_fn! { comm => fn MPI_Gather / PMPI_Gather(sendbuf: *const c_void, sendcount:
             Some(None)
         };
         Ok(match (send, recv) {
-            (Some(s), Some(r)) => core::gather_now(c, s.map(|x| &*x), r, root),
+            (Some(s), Some(r)) => core::shortcut(c, &Args::Gather { send: s.map(|x| Raw::of(x)), recv: r.map(RawMut::of), root }),
             _ => None,
         })
     }, || b_gather(call, sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, root, comm))
@@ -1046,7 +1051,7 @@ mpi_fn! { comm => fn MPI_Scatter / PMPI_Scatter(sendbuf: *const c_void, sendcoun
         };
         let recv = if inpl { Some(None) } else { contig(recvbuf, check_count(recvcount)?, recvtype)?.map(Some) };
         Ok(match (send, recv) {
-            (Some(s), Some(r)) => core::scatter_now(c, s.map(|x| &*x), r, root),
+            (Some(s), Some(r)) => core::shortcut(c, &Args::Scatter { send: s.map(|x| Raw::of(x)), recv: r.map(RawMut::of), root }),
             _ => None,
         })
     }, || b_scatterv(call, sendbuf, None, sendcount, std::ptr::null(), sendtype, recvbuf, recvcount, recvtype, root, comm))
@@ -1092,7 +1097,7 @@ mpi_fn! { comm => fn MPI_Allgather / PMPI_Allgather(sendbuf: *const c_void, send
     let call = "MPI_Allgather";
     area_or(call, comm, |c| {
         Ok(match to_all(c, sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, false)? {
-            Some((s, r)) => core::allgather_now(c, s, r),
+            Some((s, r)) => core::shortcut(c, &Args::Allgather { send: s.map(Raw::of), recv: RawMut::of(r) }),
             None => None,
         })
     }, || b_allgatherv(call, sendbuf, sendcount, sendtype, recvbuf, None, recvcount, std::ptr::null(), recvtype, comm))
@@ -1111,7 +1116,7 @@ mpi_fn! { comm => fn MPI_Alltoall / PMPI_Alltoall(sendbuf: *const c_void, sendco
     let call = "MPI_Alltoall";
     area_or(call, comm, |c| {
         Ok(match to_all(c, sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, true)? {
-            Some((s, r)) => core::alltoall_now(c, s, r),
+            Some((s, r)) => core::shortcut(c, &Args::Alltoall { send: s.map(Raw::of), recv: RawMut::of(r) }),
             None => None,
         })
     }, || b_alltoall(call, sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, comm))
@@ -1147,7 +1152,7 @@ mpi_fn! { comm => fn MPI_Reduce / PMPI_Reduce(sendbuf: *const c_void, recvbuf: *
         // operation would wait for its last shared store to reach the peers.
         let RedSpec { red, t, .. } = s;
         drop(t);
-        Ok(core::reduce_now(c, &red, send, recv, root))
+        Ok(core::shortcut(c, &Args::Reduce { red, send: send.map(Raw::of), recv: recv.map(RawMut::of), root }))
     }, || b_reduce(call, sendbuf, recvbuf, count, datatype, op, root, comm))
 }}
 
@@ -1169,7 +1174,7 @@ mpi_fn! { comm => fn MPI_Allreduce / PMPI_Allreduce(sendbuf: *const c_void, recv
         let recv = std::slice::from_raw_parts_mut(s.direct_ptr(recvbuf as *const u8) as *mut u8, len);
         let RedSpec { red, t, .. } = s; // as in MPI_Reduce
         drop(t);
-        Ok(core::allreduce_now(c, &red, send, recv))
+        Ok(core::shortcut(c, &Args::Allreduce { red, send: send.map(Raw::of), recv: RawMut::of(recv) }))
     }, || b_allreduce(call, sendbuf, recvbuf, count, datatype, op, comm))
 }}
 

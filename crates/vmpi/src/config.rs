@@ -79,6 +79,130 @@ pub struct Config {
     /// `MV2_ENABLE_AFFINITY`, `MV2_CPU_BINDING_POLICY`, `MV2_CPU_BINDING_LEVEL`,
     /// `MV2_CPU_MAPPING`, `MV2_SHOW_CPU_BINDING` (`locality::binding`).
     pub binding: crate::locality::binding::Settings,
+    /// `VMPI_BARRIER_ALGO`, `VMPI_BCAST_ALGO`, `VMPI_REDUCE_ALGO`,
+    /// `VMPI_ALLREDUCE_ALGO`, `VMPI_ALLTOALL_ALGO`: algorithms forced on the
+    /// collective planner (`coll::tuning` says what each one does).
+    pub coll_algos: CollAlgos,
+}
+
+/// A collective algorithm: the names the `VMPI_*_ALGO` parameters use, and the
+/// ones the planner picks without a name (`coll::tuning` is the table).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Algo {
+    Auto,
+    Dissemination,
+    Binomial,
+    ScatterAllgather,
+    RecursiveDoubling,
+    Rabenseifner,
+    Ring,
+    Bruck,
+    Pairwise,
+    Scattered,
+    TwoLevel,
+    /// Root to each rank in turn (gather, scatter and their v forms).
+    Linear,
+    /// A reduction to rank 0, then a scatterv (reduce_scatter with an operation
+    /// that does not commute).
+    ReduceThenScatter,
+}
+
+/// The algorithm each overridable collective is forced to (`Auto`: the table's
+/// choice).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CollAlgos {
+    pub barrier: Algo,
+    pub bcast: Algo,
+    pub reduce: Algo,
+    pub allreduce: Algo,
+    pub alltoall: Algo,
+}
+
+impl Default for CollAlgos {
+    fn default() -> Self {
+        CollAlgos {
+            barrier: Algo::Auto,
+            bcast: Algo::Auto,
+            reduce: Algo::Auto,
+            allreduce: Algo::Auto,
+            alltoall: Algo::Auto,
+        }
+    }
+}
+
+/// Each `VMPI_*_ALGO` parameter with the names it accepts (besides `auto`).
+pub const ALGO_PARAMS: &[(&str, &[(&str, Algo)])] = &[
+    (
+        "VMPI_BARRIER_ALGO",
+        &[
+            ("dissemination", Algo::Dissemination),
+            ("two_level", Algo::TwoLevel),
+        ],
+    ),
+    (
+        "VMPI_BCAST_ALGO",
+        &[
+            ("binomial", Algo::Binomial),
+            ("scatter_allgather", Algo::ScatterAllgather),
+            ("two_level", Algo::TwoLevel),
+        ],
+    ),
+    (
+        "VMPI_REDUCE_ALGO",
+        &[("binomial", Algo::Binomial), ("two_level", Algo::TwoLevel)],
+    ),
+    (
+        "VMPI_ALLREDUCE_ALGO",
+        &[
+            ("recursive_doubling", Algo::RecursiveDoubling),
+            ("rabenseifner", Algo::Rabenseifner),
+            ("ring", Algo::Ring),
+            ("two_level", Algo::TwoLevel),
+        ],
+    ),
+    (
+        "VMPI_ALLTOALL_ALGO",
+        &[
+            ("bruck", Algo::Bruck),
+            ("pairwise", Algo::Pairwise),
+            ("scattered", Algo::Scattered),
+        ],
+    ),
+];
+
+impl CollAlgos {
+    /// Set the parameter `name` (one of [`ALGO_PARAMS`]) to `value`.
+    fn set(&mut self, name: &str, value: &str) -> Result<()> {
+        let (i, (_, allowed)) = ALGO_PARAMS
+            .iter()
+            .enumerate()
+            .find(|(_, (n, _))| *n == name)
+            .ok_or_else(|| Error::intern(format!("{name} is not an algorithm parameter")))?;
+        let val = value.trim().to_ascii_lowercase();
+        let algo = if val.is_empty() || val == "auto" {
+            Algo::Auto
+        } else {
+            allowed
+                .iter()
+                .find(|(n, _)| *n == val)
+                .map(|(_, a)| *a)
+                .ok_or_else(|| {
+                    let names: Vec<&str> = allowed.iter().map(|(n, _)| *n).collect();
+                    Error::new(
+                        ErrorClass::Arg,
+                        format!("{name}={value}: expected auto|{}", names.join("|")),
+                    )
+                })?
+        };
+        *[
+            &mut self.barrier,
+            &mut self.bcast,
+            &mut self.reduce,
+            &mut self.allreduce,
+            &mut self.alltoall,
+        ][i] = algo;
+        Ok(())
+    }
 }
 
 /// A parameter's name, default and meaning (the table users see).
@@ -194,6 +318,7 @@ impl Config {
             launcher_addr: None,
             finalize_wait: Some(std::time::Duration::from_secs(DEFAULT_FINALIZE_WAIT)),
             binding: Default::default(),
+            coll_algos: CollAlgos::default(),
         };
         let mut warnings = Vec::new();
         for (k, v) in vars {
@@ -295,22 +420,7 @@ impl Config {
                 _ if crate::locality::binding::NAMES.contains(&k.as_str()) => {
                     c.binding.set(&k, &v)?
                 }
-                // Collective algorithm choices: owned by coll::tuning (which reads them
-                // at first use); checked here so a bad value stops MPI_Init.
-                _ if crate::coll::tuning::PARAMS.iter().any(|(n, _)| *n == k) => {
-                    let (_, allowed) = crate::coll::tuning::PARAMS
-                        .iter()
-                        .find(|(n, _)| *n == k)
-                        .expect("found");
-                    let val = v.trim().to_ascii_lowercase();
-                    if val != "auto" && !allowed.iter().any(|(a, _)| *a == val) {
-                        let names: Vec<&str> = allowed.iter().map(|(a, _)| *a).collect();
-                        return Err(Error::new(
-                            ErrorClass::Arg,
-                            format!("{k}={v}: expected auto|{}", names.join("|")),
-                        ));
-                    }
-                }
+                _ if ALGO_PARAMS.iter().any(|(n, _)| *n == k) => c.coll_algos.set(&k, &v)?,
                 "VMPI_TCP_IF" => {
                     c.tcp_if = v
                         .split(',')

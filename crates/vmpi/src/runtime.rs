@@ -194,6 +194,7 @@ pub fn init() -> Result<()> {
 
 fn setup() -> Result<Runtime> {
     let (cfg, warnings) = Config::from_env()?;
+    crate::coll::tuning::install(cfg.coll_algos);
     let mut boot = Bootstrap::init()?;
     let (me, n) = (boot.rank, boot.size);
     if me == 0 {

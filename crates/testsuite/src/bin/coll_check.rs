@@ -2,11 +2,11 @@
 //! deterministic inputs: counts 0, 1, odd and large (1 MiB), every root, in place,
 //! user operations (commutative and not), split / dup communicators, several
 //! nonblocking collectives in flight mixed with point-to-point, intercommunicators,
-//! split_shared, and the two-level algorithms on a fake domain partition.
+//! split_shared, and the two-level algorithms on real domains (`VMPI_SHM_DOMAIN_SPLIT`;
+//! any partition is covered in-process by `vmpi::coll`'s unit tests).
 //!
 //! `mpirun -np N coll_check [quick]`; prints "coll_check: ok" on rank 0.
 
-use vmpi::coll::{self, RawMut, Reduction};
 use vmpi::{user_op, Communicator, Input, Op, Result};
 
 fn val(rank: i32, i: usize) -> i64 {
@@ -544,78 +544,6 @@ fn communicators(w: &Communicator) -> Result<()> {
     Ok(())
 }
 
-/// The two-level algorithms on a fake partition: domains of 2 consecutive ranks,
-/// reversed order of domains so leaders differ from rank order.
-fn two_level(w: &Communicator) -> Result<()> {
-    let (me, p) = (w.rank(), w.size() as usize);
-    let mut fake: Vec<Vec<usize>> = (0..p)
-        .collect::<Vec<_>>()
-        .chunks(2)
-        .map(|c| c.to_vec())
-        .collect();
-    fake.reverse();
-    let comm = w.raw_comm();
-    for &n in &[0usize, 1, 13, 5000] {
-        for root in 0..p as i32 {
-            let mut b = if me == root {
-                input(root, n)
-            } else {
-                vec![0; n]
-            };
-            // SAFETY: the buffer outlives the blocking run.
-            coll::run_blocking(unsafe {
-                coll::bcast(
-                    comm.coll(),
-                    RawMut::of(bytes_mut(&mut b)),
-                    root,
-                    Some(&fake),
-                )?
-            })?;
-            check!(b == input(root, n), "two-level bcast n={n} root={root}");
-            let red = Reduction::new(Op::Sum, Some(vmpi::datatype::Basic::I64), 8)?;
-            let mine = input(me, n);
-            let mut r = vec![0i64; n];
-            // SAFETY: as above.
-            coll::run_blocking(unsafe {
-                coll::reduce(
-                    comm.coll(),
-                    red,
-                    Some(coll::Raw::of(bytes(&mine))),
-                    (me == root).then(|| RawMut::of(bytes_mut(&mut r))),
-                    root,
-                    Some(&fake),
-                )?
-            })?;
-            let want: Vec<i64> = (0..n)
-                .map(|i| (0..p as i32).map(|q| val(q, i)).sum())
-                .collect();
-            check!(
-                me != root || r == want,
-                "two-level reduce n={n} root={root}"
-            );
-        }
-        let red = Reduction::new(Op::Sum, Some(vmpi::datatype::Basic::I64), 8)?;
-        let mut r = input(me, n);
-        // SAFETY: as above.
-        coll::run_blocking(unsafe {
-            coll::allreduce(
-                comm.coll(),
-                red,
-                None,
-                RawMut::of(bytes_mut(&mut r)),
-                Some(&fake),
-            )?
-        })?;
-        let want: Vec<i64> = (0..n)
-            .map(|i| (0..p as i32).map(|q| val(q, i)).sum())
-            .collect();
-        check!(r == want, "two-level allreduce n={n}");
-        // SAFETY: no buffers.
-        coll::run_blocking(unsafe { coll::barrier_sched(comm.coll(), Some(&fake))? })?;
-    }
-    Ok(())
-}
-
 /// With `VMPI_SHM_DOMAIN_SPLIT=k` the communicator's domains are blocks of k
 /// consecutive ranks (world and a dup, and the reversed split), and the collectives
 /// run on them through the public API (the two-level variants when forced or
@@ -687,15 +615,6 @@ fn real_domains(w: &Communicator) -> Result<()> {
     }
     rev.free();
     Ok(())
-}
-
-fn bytes(v: &[i64]) -> &[u8] {
-    // SAFETY: i64s are plain bytes.
-    unsafe { std::slice::from_raw_parts(v.as_ptr().cast(), std::mem::size_of_val(v)) }
-}
-fn bytes_mut(v: &mut [i64]) -> &mut [u8] {
-    // SAFETY: any bytes make i64s.
-    unsafe { std::slice::from_raw_parts_mut(v.as_mut_ptr().cast(), std::mem::size_of_val(v)) }
 }
 
 /// Counts that differ between ranks: the rank that receives more than was sent
@@ -787,7 +706,6 @@ fn main() -> Result<()> {
     collectives(w, quick)?;
     nonblocking(w)?;
     communicators(w)?;
-    two_level(w)?;
     real_domains(w)?;
     mismatched_counts(w)?;
     // Self communicator: every collective is a copy.

@@ -19,7 +19,7 @@
 use super::equivalence::{bytes, bytes_mut, Equivalence};
 use super::request::{Request, Scope};
 use super::Communicator;
-use crate::coll::{self, Raw, RawMut, Reduction, Sched};
+use crate::coll::{self, Args, Raw, RawMut, Reduction};
 use crate::comm::Comm;
 use crate::error::{Error, ErrorClass, Result};
 use crate::op::Op;
@@ -181,276 +181,186 @@ fn elems<T>(v: &[usize]) -> Vec<usize> {
     v.iter().map(|c| c * std::mem::size_of::<T>()).collect()
 }
 
-/// The schedule builders shared by the blocking and nonblocking forms.
-///
-/// # Safety (every function)
-/// The buffers must stay valid, and inputs unchanged, until the schedule completes.
+/// Each collective's arguments as bytes ([`coll::Args`]), shared by the blocking
+/// and nonblocking forms; the core validates them.
 mod build {
     use super::*;
 
-    pub unsafe fn barrier(c: &Comm, blocking: bool) -> Result<Sched> {
-        c.check_intra("MPI_Barrier")?;
-        let d = c.domains()?;
-        coll::barrier_sched(c.coll_for(blocking), Some(&d))
+    fn out<T: Equivalence>(r: &mut [T]) -> RawMut {
+        RawMut::of(bytes_mut(r))
     }
-    pub unsafe fn bcast<T: Equivalence>(
-        c: &Comm,
-        blocking: bool,
-        buf: &mut [T],
-        root: i32,
-    ) -> Result<Sched> {
-        c.check_intra("MPI_Bcast")?;
-        let d = c.domains()?;
-        coll::bcast(
-            c.coll_for(blocking),
-            RawMut::of(bytes_mut(buf)),
+
+    pub fn bcast<T: Equivalence>(buf: &mut [T], root: i32) -> Result<Args> {
+        Ok(Args::Bcast {
+            buf: out(buf),
             root,
-            Some(&d),
-        )
+        })
     }
-    pub unsafe fn gather<T: Equivalence>(
-        c: &Comm,
-        blocking: bool,
+    pub fn gather<T: Equivalence>(
         send: Input<T>,
         recv: Option<&mut [T]>,
         root: i32,
-    ) -> Result<Sched> {
-        c.check_intra("MPI_Gather")?;
-        coll::gather(
-            c.coll_for(blocking),
-            send.raw(),
-            recv.map(|r| RawMut::of(bytes_mut(r))),
+    ) -> Result<Args> {
+        Ok(Args::Gather {
+            send: send.raw(),
+            recv: recv.map(out),
             root,
-        )
+        })
     }
-    pub unsafe fn gatherv<T: Equivalence>(
-        c: &Comm,
-        blocking: bool,
+    pub fn gatherv<T: Equivalence>(
         send: Input<T>,
         recv: Option<(&mut [T], &[usize], &[usize])>,
         root: i32,
-    ) -> Result<Sched> {
-        c.check_intra("MPI_Gatherv")?;
-        let r = recv.map(|(b, cn, d)| (RawMut::of(bytes_mut(b)), elems::<T>(cn), elems::<T>(d)));
-        coll::gatherv(
-            c.coll_for(blocking),
-            send.raw(),
-            r.as_ref().map(|(b, cn, d)| (*b, &cn[..], &d[..])),
+    ) -> Result<Args> {
+        Ok(Args::Gatherv {
+            send: send.raw(),
+            recv: recv.map(|(b, cn, d)| (out(b), elems::<T>(cn), elems::<T>(d))),
             root,
-            "MPI_Gatherv",
-        )
+            call: "MPI_Gatherv",
+            equal: None,
+        })
     }
-    pub unsafe fn scatter<T: Equivalence>(
-        c: &Comm,
-        blocking: bool,
+    pub fn scatter<T: Equivalence>(
         send: Option<&[T]>,
         recv: Option<&mut [T]>,
         root: i32,
-    ) -> Result<Sched> {
-        c.check_intra("MPI_Scatter")?;
-        coll::scatter(
-            c.coll_for(blocking),
-            send.map(|s| Raw::of(bytes(s))),
-            recv.map(|r| RawMut::of(bytes_mut(r))),
+    ) -> Result<Args> {
+        Ok(Args::Scatter {
+            send: send.map(|s| Raw::of(bytes(s))),
+            recv: recv.map(out),
             root,
-        )
+        })
     }
-    pub unsafe fn scatterv<T: Equivalence>(
-        c: &Comm,
-        blocking: bool,
+    pub fn scatterv<T: Equivalence>(
         send: Option<(&[T], &[usize], &[usize])>,
         recv: Option<&mut [T]>,
         root: i32,
-    ) -> Result<Sched> {
-        c.check_intra("MPI_Scatterv")?;
-        let s = send.map(|(b, cn, d)| (Raw::of(bytes(b)), elems::<T>(cn), elems::<T>(d)));
-        coll::scatterv(
-            c.coll_for(blocking),
-            s.as_ref().map(|(b, cn, d)| (*b, &cn[..], &d[..])),
-            recv.map(|r| RawMut::of(bytes_mut(r))),
+    ) -> Result<Args> {
+        Ok(Args::Scatterv {
+            send: send.map(|(b, cn, d)| (Raw::of(bytes(b)), elems::<T>(cn), elems::<T>(d))),
+            recv: recv.map(out),
             root,
-            "MPI_Scatterv",
-        )
+            call: "MPI_Scatterv",
+            equal: None,
+        })
     }
-    pub unsafe fn allgather<T: Equivalence>(
-        c: &Comm,
-        blocking: bool,
-        send: Input<T>,
-        recv: &mut [T],
-    ) -> Result<Sched> {
-        c.check_intra("MPI_Allgather")?;
-        coll::allgather(
-            c.coll_for(blocking),
-            send.raw(),
-            RawMut::of(bytes_mut(recv)),
-        )
+    pub fn allgather<T: Equivalence>(send: Input<T>, recv: &mut [T]) -> Result<Args> {
+        Ok(Args::Allgather {
+            send: send.raw(),
+            recv: out(recv),
+        })
     }
-    pub unsafe fn allgatherv<T: Equivalence>(
-        c: &Comm,
-        blocking: bool,
+    pub fn allgatherv<T: Equivalence>(
         send: Input<T>,
         recv: &mut [T],
         counts: &[usize],
         displs: &[usize],
-    ) -> Result<Sched> {
-        c.check_intra("MPI_Allgatherv")?;
-        coll::allgatherv(
-            c.coll_for(blocking),
-            send.raw(),
-            RawMut::of(bytes_mut(recv)),
-            &elems::<T>(counts),
-            &elems::<T>(displs),
-            "MPI_Allgatherv",
-        )
+    ) -> Result<Args> {
+        Ok(Args::Allgatherv {
+            send: send.raw(),
+            recv: (out(recv), elems::<T>(counts), elems::<T>(displs)),
+            call: "MPI_Allgatherv",
+        })
     }
-    pub unsafe fn alltoall<T: Equivalence>(
-        c: &Comm,
-        blocking: bool,
-        send: Input<T>,
-        recv: &mut [T],
-    ) -> Result<Sched> {
-        c.check_intra("MPI_Alltoall")?;
-        coll::alltoall(
-            c.coll_for(blocking),
-            send.raw(),
-            RawMut::of(bytes_mut(recv)),
-        )
+    pub fn alltoall<T: Equivalence>(send: Input<T>, recv: &mut [T]) -> Result<Args> {
+        Ok(Args::Alltoall {
+            send: send.raw(),
+            recv: out(recv),
+        })
     }
-    #[allow(clippy::too_many_arguments)]
-    pub unsafe fn alltoallv<T: Equivalence>(
-        c: &Comm,
-        blocking: bool,
+    pub fn alltoallv<T: Equivalence>(
         send: Input<T>,
         sc: &[usize],
         sd: &[usize],
         recv: &mut [T],
         rc: &[usize],
         rd: &[usize],
-    ) -> Result<Sched> {
-        c.check_intra("MPI_Alltoallv")?;
-        let (sc, sd) = (elems::<T>(sc), elems::<T>(sd));
-        let s = send.raw().map(|r| (r, &sc[..], &sd[..]));
-        coll::alltoallv(
-            c.coll_for(blocking),
-            s,
-            (
-                RawMut::of(bytes_mut(recv)),
-                &elems::<T>(rc),
-                &elems::<T>(rd),
-            ),
-            "MPI_Alltoallv",
-        )
+    ) -> Result<Args> {
+        Ok(Args::Alltoallv {
+            send: send.raw().map(|r| (r, elems::<T>(sc), elems::<T>(sd))),
+            recv: (out(recv), elems::<T>(rc), elems::<T>(rd)),
+            call: "MPI_Alltoallv",
+        })
     }
-    #[allow(clippy::too_many_arguments)]
-    pub unsafe fn alltoallw(
-        c: &Comm,
-        blocking: bool,
+    pub fn alltoallw(
         send: Input<u8>,
         sc: &[usize],
         sd: &[usize],
         recv: &mut [u8],
         rc: &[usize],
         rd: &[usize],
-    ) -> Result<Sched> {
-        c.check_intra("MPI_Alltoallw")?;
-        coll::alltoallv(
-            c.coll_for(blocking),
-            send.raw().map(|r| (r, sc, sd)),
-            (RawMut::of(recv), rc, rd),
-            "MPI_Alltoallw",
-        )
+    ) -> Result<Args> {
+        Ok(Args::Alltoallv {
+            send: send.raw().map(|r| (r, sc.to_vec(), sd.to_vec())),
+            recv: (RawMut::of(recv), rc.to_vec(), rd.to_vec()),
+            call: "MPI_Alltoallw",
+        })
     }
-    pub unsafe fn reduce<T: Equivalence>(
-        c: &Comm,
-        blocking: bool,
+    pub fn reduce<T: Equivalence>(
         send: Input<T>,
         recv: Option<&mut [T]>,
         op: &Op,
         root: i32,
-    ) -> Result<Sched> {
-        c.check_intra("MPI_Reduce")?;
-        let d = c.domains()?;
-        coll::reduce(
-            c.coll_for(blocking),
-            red::<T>(op)?,
-            send.raw(),
-            recv.map(|r| RawMut::of(bytes_mut(r))),
+    ) -> Result<Args> {
+        Ok(Args::Reduce {
+            red: red::<T>(op)?,
+            send: send.raw(),
+            recv: recv.map(out),
             root,
-            Some(&d),
-        )
+        })
     }
-    pub unsafe fn allreduce<T: Equivalence>(
-        c: &Comm,
-        blocking: bool,
-        send: Input<T>,
-        recv: &mut [T],
-        op: &Op,
-    ) -> Result<Sched> {
-        c.check_intra("MPI_Allreduce")?;
-        let d = c.domains()?;
-        coll::allreduce(
-            c.coll_for(blocking),
-            red::<T>(op)?,
-            send.raw(),
-            RawMut::of(bytes_mut(recv)),
-            Some(&d),
-        )
+    pub fn allreduce<T: Equivalence>(send: Input<T>, recv: &mut [T], op: &Op) -> Result<Args> {
+        Ok(Args::Allreduce {
+            red: red::<T>(op)?,
+            send: send.raw(),
+            recv: out(recv),
+        })
     }
-    pub unsafe fn reduce_scatter<T: Equivalence>(
-        c: &Comm,
-        blocking: bool,
+    pub fn reduce_scatter<T: Equivalence>(
         send: Input<T>,
         recv: &mut [T],
         counts: &[usize],
         op: &Op,
-    ) -> Result<Sched> {
-        c.check_intra("MPI_Reduce_scatter")?;
-        coll::reduce_scatter(
-            c.coll_for(blocking),
-            red::<T>(op)?,
-            send.raw(),
-            RawMut::of(bytes_mut(recv)),
-            &elems::<T>(counts),
-            "MPI_Reduce_scatter",
-        )
+    ) -> Result<Args> {
+        Ok(Args::ReduceScatter {
+            red: red::<T>(op)?,
+            send: send.raw(),
+            recv: out(recv),
+            counts: elems::<T>(counts),
+            call: "MPI_Reduce_scatter",
+        })
     }
-    pub unsafe fn reduce_scatter_block<T: Equivalence>(
+    pub fn reduce_scatter_block<T: Equivalence>(
         c: &Comm,
-        blocking: bool,
         send: Input<T>,
         recv: &mut [T],
         op: &Op,
-    ) -> Result<Sched> {
-        c.check_intra("MPI_Reduce_scatter_block")?;
+    ) -> Result<Args> {
         let n = c.group.len();
         let block = match send {
             Input::InPlace => recv.len() / n,
             Input::Buf(s) => s.len() / n,
         } * std::mem::size_of::<T>();
-        coll::reduce_scatter_block(
-            c.coll_for(blocking),
-            red::<T>(op)?,
-            send.raw(),
-            RawMut::of(bytes_mut(recv)),
-            block,
-        )
+        Ok(Args::ReduceScatter {
+            red: red::<T>(op)?,
+            send: send.raw(),
+            recv: out(recv),
+            counts: vec![block; n],
+            call: "MPI_Reduce_scatter_block",
+        })
     }
-    pub unsafe fn scan<T: Equivalence>(
-        c: &Comm,
-        blocking: bool,
+    pub fn scan<T: Equivalence>(
         send: Input<T>,
         recv: &mut [T],
         op: &Op,
         exclusive: bool,
-    ) -> Result<Sched> {
-        c.check_intra(if exclusive { "MPI_Exscan" } else { "MPI_Scan" })?;
-        coll::scan(
-            c.coll_for(blocking),
-            red::<T>(op)?,
-            send.raw(),
-            RawMut::of(bytes_mut(recv)),
+    ) -> Result<Args> {
+        Ok(Args::Scan {
+            red: red::<T>(op)?,
+            send: send.raw(),
+            recv: out(recv),
             exclusive,
-        )
+        })
     }
 }
 
@@ -458,11 +368,8 @@ mod build {
 impl Communicator {
     /// Broadcast `buf` from `root` (MPI_Bcast).
     pub fn bcast<T: Equivalence>(&self, buf: &mut [T], root: i32) -> Result<()> {
-        if let Some(r) = coll::bcast_now(&self.comm, bytes_mut(buf), root) {
-            return r;
-        }
         // SAFETY: the buffers are borrowed across the blocking run.
-        coll::run_blocking(unsafe { build::bcast(&self.comm, true, buf, root)? })
+        unsafe { coll::run(&self.comm, build::bcast(buf, root)?) }
     }
     /// Gather equal blocks at `root` (MPI_Gather); `recv` only at the root (size ×
     /// block); `Input::InPlace` at the root means its block is already in `recv`.
@@ -472,15 +379,8 @@ impl Communicator {
         recv: Option<&mut [T]>,
         root: i32,
     ) -> Result<()> {
-        let mut recv = recv;
-        let sb = send.bytes();
-        if let Some(done) =
-            coll::gather_now(&self.comm, sb, recv.as_deref_mut().map(bytes_mut), root)
-        {
-            return done;
-        }
         // SAFETY: as above.
-        coll::run_blocking(unsafe { build::gather(&self.comm, true, send, recv, root)? })
+        unsafe { coll::run(&self.comm, build::gather(send, recv, root)?) }
     }
     /// MPI_Gatherv: `recv` at the root with per-rank counts and displacements.
     pub fn gatherv<T: Equivalence>(
@@ -490,7 +390,7 @@ impl Communicator {
         root: i32,
     ) -> Result<()> {
         // SAFETY: as above.
-        coll::run_blocking(unsafe { build::gatherv(&self.comm, true, send, recv, root)? })
+        unsafe { coll::run(&self.comm, build::gatherv(send, recv, root)?) }
     }
     /// MPI_Scatter: `send` at the root (size × block); `recv` None at the root is
     /// MPI_IN_PLACE (the root keeps its block in `send`).
@@ -500,17 +400,8 @@ impl Communicator {
         recv: Option<&mut [T]>,
         root: i32,
     ) -> Result<()> {
-        let mut recv = recv;
-        if let Some(done) = coll::scatter_now(
-            &self.comm,
-            send.map(bytes),
-            recv.as_deref_mut().map(bytes_mut),
-            root,
-        ) {
-            return done;
-        }
         // SAFETY: as above.
-        coll::run_blocking(unsafe { build::scatter(&self.comm, true, send, recv, root)? })
+        unsafe { coll::run(&self.comm, build::scatter(send, recv, root)?) }
     }
     /// MPI_Scatterv.
     pub fn scatterv<T: Equivalence>(
@@ -520,15 +411,12 @@ impl Communicator {
         root: i32,
     ) -> Result<()> {
         // SAFETY: as above.
-        coll::run_blocking(unsafe { build::scatterv(&self.comm, true, send, recv, root)? })
+        unsafe { coll::run(&self.comm, build::scatterv(send, recv, root)?) }
     }
     /// MPI_Allgather (`InPlace`: this rank's block is already in `recv`).
     pub fn allgather<T: Equivalence>(&self, send: Input<T>, recv: &mut [T]) -> Result<()> {
-        if let Some(done) = coll::allgather_now(&self.comm, send.bytes(), bytes_mut(recv)) {
-            return done;
-        }
         // SAFETY: as above.
-        coll::run_blocking(unsafe { build::allgather(&self.comm, true, send, recv)? })
+        unsafe { coll::run(&self.comm, build::allgather(send, recv)?) }
     }
     /// MPI_Allgatherv.
     pub fn allgatherv<T: Equivalence>(
@@ -539,17 +427,12 @@ impl Communicator {
         displs: &[usize],
     ) -> Result<()> {
         // SAFETY: as above.
-        coll::run_blocking(unsafe {
-            build::allgatherv(&self.comm, true, send, recv, counts, displs)?
-        })
+        unsafe { coll::run(&self.comm, build::allgatherv(send, recv, counts, displs)?) }
     }
     /// MPI_Alltoall (`InPlace`: the data to send is in `recv`).
     pub fn alltoall<T: Equivalence>(&self, send: Input<T>, recv: &mut [T]) -> Result<()> {
-        if let Some(done) = coll::alltoall_now(&self.comm, send.bytes(), bytes_mut(recv)) {
-            return done;
-        }
         // SAFETY: as above.
-        coll::run_blocking(unsafe { build::alltoall(&self.comm, true, send, recv)? })
+        unsafe { coll::run(&self.comm, build::alltoall(send, recv)?) }
     }
     /// MPI_Alltoallv (`InPlace`: send layout = receive layout, data in `recv`).
     #[allow(clippy::too_many_arguments)]
@@ -563,11 +446,12 @@ impl Communicator {
         rdispls: &[usize],
     ) -> Result<()> {
         // SAFETY: as above.
-        coll::run_blocking(unsafe {
-            build::alltoallv(
-                &self.comm, true, send, scounts, sdispls, recv, rcounts, rdispls,
-            )?
-        })
+        unsafe {
+            coll::run(
+                &self.comm,
+                build::alltoallv(send, scounts, sdispls, recv, rcounts, rdispls)?,
+            )
+        }
     }
     /// MPI_Alltoallw on bytes: counts and displacements in bytes per peer.
     #[allow(clippy::too_many_arguments)]
@@ -581,11 +465,12 @@ impl Communicator {
         rdispls: &[usize],
     ) -> Result<()> {
         // SAFETY: as above.
-        coll::run_blocking(unsafe {
-            build::alltoallw(
-                &self.comm, true, send, scounts, sdispls, recv, rcounts, rdispls,
-            )?
-        })
+        unsafe {
+            coll::run(
+                &self.comm,
+                build::alltoallw(send, scounts, sdispls, recv, rcounts, rdispls)?,
+            )
+        }
     }
     /// MPI_Reduce to `root` (`recv` only at the root; `InPlace` only at the root).
     pub fn reduce<T: Equivalence>(
@@ -595,30 +480,13 @@ impl Communicator {
         op: &Op,
         root: i32,
     ) -> Result<()> {
-        let red = red::<T>(op)?;
-        let sb = send.bytes();
-        let mut recv = recv;
-        if let Some(done) = coll::reduce_now(
-            &self.comm,
-            &red,
-            sb,
-            recv.as_deref_mut().map(bytes_mut),
-            root,
-        ) {
-            return done;
-        }
         // SAFETY: as above.
-        coll::run_blocking(unsafe { build::reduce(&self.comm, true, send, recv, op, root)? })
+        unsafe { coll::run(&self.comm, build::reduce(send, recv, op, root)?) }
     }
     /// MPI_Allreduce (`InPlace`: the input is in `recv`).
     pub fn allreduce<T: Equivalence>(&self, send: Input<T>, recv: &mut [T], op: &Op) -> Result<()> {
-        let red = red::<T>(op)?;
-        let sb = send.bytes();
-        if let Some(r) = coll::allreduce_now(&self.comm, &red, sb, bytes_mut(recv)) {
-            return r;
-        }
         // SAFETY: as above.
-        coll::run_blocking(unsafe { build::allreduce(&self.comm, true, send, recv, op)? })
+        unsafe { coll::run(&self.comm, build::allreduce(send, recv, op)?) }
     }
     /// MPI_Reduce_scatter: rank i gets `counts[i]` elements of the reduction
     /// (`InPlace`: the whole input is in `recv`, the result lands at its start).
@@ -630,9 +498,7 @@ impl Communicator {
         op: &Op,
     ) -> Result<()> {
         // SAFETY: as above.
-        coll::run_blocking(unsafe {
-            build::reduce_scatter(&self.comm, true, send, recv, counts, op)?
-        })
+        unsafe { coll::run(&self.comm, build::reduce_scatter(send, recv, counts, op)?) }
     }
     /// MPI_Reduce_scatter_block: blocks of `send.len() / size` (in place:
     /// `recv.len() / size`) elements.
@@ -643,32 +509,37 @@ impl Communicator {
         op: &Op,
     ) -> Result<()> {
         // SAFETY: as above.
-        coll::run_blocking(unsafe {
-            build::reduce_scatter_block(&self.comm, true, send, recv, op)?
-        })
+        unsafe {
+            coll::run(
+                &self.comm,
+                build::reduce_scatter_block(&self.comm, send, recv, op)?,
+            )
+        }
     }
     /// MPI_Scan (inclusive prefix reduction).
     pub fn scan<T: Equivalence>(&self, send: Input<T>, recv: &mut [T], op: &Op) -> Result<()> {
         // SAFETY: as above.
-        coll::run_blocking(unsafe { build::scan(&self.comm, true, send, recv, op, false)? })
+        unsafe { coll::run(&self.comm, build::scan(send, recv, op, false)?) }
     }
     /// MPI_Exscan (exclusive; rank 0's `recv` is left as it was).
     pub fn exscan<T: Equivalence>(&self, send: Input<T>, recv: &mut [T], op: &Op) -> Result<()> {
         // SAFETY: as above.
-        coll::run_blocking(unsafe { build::scan(&self.comm, true, send, recv, op, true)? })
+        unsafe { coll::run(&self.comm, build::scan(send, recv, op, true)?) }
     }
 }
 
 /// Nonblocking collectives (MPI-3.1 §5.12): started in a scope that outlives
 /// their buffers; complete with `wait`, `test` or [`super::wait_all`].
 impl<'a> Scope<'a> {
-    fn coll(&self, s: Sched, call: &'static str) -> Result<Request<'a>> {
-        let id = coll::start_nonblocking(s)?;
+    /// # Safety
+    /// The buffers of `args` are borrowed for 'a (the scope waits before 'a ends).
+    unsafe fn coll(&self, comm: &Comm, args: Args, call: &'static str) -> Result<Request<'a>> {
+        let id = coll::start(comm, args)?;
         Ok(self.track(Some(id), call))
     }
     pub fn ibarrier(&self, c: &Communicator) -> Result<Request<'a>> {
         // SAFETY: no buffers.
-        self.coll(unsafe { build::barrier(&c.comm, false)? }, "MPI_Ibarrier")
+        unsafe { self.coll(&c.comm, Args::Barrier, "MPI_Ibarrier") }
     }
     pub fn ibcast<T: Equivalence>(
         &self,
@@ -677,10 +548,7 @@ impl<'a> Scope<'a> {
         root: i32,
     ) -> Result<Request<'a>> {
         // SAFETY: the buffers are borrowed for 'a; the scope waits before 'a ends.
-        self.coll(
-            unsafe { build::bcast(&c.comm, false, buf, root)? },
-            "MPI_Ibcast",
-        )
+        unsafe { self.coll(&c.comm, build::bcast(buf, root)?, "MPI_Ibcast") }
     }
     pub fn igather<T: Equivalence>(
         &self,
@@ -690,10 +558,7 @@ impl<'a> Scope<'a> {
         root: i32,
     ) -> Result<Request<'a>> {
         // SAFETY: as above.
-        self.coll(
-            unsafe { build::gather(&c.comm, false, send, recv, root)? },
-            "MPI_Igather",
-        )
+        unsafe { self.coll(&c.comm, build::gather(send, recv, root)?, "MPI_Igather") }
     }
     pub fn igatherv<T: Equivalence>(
         &self,
@@ -703,10 +568,7 @@ impl<'a> Scope<'a> {
         root: i32,
     ) -> Result<Request<'a>> {
         // SAFETY: as above (counts are copied into the schedule).
-        self.coll(
-            unsafe { build::gatherv(&c.comm, false, send, recv, root)? },
-            "MPI_Igatherv",
-        )
+        unsafe { self.coll(&c.comm, build::gatherv(send, recv, root)?, "MPI_Igatherv") }
     }
     pub fn iscatter<T: Equivalence>(
         &self,
@@ -716,10 +578,7 @@ impl<'a> Scope<'a> {
         root: i32,
     ) -> Result<Request<'a>> {
         // SAFETY: as above.
-        self.coll(
-            unsafe { build::scatter(&c.comm, false, send, recv, root)? },
-            "MPI_Iscatter",
-        )
+        unsafe { self.coll(&c.comm, build::scatter(send, recv, root)?, "MPI_Iscatter") }
     }
     pub fn iscatterv<T: Equivalence>(
         &self,
@@ -729,10 +588,7 @@ impl<'a> Scope<'a> {
         root: i32,
     ) -> Result<Request<'a>> {
         // SAFETY: as above.
-        self.coll(
-            unsafe { build::scatterv(&c.comm, false, send, recv, root)? },
-            "MPI_Iscatterv",
-        )
+        unsafe { self.coll(&c.comm, build::scatterv(send, recv, root)?, "MPI_Iscatterv") }
     }
     pub fn iallgather<T: Equivalence>(
         &self,
@@ -741,10 +597,7 @@ impl<'a> Scope<'a> {
         recv: &'a mut [T],
     ) -> Result<Request<'a>> {
         // SAFETY: as above.
-        self.coll(
-            unsafe { build::allgather(&c.comm, false, send, recv)? },
-            "MPI_Iallgather",
-        )
+        unsafe { self.coll(&c.comm, build::allgather(send, recv)?, "MPI_Iallgather") }
     }
     pub fn iallgatherv<T: Equivalence>(
         &self,
@@ -755,10 +608,13 @@ impl<'a> Scope<'a> {
         displs: &[usize],
     ) -> Result<Request<'a>> {
         // SAFETY: as above.
-        self.coll(
-            unsafe { build::allgatherv(&c.comm, false, send, recv, counts, displs)? },
-            "MPI_Iallgatherv",
-        )
+        unsafe {
+            self.coll(
+                &c.comm,
+                build::allgatherv(send, recv, counts, displs)?,
+                "MPI_Iallgatherv",
+            )
+        }
     }
     pub fn ialltoall<T: Equivalence>(
         &self,
@@ -767,10 +623,7 @@ impl<'a> Scope<'a> {
         recv: &'a mut [T],
     ) -> Result<Request<'a>> {
         // SAFETY: as above.
-        self.coll(
-            unsafe { build::alltoall(&c.comm, false, send, recv)? },
-            "MPI_Ialltoall",
-        )
+        unsafe { self.coll(&c.comm, build::alltoall(send, recv)?, "MPI_Ialltoall") }
     }
     #[allow(clippy::too_many_arguments)]
     pub fn ialltoallv<T: Equivalence>(
@@ -784,14 +637,13 @@ impl<'a> Scope<'a> {
         rdispls: &[usize],
     ) -> Result<Request<'a>> {
         // SAFETY: as above.
-        self.coll(
-            unsafe {
-                build::alltoallv(
-                    &c.comm, false, send, scounts, sdispls, recv, rcounts, rdispls,
-                )?
-            },
-            "MPI_Ialltoallv",
-        )
+        unsafe {
+            self.coll(
+                &c.comm,
+                build::alltoallv(send, scounts, sdispls, recv, rcounts, rdispls)?,
+                "MPI_Ialltoallv",
+            )
+        }
     }
     #[allow(clippy::too_many_arguments)]
     pub fn ialltoallw(
@@ -805,14 +657,13 @@ impl<'a> Scope<'a> {
         rdispls: &[usize],
     ) -> Result<Request<'a>> {
         // SAFETY: as above.
-        self.coll(
-            unsafe {
-                build::alltoallw(
-                    &c.comm, false, send, scounts, sdispls, recv, rcounts, rdispls,
-                )?
-            },
-            "MPI_Ialltoallw",
-        )
+        unsafe {
+            self.coll(
+                &c.comm,
+                build::alltoallw(send, scounts, sdispls, recv, rcounts, rdispls)?,
+                "MPI_Ialltoallw",
+            )
+        }
     }
     pub fn ireduce<T: Equivalence>(
         &self,
@@ -823,10 +674,7 @@ impl<'a> Scope<'a> {
         root: i32,
     ) -> Result<Request<'a>> {
         // SAFETY: as above.
-        self.coll(
-            unsafe { build::reduce(&c.comm, false, send, recv, op, root)? },
-            "MPI_Ireduce",
-        )
+        unsafe { self.coll(&c.comm, build::reduce(send, recv, op, root)?, "MPI_Ireduce") }
     }
     pub fn iallreduce<T: Equivalence>(
         &self,
@@ -836,10 +684,7 @@ impl<'a> Scope<'a> {
         op: &Op,
     ) -> Result<Request<'a>> {
         // SAFETY: as above.
-        self.coll(
-            unsafe { build::allreduce(&c.comm, false, send, recv, op)? },
-            "MPI_Iallreduce",
-        )
+        unsafe { self.coll(&c.comm, build::allreduce(send, recv, op)?, "MPI_Iallreduce") }
     }
     pub fn ireduce_scatter<T: Equivalence>(
         &self,
@@ -850,10 +695,13 @@ impl<'a> Scope<'a> {
         op: &Op,
     ) -> Result<Request<'a>> {
         // SAFETY: as above.
-        self.coll(
-            unsafe { build::reduce_scatter(&c.comm, false, send, recv, counts, op)? },
-            "MPI_Ireduce_scatter",
-        )
+        unsafe {
+            self.coll(
+                &c.comm,
+                build::reduce_scatter(send, recv, counts, op)?,
+                "MPI_Ireduce_scatter",
+            )
+        }
     }
     pub fn ireduce_scatter_block<T: Equivalence>(
         &self,
@@ -863,10 +711,13 @@ impl<'a> Scope<'a> {
         op: &Op,
     ) -> Result<Request<'a>> {
         // SAFETY: as above.
-        self.coll(
-            unsafe { build::reduce_scatter_block(&c.comm, false, send, recv, op)? },
-            "MPI_Ireduce_scatter_block",
-        )
+        unsafe {
+            self.coll(
+                &c.comm,
+                build::reduce_scatter_block(&c.comm, send, recv, op)?,
+                "MPI_Ireduce_scatter_block",
+            )
+        }
     }
     pub fn iscan<T: Equivalence>(
         &self,
@@ -876,10 +727,7 @@ impl<'a> Scope<'a> {
         op: &Op,
     ) -> Result<Request<'a>> {
         // SAFETY: as above.
-        self.coll(
-            unsafe { build::scan(&c.comm, false, send, recv, op, false)? },
-            "MPI_Iscan",
-        )
+        unsafe { self.coll(&c.comm, build::scan(send, recv, op, false)?, "MPI_Iscan") }
     }
     pub fn iexscan<T: Equivalence>(
         &self,
@@ -889,9 +737,6 @@ impl<'a> Scope<'a> {
         op: &Op,
     ) -> Result<Request<'a>> {
         // SAFETY: as above.
-        self.coll(
-            unsafe { build::scan(&c.comm, false, send, recv, op, true)? },
-            "MPI_Iexscan",
-        )
+        unsafe { self.coll(&c.comm, build::scan(send, recv, op, true)?, "MPI_Iexscan") }
     }
 }

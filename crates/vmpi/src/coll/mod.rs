@@ -21,6 +21,8 @@
 //! tests can pass any partition.
 
 pub mod algos;
+mod entry;
+pub mod plan;
 pub mod sched;
 pub mod shm_area;
 #[cfg(test)]
@@ -28,11 +30,13 @@ mod tests;
 pub mod tuning;
 pub mod two_rank;
 
+pub use entry::{run, shortcut, start, Args};
 pub use sched::{run_blocking, start_nonblocking, CollCtx, Reduction, Sched, B};
-use shm_area::{AreaKind, AreaOp};
+use shm_area::AreaOp;
 
 use crate::comm::Comm;
 use crate::error::{Error, ErrorClass, Result};
+use plan::{AreaState, Call, Facts, Plan};
 use tuning::Algo;
 
 /// A contiguous input buffer.
@@ -181,18 +185,60 @@ fn even(call: &str, len: usize, n: usize) -> Result<usize> {
     Ok(len / n)
 }
 
+/// Plan `call` for the schedule `s` (a blocking call that may use the shared area
+/// sets the area up first, on the first such call on the communicator: a
+/// collective step every rank takes at the same call). The algorithm to build,
+/// or None when the plan is the area: `op` is then the schedule's area operation
+/// and the builder adds no steps.
+fn decide(
+    s: &mut Sched,
+    call: Call,
+    domains: Option<&[Vec<usize>]>,
+    op: impl FnOnce() -> AreaOp,
+) -> Result<Option<Algo>> {
+    let cc = s.cc();
+    let forced = tuning::overrides();
+    let area = match cc
+        .area
+        .as_ref()
+        .filter(|_| cc.blocking && plan::may_use_area(call, &forced))
+    {
+        Some(cell) => match cell.get(cc)? {
+            Some(a) => AreaState::Ready(a.limits()),
+            None => AreaState::Absent,
+        },
+        None => AreaState::Absent,
+    };
+    let p = plan::plan(
+        call,
+        &Facts {
+            ranks: cc.size(),
+            blocking: cc.blocking,
+            area,
+            domains,
+            forced,
+        },
+    );
+    Ok(match p {
+        Plan::Area => {
+            s.run_on_area(op());
+            None
+        }
+        Plan::TwoRank(a) | Plan::Sched(a) => Some(a),
+    })
+}
+
 // SAFETY contract shared by every builder below: the buffers must stay valid (and
 // inputs unchanged, outputs untouched) until the schedule completes.
 
 /// MPI_Barrier.
-pub unsafe fn barrier_sched(cc: CollCtx, domains: Option<&[Vec<usize>]>) -> Result<Sched> {
-    let o = tuning::overrides()?;
+pub(crate) unsafe fn barrier_sched(cc: CollCtx, domains: Option<&[Vec<usize>]>) -> Result<Sched> {
     let (n, me) = (cc.size(), cc.rank);
     let mut s = Sched::new("MPI_Barrier", cc);
-    if o.barrier == Algo::Auto && s.set_area_op(AreaOp::Barrier)? {
+    let Some(algo) = decide(&mut s, Call::Barrier, domains, || AreaOp::Barrier)? else {
         return Ok(s);
-    }
-    match tuning::barrier(&o, domains) {
+    };
+    match algo {
         Algo::TwoLevel => {
             let d = domains.expect("two-level has domains");
             let (di, mi) = locate(d, me);
@@ -233,21 +279,21 @@ fn rooted(d: &[Vec<usize>], root: usize) -> Vec<Vec<usize>> {
 }
 
 /// MPI_Bcast of `buf` from `root`.
-pub unsafe fn bcast(
+pub(crate) unsafe fn bcast(
     cc: CollCtx,
     buf: RawMut,
     root: i32,
     domains: Option<&[Vec<usize>]>,
 ) -> Result<Sched> {
-    let o = tuning::overrides()?;
     let (n, me) = (cc.size(), cc.rank);
     let root = check_root("MPI_Bcast", root, n)?;
     let mut s = Sched::new("MPI_Bcast", cc);
     let b = s.ext(buf.ptr, buf.len);
-    if o.bcast == Algo::Auto && s.set_area_op(AreaOp::Bcast { root, buf: b })? {
+    let call = Call::Bcast { bytes: buf.len };
+    let Some(algo) = decide(&mut s, call, domains, || AreaOp::Bcast { root, buf: b })? else {
         return Ok(s);
-    }
-    match tuning::bcast(&o, buf.len, n, domains) {
+    };
+    match algo {
         Algo::TwoLevel => {
             let d = rooted(domains.expect("two-level has domains"), root);
             let (di, mi) = locate(&d, me);
@@ -264,21 +310,9 @@ pub unsafe fn bcast(
     Ok(s)
 }
 
-/// MPI_Gatherv: `send` None = in place (root only); `recv` (root only) with byte
-/// counts and displacements per rank.
-pub unsafe fn gatherv(
-    cc: CollCtx,
-    send: Option<Raw>,
-    recv: Option<(RawMut, &[usize], &[usize])>,
-    root: i32,
-    call: &'static str,
-) -> Result<Sched> {
-    gatherv_blocks(cc, send, recv, root, call, None)
-}
-
 /// Gatherv; `equal`: every block has this many bytes and the root's blocks follow
 /// each other in rank order (MPI_Gather: then the shared area may take it).
-pub unsafe fn gatherv_blocks(
+pub(crate) unsafe fn gatherv_blocks(
     cc: CollCtx,
     send: Option<Raw>,
     recv: Option<(RawMut, &[usize], &[usize])>,
@@ -292,26 +326,29 @@ pub unsafe fn gatherv_blocks(
     let mine = send.map(|r| s.ext(r.ptr, r.len));
     let whole = recv.map(|(r, c, d)| (s.ext(r.ptr, r.len), c, d));
     let blocks = root_blocks(call, n, me, root, whole, mine, ("receive", "sends"))?;
-    if let Some(blk) = equal {
+    let op = || {
+        let blk = equal.unwrap_or(0);
         let recv = (me == root).then(|| B {
             len: n * blk,
             ..blocks[0]
         });
-        if s.set_area_op(AreaOp::Gather {
+        AreaOp::Gather {
             root,
             send: mine,
             recv,
             blk,
-        })? {
-            return Ok(s);
         }
-    }
+    };
+    let Some(algo) = decide(&mut s, Call::Gather { blk: equal }, None, op)? else {
+        return Ok(s);
+    };
+    debug_assert_eq!(algo, Algo::Linear);
     algos::gatherv_linear(&mut s, n, me, root, mine, &blocks);
     Ok(s)
 }
 
 /// MPI_Gather: equal blocks of `recv.len / size` bytes at the root.
-pub unsafe fn gather(
+pub(crate) unsafe fn gather(
     cc: CollCtx,
     send: Option<Raw>,
     recv: Option<RawMut>,
@@ -341,21 +378,9 @@ pub unsafe fn gather(
     )
 }
 
-/// MPI_Scatterv: `send` (root only) with byte counts and displacements; `recv`
-/// None = in place (root only).
-pub unsafe fn scatterv(
-    cc: CollCtx,
-    send: Option<(Raw, &[usize], &[usize])>,
-    recv: Option<RawMut>,
-    root: i32,
-    call: &'static str,
-) -> Result<Sched> {
-    scatterv_blocks(cc, send, recv, root, call, None)
-}
-
 /// Scatterv; `equal`: every block has this many bytes, laid out in rank order from
 /// the start of the root's buffer (MPI_Scatter: then the shared area may take it).
-pub unsafe fn scatterv_blocks(
+pub(crate) unsafe fn scatterv_blocks(
     cc: CollCtx,
     send: Option<(Raw, &[usize], &[usize])>,
     recv: Option<RawMut>,
@@ -370,26 +395,29 @@ pub unsafe fn scatterv_blocks(
     let whole = send.map(|(r, c, d)| (s.ext(r.ptr, r.len), c, d));
     let wb = whole.as_ref().map(|w| w.0);
     let blocks = root_blocks(call, n, me, root, whole, mine, ("send", "receives"))?;
-    if let Some(blk) = equal {
+    let op = || {
+        let blk = equal.unwrap_or(0);
         let send = wb.map(|_| B {
             len: n * blk,
             ..blocks[0]
         });
-        if s.set_area_op(AreaOp::Scatter {
+        AreaOp::Scatter {
             root,
             send,
             recv: mine,
             blk,
-        })? {
-            return Ok(s);
         }
-    }
+    };
+    let Some(algo) = decide(&mut s, Call::Scatter { blk: equal }, None, op)? else {
+        return Ok(s);
+    };
+    debug_assert_eq!(algo, Algo::Linear);
     algos::scatterv_linear(&mut s, n, me, root, &blocks, mine);
     Ok(s)
 }
 
 /// MPI_Scatter: equal blocks of `send.len / size` bytes from the root.
-pub unsafe fn scatter(
+pub(crate) unsafe fn scatter(
     cc: CollCtx,
     send: Option<Raw>,
     recv: Option<RawMut>,
@@ -420,7 +448,7 @@ pub unsafe fn scatter(
 }
 
 /// MPI_Allgatherv (byte counts and displacements); `send` None = in place.
-pub unsafe fn allgatherv(
+pub(crate) unsafe fn allgatherv(
     cc: CollCtx,
     send: Option<Raw>,
     recv: RawMut,
@@ -448,22 +476,22 @@ pub unsafe fn allgatherv(
         }
         mine = Some(s.ext(m.ptr, m.len));
     }
-    if equal {
-        let blk = counts.first().copied().unwrap_or(0);
-        if s.set_area_op(AreaOp::Allgather {
-            send: mine,
-            recv: rb.sub(0, n * blk),
-            blk,
-        })? {
-            return Ok(s);
-        }
-    }
+    let blk = equal.then(|| counts.first().copied().unwrap_or(0));
+    let op = || AreaOp::Allgather {
+        send: mine,
+        recv: rb.sub(0, n * blk.unwrap_or(0)),
+        blk: blk.unwrap_or(0),
+    };
+    let Some(algo) = decide(&mut s, Call::Allgather { blk }, None, op)? else {
+        return Ok(s);
+    };
+    debug_assert_eq!(algo, Algo::Ring);
     algos::allgatherv_ring(&mut s, n, me, &bl, mine);
     Ok(s)
 }
 
 /// MPI_Allgather: equal blocks of `recv.len / size` bytes.
-pub unsafe fn allgather(cc: CollCtx, send: Option<Raw>, recv: RawMut) -> Result<Sched> {
+pub(crate) unsafe fn allgather(cc: CollCtx, send: Option<Raw>, recv: RawMut) -> Result<Sched> {
     let n = cc.size();
     let blk = even("MPI_Allgather", recv.len, n)?;
     let counts = vec![blk; n];
@@ -472,8 +500,7 @@ pub unsafe fn allgather(cc: CollCtx, send: Option<Raw>, recv: RawMut) -> Result<
 }
 
 /// MPI_Alltoall: equal blocks of `recv.len / size` bytes; `send` None = in place.
-pub unsafe fn alltoall(cc: CollCtx, send: Option<Raw>, recv: RawMut) -> Result<Sched> {
-    let o = tuning::overrides()?;
+pub(crate) unsafe fn alltoall(cc: CollCtx, send: Option<Raw>, recv: RawMut) -> Result<Sched> {
     let call = "MPI_Alltoall";
     let (n, me) = (cc.size(), cc.rank);
     let blk = even(call, recv.len, n)?;
@@ -499,16 +526,15 @@ pub unsafe fn alltoall(cc: CollCtx, send: Option<Raw>, recv: RawMut) -> Result<S
             t
         }
     };
-    if o.alltoall == Algo::Auto
-        && s.set_area_op(AreaOp::Alltoall {
-            send: send.is_some().then_some(sb),
-            recv: rb,
-            blk,
-        })?
-    {
+    let op = || AreaOp::Alltoall {
+        send: send.is_some().then_some(sb),
+        recv: rb,
+        blk,
+    };
+    let Some(algo) = decide(&mut s, Call::Alltoall { blk }, None, op)? else {
         return Ok(s);
-    }
-    match tuning::alltoall(&o, blk, n) {
+    };
+    match algo {
         Algo::Bruck => algos::alltoall_bruck(&mut s, n, me, sb, rb, blk),
         a => {
             let sbl: Vec<B> = (0..n).map(|i| sb.sub(i * blk, blk)).collect();
@@ -525,7 +551,7 @@ pub unsafe fn alltoall(cc: CollCtx, send: Option<Raw>, recv: RawMut) -> Result<S
 
 /// MPI_Alltoallv and, on bytes, MPI_Alltoallw: byte counts and displacements per
 /// peer; `send` None = in place (the send layout is the receive layout).
-pub unsafe fn alltoallv(
+pub(crate) unsafe fn alltoallv(
     cc: CollCtx,
     send: Option<(Raw, &[usize], &[usize])>,
     recv: (RawMut, &[usize], &[usize]),
@@ -546,6 +572,10 @@ pub unsafe fn alltoallv(
             rbl.iter().map(|b| B { slot: t.slot, ..*b }).collect()
         }
     };
+    let algo = decide(&mut s, Call::Alltoallv, None, || {
+        unreachable!("no area form")
+    })?;
+    debug_assert_eq!(algo, Some(Algo::Scattered));
     algos::alltoallv_scattered(&mut s, n, me, &sbl, &rbl);
     Ok(s)
 }
@@ -565,7 +595,7 @@ fn check_red(call: &str, red: &Reduction, len: usize) -> Result<()> {
 }
 
 /// MPI_Reduce to `root`; `send` None = in place (root only); `recv` at the root.
-pub unsafe fn reduce(
+pub(crate) unsafe fn reduce(
     cc: CollCtx,
     red: Reduction,
     send: Option<Raw>,
@@ -573,7 +603,6 @@ pub unsafe fn reduce(
     root: i32,
     domains: Option<&[Vec<usize>]>,
 ) -> Result<Sched> {
-    let o = tuning::overrides()?;
     let call = "MPI_Reduce";
     let (n, me) = (cc.size(), cc.rank);
     let root = check_root(call, root, n)?;
@@ -612,16 +641,19 @@ pub unsafe fn reduce(
     }
     check_red(call, &red, input.len)?;
     s.set_reduction(red);
-    if o.reduce == Algo::Auto
-        && s.set_area_op(AreaOp::Reduce {
-            root,
-            send: send.is_some().then_some(input),
-            recv: out,
-        })?
-    {
+    let op = || AreaOp::Reduce {
+        root,
+        send: send.is_some().then_some(input),
+        recv: out,
+    };
+    let plan_call = Call::Reduce {
+        bytes: input.len,
+        commutes: commute,
+    };
+    let Some(algo) = decide(&mut s, plan_call, domains, op)? else {
         return Ok(s);
-    }
-    match tuning::reduce(&o, commute, domains) {
+    };
+    match algo {
         Algo::TwoLevel => {
             let d = rooted(domains.expect("two-level has domains"), root);
             let (di, mi) = locate(&d, me);
@@ -644,14 +676,13 @@ pub unsafe fn reduce(
 }
 
 /// MPI_Allreduce; `send` None = in place.
-pub unsafe fn allreduce(
+pub(crate) unsafe fn allreduce(
     cc: CollCtx,
     red: Reduction,
     send: Option<Raw>,
     recv: RawMut,
     domains: Option<&[Vec<usize>]>,
 ) -> Result<Sched> {
-    let o = tuning::overrides()?;
     let call = "MPI_Allreduce";
     let (n, me) = (cc.size(), cc.rank);
     let mut s = Sched::new(call, cc);
@@ -673,15 +704,19 @@ pub unsafe fn allreduce(
     let commute = red.commutative();
     let count = recv.len / red.unit;
     s.set_reduction(red);
-    if o.allreduce == Algo::Auto
-        && s.set_area_op(AreaOp::Allreduce {
-            send: input,
-            recv: acc,
-        })?
-    {
+    let op = || AreaOp::Allreduce {
+        send: input,
+        recv: acc,
+    };
+    let plan_call = Call::Allreduce {
+        bytes: recv.len,
+        count,
+        commutes: commute,
+    };
+    let Some(algo) = decide(&mut s, plan_call, domains, op)? else {
         return Ok(s);
-    }
-    match tuning::allreduce(&o, recv.len, count, n, commute, domains) {
+    };
+    match algo {
         Algo::TwoLevel => {
             let d = domains.expect("two-level has domains");
             let (di, mi) = locate(d, me);
@@ -696,17 +731,18 @@ pub unsafe fn allreduce(
             };
             algos::reduce_binomial(&mut s, &d[di], mi, 0, inp, (mi == 0).then_some(acc));
             if mi == 0 {
-                let a = tuning::allreduce(
-                    &tuning::Overrides {
-                        allreduce: Algo::Auto,
-                        ..o
+                // Among the leaders: the table's flat choice for their number.
+                let leaders_plan = plan::plan(
+                    plan_call,
+                    &Facts {
+                        ranks: leaders.len(),
+                        blocking: false,
+                        area: AreaState::Absent,
+                        domains: None,
+                        forced: tuning::Overrides::default(),
                     },
-                    recv.len,
-                    count,
-                    leaders.len(),
-                    commute,
-                    None,
                 );
+                let a = leaders_plan.algo().unwrap_or(Algo::RecursiveDoubling);
                 flat_allreduce(&mut s, a, &leaders, di, acc);
             }
             algos::bcast_binomial(&mut s, &d[di], mi, 0, acc);
@@ -736,7 +772,7 @@ fn flat_allreduce(s: &mut Sched, a: Algo, r: &[usize], me: usize, acc: B) {
 
 /// MPI_Reduce_scatter with byte counts per rank; `send` None = in place (the input
 /// is `recv`, which then holds all blocks; the result lands at its start).
-pub unsafe fn reduce_scatter(
+pub(crate) unsafe fn reduce_scatter(
     cc: CollCtx,
     red: Reduction,
     send: Option<Raw>,
@@ -803,7 +839,9 @@ pub unsafe fn reduce_scatter(
     let out = rb.sub(0, counts[me]);
     let commute = red.commutative();
     s.set_reduction(red);
-    if commute {
+    let plan_call = Call::ReduceScatter { commutes: commute };
+    let algo = decide(&mut s, plan_call, None, || unreachable!("no area form"))?;
+    if algo == Some(Algo::Pairwise) {
         algos::reduce_scatter_pairwise(&mut s, n, me, input, &blocks, out);
     } else {
         let all = if me == 0 { s.tmp(total) } else { s.tmp(0) };
@@ -816,20 +854,8 @@ pub unsafe fn reduce_scatter(
     Ok(s)
 }
 
-/// MPI_Reduce_scatter_block: blocks of `block` bytes.
-pub unsafe fn reduce_scatter_block(
-    cc: CollCtx,
-    red: Reduction,
-    send: Option<Raw>,
-    recv: RawMut,
-    block: usize,
-) -> Result<Sched> {
-    let counts = vec![block; cc.size()];
-    reduce_scatter(cc, red, send, recv, &counts, "MPI_Reduce_scatter_block")
-}
-
 /// MPI_Scan (inclusive) or MPI_Exscan; `send` None = in place.
-pub unsafe fn scan(
+pub(crate) unsafe fn scan(
     cc: CollCtx,
     red: Reduction,
     send: Option<Raw>,
@@ -855,6 +881,8 @@ pub unsafe fn scan(
         None => out,
     };
     s.set_reduction(red);
+    let algo = decide(&mut s, Call::Scan, None, || unreachable!("no area form"))?;
+    debug_assert_eq!(algo, Some(Algo::RecursiveDoubling));
     if exclusive {
         algos::scan_recursive_doubling(&mut s, n, me, out, Some(input));
     } else {
@@ -864,48 +892,71 @@ pub unsafe fn scan(
     Ok(s)
 }
 
-/// For a blocking collective: the communicator's shared area when it is set up,
-/// the call `fits` it (the same test on every rank) and `forced` names
-/// no forced algorithm; the call is then counted as a schedule would count it. None:
-/// the caller builds a schedule, whose builder decides the same way (the first
-/// blocking collective on a communicator sets the area up that way).
-pub fn area_now(
-    comm: &Comm,
-    kind: AreaKind,
-    published: usize,
-    forced: impl FnOnce(&tuning::Overrides) -> Algo,
-) -> Option<&shm_area::Area> {
-    let area = comm.area()?;
-    if !area.accepts(kind, published)
-        || !tuning::overrides().is_ok_and(|o| forced(&o) == Algo::Auto)
-    {
+/// The plan of a blocking call on `comm` at its front door: the area as it is
+/// now (not set up yet: the builder does that), the forced algorithms. None on an
+/// intercommunicator (no shortcut applies).
+fn plan_now(comm: &Comm, call: Call) -> Option<Plan> {
+    if comm.is_inter() {
         return None;
     }
+    let area = match comm.area_tried() {
+        None => AreaState::Untried,
+        Some(None) => AreaState::Absent,
+        Some(Some(a)) => AreaState::Ready(a.limits()),
+    };
+    Some(plan::plan(
+        call,
+        &Facts {
+            ranks: comm.size() as usize,
+            blocking: true,
+            area,
+            // Only the schedule's algorithm depends on them: the builder plans again.
+            domains: None,
+            forced: tuning::overrides(),
+        },
+    ))
+}
+
+/// The communicator's area for a call planned there; the call is counted as a
+/// schedule would count it.
+fn take_area(comm: &Comm) -> Option<&shm_area::Area> {
+    let area = comm.area()?;
     comm.skip_call();
     Some(area)
 }
 
-/// MPI_Bcast straight through the shared area, if [`area_now`] takes it, or
-/// posted straight to the engine on two ranks ([`two_rank`]); None: build a
-/// schedule.
-pub fn bcast_now(comm: &Comm, buf: &mut [u8], root: i32) -> Option<Result<()>> {
+/// MPI_Bcast straight through the shared area or, on two ranks, posted straight
+/// to the engine ([`two_rank`]), where the planner says so; None: build a schedule.
+fn bcast_now(comm: &Comm, buf: &mut [u8], root: i32) -> Option<Result<()>> {
     let call = "MPI_Bcast";
-    let Some(area) = area_now(comm, AreaKind::Bcast, buf.len(), |o| o.bcast) else {
-        return two_rank::bcast(comm, buf, root);
-    };
-    Some(check_root(call, root, area.size()).and_then(|r| area.bcast(call, r, buf)))
+    match plan_now(comm, Call::Bcast { bytes: buf.len() })? {
+        Plan::Area => {
+            let area = take_area(comm)?;
+            Some(check_root(call, root, area.size()).and_then(|r| area.bcast(call, r, buf)))
+        }
+        Plan::TwoRank(_) => two_rank::bcast(comm, buf, root),
+        Plan::Sched(_) => None,
+    }
 }
 
-/// MPI_Allreduce straight through the shared area (`send` None: in place), if
-/// [`area_now`] takes it (None: build a schedule).
-pub fn allreduce_now(
+/// MPI_Allreduce straight through the shared area (`send` None: in place), where
+/// the planner says so (None: build a schedule).
+fn allreduce_now(
     comm: &Comm,
     red: &Reduction,
     send: Option<&[u8]>,
     recv: &mut [u8],
 ) -> Option<Result<()>> {
     let call = "MPI_Allreduce";
-    let area = area_now(comm, AreaKind::Allreduce, recv.len(), |o| o.allreduce)?;
+    let plan_call = Call::Allreduce {
+        bytes: recv.len(),
+        count: recv.len() / red.unit,
+        commutes: red.commutative(),
+    };
+    if plan_now(comm, plan_call)? != Plan::Area {
+        return None;
+    }
+    let area = take_area(comm)?;
     let mut run = || {
         if let Some(m) = send {
             if m.len() != recv.len() {
@@ -923,9 +974,9 @@ pub fn allreduce_now(
 }
 
 /// MPI_Reduce straight through the shared area (`send` None: in place at the
-/// root; `recv` at the root), if [`area_now`] takes it, or posted straight to the
-/// engine on two ranks ([`two_rank`]); None: build a schedule.
-pub fn reduce_now(
+/// root; `recv` at the root) or, on two ranks, posted straight to the engine
+/// ([`two_rank`]), where the planner says so; None: build a schedule.
+fn reduce_now(
     comm: &Comm,
     red: &Reduction,
     send: Option<&[u8]>,
@@ -934,8 +985,14 @@ pub fn reduce_now(
 ) -> Option<Result<()>> {
     let call = "MPI_Reduce";
     let bytes = send.map(|m| m.len()).or(recv.as_ref().map(|r| r.len()))?;
-    let Some(area) = area_now(comm, AreaKind::Reduce, bytes, |o| o.reduce) else {
-        return two_rank::reduce(comm, red, send, recv, root);
+    let plan_call = Call::Reduce {
+        bytes,
+        commutes: red.commutative(),
+    };
+    let area = match plan_now(comm, plan_call)? {
+        Plan::Area => take_area(comm)?,
+        Plan::TwoRank(_) => return two_rank::reduce(comm, red, send, recv, root),
+        Plan::Sched(_) => return None,
     };
     let run = || {
         let root = check_root(call, root, area.size())?;
@@ -983,8 +1040,8 @@ fn block_len_err(call: &str, who: &str, sends: usize, holds: usize) -> Error {
 }
 
 /// MPI_Gather straight through the shared area (`send` None: in place at the root;
-/// `recv`: the root's `size` blocks), if [`area_now`] takes it.
-pub fn gather_now(
+/// `recv`: the root's `size` blocks), where the planner says so.
+fn gather_now(
     comm: &Comm,
     send: Option<&[u8]>,
     recv: Option<&mut [u8]>,
@@ -998,7 +1055,10 @@ pub fn gather_now(
         (false, _, Some(m)) => m.len(),
         _ => return None,
     };
-    let area = area_now(comm, AreaKind::Gather, blk, |_| Algo::Auto)?;
+    if plan_now(comm, Call::Gather { blk: Some(blk) })? != Plan::Area {
+        return None;
+    }
+    let area = take_area(comm)?;
     let run = || {
         let root = check_root(call, root, n)?;
         let recv = recv.filter(|_| me_root);
@@ -1020,8 +1080,8 @@ pub fn gather_now(
 }
 
 /// MPI_Scatter straight through the shared area (`send`: the root's `size`
-/// blocks; `recv` None: in place at the root), if [`area_now`] takes it.
-pub fn scatter_now(
+/// blocks; `recv` None: in place at the root), where the planner says so.
+fn scatter_now(
     comm: &Comm,
     send: Option<&[u8]>,
     recv: Option<&mut [u8]>,
@@ -1035,7 +1095,10 @@ pub fn scatter_now(
         (false, _, Some(m)) => m.len(),
         _ => return None,
     };
-    let area = area_now(comm, AreaKind::Scatter, (n - 1) * blk, |_| Algo::Auto)?;
+    if plan_now(comm, Call::Scatter { blk: Some(blk) })? != Plan::Area {
+        return None;
+    }
+    let area = take_area(comm)?;
     let run = || {
         let root = check_root(call, root, n)?;
         let send = send.filter(|_| me_root);
@@ -1056,15 +1119,17 @@ pub fn scatter_now(
     Some(run())
 }
 
-/// MPI_Allgather straight through the shared area (`send` None: in place), if
-/// [`area_now`] takes it, or posted straight to the engine on two ranks
-/// ([`two_rank`]).
-pub fn allgather_now(comm: &Comm, send: Option<&[u8]>, recv: &mut [u8]) -> Option<Result<()>> {
+/// MPI_Allgather straight through the shared area (`send` None: in place) or, on
+/// two ranks, posted straight to the engine ([`two_rank`]), where the planner
+/// says so.
+fn allgather_now(comm: &Comm, send: Option<&[u8]>, recv: &mut [u8]) -> Option<Result<()>> {
     let call = "MPI_Allgather";
     let n = comm.size() as usize;
     let blk = recv.len() / n;
-    let Some(area) = area_now(comm, AreaKind::Allgather, blk, |_| Algo::Auto) else {
-        return two_rank::allgather(comm, send, recv);
+    let area = match plan_now(comm, Call::Allgather { blk: Some(blk) })? {
+        Plan::Area => take_area(comm)?,
+        Plan::TwoRank(_) => return two_rank::allgather(comm, send, recv),
+        Plan::Sched(_) => return None,
     };
     let mut run = || {
         even(call, recv.len(), n)?;
@@ -1078,20 +1143,17 @@ pub fn allgather_now(comm: &Comm, send: Option<&[u8]>, recv: &mut [u8]) -> Optio
     Some(run())
 }
 
-/// MPI_Alltoall straight through the shared area (`send` None: in place), if
-/// [`area_now`] takes it, or posted straight to the engine on two ranks
-/// ([`two_rank`]).
-pub fn alltoall_now(comm: &Comm, send: Option<&[u8]>, recv: &mut [u8]) -> Option<Result<()>> {
+/// MPI_Alltoall straight through the shared area (`send` None: in place) or, on
+/// two ranks, posted straight to the engine ([`two_rank`]), where the planner
+/// says so.
+fn alltoall_now(comm: &Comm, send: Option<&[u8]>, recv: &mut [u8]) -> Option<Result<()>> {
     let call = "MPI_Alltoall";
     let n = comm.size() as usize;
-    // Each rank publishes the blocks for the others.
-    let Some(area) = area_now(
-        comm,
-        AreaKind::Alltoall,
-        recv.len() - recv.len() / n.max(1),
-        |o| o.alltoall,
-    ) else {
-        return two_rank::alltoall(comm, send, recv);
+    let blk = recv.len() / n.max(1);
+    let area = match plan_now(comm, Call::Alltoall { blk })? {
+        Plan::Area => take_area(comm)?,
+        Plan::TwoRank(_) => return two_rank::alltoall(comm, send, recv),
+        Plan::Sched(_) => return None,
     };
     let mut run = || {
         let blk = even(call, recv.len(), n)?;
@@ -1113,14 +1175,17 @@ pub fn alltoall_now(comm: &Comm, send: Option<&[u8]>, recv: &mut [u8]) -> Option
     Some(run())
 }
 
+/// MPI_Barrier through the shared area, where the planner says so (None: build
+/// a schedule).
+fn barrier_now(comm: &Comm) -> Option<Result<()>> {
+    if plan_now(comm, Call::Barrier)? != Plan::Area {
+        return None;
+    }
+    Some(take_area(comm)?.barrier("MPI_Barrier"))
+}
+
 /// MPI_Barrier on a communicator, blocking.
 pub fn barrier(comm: &Comm) -> Result<()> {
-    comm.check_intra("MPI_Barrier")?;
-    // Once the shared area is set up, a barrier needs no schedule at all.
-    if let Some(area) = area_now(comm, AreaKind::Barrier, 0, |o| o.barrier) {
-        return area.barrier("MPI_Barrier");
-    }
-    let d = comm.domains()?;
-    // SAFETY: a barrier has no user buffers.
-    run_blocking(unsafe { barrier_sched(comm.coll_for(true), Some(&d))? })
+    // SAFETY: a barrier has no buffers.
+    unsafe { entry::run(comm, Args::Barrier) }
 }

@@ -335,18 +335,10 @@ impl Sched {
         }
     }
 
-    /// Offer the collective to the communicator's shared area: true when a blocking
-    /// call takes it (the area is set up, on first use, and the operation fits);
-    /// the builder then adds no steps and the blocking run goes through the area.
-    pub fn set_area_op(&mut self, op: AreaOp) -> Result<bool> {
-        let take = match self.cc.area.as_ref().filter(|_| self.cc.blocking) {
-            Some(cell) => cell.get(&self.cc)?.is_some_and(|area| area.takes(&op)),
-            None => false,
-        };
-        if take {
-            self.alt = Some(op);
-        }
-        Ok(take)
+    /// Run this blocking call through the communicator's shared area instead of
+    /// steps (the planner's choice; the builder adds no steps after this).
+    pub fn run_on_area(&mut self, op: AreaOp) {
+        self.alt = Some(op);
     }
 
     pub fn call(&self) -> &'static str {

@@ -162,6 +162,38 @@ pub enum AreaKind {
     Allreduce,
 }
 
+/// What an area takes, the same on every member: its member count, slot size,
+/// and whether the slot size is the automatic one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub n: usize,
+    pub slot: usize,
+    pub auto_slot: bool,
+}
+
+impl Limits {
+    /// Can a collective of `kind` in which each publishing rank puts `bytes` go
+    /// through the area (the same answer on every rank)? Up to a slot; a bcast
+    /// on three ranks or more in pieces up to [`BCAST_PIECEWISE_MAX`]; on two
+    /// ranks with the automatic slot, the calls whose schedule is one CMA copy
+    /// only up to [`TWO_RANK_MAX`].
+    pub fn accepts(&self, kind: AreaKind, bytes: usize) -> bool {
+        match kind {
+            AreaKind::Bcast if self.n >= 3 => bytes <= self.slot.max(BCAST_PIECEWISE_MAX),
+            AreaKind::Bcast
+            | AreaKind::Scatter
+            | AreaKind::Allgather
+            | AreaKind::Alltoall
+            | AreaKind::Reduce
+                if self.auto_slot && self.n == 2 =>
+            {
+                bytes <= self.slot.min(TWO_RANK_MAX)
+            }
+            _ => bytes <= self.slot,
+        }
+    }
+}
+
 impl AreaOp {
     pub fn kind(&self) -> AreaKind {
         match self {
@@ -173,18 +205,6 @@ impl AreaOp {
             AreaOp::Alltoall { .. } => AreaKind::Alltoall,
             AreaOp::Reduce { .. } => AreaKind::Reduce,
             AreaOp::Allreduce { .. } => AreaKind::Allreduce,
-        }
-    }
-
-    /// Bytes each publishing rank puts in its slot (the same on every rank).
-    pub fn published(&self, n: usize) -> usize {
-        match self {
-            AreaOp::Barrier => 0,
-            AreaOp::Bcast { buf, .. } => buf.len,
-            AreaOp::Gather { blk, .. } | AreaOp::Allgather { blk, .. } => *blk,
-            AreaOp::Scatter { blk, .. } | AreaOp::Alltoall { blk, .. } => (n - 1) * blk,
-            AreaOp::Reduce { send, recv, .. } => send.or(*recv).map_or(0, |b| b.len),
-            AreaOp::Allreduce { recv, .. } => recv.len,
         }
     }
 }
@@ -235,11 +255,6 @@ impl Area {
         } else {
             HEADER_BYTES + self.n * CTL + (2 * r + parity) * self.slot
         }
-    }
-
-    /// Can a collective in which each rank publishes `bytes` go through the area?
-    pub fn fits(&self, bytes: usize) -> bool {
-        bytes <= self.slot
     }
 
     pub fn size(&self) -> usize {
@@ -506,30 +521,13 @@ impl Area {
         self.ctl(self.me, DONE).store(next, Ordering::Release);
     }
 
-    /// Can a collective of `kind` in which each publishing rank puts `bytes` go
-    /// through the area (the same answer on every rank)? Up to a slot; a bcast
-    /// on three ranks or more in pieces up to [`BCAST_PIECEWISE_MAX`]; on two
-    /// ranks with the automatic slot, the calls whose schedule is one CMA copy
-    /// only up to [`TWO_RANK_MAX`].
-    pub fn accepts(&self, kind: AreaKind, bytes: usize) -> bool {
-        match kind {
-            AreaKind::Bcast if self.n >= 3 => bytes <= self.slot.max(BCAST_PIECEWISE_MAX),
-            AreaKind::Bcast
-            | AreaKind::Scatter
-            | AreaKind::Allgather
-            | AreaKind::Alltoall
-            | AreaKind::Reduce
-                if self.auto_slot && self.n == 2 =>
-            {
-                bytes <= self.slot.min(TWO_RANK_MAX)
-            }
-            _ => self.fits(bytes),
+    /// What calls the area takes (for the planner).
+    pub fn limits(&self) -> Limits {
+        Limits {
+            n: self.n,
+            slot: self.slot,
+            auto_slot: self.auto_slot,
         }
-    }
-
-    /// Can `op` go through the area (the same answer on every rank)?
-    pub fn takes(&self, op: &AreaOp) -> bool {
-        self.accepts(op.kind(), op.published(self.n))
     }
 
     /// `send` None: in place at the root (its block is already in `recv`).

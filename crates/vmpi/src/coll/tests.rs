@@ -188,7 +188,7 @@ proptest! {
         // SAFETY: the buffers outlive the run.
         run(&mut job, 1, |r, cc| unsafe {
             let recv = (r == root).then(|| (RawMut::of(&mut whole), &counts[..], &displs[..]));
-            gatherv(cc, Some(Raw::of(&sends[r])), recv, root as i32, "MPI_Gatherv")
+            gatherv_blocks(cc, Some(Raw::of(&sends[r])), recv, root as i32, "MPI_Gatherv", None)
         });
         for r in 0..n {
             prop_assert_eq!(&whole[displs[r]..displs[r] + counts[r]], &sends[r][..]);
@@ -197,7 +197,7 @@ proptest! {
         // SAFETY: as above.
         run(&mut job, 2, |r, cc| unsafe {
             let send = (r == root).then(|| (Raw::of(&whole), &counts[..], &displs[..]));
-            scatterv(cc, send, Some(RawMut::of(&mut outs[r])), root as i32, "MPI_Scatterv")
+            scatterv_blocks(cc, send, Some(RawMut::of(&mut outs[r])), root as i32, "MPI_Scatterv", None)
         });
         prop_assert_eq!(&outs, &sends);
         let mut alls: Vec<Vec<u8>> = vec![vec![0xeeu8; total]; n];

@@ -1,6 +1,8 @@
-//! The one table that picks each collective's algorithm from the message size and
-//! the communicator size, and the runtime parameters that override it (read from
-//! the environment at the first collective; docs/collectives.md lists them).
+//! The one table that picks each collective's algorithm, as data ([`TABLE`]: per
+//! collective, rules in order, the first whose conditions hold wins; [`CAN_RUN`]:
+//! what an algorithm needs at all), and the `VMPI_*_ALGO` overrides that force one
+//! (parsed once by `config`, installed at init). [`choose`] reads the table; the
+//! planner ([`super::plan`]) is its only caller.
 //!
 //! | collective | rule (bytes = whole message unless said) | override |
 //! |---|---|---|
@@ -19,127 +21,160 @@
 //! operation, two_level on a communicator inside one domain) falls back to the
 //! table's choice for that call.
 //!
-//! Before this table: a blocking call on a communicator inside one shm domain
-//! whose per-rank bytes fit the shared collective area's slot (a bcast on 3 or more
-//! ranks: up to 1 MiB, in pieces) runs there (`shm_area`; `VMPI_COLL_SHM_SIZE`),
-//! unless its `VMPI_*_ALGO` forces an algorithm. On two ranks, a blocking bcast,
-//! reduce, allgather or alltoall above the area and [`SEGMENT_MAX`] goes straight to the
-//! engine (`two_rank`), the same messages as the table's choice.
+//! Before this table the planner offers a blocking call to the communicator's
+//! shared collective area (`shm_area`; `VMPI_COLL_SHM_SIZE`) and, on two ranks,
+//! to a straight exchange (`two_rank`) — see [`super::plan`].
 
-use crate::error::{Error, ErrorClass, Result};
+pub use crate::config::{Algo, CollAlgos as Overrides};
 use std::sync::OnceLock;
 
+/// The collectives the table knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Algo {
-    Auto,
-    Dissemination,
-    Binomial,
-    ScatterAllgather,
-    RecursiveDoubling,
-    Rabenseifner,
-    Ring,
-    Bruck,
-    Pairwise,
-    Scattered,
-    TwoLevel,
+pub enum Coll {
+    Barrier,
+    Bcast,
+    Gather,
+    Scatter,
+    Allgather,
+    /// `bytes`: one block.
+    Alltoall,
+    Alltoallv,
+    Reduce,
+    Allreduce,
+    ReduceScatter,
+    Scan,
 }
 
+/// A rule's condition: the operation commutes.
+pub const COMMUTES: u8 = 1;
+/// A rule's condition: the communicator spans several shm domains, some of them
+/// with more than one rank (only then does a two-level algorithm differ from the
+/// flat one).
+pub const SPANS_DOMAINS: u8 = 2;
+/// A rule's condition: at least as many elements as the largest power of two up
+/// to the communicator size.
+pub const COUNT_COVERS_RANKS: u8 = 4;
+
+/// One line of the table: `algo`, when bytes ≤ `max_bytes`, `min_ranks` ≤ p ≤
+/// `max_ranks` and every condition in `needs` holds.
 #[derive(Debug, Clone, Copy)]
-pub struct Overrides {
-    pub barrier: Algo,
-    pub bcast: Algo,
-    pub reduce: Algo,
-    pub allreduce: Algo,
-    pub alltoall: Algo,
+pub struct Rule {
+    pub algo: Algo,
+    pub max_bytes: usize,
+    pub min_ranks: usize,
+    pub max_ranks: usize,
+    pub needs: u8,
 }
 
-/// The runtime parameters this module reads, with their allowed values.
-pub const PARAMS: &[(&str, &[(&str, Algo)])] = &[
+const fn rule(algo: Algo) -> Rule {
+    Rule {
+        algo,
+        max_bytes: usize::MAX,
+        min_ranks: 0,
+        max_ranks: usize::MAX,
+        needs: 0,
+    }
+}
+
+impl Rule {
+    const fn bytes_at_most(mut self, b: usize) -> Rule {
+        self.max_bytes = b;
+        self
+    }
+    const fn ranks(mut self, min: usize, max: usize) -> Rule {
+        self.min_ranks = min;
+        self.max_ranks = max;
+        self
+    }
+    const fn needs(mut self, n: u8) -> Rule {
+        self.needs = n;
+        self
+    }
+}
+
+const KIB: usize = 1024;
+
+/// The table. Each list ends with a rule that always holds.
+pub const TABLE: &[(Coll, &[Rule])] = &[
     (
-        "VMPI_BARRIER_ALGO",
+        Coll::Barrier,
         &[
-            ("dissemination", Algo::Dissemination),
-            ("two_level", Algo::TwoLevel),
+            rule(Algo::TwoLevel).needs(SPANS_DOMAINS),
+            rule(Algo::Dissemination),
         ],
     ),
     (
-        "VMPI_BCAST_ALGO",
+        Coll::Bcast,
         &[
-            ("binomial", Algo::Binomial),
-            ("scatter_allgather", Algo::ScatterAllgather),
-            ("two_level", Algo::TwoLevel),
+            rule(Algo::TwoLevel)
+                .needs(SPANS_DOMAINS)
+                .bytes_at_most(512 * KIB - 1),
+            rule(Algo::Binomial).bytes_at_most(12 * KIB - 1),
+            rule(Algo::Binomial).ranks(0, 7),
+            rule(Algo::ScatterAllgather),
+        ],
+    ),
+    (Coll::Gather, &[rule(Algo::Linear)]),
+    (Coll::Scatter, &[rule(Algo::Linear)]),
+    (Coll::Allgather, &[rule(Algo::Ring)]),
+    (
+        Coll::Alltoall,
+        &[
+            rule(Algo::Bruck).bytes_at_most(256).ranks(8, usize::MAX),
+            rule(Algo::Scattered).ranks(0, 8),
+            rule(Algo::Pairwise),
+        ],
+    ),
+    (Coll::Alltoallv, &[rule(Algo::Scattered)]),
+    (
+        Coll::Reduce,
+        &[
+            rule(Algo::TwoLevel).needs(COMMUTES | SPANS_DOMAINS),
+            rule(Algo::Binomial),
         ],
     ),
     (
-        "VMPI_REDUCE_ALGO",
-        &[("binomial", Algo::Binomial), ("two_level", Algo::TwoLevel)],
-    ),
-    (
-        "VMPI_ALLREDUCE_ALGO",
+        Coll::Allreduce,
         &[
-            ("recursive_doubling", Algo::RecursiveDoubling),
-            ("rabenseifner", Algo::Rabenseifner),
-            ("ring", Algo::Ring),
-            ("two_level", Algo::TwoLevel),
+            rule(Algo::TwoLevel)
+                .needs(COMMUTES | SPANS_DOMAINS)
+                .bytes_at_most(64 * KIB),
+            rule(Algo::RecursiveDoubling).bytes_at_most(2 * KIB),
+            rule(Algo::Rabenseifner).needs(COMMUTES | COUNT_COVERS_RANKS),
+            rule(Algo::RecursiveDoubling),
         ],
     ),
     (
-        "VMPI_ALLTOALL_ALGO",
+        Coll::ReduceScatter,
         &[
-            ("bruck", Algo::Bruck),
-            ("pairwise", Algo::Pairwise),
-            ("scattered", Algo::Scattered),
+            rule(Algo::Pairwise).needs(COMMUTES),
+            rule(Algo::ReduceThenScatter),
         ],
     ),
+    (Coll::Scan, &[rule(Algo::RecursiveDoubling)]),
 ];
 
-fn parse(get: &dyn Fn(&str) -> Option<String>) -> Result<Overrides> {
-    let mut v = [Algo::Auto; 5];
-    for (i, (name, allowed)) in PARAMS.iter().enumerate() {
-        if let Some(val) = get(name) {
-            let val = val.trim().to_ascii_lowercase();
-            if val.is_empty() || val == "auto" {
-                continue;
-            }
-            v[i] = allowed
-                .iter()
-                .find(|(n, _)| *n == val)
-                .map(|(_, a)| *a)
-                .ok_or_else(|| {
-                    let names: Vec<&str> = allowed.iter().map(|(n, _)| *n).collect();
-                    Error::new(
-                        ErrorClass::Arg,
-                        format!("{name}={val}: expected auto|{}", names.join("|")),
-                    )
-                })?;
-        }
-    }
-    Ok(Overrides {
-        barrier: v[0],
-        bcast: v[1],
-        reduce: v[2],
-        allreduce: v[3],
-        alltoall: v[4],
-    })
+/// What an algorithm needs to run at all, where it needs something: a forced
+/// algorithm whose needs do not hold falls back to the table.
+pub const CAN_RUN: &[(Coll, Algo, u8)] = &[
+    (Coll::Barrier, Algo::TwoLevel, SPANS_DOMAINS),
+    (Coll::Bcast, Algo::TwoLevel, SPANS_DOMAINS),
+    (Coll::Reduce, Algo::TwoLevel, COMMUTES | SPANS_DOMAINS),
+    (Coll::Allreduce, Algo::TwoLevel, COMMUTES | SPANS_DOMAINS),
+    (Coll::Allreduce, Algo::Rabenseifner, COMMUTES),
+    (Coll::Allreduce, Algo::Ring, COMMUTES),
+];
+
+/// What the table's conditions look at, the same on every rank of a call.
+#[derive(Debug, Clone, Copy)]
+pub struct Sizes {
+    pub bytes: usize,
+    pub ranks: usize,
+    /// Elements of a reduction (0 otherwise).
+    pub count: usize,
+    pub commutes: bool,
+    pub spans_domains: bool,
 }
-
-/// The overrides, read from the environment once.
-pub fn overrides() -> Result<Overrides> {
-    static O: OnceLock<std::result::Result<Overrides, Error>> = OnceLock::new();
-    O.get_or_init(|| parse(&|n| std::env::var(n).ok())).clone()
-}
-
-/// Messages up to this size are cut into eager-sized pieces by the schedules
-/// (`sched::Segments`); larger ones go whole by rendezvous (one CMA pull).
-/// Measured: pieces win up to 32 KiB; a whole 64-128 KiB bcast between two ranks
-/// is 1.5-1.9x faster as one CMA pull.
-pub const SEGMENT_MAX: usize = 32 * 1024;
-
-/// [`SEGMENT_MAX`] for a two-rank allreduce by Rabenseifner, where both ranks
-/// send and receive a half at once: whole, the two CMA pulls run at the same
-/// time; in pieces, both rings stream. Measured at 128 KiB (64 KiB halves):
-/// 38.0 vs 47.8 and 36.4 vs 45.2 us (medians of 7 and 15 interleaved runs).
-pub const SEGMENT_MAX_EXCHANGE: usize = 64 * 1024;
 
 fn pof2(n: usize) -> usize {
     if n == 0 {
@@ -149,106 +184,168 @@ fn pof2(n: usize) -> usize {
     }
 }
 
-/// Does this communicator span several shm domains with some sharing a domain
-/// (only then does a two-level algorithm differ from the flat one)?
+fn holds(needs: u8, s: &Sizes) -> bool {
+    (needs & COMMUTES == 0 || s.commutes)
+        && (needs & SPANS_DOMAINS == 0 || s.spans_domains)
+        && (needs & COUNT_COVERS_RANKS == 0 || s.count >= pof2(s.ranks))
+}
+
+/// The algorithm of a call of `coll`: `forced` when it is not `Auto` and can run,
+/// else the first rule of the table that holds.
+pub fn choose(coll: Coll, forced: Algo, s: &Sizes) -> Algo {
+    if forced != Algo::Auto {
+        let needs = CAN_RUN
+            .iter()
+            .find(|(c, a, _)| *c == coll && *a == forced)
+            .map_or(0, |x| x.2);
+        if holds(needs, s) {
+            return forced;
+        }
+    }
+    let rules = TABLE
+        .iter()
+        .find(|(c, _)| *c == coll)
+        .map(|(_, r)| *r)
+        .expect("every collective is in the table");
+    rules
+        .iter()
+        .find(|r| {
+            s.bytes <= r.max_bytes
+                && (r.min_ranks..=r.max_ranks).contains(&s.ranks)
+                && holds(r.needs, s)
+        })
+        .expect("every list ends with a rule that always holds")
+        .algo
+}
+
+/// Does this partition of a communicator span several shm domains with some
+/// sharing a domain (see [`SPANS_DOMAINS`])?
 pub fn multi_domain(domains: Option<&[Vec<usize>]>) -> bool {
     domains.is_some_and(|d| d.len() > 1 && d.iter().any(|x| x.len() > 1))
 }
 
-pub fn barrier(o: &Overrides, domains: Option<&[Vec<usize>]>) -> Algo {
-    match o.barrier {
-        Algo::Dissemination => Algo::Dissemination,
-        _ if multi_domain(domains) => Algo::TwoLevel,
-        _ => Algo::Dissemination,
-    }
+static INSTALLED: OnceLock<Overrides> = OnceLock::new();
+
+/// Install the job's overrides (from `Config::coll_algos`, at init).
+pub fn install(o: Overrides) {
+    let _ = INSTALLED.set(o);
 }
 
-pub fn bcast(o: &Overrides, bytes: usize, p: usize, domains: Option<&[Vec<usize>]>) -> Algo {
-    match o.bcast {
-        Algo::TwoLevel if multi_domain(domains) => return Algo::TwoLevel,
-        Algo::Binomial | Algo::ScatterAllgather => return o.bcast,
-        _ => {}
-    }
-    if o.bcast == Algo::Auto && multi_domain(domains) && bytes < 512 * 1024 {
-        Algo::TwoLevel
-    } else if bytes < 12 * 1024 || p < 8 {
-        Algo::Binomial
-    } else {
-        Algo::ScatterAllgather
-    }
+/// The installed overrides (none forced before init: the unit tests).
+pub fn overrides() -> Overrides {
+    INSTALLED.get().copied().unwrap_or_default()
 }
 
-pub fn reduce(o: &Overrides, commute: bool, domains: Option<&[Vec<usize>]>) -> Algo {
-    if commute && multi_domain(domains) && matches!(o.reduce, Algo::Auto | Algo::TwoLevel) {
-        Algo::TwoLevel
-    } else {
-        Algo::Binomial
-    }
-}
+/// Messages up to this size are cut into eager-sized pieces by the schedules
+/// (`sched::Segments`); larger ones go whole by rendezvous (one CMA pull;
+/// docs/performance.md, "Collectives: segments").
+pub const SEGMENT_MAX: usize = 32 * 1024;
 
-pub fn allreduce(
-    o: &Overrides,
-    bytes: usize,
-    count: usize,
-    p: usize,
-    commute: bool,
-    domains: Option<&[Vec<usize>]>,
-) -> Algo {
-    match o.allreduce {
-        Algo::RecursiveDoubling => return Algo::RecursiveDoubling,
-        Algo::Rabenseifner | Algo::Ring if commute => return o.allreduce,
-        Algo::TwoLevel if commute && multi_domain(domains) => return Algo::TwoLevel,
-        _ => {}
-    }
-    if o.allreduce == Algo::Auto && commute && multi_domain(domains) && bytes <= 64 * 1024 {
-        Algo::TwoLevel
-    } else if bytes <= 2048 || !commute || count < pof2(p) {
-        Algo::RecursiveDoubling
-    } else {
-        Algo::Rabenseifner
-    }
-}
-
-pub fn alltoall(o: &Overrides, block: usize, p: usize) -> Algo {
-    match o.alltoall {
-        Algo::Bruck | Algo::Pairwise | Algo::Scattered => o.alltoall,
-        _ if block <= 256 && p >= 8 => Algo::Bruck,
-        _ if p <= 8 => Algo::Scattered,
-        _ => Algo::Pairwise,
-    }
-}
+/// [`SEGMENT_MAX`] for a two-rank allreduce by Rabenseifner, where both ranks
+/// send and receive a half at once: whole, the two CMA pulls run at the same
+/// time; in pieces, both rings stream (docs/performance.md).
+pub const SEGMENT_MAX_EXCHANGE: usize = 64 * 1024;
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn sizes(bytes: usize, ranks: usize, count: usize, commutes: bool, spans: bool) -> Sizes {
+        Sizes {
+            bytes,
+            ranks,
+            count,
+            commutes,
+            spans_domains: spans,
+        }
+    }
+
     #[test]
-    fn parse_and_table() {
-        let o =
-            parse(&|n| (n == "VMPI_BCAST_ALGO").then(|| "Scatter_Allgather".to_string())).unwrap();
-        assert_eq!(o.bcast, Algo::ScatterAllgather);
-        assert_eq!(bcast(&o, 4, 2, None), Algo::ScatterAllgather);
-        let e = parse(&|n| (n == "VMPI_ALLREDUCE_ALGO").then(|| "fast".to_string())).unwrap_err();
-        assert!(
-            e.message.contains("VMPI_ALLREDUCE_ALGO=fast") && e.message.contains("rabenseifner")
-        );
-        let a = parse(&|_| None).unwrap();
-        assert_eq!(allreduce(&a, 8, 2, 4, true, None), Algo::RecursiveDoubling);
+    fn the_table_as_documented() {
+        use Algo::*;
+        let a = Auto;
+        let c = |coll, s: Sizes| choose(coll, a, &s);
         assert_eq!(
-            allreduce(&a, 1 << 20, 1 << 17, 4, true, None),
-            Algo::Rabenseifner
+            c(Coll::Allreduce, sizes(8, 4, 2, true, false)),
+            RecursiveDoubling
         );
         assert_eq!(
-            allreduce(&a, 1 << 20, 1 << 17, 4, false, None),
-            Algo::RecursiveDoubling
+            c(Coll::Allreduce, sizes(1 << 20, 4, 1 << 17, true, false)),
+            Rabenseifner
         );
-        let d = vec![vec![0, 1], vec![2, 3]];
-        assert_eq!(allreduce(&a, 8, 1, 4, true, Some(&d)), Algo::TwoLevel);
-        assert_eq!(bcast(&a, 8, 4, Some(&d)), Algo::TwoLevel);
-        let singles = vec![vec![0], vec![1]];
-        assert_eq!(barrier(&a, Some(&singles)), Algo::Dissemination);
-        assert_eq!(alltoall(&a, 8, 9), Algo::Bruck);
-        assert_eq!(alltoall(&a, 8, 4), Algo::Scattered);
-        assert_eq!(alltoall(&a, 1 << 20, 16), Algo::Pairwise);
+        assert_eq!(
+            c(Coll::Allreduce, sizes(1 << 20, 4, 1 << 17, false, false)),
+            RecursiveDoubling
+        );
+        assert_eq!(
+            c(Coll::Allreduce, sizes(4096, 8, 4, true, false)),
+            RecursiveDoubling
+        );
+        assert_eq!(c(Coll::Allreduce, sizes(8, 4, 1, true, true)), TwoLevel);
+        assert_eq!(
+            c(Coll::Allreduce, sizes(65537, 4, 1, true, true)),
+            RecursiveDoubling
+        );
+        assert_eq!(c(Coll::Bcast, sizes(8, 4, 0, true, true)), TwoLevel);
+        assert_eq!(c(Coll::Bcast, sizes(512 << 10, 4, 0, true, true)), Binomial);
+        assert_eq!(
+            c(Coll::Bcast, sizes(512 << 10, 8, 0, true, true)),
+            ScatterAllgather
+        );
+        assert_eq!(
+            c(Coll::Bcast, sizes(12 << 10, 8, 0, true, false)),
+            ScatterAllgather
+        );
+        assert_eq!(c(Coll::Barrier, sizes(0, 2, 0, true, false)), Dissemination);
+        assert_eq!(c(Coll::Barrier, sizes(0, 4, 0, true, true)), TwoLevel);
+        assert_eq!(c(Coll::Alltoall, sizes(8, 9, 0, true, false)), Bruck);
+        assert_eq!(c(Coll::Alltoall, sizes(8, 4, 0, true, false)), Scattered);
+        assert_eq!(
+            c(Coll::Alltoall, sizes(1 << 20, 16, 0, true, false)),
+            Pairwise
+        );
+        assert_eq!(c(Coll::Reduce, sizes(8, 4, 1, false, true)), Binomial);
+        assert_eq!(
+            c(Coll::ReduceScatter, sizes(8, 4, 1, false, false)),
+            ReduceThenScatter
+        );
+    }
+
+    #[test]
+    fn forced_algorithms_run_where_they_can() {
+        use Algo::*;
+        let s = sizes(4, 2, 1, true, false);
+        assert_eq!(choose(Coll::Bcast, ScatterAllgather, &s), ScatterAllgather);
+        // Rabenseifner needs a commutative operation; two-level needs domains.
+        let nc = sizes(1 << 20, 4, 1 << 17, false, false);
+        assert_eq!(
+            choose(Coll::Allreduce, Rabenseifner, &nc),
+            RecursiveDoubling
+        );
+        assert_eq!(choose(Coll::Allreduce, TwoLevel, &s), RecursiveDoubling);
+        assert_eq!(choose(Coll::Barrier, TwoLevel, &s), Dissemination);
+        // Forced two-level ignores the table's size limit.
+        assert_eq!(
+            choose(
+                Coll::Allreduce,
+                TwoLevel,
+                &sizes(1 << 20, 4, 1 << 17, true, true)
+            ),
+            TwoLevel
+        );
+    }
+
+    #[test]
+    fn every_rule_list_ends_with_a_catch_all() {
+        for (coll, rules) in TABLE {
+            let last = rules.last().unwrap();
+            assert!(
+                last.max_bytes == usize::MAX
+                    && last.min_ranks == 0
+                    && last.max_ranks == usize::MAX
+                    && last.needs == 0,
+                "{coll:?}"
+            );
+        }
     }
 }

@@ -8,42 +8,16 @@
 //!
 //! The messages are exactly those the schedule would send (collective context,
 //! the call's tag, the same protocol flags), and both ranks decide the same way
-//! (communicator size, message size, the area's state and the `VMPI_*_ALGO`
-//! overrides are the same on both), so nothing else changes: tags of later calls,
-//! error reports, what happens to the buffers when a message fails.
+//! (the planner, `plan::Plan::TwoRank`, sees the same inputs on both), so nothing
+//! else changes: tags of later calls, error reports, what happens to the buffers
+//! when a message fails.
 
 use super::sched::{check_status, settled, Reduction};
-use super::shm_area::AreaKind;
-use super::tuning::{self, Algo, SEGMENT_MAX};
 use crate::comm::Comm;
 use crate::error::{Error, Result};
 use crate::p2p::buffers::{RecvBuf, SendBuf};
 use crate::p2p::{Pattern, ReqId, SendMode};
 use crate::runtime;
-
-/// Does a blocking call of `kind` moving `bytes` per message go this way on
-/// `comm`? Two ranks of an intracommunicator; the shared area tried (so this call
-/// does not set it up) and not taking the call; the message whole in a schedule
-/// too (above [`SEGMENT_MAX`], a schedule does not cut it); `table`: the choice
-/// table ([`tuning`], with the `VMPI_*_ALGO` overrides) picks the algorithm
-/// whose messages these are.
-fn takes(comm: &Comm, kind: AreaKind, bytes: usize, table: bool) -> bool {
-    comm.size() == 2
-        && !comm.is_inter()
-        && bytes > SEGMENT_MAX
-        && table
-        && match comm.area_tried() {
-            Some(Some(area)) => !area.accepts(kind, bytes),
-            Some(None) => true,
-            None => false,
-        }
-}
-
-/// The choice table's answer for this call, from the overrides (an unreadable
-/// override: false, so the schedule's builder reports it).
-fn table(pick: impl FnOnce(&tuning::Overrides) -> bool) -> bool {
-    tuning::overrides().is_ok_and(|o| pick(&o))
-}
 
 /// One rank's part of a two-rank collective: what it sends the other rank, what it
 /// receives from it, and what it copies locally while the messages move. A rank
@@ -134,13 +108,13 @@ fn run(comm: &Comm, call: &'static str, part: Part<'_>) -> Result<()> {
     r
 }
 
-// Each call below declines (None) bad arguments too: the schedule's builder
-// reports them.
+// The planner (`plan::Plan::TwoRank`) chose this way for each call below; each
+// declines (None) what the shape of its arguments rules out, and bad arguments:
+// the schedule's builder then sends the same messages, or reports the error.
 
 /// MPI_Bcast of `buf` from `root` on two ranks, if `takes`.
 pub fn bcast(comm: &Comm, buf: &mut [u8], root: i32) -> Option<Result<()>> {
-    let binomial = table(|o| tuning::bcast(o, buf.len(), 2, None) == Algo::Binomial);
-    if !(0..2).contains(&root) || !takes(comm, AreaKind::Bcast, buf.len(), binomial) {
+    if !(0..2).contains(&root) {
         return None;
     }
     let part = if comm.rank == root {
@@ -161,10 +135,7 @@ pub fn bcast(comm: &Comm, buf: &mut [u8], root: i32) -> Option<Result<()>> {
 /// of `send`'s length), if `takes`.
 pub fn allgather(comm: &Comm, send: Option<&[u8]>, recv: &mut [u8]) -> Option<Result<()>> {
     let blk = recv.len() / 2;
-    if !recv.len().is_multiple_of(2)
-        || send.is_some_and(|m| m.len() != blk)
-        || !takes(comm, AreaKind::Allgather, blk, true)
-    {
+    if !recv.len().is_multiple_of(2) || send.is_some_and(|m| m.len() != blk) {
         return None;
     }
     let me = comm.rank as usize;
@@ -192,11 +163,6 @@ pub fn allgather(comm: &Comm, send: Option<&[u8]>, recv: &mut [u8]) -> Option<Re
 pub fn alltoall(comm: &Comm, send: Option<&[u8]>, recv: &mut [u8]) -> Option<Result<()>> {
     let blk = recv.len() / 2;
     let send = send.filter(|m| m.len() == recv.len() && recv.len().is_multiple_of(2))?;
-    // Scattered and pairwise both exchange one block each way on two ranks.
-    let one_each_way = table(|o| tuning::alltoall(o, blk, 2) != Algo::Bruck);
-    if !takes(comm, AreaKind::Alltoall, blk, one_each_way) {
-        return None;
-    }
     let me = comm.rank as usize;
     let (slo, shi) = send.split_at(blk);
     let (rlo, rhi) = recv.split_at_mut(blk);
@@ -230,12 +196,6 @@ pub fn reduce(
     if !(0..2).contains(&root)
         || (root == 1 && !red.commutative())
         || !send.len().is_multiple_of(red.unit)
-        || !takes(
-            comm,
-            AreaKind::Reduce,
-            send.len(),
-            table(|o| tuning::reduce(o, red.commutative(), None) == Algo::Binomial),
-        )
     {
         return None;
     }

@@ -1,0 +1,290 @@
+//! The one entry point of every collective, for the Rust API and the C ABI alike:
+//! a call's arguments as contiguous bytes ([`Args`]; the front ends pack derived
+//! datatypes first), [`run`] for blocking calls (the planner's shortcut where it
+//! takes the call, else the schedule, run to completion) and [`start`] for
+//! nonblocking ones (the schedule behind a request). The builders validate the
+//! arguments, once, whichever way the call then goes.
+
+use super::{Raw, RawMut, Reduction, Sched};
+use crate::comm::Comm;
+use crate::error::Result;
+use crate::p2p::ReqId;
+
+/// A buffer with a block per rank: byte counts and displacements.
+pub type Blocks<T> = (T, Vec<usize>, Vec<usize>);
+
+/// A collective call's arguments. A send buffer of `None` is MPI_IN_PLACE where
+/// the standard allows it; `call` names the MPI function for messages where one
+/// variant serves several (v, w and packed forms).
+#[derive(Debug)]
+pub enum Args {
+    Barrier,
+    Bcast {
+        buf: RawMut,
+        root: i32,
+    },
+    /// Equal blocks of `recv.len / size` bytes at the root.
+    Gather {
+        send: Option<Raw>,
+        recv: Option<RawMut>,
+        root: i32,
+    },
+    /// `equal`: every block has this many bytes and the root's blocks follow each
+    /// other in rank order (then the shared area may take it).
+    Gatherv {
+        send: Option<Raw>,
+        recv: Option<Blocks<RawMut>>,
+        root: i32,
+        call: &'static str,
+        equal: Option<usize>,
+    },
+    /// Equal blocks of `send.len / size` bytes from the root.
+    Scatter {
+        send: Option<Raw>,
+        recv: Option<RawMut>,
+        root: i32,
+    },
+    /// As for [`Args::Gatherv`].
+    Scatterv {
+        send: Option<Blocks<Raw>>,
+        recv: Option<RawMut>,
+        root: i32,
+        call: &'static str,
+        equal: Option<usize>,
+    },
+    Allgather {
+        send: Option<Raw>,
+        recv: RawMut,
+    },
+    Allgatherv {
+        send: Option<Raw>,
+        recv: Blocks<RawMut>,
+        call: &'static str,
+    },
+    Alltoall {
+        send: Option<Raw>,
+        recv: RawMut,
+    },
+    /// MPI_Alltoallv and, on bytes, MPI_Alltoallw.
+    Alltoallv {
+        send: Option<Blocks<Raw>>,
+        recv: Blocks<RawMut>,
+        call: &'static str,
+    },
+    Reduce {
+        red: Reduction,
+        send: Option<Raw>,
+        recv: Option<RawMut>,
+        root: i32,
+    },
+    Allreduce {
+        red: Reduction,
+        send: Option<Raw>,
+        recv: RawMut,
+    },
+    /// Byte counts per rank.
+    ReduceScatter {
+        red: Reduction,
+        send: Option<Raw>,
+        recv: RawMut,
+        counts: Vec<usize>,
+        call: &'static str,
+    },
+    Scan {
+        red: Reduction,
+        send: Option<Raw>,
+        recv: RawMut,
+        exclusive: bool,
+    },
+}
+
+impl Args {
+    /// The MPI function these arguments are for (blocking form).
+    pub fn call(&self) -> &'static str {
+        match self {
+            Args::Barrier => "MPI_Barrier",
+            Args::Bcast { .. } => "MPI_Bcast",
+            Args::Gather { .. } => "MPI_Gather",
+            Args::Scatter { .. } => "MPI_Scatter",
+            Args::Allgather { .. } => "MPI_Allgather",
+            Args::Alltoall { .. } => "MPI_Alltoall",
+            Args::Reduce { .. } => "MPI_Reduce",
+            Args::Allreduce { .. } => "MPI_Allreduce",
+            Args::Scan { exclusive, .. } => {
+                if *exclusive {
+                    "MPI_Exscan"
+                } else {
+                    "MPI_Scan"
+                }
+            }
+            Args::Gatherv { call, .. }
+            | Args::Scatterv { call, .. }
+            | Args::Allgatherv { call, .. }
+            | Args::Alltoallv { call, .. }
+            | Args::ReduceScatter { call, .. } => call,
+        }
+    }
+}
+
+/// Run a blocking collective on `comm`.
+///
+/// # Safety
+/// The buffers must be valid for their lengths (reads for inputs, writes for
+/// outputs), inputs and outputs distinct but for MPI_IN_PLACE, until this returns.
+pub unsafe fn run(comm: &Comm, args: Args) -> Result<()> {
+    comm.check_intra(args.call())?;
+    if let Some(done) = shortcut(comm, &args) {
+        return done;
+    }
+    super::run_blocking(build(comm, true, args)?)
+}
+
+/// Start a nonblocking collective on `comm`; the request completes when it does.
+///
+/// # Safety
+/// As for [`run`], until the request completes.
+pub unsafe fn start(comm: &Comm, args: Args) -> Result<ReqId> {
+    comm.check_intra(args.call())?;
+    super::start_nonblocking(build(comm, false, args)?)
+}
+
+/// The bytes of `r` (none for an empty buffer, whatever its pointer).
+///
+/// # Safety
+/// As for [`run`].
+unsafe fn input<'a>(r: Raw) -> &'a [u8] {
+    if r.len == 0 {
+        return &[];
+    }
+    // SAFETY: the caller's contract: valid for reads of `len` bytes.
+    std::slice::from_raw_parts(r.ptr, r.len)
+}
+
+/// # Safety
+/// As for [`run`]; `r` is not read or written through another path meanwhile.
+unsafe fn output<'a>(r: RawMut) -> &'a mut [u8] {
+    if r.len == 0 {
+        return &mut [];
+    }
+    // SAFETY: the caller's contract: valid for writes of `len` bytes, and distinct
+    // from every input.
+    std::slice::from_raw_parts_mut(r.ptr, r.len)
+}
+
+/// The planner's shortcut alone: a blocking call that it sends past a schedule
+/// (the shared area, two ranks) runs now; None: it needs a schedule ([`run`]
+/// builds one). A front end that packs derived datatypes tries this first on
+/// contiguous buffers, before packing anything.
+///
+/// # Safety
+/// As for [`run`].
+pub unsafe fn shortcut(comm: &Comm, args: &Args) -> Option<Result<()>> {
+    match args {
+        Args::Barrier => super::barrier_now(comm),
+        Args::Bcast { buf, root } => super::bcast_now(comm, output(*buf), *root),
+        Args::Gather { send, recv, root } => {
+            super::gather_now(comm, send.map(|s| input(s)), recv.map(|r| output(r)), *root)
+        }
+        Args::Scatter { send, recv, root } => {
+            super::scatter_now(comm, send.map(|s| input(s)), recv.map(|r| output(r)), *root)
+        }
+        Args::Allgather { send, recv } => {
+            super::allgather_now(comm, send.map(|s| input(s)), output(*recv))
+        }
+        Args::Alltoall { send, recv } => {
+            super::alltoall_now(comm, send.map(|s| input(s)), output(*recv))
+        }
+        Args::Reduce {
+            red,
+            send,
+            recv,
+            root,
+        } => super::reduce_now(
+            comm,
+            red,
+            send.map(|s| input(s)),
+            recv.map(|r| output(r)),
+            *root,
+        ),
+        Args::Allreduce { red, send, recv } => {
+            super::allreduce_now(comm, red, send.map(|s| input(s)), output(*recv))
+        }
+        _ => None,
+    }
+}
+
+/// The schedule of a call.
+///
+/// # Safety
+/// As for [`run`], until the schedule completes.
+unsafe fn build(comm: &Comm, blocking: bool, args: Args) -> Result<Sched> {
+    let cc = comm.coll_for(blocking);
+    let domains = || comm.domains();
+    match args {
+        Args::Barrier => super::barrier_sched(cc, Some(&domains()?)),
+        Args::Bcast { buf, root } => super::bcast(cc, buf, root, Some(&domains()?)),
+        Args::Gather { send, recv, root } => super::gather(cc, send, recv, root),
+        Args::Gatherv {
+            send,
+            recv,
+            root,
+            call,
+            equal,
+        } => super::gatherv_blocks(
+            cc,
+            send,
+            recv.as_ref().map(|(b, c, d)| (*b, &c[..], &d[..])),
+            root,
+            call,
+            equal,
+        ),
+        Args::Scatter { send, recv, root } => super::scatter(cc, send, recv, root),
+        Args::Scatterv {
+            send,
+            recv,
+            root,
+            call,
+            equal,
+        } => super::scatterv_blocks(
+            cc,
+            send.as_ref().map(|(b, c, d)| (*b, &c[..], &d[..])),
+            recv,
+            root,
+            call,
+            equal,
+        ),
+        Args::Allgather { send, recv } => super::allgather(cc, send, recv),
+        Args::Allgatherv { send, recv, call } => {
+            super::allgatherv(cc, send, recv.0, &recv.1, &recv.2, call)
+        }
+        Args::Alltoall { send, recv } => super::alltoall(cc, send, recv),
+        Args::Alltoallv { send, recv, call } => super::alltoallv(
+            cc,
+            send.as_ref().map(|(b, c, d)| (*b, &c[..], &d[..])),
+            (recv.0, &recv.1, &recv.2),
+            call,
+        ),
+        Args::Reduce {
+            red,
+            send,
+            recv,
+            root,
+        } => super::reduce(cc, red, send, recv, root, Some(&domains()?)),
+        Args::Allreduce { red, send, recv } => {
+            super::allreduce(cc, red, send, recv, Some(&domains()?))
+        }
+        Args::ReduceScatter {
+            red,
+            send,
+            recv,
+            counts,
+            call,
+        } => super::reduce_scatter(cc, red, send, recv, &counts, call),
+        Args::Scan {
+            red,
+            send,
+            recv,
+            exclusive,
+        } => super::scan(cc, red, send, recv, exclusive),
+    }
+}
