@@ -27,17 +27,21 @@ use nix::sys::socket::{self as sock, sockopt, AddressFamily, MsgFlags, SockFlag,
 use std::collections::HashMap;
 use std::io::{self, IoSlice};
 use std::net::{Ipv4Addr, Shutdown, SocketAddrV4, TcpListener, TcpStream};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 mod addr;
 mod frame;
+mod poll;
 
 pub use addr::{IfSelector, PeerAddr};
 pub use frame::{MAX_HEADER, MAX_PAYLOAD};
 
 use addr::{choose_local, dial_order, local_ipv4, make_card, parse_card};
 use frame::{frame_prefix, OutBuf, RecvBuf, PREFIX_LEN};
+use poll::{
+    Epoll, EV_ERR, EV_IN, EV_OUT, TOK_CONN, TOK_DIAL, TOK_INCOMING, TOK_INDEX, TOK_LISTENER,
+};
 
 /// `try_send` answers `Ok(false)` while more than this many bytes wait for a peer.
 const OUT_BOUND: usize = 1024 * 1024;
@@ -57,17 +61,6 @@ const REPLY_JOB: u8 = 0xE1;
 const REPLY_TARGET: u8 = 0xE2;
 /// "I do not talk TCP with you" (channel table says otherwise, or the link is dead).
 const REPLY_PEER: u8 = 0xE3;
-
-const TOK_LISTENER: u64 = u64::MAX;
-const TOK_SHIFT: u32 = 40;
-const TOK_DIAL: u64 = 1 << TOK_SHIFT;
-const TOK_CONN: u64 = 2 << TOK_SHIFT;
-const TOK_INCOMING: u64 = 3 << TOK_SHIFT;
-const TOK_INDEX: u64 = (1 << TOK_SHIFT) - 1;
-
-const EV_IN: u32 = libc::EPOLLIN as u32;
-const EV_OUT: u32 = libc::EPOLLOUT as u32;
-const EV_ERR: u32 = (libc::EPOLLERR | libc::EPOLLHUP) as u32;
 
 /// The TCP packet channel of one rank to all its TCP peers.
 ///
@@ -158,74 +151,6 @@ struct Incoming {
     stream: TcpStream,
     hello: [u8; HELLO_LEN],
     got: usize,
-}
-
-/// A thin owner of an epoll instance (nix's epoll needs a feature this crate does not
-/// enable, so this wraps the three libc calls).
-struct Epoll {
-    fd: OwnedFd,
-}
-
-impl Epoll {
-    fn new() -> io::Result<Self> {
-        // SAFETY: epoll_create1 takes no pointers; it returns a new descriptor or -1.
-        let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: `fd` was just created by the kernel for us and nothing else owns it.
-        Ok(Epoll {
-            fd: unsafe { OwnedFd::from_raw_fd(fd) },
-        })
-    }
-
-    fn ctl(
-        &self,
-        op: libc::c_int,
-        fd: RawFd,
-        events: u32,
-        token: u64,
-    ) -> std::result::Result<(), Errno> {
-        let mut ev = libc::epoll_event { events, u64: token };
-        // SAFETY: `ev` is a valid, initialized epoll_event that lives across the call; the
-        // kernel only reads it. Bad descriptors are reported as errors, not UB.
-        let rc = unsafe { libc::epoll_ctl(self.fd.as_raw_fd(), op, fd, &mut ev) };
-        if rc < 0 {
-            Err(Errno::last())
-        } else {
-            Ok(())
-        }
-    }
-
-    fn add(&self, fd: RawFd, events: u32, token: u64) -> std::result::Result<(), Errno> {
-        self.ctl(libc::EPOLL_CTL_ADD, fd, events, token)
-    }
-
-    fn modify(&self, fd: RawFd, events: u32, token: u64) -> std::result::Result<(), Errno> {
-        self.ctl(libc::EPOLL_CTL_MOD, fd, events, token)
-    }
-
-    /// Remove `fd` before it is closed. Closing would remove it too; failure is harmless.
-    fn remove(&self, fd: RawFd) {
-        let _ = self.ctl(libc::EPOLL_CTL_DEL, fd, 0, 0);
-    }
-
-    fn wait(
-        &self,
-        events: &mut [libc::epoll_event],
-        timeout_ms: i32,
-    ) -> std::result::Result<usize, Errno> {
-        let max = events.len().min(i32::MAX as usize) as libc::c_int;
-        // SAFETY: `events` is a writable buffer of at least `max` entries that outlives the
-        // call; the kernel writes at most `max` entries into it.
-        let rc =
-            unsafe { libc::epoll_wait(self.fd.as_raw_fd(), events.as_mut_ptr(), max, timeout_ms) };
-        if rc < 0 {
-            Err(Errno::last())
-        } else {
-            Ok(rc as usize)
-        }
-    }
 }
 
 fn hello_bytes(from: usize, to: usize, job: u64) -> [u8; HELLO_LEN] {
@@ -983,42 +908,6 @@ impl TcpTransport {
                 self.peers[r].link = Link::Closed;
                 Ok(())
             }
-        }
-    }
-
-    /// One `epoll_wait` and the work it reports.
-    fn poll_once(&mut self, timeout_ms: i32) -> Result<()> {
-        let mut first_err = None;
-        let n = match self.epoll.wait(&mut self.events, timeout_ms) {
-            Ok(n) => n,
-            Err(Errno::EINTR) => 0,
-            Err(e) => return Err(self.err(format_args!("epoll_wait: {e}"))),
-        };
-        for i in 0..n {
-            let ev = self.events[i];
-            let (bits, tok) = (ev.events, ev.u64);
-            let idx = tok & TOK_INDEX;
-            let res = if tok == TOK_LISTENER {
-                self.accept_all()
-            } else {
-                match tok & !TOK_INDEX {
-                    TOK_DIAL => self.dial_event(idx as usize, bits),
-                    TOK_CONN => self.conn_event(idx as usize, bits),
-                    TOK_INCOMING => self.incoming_event(idx),
-                    _ => Err(self.err(format_args!("epoll returned an unknown token {tok:#x}"))),
-                }
-            };
-            if let Err(e) = res {
-                first_err.get_or_insert(e);
-            }
-        }
-        // After the events, so that a connect that completed is not taken for a timeout.
-        if !self.dialing.is_empty() {
-            self.check_dial_timeouts(&mut first_err);
-        }
-        match first_err {
-            Some(e) => Err(e),
-            None => Ok(()),
         }
     }
 
