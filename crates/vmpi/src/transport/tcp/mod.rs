@@ -25,11 +25,12 @@ use nix::errno::Errno;
 use nix::sys::socket::SockaddrIn;
 use nix::sys::socket::{self as sock, MsgFlags};
 use std::collections::HashMap;
-use std::io::{self, IoSlice};
+use std::io::IoSlice;
 use std::net::{Ipv4Addr, Shutdown, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
+mod accept;
 mod addr;
 mod connect;
 mod frame;
@@ -38,12 +39,11 @@ mod poll;
 pub use addr::{IfSelector, PeerAddr};
 pub use frame::{MAX_HEADER, MAX_PAYLOAD};
 
+use accept::Incoming;
 use addr::{choose_local, local_ipv4, make_card};
-use connect::{
-    parse_hello, Dial, HELLO_LEN, REPLY_ACCEPT, REPLY_DUP, REPLY_JOB, REPLY_PEER, REPLY_TARGET,
-};
+use connect::Dial;
 use frame::{frame_prefix, OutBuf, RecvBuf, PREFIX_LEN};
-use poll::{Epoll, EV_ERR, EV_IN, EV_OUT, TOK_CONN, TOK_INCOMING, TOK_INDEX, TOK_LISTENER};
+use poll::{Epoll, EV_ERR, EV_IN, EV_OUT, TOK_CONN, TOK_LISTENER};
 
 /// `try_send` answers `Ok(false)` while more than this many bytes wait for a peer.
 const OUT_BOUND: usize = 1024 * 1024;
@@ -106,13 +106,6 @@ struct Peer {
 struct Conn {
     stream: TcpStream,
     interest: u32,
-}
-
-/// An accepted connection waiting for its hello.
-struct Incoming {
-    stream: TcpStream,
-    hello: [u8; HELLO_LEN],
-    got: usize,
 }
 
 impl TcpTransport {
@@ -332,168 +325,6 @@ impl TcpTransport {
             }
         }
         Ok(())
-    }
-
-    /// Accept every waiting connection.
-    fn accept_all(&mut self) -> Result<()> {
-        loop {
-            let Some(l) = self.listener.as_ref() else {
-                return Ok(());
-            };
-            let stream = match l.accept() {
-                Ok((s, _)) => s,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => continue,
-                Err(e) => return Err(self.err(format_args!("accept: {e}"))),
-            };
-            if let Err(e) = stream
-                .set_nonblocking(true)
-                .and_then(|()| stream.set_nodelay(true))
-            {
-                eprintln!(
-                    "vmpi tcp (rank {}): dropping an accepted connection: setsockopt: {e}",
-                    self.my_rank
-                );
-                continue;
-            }
-            let id = self.next_incoming;
-            self.next_incoming = (self.next_incoming + 1) & TOK_INDEX;
-            if let Err(e) = self.epoll.add(stream.as_raw_fd(), EV_IN, TOK_INCOMING | id) {
-                return Err(self.err(format_args!(
-                    "epoll_ctl(ADD) for an accepted connection: {e}"
-                )));
-            }
-            self.incoming.insert(
-                id,
-                Incoming {
-                    stream,
-                    hello: [0; HELLO_LEN],
-                    got: 0,
-                },
-            );
-            self.incoming_event(id)?;
-        }
-    }
-
-    /// Read the hello of an accepted connection and answer it.
-    fn incoming_event(&mut self, id: u64) -> Result<()> {
-        let Some(inc) = self.incoming.get_mut(&id) else {
-            return Ok(());
-        };
-        let fd = inc.stream.as_raw_fd();
-        while inc.got < HELLO_LEN {
-            match sock::recv(fd, &mut inc.hello[inc.got..], MsgFlags::MSG_DONTWAIT) {
-                Ok(0) => {
-                    // A dial that lost a tie-break, or a stray client: nothing to keep.
-                    self.epoll.remove(fd);
-                    self.incoming.remove(&id);
-                    return Ok(());
-                }
-                Ok(n) => inc.got += n,
-                Err(Errno::EINTR) => {}
-                Err(Errno::EAGAIN) => return Ok(()),
-                Err(e) => {
-                    eprintln!(
-                        "vmpi tcp (rank {}): dropping an accepted connection: recv: {e}",
-                        self.my_rank
-                    );
-                    self.epoll.remove(fd);
-                    self.incoming.remove(&id);
-                    return Ok(());
-                }
-            }
-        }
-        let Some(inc) = self.incoming.remove(&id) else {
-            return Ok(());
-        };
-        let verdict = self.judge(&inc.hello);
-        let from = match verdict {
-            Ok(from) => from,
-            Err(reply) => {
-                if let Some(b) = reply {
-                    let _ = sock::send(fd, &[b], MsgFlags::MSG_NOSIGNAL | MsgFlags::MSG_DONTWAIT);
-                }
-                self.epoll.remove(fd);
-                return Ok(());
-            }
-        };
-        // Accepted: an unfinished dial of ours to `from` yields (see `judge`).
-        self.drop_dial(from);
-        if let Err(e) = self
-            .epoll
-            .modify(fd, EV_IN | EV_OUT, TOK_CONN | from as u64)
-        {
-            self.epoll.remove(fd);
-            let e = self.err(format_args!(
-                "epoll_ctl(MOD) for the connection from rank {from}: {e}"
-            ));
-            return Err(self.fail(from, e));
-        }
-        let p = &mut self.peers[from];
-        // Nothing was ever written to `from` (no connection existed), so the reply byte
-        // goes in front of whatever packets wait for it.
-        debug_assert_eq!(p.out.sent, 0);
-        p.out.buf.insert(p.out.sent, REPLY_ACCEPT);
-        p.conn = Some(Conn {
-            stream: inc.stream,
-            interest: EV_IN | EV_OUT,
-        });
-        self.flush(from)
-    }
-
-    /// Decide on a hello: `Ok(rank)` to accept, or the reply byte to send before closing
-    /// (`None`: close without a word). Every refusal but the tie-break is logged.
-    fn judge(&self, hello: &[u8; HELLO_LEN]) -> std::result::Result<usize, Option<u8>> {
-        let me = self.my_rank;
-        let refuse = |why: String, reply: Option<u8>| {
-            eprintln!("vmpi tcp (rank {me}): refused a connection: {why}");
-            Err(reply)
-        };
-        let Some((from, to, job)) = parse_hello(hello) else {
-            return refuse("bad hello magic (not a vmpi peer?)".into(), None);
-        };
-        if job != self.job_check {
-            return refuse(
-                format!(
-                    "rank {from} sent job check {job:#x}, this job's is {:#x}",
-                    self.job_check
-                ),
-                Some(REPLY_JOB),
-            );
-        }
-        if to != me || from >= self.size || from == me {
-            return refuse(
-                format!("hello from rank {from} for rank {to}"),
-                Some(REPLY_TARGET),
-            );
-        }
-        let p = &self.peers[from];
-        if matches!(p.reach, Reach::NotTcp) {
-            return refuse(
-                format!("rank {from} is not reached over TCP from here"),
-                Some(REPLY_PEER),
-            );
-        }
-        // Also while we shut down: a peer may need this connection to flush to us, and
-        // we may need it to flush to the peer.
-        if !matches!(p.link, Link::Open) {
-            return refuse(
-                format!("the link to rank {from} is closed"),
-                Some(REPLY_PEER),
-            );
-        }
-        if p.conn.is_some() {
-            return refuse(format!("rank {from} is already connected"), Some(REPLY_DUP));
-        }
-        if let Some(d) = &p.dial {
-            // Both dialed. Our dial wins if we are the lower rank and it has begun its
-            // handshake; a dial that has not sent a byte yet can always yield.
-            if me < from && d.hello_started() {
-                return Err(Some(REPLY_DUP));
-            }
-        }
-        Ok(from)
     }
 
     /// Write what is pending for `r` until the socket is full.
@@ -748,9 +579,10 @@ impl PacketChannel for TcpTransport {
 
 #[cfg(test)]
 mod tests {
-    use super::connect::hello_bytes;
+    use super::connect::{hello_bytes, REPLY_ACCEPT};
     use super::frame::{MAX_FRAME, READ_AHEAD};
     use super::*;
+    use std::io;
     use std::io::{Read, Write};
     use std::sync::{Arc, Barrier};
     use std::thread;
@@ -1086,40 +918,6 @@ mod tests {
                 t.peers[1].conn.is_none(),
                 "the socket of a corrupt peer stays open"
             );
-        }
-    }
-
-    #[test]
-    fn bad_hello_is_dropped_without_harm() {
-        let mut ts = mesh(2);
-        let t = &mut ts[0];
-        let mut s = TcpStream::connect((Ipv4Addr::LOCALHOST, t.port)).unwrap();
-        s.write_all(&[0x55; HELLO_LEN]).unwrap();
-        s.set_read_timeout(Some(Duration::from_millis(10))).unwrap();
-        let end = deadline();
-        let mut b = [0u8; 4];
-        loop {
-            t.progress().unwrap();
-            match s.read(&mut b) {
-                Ok(0) => break,
-                Ok(n) => panic!("unexpected reply {:?}", &b[..n]),
-                Err(_) => assert!(Instant::now() < end, "bad hello not closed"),
-            }
-        }
-        assert!(t.incoming.is_empty());
-        // A hello for another rank gets a refusal.
-        let mut s = TcpStream::connect((Ipv4Addr::LOCALHOST, t.port)).unwrap();
-        s.write_all(&hello_bytes(1, 5, JOB)).unwrap();
-        s.set_read_timeout(Some(Duration::from_millis(10))).unwrap();
-        loop {
-            t.progress().unwrap();
-            match s.read(&mut b) {
-                Ok(n) => {
-                    assert_eq!(&b[..n], &[REPLY_TARGET]);
-                    break;
-                }
-                Err(_) => assert!(Instant::now() < end, "no refusal"),
-            }
         }
     }
 
