@@ -1,7 +1,7 @@
 //! TCP channel: moves packets between ranks that share no memory, over one TCP
 //! connection per pair of ranks.
 //!
-//! This file owns the listening socket, the dialing and accepting of connections (with a
+//! This module owns the listening socket, the dialing and accepting of connections (with a
 //! handshake that checks ranks and a job check value, and a deterministic tie-break when
 //! two ranks dial each other at once), the framing of packets on the byte stream, the
 //! per-peer outgoing and incoming buffers with their bounds (back-pressure), the epoll set
@@ -18,6 +18,22 @@
 //! pair dial each other, the connection dialed by the lower rank wins (a dial that has not
 //! yet sent its hello simply yields to an incoming connection); the loser is closed. No
 //! application byte ever travels on a losing connection, so nothing is lost or reordered.
+//!
+//! One concern per file:
+//! - `mod.rs`: [`TcpTransport`] itself (construction, the peer table, the job check, the
+//!   orderly shutdown) and the per-peer state the other files work on.
+//! - `addr.rs`: address cards (what a rank publishes), `VMPI_TCP_IF` interface selection,
+//!   the order in which a peer's addresses are dialed.
+//! - `poll.rs`: the epoll wrapper, the event tokens, and `poll_once`, which hands each
+//!   event to the file that owns its socket.
+//! - `frame.rs`: the packet frame (prefix, size limits) and the per-peer outgoing and
+//!   incoming buffers with their bounds.
+//! - `connect.rs`: dialing a peer address by address, the hello and its reply codes,
+//!   the dialer's side of the tie-break.
+//! - `accept.rs`: accepting connections, reading and judging their hellos.
+//! - `channel.rs`: the [`PacketChannel`](super::PacketChannel) implementation and the I/O
+//!   on established connections (flush, read, end of stream, epoll interest).
+//! - `tests.rs`: helpers the tests of every file share, and the shutdown tests.
 
 mod accept;
 mod addr;
