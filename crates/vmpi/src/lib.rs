@@ -48,6 +48,7 @@ pub mod comm;
 pub mod config;
 pub mod datatype;
 pub mod error;
+pub mod io;
 pub mod locality;
 pub mod op;
 pub mod p2p;
