@@ -144,7 +144,7 @@ macro_rules! file_fn {
         #[no_mangle]
         pub unsafe extern "C" fn $pname($($a: $t),*) -> c_int {
             let fh_for_errors: MPI_File = $fh;
-            #[allow(unused_mut)]
+            #[allow(unused_mut, clippy::redundant_closure_call)]
             let r: R<()> = (|| $body)();
             match r {
                 Ok(()) => 0,
@@ -227,8 +227,8 @@ file_fn! { MPI_FILE_NULL => fn MPI_File_open / PMPI_File_open(comm: MPI_Comm, fi
 file_fn! { if fh.is_null() { MPI_FILE_NULL } else { *fh } => fn MPI_File_close / PMPI_File_close(fh: *mut MPI_File) {
     let o = out(fh, "fh")?;
     let h = *o;
-    let obj = with_obj(h, |_| Ok(()))
-        .and_then(|()| Ok(files().as_mut().expect("made").remove(handle_of(h)).expect("present")))?;
+    with_obj(h, |_| Ok(()))?;
+    let obj = files().as_mut().expect("made").remove(handle_of(h)).expect("present");
     let f = match Arc::try_unwrap(obj.file) {
         Ok(m) => m.into_inner().unwrap_or_else(|p| p.into_inner()),
         Err(_) => return fail(MPI_ERR_FILE, "MPI_File_close: the file is in use by another thread"),
@@ -530,6 +530,7 @@ fn blocking_read(
 }
 
 /// A blocking access: the bytes moved (read: before the end of the file).
+#[allow(clippy::too_many_arguments)]
 unsafe fn access(
     call: &str,
     fh: MPI_File,
@@ -600,7 +601,7 @@ unsafe fn start(
                 return fail(MPI_ERR_BUFFER, "null buffer with a nonzero count");
             }
             let ub = UserBuf(buf);
-            let deliver: Box<dyn FnOnce(&[u8]) + Send> = Box::new(move |got: &[u8]| {
+            let deliver: vmpi::io::file::Deliver = Box::new(move |got: &[u8]| {
                 let ub = ub;
                 if t.is_contiguous() {
                     if !got.is_empty() {

@@ -24,6 +24,9 @@ use std::fs::OpenOptions;
 use std::os::unix::fs::OpenOptionsExt;
 use std::sync::Arc;
 
+/// What a nonblocking read calls with the bytes it read (on the I/O thread).
+pub type Deliver = Box<dyn FnOnce(&[u8]) + Send>;
+
 pub struct File {
     pub comm: Communicator,
     pub path: String,
@@ -247,8 +250,10 @@ impl File {
         Ok(())
     }
 
-    /// One rank does `f`; everyone learns its error class (collective).
+    /// One rank does `f` once every rank got here (their earlier accesses
+    /// done); everyone learns its error class (collective).
     fn on_rank0(&self, call: &str, f: impl FnOnce() -> Result<()>) -> Result<()> {
+        self.comm.barrier()?;
         let mut mine = Ok(());
         if self.comm.rank() == 0 {
             mine = f();
@@ -388,7 +393,7 @@ impl File {
         if off < 0 {
             return Err(e(ErrorClass::Arg, format!("{call}: negative offset {off}")));
         }
-        if len % es != 0 {
+        if !len.is_multiple_of(es) {
             return Err(e(
                 ErrorClass::Io,
                 format!("{call}: {len} bytes is not a whole number of etypes ({es} bytes each)"),
@@ -695,13 +700,7 @@ impl File {
 
     /// Start reading `len` bytes at view position `off`; `deliver` gets them
     /// (on the I/O thread) before the request completes.
-    pub fn iread_at(
-        &self,
-        call: &str,
-        off: i64,
-        len: usize,
-        deliver: Box<dyn FnOnce(&[u8]) + Send>,
-    ) -> Result<ReqId> {
+    pub fn iread_at(&self, call: &str, off: i64, len: usize, deliver: Deliver) -> Result<ReqId> {
         self.readable(call)?;
         let runs = self.runs(call, off, len)?;
         let (f, hints, atomic) = (self.f.clone(), self.hints.clone(), self.atomic);

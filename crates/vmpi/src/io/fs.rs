@@ -30,8 +30,9 @@ pub fn io_error(call: &str, path: &str, what: &str, e: &io::Error) -> Error {
     Error::new(
         class_of_errno(errno),
         format!(
-            "{call}: {what} of file \"{path}\" failed: {} (errno {errno})",
-            io::Error::from_raw_os_error(errno)
+            "{call}: {what} \"{path}\" failed: {} ({:?}, errno {errno})",
+            nix::errno::Errno::from_raw(errno).desc(),
+            nix::errno::Errno::from_raw(errno)
         ),
     )
 }

@@ -56,7 +56,7 @@ impl SharedFp {
         io_error(
             call,
             &self.path.to_string_lossy(),
-            "the shared file pointer",
+            "updating the shared file pointer in",
             &e,
         )
     }

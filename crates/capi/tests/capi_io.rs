@@ -1,0 +1,158 @@
+//! MPI-IO (issue 21): the C programs `tests/c/io_*.c`, built with our mpicc and
+//! with Debian's mpicc.mpich (run on our libmpich.so.12), on 1 to 8 ranks under
+//! our mpirun, each rank printing `rank R of N: PASS`. The files go to a fresh
+//! directory under /tmp (tmpfs where /tmp is one; never /dev/shm, whose leaks
+//! the multi-process harness checks) and to one under the target directory (a
+//! disk); `VMPI_IO_TEST_DIRS` (colon-separated) adds more. Where the programs'
+//! output is deterministic it must equal real MPICH's (mpiexec.mpich, ROMIO).
+//!
+//! Needs gcc and MPICH (`apt-get install mpich libmpich-dev`), and the release
+//! build: `make capi`.
+
+mod common;
+use common::*;
+
+/// A fresh, empty directory for one run's files.
+struct Dir(PathBuf);
+
+impl Dir {
+    fn new(base: &Path, tag: &str) -> Dir {
+        static SEQ: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let k = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let d = base.join(format!("vmpi-io-{tag}-{}-{k}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        Dir(d)
+    }
+    fn s(&self) -> &str {
+        self.0.to_str().unwrap()
+    }
+    /// Nothing left behind (files, shared-pointer sidecars).
+    fn assert_empty(&self, what: &str) {
+        let left: Vec<_> = std::fs::read_dir(&self.0)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert!(left.is_empty(), "{what} left {left:?} in {}", self.s());
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The directories the programs run in: /tmp and the target directory.
+fn bases() -> Vec<PathBuf> {
+    let mut v = vec![
+        PathBuf::from("/tmp"),
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")),
+    ];
+    if let Ok(extra) = std::env::var("VMPI_IO_TEST_DIRS") {
+        v.extend(
+            extra
+                .split(':')
+                .filter(|s| !s.is_empty())
+                .map(PathBuf::from),
+        );
+    }
+    v
+}
+
+fn build(src: &str) -> (PathBuf, PathBuf) {
+    let d = tmp();
+    let stem = src.trim_end_matches(".c");
+    let a = d.join(format!("{stem}-vmpi"));
+    let b = d.join(format!("{stem}-mpich"));
+    compile(&prefix().join("bin/mpicc"), src, &a);
+    compile(&mpich_cc(), src, &b);
+    (a, b)
+}
+
+/// Run both builds of `src` with `args` (the directory first) on each of
+/// `ranks`, in every base directory; each run leaves its directory empty.
+fn run_io(src: &str, ranks: &[usize], extra: &[&str]) -> Vec<String> {
+    let (a, b) = build(src);
+    let mut outs = Vec::new();
+    for base in bases() {
+        for &n in ranks {
+            for (prog, which) in [(&a, "vmpi"), (&b, "mpich")] {
+                let d = Dir::new(&base, which);
+                let mut args = vec![d.s()];
+                args.extend_from_slice(extra);
+                let o = mpirun_with(n, prog, &args, &[]);
+                let what = format!("{src} ({which} build, {} args {extra:?})", d.s());
+                outs.push(passed(&o, n, &what));
+                d.assert_empty(&what);
+            }
+        }
+    }
+    outs
+}
+
+#[test]
+fn views_vector_subarray_struct() {
+    run_io("io_views.c", &[1, 2, 3, 4, 8], &[]);
+}
+
+#[test]
+fn views_with_small_collective_buffers() {
+    // 64-byte collective buffers and 2 aggregators: many rounds, aggregators
+    // that are not the ranks' domain leaders, data sieving forced on.
+    run_io("io_views.c", &[2, 5, 8], &["small"]);
+}
+
+#[test]
+fn shared_pointers_ordered_and_atomic() {
+    run_io("io_shared.c", &[1, 2, 4, 8], &[]);
+}
+
+#[test]
+fn error_classes_match_mpich() {
+    let (a, b) = build("io_errors.c");
+    for n in [1, 3] {
+        let d = Dir::new(Path::new("/tmp"), "errors");
+        let ours = passed(&mpirun_with(n, &a, &[d.s()], &[]), n, "io_errors.c");
+        d.assert_empty("io_errors.c");
+        let theirs = passed(
+            &mpirun_with(n, &b, &[d.s()], &[]),
+            n,
+            "io_errors.c (mpich build)",
+        );
+        assert_eq!(sorted(&ours), sorted(&theirs), "the two builds differ");
+        if Path::new("/usr/bin/mpiexec.mpich").exists() {
+            let o = run(Command::new("/usr/bin/mpiexec.mpich")
+                .arg("-n")
+                .arg(n.to_string())
+                .arg(&b)
+                .arg(d.s()));
+            let (so, se) = text(&o);
+            assert!(o.status.success(), "MPICH run failed:\n{so}{se}");
+            assert_eq!(
+                sorted(&ours),
+                sorted(&so),
+                "vmpi and MPICH give different classes"
+            );
+        }
+    }
+}
+
+#[test]
+fn fatal_file_errors_name_the_call_the_file_and_the_errno() {
+    let (a, _) = build("io_errors.c");
+    let d = Dir::new(Path::new("/tmp"), "fatal");
+    let o = mpirun_with(2, &a, &[d.s(), "fatal"], &[]);
+    let (so, se) = text(&o);
+    assert!(!o.status.success(), "the job went on:\n{so}{se}");
+    assert!(!so.contains("still running"), "{so}{se}");
+    let all = format!("{so}{se}");
+    for want in [
+        "MPI_File_open",
+        "no-such-file.dat",
+        "No such file or directory",
+        "ENOENT, errno 2",
+    ] {
+        assert!(all.contains(want), "no {want:?} in:\n{all}");
+    }
+}
