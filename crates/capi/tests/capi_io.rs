@@ -156,3 +156,40 @@ fn fatal_file_errors_name_the_call_the_file_and_the_errno() {
         assert!(all.contains(want), "no {want:?} in:\n{all}");
     }
 }
+
+/// Parallel HDF5 (Debian's libhdf5-mpich, built against MPICH) on our
+/// libmpich.so.12: collective and independent hyperslab writes, an attribute,
+/// a collective read of everything. Built with mpicc.mpich and with our mpicc
+/// (HDF5's headers then include our mpi.h).
+#[test]
+fn parallel_hdf5_round_trip() {
+    let inc = Path::new("/usr/include/hdf5/mpich");
+    let lib = Path::new("/usr/lib/x86_64-linux-gnu/hdf5/mpich");
+    assert!(
+        inc.join("hdf5.h").exists(),
+        "parallel HDF5 is needed for this test: apt-get install libhdf5-mpich-dev"
+    );
+    let d = tmp();
+    for (cc, which) in [(mpich_cc(), "mpich"), (prefix().join("bin/mpicc"), "vmpi")] {
+        let exe = d.join(format!("io_hdf5-{which}"));
+        let o = run(Command::new(&cc)
+            .arg("-O1")
+            .arg(format!("-I{}", inc.display()))
+            .arg("-o")
+            .arg(&exe)
+            .arg(c_dir().join("io_hdf5.c"))
+            .arg(format!("-L{}", lib.display()))
+            .arg("-lhdf5")
+            .arg(format!("-Wl,-rpath,{}", lib.display())));
+        let (so, se) = text(&o);
+        assert!(o.status.success(), "{cc:?} io_hdf5.c failed:\n{so}{se}");
+        for base in bases() {
+            for n in [1, 2, 4] {
+                let dir = Dir::new(&base, &format!("hdf5-{which}"));
+                let what = format!("io_hdf5.c ({which} build) in {}", dir.s());
+                passed(&mpirun_with(n, &exe, &[dir.s()], &[]), n, &what);
+                dir.assert_empty(&what);
+            }
+        }
+    }
+}
