@@ -7,11 +7,9 @@
 //! MPI-3.1 §13.7 says); errors of MPI_File_open, MPI_File_delete and of calls on
 //! an invalid file go to the handler set on MPI_FILE_NULL.
 //!
-//! Nonblocking independent accesses run on the core's I/O thread and complete
-//! their request there. Nonblocking collective accesses (`MPI_File_i*_all`) and
-//! split collectives (`_begin`/`_end`) do the collective access at the start
-//! call and return a completed request (resp. keep its status for `_end`): the
-//! standard allows it, but nothing overlaps with them (docs/mpi-io.md).
+//! Nonblocking accesses run on the core's I/O thread and complete their request
+//! there; so do split collectives (`_begin` starts, `_end` waits). The file
+//! pointers move and the file pieces are found in the starting call.
 
 use crate::consts::*;
 use crate::dtype::{out, send_data_of};
@@ -45,8 +43,8 @@ pub struct FileObj {
     /// predefined; derived ones come back as new handles).
     etype: MPI_Datatype,
     filetype: MPI_Datatype,
-    /// The bytes of the split collective begun and not yet ended.
-    split: Option<usize>,
+    /// The split collective begun and not yet ended (its request).
+    split: Option<vmpi::p2p::ReqId>,
 }
 
 /// The open files (handle = `DYN_FILE | index`).
@@ -559,8 +557,77 @@ struct UserBuf(*mut u8);
 // not touched by the application until the request completes.
 unsafe impl Send for UserBuf {}
 
-/// A nonblocking access: independent ones go to the I/O thread, collective
-/// ones are done now (see the module's doc).
+/// Start an access on the I/O thread (see the module's doc): the file
+/// pointers move and the file pieces are found now; the bytes move there.
+#[allow(clippy::too_many_arguments)]
+unsafe fn start_id(
+    call: &str,
+    fh: MPI_File,
+    write: bool,
+    pos: Pos,
+    coll: bool,
+    buf: *mut u8,
+    count: i64,
+    dt: MPI_Datatype,
+) -> R<vmpi::p2p::ReqId> {
+    let n = count_of(count)?;
+    let at = |f: &mut File, len: usize| -> vmpi::Result<i64> {
+        match pos {
+            Pos::At(o) => {
+                f.check_explicit(call)?;
+                Ok(o)
+            }
+            Pos::Individual => f.take_fp(call, len),
+            Pos::Shared => f.take_shared(call, len),
+            Pos::Ordered => f.ordered_at(call, len),
+        }
+    };
+    if write {
+        let data = write_bytes(buf, n, dt)?.into_owned();
+        return with_file(fh, |f| {
+            let o = at(f, data.len())?;
+            if coll {
+                f.iwrite_at_all(call, o, data)
+            } else {
+                f.iwrite_at(call, o, data)
+            }
+        });
+    }
+    let t = crate::dtype::for_comm_cow(dt)?.into_owned();
+    let bytes = t.packed_size(n, call)?;
+    if bytes > 0 && buf.is_null() && t.true_lb() == 0 {
+        return fail(MPI_ERR_BUFFER, "null buffer with a nonzero count");
+    }
+    let ub = UserBuf(buf);
+    let deliver: vmpi::io::file::Deliver = Box::new(move |got: &[u8]| {
+        let ub = ub;
+        if t.is_contiguous() {
+            if !got.is_empty() {
+                // SAFETY: see UserBuf: `bytes` bytes from the true lower bound.
+                unsafe {
+                    std::ptr::copy_nonoverlapping(
+                        got.as_ptr(),
+                        ub.0.wrapping_offset(t.true_lb() as isize),
+                        got.len(),
+                    )
+                };
+            }
+        } else {
+            // SAFETY: see UserBuf: the buffer holds `n` elements of the type.
+            unsafe { t.unpack_range(got, 0, ub.0, n) };
+        }
+    });
+    with_file(fh, |f| {
+        let o = at(f, bytes)?;
+        if coll {
+            f.iread_at_all(call, o, bytes, deliver)
+        } else {
+            f.iread_at(call, o, bytes, deliver)
+        }
+    })
+}
+
+/// A nonblocking access's request handle.
 #[allow(clippy::too_many_arguments)]
 unsafe fn start(
     call: &str,
@@ -574,75 +641,17 @@ unsafe fn start(
     request: *mut MPI_Request,
 ) -> R<()> {
     let o = out(request, "request")?;
-    let kind = if coll {
-        let bytes = access(call, fh, write, pos, coll, buf, count, dt)?;
-        let mut s = vmpi::Status::empty();
-        s.count = bytes;
-        Kind::Done(s)
-    } else {
-        let n = count_of(count)?;
-        let id = if write {
-            let data = write_bytes(buf, n, dt)?.into_owned();
-            with_file(fh, |f| {
-                let at = match pos {
-                    Pos::At(o) => {
-                        f.check_explicit(call)?;
-                        o
-                    }
-                    Pos::Individual => f.take_fp(call, data.len())?,
-                    _ => f.take_shared(call, data.len())?,
-                };
-                f.iwrite_at(call, at, data)
-            })?
-        } else {
-            let t = crate::dtype::for_comm_cow(dt)?.into_owned();
-            let bytes = t.packed_size(n, call)?;
-            if bytes > 0 && buf.is_null() && t.true_lb() == 0 {
-                return fail(MPI_ERR_BUFFER, "null buffer with a nonzero count");
-            }
-            let ub = UserBuf(buf);
-            let deliver: vmpi::io::file::Deliver = Box::new(move |got: &[u8]| {
-                let ub = ub;
-                if t.is_contiguous() {
-                    if !got.is_empty() {
-                        // SAFETY: see UserBuf: `bytes` bytes from the true lower bound.
-                        unsafe {
-                            std::ptr::copy_nonoverlapping(
-                                got.as_ptr(),
-                                ub.0.wrapping_offset(t.true_lb() as isize),
-                                got.len(),
-                            )
-                        };
-                    }
-                } else {
-                    // SAFETY: see UserBuf: the buffer holds `n` elements of the type.
-                    unsafe { t.unpack_range(got, 0, ub.0, n) };
-                }
-            });
-            with_file(fh, |f| {
-                let at = match pos {
-                    Pos::At(o) => {
-                        f.check_explicit(call)?;
-                        o
-                    }
-                    Pos::Individual => f.take_fp(call, bytes)?,
-                    _ => f.take_shared(call, bytes)?,
-                };
-                f.iread_at(call, at, bytes, deliver)
-            })?
-        };
-        Kind::Engine(id)
-    };
+    let id = start_id(call, fh, write, pos, coll, buf, count, dt)?;
     *o = st().reqs.insert(ReqObj {
-        kind,
+        kind: Kind::Engine(id),
         comm: MPI_COMM_SELF,
         recv: !write,
     });
     Ok(())
 }
 
-/// A split collective's begin: the access now, its bytes kept for the end.
-#[allow(clippy::too_many_arguments)]
+/// A split collective's begin: the access starts on the I/O thread; `_end`
+/// waits for it.
 unsafe fn begin(
     call: &str,
     fh: MPI_File,
@@ -658,25 +667,27 @@ unsafe fn begin(
             format!("{call}: a split collective is already active on this file (MPI-3.1 §13.4.5)"),
         );
     }
-    let bytes = access(call, fh, write, pos, true, buf, count, dt)?;
+    let id = start_id(call, fh, write, pos, true, buf, count, dt)?;
     with_obj(fh, |o| {
-        o.split = Some(bytes);
+        o.split = Some(id);
         Ok(())
     })
 }
 
 unsafe fn end(call: &str, fh: MPI_File, status: *mut MPI_Status) -> R<()> {
-    let bytes = with_obj(fh, |o| Ok(o.split.take()))?;
-    match bytes {
-        Some(b) => {
-            set_status(status, b);
-            Ok(())
-        }
-        None => fail(
+    let id = with_obj(fh, |o| Ok(o.split.take()))?;
+    let Some(id) = id else {
+        return fail(
             MPI_ERR_OTHER,
             format!("{call}: no split collective was begun on this file"),
-        ),
+        );
+    };
+    let s = vmpi::runtime::wait(id)?;
+    if let Some(c) = s.error {
+        return fail(c as c_int, format!("{call}: the access failed ({c:?})"));
     }
+    set_status(status, s.count);
+    Ok(())
 }
 
 /// The blocking forms with a status: explicit offset (`at`) or not, int and

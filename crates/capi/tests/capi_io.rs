@@ -109,6 +109,14 @@ fn shared_pointers_ordered_and_atomic() {
 }
 
 #[test]
+fn nonblocking_collectives_progress_on_the_io_thread() {
+    // Three collective writes outstanding with a user allreduce between; reads
+    // that arrive while every rank sleeps; split collectives; a blocking
+    // collective while a nonblocking one is pending.
+    run_io("io_nonblocking.c", &[1, 2, 3, 8], &[]);
+}
+
+#[test]
 fn error_classes_match_mpich() {
     let (a, b) = build("io_errors.c");
     for n in [1, 3] {

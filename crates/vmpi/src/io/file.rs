@@ -22,6 +22,7 @@ use crate::p2p::{ReqId, Status};
 use crate::runtime;
 use std::fs::OpenOptions;
 use std::os::unix::fs::OpenOptionsExt;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 /// What a nonblocking read calls with the bytes it read (on the I/O thread).
@@ -40,6 +41,8 @@ pub struct File {
     /// Ranks (of `comm`) that aggregate collective accesses.
     pub aggrs: Vec<i32>,
     shfp: std::result::Result<SharedFp, String>,
+    /// Nonblocking collective jobs queued on the I/O thread and not done.
+    pending: Arc<AtomicUsize>,
 }
 
 fn e(class: ErrorClass, msg: String) -> Error {
@@ -231,12 +234,14 @@ impl File {
             hints,
             aggrs,
             shfp,
+            pending: Arc::new(AtomicUsize::new(0)),
         })
     }
 
     /// MPI_File_close (collective): rank 0 removes the shared pointer's counter
     /// and, with MPI_MODE_DELETE_ON_CLOSE, the file, once everyone is done.
     pub fn close(self) -> Result<()> {
+        self.quiet();
         self.comm.barrier()?;
         if self.comm.rank() == 0 {
             if let Ok(s) = &self.shfp {
@@ -253,6 +258,7 @@ impl File {
     /// One rank does `f` once every rank got here (their earlier accesses
     /// done); everyone learns its error class (collective).
     fn on_rank0(&self, call: &str, f: impl FnOnce() -> Result<()>) -> Result<()> {
+        self.quiet();
         self.comm.barrier()?;
         let mut mine = Ok(());
         if self.comm.rank() == 0 {
@@ -307,6 +313,7 @@ impl File {
     }
 
     pub fn sync(&self) -> Result<()> {
+        self.quiet();
         let call = "MPI_File_sync";
         if self.amode & MODE_RDONLY == 0 {
             self.f
@@ -317,6 +324,7 @@ impl File {
     }
 
     pub fn set_atomicity(&mut self, flag: bool) -> Result<()> {
+        self.quiet();
         let mine = [flag as i64, -(flag as i64)];
         let mut all = [0i64; 2];
         self.comm.allreduce(Input::Buf(&mine), &mut all, &Op::Min)?;
@@ -332,6 +340,7 @@ impl File {
 
     /// MPI_File_set_view (collective): both file pointers go back to 0.
     pub fn set_view(&mut self, view: View) -> Result<()> {
+        self.quiet();
         let call = "MPI_File_set_view";
         self.view = view;
         self.fp = 0;
@@ -450,92 +459,104 @@ impl File {
 
     // ---- collective accesses ----
 
-    /// Two-phase unless atomic mode or the hints say otherwise; `automatic`
-    /// uses it when some rank's access is not one contiguous piece.
-    fn plan(&self, runs: &[Run], sw: Switch) -> Result<Option<Plan>> {
-        if self.atomic || sw == Switch::Disable {
-            return Ok(None);
+    /// What a collective access needs, owned: the I/O thread runs nonblocking
+    /// collective accesses with it.
+    fn coll(&self) -> Coll {
+        Coll {
+            comm: self.comm.clone(),
+            f: self.f.clone(),
+            path: self.path.clone(),
+            hints: self.hints.clone(),
+            aggrs: self.aggrs.clone(),
+            atomic: self.atomic,
         }
-        let noncontig = runs.len() > 1;
-        let mut any = [0i64];
-        if sw == Switch::Automatic {
-            self.comm
-                .allreduce(Input::Buf(&[noncontig as i64]), &mut any, &Op::Max)?;
-            if any[0] == 0 {
-                return Ok(None);
-            }
+    }
+
+    /// The file's pieces for a collective access, or the error this rank
+    /// reports after taking part with nothing (an argument error on one rank
+    /// must not leave the others waiting in the exchange).
+    fn coll_runs(
+        &self,
+        call: &str,
+        write: bool,
+        off: i64,
+        len: usize,
+    ) -> (Vec<Run>, Option<Error>) {
+        let ok = if write {
+            self.writable(call)
+        } else {
+            self.readable(call)
+        };
+        match ok.and_then(|()| self.runs(call, off, len)) {
+            Ok(r) => (r, None),
+            Err(x) => (Vec::new(), Some(x)),
         }
-        let align = self.hints.striping_unit.unwrap_or(1);
-        Plan::make(
-            &self.comm,
-            runs,
-            self.aggrs.len(),
-            self.hints.cb_buffer_size,
-            align,
-        )
     }
 
     pub fn write_at_all(&self, call: &str, off: i64, data: &[u8]) -> Result<usize> {
-        let ok = self.writable(call);
-        let runs = match &ok {
-            Ok(()) => self.runs(call, off, data.len()),
-            Err(x) => Err(x.clone()),
-        };
-        // An argument error on one rank must not leave the others waiting in
-        // the exchange: a rank in error takes part with nothing to write.
-        let (runs, err) = match runs {
-            Ok(r) => (r, None),
-            Err(x) => (Vec::new(), Some(x)),
-        };
-        match self.plan(&runs, self.hints.cb_write)? {
-            Some(plan) => {
-                if let Some(x) =
-                    twophase::write_all(&self.comm, &self.f, &runs, data, &self.aggrs, &plan)?
-                {
-                    return Err(self.ioe(call, "writing", x));
-                }
-            }
-            None if err.is_none() => {
-                independent_write(&self.f, &runs, data, &self.hints, self.atomic)
-                    .map_err(|x| self.ioe(call, "writing", x))?;
-            }
-            None => {}
-        }
-        match err {
-            Some(x) => Err(x),
-            None => Ok(data.len()),
-        }
+        self.quiet();
+        let (runs, err) = self.coll_runs(call, true, off, data.len());
+        self.coll().write(call, &runs, data, err)
     }
 
     pub fn read_at_all(&self, call: &str, off: i64, data: &mut [u8]) -> Result<usize> {
-        let ok = self.readable(call);
-        let runs = match &ok {
-            Ok(()) => self.runs(call, off, data.len()),
-            Err(x) => Err(x.clone()),
-        };
-        let (runs, err) = match runs {
-            Ok(r) => (r, None),
-            Err(x) => (Vec::new(), Some(x)),
-        };
-        match self.plan(&runs, self.hints.cb_read)? {
-            Some(plan) => {
-                if let Some(x) =
-                    twophase::read_all(&self.comm, &self.f, &runs, data, &self.aggrs, &plan)?
-                {
-                    return Err(self.ioe(call, "reading", x));
-                }
-            }
-            None if err.is_none() => {
-                independent_read(&self.f, &runs, data, &self.hints, self.atomic)
-                    .map_err(|x| self.ioe(call, "reading", x))?;
-            }
-            None => {}
+        self.quiet();
+        let (runs, err) = self.coll_runs(call, false, off, data.len());
+        self.coll().read(call, &runs, data, err)
+    }
+
+    /// Start a collective write on the I/O thread (it takes part in the
+    /// exchange there, while this thread goes on); the request completes when
+    /// this rank's part is done.
+    pub fn iwrite_at_all(&self, call: &str, off: i64, data: Vec<u8>) -> Result<ReqId> {
+        let (runs, err) = self.coll_runs(call, true, off, data.len());
+        let c = self.coll();
+        let call = call.to_string();
+        self.start_coll(move || c.write(&call, &runs, &data, err))
+    }
+
+    /// Start a collective read on the I/O thread; `deliver` gets the bytes.
+    pub fn iread_at_all(
+        &self,
+        call: &str,
+        off: i64,
+        len: usize,
+        deliver: Deliver,
+    ) -> Result<ReqId> {
+        let (runs, err) = self.coll_runs(call, false, off, len);
+        let c = self.coll();
+        let call = call.to_string();
+        self.start_coll(move || {
+            let mut buf = vec![0u8; len];
+            let n = c.read(&call, &runs, &mut buf, err)?;
+            deliver(&buf);
+            Ok(n)
+        })
+    }
+
+    /// Queue a collective job; the file counts it until it ends, so that a
+    /// blocking collective call on the file waits for it (`quiet`): the I/O
+    /// thread and this one never run collectives on the file's communicator at
+    /// the same time, and every rank runs them in the same order.
+    fn start_coll(&self, job: impl FnOnce() -> Result<usize> + Send + 'static) -> Result<ReqId> {
+        let pending = self.pending.clone();
+        pending.fetch_add(1, Ordering::AcqRel);
+        let r = start("MPI-IO", move || {
+            let r = job();
+            pending.fetch_sub(1, Ordering::AcqRel);
+            r.map_err(|e| e.class)
+        });
+        if r.is_err() {
+            self.pending.fetch_sub(1, Ordering::AcqRel);
         }
-        if let Some(x) = err {
-            return Err(x);
+        r
+    }
+
+    /// Wait until the I/O thread has finished this file's collective jobs.
+    pub fn quiet(&self) {
+        while self.pending.load(Ordering::Acquire) > 0 {
+            std::thread::yield_now();
         }
-        let size = self.size(call)?;
-        Ok(bytes_before_eof(&runs, size))
     }
 
     pub fn write_all(&mut self, call: &str, data: &[u8]) -> Result<usize> {
@@ -619,6 +640,7 @@ impl File {
 
     /// MPI_File_seek_shared (collective; every rank must pass the same values).
     pub fn seek_shared(&self, off: i64, whence: i32) -> Result<()> {
+        self.quiet();
         let call = "MPI_File_seek_shared";
         let s = self.shared(call)?;
         let mine = [off, whence as i64, -off, -(whence as i64)];
@@ -656,7 +678,8 @@ impl File {
 
     /// Where this rank's part of an ordered access goes: the shared pointer
     /// plus the sizes of the lower ranks' parts; the pointer moves past all.
-    fn ordered_at(&self, call: &str, len: usize) -> Result<i64> {
+    pub fn ordered_at(&self, call: &str, len: usize) -> Result<i64> {
+        self.quiet();
         let s = self.shared(call)?;
         let n = (len / self.view.etype_size()) as i64;
         let size = self.comm.size() as usize;
@@ -694,7 +717,7 @@ impl File {
         start(call, move || {
             independent_write(&f, &runs, &data, &hints, atomic)
                 .map(|()| len)
-                .map_err(|x| x.raw_os_error().unwrap_or(libc::EIO))
+                .map_err(|x| super::fs::class_of_errno(x.raw_os_error().unwrap_or(libc::EIO)))
         })
     }
 
@@ -707,7 +730,7 @@ impl File {
         start(call, move || {
             let mut buf = vec![0u8; len];
             independent_read(&f, &runs, &mut buf, &hints, atomic)
-                .map_err(|x| x.raw_os_error().unwrap_or(libc::EIO))?;
+                .map_err(|x| super::fs::class_of_errno(x.raw_os_error().unwrap_or(libc::EIO)))?;
             deliver(&buf);
             let size = f.metadata().map(|m| m.len() as i64).unwrap_or(i64::MAX);
             Ok(bytes_before_eof(&runs, size))
@@ -728,11 +751,11 @@ impl File {
     }
 }
 
-/// A request the I/O thread completes with the result of `job` (bytes, or an
-/// errno whose MPI class the status carries).
+/// A request the I/O thread completes with the result of `job` (bytes, or the
+/// error class the status carries).
 fn start(
     call: &str,
-    job: impl FnOnce() -> std::result::Result<usize, i32> + Send + 'static,
+    job: impl FnOnce() -> std::result::Result<usize, ErrorClass> + Send + 'static,
 ) -> Result<ReqId> {
     let id = runtime::with(call, |rt| Ok(rt.engine.new_external()))?;
     worker::submit(Box::new(move || {
@@ -740,7 +763,7 @@ fn start(
         let mut st = Status::empty();
         match r {
             Ok(n) => st.count = n,
-            Err(errno) => st.error = Some(super::fs::class_of_errno(errno)),
+            Err(class) => st.error = Some(class),
         }
         // After MPI_Finalize there is nobody to tell.
         let _ = runtime::with("MPI-IO completion", |rt| {
@@ -748,6 +771,94 @@ fn start(
         });
     }));
     Ok(id)
+}
+
+/// A collective access's context (see [`File::coll`]).
+struct Coll {
+    comm: Communicator,
+    f: Arc<std::fs::File>,
+    path: String,
+    hints: Hints,
+    aggrs: Vec<i32>,
+    atomic: bool,
+}
+
+impl Coll {
+    fn ioe(&self, call: &str, what: &str, x: std::io::Error) -> Error {
+        io_error(call, &self.path, what, &x)
+    }
+
+    /// Two-phase unless atomic mode or the hints say otherwise; `automatic`
+    /// uses it when some rank's access is not one contiguous piece.
+    fn plan(&self, runs: &[Run], sw: Switch) -> Result<Option<Plan>> {
+        if self.atomic || sw == Switch::Disable {
+            return Ok(None);
+        }
+        let noncontig = runs.len() > 1;
+        let mut any = [0i64];
+        if sw == Switch::Automatic {
+            self.comm
+                .allreduce(Input::Buf(&[noncontig as i64]), &mut any, &Op::Max)?;
+            if any[0] == 0 {
+                return Ok(None);
+            }
+        }
+        let align = self.hints.striping_unit.unwrap_or(1);
+        Plan::make(
+            &self.comm,
+            runs,
+            self.aggrs.len(),
+            self.hints.cb_buffer_size,
+            align,
+        )
+    }
+
+    fn write(&self, call: &str, runs: &[Run], data: &[u8], err: Option<Error>) -> Result<usize> {
+        match self.plan(runs, self.hints.cb_write)? {
+            Some(plan) => {
+                if let Some(x) =
+                    twophase::write_all(&self.comm, &self.f, runs, data, &self.aggrs, &plan)?
+                {
+                    return Err(self.ioe(call, "writing", x));
+                }
+            }
+            None if err.is_none() => {
+                independent_write(&self.f, runs, data, &self.hints, self.atomic)
+                    .map_err(|x| self.ioe(call, "writing", x))?;
+            }
+            None => {}
+        }
+        match err {
+            Some(x) => Err(x),
+            None => Ok(data.len()),
+        }
+    }
+
+    fn read(&self, call: &str, runs: &[Run], data: &mut [u8], err: Option<Error>) -> Result<usize> {
+        match self.plan(runs, self.hints.cb_read)? {
+            Some(plan) => {
+                if let Some(x) =
+                    twophase::read_all(&self.comm, &self.f, runs, data, &self.aggrs, &plan)?
+                {
+                    return Err(self.ioe(call, "reading", x));
+                }
+            }
+            None if err.is_none() => {
+                independent_read(&self.f, runs, data, &self.hints, self.atomic)
+                    .map_err(|x| self.ioe(call, "reading", x))?;
+            }
+            None => {}
+        }
+        if let Some(x) = err {
+            return Err(x);
+        }
+        let size = self
+            .f
+            .metadata()
+            .map(|m| m.len() as i64)
+            .map_err(|x| self.ioe(call, "fstat", x))?;
+        Ok(bytes_before_eof(runs, size))
+    }
 }
 
 fn span(runs: &[Run]) -> (i64, i64) {
