@@ -123,6 +123,39 @@ static void vectors(int mode) {
     MPI_Type_free(&vec);
 }
 
+/* ---- 1b. holes: only even ranks write collectively; odd ranks' blocks keep
+   what was there ---- */
+static int holes_expect(int i) { int blk = i / BL, who = blk % size; return who % 2 ? -7 : vec_expect(i); }
+
+static void holes(void) {
+    fresh("holes");
+    int n = NB * BL * size;
+    MPI_File fh;
+    MPI_Status st;
+    OK(MPI_File_open(MPI_COMM_WORLD, path, MPI_MODE_CREATE | MPI_MODE_RDWR, hints, &fh));
+    if (rank == 0) {
+        int *fill = malloc(sizeof(int) * n);
+        for (int i = 0; i < n; i++) fill[i] = -7;
+        OK(MPI_File_write_at(fh, 0, fill, n, MPI_INT, &st));
+        free(fill);
+    }
+    OK(MPI_File_sync(fh));
+    MPI_Barrier(MPI_COMM_WORLD);
+    OK(MPI_File_sync(fh));
+    MPI_Datatype ft, vec;
+    MPI_Type_vector(NB, BL, BL * size, MPI_INT, &vec);
+    MPI_Type_create_resized(vec, 0, (MPI_Aint)NB * BL * size * 4, &ft);
+    MPI_Type_commit(&ft);
+    OK(MPI_File_set_view(fh, (MPI_Offset)rank * BL * 4, MPI_INT, ft, "native", hints));
+    int buf[NB * BL];
+    for (int i = 0; i < NB * BL; i++) buf[i] = rank * 100000 + i;
+    OK(MPI_File_write_all(fh, buf, rank % 2 ? 0 : NB * BL, MPI_INT, &st));
+    OK(MPI_File_close(&fh));
+    check_file_ints("holes", n, holes_expect);
+    MPI_Type_free(&ft);
+    MPI_Type_free(&vec);
+}
+
 /* ---- 2. 2-D / 3-D subarray block decomposition, memory with ghost cells ---- */
 static int G[3], P[3];
 static int sub_expect(int i) { return i; }
@@ -275,6 +308,7 @@ int main(int argc, char **argv) {
         MPI_Info_set(hints, "ind_wr_buffer_size", "256");
     }
     for (int m = 0; m < 6; m++) vectors(m);
+    holes();
     G[0] = 13; G[1] = 17;
     subarrays(2, 0);
     subarrays(2, 1);
@@ -285,8 +319,8 @@ int main(int argc, char **argv) {
     structs(1);
     if (rank == 0) {
         const char *names[] = {"vec-write_all", "vec-write_at", "vec-iwrite_at", "vec-write_all_begin", "vec-iwrite_all", "vec-write",
-                               "sub2d-coll", "sub2d-ind", "sub3d-coll", "sub3d-ind", "struct-coll", "struct-ind"};
-        for (int i = 0; i < 12; i++) {
+                               "sub2d-coll", "sub2d-ind", "sub3d-coll", "sub3d-ind", "struct-coll", "struct-ind", "holes"};
+        for (int i = 0; i < 13; i++) {
             snprintf(path, sizeof path, "%s/%s", getenv("IO_DIR"), names[i]);
             OK(MPI_File_delete(path, MPI_INFO_NULL));
         }

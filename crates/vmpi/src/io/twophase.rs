@@ -3,9 +3,9 @@
 //! one file domain per aggregator; in rounds of `cb_buffer_size` bytes, every
 //! rank sends the pieces of its access that fall in each aggregator's current
 //! chunk to that aggregator (point-to-point on the file's own communicator), and
-//! the aggregator does one large contiguous pwrite of the chunk (reading it first
-//! only when the pieces leave holes: read-modify-write) or one large pread whose
-//! bytes it sends back. Many small strided accesses become few large ones.
+//! the aggregator does one large contiguous pwrite per stretch the pieces cover
+//! (one when the ranks together cover the chunk; holes are left alone) or one
+//! large pread whose bytes it sends back. Many small strided accesses become few large ones.
 //!
 //! A message is `[n, (off, len) * n]` as little-endian i64s, followed for writes
 //! by the pieces' bytes.
@@ -205,27 +205,30 @@ pub fn write_all(
             .max()
             .expect("not empty")
             .min(b);
-        // Holes inside [lo, hi): read the span first so they keep the file's bytes.
-        let mut covered = lo;
-        let mut holes = false;
-        for (p, _) in &pieces {
-            if p.off > covered {
-                holes = true;
-                break;
-            }
-            covered = covered.max(p.off + p.len as i64);
-        }
+        // Assemble the chunk in memory and write each stretch the pieces cover
+        // with one pwrite: one in the common case where the ranks together
+        // cover the chunk; holes are never written, so they keep whatever other
+        // writers put there (no read-modify-write, no lock).
         let mut buf = vec![0u8; (hi - lo) as usize];
-        if holes {
-            if let Err(e) = pread_full(f, &mut buf, lo as u64) {
-                ioerr.get_or_insert(e);
-            }
-        }
         for (p, k) in &pieces {
             let at = (p.off - lo) as usize;
             buf[at..at + p.len].copy_from_slice(&got[*k][p.pos..p.pos + p.len]);
         }
-        if let Err(e) = pwrite_all(f, &buf, lo as u64) {
+        let mut s0 = lo;
+        let mut s1 = lo;
+        for (p, _) in &pieces {
+            let end = p.off + p.len as i64;
+            if p.off > s1 {
+                if let Err(e) =
+                    pwrite_all(f, &buf[(s0 - lo) as usize..(s1 - lo) as usize], s0 as u64)
+                {
+                    ioerr.get_or_insert(e);
+                }
+                s0 = p.off;
+            }
+            s1 = s1.max(end);
+        }
+        if let Err(e) = pwrite_all(f, &buf[(s0 - lo) as usize..(s1 - lo) as usize], s0 as u64) {
             ioerr.get_or_insert(e);
         }
     }
