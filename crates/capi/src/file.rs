@@ -1100,11 +1100,3 @@ mpi_plain! { fn MPI_File_c2f / PMPI_File_c2f(fh: MPI_File) -> MPI_Fint {
 mpi_plain! { fn MPI_File_f2c / PMPI_File_f2c(fh: MPI_Fint) -> MPI_File {
     if fh == 0 || with_obj(ptr_of(fh), |_| Ok(())).is_err() { MPI_FILE_NULL } else { ptr_of(fh) }
 }}
-
-/// At MPI_Finalize: files still open are closed locally (their descriptors),
-/// as MPICH does not require; nothing collective happens.
-pub fn forget_all() {
-    if let Some(t) = files().as_mut() {
-        *t = Table::new(DYN_FILE);
-    }
-}

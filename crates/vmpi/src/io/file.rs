@@ -215,12 +215,22 @@ impl File {
         } else {
             0
         };
+        static OPENS: AtomicUsize = AtomicUsize::new(0);
+        let mut tag = [0i64; 2];
         if rank == 0 {
-            shfp = SharedFp::create(path, start).map_err(|x| x.to_string());
+            tag = [
+                std::process::id() as i64,
+                OPENS.fetch_add(1, Ordering::Relaxed) as i64,
+            ];
+        }
+        comm.bcast(&mut tag, 0)?;
+        let tag = format!("{}-{}", tag[0], tag[1]);
+        if rank == 0 {
+            shfp = SharedFp::create(path, &tag, start).map_err(|x| x.to_string());
         }
         comm.barrier()?;
         if rank != 0 {
-            shfp = SharedFp::open(path).map_err(|x| x.to_string());
+            shfp = SharedFp::open(path, &tag).map_err(|x| x.to_string());
         }
         let aggrs = aggregators(&comm.comm, hints.cb_nodes)?;
         Ok(File {
@@ -450,10 +460,11 @@ impl File {
         Ok(n)
     }
 
+    /// The individual pointer moves past what was read (less at end of file).
     pub fn read(&mut self, call: &str, data: &mut [u8]) -> Result<usize> {
         self.no_sequential(call)?;
         let n = self.read_at(call, self.fp, data)?;
-        self.advance(data.len());
+        self.advance(n);
         Ok(n)
     }
 
@@ -569,7 +580,7 @@ impl File {
     pub fn read_all(&mut self, call: &str, data: &mut [u8]) -> Result<usize> {
         self.no_sequential(call)?;
         let n = self.read_at_all(call, self.fp, data)?;
-        self.advance(data.len());
+        self.advance(n);
         Ok(n)
     }
 

@@ -1,5 +1,6 @@
 //! The shared file pointer: an 8-byte counter (in etypes of the current view) in
-//! a hidden sidecar file next to the data file, `.<name>.vmpi-shfp`, read and
+//! a hidden sidecar file next to the data file, `.<name>.vmpi-shfp-<pid>-<n>`
+//! (rank 0's pid and its count of opens: each opening has its own), read and
 //! advanced under an `fcntl` open-file-description write lock. Every rank opens
 //! it at MPI_File_open (rank 0 creates it, zeroed, before the others), so a
 //! `_shared` call needs no other rank's progress; rank 0 removes it at the
@@ -16,15 +17,16 @@ pub struct SharedFp {
     f: File,
 }
 
-/// Where the counter of `data_path` lives.
-pub fn sidecar_of(data_path: &str) -> PathBuf {
+/// Where the counter of one opening of `data_path` lives: `tag` (rank 0's pid
+/// and its count of opens) keeps two openings of one file apart.
+pub fn sidecar_of(data_path: &str, tag: &str) -> PathBuf {
     let p = Path::new(data_path);
     let name = p
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "file".into());
     let dir = p.parent().filter(|d| !d.as_os_str().is_empty());
-    let side = format!(".{name}.vmpi-shfp");
+    let side = format!(".{name}.vmpi-shfp-{tag}");
     match dir {
         Some(d) => d.join(side),
         None => PathBuf::from(side),
@@ -33,8 +35,8 @@ pub fn sidecar_of(data_path: &str) -> PathBuf {
 
 impl SharedFp {
     /// Rank 0: make (or reset) the counter at `start`.
-    pub fn create(data_path: &str, start: i64) -> std::io::Result<SharedFp> {
-        let path = sidecar_of(data_path);
+    pub fn create(data_path: &str, tag: &str, start: i64) -> std::io::Result<SharedFp> {
+        let path = sidecar_of(data_path, tag);
         let f = OpenOptions::new()
             .read(true)
             .write(true)
@@ -46,8 +48,8 @@ impl SharedFp {
     }
 
     /// The other ranks, after rank 0 made it.
-    pub fn open(data_path: &str) -> std::io::Result<SharedFp> {
-        let path = sidecar_of(data_path);
+    pub fn open(data_path: &str, tag: &str) -> std::io::Result<SharedFp> {
+        let path = sidecar_of(data_path, tag);
         let f = OpenOptions::new().read(true).write(true).open(&path)?;
         Ok(SharedFp { path, f })
     }
