@@ -1,9 +1,10 @@
 //! MPI-IO (issue 21): the C programs `tests/c/io_*.c`, built with our mpicc and
 //! with Debian's mpicc.mpich (run on our libmpich.so.12), on 1 to 8 ranks under
 //! our mpirun, each rank printing `rank R of N: PASS`. The files go to a fresh
-//! directory under /tmp (tmpfs where /tmp is one; never /dev/shm, whose leaks
-//! the multi-process harness checks) and to one under the target directory (a
-//! disk); `VMPI_IO_TEST_DIRS` (colon-separated) adds more. Where the programs'
+//! directory under /tmp, to one under the target directory (a disk), and, when
+//! the tests run as root, to a tmpfs they mount for the purpose (never /dev/shm,
+//! whose leaks the multi-process harness checks); `VMPI_IO_TEST_DIRS`
+//! (colon-separated) adds more. Where the programs'
 //! output is deterministic it must equal real MPICH's (mpiexec.mpich, ROMIO).
 //!
 //! Needs gcc and MPICH (`apt-get install mpich libmpich-dev`), and the release
@@ -43,12 +44,50 @@ impl Drop for Dir {
     }
 }
 
-/// The directories the programs run in: /tmp and the target directory.
-fn bases() -> Vec<PathBuf> {
+/// A tmpfs of our own (root can mount one), unmounted when dropped: the tests
+/// run on tmpfs even where /tmp is a disk, and never in /dev/shm.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    fn mount() -> Option<Tmpfs> {
+        static SEQ: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let k = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let d = tmp().join(format!("tmpfs-{k}"));
+        std::fs::create_dir_all(&d).ok()?;
+        let o = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=256m", "vmpi-io-test"])
+            .arg(&d)
+            .output()
+            .ok()?;
+        if !o.status.success() {
+            eprintln!(
+                "capi_io: no tmpfs of our own ({}); /tmp and the target directory only",
+                String::from_utf8_lossy(&o.stderr).trim()
+            );
+            let _ = std::fs::remove_dir(&d);
+            return None;
+        }
+        Some(Tmpfs(d))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}
+
+/// The directories the programs run in: /tmp (tmpfs on many systems), the
+/// target directory (a disk), `tmpfs` if we could mount one.
+fn bases(tmpfs: &Option<Tmpfs>) -> Vec<PathBuf> {
     let mut v = vec![
         PathBuf::from("/tmp"),
         PathBuf::from(env!("CARGO_TARGET_TMPDIR")),
     ];
+    if let Some(t) = tmpfs {
+        v.push(t.0.clone());
+    }
     if let Ok(extra) = std::env::var("VMPI_IO_TEST_DIRS") {
         v.extend(
             extra
@@ -75,7 +114,8 @@ fn build(src: &str) -> (PathBuf, PathBuf) {
 fn run_io(src: &str, ranks: &[usize], extra: &[&str]) -> Vec<String> {
     let (a, b) = build(src);
     let mut outs = Vec::new();
-    for base in bases() {
+    let fs = Tmpfs::mount();
+    for base in bases(&fs) {
         for &n in ranks {
             for (prog, which) in [(&a, "vmpi"), (&b, "mpich")] {
                 let d = Dir::new(&base, which);
@@ -147,6 +187,25 @@ fn error_classes_match_mpich() {
 }
 
 #[test]
+fn a_full_device_is_no_space() {
+    // ROMIO says MPI_ERR_IO for ENOSPC; vmpi MPI_ERR_NO_SPACE (36, the exit code
+    // of the job MPI_ERRORS_ARE_FATAL ends).
+    let (a, _) = build("io_errors.c");
+    let d = Dir::new(Path::new("/tmp"), "full");
+    let o = mpirun_with(2, &a, &[d.s(), "full"], &[]);
+    let (so, se) = text(&o);
+    let all = format!("{so}{se}");
+    assert_eq!(o.status.code(), Some(36), "{all}");
+    for want in [
+        "MPI_File_write_at",
+        "/dev/full",
+        "No space left on device (ENOSPC, errno 28)",
+    ] {
+        assert!(all.contains(want), "no {want:?} in:\n{all}");
+    }
+}
+
+#[test]
 fn fatal_file_errors_name_the_call_the_file_and_the_errno() {
     let (a, _) = build("io_errors.c");
     let d = Dir::new(Path::new("/tmp"), "fatal");
@@ -191,7 +250,8 @@ fn parallel_hdf5_round_trip() {
             .arg(format!("-Wl,-rpath,{}", lib.display())));
         let (so, se) = text(&o);
         assert!(o.status.success(), "{cc:?} io_hdf5.c failed:\n{so}{se}");
-        for base in bases() {
+        let fs = Tmpfs::mount();
+        for base in bases(&fs) {
             for n in [1, 2, 4] {
                 let dir = Dir::new(&base, &format!("hdf5-{which}"));
                 let what = format!("io_hdf5.c ({which} build) in {}", dir.s());

@@ -40,6 +40,16 @@ int main(int argc, char **argv) {
         MPI_Finalize();
         return 0;
     }
+    if (argc > 2 && strcmp(argv[2], "full") == 0) {
+        /* the job ends with the class of a full device (its exit code) */
+        MPI_File_open(MPI_COMM_WORLD, "/dev/full", MPI_MODE_WRONLY, MPI_INFO_NULL, &fh);
+        MPI_File_set_errhandler(fh, MPI_ERRORS_ARE_FATAL);
+        int z[256] = {0};
+        MPI_File_write_at(fh, 0, z, 256, MPI_INT, MPI_STATUS_IGNORE);
+        printf("rank %d: still running\n", rank);
+        MPI_Finalize();
+        return 0;
+    }
     MPI_Errhandler eh;
     MPI_File_get_errhandler(MPI_FILE_NULL, &eh);
     CHECK(eh == MPI_ERRORS_RETURN, "the default file error handler is not MPI_ERRORS_RETURN");
@@ -66,6 +76,20 @@ int main(int argc, char **argv) {
         MPI_Barrier(MPI_COMM_WORLD);
         if (rank == 0) rmdir(locked);
     }
+
+    /* a full device: ENOSPC */
+    expect("open /dev/full", MPI_File_open(MPI_COMM_WORLD, "/dev/full", MPI_MODE_WRONLY, MPI_INFO_NULL, &fh), MPI_SUCCESS);
+    {
+        int z[256] = {0};
+        MPI_Status s2;
+        /* vmpi: MPI_ERR_NO_SPACE; ROMIO: MPI_ERR_IO (not printed: they differ) */
+        int c2;
+        MPI_Error_class(MPI_File_write_at(fh, 0, z, 256, MPI_INT, &s2), &c2);
+        CHECK(c2 == MPI_ERR_NO_SPACE || c2 == MPI_ERR_IO, "write to /dev/full: class %d", c2);
+        MPI_File_close(&fh);
+    }
+    /* a directory */
+    expect("open a directory for writing", MPI_File_open(MPI_COMM_WORLD, dir, MPI_MODE_WRONLY, MPI_INFO_NULL, &fh), MPI_ERR_BAD_FILE);
 
     /* MPI_FILE_NULL's handler hears open errors */
     MPI_Errhandler mine;

@@ -210,6 +210,15 @@ impl File {
             }
             Ok(f) => f,
         };
+        let meta = f
+            .metadata()
+            .map_err(|x| io_error(call, path, "fstat", &x))?;
+        if meta.is_dir() {
+            return Err(e(
+                ErrorClass::BadFile,
+                format!("{call}: \"{path}\" is a directory"),
+            ));
+        }
         let start = if amode & MODE_APPEND != 0 {
             f.metadata().map(|m| m.len() as i64).unwrap_or(0)
         } else {
@@ -225,12 +234,17 @@ impl File {
         }
         comm.bcast(&mut tag, 0)?;
         let tag = format!("{}-{}", tag[0], tag[1]);
-        if rank == 0 {
+        // A device or a pipe gets no sidecar (none in /dev).
+        let regular = meta.is_file();
+        if rank == 0 && regular {
             shfp = SharedFp::create(path, &tag, start).map_err(|x| x.to_string());
         }
         comm.barrier()?;
-        if rank != 0 {
+        if rank != 0 && regular {
             shfp = SharedFp::open(path, &tag).map_err(|x| x.to_string());
+        }
+        if !regular {
+            shfp = Err("not a regular file".into());
         }
         let aggrs = aggregators(&comm.comm, hints.cb_nodes)?;
         Ok(File {
