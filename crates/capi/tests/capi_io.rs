@@ -99,7 +99,23 @@ fn bases(tmpfs: &Option<Tmpfs>) -> Vec<PathBuf> {
     v
 }
 
+/// Both builds of `src`, made once per test process (tests run in parallel and
+/// several use one program: a rebuild would replace a binary being started).
 fn build(src: &str) -> (PathBuf, PathBuf) {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    static BUILT: Mutex<Option<HashMap<String, (PathBuf, PathBuf)>>> = Mutex::new(None);
+    let mut g = BUILT.lock().unwrap_or_else(|p| p.into_inner());
+    let m = g.get_or_insert_with(HashMap::new);
+    if let Some(v) = m.get(src) {
+        return v.clone();
+    }
+    let v = build_now(src);
+    m.insert(src.to_string(), v.clone());
+    v
+}
+
+fn build_now(src: &str) -> (PathBuf, PathBuf) {
     let d = tmp();
     let stem = src.trim_end_matches(".c");
     let a = d.join(format!("{stem}-vmpi"));
@@ -154,6 +170,11 @@ fn nonblocking_collectives_progress_on_the_io_thread() {
     // that arrive while every rank sleeps; split collectives; a blocking
     // collective while a nonblocking one is pending.
     run_io("io_nonblocking.c", &[1, 2, 3, 8], &[]);
+}
+
+#[test]
+fn append_sequential_end_of_file_and_hints() {
+    run_io("io_misc.c", &[1, 2, 3], &[]);
 }
 
 #[test]

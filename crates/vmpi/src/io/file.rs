@@ -368,6 +368,9 @@ impl File {
         let call = "MPI_File_set_view";
         self.view = view;
         self.fp = 0;
+        // Everyone has read the old pointer (MPI_DISPLACEMENT_CURRENT) before
+        // rank 0 resets it.
+        self.comm.barrier()?;
         if self.comm.rank() == 0 {
             if let Ok(s) = &self.shfp {
                 s.set(call, 0)?;
