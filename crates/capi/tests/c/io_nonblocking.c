@@ -82,7 +82,44 @@ int main(int argc, char **argv) {
     OK(MPI_File_read_at_all(fh, N, r, N, MPI_INT, &st[1]));
     OK(MPI_Wait(&rq[0], &st[0]));
     CHECK(memcmp(r, w + N, sizeof(int) * N) == 0, "read_at_all after a pending iwrite_at_all differs");
+    /* 6. an independent access completes while a collective one waits for a
+       rank that first waits for us */
+    if (size >= 2) {
+        int tok = 0;
+        if (rank == 0) {
+            OK(MPI_File_iwrite_at_all(fh, 0, w, N, MPI_INT, &rq[0]));
+            OK(MPI_File_iread_at(fh, 0, ib, 16, MPI_INT, &rq[1]));
+            OK(MPI_Wait(&rq[1], &st[1]));
+            MPI_Send(&tok, 1, MPI_INT, 1, 5, MPI_COMM_WORLD);
+        } else {
+            if (rank == 1) MPI_Recv(&tok, 1, MPI_INT, 0, 5, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+            OK(MPI_File_iwrite_at_all(fh, 0, w, N, MPI_INT, &rq[0]));
+        }
+        OK(MPI_Wait(&rq[0], &st[0]));
+    }
     OK(MPI_File_close(&fh));
+    /* 7. two files, their collectives started in opposite orders by odd and
+       even ranks (different communicators: MPI allows it) */
+    char p2[4200];
+    snprintf(p2, sizeof p2, "%s.second", path);
+    MPI_File fx, fy;
+    OK(MPI_File_open(MPI_COMM_WORLD, path, MPI_MODE_CREATE | MPI_MODE_RDWR | MPI_MODE_DELETE_ON_CLOSE, MPI_INFO_NULL, &fx));
+    OK(MPI_File_open(MPI_COMM_WORLD, p2, MPI_MODE_CREATE | MPI_MODE_RDWR | MPI_MODE_DELETE_ON_CLOSE, MPI_INFO_NULL, &fy));
+    OK(MPI_File_set_view(fx, rank * 16 * 4, MPI_INT, ft, "native", MPI_INFO_NULL));
+    OK(MPI_File_set_view(fy, rank * 16 * 4, MPI_INT, ft, "native", MPI_INFO_NULL));
+    if (rank % 2 == 0) {
+        OK(MPI_File_iwrite_at_all(fx, 0, w, N, MPI_INT, &rq[0]));
+        OK(MPI_File_iwrite_at_all(fy, 0, w + N, N, MPI_INT, &rq[1]));
+    } else {
+        OK(MPI_File_iwrite_at_all(fy, 0, w + N, N, MPI_INT, &rq[1]));
+        OK(MPI_File_iwrite_at_all(fx, 0, w, N, MPI_INT, &rq[0]));
+    }
+    OK(MPI_Waitall(2, rq, st));
+    OK(MPI_File_read_at_all(fx, 0, r, N, MPI_INT, &st[0]));
+    OK(MPI_File_read_at_all(fy, 0, r + N, N, MPI_INT, &st[1]));
+    CHECK(memcmp(r, w, sizeof(int) * 2 * N) == 0, "two files: data differ");
+    OK(MPI_File_close(&fx));
+    OK(MPI_File_close(&fy));
     MPI_Type_free(&ft);
     MPI_Type_free(&v0);
     free(w); free(r); free(ib);

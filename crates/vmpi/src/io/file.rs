@@ -41,8 +41,10 @@ pub struct File {
     /// Ranks (of `comm`) that aggregate collective accesses.
     pub aggrs: Vec<i32>,
     shfp: std::result::Result<SharedFp, String>,
-    /// Nonblocking collective jobs queued on the I/O thread and not done.
+    /// Nonblocking collective jobs queued on the file's thread and not done.
     pending: Arc<AtomicUsize>,
+    /// The thread of this file's nonblocking collective accesses.
+    coll_queue: std::sync::OnceLock<worker::Queue>,
 }
 
 fn e(class: ErrorClass, msg: String) -> Error {
@@ -259,6 +261,7 @@ impl File {
             aggrs,
             shfp,
             pending: Arc::new(AtomicUsize::new(0)),
+            coll_queue: std::sync::OnceLock::new(),
         })
     }
 
@@ -562,25 +565,33 @@ impl File {
         })
     }
 
-    /// Queue a collective job; the file counts it until it ends, so that a
-    /// blocking collective call on the file waits for it (`quiet`): the I/O
-    /// thread and this one never run collectives on the file's communicator at
-    /// the same time, and every rank runs them in the same order.
+    /// Queue a collective job on the file's own thread; the file counts it
+    /// until it ends, so that a blocking collective call on the file waits for
+    /// it (`quiet`): that thread and this one never run collectives on the
+    /// file's communicator at the same time, and every rank runs them in the
+    /// same order.
     fn start_coll(&self, job: impl FnOnce() -> Result<usize> + Send + 'static) -> Result<ReqId> {
         let pending = self.pending.clone();
+        let q = self
+            .coll_queue
+            .get_or_init(|| worker::Queue::new("vmpi-io-coll"));
         pending.fetch_add(1, Ordering::AcqRel);
-        let r = start("MPI-IO", move || {
-            let r = job();
-            pending.fetch_sub(1, Ordering::AcqRel);
-            r.map_err(|e| e.class)
-        });
+        let r = start_on(
+            "MPI-IO",
+            move || {
+                let r = job();
+                pending.fetch_sub(1, Ordering::AcqRel);
+                r.map_err(|e| e.class)
+            },
+            |j| q.push(j),
+        );
         if r.is_err() {
             self.pending.fetch_sub(1, Ordering::AcqRel);
         }
         r
     }
 
-    /// Wait until the I/O thread has finished this file's collective jobs.
+    /// Wait until the file's thread has finished its collective jobs.
     pub fn quiet(&self) {
         while self.pending.load(Ordering::Acquire) > 0 {
             std::thread::yield_now();
@@ -785,8 +796,17 @@ fn start(
     call: &str,
     job: impl FnOnce() -> std::result::Result<usize, ErrorClass> + Send + 'static,
 ) -> Result<ReqId> {
+    start_on(call, job, worker::submit)
+}
+
+/// [`start`] on the thread `submit` queues to.
+fn start_on(
+    call: &str,
+    job: impl FnOnce() -> std::result::Result<usize, ErrorClass> + Send + 'static,
+    submit: impl FnOnce(worker::Job),
+) -> Result<ReqId> {
     let id = runtime::with(call, |rt| Ok(rt.engine.new_external()))?;
-    worker::submit(Box::new(move || {
+    submit(Box::new(move || {
         let r = job();
         let mut st = Status::empty();
         match r {

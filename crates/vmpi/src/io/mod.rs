@@ -2,8 +2,8 @@
 //! on a communicator, views built from any datatype, independent accesses with
 //! data sieving, collective accesses with two-phase collective buffering through
 //! aggregators chosen from the locality map, a shared file pointer in a locked
-//! sidecar file, atomic mode by byte-range locks, nonblocking independent
-//! accesses on an I/O thread. docs/mpi-io.md describes the design.
+//! sidecar file, atomic mode by byte-range locks, nonblocking accesses on I/O
+//! threads. docs/mpi-io.md describes the design.
 //!
 //! - `fs`: the system calls and errno → error class (no `unsafe`).
 //! - `view`: a view flattened into (file offset, length) pieces.
@@ -11,7 +11,7 @@
 //! - `sieve`: independent access, data sieving.
 //! - `twophase`: collective buffering.
 //! - `shared_fp`: the shared file pointer.
-//! - `worker`: the I/O thread of the nonblocking accesses.
+//! - `worker`: the I/O threads of the nonblocking accesses.
 //! - `file`: an open file and its operations.
 
 pub mod file;
