@@ -130,3 +130,26 @@ impl Hints {
         v
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hints_parse_and_report() {
+        let mut h = Hints::default();
+        h.set("cb_buffer_size", "1048576");
+        h.set("cb_nodes", "0"); // not positive: ignored
+        h.set("romio_cb_write", "DISABLE");
+        h.set("striping_unit", "65536");
+        h.set("no_such_hint", "x");
+        assert_eq!(h.cb_buffer_size, 1 << 20);
+        assert_eq!(h.cb_nodes, None);
+        assert_eq!(h.cb_write, Switch::Disable);
+        let p = h.pairs(3);
+        assert!(p.contains(&("cb_nodes".into(), "3".into())));
+        assert!(p.contains(&("romio_cb_write".into(), "disable".into())));
+        assert!(p.contains(&("striping_unit".into(), "65536".into())));
+        assert!(!p.iter().any(|(k, _)| k == "striping_factor"));
+    }
+}

@@ -117,3 +117,64 @@ pub fn read(f: &File, runs: &[Run], data: &mut [u8], sw: Switch, span: usize) ->
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_respect_the_span() {
+        let runs: Vec<Run> = (0..10)
+            .map(|k| Run {
+                off: k * 100,
+                len: 10,
+                pos: k as usize * 10,
+            })
+            .collect();
+        let w = windows(&runs, 350);
+        assert_eq!(w, vec![(0, 4, 0, 310), (4, 8, 400, 710), (8, 10, 800, 910)]);
+        assert!(worth(Switch::Automatic, &runs[0..4], 0, 310));
+        assert!(!worth(Switch::Disable, &runs[0..4], 0, 310));
+        assert!(!worth(Switch::Enable, &runs[0..1], 0, 10));
+    }
+
+    #[test]
+    fn sieved_writes_keep_the_holes() {
+        let dir = std::env::temp_dir().join(format!("vmpi-sieve-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("f");
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .unwrap();
+        pwrite_all(&f, &[b'.'; 40], 0).unwrap();
+        let runs = [
+            Run {
+                off: 2,
+                len: 3,
+                pos: 0,
+            },
+            Run {
+                off: 10,
+                len: 2,
+                pos: 3,
+            },
+            Run {
+                off: 30,
+                len: 4,
+                pos: 5,
+            },
+        ];
+        write(&f, &runs, b"abcdefghi", Switch::Enable, 1 << 20, false).unwrap();
+        let mut back = [0u8; 40];
+        pread_full(&f, &mut back, 0).unwrap();
+        assert_eq!(&back[..], b"..abc.....de..................fghi......");
+        let mut got = [0u8; 9];
+        read(&f, &runs, &mut got, Switch::Enable, 1 << 20).unwrap();
+        assert_eq!(&got, b"abcdefghi");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -331,3 +331,51 @@ pub fn read_all(
     }
     Ok(ioerr)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(off: i64, len: usize, pos: usize) -> Run {
+        Run { off, len, pos }
+    }
+
+    #[test]
+    fn clip_cuts_runs_to_a_chunk() {
+        let runs = [run(0, 10, 0), run(20, 10, 10), run(40, 10, 20)];
+        assert_eq!(clip(&runs, 5, 25), vec![run(5, 5, 5), run(20, 5, 10)]);
+        assert_eq!(clip(&runs, 30, 40), vec![]);
+        assert_eq!(clip(&runs, 0, 100), runs.to_vec());
+    }
+
+    #[test]
+    fn messages_round_trip() {
+        let pieces = [run(7, 3, 0), run(100, 2, 3)];
+        let mut m = header(&pieces, 5);
+        m.extend_from_slice(b"abcde");
+        let back = parse(&m).unwrap();
+        assert_eq!(back, vec![run(7, 3, 40), run(100, 2, 43)]);
+        assert_eq!(&m[40..43], b"abc");
+        assert!(parse(&m[..20]).is_err());
+    }
+
+    #[test]
+    fn chunks_cover_the_span_once() {
+        let p = Plan {
+            lo: 10,
+            dsize: 40,
+            hi: 110,
+            rounds: 3,
+            cb: 16,
+        };
+        let mut covered = Vec::new();
+        for i in 0..3 {
+            for r in 0..p.rounds {
+                let (a, b) = p.chunk(i, r);
+                covered.extend(a..b);
+            }
+        }
+        covered.sort();
+        assert_eq!(covered, (10..110).collect::<Vec<_>>());
+    }
+}
