@@ -153,86 +153,97 @@ pub fn write_all(
     let me = comm.rank();
     let me_aggr = aggrs.iter().position(|&a| a == me);
     let size = comm.size();
-    let mut ioerr = None;
-    for round in 0..plan.rounds {
-        let msgs: Vec<Vec<u8>> = (0..aggrs.len())
-            .map(|i| {
-                let (a, b) = plan.chunk(i, round);
-                let pieces = clip(&runs, a, b);
-                let bytes: usize = pieces.iter().map(|p| p.len).sum();
-                let mut m = header(&pieces, bytes);
-                for p in &pieces {
-                    m.extend_from_slice(&data[p.pos..p.pos + p.len]);
-                }
-                m
-            })
-            .collect();
-        let mut got: Vec<Vec<u8>> = Vec::new();
-        let r = scope(|s| -> Result<()> {
-            let mut reqs = Vec::with_capacity(msgs.len());
-            for (i, m) in msgs.iter().enumerate() {
-                reqs.push(s.isend(comm, &m[..], aggrs[i], TAG_WRITE)?);
-            }
-            if me_aggr.is_some() {
-                for src in 0..size {
-                    let st = comm.probe(src, TAG_WRITE)?;
-                    let mut b = vec![0u8; st.count];
-                    comm.recv(&mut b, src, TAG_WRITE)?;
-                    got.push(b);
-                }
-            }
-            wait_all(&mut reqs)?;
-            Ok(())
-        });
-        r?;
-        let Some(i) = me_aggr else { continue };
-        let (a, b) = plan.chunk(i, round);
-        let mut pieces: Vec<(Run, usize)> = Vec::new();
-        for (k, m) in got.iter().enumerate() {
-            match parse(m) {
-                Ok(ps) => pieces.extend(ps.into_iter().map(|p| (p, k))),
-                Err(e) => return Err(e),
-            }
-        }
-        if pieces.is_empty() {
-            continue;
-        }
-        pieces.sort_by_key(|(p, _)| p.off);
-        let lo = pieces[0].0.off.max(a);
-        let hi = pieces
-            .iter()
-            .map(|(p, _)| p.off + p.len as i64)
-            .max()
-            .expect("not empty")
-            .min(b);
-        // Assemble the chunk in memory and write each stretch the pieces cover
-        // with one pwrite: one in the common case where the ranks together
-        // cover the chunk; holes are never written, so they keep whatever other
-        // writers put there (no read-modify-write, no lock).
-        let mut buf = vec![0u8; (hi - lo) as usize];
-        for (p, k) in &pieces {
-            let at = (p.off - lo) as usize;
-            buf[at..at + p.len].copy_from_slice(&got[*k][p.pos..p.pos + p.len]);
-        }
-        let mut s0 = lo;
-        let mut s1 = lo;
-        for (p, _) in &pieces {
-            let end = p.off + p.len as i64;
-            if p.off > s1 {
-                if let Err(e) =
-                    pwrite_all(f, &buf[(s0 - lo) as usize..(s1 - lo) as usize], s0 as u64)
-                {
+    // An aggregator writes round r's chunk on a helper thread while the
+    // exchange of round r + 1 goes on (two chunks in memory at most).
+    std::thread::scope(|sc| -> Result<Option<std::io::Error>> {
+        let mut ioerr = None;
+        let mut writing: Option<std::thread::ScopedJoinHandle<'_, Option<std::io::Error>>> = None;
+        let settle = |h: Option<std::thread::ScopedJoinHandle<'_, Option<std::io::Error>>>,
+                      ioerr: &mut Option<std::io::Error>| {
+            if let Some(h) = h {
+                if let Some(e) = h.join().expect("the chunk writer does not panic") {
                     ioerr.get_or_insert(e);
                 }
-                s0 = p.off;
             }
-            s1 = s1.max(end);
+        };
+        for round in 0..plan.rounds {
+            let msgs: Vec<Vec<u8>> = (0..aggrs.len())
+                .map(|i| {
+                    let (a, b) = plan.chunk(i, round);
+                    let pieces = clip(&runs, a, b);
+                    let bytes: usize = pieces.iter().map(|p| p.len).sum();
+                    let mut m = header(&pieces, bytes);
+                    for p in &pieces {
+                        m.extend_from_slice(&data[p.pos..p.pos + p.len]);
+                    }
+                    m
+                })
+                .collect();
+            let mut got: Vec<Vec<u8>> = Vec::new();
+            let r = scope(|s| -> Result<()> {
+                let mut reqs = Vec::with_capacity(msgs.len());
+                for (i, m) in msgs.iter().enumerate() {
+                    reqs.push(s.isend(comm, &m[..], aggrs[i], TAG_WRITE)?);
+                }
+                if me_aggr.is_some() {
+                    for src in 0..size {
+                        let st = comm.probe(src, TAG_WRITE)?;
+                        let mut b = vec![0u8; st.count];
+                        comm.recv(&mut b, src, TAG_WRITE)?;
+                        got.push(b);
+                    }
+                }
+                wait_all(&mut reqs)?;
+                Ok(())
+            });
+            r?;
+            let Some(i) = me_aggr else { continue };
+            let (a, b) = plan.chunk(i, round);
+            let mut pieces: Vec<(Run, usize)> = Vec::new();
+            for (k, m) in got.iter().enumerate() {
+                pieces.extend(parse(m)?.into_iter().map(|p| (p, k)));
+            }
+            if pieces.is_empty() {
+                continue;
+            }
+            pieces.sort_by_key(|(p, _)| p.off);
+            let lo = pieces[0].0.off.max(a);
+            let hi = pieces
+                .iter()
+                .map(|(p, _)| p.off + p.len as i64)
+                .max()
+                .expect("not empty")
+                .min(b);
+            // Assemble the chunk in memory and write each stretch the pieces
+            // cover with one pwrite: one in the common case where the ranks
+            // together cover the chunk; holes are never written, so they keep
+            // whatever other writers put there (no read-modify-write, no lock).
+            let mut buf = vec![0u8; (hi - lo) as usize];
+            let mut stretches: Vec<(i64, i64)> = Vec::new();
+            for (p, k) in &pieces {
+                let at = (p.off - lo) as usize;
+                buf[at..at + p.len].copy_from_slice(&got[*k][p.pos..p.pos + p.len]);
+                let end = p.off + p.len as i64;
+                match stretches.last_mut() {
+                    Some((_, e)) if p.off <= *e => *e = (*e).max(end),
+                    _ => stretches.push((p.off, end)),
+                }
+            }
+            drop(got);
+            settle(writing.take(), &mut ioerr);
+            writing = Some(sc.spawn(move || {
+                for (s0, s1) in stretches {
+                    let part = &buf[(s0 - lo) as usize..(s1 - lo) as usize];
+                    if let Err(e) = pwrite_all(f, part, s0 as u64) {
+                        return Some(e);
+                    }
+                }
+                None
+            }));
         }
-        if let Err(e) = pwrite_all(f, &buf[(s0 - lo) as usize..(s1 - lo) as usize], s0 as u64) {
-            ioerr.get_or_insert(e);
-        }
-    }
-    Ok(ioerr)
+        settle(writing.take(), &mut ioerr);
+        Ok(ioerr)
+    })
 }
 
 /// Collective read of `runs` into `data` through the aggregators `aggrs`
