@@ -115,6 +115,13 @@ int main(int argc, char **argv) {
     OK(MPI_File_close(&fh));
     MPI_Barrier(MPI_COMM_WORLD);
     if (rank == 0) OK(MPI_File_delete(path, MPI_INFO_NULL));
+    /* 6. many opens and closes: each file's communicator gives its context
+       ids back (vmpi ran out after 2046 before) */
+    for (int i = 0; i < 2100; i++) {
+        int rc2 = MPI_File_open(MPI_COMM_WORLD, path, MPI_MODE_CREATE | MPI_MODE_RDWR | MPI_MODE_DELETE_ON_CLOSE, MPI_INFO_NULL, &fh);
+        if (rc2 != MPI_SUCCESS) { CHECK(0, "open number %d failed: %d", i, rc2); break; }
+        OK(MPI_File_close(&fh));
+    }
     int all;
     MPI_Allreduce(&fails, &all, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
     if (all == 0) printf("rank %d of %d: PASS\n", rank, size);

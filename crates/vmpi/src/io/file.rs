@@ -126,9 +126,21 @@ fn class_from(code: i64) -> ErrorClass {
 impl File {
     /// MPI_File_open (collective over `comm`).
     pub fn open(comm: &Comm, path: &str, amode: i32, info: &[(String, String)]) -> Result<File> {
-        let call = "MPI_File_open";
         check_amode(amode)?;
         let comm = Communicator::from_comm(mgmt::dup(comm)?);
+        // The file's communicator gives its context ids back when the open
+        // fails, as at close.
+        let ctx = comm.comm.clone();
+        File::open_on(comm, path, amode, info).inspect_err(|_| mgmt::free(ctx))
+    }
+
+    fn open_on(
+        comm: Communicator,
+        path: &str,
+        amode: i32,
+        info: &[(String, String)],
+    ) -> Result<File> {
+        let call = "MPI_File_open";
         let mut hints = Hints::default();
         for (k, v) in info {
             hints.set(k, v);
@@ -270,6 +282,9 @@ impl File {
     pub fn close(self) -> Result<()> {
         self.quiet();
         self.comm.barrier()?;
+        // Nothing of the file's uses its communicator any more (the jobs of its
+        // thread are done): its context ids go back.
+        mgmt::free(self.comm.comm.clone());
         if self.comm.rank() == 0 {
             if let Ok(s) = &self.shfp {
                 let _ = std::fs::remove_file(&s.path);
