@@ -171,7 +171,7 @@ impl File {
                     o.create(true);
                 }
             }
-            o.mode(0o644);
+            o.mode(0o666);
             o
         };
         let try_open = |create: bool| -> std::io::Result<std::fs::File> {
