@@ -4,7 +4,7 @@
 //! Accesses take the data as packed bytes; the C layer packs and unpacks the
 //! memory datatype.
 
-use super::fs::{io_error, RangeLock};
+use super::fs::{io_error, Handle, RangeLock};
 use super::hints::{Hints, Switch};
 use super::shared_fp::SharedFp;
 use super::twophase::{self, Plan};
@@ -31,7 +31,7 @@ pub type Deliver = Box<dyn FnOnce(&[u8]) + Send>;
 pub struct File {
     pub comm: Communicator,
     pub path: String,
-    pub f: Arc<std::fs::File>,
+    pub f: Arc<Handle>,
     pub amode: i32,
     pub view: View,
     /// The individual file pointer, in etypes of the view.
@@ -264,7 +264,7 @@ impl File {
         Ok(File {
             comm,
             path: path.to_string(),
-            f: Arc::new(f),
+            f: Arc::new(Handle::new(f)),
             amode,
             view: View::default(),
             fp: start,
@@ -839,7 +839,7 @@ fn start_on(
 /// A collective access's context (see [`File::coll`]).
 struct Coll {
     comm: Communicator,
-    f: Arc<std::fs::File>,
+    f: Arc<Handle>,
     path: String,
     hints: Hints,
     aggrs: Vec<i32>,
@@ -930,9 +930,10 @@ fn span(runs: &[Run]) -> (i64, i64) {
     (lo, hi)
 }
 
-/// An independent write; in atomic mode under a write lock of its whole span.
+/// An independent write; in atomic mode under a write lock of its whole span
+/// (and this process's turn at the file).
 pub fn independent_write(
-    f: &std::fs::File,
+    f: &Handle,
     runs: &[Run],
     data: &[u8],
     hints: &Hints,
@@ -943,7 +944,7 @@ pub fn independent_write(
     }
     let _g = if atomic {
         let (lo, hi) = span(runs);
-        Some(RangeLock::take(f, true, lo, hi - lo)?)
+        Some((f.turn(), RangeLock::take(f, true, lo, hi - lo)?))
     } else {
         None
     };
@@ -957,9 +958,10 @@ pub fn independent_write(
     )
 }
 
-/// An independent read; in atomic mode under a read lock of its whole span.
+/// An independent read; in atomic mode under a read lock of its whole span
+/// (and this process's turn at the file).
 pub fn independent_read(
-    f: &std::fs::File,
+    f: &Handle,
     runs: &[Run],
     data: &mut [u8],
     hints: &Hints,
@@ -970,7 +972,7 @@ pub fn independent_read(
     }
     let _g = if atomic {
         let (lo, hi) = span(runs);
-        Some(RangeLock::take(f, false, lo, hi - lo)?)
+        Some((f.turn(), RangeLock::take(f, false, lo, hi - lo)?))
     } else {
         None
     };

@@ -58,8 +58,9 @@ pub fn pwrite_all(f: &File, buf: &[u8], off: u64) -> io::Result<()> {
 }
 
 /// A byte-range lock on an open file description (`F_OFD_SETLKW`): released when
-/// dropped. Locks of one description never conflict with each other, so a
-/// caller takes at most one at a time per range.
+/// dropped. Locks of one description never conflict with each other (threads
+/// of this process take [`Handle::turn`] too), and a caller takes at most one at
+/// a time per range (releasing a nested one would release the outer's bytes).
 pub struct RangeLock<'a> {
     f: &'a File,
     start: i64,
@@ -95,6 +96,37 @@ impl Drop for RangeLock<'_> {
     fn drop(&mut self) {
         let l = flock(libc::F_UNLCK, self.start, self.len);
         let _ = fcntl(self.f.as_raw_fd(), FcntlArg::F_OFD_SETLK(&l));
+    }
+}
+
+/// An open file and the lock its threads take around accesses that
+/// read-modify-write (data sieving) or must be atomic: `fcntl` locks of one
+/// open file description never conflict with each other, so they keep other
+/// processes out but not this process's other threads (the I/O threads of
+/// nonblocking accesses, the application's).
+pub struct Handle {
+    pub file: File,
+    pub local: std::sync::Mutex<()>,
+}
+
+impl Handle {
+    pub fn new(file: File) -> Handle {
+        Handle {
+            file,
+            local: std::sync::Mutex::new(()),
+        }
+    }
+
+    /// This process's turn at the file (see the type's doc).
+    pub fn turn(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.local.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl std::ops::Deref for Handle {
+    type Target = File;
+    fn deref(&self) -> &File {
+        &self.file
     }
 }
 

@@ -4,8 +4,9 @@
 //! advanced under an `fcntl` open-file-description write lock. Every rank opens
 //! it at MPI_File_open (rank 0 creates it, zeroed, before the others), so a
 //! `_shared` call needs no other rank's progress; rank 0 removes it at the
-//! collective close. Locks are per open file description, so the threads of a
-//! rank exclude each other as well as other processes do.
+//! collective close. The lock keeps other processes out; the threads of one
+//! rank take turns on the file handle's own lock (the C layer's), since `fcntl`
+//! locks of one open file description never conflict with each other.
 
 use super::fs::{io_error, pread_full, pwrite_all, RangeLock};
 use crate::error::Result;

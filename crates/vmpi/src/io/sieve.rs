@@ -4,7 +4,7 @@
 //! concurrent writer of the holes loses nothing), instead of one system call per
 //! piece.
 
-use super::fs::{pread_full, pwrite_all, RangeLock};
+use super::fs::{pread_full, pwrite_all, Handle, RangeLock};
 use super::hints::Switch;
 use super::view::Run;
 use std::fs::File;
@@ -50,10 +50,10 @@ fn worth(sw: Switch, runs: &[Run], lo: i64, hi: i64) -> bool {
     }
 }
 
-/// Write `data` to the pieces `runs`. `locked`: the caller holds a lock over
-/// the whole access already (atomic mode), so sieving takes none of its own.
+/// Write `data` to the pieces `runs`. `locked`: the caller holds the locks
+/// over the whole access already (atomic mode), so sieving takes none of its own.
 pub fn write(
-    f: &File,
+    f: &Handle,
     runs: &[Run],
     data: &[u8],
     sw: Switch,
@@ -71,7 +71,7 @@ pub fn write(
         let _g = if locked {
             None
         } else {
-            Some(RangeLock::take(f, true, lo, hi - lo)?)
+            Some((f.turn(), RangeLock::take(f, true, lo, hi - lo)?))
         };
         let mut buf = vec![0u8; (hi - lo) as usize];
         match pread_full(f, &mut buf, lo as u64) {
@@ -143,13 +143,15 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("vmpi-sieve-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("f");
-        let f = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&path)
-            .unwrap();
+        let f = Handle::new(
+            std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(&path)
+                .unwrap(),
+        );
         pwrite_all(&f, &[b'.'; 40], 0).unwrap();
         let runs = [
             Run {
