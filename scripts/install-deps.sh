@@ -6,7 +6,8 @@
 #                           links libhwloc found by pkg-config with hwloc's static
 #                           dependencies, hence libudev-dev)
 #   install-deps.sh         the build's, and the tests': MPICH (its Hydra launcher runs
-#                           vmpi programs), python3 (raw PMI clients), the multi-host
+#                           vmpi programs), parallel HDF5 for MPICH (an MPI-IO
+#                           test), python3 (raw PMI clients), the multi-host
 #                           tests' namespaces and sshd, Slurm and munge (a real cluster
 #                           of namespaces), QEMU, busybox and cpio (the IVSHMEM VMs)
 set -euo pipefail
@@ -16,6 +17,8 @@ command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 ls /usr/lib/*/libudev.so >/dev/null 2>&1 || need+=(libudev-dev)
 if [ "${1:-}" != build ]; then
     command -v mpiexec.mpich >/dev/null 2>&1 || need+=(mpich libmpich-dev)
+    # MPI-IO (crates/capi/tests/capi_io.rs): parallel HDF5 built for MPICH, on vmpi
+    [ -e /usr/include/hdf5/mpich/hdf5.h ] || need+=(libhdf5-mpich-dev)
     # rsmpi (crates/capi/tests/rsmpi.rs): bindgen needs clang and libclang
     command -v clang >/dev/null 2>&1 || need+=(clang)
     [ -e /usr/lib/llvm-14/lib/libclang.so ] || ls /usr/lib/llvm-*/lib/libclang.so >/dev/null 2>&1 || need+=(libclang-dev)

@@ -29,6 +29,7 @@ for b in mpirun mpiexec mpirun_rsh vmpi-proxy vmpi-info vmpi-admin; do
     fi
 done
 install -m 644 "$here/include/mpi.h" "$prefix/include/mpi.h"
+install -m 644 "$here/include/mpio.h" "$prefix/include/mpio.h"
 install -m 755 "$target/libmpi.so" "$prefix/lib/libmpi.so.12"
 for l in libmpi.so libmpich.so.12 libmpich.so; do ln -sf libmpi.so.12 "$prefix/lib/$l"; done
 [ -f "$target/libmpi.a" ] && install -m 644 "$target/libmpi.a" "$prefix/lib/libmpi.a"

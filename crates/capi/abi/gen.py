@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Write the prototype block of include/mpi.h from abi/functions.txt (one C
-prototype per line: the MPI-3.1 functions but RMA and MPI-IO, the MPI-4 session
+prototype per line: the MPI-3.1 functions but RMA, MPI-IO (with MPICH 4.0's
+`_c` forms), the MPI-4 session
 entry points, and the handle conversions). Each gets its PMPI_ twin."""
 import os, re
 here = os.path.dirname(os.path.abspath(__file__))

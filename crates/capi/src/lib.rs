@@ -26,6 +26,7 @@ pub mod comm;
 pub mod dtype;
 pub mod env;
 pub mod errh;
+pub mod file;
 pub mod info;
 pub mod misc;
 pub mod mpit;

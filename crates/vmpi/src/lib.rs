@@ -50,6 +50,7 @@ pub mod datatype;
 pub mod error;
 #[cfg(test)]
 pub(crate) mod harness;
+pub mod io;
 pub mod locality;
 pub mod op;
 pub mod p2p;
