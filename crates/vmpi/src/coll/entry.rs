@@ -178,6 +178,7 @@ unsafe fn output<'a>(r: RawMut) -> &'a mut [u8] {
 ///
 /// # Safety
 /// As for [`run`].
+#[inline]
 pub unsafe fn shortcut(comm: &Comm, args: &Args) -> Option<Result<()>> {
     match args {
         Args::Barrier => super::barrier_now(comm),

@@ -892,37 +892,53 @@ pub(crate) unsafe fn scan(
     Ok(s)
 }
 
-/// The plan of a blocking call on `comm` at its front door: the area as it is
-/// now (not set up yet: the builder does that), the forced algorithms. None on an
-/// intercommunicator (no shortcut applies).
-fn plan_now(comm: &Comm, call: Call) -> Option<Plan> {
+/// What a blocking call does at its front door.
+enum Now<'a> {
+    /// Run it on the communicator's area (the call is already counted, as a
+    /// schedule would count it).
+    Area(&'a shm_area::Area),
+    TwoRank,
+    /// Build a schedule (the builder plans again, with the domains, setting the
+    /// area up if this is the first call that may use it).
+    Sched,
+}
+
+/// The planner's verdict on a blocking call on `comm` at its front door: the area
+/// as it is now, the forced algorithms. None on an intercommunicator (no shortcut
+/// applies).
+#[inline(always)]
+fn plan_now(comm: &Comm, call: Call) -> Option<Now<'_>> {
     if comm.is_inter() {
         return None;
     }
-    let area = match comm.area_tried() {
+    let tried = comm.area_tried();
+    let forced = tuning::overrides();
+    let ranks = comm.size() as usize;
+    // The hot path: a set-up area that takes the call.
+    if let Some(Some(a)) = tried {
+        if plan::area_takes(call, ranks, a.limits(), &forced) {
+            comm.skip_call();
+            return Some(Now::Area(a));
+        }
+    }
+    let area = match tried {
         None => AreaState::Untried,
         Some(None) => AreaState::Absent,
         Some(Some(a)) => AreaState::Ready(a.limits()),
     };
-    Some(plan::plan(
-        call,
-        &Facts {
-            ranks: comm.size() as usize,
-            blocking: true,
-            area,
-            // Only the schedule's algorithm depends on them: the builder plans again.
-            domains: None,
-            forced: tuning::overrides(),
-        },
-    ))
-}
-
-/// The communicator's area for a call planned there; the call is counted as a
-/// schedule would count it.
-fn take_area(comm: &Comm) -> Option<&shm_area::Area> {
-    let area = comm.area()?;
-    comm.skip_call();
-    Some(area)
+    let facts = Facts {
+        ranks,
+        blocking: true,
+        area,
+        // Only the schedule's algorithm depends on them: the builder plans again.
+        domains: None,
+        forced,
+    };
+    Some(match plan::plan(call, &facts) {
+        Plan::Area => unreachable!("the area's verdict came first"),
+        Plan::TwoRank(_) => Now::TwoRank,
+        Plan::Sched(_) => Now::Sched,
+    })
 }
 
 /// MPI_Bcast straight through the shared area or, on two ranks, posted straight
@@ -930,12 +946,11 @@ fn take_area(comm: &Comm) -> Option<&shm_area::Area> {
 fn bcast_now(comm: &Comm, buf: &mut [u8], root: i32) -> Option<Result<()>> {
     let call = "MPI_Bcast";
     match plan_now(comm, Call::Bcast { bytes: buf.len() })? {
-        Plan::Area => {
-            let area = take_area(comm)?;
+        Now::Area(area) => {
             Some(check_root(call, root, area.size()).and_then(|r| area.bcast(call, r, buf)))
         }
-        Plan::TwoRank(_) => two_rank::bcast(comm, buf, root),
-        Plan::Sched(_) => None,
+        Now::TwoRank => two_rank::bcast(comm, buf, root),
+        Now::Sched => None,
     }
 }
 
@@ -953,10 +968,9 @@ fn allreduce_now(
         count: recv.len() / red.unit,
         commutes: red.commutative(),
     };
-    if plan_now(comm, plan_call)? != Plan::Area {
+    let Now::Area(area) = plan_now(comm, plan_call)? else {
         return None;
-    }
-    let area = take_area(comm)?;
+    };
     let mut run = || {
         if let Some(m) = send {
             if m.len() != recv.len() {
@@ -990,9 +1004,9 @@ fn reduce_now(
         commutes: red.commutative(),
     };
     let area = match plan_now(comm, plan_call)? {
-        Plan::Area => take_area(comm)?,
-        Plan::TwoRank(_) => return two_rank::reduce(comm, red, send, recv, root),
-        Plan::Sched(_) => return None,
+        Now::Area(a) => a,
+        Now::TwoRank => return two_rank::reduce(comm, red, send, recv, root),
+        Now::Sched => return None,
     };
     let run = || {
         let root = check_root(call, root, area.size())?;
@@ -1055,10 +1069,9 @@ fn gather_now(
         (false, _, Some(m)) => m.len(),
         _ => return None,
     };
-    if plan_now(comm, Call::Gather { blk: Some(blk) })? != Plan::Area {
+    let Now::Area(area) = plan_now(comm, Call::Gather { blk: Some(blk) })? else {
         return None;
-    }
-    let area = take_area(comm)?;
+    };
     let run = || {
         let root = check_root(call, root, n)?;
         let recv = recv.filter(|_| me_root);
@@ -1095,10 +1108,9 @@ fn scatter_now(
         (false, _, Some(m)) => m.len(),
         _ => return None,
     };
-    if plan_now(comm, Call::Scatter { blk: Some(blk) })? != Plan::Area {
+    let Now::Area(area) = plan_now(comm, Call::Scatter { blk: Some(blk) })? else {
         return None;
-    }
-    let area = take_area(comm)?;
+    };
     let run = || {
         let root = check_root(call, root, n)?;
         let send = send.filter(|_| me_root);
@@ -1127,9 +1139,9 @@ fn allgather_now(comm: &Comm, send: Option<&[u8]>, recv: &mut [u8]) -> Option<Re
     let n = comm.size() as usize;
     let blk = recv.len() / n;
     let area = match plan_now(comm, Call::Allgather { blk: Some(blk) })? {
-        Plan::Area => take_area(comm)?,
-        Plan::TwoRank(_) => return two_rank::allgather(comm, send, recv),
-        Plan::Sched(_) => return None,
+        Now::Area(a) => a,
+        Now::TwoRank => return two_rank::allgather(comm, send, recv),
+        Now::Sched => return None,
     };
     let mut run = || {
         even(call, recv.len(), n)?;
@@ -1151,9 +1163,9 @@ fn alltoall_now(comm: &Comm, send: Option<&[u8]>, recv: &mut [u8]) -> Option<Res
     let n = comm.size() as usize;
     let blk = recv.len() / n.max(1);
     let area = match plan_now(comm, Call::Alltoall { blk })? {
-        Plan::Area => take_area(comm)?,
-        Plan::TwoRank(_) => return two_rank::alltoall(comm, send, recv),
-        Plan::Sched(_) => return None,
+        Now::Area(a) => a,
+        Now::TwoRank => return two_rank::alltoall(comm, send, recv),
+        Now::Sched => return None,
     };
     let mut run = || {
         let blk = even(call, recv.len(), n)?;
@@ -1178,10 +1190,10 @@ fn alltoall_now(comm: &Comm, send: Option<&[u8]>, recv: &mut [u8]) -> Option<Res
 /// MPI_Barrier through the shared area, where the planner says so (None: build
 /// a schedule).
 fn barrier_now(comm: &Comm) -> Option<Result<()>> {
-    if plan_now(comm, Call::Barrier)? != Plan::Area {
+    let Now::Area(area) = plan_now(comm, Call::Barrier)? else {
         return None;
-    }
-    Some(take_area(comm)?.barrier("MPI_Barrier"))
+    };
+    Some(area.barrier("MPI_Barrier"))
 }
 
 /// MPI_Barrier on a communicator, blocking.

@@ -99,6 +99,7 @@ impl Plan {
 }
 
 impl Call {
+    #[inline]
     fn coll(self) -> Coll {
         match self {
             Call::Barrier => Coll::Barrier,
@@ -116,6 +117,7 @@ impl Call {
     }
 
     /// The algorithm `VMPI_*_ALGO` forces on this call.
+    #[inline]
     fn forced(self, o: &Overrides) -> Algo {
         match self {
             Call::Barrier => o.barrier,
@@ -152,6 +154,7 @@ impl Call {
 
     /// The area operation of this call and the bytes each publishing rank puts in
     /// its slot; None: the area has no form of it.
+    #[inline]
     fn area_use(self, n: usize) -> Option<(AreaKind, usize)> {
         Some(match self {
             Call::Barrier => (AreaKind::Barrier, 0),
@@ -169,6 +172,7 @@ impl Call {
     /// On two ranks, is `algo` at most one message each way whose size is the
     /// area's `bytes` (bcast and reduce binomial: one message; allgather, and
     /// alltoall but for Bruck: one block each way)?
+    #[inline]
     fn one_message_each_way(self, algo: Algo) -> bool {
         match self {
             Call::Bcast { .. } | Call::Reduce { .. } => algo == Algo::Binomial,
@@ -186,29 +190,37 @@ pub fn may_use_area(call: Call, forced: &Overrides) -> bool {
 }
 
 /// The plan of `call` on a communicator described by `f`.
+/// The first question of every plan, asked alone on the hot path: does a set-up
+/// area with these limits take this blocking call (it has an area form that fits,
+/// and no algorithm is forced on it)?
+#[inline(always)]
+pub fn area_takes(call: Call, ranks: usize, l: Limits, forced: &Overrides) -> bool {
+    call.forced(forced) == Algo::Auto
+        && call
+            .area_use(ranks)
+            .is_some_and(|(kind, bytes)| l.accepts(kind, bytes))
+}
+
+/// The plan of `call` on a communicator described by `f`.
 pub fn plan(call: Call, f: &Facts) -> Plan {
-    let forced = call.forced(&f.forced);
-    let algo = tuning::choose(call.coll(), forced, &call.sizes(f));
-    let Some((kind, bytes)) = call.area_use(f.ranks).filter(|_| f.blocking) else {
-        return Plan::Sched(algo);
-    };
-    let accepted = match f.area {
-        AreaState::Ready(l) => Some(l.accepts(kind, bytes)),
-        AreaState::Absent => Some(false),
-        AreaState::Untried => None,
-    };
-    if accepted == Some(true) && forced == Algo::Auto {
-        return Plan::Area;
+    if let (true, AreaState::Ready(l)) = (f.blocking, f.area) {
+        if area_takes(call, f.ranks, l, &f.forced) {
+            return Plan::Area;
+        }
     }
+    let algo = tuning::choose(call.coll(), call.forced(&f.forced), &call.sizes(f));
     // Two ranks: a message too large for the area and for the schedules' pieces
     // (above SEGMENT_MAX a schedule sends it whole too) goes straight to the
     // engine, once the area is known not to take it.
-    if f.ranks == 2
-        && accepted == Some(false)
-        && bytes > SEGMENT_MAX
-        && call.one_message_each_way(algo)
-    {
-        return Plan::TwoRank(algo);
+    if let (true, Some((kind, bytes))) = (f.blocking, call.area_use(f.ranks)) {
+        let declined = match f.area {
+            AreaState::Ready(l) => !l.accepts(kind, bytes),
+            AreaState::Absent => true,
+            AreaState::Untried => false,
+        };
+        if declined && f.ranks == 2 && bytes > SEGMENT_MAX && call.one_message_each_way(algo) {
+            return Plan::TwoRank(algo);
+        }
     }
     Plan::Sched(algo)
 }

@@ -177,6 +177,7 @@ impl Limits {
     /// on three ranks or more in pieces up to [`BCAST_PIECEWISE_MAX`]; on two
     /// ranks with the automatic slot, the calls whose schedule is one CMA copy
     /// only up to [`TWO_RANK_MAX`].
+    #[inline]
     pub fn accepts(&self, kind: AreaKind, bytes: usize) -> bool {
         match kind {
             AreaKind::Bcast if self.n >= 3 => bytes <= self.slot.max(BCAST_PIECEWISE_MAX),
@@ -522,6 +523,7 @@ impl Area {
     }
 
     /// What calls the area takes (for the planner).
+    #[inline]
     pub fn limits(&self) -> Limits {
         Limits {
             n: self.n,

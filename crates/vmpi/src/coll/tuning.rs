@@ -232,18 +232,19 @@ pub fn install(o: Overrides) {
 }
 
 /// The installed overrides (none forced before init: the unit tests).
+#[inline]
 pub fn overrides() -> Overrides {
     INSTALLED.get().copied().unwrap_or_default()
 }
 
 /// Messages up to this size are cut into eager-sized pieces by the schedules
 /// (`sched::Segments`); larger ones go whole by rendezvous (one CMA pull;
-/// docs/performance.md, "Collectives: segments").
+/// docs/collectives.md, "Medium messages are cut into eager pieces").
 pub const SEGMENT_MAX: usize = 32 * 1024;
 
 /// [`SEGMENT_MAX`] for a two-rank allreduce by Rabenseifner, where both ranks
 /// send and receive a half at once: whole, the two CMA pulls run at the same
-/// time; in pieces, both rings stream (docs/performance.md).
+/// time; in pieces, both rings stream (measured: docs/collectives.md).
 pub const SEGMENT_MAX_EXCHANGE: usize = 64 * 1024;
 
 #[cfg(test)]
