@@ -41,7 +41,7 @@ vm-programs:
 
 test-loom:
 	RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=3 CARGO_TARGET_DIR=target/loom \
-		$(CARGO) test --release -p vmpi --lib transport::inbox
+		$(CARGO) test --release -p vmpi --lib -- transport::inbox coll::area_model
 
 clean:
 	$(CARGO) clean

@@ -26,7 +26,7 @@ mpi_fn! { MPI_COMM_WORLD => fn MPI_Comm_create_errhandler / PMPI_Comm_create_err
     Ok(())
 }}
 
-fn check_errh(h: MPI_Errhandler) -> R<()> {
+pub(crate) fn check_errh(h: MPI_Errhandler) -> R<()> {
     match h {
         MPI_ERRORS_ARE_FATAL
         | MPI_ERRORS_RETURN

@@ -1032,22 +1032,8 @@ file_fn! { MPI_FILE_NULL => fn MPI_File_create_errhandler / PMPI_File_create_err
     Ok(())
 }}
 
-fn check_errh(h: MPI_Errhandler) -> R<()> {
-    match h {
-        MPI_ERRORS_ARE_FATAL
-        | MPI_ERRORS_RETURN
-        | MPI_ERRORS_ABORT
-        | MPIR_ERRORS_THROW_EXCEPTIONS => Ok(()),
-        _ if st().errhs.get(h).is_some() => Ok(()),
-        _ => fail(
-            MPI_ERR_ARG,
-            format!("invalid error handler {:#x}", h as u32),
-        ),
-    }
-}
-
 file_fn! { fh => fn MPI_File_set_errhandler / PMPI_File_set_errhandler(fh: MPI_File, errhandler: MPI_Errhandler) {
-    check_errh(errhandler)?;
+    crate::errh::check_errh(errhandler)?;
     if fh.is_null() {
         NULL_ERRH.store(errhandler, Ordering::Relaxed);
         return Ok(());

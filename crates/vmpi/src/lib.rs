@@ -48,7 +48,7 @@ pub mod comm;
 pub mod config;
 pub mod datatype;
 pub mod error;
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 pub(crate) mod harness;
 pub mod io;
 pub mod locality;

@@ -21,11 +21,14 @@
 //! tests can pass any partition.
 
 pub mod algos;
+/// Model check of the shared area's protocol under `loom` (`make test-loom`).
+#[cfg(all(test, loom))]
+mod area_model;
 mod entry;
 pub mod plan;
 pub mod sched;
 pub mod shm_area;
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests;
 pub mod tuning;
 pub mod two_rank;

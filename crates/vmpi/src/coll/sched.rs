@@ -753,7 +753,7 @@ pub(super) fn settled<T>(
     Ok(pending.is_empty())
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 impl Sched {
     /// Cut medium messages as a runtime with this shm eager size does (the
     /// in-process test job runs schedules without a runtime).

@@ -8,7 +8,7 @@ pub mod engine;
 pub mod header;
 pub mod matching;
 pub mod request;
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests;
 
 pub use engine::{CmaSplit, Engine, Message, SendMode};
