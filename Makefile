@@ -17,7 +17,8 @@ demo: build
 
 # Every test: unit tests, the launcher's and the multi-process MPI tests (through
 # mpirun and MPICH's Hydra, across namespace hosts, under Slurm, in QEMU VMs), the
-# documentation example, and the loom model check of the shared-memory queue.
+# documentation example, and the loom model checks of the shared-memory inbox and
+# of the collective area's protocol.
 test: build
 	scripts/install-deps.sh
 	$(MAKE) vm-programs
