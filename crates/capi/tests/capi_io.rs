@@ -110,19 +110,9 @@ fn build(src: &str) -> (PathBuf, PathBuf) {
     if let Some(v) = m.get(src) {
         return v.clone();
     }
-    let v = build_now(src);
+    let v = build_both(src);
     m.insert(src.to_string(), v.clone());
     v
-}
-
-fn build_now(src: &str) -> (PathBuf, PathBuf) {
-    let d = tmp();
-    let stem = src.trim_end_matches(".c");
-    let a = d.join(format!("{stem}-vmpi"));
-    let b = d.join(format!("{stem}-mpich"));
-    compile(&prefix().join("bin/mpicc"), src, &a);
-    compile(&mpich_cc(), src, &b);
-    (a, b)
 }
 
 /// Run both builds of `src` with `args` (the directory first) on each of

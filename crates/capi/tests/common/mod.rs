@@ -154,16 +154,22 @@ pub fn mpich(n: usize, prog: &Path) -> Option<Vec<String>> {
     Some(sorted(&so))
 }
 
-/// Build `src` with our mpicc and with mpicc.mpich, run both on each of `ranks`
-/// under our mpirun (every rank must pass, both builds print the same); where
-/// `compare`, also the same as real MPICH prints. Our output of each run.
-pub fn check_both_builds(src: &str, ranks: &[usize], compare: bool) -> Vec<String> {
+/// `src` built with our mpicc and with mpicc.mpich: (ours, MPICH's).
+pub fn build_both(src: &str) -> (PathBuf, PathBuf) {
     let d = tmp();
     let stem = src.trim_end_matches(".c");
     let a = d.join(format!("{stem}-vmpi"));
     let b = d.join(format!("{stem}-mpich"));
     compile(&prefix().join("bin/mpicc"), src, &a);
     compile(&mpich_cc(), src, &b);
+    (a, b)
+}
+
+/// Build `src` with our mpicc and with mpicc.mpich, run both on each of `ranks`
+/// under our mpirun (every rank must pass, both builds print the same); where
+/// `compare`, also the same as real MPICH prints. Our output of each run.
+pub fn check_both_builds(src: &str, ranks: &[usize], compare: bool) -> Vec<String> {
+    let (a, b) = build_both(src);
     let mut outs = Vec::new();
     for &n in ranks {
         let raw = passed(&mpirun(n, &a), n, src);
