@@ -138,6 +138,36 @@ fn sorted(runs: &[Run]) -> Vec<Run> {
     v
 }
 
+/// One round's exchange toward the aggregators: every rank sends `msgs[i]` to
+/// aggregator `aggrs[i]`; an aggregator (`me_aggr`) gets one message from every
+/// rank, in rank order.
+fn to_aggregators(
+    comm: &Communicator,
+    msgs: &[Vec<u8>],
+    aggrs: &[i32],
+    me_aggr: bool,
+    tag: i32,
+) -> Result<Vec<Vec<u8>>> {
+    let mut got = Vec::new();
+    scope(|s| -> Result<()> {
+        let mut reqs = Vec::with_capacity(msgs.len());
+        for (m, &a) in msgs.iter().zip(aggrs) {
+            reqs.push(s.isend(comm, &m[..], a, tag)?);
+        }
+        if me_aggr {
+            for src in 0..comm.size() {
+                let st = comm.probe(src, tag)?;
+                let mut b = vec![0u8; st.count];
+                comm.recv(&mut b, src, tag)?;
+                got.push(b);
+            }
+        }
+        wait_all(&mut reqs)?;
+        Ok(())
+    })?;
+    Ok(got)
+}
+
 /// Collective write of `data` to `runs` through the aggregators `aggrs`. An
 /// I/O error of this rank's does not stop the exchange (the others would wait):
 /// it comes back as `Ok(Some(e))` once the rounds are over.
@@ -152,7 +182,6 @@ pub fn write_all(
     let runs = sorted(runs);
     let me = comm.rank();
     let me_aggr = aggrs.iter().position(|&a| a == me);
-    let size = comm.size();
     // An aggregator writes round r's chunk on a helper thread while the
     // exchange of round r + 1 goes on (two chunks in memory at most).
     std::thread::scope(|sc| -> Result<Option<std::io::Error>> {
@@ -179,24 +208,7 @@ pub fn write_all(
                     m
                 })
                 .collect();
-            let mut got: Vec<Vec<u8>> = Vec::new();
-            let r = scope(|s| -> Result<()> {
-                let mut reqs = Vec::with_capacity(msgs.len());
-                for (i, m) in msgs.iter().enumerate() {
-                    reqs.push(s.isend(comm, &m[..], aggrs[i], TAG_WRITE)?);
-                }
-                if me_aggr.is_some() {
-                    for src in 0..size {
-                        let st = comm.probe(src, TAG_WRITE)?;
-                        let mut b = vec![0u8; st.count];
-                        comm.recv(&mut b, src, TAG_WRITE)?;
-                        got.push(b);
-                    }
-                }
-                wait_all(&mut reqs)?;
-                Ok(())
-            });
-            r?;
+            let got = to_aggregators(comm, &msgs, aggrs, me_aggr.is_some(), TAG_WRITE)?;
             let Some(i) = me_aggr else { continue };
             let (a, b) = plan.chunk(i, round);
             let mut pieces: Vec<(Run, usize)> = Vec::new();
@@ -259,7 +271,6 @@ pub fn read_all(
     let runs = sorted(runs);
     let me = comm.rank();
     let me_aggr = aggrs.iter().position(|&a| a == me);
-    let size = comm.size();
     let mut ioerr = None;
     for round in 0..plan.rounds {
         let mine: Vec<Vec<Run>> = (0..aggrs.len())
@@ -269,24 +280,7 @@ pub fn read_all(
             })
             .collect();
         let msgs: Vec<Vec<u8>> = mine.iter().map(|p| header(p, 0)).collect();
-        let mut asked: Vec<Vec<u8>> = Vec::new();
-        let r = scope(|s| -> Result<()> {
-            let mut reqs = Vec::with_capacity(msgs.len());
-            for (i, m) in msgs.iter().enumerate() {
-                reqs.push(s.isend(comm, &m[..], aggrs[i], TAG_REQ)?);
-            }
-            if me_aggr.is_some() {
-                for src in 0..size {
-                    let st = comm.probe(src, TAG_REQ)?;
-                    let mut b = vec![0u8; st.count];
-                    comm.recv(&mut b, src, TAG_REQ)?;
-                    asked.push(b);
-                }
-            }
-            wait_all(&mut reqs)?;
-            Ok(())
-        });
-        r?;
+        let asked = to_aggregators(comm, &msgs, aggrs, me_aggr.is_some(), TAG_REQ)?;
         // The aggregator reads its chunk's span once and answers every rank.
         let mut replies: Vec<Vec<u8>> = Vec::new();
         if me_aggr.is_some() {
