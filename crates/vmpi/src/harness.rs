@@ -12,7 +12,7 @@ use crate::coll::{CollCtx, Sched};
 use crate::error::Result;
 use crate::locality::Channel;
 use crate::p2p::engine::{Channels, PeerInfo};
-use crate::p2p::{CmaSplit, Engine};
+use crate::p2p::{CmaSplit, Engine, ReqId};
 use crate::transport::shm::ShmTransport;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -129,6 +129,21 @@ impl Job {
             }
         }
         panic!("in-process job stuck after {STUCK_AFTER} rounds");
+    }
+
+    /// Drive every engine until each request (rank, id) has completed.
+    pub fn wait_all(&mut self, mut left: Vec<(usize, ReqId)>) -> Result<()> {
+        self.run_until(|engines| {
+            let mut i = 0;
+            while i < left.len() {
+                if engines[left[i].0].test(left[i].1)?.is_some() {
+                    left.swap_remove(i);
+                } else {
+                    i += 1;
+                }
+            }
+            Ok(left.is_empty())
+        })
     }
 
     /// Run one schedule per rank (index = rank) to completion, the way the

@@ -150,16 +150,6 @@ fn exchange(
     let mut got: Vec<Vec<Option<Status>>> = order.iter().map(|o| vec![None; o.len()]).collect();
     job.run_until(|engines| {
         let mut all = true;
-        let mut i = 0;
-        while i < send_ids.len() {
-            let (r, id) = send_ids[i];
-            if engines[r].test(id)?.is_some() {
-                send_ids.swap_remove(i);
-            } else {
-                all = false;
-                i += 1;
-            }
-        }
         for dst in 0..n {
             for i in 0..recv_ids[dst].len() {
                 if got[dst][i].is_none() {
@@ -173,6 +163,7 @@ fn exchange(
         Ok(all)
     })
     .unwrap();
+    job.wait_all(send_ids).unwrap();
     got.into_iter()
         .zip(bufs)
         .map(|(g, b)| {
@@ -290,13 +281,7 @@ fn synchronous_send_waits_for_the_match() {
                 )
                 .unwrap()
         };
-        let (mut sd, mut rd) = (false, false);
-        job.run_until(|e| {
-            sd = sd || e[0].test(s)?.is_some();
-            rd = rd || e[1].test(r)?.is_some();
-            Ok(sd && rd)
-        })
-        .unwrap();
+        job.wait_all(vec![(0, s), (1, r)]).unwrap();
         assert_eq!(into, data);
     }
 }
@@ -409,19 +394,8 @@ fn probes_and_matched_receives() {
                 .unwrap(),
         )
     };
-    let mut left = vec![(0, sends[0]), (0, sends[1]), (1, r1), (1, r2)];
-    job.run_until(|e| {
-        let mut i = 0;
-        while i < left.len() {
-            if e[left[i].0].test(left[i].1)?.is_some() {
-                left.swap_remove(i);
-            } else {
-                i += 1;
-            }
-        }
-        Ok(left.is_empty())
-    })
-    .unwrap();
+    let left = vec![(0, sends[0]), (0, sends[1]), (1, r1), (1, r2)];
+    job.wait_all(left).unwrap();
     assert_eq!(first, a);
     assert_eq!(second, b);
 }
@@ -469,13 +443,7 @@ fn cancelled_receive_matches_nothing() {
                 .unwrap(),
         )
     };
-    let (mut a, mut b) = (false, false);
-    job.run_until(|e| {
-        a = a || e[0].test(s)?.is_some();
-        b = b || e[1].test(r2)?.is_some();
-        Ok(a && b)
-    })
-    .unwrap();
+    job.wait_all(vec![(0, s), (1, r2)]).unwrap();
     assert_eq!(y, data);
     assert_eq!(x, [0u8; 8]);
 }
@@ -534,22 +502,11 @@ fn credit_bounds_unexpected_bytes() {
                 .unwrap()
         })
         .collect();
-    let mut left: Vec<(usize, ReqId)> = sends
+    let left: Vec<(usize, ReqId)> = sends
         .iter()
         .map(|&s| (0, s))
         .chain(recvs.iter().map(|&r| (1, r)))
         .collect();
-    job.run_until(|e| {
-        let mut i = 0;
-        while i < left.len() {
-            if e[left[i].0].test(left[i].1)?.is_some() {
-                left.swap_remove(i);
-            } else {
-                i += 1;
-            }
-        }
-        Ok(left.is_empty())
-    })
-    .unwrap();
+    job.wait_all(left).unwrap();
     assert_eq!(into, msgs);
 }
