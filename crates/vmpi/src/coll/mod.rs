@@ -3,18 +3,19 @@
 //! communicator's shared collective area ([`shm_area`], a mapped region of its own;
 //! it never touches the channels or the engine's queues).
 //!
-//! Every collective is a [`Sched`] (schedule) built here from contiguous byte
-//! buffers; blocking calls run it at once ([`run_blocking`]), nonblocking ones hand
-//! it to the progress engine ([`start_nonblocking`]). Algorithms are in
-//! [`algos`], chosen by [`tuning`] (one table, overridable by `VMPI_*_ALGO`).
-//! Two shortcuts for blocking calls skip the schedule: the shared area, and on two
-//! ranks [`two_rank`] (calls that are at most one message each way, posted
-//! straight to the engine); the `*_now` functions offer a call to them.
+//! Every call comes in through [`entry`] ([`Args`]: contiguous byte buffers;
+//! [`run`], [`start`], [`shortcut`]), for the Rust API and the C ABI alike. The
+//! planner ([`plan`]) decides how it runs: a blocking call through the shared
+//! area, or on two ranks through [`two_rank`] (at most one message each way,
+//! posted straight to the engine), both offered by the `*_now` functions here;
+//! else a [`Sched`] (schedule) of the algorithm the table ([`tuning`], overridable
+//! by `VMPI_*_ALGO`) picks, built here and run at once ([`run_blocking`]) or by
+//! the progress engine ([`start_nonblocking`]). Algorithms are in [`algos`].
 //!
 //! Buffers: `Raw`/`RawMut` are contiguous bytes; `None` for a send buffer is
-//! MPI_IN_PLACE. Derived datatypes come in at the API: a non-contiguous buffer is
-//! packed into a contiguous temporary before the builder and unpacked after
-//! completion (the seam is `api::collectives`; nothing here needs to change).
+//! MPI_IN_PLACE. Derived datatypes come in at the front ends: a non-contiguous
+//! buffer is packed into a contiguous temporary before [`entry`] and unpacked
+//! after completion.
 //!
 //! Host-aware two-level variants (barrier, bcast, reduce, allreduce) take the
 //! communicator's shm domains as a partition of its ranks (`&[Vec<usize>]`), so

@@ -149,7 +149,7 @@ pub enum AreaOp {
     },
 }
 
-/// Which collective an [`AreaOp`] is, for [`Area::accepts`].
+/// Which collective an [`AreaOp`] is, for [`Limits::accepts`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AreaKind {
     Barrier,
@@ -225,7 +225,7 @@ pub struct Area {
     /// setup; chosen when ranks outnumber cores, see [`Area::barrier`]).
     fan_in: bool,
     /// The slot size is the automatic one (`VMPI_COLL_SHM_SIZE` unset): the
-    /// measured per-collective limits of [`Area::accepts`] apply.
+    /// measured per-collective limits of [`Limits::accepts`] apply.
     auto_slot: bool,
     /// Per member, operations it is known to have finished (from its `done` or
     /// `seq` words as last seen by this rank).
@@ -385,7 +385,7 @@ impl Area {
         Ok(())
     }
 
-    /// Run `op` (which [`fits`](Self::fits)) on `s`'s buffers.
+    /// Run `op` (which the planner found it takes, `Limits::accepts`) on `s`'s buffers.
     pub fn run(&self, s: &mut Sched, op: &AreaOp) -> Result<()> {
         let call = s.call();
         match *op {
