@@ -80,7 +80,7 @@ pub unsafe extern "C" fn MPIR_Dup_fn(
 }
 
 // Values the predefined attributes point at (MPI hands out their addresses).
-static mut TAG_UB_VAL: c_int = vmpi::comm::TAG_UB;
+static mut TAG_UB_VAL: c_int = vmpi::sys::comm::TAG_UB;
 static mut HOST_VAL: c_int = MPI_PROC_NULL;
 static mut IO_VAL: c_int = MPI_ANY_SOURCE;
 static mut WTIME_GLOBAL_VAL: c_int = 0;

@@ -18,8 +18,8 @@ use crate::req::{Kind, ReqObj};
 use crate::state::{self, st};
 use std::ffi::c_void;
 use std::os::raw::c_int;
-use vmpi::coll::{self as core, Args, Raw, RawMut};
-use vmpi::comm::Comm;
+use vmpi::sys::coll::{self as core, Args, Raw, RawMut};
+use vmpi::sys::comm::Comm;
 
 pub const MPI_ERR_ROOT: c_int = 7;
 

@@ -28,7 +28,7 @@ use crate::err::{fail, R};
 use crate::info::InfoObj;
 use crate::state::{self, st, CommObj};
 use std::os::raw::{c_char, c_int};
-use vmpi::comm::{mgmt, Comm};
+use vmpi::sys::comm::{mgmt, Comm};
 
 mpi_fn! { comm => fn MPI_Comm_rank / PMPI_Comm_rank(comm: MPI_Comm, rank: *mut c_int) {
     let r = st().comm(comm)?.comm.rank;

@@ -1,8 +1,8 @@
 //! Datatypes as the C interface sees them: the predefined handles (MPICH's values,
-//! each mapped to a `vmpi::datatype::Basic`) and derived datatypes built by the
+//! each mapped to a `vmpi::sys::datatype::Basic`) and derived datatypes built by the
 //! MPI_Type_* constructors (`derived`), handles `0xcc000000 | index` (MPICH uses
 //! 0x8c.. for its own derived and pair types; 0xcc.. is free). Every handle resolves
-//! to a `vmpi::datatype::Datatype` ([`get`]); communication takes committed types
+//! to a `vmpi::sys::datatype::Datatype` ([`get`]); communication takes committed types
 //! only ([`for_comm`]). A buffer of a contiguous type goes to the engine as it is;
 //! any other is packed into a temporary for sending, and received data is unpacked
 //! into the user's buffer when the request completes ([`Fixup`], kept in
@@ -161,7 +161,7 @@ mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_set_name / PMPI_Type_set_name(datatype: 
 
 // ---- handles -> vmpi datatypes ---------------------------------------------------
 
-pub use vmpi::datatype::{Basic, Datatype};
+pub use vmpi::sys::datatype::{Basic, Datatype};
 
 /// The element kind of a predefined handle; None for MPI_LB/MPI_UB (markers, not
 /// types) and anything else.
@@ -298,14 +298,14 @@ impl Fixup {
 }
 
 /// Run the fixup of engine request `id`, if it has one.
-pub fn finish(id: vmpi::p2p::ReqId, bytes: usize) {
+pub fn finish(id: vmpi::sys::p2p::ReqId, bytes: usize) {
     let f = st().take_fixup(id);
     if let Some(f) = f {
         f.run(bytes);
     }
 }
 
-pub fn add_fixup(id: vmpi::p2p::ReqId, f: Fixup) {
+pub fn add_fixup(id: vmpi::sys::p2p::ReqId, f: Fixup) {
     if !f.is_empty() {
         st().dt_fixups.insert(id, f);
     }
@@ -552,8 +552,8 @@ mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_struct / PMPI_Type_struct(count: c_int, 
     structure(count, array_of_blocklengths, array_of_displacements, array_of_types, newtype)
 }}
 
-fn order(o: c_int) -> R<vmpi::datatype::Order> {
-    vmpi::datatype::Order::from_mpi(o as i64).ok_or_else(|| {
+fn order(o: c_int) -> R<vmpi::sys::datatype::Order> {
+    vmpi::sys::datatype::Order::from_mpi(o as i64).ok_or_else(|| {
         crate::err::err(
             MPI_ERR_ARG,
             format!("invalid order {o} (MPI_ORDER_C or MPI_ORDER_FORTRAN)"),
@@ -580,7 +580,7 @@ mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_create_darray / PMPI_Type_create_darray(
     let di = arr(array_of_distribs, ndims, "array_of_distribs")?;
     let da = arr(array_of_dargs, ndims, "array_of_dargs")?;
     let p = arr(array_of_psizes, ndims, "array_of_psizes")?;
-    let dis = di.iter().map(|&x| vmpi::datatype::Distrib::from_mpi(x as i64).ok_or_else(|| crate::err::err(MPI_ERR_ARG, format!("invalid distribution {x}")))).collect::<R<Vec<_>>>()?;
+    let dis = di.iter().map(|&x| vmpi::sys::datatype::Distrib::from_mpi(x as i64).ok_or_else(|| crate::err::err(MPI_ERR_ARG, format!("invalid distribution {x}")))).collect::<R<Vec<_>>>()?;
     let ord = order(order_)?;
     make(newtype, vec![oldtype], |o| Datatype::darray(size as i64, rank as i64, &ints(g), &dis, &ints(da), &ints(p), ord, &o[0]))
 }}
@@ -635,8 +635,8 @@ mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_free / PMPI_Type_free(datatype: *mut MPI
     Ok(())
 }}
 
-fn combiner_code(c: vmpi::datatype::Combiner) -> c_int {
-    use vmpi::datatype::Combiner::*;
+fn combiner_code(c: vmpi::sys::datatype::Combiner) -> c_int {
+    use vmpi::sys::datatype::Combiner::*;
     match c {
         Named => 1,
         Dup => 2,
@@ -663,7 +663,7 @@ mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_get_envelope / PMPI_Type_get_envelope(da
         *out(combiner, "combiner")? = c;
         return Ok(());
     }
-    let (i, a, d, c) = if basic_of(datatype).is_some() { (0, 0, 0, vmpi::datatype::Combiner::Named) } else { t.envelope() };
+    let (i, a, d, c) = if basic_of(datatype).is_some() { (0, 0, 0, vmpi::sys::datatype::Combiner::Named) } else { t.envelope() };
     *out(num_integers, "num_integers")? = i as c_int;
     *out(num_addresses, "num_addresses")? = a as c_int;
     *out(num_datatypes, "num_datatypes")? = d as c_int;

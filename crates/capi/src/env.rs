@@ -5,33 +5,33 @@ use crate::dtype::out;
 use crate::err::{fail, R};
 use crate::state::{st, CommObj};
 use std::os::raw::{c_char, c_int};
-use vmpi::runtime;
+use vmpi::sys;
 
 pub(crate) fn init(call: &str) -> R<()> {
-    if runtime::is_initialized() {
+    if sys::is_initialized() {
         return fail(
             MPI_ERR_OTHER,
-            if runtime::is_finalized() {
+            if sys::is_finalized() {
                 format!("{call} called after MPI_Finalize")
             } else {
                 format!("{call} called twice")
             },
         );
     }
-    runtime::init()?;
-    let (rank, size) = runtime::with(call, |rt| Ok((rt.engine.rank(), rt.engine.size())))?;
+    sys::init()?;
+    let (rank, size) = sys::with(call, |rt| Ok((rt.rank(), rt.size())))?;
     let mut s = st();
     s.world = Some((rank, size));
     s.main_thread = Some(std::thread::current().id());
     for (h, comm, name) in [
         (
             MPI_COMM_WORLD,
-            vmpi::comm::Comm::world(rank, size),
+            vmpi::sys::comm::Comm::world(rank, size),
             "MPI_COMM_WORLD",
         ),
         (
             MPI_COMM_SELF,
-            vmpi::comm::Comm::self_comm(rank),
+            vmpi::sys::comm::Comm::self_comm(rank),
             "MPI_COMM_SELF",
         ),
     ] {
@@ -64,12 +64,12 @@ mpi_fn! { MPI_COMM_WORLD => fn MPI_Init_thread / PMPI_Init_thread(argc: *mut c_i
 }}
 
 mpi_fn! { MPI_COMM_WORLD => fn MPI_Initialized / PMPI_Initialized(flag: *mut c_int) {
-    *out(flag, "flag")? = runtime::is_initialized() as c_int;
+    *out(flag, "flag")? = sys::is_initialized() as c_int;
     Ok(())
 }}
 
 mpi_fn! { MPI_COMM_WORLD => fn MPI_Finalized / PMPI_Finalized(flag: *mut c_int) {
-    *out(flag, "flag")? = runtime::is_finalized() as c_int;
+    *out(flag, "flag")? = sys::is_finalized() as c_int;
     Ok(())
 }}
 
@@ -78,7 +78,7 @@ mpi_fn! { MPI_COMM_WORLD => fn MPI_Finalize / PMPI_Finalize() {
     // MPI_COMM_SELF's attributes are deleted first: libraries hook finalize there.
     crate::attr::delete_all(MPI_COMM_SELF)?;
     crate::req::drain_detached_at_finalize()?;
-    runtime::finalize()?;
+    sys::finalize()?;
     let mut s = st();
     s.world = None;
     s.clear_comms();
@@ -91,7 +91,7 @@ mpi_fn! { comm => fn MPI_Abort / PMPI_Abort(comm: MPI_Comm, errorcode: c_int) {
         Some(r) => format!("MPI_Abort(comm={:#x}, errorcode={errorcode}) called on rank {r}", comm as u32),
         None => format!("MPI_Abort(comm={:#x}, errorcode={errorcode}) called", comm as u32),
     };
-    runtime::abort(errorcode, &msg)
+    sys::abort(errorcode, &msg)
 }}
 
 mpi_fn! { MPI_COMM_WORLD => fn MPI_Query_thread / PMPI_Query_thread(provided: *mut c_int) {

@@ -131,7 +131,7 @@ pub fn raise(call: &str, args: &str, comm: MPI_Comm, e: MpiErr) -> c_int {
                 None => format!("vmpi: {call}({args}): {msg}"),
             };
             eprintln!("{line}");
-            vmpi::runtime::abort(if code > 0 && code < 256 { code } else { 1 }, &line)
+            vmpi::sys::abort(if code > 0 && code < 256 { code } else { 1 }, &line)
         }
         Handler::User(f, mut c) => {
             // SAFETY: a function the application registered with this signature.

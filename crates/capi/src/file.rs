@@ -21,8 +21,8 @@ use std::ffi::{c_void, CStr};
 use std::os::raw::{c_char, c_int};
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Mutex};
-use vmpi::datatype::Datatype;
-use vmpi::io::{File, View};
+use vmpi::sys::datatype::Datatype;
+use vmpi::sys::io::{File, View};
 
 pub type MPI_File = *mut c_void;
 pub type MPI_Offset = i64;
@@ -44,7 +44,7 @@ pub struct FileObj {
     etype: MPI_Datatype,
     filetype: MPI_Datatype,
     /// The split collective begun and not yet ended (its request).
-    split: Option<vmpi::p2p::ReqId>,
+    split: Option<vmpi::sys::p2p::ReqId>,
 }
 
 /// The open files (handle = `DYN_FILE | index`).
@@ -132,7 +132,7 @@ fn fatal(call: &str, args: &str, e: &MpiErr) -> ! {
     } else {
         1
     };
-    vmpi::runtime::abort(code, &line)
+    vmpi::sys::abort(code, &line)
 }
 
 /// `mpi_fn!` for file calls: errors go to the file's handler (the value of
@@ -239,7 +239,7 @@ file_fn! { if fh.is_null() { MPI_FILE_NULL } else { *fh } => fn MPI_File_close /
 file_fn! { MPI_FILE_NULL => fn MPI_File_delete / PMPI_File_delete(filename: *const c_char, info: MPI_Info) {
     let name = strip_prefix(cstr(filename, "filename")?);
     info_pairs(info)?;
-    vmpi::io::file::delete(name)?;
+    vmpi::sys::io::delete(name)?;
     Ok(())
 }}
 
@@ -321,7 +321,7 @@ file_fn! { fh => fn MPI_File_set_view / PMPI_File_set_view(fh: MPI_File, disp: M
     let amode = with_obj(fh, |o| Ok(o.amode))?;
     with_file(fh, |f| {
         let disp = if disp == MPI_DISPLACEMENT_CURRENT {
-            if amode & vmpi::io::MODE_SEQUENTIAL == 0 {
+            if amode & vmpi::sys::io::MODE_SEQUENTIAL == 0 {
                 return Err(vmpi::Error::new(
                     vmpi::ErrorClass::Arg,
                     format!("{call}: MPI_DISPLACEMENT_CURRENT needs a file opened MPI_MODE_SEQUENTIAL"),
@@ -569,7 +569,7 @@ unsafe fn start_id(
     buf: *mut u8,
     count: i64,
     dt: MPI_Datatype,
-) -> R<vmpi::p2p::ReqId> {
+) -> R<vmpi::sys::p2p::ReqId> {
     let n = count_of(count)?;
     let at = |f: &mut File, len: usize| -> vmpi::Result<i64> {
         match pos {
@@ -599,7 +599,7 @@ unsafe fn start_id(
         return fail(MPI_ERR_BUFFER, "null buffer with a nonzero count");
     }
     let ub = UserBuf(buf);
-    let deliver: vmpi::io::file::Deliver = Box::new(move |got: &[u8]| {
+    let deliver: vmpi::sys::io::Deliver = Box::new(move |got: &[u8]| {
         let ub = ub;
         if t.is_contiguous() {
             if !got.is_empty() {
@@ -682,7 +682,7 @@ unsafe fn end(call: &str, fh: MPI_File, status: *mut MPI_Status) -> R<()> {
             format!("{call}: no split collective was begun on this file"),
         );
     };
-    let s = vmpi::runtime::wait(id)?;
+    let s = vmpi::sys::wait(id)?;
     if let Some(c) = s.error {
         return fail(c as c_int, format!("{call}: the access failed ({c:?})"));
     }

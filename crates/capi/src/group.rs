@@ -1,4 +1,4 @@
-//! Process groups: MPI_Group_* (the set algebra of vmpi::comm::Group),
+//! Process groups: MPI_Group_* (the set algebra of vmpi::sys::comm::Group),
 //! MPI_Comm_group and MPI_Comm_remote_group. MPI_GROUP_EMPTY is predefined (it may
 //! be freed: the handle becomes MPI_GROUP_NULL and the predefined group stays);
 //! user groups live in `State::groups` (handles 0x88000000 | index).
@@ -8,7 +8,7 @@ use crate::dtype::out;
 use crate::err::{err, fail, R};
 use crate::state::st;
 use std::os::raw::c_int;
-use vmpi::comm::Group;
+use vmpi::sys::comm::Group;
 
 pub const MPI_GROUP_NULL: MPI_Group = 0x08000000;
 pub const MPI_GROUP_EMPTY: MPI_Group = 0x48000000;

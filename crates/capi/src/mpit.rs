@@ -1,6 +1,6 @@
 //! The MPI tool information interface (MPI_T, MPI-3.1 chapter 14).
 //!
-//! Control variables are vmpi's runtime parameters (`vmpi::config::PARAMS`, in that
+//! Control variables are vmpi's runtime parameters (`vmpi::sys::config::PARAMS`, in that
 //! order): read-only (`MPI_T_SCOPE_READONLY`: the runtime reads them once at init),
 //! bound to no object, an `MPI_INT` where the default is a number (byte counts with
 //! K/M/G suffixes included, flags read as 0/1), else an `MPI_CHAR` string. A read
@@ -16,7 +16,7 @@ use crate::consts::*;
 use std::collections::{HashMap, HashSet};
 use std::os::raw::{c_char, c_int, c_void};
 use std::sync::{Mutex, MutexGuard};
-use vmpi::config::{parse_bool, parse_size, Param, PARAMS};
+use vmpi::sys::config::{parse_bool, parse_size, Param, PARAMS};
 
 pub const MPI_T_ERR_NOT_INITIALIZED: c_int = 60;
 pub const MPI_T_ERR_INVALID_INDEX: c_int = 62;

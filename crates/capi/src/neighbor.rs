@@ -22,10 +22,10 @@ use crate::err::{err, fail, R};
 use crate::state::st;
 use std::ffi::c_void;
 use std::os::raw::c_int;
-use vmpi::comm::Comm;
-use vmpi::p2p::buffers::{RecvBuf, SendBuf};
-use vmpi::p2p::{Pattern, SendMode, Status};
-use vmpi::runtime;
+use vmpi::sys;
+use vmpi::sys::comm::Comm;
+use vmpi::sys::p2p::{Pattern, SendMode, Status};
+use vmpi::sys::p2p::{RecvBuf, SendBuf};
 
 /// A request that is already complete, for the calls that finish at once.
 pub fn done_request(comm: MPI_Comm) -> MPI_Request {
@@ -47,9 +47,9 @@ pub struct Xfer {
 /// Post `recvs` then `sends` on `c`'s collective context and wait for all.
 pub unsafe fn run(c: &Comm, call: &str, sends: &[Xfer], recvs: &[Xfer]) -> R<()> {
     let mut ids = Vec::new();
-    runtime::with(call, |rt| {
+    sys::with(call, |rt| {
         for r in recvs.iter().filter(|x| x.peer != MPI_PROC_NULL) {
-            let id = rt.engine.irecv(
+            let id = rt.irecv(
                 RecvBuf::new(r.ptr as *mut u8, r.len),
                 Pattern {
                     ctx: c.coll_ctx,
@@ -60,7 +60,7 @@ pub unsafe fn run(c: &Comm, call: &str, sends: &[Xfer], recvs: &[Xfer]) -> R<()>
             ids.push((id, Some(r.len)));
         }
         for s in sends.iter().filter(|x| x.peer != MPI_PROC_NULL) {
-            let id = rt.engine.isend(
+            let id = rt.isend(
                 SendBuf::new(s.ptr as *const u8, s.len),
                 c.world_rank(s.peer),
                 c.coll_ctx,
@@ -74,7 +74,7 @@ pub unsafe fn run(c: &Comm, call: &str, sends: &[Xfer], recvs: &[Xfer]) -> R<()>
     })?;
     let mut bad = None;
     for (id, want) in ids {
-        let s = runtime::wait(id)?;
+        let s = sys::wait(id)?;
         if let Some(w) = want {
             if (s.error.is_some() || s.count != w) && bad.is_none() {
                 bad = Some(format!(

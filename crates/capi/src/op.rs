@@ -1,5 +1,5 @@
 //! Reduction operations in C: the predefined `MPI_Op` handles (MPICH's values
-//! 0x58000001.. mapped to `vmpi::op::Op`), user operations (MPI_Op_create, handles
+//! 0x58000001.. mapped to `vmpi::sys::op::Op`), user operations (MPI_Op_create, handles
 //! `0x98000000 | index` as MPICH's), MPI_Reduce_local, and the representation a
 //! reduction works on ([`RedSpec`]):
 //!
@@ -16,8 +16,8 @@ use crate::err::{err, fail, R};
 use crate::state::st;
 use std::ffi::c_void;
 use std::os::raw::c_int;
-use vmpi::coll::Reduction;
-use vmpi::op::Op;
+use vmpi::sys::coll::Reduction;
+use vmpi::sys::op::Op;
 
 pub const MPI_ERR_OP: c_int = 9;
 pub const DYN_OP: u32 = 0x9800_0000;

@@ -13,10 +13,10 @@ use crate::state::{self, st};
 use std::borrow::Cow;
 use std::ffi::c_void;
 use std::os::raw::c_int;
-use vmpi::comm::Comm;
-use vmpi::p2p::buffers::{RecvBuf, SendBuf};
-use vmpi::p2p::{Pattern, SendMode, Status};
-use vmpi::runtime;
+use vmpi::sys;
+use vmpi::sys::comm::Comm;
+use vmpi::sys::p2p::{Pattern, SendMode, Status};
+use vmpi::sys::p2p::{RecvBuf, SendBuf};
 
 const MPI_BYTE: MPI_Datatype = 0x4c00010d;
 
@@ -43,7 +43,7 @@ pub struct PSpec {
 
 /// A message taken by MPI_Mprobe/MPI_Improbe.
 pub struct MsgObj {
-    pub msg: vmpi::p2p::Message,
+    pub msg: vmpi::sys::p2p::Message,
     pub comm: MPI_Comm,
 }
 
@@ -89,7 +89,7 @@ impl Checked {
     /// # Safety
     /// The buffer must stay valid (and a send buffer unchanged) until the request
     /// completes: MPI's rule for the caller, and `fx` for temporaries.
-    unsafe fn post(&self, rt: &mut runtime::Runtime) -> vmpi::Result<vmpi::p2p::ReqId> {
+    unsafe fn post(&self, rt: &mut sys::Core) -> vmpi::Result<vmpi::sys::p2p::ReqId> {
         match self {
             Checked::Send {
                 sb,
@@ -99,8 +99,8 @@ impl Checked {
                 tag,
                 mode,
                 ..
-            } => rt.engine.isend(*sb, *to, *ctx, *me, *tag, *mode),
-            Checked::Recv { rb, pat, .. } => rt.engine.irecv(*rb, *pat),
+            } => rt.isend(*sb, *to, *ctx, *me, *tag, *mode),
+            Checked::Recv { rb, pat, .. } => rt.irecv(*rb, *pat),
             Checked::Done(_) => Err(vmpi::Error::intern("posting a finished operation")),
         }
     }
@@ -112,7 +112,7 @@ impl Checked {
         }
         // SAFETY: the user's buffer is MPI's promise; temporaries go to the fixup
         // table below and live until the request is finished.
-        let id = runtime::with(call, |rt| unsafe { self.post(rt) })?;
+        let id = sys::with(call, |rt| unsafe { self.post(rt) })?;
         if let Checked::Send { fx, .. } | Checked::Recv { fx, .. } = self {
             add_fixup(id, fx);
         }
@@ -127,7 +127,7 @@ impl Checked {
         }
         // SAFETY: the user's buffer is MPI's promise; `self` (and its temporaries)
         // lives until the request has completed, here.
-        let (_, s) = runtime::post_and_wait(call, |rt| unsafe { self.post(rt) })?;
+        let (_, s) = sys::post_and_wait(call, |rt| unsafe { self.post(rt) })?;
         if let Checked::Send { fx, .. } | Checked::Recv { fx, .. } = self {
             fx.run(s.count as usize);
         }
@@ -202,7 +202,7 @@ unsafe fn check_send(
         };
         // SAFETY: the copy's heap block lives in `detached` until the send completes.
         let sb = SendBuf::new(copy.as_ptr(), copy.len());
-        let id = runtime::with(call, |rt| rt.engine.isend(sb, to, ctx, me, tag, smode))?;
+        let id = sys::with(call, |rt| rt.isend(sb, to, ctx, me, tag, smode))?;
         s.bsend.used += bytes + MPI_BSEND_OVERHEAD;
         s.detached.push((id, Some(copy)));
         return Ok(Checked::Done(Status::empty()));
@@ -263,7 +263,7 @@ unsafe fn check_recv(
 fn wait_kind(call: &str, k: Kind) -> R<MPI_Status> {
     match k {
         Kind::Engine(id) => {
-            let s = runtime::post_and_wait(call, |_| Ok(id))?.1;
+            let s = sys::post_and_wait(call, |_| Ok(id))?.1;
             crate::dtype::finish(id, s.count as usize);
             Ok(to_c(&s))
         }
@@ -428,7 +428,7 @@ mpi_fn! { comm => fn MPI_Sendrecv / PMPI_Sendrecv(sendbuf: *const c_void, sendco
         Err(e) => {
             if let Kind::Engine(id) = r {
                 // Take the posted receive back before reporting.
-                let _ = runtime::with("MPI_Sendrecv", |rt| rt.engine.cancel(id));
+                let _ = sys::with("MPI_Sendrecv", |rt| rt.cancel(id));
                 st().detached.push((id, None));
             }
             return Err(e);
@@ -455,9 +455,9 @@ mpi_fn! { comm => fn MPI_Sendrecv_replace / PMPI_Sendrecv_replace(buf: *mut c_vo
         Ok(s) => s,
         Err(e) => {
             if let Kind::Engine(id) = r {
-                runtime::with("MPI_Sendrecv_replace", |rt| rt.engine.cancel(id))?;
-                runtime::progress_until("MPI_Sendrecv_replace", |rt| rt.engine.is_complete(id))?;
-                runtime::with("MPI_Sendrecv_replace", |rt| rt.engine.test(id))?;
+                sys::with("MPI_Sendrecv_replace", |rt| rt.cancel(id))?;
+                sys::progress_until("MPI_Sendrecv_replace", |rt| rt.is_complete(id))?;
+                sys::with("MPI_Sendrecv_replace", |rt| rt.test(id))?;
                 crate::dtype::finish(id, 0);
             }
             return Err(e);
@@ -489,9 +489,9 @@ mpi_fn! { comm => fn MPI_Iprobe / PMPI_Iprobe(source: c_int, tag: c_int, comm: M
         write_status(status, proc_null_c_status());
         return Ok(());
     };
-    let found = runtime::with("MPI_Iprobe", |rt| {
+    let found = sys::with("MPI_Iprobe", |rt| {
         rt.progress()?;
-        rt.engine.iprobe(&p)
+        rt.iprobe(&p)
     })?;
     *f = found.is_some() as c_int;
     if let Some(s) = found {
@@ -506,8 +506,8 @@ mpi_fn! { comm => fn MPI_Probe / PMPI_Probe(source: c_int, tag: c_int, comm: MPI
         return Ok(());
     };
     let mut found = None;
-    runtime::progress_until("MPI_Probe", |rt| {
-        found = rt.engine.iprobe(&p)?;
+    sys::progress_until("MPI_Probe", |rt| {
+        found = rt.iprobe(&p)?;
         Ok(found.is_some())
     })?;
     write_status(status, to_c(&found.expect("found")));
@@ -535,14 +535,14 @@ unsafe fn improbe(
     };
     let mut found = None;
     if block {
-        runtime::progress_until(call, |rt| {
-            found = rt.engine.improbe(&p)?;
+        sys::progress_until(call, |rt| {
+            found = rt.improbe(&p)?;
             Ok(found.is_some())
         })?;
     } else {
-        found = runtime::with(call, |rt| {
+        found = sys::with(call, |rt| {
             rt.progress()?;
-            rt.engine.improbe(&p)
+            rt.improbe(&p)
         })?;
     }
     if !flag.is_null() {
@@ -585,7 +585,7 @@ unsafe fn start_mrecv(
     *m = MPI_MESSAGE_NULL;
     // SAFETY: MPI's rule: the buffer stays valid and untouched until completion.
     let rb = RecvBuf::new(p, bytes);
-    let id = runtime::with(call, |rt| rt.engine.imrecv(rb, o.msg))?;
+    let id = sys::with(call, |rt| rt.imrecv(rb, o.msg))?;
     add_fixup(id, fx);
     Ok((Kind::Engine(id), o.comm))
 }

@@ -20,8 +20,8 @@ use crate::err::{err, fail, MpiErr, R};
 use crate::state::st;
 use std::ffi::c_void;
 use std::os::raw::c_int;
-use vmpi::p2p::{ReqId, Status};
-use vmpi::runtime;
+use vmpi::sys;
+use vmpi::sys::p2p::{ReqId, Status};
 
 pub type QueryFn = unsafe extern "C" fn(*mut c_void, *mut MPI_Status) -> c_int;
 pub type FreeFn = unsafe extern "C" fn(*mut c_void) -> c_int;
@@ -50,7 +50,7 @@ pub enum Kind {
     NewComm {
         id: ReqId,
         handle: MPI_Comm,
-        pending: Box<vmpi::comm::mgmt::PendingComm>,
+        pending: Box<vmpi::sys::comm::mgmt::PendingComm>,
     },
 }
 
@@ -192,7 +192,7 @@ fn is_active(h: MPI_Request) -> bool {
 fn ready(id: Option<ReqId>) -> R<bool> {
     match id {
         None => Ok(true),
-        Some(id) => Ok(runtime::with("MPI_Test", |rt| rt.engine.is_complete(id))?),
+        Some(id) => Ok(sys::with("MPI_Test", |rt| rt.is_complete(id))?),
     }
 }
 
@@ -211,7 +211,7 @@ unsafe fn complete(h: &mut MPI_Request) -> R<(MPI_Status, MPI_Comm)> {
     let take = |k: &Kind| -> R<(MPI_Status, Option<ReqId>)> {
         match k {
             Kind::Engine(id) => {
-                let st = runtime::with("MPI_Wait", |rt| rt.engine.test(*id))?;
+                let st = sys::with("MPI_Wait", |rt| rt.test(*id))?;
                 Ok((
                     to_c(&st.ok_or_else(|| err(MPI_ERR_INTERN, "completing a pending request"))?),
                     Some(*id),
@@ -265,7 +265,7 @@ unsafe fn finish_owned(kind: Kind) -> R<MPI_Status> {
             extra,
             ..
         } => {
-            runtime::with("MPI_Wait", |rt| rt.engine.test(id))?;
+            sys::with("MPI_Wait", |rt| rt.test(id))?;
             if let Some(q) = query {
                 let rc = q(extra as *mut c_void, &mut st);
                 if rc != MPI_SUCCESS {
@@ -284,7 +284,7 @@ unsafe fn finish_owned(kind: Kind) -> R<MPI_Status> {
             handle,
             pending,
         } => {
-            runtime::with("MPI_Wait", |rt| rt.engine.test(id))?;
+            sys::with("MPI_Wait", |rt| rt.test(id))?;
             if let Err(e) = crate::comm::finish_idup(handle, *pending) {
                 st.MPI_ERROR = e.code;
                 eprintln!("vmpi: MPI_Comm_idup: {}", e.msg);
@@ -307,10 +307,10 @@ pub fn reap() -> R<()> {
         let idups = std::mem::take(&mut s.freed_idups);
         let mut keep = Vec::new();
         let mut done = Vec::new();
-        runtime::with("MPI_Request_free", |rt| {
+        sys::with("MPI_Request_free", |rt| {
             for (id, h, p) in idups {
-                if rt.engine.is_complete(id)? {
-                    rt.engine.test(id)?;
+                if rt.is_complete(id)? {
+                    rt.test(id)?;
                     done.push((h, p));
                 } else {
                     keep.push((id, h, p));
@@ -334,10 +334,10 @@ pub fn reap() -> R<()> {
     let mut keep = Vec::new();
     let mut freed = 0;
     let mut done = Vec::new();
-    runtime::with("MPI_Request_free", |rt| {
+    sys::with("MPI_Request_free", |rt| {
         for (id, copy) in det {
-            if rt.engine.is_complete(id)? {
-                let stt = rt.engine.test(id)?;
+            if rt.is_complete(id)? {
+                let stt = rt.test(id)?;
                 done.push((id, stt.map_or(0, |x| x.count as usize)));
                 if let Some(c) = copy {
                     freed += c.len() + MPI_BSEND_OVERHEAD;
@@ -362,9 +362,9 @@ pub fn reap() -> R<()> {
 pub fn drain_detached(call: &str) -> R<()> {
     let ids: Vec<ReqId> = st().detached.iter().map(|d| d.0).collect();
     if !ids.is_empty() {
-        runtime::progress_until(call, |rt| {
+        sys::progress_until(call, |rt| {
             for id in &ids {
-                if !rt.engine.is_complete(*id)? {
+                if !rt.is_complete(*id)? {
                     return Ok(false);
                 }
             }
@@ -385,12 +385,12 @@ pub fn drain_detached_at_finalize() -> R<()> {
     if ids.is_empty() {
         return reap();
     }
-    let limit = runtime::with(call, |rt| Ok(rt.cfg.finalize_wait))?;
+    let limit = sys::with(call, |rt| Ok(rt.finalize_wait()))?;
     let start = std::time::Instant::now();
     let mut expired = false;
-    runtime::progress_until(call, |rt| {
+    sys::progress_until(call, |rt| {
         for id in &ids {
-            if !rt.engine.is_complete(*id)? {
+            if !rt.is_complete(*id)? {
                 expired = limit.is_some_and(|l| start.elapsed() >= l);
                 return Ok(expired);
             }
@@ -400,11 +400,11 @@ pub fn drain_detached_at_finalize() -> R<()> {
     if expired {
         let rank = crate::state::world_rank().map_or("?".to_string(), |r| r.to_string());
         let waited = limit.map_or(0.0, |l| l.as_secs_f64());
-        let left = runtime::with(call, |rt| {
+        let left = sys::with(call, |rt| {
             let mut left = Vec::new();
             for id in &ids {
-                if !rt.engine.is_complete(*id)? {
-                    left.push((*id, rt.engine.describe(*id)));
+                if !rt.is_complete(*id)? {
+                    left.push((*id, rt.describe(*id)));
                 }
             }
             Ok(left)
@@ -432,10 +432,10 @@ fn wait_until(call: &str, ids: &[Option<ReqId>], all: bool) -> R<()> {
     if live.is_empty() {
         return Ok(());
     }
-    runtime::progress_until(call, |rt| {
+    sys::progress_until(call, |rt| {
         let mut n = 0;
         for id in &live {
-            if rt.engine.is_complete(*id)? {
+            if rt.is_complete(*id)? {
                 n += 1;
                 if !all {
                     return Ok(true);
@@ -448,7 +448,7 @@ fn wait_until(call: &str, ids: &[Option<ReqId>], all: bool) -> R<()> {
 }
 
 fn progress_once(call: &str) -> R<()> {
-    runtime::with(call, |rt| rt.progress().map(|_| ()))?;
+    sys::with(call, |rt| rt.progress().map(|_| ()))?;
     Ok(())
 }
 
@@ -526,10 +526,10 @@ fn complete_engine_set(
     if plain.is_empty() {
         return Ok(out);
     }
-    let sts = runtime::with(call, |rt| {
+    let sts = sys::with(call, |rt| {
         plain
             .iter()
-            .map(|&(_, id)| rt.engine.test(id))
+            .map(|&(_, id)| rt.test(id))
             .collect::<vmpi::Result<Vec<_>>>()
     })?;
     for (&(k, id), st) in plain.iter().zip(sts) {
@@ -790,10 +790,10 @@ mpi_fn! { MPI_COMM_WORLD => fn MPI_Cancel / PMPI_Cancel(request: *mut MPI_Reques
     };
     match act {
         Act::Engine(id) => {
-            runtime::with("MPI_Cancel", |rt| rt.engine.cancel(id))?;
+            sys::with("MPI_Cancel", |rt| rt.cancel(id))?;
         }
         Act::Grequest(Some(c), extra, id) => {
-            let done = runtime::with("MPI_Cancel", |rt| rt.engine.is_complete(id))?;
+            let done = sys::with("MPI_Cancel", |rt| rt.is_complete(id))?;
             let rc = c(extra as *mut c_void, done as c_int);
             if rc != MPI_SUCCESS {
                 return fail(rc, "the generalized request's cancel function failed");
@@ -830,7 +830,7 @@ mpi_fn! { MPI_COMM_WORLD => fn MPI_Request_get_status / PMPI_Request_get_status(
         }
     };
     match look {
-        Look::Engine(id) => match runtime::with("MPI_Request_get_status", |rt| rt.engine.peek_status(id))? {
+        Look::Engine(id) => match sys::with("MPI_Request_get_status", |rt| rt.peek_status(id))? {
             Some(s) => {
                 *f = 1;
                 write_status(status, to_c(&s));
@@ -842,7 +842,7 @@ mpi_fn! { MPI_COMM_WORLD => fn MPI_Request_get_status / PMPI_Request_get_status(
             write_status(status, s);
         }
         Look::Greq(id, q, extra) => {
-            if runtime::with("MPI_Request_get_status", |rt| rt.engine.is_complete(id))? {
+            if sys::with("MPI_Request_get_status", |rt| rt.is_complete(id))? {
                 *f = 1;
                 let mut s = empty_c_status();
                 if let Some(q) = q {
@@ -859,7 +859,7 @@ mpi_fn! { MPI_COMM_WORLD => fn MPI_Request_get_status / PMPI_Request_get_status(
 
 mpi_fn! { MPI_COMM_WORLD => fn MPI_Grequest_start / PMPI_Grequest_start(query_fn: Option<QueryFn>, free_fn: Option<FreeFn>, cancel_fn: Option<CancelFn>, extra_state: *mut c_void, request: *mut MPI_Request) {
     let o = out(request, "request")?;
-    let id = runtime::with("MPI_Grequest_start", |rt| Ok(rt.engine.new_external()))?;
+    let id = sys::with("MPI_Grequest_start", |rt| Ok(rt.new_external()))?;
     *o = st().reqs.insert(ReqObj {
         kind: Kind::Grequest { id, query: query_fn, free: free_fn, cancel: cancel_fn, extra: extra_state as usize },
         comm: MPI_COMM_WORLD,
@@ -873,7 +873,7 @@ mpi_fn! { MPI_COMM_WORLD => fn MPI_Grequest_complete / PMPI_Grequest_complete(re
         Some(Kind::Grequest { id, .. }) => *id,
         _ => return fail(MPI_ERR_REQUEST, format!("{:#x} is not a generalized request", request as u32)),
     };
-    runtime::with("MPI_Grequest_complete", |rt| rt.engine.complete_external(id, Status::empty()))?;
+    sys::with("MPI_Grequest_complete", |rt| rt.complete_external(id, Status::empty()))?;
     Ok(())
 }}
 

@@ -19,8 +19,8 @@ use crate::err::{err, fail, R};
 use crate::state::st;
 use std::ffi::CStr;
 use std::os::raw::{c_char, c_int};
-use vmpi::comm::Group;
-use vmpi::runtime;
+use vmpi::sys;
+use vmpi::sys::comm::Group;
 
 pub const MPI_SESSION_NULL: MPI_Session = 0x38000000;
 pub const DYN_SESSION: u32 = 0xb800_0000;
@@ -50,10 +50,10 @@ mpi_fn! { MPI_COMM_WORLD => fn MPI_Session_init / PMPI_Session_init(info: MPI_In
         && st().errhs.get(errhandler).is_none() {
         return fail(12 /* MPI_ERR_ARG */, format!("invalid error handler {:#x}", errhandler as u32));
     }
-    if !runtime::is_initialized() {
+    if !sys::is_initialized() {
         crate::env::init("MPI_Session_init")?;
         st().session_owns_runtime = true;
-    } else if runtime::is_finalized() {
+    } else if sys::is_finalized() {
         return fail(MPI_ERR_OTHER, "MPI_Session_init after the runtime was finalized (vmpi cannot restart it)");
     }
     *o = st().sessions.insert(SessionObj { errh: errhandler, info: i });
@@ -73,7 +73,7 @@ mpi_fn! { MPI_COMM_WORLD => fn MPI_Session_finalize / PMPI_Session_finalize(sess
         st().session_owns_runtime = false;
         crate::attr::delete_all(MPI_COMM_SELF)?;
         crate::req::drain_detached("MPI_Session_finalize")?;
-        runtime::finalize()?;
+        sys::finalize()?;
         let mut s = st();
         s.world = None;
         s.clear_comms();
@@ -178,7 +178,7 @@ mpi_fn! { MPI_COMM_WORLD => fn MPI_Comm_create_from_group / PMPI_Comm_create_fro
     if g.rank_of_world(world.rank as usize).is_none() {
         return fail(crate::group::MPI_ERR_GROUP, "the calling process is not in the group");
     }
-    let c = vmpi::comm::mgmt::create_group(&world, &g, tag_of(CStr::from_ptr(stringtag).to_bytes()))?;
+    let c = vmpi::sys::comm::mgmt::create_group(&world, &g, tag_of(CStr::from_ptr(stringtag).to_bytes()))?;
     let h = crate::comm::register(MPI_COMM_WORLD, c);
     if errhandler != MPI_ERRHANDLER_NULL {
         st().comm_mut(h)?.errh = errhandler;

@@ -63,7 +63,7 @@ impl<T> Table<T> {
 }
 
 pub struct CommObj {
-    pub comm: vmpi::comm::Comm,
+    pub comm: vmpi::sys::comm::Comm,
     pub name: String,
     pub errh: MPI_Errhandler,
     /// keyval -> attribute value (a pointer-sized word of the application's), in
@@ -91,13 +91,13 @@ pub struct State {
     pub type_attrs: HashMap<MPI_Datatype, crate::attr::Attrs>,
     /// Engine requests nobody waits for (freed active requests, buffered sends),
     /// with the copy a buffered send reads from; reaped as they complete.
-    pub detached: Vec<(vmpi::p2p::ReqId, Option<Vec<u8>>)>,
+    pub detached: Vec<(vmpi::sys::p2p::ReqId, Option<Vec<u8>>)>,
     /// MPI_Comm_idup requests freed before completion: (engine request, handle,
     /// the communicator being made), installed as they complete.
     pub freed_idups: Vec<(
-        vmpi::p2p::ReqId,
+        vmpi::sys::p2p::ReqId,
         MPI_Comm,
-        Box<vmpi::comm::mgmt::PendingComm>,
+        Box<vmpi::sys::comm::mgmt::PendingComm>,
     )>,
     pub bsend: crate::p2p::BsendBuf,
     pub user_classes: Vec<c_int>,
@@ -114,12 +114,12 @@ pub struct State {
     pub dtypes: Table<crate::dtype::DtObj>,
     pub ops: Table<crate::op::OpObj>,
     /// Unpacks (and temporaries) waiting for an engine request to complete.
-    pub dt_fixups: HashMap<vmpi::p2p::ReqId, crate::dtype::Fixup>,
+    pub dt_fixups: HashMap<vmpi::sys::p2p::ReqId, crate::dtype::Fixup>,
     /// The MPI_Type_create_f90_* types: handle -> (combiner, p, r), one per
     /// distinct call (repeated calls give the same handle).
     pub f90_types: HashMap<MPI_Datatype, (c_int, c_int, c_int)>,
     // groups, topologies, sessions (capi-comm)
-    pub groups: Table<vmpi::comm::Group>,
+    pub groups: Table<vmpi::sys::comm::Group>,
     pub topos: HashMap<MPI_Comm, crate::topo::Topo>,
     pub comm_infos: HashMap<MPI_Comm, crate::info::InfoObj>,
     pub sessions: Table<crate::session::SessionObj>,
@@ -196,7 +196,7 @@ pub fn errhandler_of(comm: MPI_Comm) -> Handler {
 
 impl State {
     /// The fixup of engine request `id`, taken out (no hashing while there are none).
-    pub fn take_fixup(&mut self, id: vmpi::p2p::ReqId) -> Option<crate::dtype::Fixup> {
+    pub fn take_fixup(&mut self, id: vmpi::sys::p2p::ReqId) -> Option<crate::dtype::Fixup> {
         if self.dt_fixups.is_empty() {
             return None;
         }
@@ -252,7 +252,7 @@ impl State {
         self.unready.insert(h);
     }
     /// The communicator an MPI_Comm_idup made for `h`: usable from now on.
-    pub fn install_comm(&mut self, h: MPI_Comm, c: vmpi::comm::Comm) {
+    pub fn install_comm(&mut self, h: MPI_Comm, c: vmpi::sys::comm::Comm) {
         COMMS_GEN.fetch_add(1, Ordering::Release);
         self.unready.remove(&h);
         if let Some(o) = self.comms.get_mut(&h) {
@@ -274,7 +274,7 @@ static COMMS_GEN: AtomicU64 = AtomicU64::new(0);
 thread_local! {
     /// The communicator this thread looked up last: handle, table generation then,
     /// and the core communicator.
-    static LAST_COMM: RefCell<Option<(MPI_Comm, u64, vmpi::comm::Comm)>> =
+    static LAST_COMM: RefCell<Option<(MPI_Comm, u64, vmpi::sys::comm::Comm)>> =
         const { RefCell::new(None) };
 }
 
@@ -298,10 +298,14 @@ fn forget_cached_comm() {
 /// peer. A nested call (from a user function inside `f`) on another
 /// communicator uses a clone instead of the cache.
 /// A bad handle is MPI_ERR_COMM naming `call`.
-pub fn with_comm<T>(call: &str, h: MPI_Comm, f: impl FnOnce(&vmpi::comm::Comm) -> R<T>) -> R<T> {
+pub fn with_comm<T>(
+    call: &str,
+    h: MPI_Comm,
+    f: impl FnOnce(&vmpi::sys::comm::Comm) -> R<T>,
+) -> R<T> {
     let lookup = || comm(h).map_err(|e| err(e.code, format!("{call}: {}", e.msg)));
     let mut f = Some(f);
-    let mut run = |c: &vmpi::comm::Comm| (f.take().expect("called once"))(c);
+    let mut run = |c: &vmpi::sys::comm::Comm| (f.take().expect("called once"))(c);
     let cached = LAST_COMM.try_with(|last| {
         // Read before the table: a change after it makes the entry stale, never
         // wrongly fresh.
@@ -332,6 +336,6 @@ pub fn with_comm<T>(call: &str, h: MPI_Comm, f: impl FnOnce(&vmpi::comm::Comm) -
 }
 
 /// A clone of the core communicator behind `h`.
-pub fn comm(h: MPI_Comm) -> R<vmpi::comm::Comm> {
+pub fn comm(h: MPI_Comm) -> R<vmpi::sys::comm::Comm> {
     Ok(st().comm(h)?.comm.clone())
 }

@@ -10,7 +10,7 @@ use crate::dtype::out;
 use crate::err::{err, fail, R};
 use crate::state::st;
 use std::os::raw::c_int;
-use vmpi::comm::mgmt;
+use vmpi::sys::comm::mgmt;
 
 pub const MPI_GRAPH: c_int = 1;
 pub const MPI_CART: c_int = 2;

@@ -114,10 +114,7 @@ impl<T, E: Display> OrFail<T> for Result<T, E> {
 pub fn announce_job(rank: i32) {
     if rank == 0 {
         if let Ok(kvs) = std::env::var("PMI_JOBID") {
-            println!(
-                "vmpi-job-prefix: {}",
-                vmpi::bootstrap::jobkey::shm_prefix(&kvs)
-            );
+            println!("vmpi-job-prefix: {}", vmpi::sys::tools::shm_prefix(&kvs));
         }
     }
 }

@@ -8,11 +8,11 @@
 mod common;
 use common::{rank_lines, Outcome, Spec};
 use std::path::PathBuf;
-use vmpi::locality::binding::{plan, ranges, system, Settings};
+use vmpi::sys::tools::binding::{plan, ranges, system, Settings};
 
 /// The machine as the ranks will see it: its topology, the cpus they may use (our
 /// affinity within what the cgroup allows), and the allowed cpus.
-fn machine() -> (vmpi::locality::binding::Topology, Vec<usize>, Vec<usize>) {
+fn machine() -> (vmpi::sys::tools::binding::Topology, Vec<usize>, Vec<usize>) {
     let (topo, allowed) = system::load().expect("hwloc topology");
     let usable: Vec<usize> = system::affinity()
         .into_iter()
@@ -21,7 +21,7 @@ fn machine() -> (vmpi::locality::binding::Topology, Vec<usize>, Vec<usize>) {
     (topo, usable, allowed)
 }
 
-fn cores(topo: &vmpi::locality::binding::Topology, usable: &[usize]) -> usize {
+fn cores(topo: &vmpi::sys::tools::binding::Topology, usable: &[usize]) -> usize {
     let mut c: Vec<usize> = topo
         .pus
         .iter()

@@ -38,24 +38,27 @@
 //!
 //! Started alone (as this example runs under `cargo test`) it is a world of one rank
 //! that talks to itself. Run it with `mpirun -np 4 ./prog` (or MPICH's `mpiexec.mpich`). The layers are
-//! described in docs/architecture.md: [`bootstrap`], [`locality`], [`transport`],
-//! [`p2p`], [`comm`], [`coll`], and this crate's API on top.
+//! described in docs/architecture.md: `bootstrap`, `locality`, `transport`,
+//! `p2p`, `comm`, `coll` and `io`, private to this crate, and this crate's API on
+//! top. The C ABI (crate `vmpi-capi`) reaches the layers through [`sys`] only.
 
-pub mod api;
-pub mod bootstrap;
-pub mod coll;
-pub mod comm;
-pub mod config;
-pub mod datatype;
-pub mod error;
+pub(crate) mod api;
+pub(crate) mod bootstrap;
+pub(crate) mod coll;
+pub(crate) mod comm;
+pub(crate) mod config;
+pub(crate) mod datatype;
+pub(crate) mod error;
 #[cfg(all(test, not(loom)))]
 pub(crate) mod harness;
-pub mod io;
-pub mod locality;
-pub mod op;
-pub mod p2p;
-pub mod runtime;
-pub mod transport;
+pub(crate) mod io;
+pub(crate) mod locality;
+pub(crate) mod op;
+pub(crate) mod p2p;
+pub(crate) mod runtime;
+#[doc(hidden)]
+pub mod sys;
+pub(crate) mod transport;
 
 pub use api::wtime;
 pub use api::{
@@ -65,6 +68,7 @@ pub use api::{
 };
 pub use comm::mgmt::COMM_TYPE_SHARED;
 pub use comm::{Compare, Group, UNDEFINED};
+pub use datatype::Basic;
 pub use error::{Error, ErrorClass, Result};
 pub use op::Op;
 pub use p2p::{Status, ANY_SOURCE, ANY_TAG, PROC_NULL};

@@ -578,7 +578,10 @@ pub fn finalize() -> Result<()> {
     if let Some(t) = rt.engine.channels_mut().tcp.as_mut() {
         t.shutdown();
     }
-    rt.boot.finalize()
+    let r = rt.boot.finalize();
+    // The IVSHMEM slot is given back once the job is done with the queues in it.
+    drop(rt.iv_slot.take());
+    r
 }
 
 /// Kill the whole job (MPI_Abort).

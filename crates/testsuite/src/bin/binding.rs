@@ -37,8 +37,7 @@ fn main() {
     ask.send(()).or_fail(PROG, rank, "thread");
     let thread = told.recv().or_fail(PROG, rank, "thread");
     early.join().expect("thread");
-    let yields = vmpi::runtime::with("binding", |rt| Ok(rt.backoff.oversubscribed()))
-        .or_fail(PROG, rank, "runtime");
+    let yields = vmpi::sys::tools::oversubscribed("binding").or_fail(PROG, rank, "runtime");
     // After the binding table (printed at init): one line per rank, in rank order.
     w.barrier().or_fail(PROG, rank, "barrier");
     for r in 0..size {

@@ -15,8 +15,8 @@ use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
-use vmpi::transport::ivshmem::{self, Device};
-use vmpi::transport::region::Region;
+use vmpi::sys::tools::ivshmem::{self, Device};
+use vmpi::sys::tools::Region;
 use vmpi_tools::qmp::Qmp;
 
 const USAGE: &str = "usage:
@@ -44,7 +44,7 @@ fn main() {
 
 /// `4M`, `1G`, `65536`.
 fn parse_size(s: &str) -> Result<usize, String> {
-    vmpi::config::parse_size("SIZE", s)
+    vmpi::sys::config::parse_size("SIZE", s)
         .map(|v| v as usize)
         .map_err(|e| e.message.clone())
 }

@@ -41,19 +41,19 @@ fn pmi() -> vmpi::Result<()> {
         "pmi rank {}/{} ({host}): {}",
         world.rank(),
         world.size(),
-        vmpi::bootstrap::connection().unwrap_or(universe.process_manager()?)
+        vmpi::sys::tools::connection().unwrap_or(universe.process_manager()?)
     );
     world.barrier()
 }
 
 fn evidence() {
-    let e = vmpi::locality::Evidence::gather();
+    let e = vmpi::sys::tools::Evidence::gather();
     println!(
         "hostname: {} (shown only; never used to decide locality)",
         e.hostname
     );
     println!("kernel boot id: {}", e.boot_id);
-    for (name, ino) in vmpi::locality::evidence::NAMESPACES.iter().zip(e.ns) {
+    for (name, ino) in vmpi::sys::tools::NAMESPACES.iter().zip(e.ns) {
         println!("namespace {name}: {ino}");
     }
     println!("pid: {}", e.pid);
@@ -62,7 +62,7 @@ fn evidence() {
 
 fn params() {
     println!("{:<26} {:<10} meaning", "parameter", "default");
-    for p in vmpi::config::PARAMS {
+    for p in vmpi::sys::config::PARAMS {
         println!("{:<26} {:<10} {}", p.name, p.default, p.meaning);
     }
 }

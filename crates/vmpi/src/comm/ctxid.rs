@@ -197,6 +197,7 @@ pub fn release(ctx: u32) {
 }
 
 /// Is the pair of point-to-point context `ctx` taken on this process?
+#[cfg(test)]
 pub fn in_use(ctx: u32) -> bool {
     let pair = (ctx / 2) as usize;
     pair < WORDS * 64 && space().free[pair / 64] & (1u64 << (pair % 64)) == 0

@@ -14,8 +14,8 @@ mod pack;
 mod typemap;
 mod types;
 
-pub use basic::{Basic, Part, Repr};
-pub use types::{Combiner, Datatype, Distrib, Order, DISTRIBUTE_DFLT_DARG};
+pub use basic::Basic;
+pub use types::{Combiner, Datatype, Distrib, Order};
 
 #[cfg(test)]
 mod tests;

@@ -4,6 +4,7 @@
 #![allow(clippy::type_complexity)]
 
 use super::*;
+use crate::datatype::types::DISTRIBUTE_DFLT_DARG;
 use crate::error::ErrorClass;
 
 fn b(x: Basic) -> Datatype {

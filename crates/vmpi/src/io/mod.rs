@@ -24,7 +24,6 @@ pub mod view;
 pub mod worker;
 
 pub use file::File;
-pub use hints::Hints;
 pub use view::View;
 
 // Access modes and whence values, as MPICH's mpio.h numbers them.

@@ -116,8 +116,11 @@ impl Op {
 
 mod ffi {
     extern "C" {
+        #[cfg(test)]
         pub fn vmpi_ld_size() -> usize;
+        #[cfg(test)]
         pub fn vmpi_ld_from_double(d: f64, out: *mut u8);
+        #[cfg(test)]
         pub fn vmpi_ld_to_double(inp: *const u8) -> f64;
         pub fn vmpi_ld_apply(op: i32, inp: *const u8, io: *mut u8, n: usize) -> i32;
         pub fn vmpi_cld_apply(op: i32, inp: *const u8, io: *mut u8, n: usize) -> i32;
@@ -125,7 +128,8 @@ mod ffi {
     }
 }
 
-/// `long double` helpers (tests and the C API use them).
+/// `long double` conversions through C, for the tests.
+#[cfg(test)]
 pub mod long_double {
     use super::ffi;
     /// Size of C `long double` (16 on x86-64).

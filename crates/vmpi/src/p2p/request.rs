@@ -155,6 +155,7 @@ impl Requests {
     }
 
     /// Requests not yet freed.
+    #[cfg(test)]
     pub fn live(&self) -> usize {
         self.live
     }

@@ -315,6 +315,7 @@ impl<M: InboxMem> Consumer<M> {
     }
 
     /// Copy payload bytes of the data area out (`off` from [`Payload::Data`]).
+    #[cfg(any(test, loom))]
     pub fn read_data(&self, off: u64, at: usize, dst: &mut [u8]) {
         self.mem
             .read(data_at(self.mem.slots()) + off + at as u64, dst)

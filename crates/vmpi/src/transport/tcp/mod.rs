@@ -45,7 +45,6 @@ mod poll;
 mod tests;
 
 pub use addr::{IfSelector, PeerAddr};
-pub use frame::{MAX_HEADER, MAX_PAYLOAD};
 
 use crate::error::{Error, Result};
 use accept::Incoming;

@@ -3,7 +3,8 @@
 //! orderly shutdown.
 
 use super::connect::{hello_bytes, REPLY_ACCEPT};
-use super::{Link, PeerAddr, TcpTransport, MAX_HEADER, MAX_PAYLOAD};
+use super::frame::{MAX_HEADER, MAX_PAYLOAD};
+use super::{Link, PeerAddr, TcpTransport};
 use crate::error::Error;
 use crate::transport::PacketChannel;
 use std::io::{self, Read, Write};
