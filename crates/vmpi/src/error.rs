@@ -1,8 +1,13 @@
 //! Errors of the library: every failure carries an MPI error class (the numeric values
 //! are MPICH's, so the C ABI can return them unchanged) and a message that names the
-//! call and the argument.
+//! call and the argument. Failures below MPI also carry a typed [`Cause`] (the
+//! system call and its errno, or the peer rank and what it did), which the code that
+//! must tell failures apart reads instead of the message; the message is for people,
+//! and the class and message are all an API boundary passes on.
 
 use std::fmt;
+use std::io;
+use std::sync::Arc;
 
 /// MPI error classes (values as in MPICH 4.x `mpi.h`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -75,7 +80,52 @@ pub struct Error(Box<Detail>);
 pub struct Detail {
     pub class: ErrorClass,
     pub message: String,
+    /// What failed below MPI, where it is known.
+    pub cause: Option<Cause>,
 }
+
+/// What failed below MPI, typed.
+#[derive(Debug, Clone)]
+pub enum Cause {
+    /// A system call failed (the error is [`Error`]'s `source()`).
+    Os {
+        call: &'static str,
+        error: Arc<io::Error>,
+    },
+    /// Something went wrong with a peer rank (its world rank).
+    Peer { rank: usize, fault: PeerFault },
+}
+
+/// What a peer rank did, or what became of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeerFault {
+    /// Its process is gone (it died).
+    Gone,
+    /// Its connection closed while a packet or data for it was still under way.
+    Closed,
+    /// What it sent cannot be parsed: a corrupt frame or queue entry.
+    Corrupt,
+    /// No channel of this transport reaches it.
+    Unreachable,
+    /// Its arguments disagreed with this rank's earlier in the same collective.
+    Mismatch,
+}
+
+impl PartialEq for Cause {
+    fn eq(&self, other: &Cause) -> bool {
+        match (self, other) {
+            (Cause::Os { call: a, error: x }, Cause::Os { call: b, error: y }) => {
+                a == b && x.kind() == y.kind() && x.raw_os_error() == y.raw_os_error()
+            }
+            (Cause::Peer { rank: a, fault: x }, Cause::Peer { rank: b, fault: y }) => {
+                a == b && x == y
+            }
+            _ => false,
+        }
+    }
+}
+
+impl Eq for Cause {}
 
 impl std::ops::Deref for Error {
     type Target = Detail;
@@ -95,7 +145,46 @@ impl Error {
         Error(Box::new(Detail {
             class,
             message: message.into(),
+            cause: None,
         }))
+    }
+    /// A failed system call `call` (class Other); `message` says what it was for.
+    pub fn os(call: &'static str, error: impl Into<io::Error>, message: impl Into<String>) -> Self {
+        let mut e = Error::other(message);
+        e.cause = Some(Cause::Os {
+            call,
+            error: Arc::new(error.into()),
+        });
+        e
+    }
+    /// A failure of peer rank `rank` (class Other).
+    pub fn peer(rank: usize, fault: PeerFault, message: impl Into<String>) -> Self {
+        Error::other(message).caused_by(Cause::Peer { rank, fault })
+    }
+    /// The same error with its cause set.
+    pub fn caused_by(mut self, cause: Cause) -> Self {
+        self.cause = Some(cause);
+        self
+    }
+    /// The same error (class and cause) with `what: ` before its message, as a
+    /// layer above says in which call it happened.
+    pub fn within(mut self, what: &str) -> Self {
+        self.message = format!("{what}: {}", self.message);
+        self
+    }
+    /// The errno of a failed system call, if that is what this is.
+    pub fn errno(&self) -> Option<i32> {
+        match &self.cause {
+            Some(Cause::Os { error, .. }) => error.raw_os_error(),
+            _ => None,
+        }
+    }
+    /// The peer rank this failure is about, and what it did.
+    pub fn peer_fault(&self) -> Option<(usize, PeerFault)> {
+        match self.cause {
+            Some(Cause::Peer { rank, fault }) => Some((rank, fault)),
+            _ => None,
+        }
     }
     /// The message, taken out.
     pub fn into_message(self) -> String {
@@ -116,6 +205,13 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.cause {
+            Some(Cause::Os { error, .. }) => Some(&**error),
+            _ => None,
+        }
+    }
+}
 
 pub type Result<T> = std::result::Result<T, Error>;

@@ -69,6 +69,6 @@ pub use api::{
 pub use comm::mgmt::COMM_TYPE_SHARED;
 pub use comm::{Compare, Group, UNDEFINED};
 pub use datatype::Basic;
-pub use error::{Error, ErrorClass, Result};
+pub use error::{Cause, Error, ErrorClass, PeerFault, Result};
 pub use op::Op;
 pub use p2p::{Status, ANY_SOURCE, ANY_TAG, PROC_NULL};

@@ -16,7 +16,7 @@ use super::buffers::{RecvBuf, SendBuf};
 use super::header::{Header, Kind, FLAG_FAILED, FLAG_SENDER_BUSY, FLAG_SYNC};
 use super::matching::{Held, Pattern, Posted, Queues, Unexpected};
 use super::request::{Phase, ReqId, Request, Requests, Status, ANY_SOURCE, ANY_TAG};
-use crate::error::{Error, ErrorClass, Result};
+use crate::error::{Error, ErrorClass, PeerFault, Result};
 use crate::locality::Channel;
 use crate::transport::{cma, shm::ShmTransport, tcp::TcpTransport, PacketChannel, PayloadRef};
 use std::collections::VecDeque;
@@ -647,10 +647,14 @@ impl Channels {
 /// peer's death when its process is gone, else a CMA problem (with the way out).
 fn cma_failed(me: usize, peer: usize, pid: i32, dir: &str, e: Error) -> Error {
     if cma::peer_gone(&e) {
-        Error::other(format!(
-            "rank {me}: rank {peer} (pid {pid}) died during a large message: {}",
-            e.message
-        ))
+        Error::peer(
+            peer,
+            PeerFault::Gone,
+            format!(
+                "rank {me}: rank {peer} (pid {pid}) died during a large message: {}",
+                e.message
+            ),
+        )
     } else {
         Error::other(format!(
             "rank {me}: CMA {dir} rank {peer} failed after a good probe: {}; set MV2_SMP_USE_CMA=0",
@@ -686,7 +690,7 @@ fn drain_inbox(ch: &mut ShmTransport, st: &mut State, channel: Channel) -> Resul
         }
         let Some((peer, pkt)) = ch.peek()? else { break };
         if st.peers[peer].channel != channel {
-            return Err(Error::other(format!(
+            return Err(Error::peer(peer, PeerFault::Corrupt, format!(
                 "rank {peer} wrote into our {channel:?} inbox but is reached over {:?} (protocol error)",
                 st.peers[peer].channel
             )));
@@ -735,9 +739,11 @@ impl State {
         let req = ReqId(id);
         match self.reqs.get(req).map(|r| &r.phase) {
             Some(Phase::Send { peer: p, buf }) if *p == peer => Ok((req, *buf)),
-            _ => Err(Error::other(format!(
-                "{what} from rank {peer} names no send of ours to it (protocol error)"
-            ))),
+            _ => Err(Error::peer(
+                peer,
+                PeerFault::Corrupt,
+                format!("{what} from rank {peer} names no send of ours to it (protocol error)"),
+            )),
         }
     }
 
@@ -774,11 +780,15 @@ impl State {
         match hdr.kind {
             Kind::Eager | Kind::Rts => {
                 if hdr.kind == Kind::Eager && payload.len() as u64 != hdr.len {
-                    return Err(Error::other(format!(
-                        "eager packet from rank {peer} carries {} bytes, header says {}",
-                        payload.len(),
-                        hdr.len
-                    )));
+                    return Err(Error::peer(
+                        peer,
+                        PeerFault::Corrupt,
+                        format!(
+                            "eager packet from rank {peer} carries {} bytes, header says {}",
+                            payload.len(),
+                            hdr.len
+                        ),
+                    ));
                 }
                 if let Some(p) = self.q.take_posted(&hdr) {
                     self.deliver(p.req, peer, hdr, Delivery::Live(payload))?;
@@ -824,9 +834,13 @@ impl State {
         let (_, buf) = self.send_req(hdr.id, peer, "split rendezvous")?;
         let split = hdr.len as usize;
         if split > buf.len() {
-            return Err(Error::other(format!(
+            return Err(Error::peer(
+                peer,
+                PeerFault::Corrupt,
+                format!(
                 "split rendezvous from rank {peer} starts past the message end (protocol error)"
-            )));
+            ),
+            ));
         }
         let part = buf.slice(split, buf.len() - split);
         let pid = self.peers[peer].pid;
@@ -841,9 +855,11 @@ impl State {
     fn received(&mut self, peer: usize, id: u64, n: u64) -> Result<()> {
         let r = self.reqs.get_mut(ReqId(id));
         let Some(r) = r else {
-            return Err(Error::other(format!(
-                "completion from rank {peer} for no receive of ours (protocol error)"
-            )));
+            return Err(Error::peer(
+                peer,
+                PeerFault::Corrupt,
+                format!("completion from rank {peer} for no receive of ours (protocol error)"),
+            ));
         };
         let Phase::Receiving {
             peer: p,
@@ -852,14 +868,20 @@ impl State {
             ..
         } = &mut r.phase
         else {
-            return Err(Error::other(format!(
-                "completion from rank {peer} for a receive that expects none (protocol error)"
-            )));
+            return Err(Error::peer(
+                peer,
+                PeerFault::Corrupt,
+                format!(
+                    "completion from rank {peer} for a receive that expects none (protocol error)"
+                ),
+            ));
         };
         if *p != peer || *received + n > *expected {
-            return Err(Error::other(format!(
-                "completion from rank {peer} does not fit its receive (protocol error)"
-            )));
+            return Err(Error::peer(
+                peer,
+                PeerFault::Corrupt,
+                format!("completion from rank {peer} does not fit its receive (protocol error)"),
+            ));
         }
         *received += n;
         if *received == *expected {
@@ -889,9 +911,11 @@ impl State {
     /// A chunk of a rendezvous message we are receiving.
     fn data(&mut self, peer: usize, hdr: Header, payload: PayloadRef<'_>) -> Result<()> {
         let bad = |what: &str| {
-            Error::other(format!(
-                "data chunk from rank {peer} {what} (protocol error)"
-            ))
+            Error::peer(
+                peer,
+                PeerFault::Corrupt,
+                format!("data chunk from rank {peer} {what} (protocol error)"),
+            )
         };
         let r = self
             .reqs

@@ -2,7 +2,7 @@
 //! 40 bytes, little endian: kind, flags, context id, sender's rank in the
 //! communicator, tag, a length or offset, a request id, and an address.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, PeerFault, Result};
 
 pub const HDR_LEN: usize = 40;
 
@@ -106,10 +106,14 @@ impl Header {
     /// Decode a header received from world rank `peer` (untrusted bytes).
     pub fn decode(b: &[u8], peer: usize) -> Result<Header> {
         if b.len() != HDR_LEN {
-            return Err(Error::other(format!(
-                "packet from rank {peer} has a {}-byte header, expected {HDR_LEN}",
-                b.len()
-            )));
+            return Err(Error::peer(
+                peer,
+                PeerFault::Corrupt,
+                format!(
+                    "packet from rank {peer} has a {}-byte header, expected {HDR_LEN}",
+                    b.len()
+                ),
+            ));
         }
         let kind = match b[0] {
             1 => Kind::Eager,
@@ -122,9 +126,11 @@ impl Header {
             8 => Kind::CoopDone,
             9 => Kind::Credit,
             k => {
-                return Err(Error::other(format!(
-                    "packet from rank {peer} has unknown kind {k}"
-                )))
+                return Err(Error::peer(
+                    peer,
+                    PeerFault::Corrupt,
+                    format!("packet from rank {peer} has unknown kind {k}"),
+                ))
             }
         };
         let u32at = |i: usize| u32::from_le_bytes(b[i..i + 4].try_into().expect("4 bytes"));
@@ -161,11 +167,9 @@ mod tests {
         assert_eq!(Header::decode(&h.encode(), 0).unwrap(), h);
         let mut b = h.encode();
         b[0] = 77;
-        assert!(Header::decode(&b, 4)
-            .unwrap_err()
-            .message
-            .contains("rank 4"));
-        assert!(Header::decode(&b[..10], 4).is_err());
+        let corrupt = Some((4, PeerFault::Corrupt));
+        assert_eq!(Header::decode(&b, 4).unwrap_err().peer_fault(), corrupt);
+        assert_eq!(Header::decode(&b[..10], 4).unwrap_err().peer_fault(), corrupt);
         let c = Header::control_aux(Kind::CoopCts, 1, 2, 3, 0xfedc_ba98_7654_3210);
         assert_eq!(
             Header::decode(&c.encode(), 0).unwrap().aux(),

@@ -18,18 +18,20 @@ const MAX_CHUNK: usize = 64 << 20;
 /// or it has no memory any more (it is exiting, or a zombie): the peer died; it is
 /// not a CMA problem.
 pub fn peer_gone(e: &Error) -> bool {
-    e.message.ends_with(GONE)
+    e.errno() == Some(Errno::ESRCH as i32)
 }
 
-/// The end of the message of a CMA call that failed with `ESRCH`.
-const GONE: &str = "the process is gone (ESRCH)";
-
-fn cma_error(call: &str, dir: &str, pid: i32, e: Errno) -> Error {
-    if e == Errno::ESRCH {
-        Error::other(format!("{call} {dir} pid {pid}: {GONE}"))
+fn cma_error(call: &'static str, dir: &str, pid: i32, e: Errno) -> Error {
+    let what = if e == Errno::ESRCH {
+        "the process is gone (ESRCH)".to_string()
     } else {
-        Error::other(format!("{call} {dir} pid {pid}: {e}"))
-    }
+        e.to_string()
+    };
+    Error::os(
+        call,
+        std::io::Error::from_raw_os_error(e as i32),
+        format!("{call} {dir} pid {pid}: {what}"),
+    )
 }
 
 /// Read `dst.len()` bytes from address `addr` of process `pid` into `dst`.
@@ -194,6 +196,9 @@ mod tests {
         assert!(peer_gone(&e), "{}", e.message);
         let e = write_to(pid, 4096, &dst).unwrap_err();
         assert!(peer_gone(&e), "{}", e.message);
+        let os = std::error::Error::source(&e).expect("the errno is the source");
+        let os = os.downcast_ref::<std::io::Error>().unwrap();
+        assert_eq!(os.raw_os_error(), Some(Errno::ESRCH as i32));
         // A bad address in a live process is something else.
         let e = read_from(std::process::id() as i32, 8, &mut dst).unwrap_err();
         assert!(!peer_gone(&e), "{}", e.message);

@@ -161,7 +161,7 @@ impl Device {
     /// it if it is blank, and check its header.
     pub fn open(path: &Path) -> Result<Device> {
         let region = Region::map_file(path).map_err(|e| {
-            if e.message.contains("EACCES") || e.message.contains("Permission denied") {
+            if e.errno() == Some(nix::errno::Errno::EACCES as i32) {
                 err(format!(
                     "cannot open the IVSHMEM device {}: permission denied; run the ranks as root, or give their user the device (chmod/chown {} in the guest, e.g. from a udev rule), or set MV2_VIRT_USE_IVSHMEM=0",
                     path.display(),

@@ -249,11 +249,11 @@ impl Region {
     /// (`transport::ivshmem` lays out its own header).
     pub fn map_file(path: &Path) -> Result<Arc<Region>> {
         let fd = nix::fcntl::open(path, OFlag::O_RDWR | OFlag::O_CLOEXEC, Mode::empty())
-            .map_err(|e| Error::other(format!("open {}: {e}", path.display())))?;
+            .map_err(|e| Error::os("open", e, format!("open {}: {e}", path.display())))?;
         // SAFETY: open() returned a fresh descriptor that nothing else owns.
         let fd: OwnedFd = unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) };
         let st = nix::sys::stat::fstat(std::os::fd::AsRawFd::as_raw_fd(&fd))
-            .map_err(|e| Error::other(format!("fstat {}: {e}", path.display())))?;
+            .map_err(|e| Error::os("fstat", e, format!("fstat {}: {e}", path.display())))?;
         let len = st.st_size as usize;
         if len == 0 {
             return Err(Error::other(format!("{} is empty", path.display())));

@@ -5,7 +5,7 @@
 use super::frame::{frame_prefix, MAX_HEADER, MAX_PAYLOAD, PREFIX_LEN};
 use super::poll::{EV_ERR, EV_IN, EV_OUT, TOK_CONN};
 use super::{Link, Reach, TcpTransport};
-use crate::error::{Error, Result};
+use crate::error::{PeerFault, Result};
 use crate::transport::{Packet, PacketChannel, PayloadRef};
 use nix::errno::Errno;
 use nix::sys::socket::SockaddrIn;
@@ -64,7 +64,7 @@ impl TcpTransport {
                 Err(Errno::EINTR) => {}
                 Err(Errno::EAGAIN) => break,
                 Err(e) => {
-                    let e = self.err(format_args!("send to rank {r}: send: {e}"));
+                    let e = self.os_err("send", e, format_args!("send to rank {r}"));
                     return Err(self.fail(r, e));
                 }
             }
@@ -74,7 +74,6 @@ impl TcpTransport {
 
     /// Read from `r`'s connection until its buffer is full or the socket is empty.
     fn read_conn(&mut self, r: usize) -> Result<()> {
-        let me = self.my_rank;
         let closing = self.closing;
         loop {
             let p = &mut self.peers[r];
@@ -93,7 +92,7 @@ impl TcpTransport {
                 let spare = match p.rx.spare(r) {
                     Ok(s) => s,
                     Err(m) => {
-                        let e = Error::other(format!("tcp (rank {me}): {m}"));
+                        let e = self.peer_err(r, PeerFault::Corrupt, m);
                         return Err(self.fail(r, e));
                     }
                 };
@@ -116,7 +115,7 @@ impl TcpTransport {
                     // frame's prefix is still checked now, as the next read would.
                     if n < asked {
                         if let Err(m) = p.rx.want(r) {
-                            let e = Error::other(format!("tcp (rank {me}): {m}"));
+                            let e = self.peer_err(r, PeerFault::Corrupt, m);
                             return Err(self.fail(r, e));
                         }
                         break;
@@ -125,8 +124,7 @@ impl TcpTransport {
                 Err(Errno::EINTR) => {}
                 Err(Errno::EAGAIN) => break,
                 Err(e) => {
-                    let e =
-                        Error::other(format!("tcp (rank {me}): receive from rank {r}: recv: {e}"));
+                    let e = self.os_err("recv", e, format_args!("receive from rank {r}"));
                     return Err(self.fail(r, e));
                 }
             }
@@ -136,7 +134,6 @@ impl TcpTransport {
 
     /// `r` closed its side of the connection.
     fn peer_eof(&mut self, r: usize) -> Result<()> {
-        let me = self.my_rank;
         if self.closing {
             self.drop_conn(r);
             self.peers[r].link = Link::Closed;
@@ -144,14 +141,20 @@ impl TcpTransport {
         }
         let p = &self.peers[r];
         let err = match p.rx.partial_tail(r) {
-            Err(m) => Some(Error::other(format!("tcp (rank {me}): {m}"))),
-            Ok(true) => Some(Error::other(format!(
-                "tcp (rank {me}): connection from rank {r} closed mid-packet"
-            ))),
-            Ok(false) if p.out.pending() > 0 => Some(Error::other(format!(
-                "tcp (rank {me}): rank {r} closed its connection with {} bytes still to send to it",
-                p.out.pending()
-            ))),
+            Err(m) => Some(self.peer_err(r, PeerFault::Corrupt, m)),
+            Ok(true) => Some(self.peer_err(
+                r,
+                PeerFault::Closed,
+                format_args!("connection from rank {r} closed mid-packet"),
+            )),
+            Ok(false) if p.out.pending() > 0 => Some(self.peer_err(
+                r,
+                PeerFault::Closed,
+                format_args!(
+                    "rank {r} closed its connection with {} bytes still to send to it",
+                    p.out.pending()
+                ),
+            )),
             Ok(false) => None,
         };
         match err {
@@ -187,9 +190,11 @@ impl PacketChannel for TcpTransport {
     fn try_send(&mut self, peer: usize, hdr: &[u8], payload: &[u8]) -> Result<bool> {
         self.check_peer(peer)?;
         if peer == self.my_rank {
-            return Err(self.err(format_args!(
-                "rank {peer} is this rank; TCP does not carry messages to self"
-            )));
+            return Err(self.peer_err(
+                peer,
+                PeerFault::Unreachable,
+                format_args!("rank {peer} is this rank; TCP does not carry messages to self"),
+            ));
         }
         if self.shut || self.closing {
             return Err(self.err(format_args!("send to rank {peer} after shutdown")));
@@ -203,11 +208,21 @@ impl PacketChannel for TcpTransport {
         }
         match &self.peers[peer].link {
             Link::Open => {}
-            Link::Closed => return Err(self.err(format_args!("rank {peer} closed its connection"))),
+            Link::Closed => {
+                return Err(self.peer_err(
+                    peer,
+                    PeerFault::Closed,
+                    format_args!("rank {peer} closed its connection"),
+                ))
+            }
             Link::Failed(e) => return Err(e.clone()),
         }
         if matches!(self.peers[peer].reach, Reach::NotTcp) {
-            return Err(self.err(format_args!("rank {peer} is not reached over TCP")));
+            return Err(self.peer_err(
+                peer,
+                PeerFault::Unreachable,
+                format_args!("rank {peer} is not reached over TCP"),
+            ));
         }
         if self.peers[peer].out.pending() > OUT_BOUND {
             return Ok(false);
@@ -233,7 +248,7 @@ impl PacketChannel for TcpTransport {
                 Ok(n) => written = n,
                 Err(Errno::EAGAIN) | Err(Errno::EINTR) => {}
                 Err(e) => {
-                    let e = self.err(format_args!("send to rank {peer}: sendmsg: {e}"));
+                    let e = self.os_err("sendmsg", e, format_args!("send to rank {peer}"));
                     return Err(self.fail(peer, e));
                 }
             }
@@ -266,7 +281,7 @@ impl PacketChannel for TcpTransport {
                 }
             }
             Err(m) => {
-                let e = self.err(m);
+                let e = self.peer_err(peer, PeerFault::Corrupt, m);
                 return Err(self.fail(peer, e));
             }
         };
@@ -404,11 +419,7 @@ mod tests {
     fn sending_where_tcp_does_not_go_is_an_error_naming_the_rank() {
         let mut t = TcpTransport::new(0, 3, &[], None).unwrap();
         let e = t.try_send(1, b"h", b"").unwrap_err();
-        assert!(
-            e.message.contains("rank 1") && e.message.contains("set_peers"),
-            "{}",
-            e.message
-        );
+        assert_eq!(e.peer_fault(), Some((1, PeerFault::Unreachable)), "{e}");
         let card = t.card();
         t.set_peers(vec![
             None,
@@ -419,15 +430,11 @@ mod tests {
             None,
         ]);
         let e = t.try_send(2, b"h", b"").unwrap_err();
-        assert!(
-            e.message.contains("rank 2") && e.message.contains("not reached over TCP"),
-            "{}",
-            e.message
-        );
+        assert_eq!(e.peer_fault(), Some((2, PeerFault::Unreachable)), "{e}");
         let e = t.try_send(7, b"h", b"").unwrap_err();
-        assert!(e.message.contains("rank 7"), "{}", e.message);
+        assert_eq!(e.peer_fault(), Some((7, PeerFault::Unreachable)), "{e}");
         let e = t.try_send(0, b"h", b"").unwrap_err();
-        assert!(e.message.contains("rank 0"), "{}", e.message);
+        assert_eq!(e.peer_fault(), Some((0, PeerFault::Unreachable)), "{e}");
         let e = t.try_send(1, &[0; MAX_HEADER + 1], b"").unwrap_err();
         assert!(
             e.message.contains("rank 1") && e.message.contains("too large"),
@@ -457,13 +464,10 @@ mod tests {
             frame.extend_from_slice(&[0xee; 64]);
             s.write_all(&frame).unwrap();
             let e = progress_until_err(t);
-            assert!(
-                e.message.contains("rank 1") && e.message.contains(what),
-                "{}",
-                e.message
-            );
+            assert_eq!(e.peer_fault(), Some((1, PeerFault::Corrupt)), "{e}");
+            assert!(e.message.contains(what), "{}", e.message);
             let e = t.peek(1).err().expect("peek after a bad frame");
-            assert!(e.message.contains("rank 1"), "{}", e.message);
+            assert_eq!(e.peer_fault(), Some((1, PeerFault::Corrupt)), "{e}");
             assert!(t.try_send(1, b"h", b"").is_err());
             assert!(
                 t.peers[1].conn.is_none(),
@@ -497,11 +501,7 @@ mod tests {
         t.consume(1);
         assert!(t.peek(1).unwrap().is_none());
         let e = t.try_send(1, b"h", b"").unwrap_err();
-        assert!(
-            e.message.contains("rank 1") && e.message.contains("closed"),
-            "{}",
-            e.message
-        );
+        assert_eq!(e.peer_fault(), Some((1, PeerFault::Closed)), "{e}");
 
         // EOF inside a packet.
         let mut ts = mesh(2);
@@ -511,12 +511,8 @@ mod tests {
         s.write_all(&[1u8; 40]).unwrap();
         drop(s);
         let e = progress_until_err(t);
-        assert!(
-            e.message
-                .contains("connection from rank 1 closed mid-packet"),
-            "{}",
-            e.message
-        );
+        assert_eq!(e.peer_fault(), Some((1, PeerFault::Closed)), "{e}");
+        assert!(e.message.contains("mid-packet"), "{}", e.message);
         assert!(t.peek(1).is_err());
     }
 }

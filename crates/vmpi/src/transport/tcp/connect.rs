@@ -5,7 +5,7 @@
 use super::addr::{dial_order, parse_card};
 use super::poll::{EV_ERR, EV_IN, EV_OUT, TOK_DIAL};
 use super::{Conn, Reach, TcpTransport};
-use crate::error::{Error, Result};
+use crate::error::{Error, PeerFault, Result};
 use nix::errno::Errno;
 use nix::sys::socket::SockaddrIn;
 use nix::sys::socket::{self as sock, sockopt, AddressFamily, MsgFlags, SockFlag, SockType};
@@ -90,22 +90,39 @@ impl TcpTransport {
     pub(super) fn start_dial(&mut self, r: usize) -> Result<()> {
         let addr = match &self.peers[r].reach {
             Reach::Tcp(a) => a.clone(),
-            Reach::NotTcp => return Err(self.err(format_args!("rank {r} is not reached over TCP"))),
+            Reach::NotTcp => {
+                return Err(self.peer_err(
+                    r,
+                    PeerFault::Unreachable,
+                    format_args!("rank {r} is not reached over TCP"),
+                ))
+            }
             Reach::Unset => {
-                return Err(self.err(format_args!(
-                    "no address for rank {r}: set_peers was not called"
-                )))
+                return Err(self.peer_err(
+                    r,
+                    PeerFault::Unreachable,
+                    format_args!("no address for rank {r}: set_peers was not called"),
+                ))
             }
         };
-        let list = parse_card(&addr.card)
-            .map_err(|m| self.err(format_args!("card of rank {r} ({:?}): {m}", addr.card)))?;
+        let list = parse_card(&addr.card).map_err(|m| {
+            self.peer_err(
+                r,
+                PeerFault::Corrupt,
+                format_args!("card of rank {r} ({:?}): {m}", addr.card),
+            )
+        })?;
         let addrs = dial_order(&list, addr.same_netns, &self.local);
         if addrs.is_empty() {
-            return Err(self.err(format_args!(
-                "card of rank {r} ({:?}) has no address to dial (loopback entries are skipped for \
-                 a peer in another network namespace)",
-                addr.card
-            )));
+            return Err(self.peer_err(
+                r,
+                PeerFault::Unreachable,
+                format_args!(
+                    "card of rank {r} ({:?}) has no address to dial (loopback entries are \
+                     skipped for a peer in another network namespace)",
+                    addr.card
+                ),
+            ));
         }
         self.peers[r].dial = Some(Dial {
             card: addr.card,
@@ -405,11 +422,8 @@ mod tests {
             }),
         ]);
         let e = t.try_send(1, b"h", b"p").unwrap_err();
-        assert!(
-            e.message.contains("rank 1") && e.message.contains("no address to dial"),
-            "{}",
-            e.message
-        );
+        assert_eq!(e.peer_fault(), Some((1, PeerFault::Unreachable)), "{e}");
+        assert!(e.message.contains("no address to dial"), "{}", e.message);
         let e = {
             t.set_peers(vec![
                 None,
@@ -420,7 +434,7 @@ mod tests {
             ]);
             t.try_send(1, b"h", b"p").unwrap_err()
         };
-        assert!(e.message.contains("card of rank 1"), "{}", e.message);
+        assert_eq!(e.peer_fault(), Some((1, PeerFault::Corrupt)), "{e}");
     }
 
     #[test]

@@ -46,7 +46,7 @@ mod tests;
 
 pub use addr::{IfSelector, PeerAddr};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, PeerFault, Result};
 use accept::Incoming;
 use addr::{choose_local, local_ipv4, make_card};
 use connect::Dial;
@@ -281,12 +281,32 @@ impl TcpTransport {
         Error::other(format!("tcp (rank {}): {msg}", self.my_rank))
     }
 
+    /// An error about peer `r`, with what it did.
+    fn peer_err(&self, r: usize, fault: PeerFault, msg: impl std::fmt::Display) -> Error {
+        Error::peer(r, fault, format!("tcp (rank {}): {msg}", self.my_rank))
+    }
+
+    /// A failed system call on the connection to or from a peer.
+    fn os_err(
+        &self,
+        call: &'static str,
+        e: nix::errno::Errno,
+        msg: impl std::fmt::Display,
+    ) -> Error {
+        Error::os(
+            call,
+            std::io::Error::from_raw_os_error(e as i32),
+            format!("tcp (rank {}): {msg}: {call}: {e}", self.my_rank),
+        )
+    }
+
     fn check_peer(&self, peer: usize) -> Result<()> {
         if peer >= self.size {
-            return Err(self.err(format_args!(
-                "rank {peer} is out of range (world size {})",
-                self.size
-            )));
+            return Err(self.peer_err(
+                peer,
+                PeerFault::Unreachable,
+                format_args!("rank {peer} is out of range (world size {})", self.size),
+            ));
         }
         Ok(())
     }
