@@ -224,9 +224,9 @@ fn lanes<T: Num>(x: &[T], y: &mut [T], f: impl Fn(T, T) -> T) {
     }
 }
 
-/// [`lanes`] compiled for AVX2: 32 bytes per instruction instead of SSE2's 16.
-/// Measured on a cache-resident 256 KiB f32 sum: 15.5 us -> 7.0 us (AVX-512 code
-/// was slower than AVX2 there, 11.6 us); from main memory both are bound by it.
+/// [`lanes`] compiled for AVX2: 32 bytes per instruction instead of SSE2's 16,
+/// twice as fast on cache-resident data; AVX-512 code was slower (docs/performance.md,
+/// "Measurements behind constants and choices in the code").
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn lanes_avx2<T: Num>(x: &[T], y: &mut [T], f: impl Fn(T, T) -> T) {

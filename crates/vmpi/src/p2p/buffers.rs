@@ -122,7 +122,8 @@ impl RecvBuf {
     /// Mark the data as read by this rank as soon as it arrives. A large CMA
     /// transfer is otherwise split, the sender writing half of it, which leaves
     /// that half in the sender's cache; a reduction over it then pulls every line
-    /// across (2 ranks, reduce 128-256 KiB: 15.2 -> 12.4 and 27.7 -> 23.6 us).
+    /// across (about 15% of a 2-rank reduce at 128-256 KiB: docs/performance.md,
+    /// "Measurements behind constants and choices in the code").
     pub fn read_here(self) -> RecvBuf {
         RecvBuf {
             read_here: true,
