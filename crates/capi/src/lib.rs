@@ -24,6 +24,7 @@ pub mod attr;
 pub mod coll;
 pub mod comm;
 pub mod dtype;
+pub mod dynamic;
 pub mod env;
 pub mod errh;
 pub mod file;

@@ -66,3 +66,9 @@ fn session_pset_names_ignore_case() {
     // MPICH 4.0 (Debian 12) rejects mpi://world in MPI_Session_get_pset_info.
     check_both_builds("conf_session_psets.c", &[1, 2, 4], false);
 }
+
+#[test]
+fn dynamic_processes_fail_with_their_classes_and_char_reduces() {
+    // Not compared with MPICH, which really spawns.
+    check_both_builds("conf_dynamic.c", &[1, 2, 3], false);
+}

@@ -242,19 +242,22 @@ enum Class {
     Logical,
     Byte,
     Pair,
-    /// Text (`MPI_CHAR`, `MPI_WCHAR`): no reduction but REPLACE / NO_OP.
+    /// Text (`MPI_WCHAR`): no reduction but REPLACE / NO_OP.
     Text,
 }
 
 fn class(kind: Basic) -> Class {
     use Basic::*;
     match kind {
-        I8 | U8 | I16 | U16 | I32 | U32 | I64 | U64 | Long | ULong => Class::Int,
+        // MPI_CHAR is text to the standard, but MPICH and Open MPI both reduce it as
+        // a signed char with every integer operation, and programs rely on that
+        // (osu_allreduce's default datatype): vmpi follows them (docs/c-abi.md).
+        Char | I8 | U8 | I16 | U16 | I32 | U32 | I64 | U64 | Long | ULong => Class::Int,
         F32 | F64 | LongDouble => Class::Float,
         ComplexF32 | ComplexF64 | ComplexLongDouble => Class::Complex,
         CBool | Logical => Class::Logical,
         Byte => Class::Byte,
-        Char | WChar => Class::Text,
+        WChar => Class::Text,
         FloatInt | DoubleInt | LongInt | TwoInt | ShortInt | LongDoubleInt | TwoInteger
         | TwoReal | TwoDouble => Class::Pair,
     }
@@ -396,7 +399,7 @@ pub fn apply(op: &Op, kind: Basic, count: usize, inbuf: &[u8], inout: &mut [u8])
     }
     use Basic::*;
     match (class(kind), kind) {
-        (Class::Int, I8) => int_op!(i8, op, kind, n, a, b),
+        (Class::Int, I8 | Char) => int_op!(i8, op, kind, n, a, b),
         (Class::Int, U8) => int_op!(u8, op, kind, n, a, b),
         (Class::Int, I16) => int_op!(i16, op, kind, n, a, b),
         (Class::Int, U16) => int_op!(u16, op, kind, n, a, b),

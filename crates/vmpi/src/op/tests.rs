@@ -73,8 +73,23 @@ fn floats_and_errors() {
             e.message
         );
     }
+    // MPI_CHAR reduces as a signed char (as in MPICH and Open MPI); MPI_WCHAR
+    // does not (MPICH refuses it too).
     assert_eq!(
-        Op::Sum.check(Basic::Char).unwrap_err().class,
+        run(&Op::Sum, Basic::Char, &[-3i8, 100], &[-3i8, 100]).unwrap(),
+        b(&[-6i8, -56])
+    );
+    assert_eq!(
+        run(&Op::Max, Basic::Char, &[-3i8, 100], &[5i8, 7]).unwrap(),
+        b(&[5i8, 100])
+    );
+    assert_eq!(Op::Band.check(Basic::Char), Ok(()));
+    assert_eq!(
+        Op::MaxLoc.check(Basic::Char).unwrap_err().class,
+        ErrorClass::Op
+    );
+    assert_eq!(
+        Op::Sum.check(Basic::WChar).unwrap_err().class,
         ErrorClass::Op
     );
     assert_eq!(

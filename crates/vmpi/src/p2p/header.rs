@@ -169,7 +169,10 @@ mod tests {
         b[0] = 77;
         let corrupt = Some((4, PeerFault::Corrupt));
         assert_eq!(Header::decode(&b, 4).unwrap_err().peer_fault(), corrupt);
-        assert_eq!(Header::decode(&b[..10], 4).unwrap_err().peer_fault(), corrupt);
+        assert_eq!(
+            Header::decode(&b[..10], 4).unwrap_err().peer_fault(),
+            corrupt
+        );
         let c = Header::control_aux(Kind::CoopCts, 1, 2, 3, 0xfedc_ba98_7654_3210);
         assert_eq!(
             Header::decode(&c.encode(), 0).unwrap().aux(),
