@@ -133,6 +133,9 @@ impl Prep {
     }
     /// Blocks at byte displacements `displs` of `buf`, `counts[i]` elements of
     /// `types[i]` each: (buffer, byte counts, byte displacements) in one run.
+    /// `buf` may be MPI_BOTTOM (null) when the blocks hold absolute addresses (as
+    /// in point-to-point); a null buffer whose data would start in the first page
+    /// is a mistake, refused.
     unsafe fn blocks(
         &mut self,
         buf: *mut c_void,
@@ -146,6 +149,9 @@ impl Prep {
         let cb: Vec<usize> = (0..n)
             .map(|i| counts[i] * types[i].size() as usize)
             .collect();
+        if buf.is_null() && (0..n).any(|i| cb[i] > 0 && displs[i] + types[i].true_lb() < 4096) {
+            return fail(MPI_ERR_BUFFER, "null buffer with a nonzero count");
+        }
         let direct = (0..n).all(|i| {
             cb[i] == 0 || (types[i].is_contiguous() && displs[i] + types[i].true_lb() >= 0)
         });
@@ -159,24 +165,28 @@ impl Prep {
                     }
                 })
                 .collect();
+            // From MPI_BOTTOM, the run starts at the lowest block (no pointer
+            // arithmetic on null).
+            let start = if buf.is_null() {
+                (0..n)
+                    .filter(|&i| cb[i] > 0)
+                    .map(|i| db[i])
+                    .min()
+                    .unwrap_or(0)
+            } else {
+                0
+            };
+            let db: Vec<usize> = db.iter().map(|&d| d.saturating_sub(start)).collect();
             let len = (0..n)
                 .map(|i| if cb[i] == 0 { 0 } else { db[i] + cb[i] })
                 .max()
                 .unwrap_or(0);
-            if len > 0 && buf.is_null() {
-                return fail(MPI_ERR_BUFFER, "null buffer with a nonzero count");
-            }
-            return Ok((
-                RawMut {
-                    ptr: buf as *mut u8,
-                    len,
-                },
-                cb,
-                db,
-            ));
-        }
-        if buf.is_null() {
-            return fail(MPI_ERR_BUFFER, "null buffer with a nonzero count");
+            let ptr = if buf.is_null() {
+                start as *mut u8
+            } else {
+                buf as *mut u8
+            };
+            return Ok((RawMut { ptr, len }, cb, db));
         }
         let total: usize = cb.iter().sum();
         let mut v = vec![0u8; total];
@@ -191,7 +201,7 @@ impl Prep {
             for i in 0..n {
                 if cb[i] > 0 {
                     types[i].pack_range(
-                        (base as *const u8).offset(displs[i] as isize),
+                        (base as *const u8).wrapping_offset(displs[i] as isize),
                         counts[i],
                         0,
                         &mut v[db[i]..db[i] + cb[i]],
@@ -210,7 +220,7 @@ impl Prep {
                 self.f.then.push(Box::new(move |_| {
                     // SAFETY: the temporary lives in `keep` until the fixups ran.
                     let s = std::slice::from_raw_parts((p + o) as *const u8, l);
-                    t.unpack_range(s, 0, (base as *mut u8).offset(d as isize), c);
+                    t.unpack_range(s, 0, (base as *mut u8).wrapping_offset(d as isize), c);
                 }));
             }
         }

@@ -72,3 +72,11 @@ fn dynamic_processes_fail_with_their_classes_and_char_reduces() {
     // Not compared with MPICH, which really spawns.
     check_both_builds("conf_dynamic.c", &[1, 2, 3], false);
 }
+
+#[test]
+fn split_and_split_type_on_intercommunicators() {
+    // Compared with MPICH on 2 ranks only: MPICH 4.0.2 hangs on 3 or more after
+    // printing the same lines as vmpi (seen while writing the test).
+    check_both_builds("conf_intercomm_split.c", &[2], true);
+    check_both_builds("conf_intercomm_split.c", &[3, 4, 5], false);
+}

@@ -186,14 +186,17 @@ fn local_of(inter: &Comm) -> Comm {
 }
 
 /// MPI_Comm_split: ranks with the same `color` form a communicator, ordered by
-/// (key, old rank); `UNDEFINED` gets None.
+/// (key, old rank); `UNDEFINED` gets None. On an intercommunicator each group
+/// splits, and the ranks of one color on both sides form an intercommunicator.
 pub fn split(comm: &Comm, color: i32, key: i32) -> Result<Option<Comm>> {
-    comm.check_intra("MPI_Comm_split")?;
     if color < 0 && color != UNDEFINED {
         return Err(Error::new(
             ErrorClass::Arg,
             format!("MPI_Comm_split: invalid color {color}"),
         ));
+    }
+    if comm.is_inter() {
+        return split_inter(comm, color, key);
     }
     let n = comm.group.len();
     let mut all = vec![0i32; 2 * n];
@@ -223,8 +226,73 @@ pub fn split(comm: &Comm, color: i32, key: i32) -> Result<Option<Comm>> {
     Ok(Some(Comm::new_intra(ctx, group, rank)))
 }
 
+/// The members of one color, from every rank's (color, key) in `all`, as world
+/// ranks of `group` ordered by (key, old rank).
+fn members_of(all: &[i32], group: &[usize], color: i32) -> Vec<usize> {
+    let mut m: Vec<(i32, usize)> = (0..group.len())
+        .filter(|&r| all[2 * r] == color)
+        .map(|r| (all[2 * r + 1], r))
+        .collect();
+    m.sort();
+    m.iter().map(|&(_, r)| group[r]).collect()
+}
+
+/// MPI_Comm_split on an intercommunicator (MPI-3.1 §6.4.2): each group splits by
+/// color, and the ranks of a color on both sides form a new intercommunicator;
+/// a color present in one group only gets None there, as `UNDEFINED` does. The
+/// leaders swap their groups' (color, key) lists, and one context pair is agreed
+/// by the members of every new intercommunicator (they are disjoint).
+fn split_inter(comm: &Comm, color: i32, key: i32) -> Result<Option<Comm>> {
+    let call = "MPI_Comm_split";
+    let remote = comm.remote.clone().expect("an intercommunicator");
+    let local = local_of(comm);
+    let mut here = vec![0i32; 2 * comm.group.len()];
+    let mine = [color, key];
+    // SAFETY: both buffers outlive the blocking run.
+    coll::run_blocking(unsafe {
+        coll::allgather(
+            local.coll(),
+            Some(Raw::of(i32_bytes(&mine))),
+            RawMut::of(i32_bytes_mut(&mut here)),
+        )?
+    })?;
+    let mut there = vec![0i32; 2 * remote.len()];
+    let swap = local.coll();
+    if comm.rank == 0 {
+        exchange(
+            comm.coll_ctx,
+            remote[0],
+            0,
+            0,
+            swap_tag(swap.tag),
+            i32_bytes(&here),
+            i32_bytes_mut(&mut there),
+            call,
+        )?;
+    }
+    bcast_bytes(swap, i32_bytes_mut(&mut there), 0)?;
+    let group = members_of(&here, &comm.group, color);
+    let peers = members_of(&there, &remote, color);
+    let member = color != UNDEFINED && !peers.is_empty();
+    let lc = local.coll();
+    let tag = swap_tag(lc.tag);
+    let members = inter_members(lc.clone(), 0, Some((remote[0], comm.coll_ctx, [0, 0], tag)));
+    let ctx = agree::agree(call, members, Alloc::new(lc.ctx, lc.tag, !member))?;
+    if !member {
+        return Ok(None);
+    }
+    let me = comm.group[comm.rank as usize];
+    let rank = group.iter().position(|&w| w == me).expect("member");
+    Ok(Some(Comm {
+        remote: Some(peers.into()),
+        ..Comm::new_intra(ctx, group.into(), rank)
+    }))
+}
+
 /// MPI_Comm_split_type with MPI_COMM_TYPE_SHARED: one communicator per shm domain
-/// (ranks that share a /dev/shm region); `UNDEFINED` gets None.
+/// (ranks that share a /dev/shm region); `UNDEFINED` gets None. On an
+/// intercommunicator, the ranks of one domain on both sides form an
+/// intercommunicator (MPI-4 §7.4.2).
 pub fn split_type(comm: &Comm, split_type: i32, key: i32) -> Result<Option<Comm>> {
     let color = if split_type == UNDEFINED {
         UNDEFINED
