@@ -80,3 +80,8 @@ fn split_and_split_type_on_intercommunicators() {
     check_both_builds("conf_intercomm_split.c", &[2], true);
     check_both_builds("conf_intercomm_split.c", &[3, 4, 5], false);
 }
+
+#[test]
+fn collectives_take_mpi_bottom_with_absolute_types() {
+    check_both_builds("conf_bottom.c", &[1, 2, 3, 4], true);
+}
