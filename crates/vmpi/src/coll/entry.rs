@@ -1,9 +1,12 @@
 //! The one entry point of every collective, for the Rust API and the C ABI alike:
 //! a call's arguments as contiguous bytes ([`Args`]; the front ends pack derived
-//! datatypes first), [`run`] for blocking calls (the planner's shortcut where it
-//! takes the call, else the schedule, run to completion) and [`start`] for
-//! nonblocking ones (the schedule behind a request). The builders validate the
-//! arguments, once, whichever way the call then goes.
+//! datatypes first), [`run`] for blocking calls and [`start`] for nonblocking
+//! ones. A blocking call goes to the planner's front door first ([`shortcut`]:
+//! the shared area, set up there on the communicator's first call that may use
+//! it, or the two-rank exchange); only where that declines is a schedule built
+//! and run to completion. A nonblocking call is always a schedule, behind a
+//! request. The front door and the builders check the arguments alike, so a
+//! call fails the same whichever way it goes.
 
 use super::{Raw, RawMut, Reduction, Sched};
 use crate::comm::Comm;
@@ -136,7 +139,7 @@ pub unsafe fn run(comm: &Comm, args: Args) -> Result<()> {
     if let Some(done) = shortcut(comm, &args) {
         return done;
     }
-    super::run_blocking(build(comm, true, args)?)
+    super::run_blocking(build(comm, args)?)
 }
 
 /// Start a nonblocking collective on `comm`; the request completes when it does.
@@ -145,7 +148,7 @@ pub unsafe fn run(comm: &Comm, args: Args) -> Result<()> {
 /// As for [`run`], until the request completes.
 pub unsafe fn start(comm: &Comm, args: Args) -> Result<ReqId> {
     comm.check_intra(args.call())?;
-    super::start_nonblocking(build(comm, false, args)?)
+    super::start_nonblocking(build(comm, args)?)
 }
 
 /// The bytes of `r` (none for an empty buffer, whatever its pointer).
@@ -171,10 +174,11 @@ unsafe fn output<'a>(r: RawMut) -> &'a mut [u8] {
     std::slice::from_raw_parts_mut(r.ptr, r.len)
 }
 
-/// The planner's shortcut alone: a blocking call that it sends past a schedule
+/// The planner's front door alone: a blocking call that it sends past a schedule
 /// (the shared area, two ranks) runs now; None: it needs a schedule ([`run`]
-/// builds one). A front end that packs derived datatypes tries this first on
-/// contiguous buffers, before packing anything.
+/// builds one). The only way onto the area: the communicator's first call here
+/// that the area could take sets it up. A front end that packs derived
+/// datatypes tries this first on contiguous buffers, before packing anything.
 ///
 /// # Safety
 /// As for [`run`].
@@ -183,14 +187,82 @@ pub unsafe fn shortcut(comm: &Comm, args: &Args) -> Option<Result<()>> {
     match args {
         Args::Barrier => super::barrier_now(comm),
         Args::Bcast { buf, root } => super::bcast_now(comm, output(*buf), *root),
-        Args::Gather { send, recv, root } => {
-            super::gather_now(comm, send.map(|s| input(s)), recv.map(|r| output(r)), *root)
+        Args::Gather { send, recv, root } => super::gather_now(
+            comm,
+            "MPI_Gather",
+            send.map(|s| input(s)),
+            recv.map(|r| output(r)),
+            *root,
+        ),
+        Args::Gatherv {
+            send,
+            recv,
+            root,
+            call,
+            equal: Some(blk),
+        } => {
+            let recv = match recv {
+                Some((b, c, d)) => match in_rank_order(call, comm, b.len, c, d, *blk) {
+                    Ok(off) => Some(output(RawMut {
+                        ptr: b.ptr.wrapping_add(off),
+                        len: c.len() * blk,
+                    })),
+                    Err(e) => return Some(Err(e)),
+                },
+                None => None,
+            };
+            super::gather_now(comm, call, send.map(|s| input(s)), recv, *root)
         }
-        Args::Scatter { send, recv, root } => {
-            super::scatter_now(comm, send.map(|s| input(s)), recv.map(|r| output(r)), *root)
+        Args::Scatter { send, recv, root } => super::scatter_now(
+            comm,
+            "MPI_Scatter",
+            send.map(|s| input(s)),
+            recv.map(|r| output(r)),
+            *root,
+        ),
+        Args::Scatterv {
+            send,
+            recv,
+            root,
+            call,
+            equal: Some(blk),
+        } => {
+            let send = match send {
+                Some((b, c, d)) => match in_rank_order(call, comm, b.len, c, d, *blk) {
+                    Ok(off) => Some(input(Raw {
+                        ptr: b.ptr.wrapping_add(off),
+                        len: c.len() * blk,
+                    })),
+                    Err(e) => return Some(Err(e)),
+                },
+                None => None,
+            };
+            super::scatter_now(comm, call, send, recv.map(|r| output(r)), *root)
         }
         Args::Allgather { send, recv } => {
-            super::allgather_now(comm, send.map(|s| input(s)), output(*recv))
+            super::allgather_now(comm, "MPI_Allgather", send.map(|s| input(s)), output(*recv))
+        }
+        Args::Allgatherv {
+            send,
+            recv: (b, c, d),
+            call,
+        } => {
+            // Equal blocks from the start of the buffer in rank order: an allgather.
+            let n = comm.size() as usize;
+            let blk = c.first().copied().unwrap_or(0);
+            let equal = c.len() == n
+                && d.len() == n
+                && c.iter().all(|&x| x == blk)
+                && d.iter().enumerate().all(|(i, &x)| x == i * blk)
+                && n * blk <= b.len;
+            if !equal {
+                return None;
+            }
+            let recv = output(RawMut {
+                ptr: b.ptr,
+                len: n * blk,
+            });
+            super::allgather_now(comm, call, send.map(|s| input(s)), recv)
         }
         Args::Alltoall { send, recv } => {
             super::alltoall_now(comm, send.map(|s| input(s)), output(*recv))
@@ -214,12 +286,38 @@ pub unsafe fn shortcut(comm: &Comm, args: &Args) -> Option<Result<()>> {
     }
 }
 
+/// Where the blocks of `blk` bytes, one per rank of `comm`, that a front end
+/// promised (`equal` of [`Args::Gatherv`], [`Args::Scatterv`]) lie one after
+/// the other in a buffer of `len` bytes: the offset of the first.
+fn in_rank_order(
+    call: &str,
+    comm: &Comm,
+    len: usize,
+    counts: &[usize],
+    displs: &[usize],
+    blk: usize,
+) -> Result<usize> {
+    let at = displs.first().copied().unwrap_or(0);
+    let n = comm.size() as usize;
+    if counts.len() == n
+        && displs.len() == n
+        && counts.iter().all(|&c| c == blk)
+        && displs.iter().enumerate().all(|(i, &d)| d == at + i * blk)
+        && at + n * blk <= len
+    {
+        return Ok(at);
+    }
+    Err(crate::error::Error::intern(format!(
+        "{call}: blocks said to be equal and in rank order are not"
+    )))
+}
+
 /// The schedule of a call.
 ///
 /// # Safety
 /// As for [`run`], until the schedule completes.
-unsafe fn build(comm: &Comm, blocking: bool, args: Args) -> Result<Sched> {
-    let cc = comm.coll_for(blocking);
+unsafe fn build(comm: &Comm, args: Args) -> Result<Sched> {
+    let cc = comm.coll();
     let domains = || comm.domains();
     match args {
         Args::Barrier => super::barrier_sched(cc, Some(&domains()?)),
