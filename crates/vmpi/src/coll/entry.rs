@@ -14,13 +14,18 @@ use crate::error::Result;
 use crate::p2p::ReqId;
 
 /// A buffer with a block per rank: byte counts and displacements.
-pub type Blocks<T> = (T, Vec<usize>, Vec<usize>);
+pub type Blocks<'a, T> = (T, &'a [usize], &'a [usize]);
 
 /// A collective call's arguments. A send buffer of `None` is MPI_IN_PLACE where
 /// the standard allows it; `call` names the MPI function for messages where one
 /// variant serves several (v, w and packed forms).
-#[derive(Debug)]
-pub enum Args {
+///
+/// `Copy`: the counts and the reduction are borrowed from the front end, so
+/// arguments have no drop glue, and a blocking call that the front door takes
+/// (a C MPI_Bcast on the area: a few hundred instructions) pays nothing for
+/// them; a schedule copies what it keeps when it is built.
+#[derive(Debug, Clone, Copy)]
+pub enum Args<'a> {
     Barrier,
     Bcast {
         buf: RawMut,
@@ -36,7 +41,7 @@ pub enum Args {
     /// other in rank order (then the shared area may take it).
     Gatherv {
         send: Option<Raw>,
-        recv: Option<Blocks<RawMut>>,
+        recv: Option<Blocks<'a, RawMut>>,
         root: i32,
         call: &'static str,
         equal: Option<usize>,
@@ -49,7 +54,7 @@ pub enum Args {
     },
     /// As for [`Args::Gatherv`].
     Scatterv {
-        send: Option<Blocks<Raw>>,
+        send: Option<Blocks<'a, Raw>>,
         recv: Option<RawMut>,
         root: i32,
         call: &'static str,
@@ -61,7 +66,7 @@ pub enum Args {
     },
     Allgatherv {
         send: Option<Raw>,
-        recv: Blocks<RawMut>,
+        recv: Blocks<'a, RawMut>,
         call: &'static str,
     },
     Alltoall {
@@ -70,38 +75,38 @@ pub enum Args {
     },
     /// MPI_Alltoallv and, on bytes, MPI_Alltoallw.
     Alltoallv {
-        send: Option<Blocks<Raw>>,
-        recv: Blocks<RawMut>,
+        send: Option<Blocks<'a, Raw>>,
+        recv: Blocks<'a, RawMut>,
         call: &'static str,
     },
     Reduce {
-        red: Reduction,
+        red: &'a Reduction,
         send: Option<Raw>,
         recv: Option<RawMut>,
         root: i32,
     },
     Allreduce {
-        red: Reduction,
+        red: &'a Reduction,
         send: Option<Raw>,
         recv: RawMut,
     },
     /// Byte counts per rank.
     ReduceScatter {
-        red: Reduction,
+        red: &'a Reduction,
         send: Option<Raw>,
         recv: RawMut,
-        counts: Vec<usize>,
+        counts: &'a [usize],
         call: &'static str,
     },
     Scan {
-        red: Reduction,
+        red: &'a Reduction,
         send: Option<Raw>,
         recv: RawMut,
         exclusive: bool,
     },
 }
 
-impl Args {
+impl Args<'_> {
     /// The MPI function these arguments are for (blocking form).
     pub fn call(&self) -> &'static str {
         match self {
@@ -134,7 +139,7 @@ impl Args {
 /// # Safety
 /// The buffers must be valid for their lengths (reads for inputs, writes for
 /// outputs), inputs and outputs distinct but for MPI_IN_PLACE, until this returns.
-pub unsafe fn run(comm: &Comm, args: Args) -> Result<()> {
+pub unsafe fn run(comm: &Comm, args: Args<'_>) -> Result<()> {
     comm.check_intra(args.call())?;
     if let Some(done) = shortcut(comm, &args) {
         return done;
@@ -146,7 +151,7 @@ pub unsafe fn run(comm: &Comm, args: Args) -> Result<()> {
 ///
 /// # Safety
 /// As for [`run`], until the request completes.
-pub unsafe fn start(comm: &Comm, args: Args) -> Result<ReqId> {
+pub unsafe fn start(comm: &Comm, args: Args<'_>) -> Result<ReqId> {
     comm.check_intra(args.call())?;
     super::start_nonblocking(build(comm, args)?)
 }
@@ -183,7 +188,7 @@ unsafe fn output<'a>(r: RawMut) -> &'a mut [u8] {
 /// # Safety
 /// As for [`run`].
 #[inline]
-pub unsafe fn shortcut(comm: &Comm, args: &Args) -> Option<Result<()>> {
+pub unsafe fn shortcut(comm: &Comm, args: &Args<'_>) -> Option<Result<()>> {
     match args {
         Args::Barrier => super::barrier_now(comm),
         Args::Bcast { buf, root } => super::bcast_now(comm, output(*buf), *root),
@@ -316,7 +321,7 @@ fn in_rank_order(
 ///
 /// # Safety
 /// As for [`run`], until the schedule completes.
-unsafe fn build(comm: &Comm, args: Args) -> Result<Sched> {
+unsafe fn build(comm: &Comm, args: Args<'_>) -> Result<Sched> {
     let cc = comm.coll();
     let domains = || comm.domains();
     match args {
@@ -329,14 +334,7 @@ unsafe fn build(comm: &Comm, args: Args) -> Result<Sched> {
             root,
             call,
             equal,
-        } => super::gatherv_blocks(
-            cc,
-            send,
-            recv.as_ref().map(|(b, c, d)| (*b, &c[..], &d[..])),
-            root,
-            call,
-            equal,
-        ),
+        } => super::gatherv_blocks(cc, send, recv, root, call, equal),
         Args::Scatter { send, recv, root } => super::scatter(cc, send, recv, root),
         Args::Scatterv {
             send,
@@ -344,33 +342,21 @@ unsafe fn build(comm: &Comm, args: Args) -> Result<Sched> {
             root,
             call,
             equal,
-        } => super::scatterv_blocks(
-            cc,
-            send.as_ref().map(|(b, c, d)| (*b, &c[..], &d[..])),
-            recv,
-            root,
-            call,
-            equal,
-        ),
+        } => super::scatterv_blocks(cc, send, recv, root, call, equal),
         Args::Allgather { send, recv } => super::allgather(cc, send, recv),
         Args::Allgatherv { send, recv, call } => {
-            super::allgatherv(cc, send, recv.0, &recv.1, &recv.2, call)
+            super::allgatherv(cc, send, recv.0, recv.1, recv.2, call)
         }
         Args::Alltoall { send, recv } => super::alltoall(cc, send, recv),
-        Args::Alltoallv { send, recv, call } => super::alltoallv(
-            cc,
-            send.as_ref().map(|(b, c, d)| (*b, &c[..], &d[..])),
-            (recv.0, &recv.1, &recv.2),
-            call,
-        ),
+        Args::Alltoallv { send, recv, call } => super::alltoallv(cc, send, recv, call),
         Args::Reduce {
             red,
             send,
             recv,
             root,
-        } => super::reduce(cc, red, send, recv, root, Some(&domains()?)),
+        } => super::reduce(cc, red.clone(), send, recv, root, Some(&domains()?)),
         Args::Allreduce { red, send, recv } => {
-            super::allreduce(cc, red, send, recv, Some(&domains()?))
+            super::allreduce(cc, red.clone(), send, recv, Some(&domains()?))
         }
         Args::ReduceScatter {
             red,
@@ -378,12 +364,12 @@ unsafe fn build(comm: &Comm, args: Args) -> Result<Sched> {
             recv,
             counts,
             call,
-        } => super::reduce_scatter(cc, red, send, recv, &counts, call),
+        } => super::reduce_scatter(cc, red.clone(), send, recv, counts, call),
         Args::Scan {
             red,
             send,
             recv,
             exclusive,
-        } => super::scan(cc, red, send, recv, exclusive),
+        } => super::scan(cc, red.clone(), send, recv, exclusive),
     }
 }
