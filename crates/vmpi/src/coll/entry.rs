@@ -199,6 +199,50 @@ pub unsafe fn shortcut(comm: &Comm, args: &Args<'_>) -> Option<Result<()>> {
             recv.map(|r| output(r)),
             *root,
         ),
+        Args::Scatter { send, recv, root } => super::scatter_now(
+            comm,
+            "MPI_Scatter",
+            send.map(|s| input(s)),
+            recv.map(|r| output(r)),
+            *root,
+        ),
+        Args::Allgather { send, recv } => {
+            super::allgather_now(comm, "MPI_Allgather", send.map(|s| input(s)), output(*recv))
+        }
+        Args::Alltoall { send, recv } => {
+            super::alltoall_now(comm, send.map(|s| input(s)), output(*recv))
+        }
+        Args::Reduce {
+            red,
+            send,
+            recv,
+            root,
+        } => super::reduce_now(
+            comm,
+            red,
+            send.map(|s| input(s)),
+            recv.map(|r| output(r)),
+            *root,
+        ),
+        Args::Allreduce { red, send, recv } => {
+            super::allreduce_now(comm, red, send.map(|s| input(s)), output(*recv))
+        }
+        Args::Gatherv { .. } | Args::Scatterv { .. } | Args::Allgatherv { .. } => {
+            equal_blocks(comm, args)
+        }
+        _ => None,
+    }
+}
+
+/// [`shortcut`] for the v-forms whose blocks are equal and in rank order: the
+/// calls without v, on the same bytes (out of line: the hot path's match stays
+/// small).
+///
+/// # Safety
+/// As for [`run`].
+#[inline(never)]
+unsafe fn equal_blocks(comm: &Comm, args: &Args<'_>) -> Option<Result<()>> {
+    match args {
         Args::Gatherv {
             send,
             recv,
@@ -218,13 +262,6 @@ pub unsafe fn shortcut(comm: &Comm, args: &Args<'_>) -> Option<Result<()>> {
             };
             super::gather_now(comm, call, send.map(|s| input(s)), recv, *root)
         }
-        Args::Scatter { send, recv, root } => super::scatter_now(
-            comm,
-            "MPI_Scatter",
-            send.map(|s| input(s)),
-            recv.map(|r| output(r)),
-            *root,
-        ),
         Args::Scatterv {
             send,
             recv,
@@ -243,9 +280,6 @@ pub unsafe fn shortcut(comm: &Comm, args: &Args<'_>) -> Option<Result<()>> {
                 None => None,
             };
             super::scatter_now(comm, call, send, recv.map(|r| output(r)), *root)
-        }
-        Args::Allgather { send, recv } => {
-            super::allgather_now(comm, "MPI_Allgather", send.map(|s| input(s)), output(*recv))
         }
         Args::Allgatherv {
             send,
@@ -268,24 +302,6 @@ pub unsafe fn shortcut(comm: &Comm, args: &Args<'_>) -> Option<Result<()>> {
                 len: n * blk,
             });
             super::allgather_now(comm, call, send.map(|s| input(s)), recv)
-        }
-        Args::Alltoall { send, recv } => {
-            super::alltoall_now(comm, send.map(|s| input(s)), output(*recv))
-        }
-        Args::Reduce {
-            red,
-            send,
-            recv,
-            root,
-        } => super::reduce_now(
-            comm,
-            red,
-            send.map(|s| input(s)),
-            recv.map(|r| output(r)),
-            *root,
-        ),
-        Args::Allreduce { red, send, recv } => {
-            super::allreduce_now(comm, red, send.map(|s| input(s)), output(*recv))
         }
         _ => None,
     }

@@ -826,37 +826,36 @@ fn plan_now(comm: &Comm, call: Call) -> Option<Result<Now<'_>>> {
     if comm.is_inter() {
         return None;
     }
-    let forced = tuning::overrides();
-    let ranks = comm.size() as usize;
-    let area = match comm.area_tried() {
-        // The hot path: a set-up area that takes the call.
-        Some(Some(a)) if plan::area_takes(call, ranks, a.limits(), &forced) => {
+    // The hot path: a set-up area that takes the call.
+    if let Some(Some(a)) = comm.area_tried() {
+        if plan::area_takes(call, comm.size() as usize, a.limits(), &tuning::overrides()) {
             comm.skip_call();
             return Some(Ok(Now::Area(a)));
         }
-        Some(Some(a)) => AreaState::Ready(a.limits()),
-        Some(None) => AreaState::Absent,
-        None if plan::may_use_area(call, &forced) => return Some(first_use(comm, call)),
-        None => AreaState::Untried,
-    };
-    Some(Ok(verdict(call, ranks, area, forced)))
+    }
+    Some(off_area(comm, call))
 }
 
-/// The communicator's first blocking call that the area may take: set the area
-/// up (a collective step, of schedules: every rank is at this same call), then
-/// plan the call with what came of it.
-#[cold]
+/// [`plan_now`] past its hot path: the area is not set up, or does not take the
+/// call. The communicator's first blocking call that the area may take sets it
+/// up (a collective step, of schedules: every rank is at this same call), and is
+/// then planned with what came of it.
 #[inline(never)]
-fn first_use(comm: &Comm, call: Call) -> Result<Now<'_>> {
+fn off_area(comm: &Comm, call: Call) -> Result<Now<'_>> {
     let forced = tuning::overrides();
     let ranks = comm.size() as usize;
-    let area = match comm.set_up_area()? {
-        Some(a) if plan::area_takes(call, ranks, a.limits(), &forced) => {
+    let tried = match comm.area_tried() {
+        None if plan::may_use_area(call, &forced) => Some(comm.set_up_area()?),
+        t => t,
+    };
+    let area = match tried {
+        Some(Some(a)) if plan::area_takes(call, ranks, a.limits(), &forced) => {
             comm.skip_call();
             return Ok(Now::Area(a));
         }
-        Some(a) => AreaState::Ready(a.limits()),
-        None => AreaState::Absent,
+        Some(Some(a)) => AreaState::Ready(a.limits()),
+        Some(None) => AreaState::Absent,
+        None => AreaState::Untried,
     };
     Ok(verdict(call, ranks, area, forced))
 }
