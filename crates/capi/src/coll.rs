@@ -851,6 +851,7 @@ unsafe fn b_reduce(
     p.done(&c, a, then)
 }
 
+#[allow(clippy::too_many_arguments)]
 unsafe fn b_allreduce(
     call: &str,
     sendbuf: *const c_void,
@@ -917,6 +918,7 @@ unsafe fn b_reduce_scatter(
     p.done(&c, a, then)
 }
 
+#[allow(clippy::too_many_arguments)]
 unsafe fn b_scan(
     call: &str,
     sendbuf: *const c_void,
