@@ -27,9 +27,15 @@ fn in_place(p: *const c_void) -> bool {
     p as usize == usize::MAX
 }
 
-/// A call's arguments for the core's one entry point, what to do once it
-/// completes (unpack, free temporaries), and the communicator.
-type Built = (Args, Fixup, Comm);
+/// What a builder does with the call's arguments for the core's one entry point
+/// ([`Args`], which borrow the byte counts and the reduction the builder made):
+/// run the blocking call, or start the nonblocking one behind `request` (the
+/// user's `comm`, for the request's record).
+#[derive(Clone, Copy)]
+enum Then {
+    Run,
+    Start(MPI_Comm, *mut MPI_Request),
+}
 
 fn intra(call: &str, comm: MPI_Comm) -> R<Comm> {
     with_intra(call, comm, |c| Ok(c.clone()))
@@ -283,29 +289,36 @@ impl Prep {
         self.f.keep.push(v);
         Ok(r)
     }
-    fn done(self, c: Comm, a: Args) -> Built {
-        (a, self.f, c)
+    unsafe fn done(self, c: &Comm, a: Args<'_>, then: Then) -> R<()> {
+        then.finish(c, a, self.f)
     }
 }
 
-fn run(b: Built) -> R<()> {
-    // SAFETY: the builders checked the buffers; the temporaries live in the fixup
-    // until it runs, after the call.
-    unsafe { core::run(&b.2, b.0)? };
-    b.1.run(usize::MAX);
-    Ok(())
-}
-
-unsafe fn start(b: Built, comm: MPI_Comm, request: *mut MPI_Request) -> R<()> {
-    let o = out(request, "request")?;
-    let id = core::start(&b.2, b.0)?;
-    add_fixup(id, b.1);
-    *o = st().reqs.insert(ReqObj {
-        kind: Kind::Engine(id),
-        comm,
-        recv: false,
-    });
-    Ok(())
+impl Then {
+    /// Run or start `a` on `c`; `f` (unpack, free temporaries) once it completes.
+    ///
+    /// # Safety
+    /// `a`'s buffers are valid (the builders checked them, and the temporaries
+    /// live in `f` until it runs, after the call).
+    unsafe fn finish(self, c: &Comm, a: Args<'_>, f: Fixup) -> R<()> {
+        match self {
+            Then::Run => {
+                core::run(c, a)?;
+                f.run(usize::MAX);
+            }
+            Then::Start(comm, request) => {
+                let o = out(request, "request")?;
+                let id = core::start(c, a)?;
+                add_fixup(id, f);
+                *o = st().reqs.insert(ReqObj {
+                    kind: Kind::Engine(id),
+                    comm,
+                    recv: false,
+                });
+            }
+        }
+        Ok(())
+    }
 }
 
 unsafe fn ints<'a>(p: *const c_int, n: usize, what: &str) -> R<&'a [c_int]> {
@@ -329,9 +342,9 @@ fn displs_of(v: &[c_int], t: &Datatype) -> Vec<i64> {
 
 // ---- builders ------------------------------------------------------------------------
 
-unsafe fn b_barrier(call: &str, comm: MPI_Comm) -> R<Built> {
+unsafe fn b_barrier(call: &str, comm: MPI_Comm, then: Then) -> R<()> {
     let c = intra(call, comm)?;
-    Ok((Args::Barrier, Fixup::default(), c))
+    Prep::default().done(&c, Args::Barrier, then)
 }
 
 unsafe fn b_bcast(
@@ -341,7 +354,8 @@ unsafe fn b_bcast(
     dt: MPI_Datatype,
     root: c_int,
     comm: MPI_Comm,
-) -> R<Built> {
+    then: Then,
+) -> R<()> {
     let c = intra(call, comm)?;
     root_ok(&c, root)?;
     no_in_place(buf, "buffer")?;
@@ -351,7 +365,7 @@ unsafe fn b_bcast(
     if me_root {
         p.f.then.clear(); // the root's buffer is unchanged
     }
-    Ok(p.done(c, Args::Bcast { buf: b, root }))
+    p.done(&c, Args::Bcast { buf: b, root }, then)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -365,7 +379,8 @@ unsafe fn b_gather(
     recvtype: MPI_Datatype,
     root: c_int,
     comm: MPI_Comm,
-) -> R<Built> {
+    then: Then,
+) -> R<()> {
     let c = intra(call, comm)?;
     root_ok(&c, root)?;
     let me_root = c.rank == root;
@@ -401,12 +416,12 @@ unsafe fn b_gather(
     };
     let a = Args::Gatherv {
         send,
-        recv,
+        recv: recv.as_ref().map(|(b, c, d)| (*b, &c[..], &d[..])),
         root,
         call,
         equal: Some(blk),
     };
-    Ok(p.done(c, a))
+    p.done(&c, a, then)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -421,7 +436,8 @@ unsafe fn b_gatherv(
     recvtype: MPI_Datatype,
     root: c_int,
     comm: MPI_Comm,
-) -> R<Built> {
+    then: Then,
+) -> R<()> {
     let c = intra(call, comm)?;
     root_ok(&c, root)?;
     let me_root = c.rank == root;
@@ -444,12 +460,12 @@ unsafe fn b_gatherv(
     };
     let a = Args::Gatherv {
         send,
-        recv,
+        recv: recv.as_ref().map(|(b, c, d)| (*b, &c[..], &d[..])),
         root,
         call,
         equal: None,
     };
-    Ok(p.done(c, a))
+    p.done(&c, a, then)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -465,7 +481,8 @@ unsafe fn b_scatterv(
     recvtype: MPI_Datatype,
     root: c_int,
     comm: MPI_Comm,
-) -> R<Built> {
+    then: Then,
+) -> R<()> {
     let c = intra(call, comm)?;
     root_ok(&c, root)?;
     let me_root = c.rank == root;
@@ -518,13 +535,13 @@ unsafe fn b_scatterv(
         (None, None) => 0,
     });
     let a = Args::Scatterv {
-        send,
+        send: send.as_ref().map(|(b, c, d)| (*b, &c[..], &d[..])),
         recv,
         root,
         call,
         equal,
     };
-    Ok(p.done(c, a))
+    p.done(&c, a, then)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -539,7 +556,8 @@ unsafe fn b_allgatherv(
     displs: *const c_int,
     recvtype: MPI_Datatype,
     comm: MPI_Comm,
-) -> R<Built> {
+    then: Then,
+) -> R<()> {
     let c = intra(call, comm)?;
     let n = c.size() as usize;
     no_in_place(recvbuf, "recvbuf")?;
@@ -573,10 +591,10 @@ unsafe fn b_allgatherv(
     let (b, cb, db) = p.blocks(recvbuf, &counts, &dp, &types, true, inpl)?;
     let a = Args::Allgatherv {
         send,
-        recv: (b, cb, db),
+        recv: (b, &cb, &db),
         call,
     };
-    Ok(p.done(c, a))
+    p.done(&c, a, then)
 }
 
 /// Alltoall(v/w): per-rank counts, byte displacements and types for both sides.
@@ -592,7 +610,8 @@ unsafe fn b_alltoallw(
     rd: Vec<i64>,
     rt: Vec<Datatype>,
     c: &Comm,
-) -> R<Built> {
+    then: Then,
+) -> R<()> {
     no_in_place(recvbuf, "recvbuf")?;
     let mut p = Prep::default();
     let inpl = in_place(sendbuf);
@@ -610,8 +629,12 @@ unsafe fn b_alltoallw(
             db,
         ))
     };
-    let a = Args::Alltoallv { send, recv, call };
-    Ok(p.done(c.clone(), a))
+    let a = Args::Alltoallv {
+        send: send.as_ref().map(|(b, c, d)| (*b, &c[..], &d[..])),
+        recv: (recv.0, &recv.1, &recv.2),
+        call,
+    };
+    p.done(c, a, then)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -624,7 +647,8 @@ unsafe fn b_alltoall(
     recvcount: c_int,
     recvtype: MPI_Datatype,
     comm: MPI_Comm,
-) -> R<Built> {
+    then: Then,
+) -> R<()> {
     let c = intra(call, comm)?;
     let n = c.size() as usize;
     check_count(recvcount)?;
@@ -672,7 +696,7 @@ unsafe fn b_alltoall(
             len: n * cb[0],
         })
     };
-    Ok(p.done(c, Args::Alltoall { send, recv }))
+    p.done(&c, Args::Alltoall { send, recv }, then)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -687,7 +711,8 @@ unsafe fn b_alltoallv(
     rdispls: *const c_int,
     recvtype: MPI_Datatype,
     comm: MPI_Comm,
-) -> R<Built> {
+    then: Then,
+) -> R<()> {
     let c = intra(call, comm)?;
     let n = c.size() as usize;
     let rt = for_comm(recvtype)?;
@@ -703,7 +728,19 @@ unsafe fn b_alltoallv(
             vec![t; n],
         )
     };
-    b_alltoallw(call, sendbuf, sc, sd, st_, recvbuf, rc, rd, vec![rt; n], &c)
+    b_alltoallw(
+        call,
+        sendbuf,
+        sc,
+        sd,
+        st_,
+        recvbuf,
+        rc,
+        rd,
+        vec![rt; n],
+        &c,
+        then,
+    )
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -718,7 +755,8 @@ unsafe fn b_alltoallw_c(
     rdispls: *const c_int,
     recvtypes: *const MPI_Datatype,
     comm: MPI_Comm,
-) -> R<Built> {
+    then: Then,
+) -> R<()> {
     let c = intra(call, comm)?;
     let n = c.size() as usize;
     let types = |p: *const MPI_Datatype, what: &str| -> R<Vec<Datatype>> {
@@ -745,7 +783,7 @@ unsafe fn b_alltoallw_c(
             types(sendtypes, "sendtypes")?,
         )
     };
-    b_alltoallw(call, sendbuf, sc, sd, st_, recvbuf, rc, rd, rt, &c)
+    b_alltoallw(call, sendbuf, sc, sd, st_, recvbuf, rc, rd, rt, &c, then)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -798,7 +836,8 @@ unsafe fn b_reduce(
     op: MPI_Op,
     root: c_int,
     comm: MPI_Comm,
-) -> R<Built> {
+    then: Then,
+) -> R<()> {
     let c = intra(call, comm)?;
     let RedArgs { n, s, inpl } = red_args(sendbuf, recvbuf, count, dt, op, Some(root), &c)?;
     let me_root = c.rank == root;
@@ -814,14 +853,15 @@ unsafe fn b_reduce(
         Some(p.red_in(&s, sendbuf, n)?)
     };
     let a = Args::Reduce {
-        red: s.red.clone(),
+        red: &s.red,
         send,
         recv,
         root,
     };
-    Ok(p.done(c, a))
+    p.done(&c, a, then)
 }
 
+#[allow(clippy::too_many_arguments)]
 unsafe fn b_allreduce(
     call: &str,
     sendbuf: *const c_void,
@@ -830,7 +870,8 @@ unsafe fn b_allreduce(
     dt: MPI_Datatype,
     op: MPI_Op,
     comm: MPI_Comm,
-) -> R<Built> {
+    then: Then,
+) -> R<()> {
     let c = intra(call, comm)?;
     let RedArgs { n, s, inpl } = red_args(sendbuf, recvbuf, count, dt, op, None, &c)?;
     let mut p = Prep::default();
@@ -841,11 +882,11 @@ unsafe fn b_allreduce(
         Some(p.red_in(&s, sendbuf, n)?)
     };
     let a = Args::Allreduce {
-        red: s.red.clone(),
+        red: &s.red,
         send,
         recv,
     };
-    Ok(p.done(c, a))
+    p.done(&c, a, then)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -858,7 +899,8 @@ unsafe fn b_reduce_scatter(
     op: MPI_Op,
     comm: MPI_Comm,
     c: Comm,
-) -> R<Built> {
+    then: Then,
+) -> R<()> {
     let _ = comm;
     let s = spec(op, dt)?;
     no_in_place(recvbuf, "recvbuf")?;
@@ -877,15 +919,16 @@ unsafe fn b_reduce_scatter(
     };
     let cb: Vec<usize> = counts.iter().map(|&k| s.bytes(k)).collect();
     let a = Args::ReduceScatter {
-        red: s.red.clone(),
+        red: &s.red,
         send,
         recv,
-        counts: cb,
+        counts: &cb,
         call,
     };
-    Ok(p.done(c, a))
+    p.done(&c, a, then)
 }
 
+#[allow(clippy::too_many_arguments)]
 unsafe fn b_scan(
     call: &str,
     sendbuf: *const c_void,
@@ -895,7 +938,8 @@ unsafe fn b_scan(
     op: MPI_Op,
     comm: MPI_Comm,
     exclusive: bool,
-) -> R<Built> {
+    then: Then,
+) -> R<()> {
     let c = intra(call, comm)?;
     let n = check_count(count)?;
     let s = spec(op, dt)?;
@@ -913,27 +957,29 @@ unsafe fn b_scan(
         Some(p.red_in(&s, sendbuf, n)?)
     };
     let a = Args::Scan {
-        red: s.red.clone(),
+        red: &s.red,
         send,
         recv,
         exclusive,
     };
-    Ok(p.done(c, a))
+    p.done(&c, a, then)
 }
 
 // ---- the C entry points ------------------------------------------------------------------
 
 /// Defines the blocking `MPI_X` and the nonblocking `MPI_IX` from one builder call.
 macro_rules! coll_pair {
-    ($name:ident / $pname:ident, $iname:ident / $ipname:ident, ($($a:ident : $t:ty),*), |$call:ident, $c:ident| $build:expr) => {
+    ($name:ident / $pname:ident, $iname:ident / $ipname:ident, ($($a:ident : $t:ty),*), |$call:ident, $c:ident, $then:ident| $build:expr) => {
         mpi_fn! { $c => fn $name / $pname($($a: $t),*) {
             let $call = stringify!($name);
-            run($build?)
+            let $then = Then::Run;
+            $build
         }}
         mpi_fn! { $c => fn $iname / $ipname($($a: $t,)* request: *mut MPI_Request) {
             let $call = stringify!($iname);
             out(request, "request")?;
-            start($build?, $c, request)
+            let $then = Then::Start($c, request);
+            $build
         }}
     };
 }
@@ -944,7 +990,7 @@ mpi_fn! { comm => fn MPI_Barrier / PMPI_Barrier(comm: MPI_Comm) {
 
 mpi_fn! { comm => fn MPI_Ibarrier / PMPI_Ibarrier(comm: MPI_Comm, request: *mut MPI_Request) {
     out(request, "request")?;
-    start(b_barrier("MPI_Ibarrier", comm)?, comm, request)
+    b_barrier("MPI_Ibarrier", comm, Then::Start(comm, request))
 }}
 
 // MPI_Bcast, MPI_Gather, MPI_Scatter, MPI_Allgather, MPI_Alltoall, MPI_Reduce and
@@ -959,12 +1005,12 @@ fn area_or(
     call: &str,
     comm: MPI_Comm,
     direct: impl FnOnce(&Comm) -> R<Option<vmpi::Result<()>>>,
-    schedule: impl FnOnce() -> R<Built>,
+    schedule: impl FnOnce() -> R<()>,
 ) -> R<()> {
     if let Some(r) = with_intra(call, comm, direct)? {
         return Ok(r?);
     }
-    run(schedule()?)
+    schedule()
 }
 
 /// `count` elements of contiguous `dt` at `buf` as bytes, for the shared area's
@@ -1000,12 +1046,12 @@ mpi_fn! { comm => fn MPI_Bcast / PMPI_Bcast(buffer: *mut c_void, count: c_int, d
             Some(b) => core::shortcut(c, &Args::Bcast { buf: RawMut::of(b), root }),
             None => None,
         })
-    }, || b_bcast(call, buffer, count, datatype, root, comm))
+    }, || b_bcast(call, buffer, count, datatype, root, comm, Then::Run))
 }}
 
 mpi_fn! { comm => fn MPI_Ibcast / PMPI_Ibcast(buffer: *mut c_void, count: c_int, datatype: MPI_Datatype, root: c_int, comm: MPI_Comm, request: *mut MPI_Request) {
     out(request, "request")?;
-    start(b_bcast("MPI_Ibcast", buffer, count, datatype, root, comm)?, comm, request)
+    b_bcast("MPI_Ibcast", buffer, count, datatype, root, comm, Then::Start(comm, request))
 }}
 
 mpi_fn! { comm => fn MPI_Gather / PMPI_Gather(sendbuf: *const c_void, sendcount: c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: c_int, recvtype: MPI_Datatype, root: c_int, comm: MPI_Comm) {
@@ -1030,17 +1076,17 @@ mpi_fn! { comm => fn MPI_Gather / PMPI_Gather(sendbuf: *const c_void, sendcount:
             (Some(s), Some(r)) => core::shortcut(c, &Args::Gather { send: s.map(|x| Raw::of(x)), recv: r.map(RawMut::of), root }),
             _ => None,
         })
-    }, || b_gather(call, sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, root, comm))
+    }, || b_gather(call, sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, root, comm, Then::Run))
 }}
 
 mpi_fn! { comm => fn MPI_Igather / PMPI_Igather(sendbuf: *const c_void, sendcount: c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: c_int, recvtype: MPI_Datatype, root: c_int, comm: MPI_Comm, request: *mut MPI_Request) {
     out(request, "request")?;
-    start(b_gather("MPI_Igather", sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, root, comm)?, comm, request)
+    b_gather("MPI_Igather", sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, root, comm, Then::Start(comm, request))
 }}
 
 coll_pair!(MPI_Gatherv / PMPI_Gatherv, MPI_Igatherv / PMPI_Igatherv,
     (sendbuf: *const c_void, sendcount: c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcounts: *const c_int, displs: *const c_int, recvtype: MPI_Datatype, root: c_int, comm: MPI_Comm),
-    |call, comm| b_gatherv(call, sendbuf, sendcount, sendtype, recvbuf, recvcounts, displs, recvtype, root, comm));
+    |call, comm, then| b_gatherv(call, sendbuf, sendcount, sendtype, recvbuf, recvcounts, displs, recvtype, root, comm, then));
 
 mpi_fn! { comm => fn MPI_Scatter / PMPI_Scatter(sendbuf: *const c_void, sendcount: c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: c_int, recvtype: MPI_Datatype, root: c_int, comm: MPI_Comm) {
     let call = "MPI_Scatter";
@@ -1064,17 +1110,17 @@ mpi_fn! { comm => fn MPI_Scatter / PMPI_Scatter(sendbuf: *const c_void, sendcoun
             (Some(s), Some(r)) => core::shortcut(c, &Args::Scatter { send: s.map(|x| Raw::of(x)), recv: r.map(RawMut::of), root }),
             _ => None,
         })
-    }, || b_scatterv(call, sendbuf, None, sendcount, std::ptr::null(), sendtype, recvbuf, recvcount, recvtype, root, comm))
+    }, || b_scatterv(call, sendbuf, None, sendcount, std::ptr::null(), sendtype, recvbuf, recvcount, recvtype, root, comm, Then::Run))
 }}
 
 mpi_fn! { comm => fn MPI_Iscatter / PMPI_Iscatter(sendbuf: *const c_void, sendcount: c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: c_int, recvtype: MPI_Datatype, root: c_int, comm: MPI_Comm, request: *mut MPI_Request) {
     out(request, "request")?;
-    start(b_scatterv("MPI_Iscatter", sendbuf, None, sendcount, std::ptr::null(), sendtype, recvbuf, recvcount, recvtype, root, comm)?, comm, request)
+    b_scatterv("MPI_Iscatter", sendbuf, None, sendcount, std::ptr::null(), sendtype, recvbuf, recvcount, recvtype, root, comm, Then::Start(comm, request))
 }}
 
 coll_pair!(MPI_Scatterv / PMPI_Scatterv, MPI_Iscatterv / PMPI_Iscatterv,
     (sendbuf: *const c_void, sendcounts: *const c_int, displs: *const c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: c_int, recvtype: MPI_Datatype, root: c_int, comm: MPI_Comm),
-    |call, comm| b_scatterv(call, sendbuf, Some(sendcounts), 0, displs, sendtype, recvbuf, recvcount, recvtype, root, comm));
+    |call, comm, then| b_scatterv(call, sendbuf, Some(sendcounts), 0, displs, sendtype, recvbuf, recvcount, recvtype, root, comm, then));
 
 /// The buffers of an allgather (`per_peer` false: one send block) or alltoall
 /// (`size` send blocks) as bytes for the area's direct call: (send, None = in
@@ -1110,17 +1156,17 @@ mpi_fn! { comm => fn MPI_Allgather / PMPI_Allgather(sendbuf: *const c_void, send
             Some((s, r)) => core::shortcut(c, &Args::Allgather { send: s.map(Raw::of), recv: RawMut::of(r) }),
             None => None,
         })
-    }, || b_allgatherv(call, sendbuf, sendcount, sendtype, recvbuf, None, recvcount, std::ptr::null(), recvtype, comm))
+    }, || b_allgatherv(call, sendbuf, sendcount, sendtype, recvbuf, None, recvcount, std::ptr::null(), recvtype, comm, Then::Run))
 }}
 
 mpi_fn! { comm => fn MPI_Iallgather / PMPI_Iallgather(sendbuf: *const c_void, sendcount: c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: c_int, recvtype: MPI_Datatype, comm: MPI_Comm, request: *mut MPI_Request) {
     out(request, "request")?;
-    start(b_allgatherv("MPI_Iallgather", sendbuf, sendcount, sendtype, recvbuf, None, recvcount, std::ptr::null(), recvtype, comm)?, comm, request)
+    b_allgatherv("MPI_Iallgather", sendbuf, sendcount, sendtype, recvbuf, None, recvcount, std::ptr::null(), recvtype, comm, Then::Start(comm, request))
 }}
 
 coll_pair!(MPI_Allgatherv / PMPI_Allgatherv, MPI_Iallgatherv / PMPI_Iallgatherv,
     (sendbuf: *const c_void, sendcount: c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcounts: *const c_int, displs: *const c_int, recvtype: MPI_Datatype, comm: MPI_Comm),
-    |call, comm| b_allgatherv(call, sendbuf, sendcount, sendtype, recvbuf, Some(recvcounts), 0, displs, recvtype, comm));
+    |call, comm, then| b_allgatherv(call, sendbuf, sendcount, sendtype, recvbuf, Some(recvcounts), 0, displs, recvtype, comm, then));
 
 mpi_fn! { comm => fn MPI_Alltoall / PMPI_Alltoall(sendbuf: *const c_void, sendcount: c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: c_int, recvtype: MPI_Datatype, comm: MPI_Comm) {
     let call = "MPI_Alltoall";
@@ -1129,21 +1175,21 @@ mpi_fn! { comm => fn MPI_Alltoall / PMPI_Alltoall(sendbuf: *const c_void, sendco
             Some((s, r)) => core::shortcut(c, &Args::Alltoall { send: s.map(Raw::of), recv: RawMut::of(r) }),
             None => None,
         })
-    }, || b_alltoall(call, sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, comm))
+    }, || b_alltoall(call, sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, comm, Then::Run))
 }}
 
 mpi_fn! { comm => fn MPI_Ialltoall / PMPI_Ialltoall(sendbuf: *const c_void, sendcount: c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: c_int, recvtype: MPI_Datatype, comm: MPI_Comm, request: *mut MPI_Request) {
     out(request, "request")?;
-    start(b_alltoall("MPI_Ialltoall", sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, comm)?, comm, request)
+    b_alltoall("MPI_Ialltoall", sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, comm, Then::Start(comm, request))
 }}
 
 coll_pair!(MPI_Alltoallv / PMPI_Alltoallv, MPI_Ialltoallv / PMPI_Ialltoallv,
     (sendbuf: *const c_void, sendcounts: *const c_int, sdispls: *const c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcounts: *const c_int, rdispls: *const c_int, recvtype: MPI_Datatype, comm: MPI_Comm),
-    |call, comm| b_alltoallv(call, sendbuf, sendcounts, sdispls, sendtype, recvbuf, recvcounts, rdispls, recvtype, comm));
+    |call, comm, then| b_alltoallv(call, sendbuf, sendcounts, sdispls, sendtype, recvbuf, recvcounts, rdispls, recvtype, comm, then));
 
 coll_pair!(MPI_Alltoallw / PMPI_Alltoallw, MPI_Ialltoallw / PMPI_Ialltoallw,
     (sendbuf: *const c_void, sendcounts: *const c_int, sdispls: *const c_int, sendtypes: *const MPI_Datatype, recvbuf: *mut c_void, recvcounts: *const c_int, rdispls: *const c_int, recvtypes: *const MPI_Datatype, comm: MPI_Comm),
-    |call, comm| b_alltoallw_c(call, sendbuf, sendcounts, sdispls, sendtypes, recvbuf, recvcounts, rdispls, recvtypes, comm));
+    |call, comm, then| b_alltoallw_c(call, sendbuf, sendcounts, sdispls, sendtypes, recvbuf, recvcounts, rdispls, recvtypes, comm, then));
 
 mpi_fn! { comm => fn MPI_Reduce / PMPI_Reduce(sendbuf: *const c_void, recvbuf: *mut c_void, count: c_int, datatype: MPI_Datatype, op: MPI_Op, root: c_int, comm: MPI_Comm) {
     let call = "MPI_Reduce";
@@ -1162,13 +1208,13 @@ mpi_fn! { comm => fn MPI_Reduce / PMPI_Reduce(sendbuf: *const c_void, recvbuf: *
         // operation would wait for its last shared store to reach the peers.
         let RedSpec { red, t, .. } = s;
         drop(t);
-        Ok(core::shortcut(c, &Args::Reduce { red, send: send.map(Raw::of), recv: recv.map(RawMut::of), root }))
-    }, || b_reduce(call, sendbuf, recvbuf, count, datatype, op, root, comm))
+        Ok(core::shortcut(c, &Args::Reduce { red: &red, send: send.map(Raw::of), recv: recv.map(RawMut::of), root }))
+    }, || b_reduce(call, sendbuf, recvbuf, count, datatype, op, root, comm, Then::Run))
 }}
 
 mpi_fn! { comm => fn MPI_Ireduce / PMPI_Ireduce(sendbuf: *const c_void, recvbuf: *mut c_void, count: c_int, datatype: MPI_Datatype, op: MPI_Op, root: c_int, comm: MPI_Comm, request: *mut MPI_Request) {
     out(request, "request")?;
-    start(b_reduce("MPI_Ireduce", sendbuf, recvbuf, count, datatype, op, root, comm)?, comm, request)
+    b_reduce("MPI_Ireduce", sendbuf, recvbuf, count, datatype, op, root, comm, Then::Start(comm, request))
 }}
 
 mpi_fn! { comm => fn MPI_Allreduce / PMPI_Allreduce(sendbuf: *const c_void, recvbuf: *mut c_void, count: c_int, datatype: MPI_Datatype, op: MPI_Op, comm: MPI_Comm) {
@@ -1184,13 +1230,13 @@ mpi_fn! { comm => fn MPI_Allreduce / PMPI_Allreduce(sendbuf: *const c_void, recv
         let recv = std::slice::from_raw_parts_mut(s.direct_ptr(recvbuf as *const u8) as *mut u8, len);
         let RedSpec { red, t, .. } = s; // as in MPI_Reduce
         drop(t);
-        Ok(core::shortcut(c, &Args::Allreduce { red, send: send.map(Raw::of), recv: RawMut::of(recv) }))
-    }, || b_allreduce(call, sendbuf, recvbuf, count, datatype, op, comm))
+        Ok(core::shortcut(c, &Args::Allreduce { red: &red, send: send.map(Raw::of), recv: RawMut::of(recv) }))
+    }, || b_allreduce(call, sendbuf, recvbuf, count, datatype, op, comm, Then::Run))
 }}
 
 mpi_fn! { comm => fn MPI_Iallreduce / PMPI_Iallreduce(sendbuf: *const c_void, recvbuf: *mut c_void, count: c_int, datatype: MPI_Datatype, op: MPI_Op, comm: MPI_Comm, request: *mut MPI_Request) {
     out(request, "request")?;
-    start(b_allreduce("MPI_Iallreduce", sendbuf, recvbuf, count, datatype, op, comm)?, comm, request)
+    b_allreduce("MPI_Iallreduce", sendbuf, recvbuf, count, datatype, op, comm, Then::Start(comm, request))
 }}
 
 unsafe fn rs_counts(call: &str, recvcounts: *const c_int, comm: MPI_Comm) -> R<(Vec<usize>, Comm)> {
@@ -1207,16 +1253,16 @@ unsafe fn rsb_counts(call: &str, recvcount: c_int, comm: MPI_Comm) -> R<(Vec<usi
 
 coll_pair!(MPI_Reduce_scatter / PMPI_Reduce_scatter, MPI_Ireduce_scatter / PMPI_Ireduce_scatter,
     (sendbuf: *const c_void, recvbuf: *mut c_void, recvcounts: *const c_int, datatype: MPI_Datatype, op: MPI_Op, comm: MPI_Comm),
-    |call, comm| rs_counts(call, recvcounts, comm).and_then(|(k, c)| b_reduce_scatter(call, sendbuf, recvbuf, k, datatype, op, comm, c)));
+    |call, comm, then| rs_counts(call, recvcounts, comm).and_then(|(k, c)| b_reduce_scatter(call, sendbuf, recvbuf, k, datatype, op, comm, c, then)));
 
 coll_pair!(MPI_Reduce_scatter_block / PMPI_Reduce_scatter_block, MPI_Ireduce_scatter_block / PMPI_Ireduce_scatter_block,
     (sendbuf: *const c_void, recvbuf: *mut c_void, recvcount: c_int, datatype: MPI_Datatype, op: MPI_Op, comm: MPI_Comm),
-    |call, comm| rsb_counts(call, recvcount, comm).and_then(|(k, c)| b_reduce_scatter(call, sendbuf, recvbuf, k, datatype, op, comm, c)));
+    |call, comm, then| rsb_counts(call, recvcount, comm).and_then(|(k, c)| b_reduce_scatter(call, sendbuf, recvbuf, k, datatype, op, comm, c, then)));
 
 coll_pair!(MPI_Scan / PMPI_Scan, MPI_Iscan / PMPI_Iscan,
     (sendbuf: *const c_void, recvbuf: *mut c_void, count: c_int, datatype: MPI_Datatype, op: MPI_Op, comm: MPI_Comm),
-    |call, comm| b_scan(call, sendbuf, recvbuf, count, datatype, op, comm, false));
+    |call, comm, then| b_scan(call, sendbuf, recvbuf, count, datatype, op, comm, false, then));
 
 coll_pair!(MPI_Exscan / PMPI_Exscan, MPI_Iexscan / PMPI_Iexscan,
     (sendbuf: *const c_void, recvbuf: *mut c_void, count: c_int, datatype: MPI_Datatype, op: MPI_Op, comm: MPI_Comm),
-    |call, comm| b_scan(call, sendbuf, recvbuf, count, datatype, op, comm, true));
+    |call, comm, then| b_scan(call, sendbuf, recvbuf, count, datatype, op, comm, true, then));

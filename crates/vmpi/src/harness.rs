@@ -166,16 +166,13 @@ impl Job {
 }
 
 /// The collective context of rank `rank` of a communicator of `n` ranks on
-/// context `ctx` (world ranks = ranks), for the `tag`th call: no shared area, as
-/// a nonblocking call runs.
+/// context `ctx` (world ranks = ranks), for the `tag`th call.
 pub fn coll_ctx(n: usize, rank: usize, ctx: u32, tag: i32) -> CollCtx {
     CollCtx {
         ctx,
         rank,
         group: Arc::from((0..n).collect::<Vec<_>>()),
         tag,
-        area: None,
-        blocking: false,
         wire: None,
     }
 }

@@ -182,7 +182,9 @@ fn elems<T>(v: &[usize]) -> Vec<usize> {
 }
 
 /// Each collective's arguments as bytes ([`coll::Args`]), shared by the blocking
-/// and nonblocking forms; the core validates them.
+/// and nonblocking forms; the core validates them. `Args` only borrow: where the
+/// bytes need counts of their own or a [`Reduction`], the builder keeps them and
+/// hands the arguments to `run`, whose result it returns.
 mod build {
     use super::*;
 
@@ -190,7 +192,7 @@ mod build {
         RawMut::of(bytes_mut(r))
     }
 
-    pub fn bcast<T: Equivalence>(buf: &mut [T], root: i32) -> Result<Args> {
+    pub fn bcast<T: Equivalence>(buf: &mut [T], root: i32) -> Result<Args<'static>> {
         Ok(Args::Bcast {
             buf: out(buf),
             root,
@@ -200,21 +202,23 @@ mod build {
         send: Input<T>,
         recv: Option<&mut [T]>,
         root: i32,
-    ) -> Result<Args> {
+    ) -> Result<Args<'static>> {
         Ok(Args::Gather {
             send: send.raw(),
             recv: recv.map(out),
             root,
         })
     }
-    pub fn gatherv<T: Equivalence>(
+    pub fn gatherv<T: Equivalence, R>(
         send: Input<T>,
         recv: Option<(&mut [T], &[usize], &[usize])>,
         root: i32,
-    ) -> Result<Args> {
-        Ok(Args::Gatherv {
+        run: impl FnOnce(Args<'_>) -> Result<R>,
+    ) -> Result<R> {
+        let recv = recv.map(|(b, cn, d)| (out(b), elems::<T>(cn), elems::<T>(d)));
+        run(Args::Gatherv {
             send: send.raw(),
-            recv: recv.map(|(b, cn, d)| (out(b), elems::<T>(cn), elems::<T>(d))),
+            recv: recv.as_ref().map(|(b, cn, d)| (*b, &cn[..], &d[..])),
             root,
             call: "MPI_Gatherv",
             equal: None,
@@ -224,139 +228,155 @@ mod build {
         send: Option<&[T]>,
         recv: Option<&mut [T]>,
         root: i32,
-    ) -> Result<Args> {
+    ) -> Result<Args<'static>> {
         Ok(Args::Scatter {
             send: send.map(|s| Raw::of(bytes(s))),
             recv: recv.map(out),
             root,
         })
     }
-    pub fn scatterv<T: Equivalence>(
+    pub fn scatterv<T: Equivalence, R>(
         send: Option<(&[T], &[usize], &[usize])>,
         recv: Option<&mut [T]>,
         root: i32,
-    ) -> Result<Args> {
-        Ok(Args::Scatterv {
-            send: send.map(|(b, cn, d)| (Raw::of(bytes(b)), elems::<T>(cn), elems::<T>(d))),
+        run: impl FnOnce(Args<'_>) -> Result<R>,
+    ) -> Result<R> {
+        let send = send.map(|(b, cn, d)| (Raw::of(bytes(b)), elems::<T>(cn), elems::<T>(d)));
+        run(Args::Scatterv {
+            send: send.as_ref().map(|(b, cn, d)| (*b, &cn[..], &d[..])),
             recv: recv.map(out),
             root,
             call: "MPI_Scatterv",
             equal: None,
         })
     }
-    pub fn allgather<T: Equivalence>(send: Input<T>, recv: &mut [T]) -> Result<Args> {
+    pub fn allgather<T: Equivalence>(send: Input<T>, recv: &mut [T]) -> Result<Args<'static>> {
         Ok(Args::Allgather {
             send: send.raw(),
             recv: out(recv),
         })
     }
-    pub fn allgatherv<T: Equivalence>(
+    pub fn allgatherv<T: Equivalence, R>(
         send: Input<T>,
         recv: &mut [T],
         counts: &[usize],
         displs: &[usize],
-    ) -> Result<Args> {
-        Ok(Args::Allgatherv {
+        run: impl FnOnce(Args<'_>) -> Result<R>,
+    ) -> Result<R> {
+        let (cn, d) = (elems::<T>(counts), elems::<T>(displs));
+        run(Args::Allgatherv {
             send: send.raw(),
-            recv: (out(recv), elems::<T>(counts), elems::<T>(displs)),
+            recv: (out(recv), &cn, &d),
             call: "MPI_Allgatherv",
         })
     }
-    pub fn alltoall<T: Equivalence>(send: Input<T>, recv: &mut [T]) -> Result<Args> {
+    pub fn alltoall<T: Equivalence>(send: Input<T>, recv: &mut [T]) -> Result<Args<'static>> {
         Ok(Args::Alltoall {
             send: send.raw(),
             recv: out(recv),
         })
     }
-    pub fn alltoallv<T: Equivalence>(
+    pub fn alltoallv<T: Equivalence, R>(
         send: Input<T>,
         sc: &[usize],
         sd: &[usize],
         recv: &mut [T],
         rc: &[usize],
         rd: &[usize],
-    ) -> Result<Args> {
-        Ok(Args::Alltoallv {
-            send: send.raw().map(|r| (r, elems::<T>(sc), elems::<T>(sd))),
-            recv: (out(recv), elems::<T>(rc), elems::<T>(rd)),
+        run: impl FnOnce(Args<'_>) -> Result<R>,
+    ) -> Result<R> {
+        let (sc, sd) = (elems::<T>(sc), elems::<T>(sd));
+        let (rc, rd) = (elems::<T>(rc), elems::<T>(rd));
+        run(Args::Alltoallv {
+            send: send.raw().map(|r| (r, &sc[..], &sd[..])),
+            recv: (out(recv), &rc, &rd),
             call: "MPI_Alltoallv",
         })
     }
-    pub fn alltoallw(
+    pub fn alltoallw<'a>(
         send: Input<u8>,
-        sc: &[usize],
-        sd: &[usize],
+        sc: &'a [usize],
+        sd: &'a [usize],
         recv: &mut [u8],
-        rc: &[usize],
-        rd: &[usize],
-    ) -> Result<Args> {
+        rc: &'a [usize],
+        rd: &'a [usize],
+    ) -> Result<Args<'a>> {
         Ok(Args::Alltoallv {
-            send: send.raw().map(|r| (r, sc.to_vec(), sd.to_vec())),
-            recv: (RawMut::of(recv), rc.to_vec(), rd.to_vec()),
+            send: send.raw().map(|r| (r, sc, sd)),
+            recv: (RawMut::of(recv), rc, rd),
             call: "MPI_Alltoallw",
         })
     }
-    pub fn reduce<T: Equivalence>(
+    pub fn reduce<T: Equivalence, R>(
         send: Input<T>,
         recv: Option<&mut [T]>,
         op: &Op,
         root: i32,
-    ) -> Result<Args> {
-        Ok(Args::Reduce {
-            red: red::<T>(op)?,
+        run: impl FnOnce(Args<'_>) -> Result<R>,
+    ) -> Result<R> {
+        run(Args::Reduce {
+            red: &red::<T>(op)?,
             send: send.raw(),
             recv: recv.map(out),
             root,
         })
     }
-    pub fn allreduce<T: Equivalence>(send: Input<T>, recv: &mut [T], op: &Op) -> Result<Args> {
-        Ok(Args::Allreduce {
-            red: red::<T>(op)?,
+    pub fn allreduce<T: Equivalence, R>(
+        send: Input<T>,
+        recv: &mut [T],
+        op: &Op,
+        run: impl FnOnce(Args<'_>) -> Result<R>,
+    ) -> Result<R> {
+        run(Args::Allreduce {
+            red: &red::<T>(op)?,
             send: send.raw(),
             recv: out(recv),
         })
     }
-    pub fn reduce_scatter<T: Equivalence>(
+    pub fn reduce_scatter<T: Equivalence, R>(
         send: Input<T>,
         recv: &mut [T],
         counts: &[usize],
         op: &Op,
-    ) -> Result<Args> {
-        Ok(Args::ReduceScatter {
-            red: red::<T>(op)?,
+        run: impl FnOnce(Args<'_>) -> Result<R>,
+    ) -> Result<R> {
+        run(Args::ReduceScatter {
+            red: &red::<T>(op)?,
             send: send.raw(),
             recv: out(recv),
-            counts: elems::<T>(counts),
+            counts: &elems::<T>(counts),
             call: "MPI_Reduce_scatter",
         })
     }
-    pub fn reduce_scatter_block<T: Equivalence>(
+    pub fn reduce_scatter_block<T: Equivalence, R>(
         c: &Comm,
         send: Input<T>,
         recv: &mut [T],
         op: &Op,
-    ) -> Result<Args> {
+        run: impl FnOnce(Args<'_>) -> Result<R>,
+    ) -> Result<R> {
         let n = c.group.len();
         let block = match send {
             Input::InPlace => recv.len() / n,
             Input::Buf(s) => s.len() / n,
         } * std::mem::size_of::<T>();
-        Ok(Args::ReduceScatter {
-            red: red::<T>(op)?,
+        run(Args::ReduceScatter {
+            red: &red::<T>(op)?,
             send: send.raw(),
             recv: out(recv),
-            counts: vec![block; n],
+            counts: &vec![block; n],
             call: "MPI_Reduce_scatter_block",
         })
     }
-    pub fn scan<T: Equivalence>(
+    pub fn scan<T: Equivalence, R>(
         send: Input<T>,
         recv: &mut [T],
         op: &Op,
         exclusive: bool,
-    ) -> Result<Args> {
-        Ok(Args::Scan {
-            red: red::<T>(op)?,
+        run: impl FnOnce(Args<'_>) -> Result<R>,
+    ) -> Result<R> {
+        run(Args::Scan {
+            red: &red::<T>(op)?,
             send: send.raw(),
             recv: out(recv),
             exclusive,
@@ -390,7 +410,7 @@ impl Communicator {
         root: i32,
     ) -> Result<()> {
         // SAFETY: as above.
-        unsafe { coll::run(&self.comm, build::gatherv(send, recv, root)?) }
+        build::gatherv(send, recv, root, |a| unsafe { coll::run(&self.comm, a) })
     }
     /// MPI_Scatter: `send` at the root (size × block); `recv` None at the root is
     /// MPI_IN_PLACE (the root keeps its block in `send`).
@@ -411,7 +431,7 @@ impl Communicator {
         root: i32,
     ) -> Result<()> {
         // SAFETY: as above.
-        unsafe { coll::run(&self.comm, build::scatterv(send, recv, root)?) }
+        build::scatterv(send, recv, root, |a| unsafe { coll::run(&self.comm, a) })
     }
     /// MPI_Allgather (`InPlace`: this rank's block is already in `recv`).
     pub fn allgather<T: Equivalence>(&self, send: Input<T>, recv: &mut [T]) -> Result<()> {
@@ -427,7 +447,9 @@ impl Communicator {
         displs: &[usize],
     ) -> Result<()> {
         // SAFETY: as above.
-        unsafe { coll::run(&self.comm, build::allgatherv(send, recv, counts, displs)?) }
+        build::allgatherv(send, recv, counts, displs, |a| unsafe {
+            coll::run(&self.comm, a)
+        })
     }
     /// MPI_Alltoall (`InPlace`: the data to send is in `recv`).
     pub fn alltoall<T: Equivalence>(&self, send: Input<T>, recv: &mut [T]) -> Result<()> {
@@ -446,12 +468,9 @@ impl Communicator {
         rdispls: &[usize],
     ) -> Result<()> {
         // SAFETY: as above.
-        unsafe {
-            coll::run(
-                &self.comm,
-                build::alltoallv(send, scounts, sdispls, recv, rcounts, rdispls)?,
-            )
-        }
+        build::alltoallv(send, scounts, sdispls, recv, rcounts, rdispls, |a| unsafe {
+            coll::run(&self.comm, a)
+        })
     }
     /// MPI_Alltoallw on bytes: counts and displacements in bytes per peer.
     #[allow(clippy::too_many_arguments)]
@@ -481,12 +500,14 @@ impl Communicator {
         root: i32,
     ) -> Result<()> {
         // SAFETY: as above.
-        unsafe { coll::run(&self.comm, build::reduce(send, recv, op, root)?) }
+        build::reduce(send, recv, op, root, |a| unsafe {
+            coll::run(&self.comm, a)
+        })
     }
     /// MPI_Allreduce (`InPlace`: the input is in `recv`).
     pub fn allreduce<T: Equivalence>(&self, send: Input<T>, recv: &mut [T], op: &Op) -> Result<()> {
         // SAFETY: as above.
-        unsafe { coll::run(&self.comm, build::allreduce(send, recv, op)?) }
+        build::allreduce(send, recv, op, |a| unsafe { coll::run(&self.comm, a) })
     }
     /// MPI_Reduce_scatter: rank i gets `counts[i]` elements of the reduction
     /// (`InPlace`: the whole input is in `recv`, the result lands at its start).
@@ -498,7 +519,9 @@ impl Communicator {
         op: &Op,
     ) -> Result<()> {
         // SAFETY: as above.
-        unsafe { coll::run(&self.comm, build::reduce_scatter(send, recv, counts, op)?) }
+        build::reduce_scatter(send, recv, counts, op, |a| unsafe {
+            coll::run(&self.comm, a)
+        })
     }
     /// MPI_Reduce_scatter_block: blocks of `send.len() / size` (in place:
     /// `recv.len() / size`) elements.
@@ -509,22 +532,23 @@ impl Communicator {
         op: &Op,
     ) -> Result<()> {
         // SAFETY: as above.
-        unsafe {
-            coll::run(
-                &self.comm,
-                build::reduce_scatter_block(&self.comm, send, recv, op)?,
-            )
-        }
+        build::reduce_scatter_block(&self.comm, send, recv, op, |a| unsafe {
+            coll::run(&self.comm, a)
+        })
     }
     /// MPI_Scan (inclusive prefix reduction).
     pub fn scan<T: Equivalence>(&self, send: Input<T>, recv: &mut [T], op: &Op) -> Result<()> {
         // SAFETY: as above.
-        unsafe { coll::run(&self.comm, build::scan(send, recv, op, false)?) }
+        build::scan(send, recv, op, false, |a| unsafe {
+            coll::run(&self.comm, a)
+        })
     }
     /// MPI_Exscan (exclusive; rank 0's `recv` is left as it was).
     pub fn exscan<T: Equivalence>(&self, send: Input<T>, recv: &mut [T], op: &Op) -> Result<()> {
         // SAFETY: as above.
-        unsafe { coll::run(&self.comm, build::scan(send, recv, op, true)?) }
+        build::scan(send, recv, op, true, |a| unsafe {
+            coll::run(&self.comm, a)
+        })
     }
 }
 
@@ -568,7 +592,9 @@ impl<'a> Scope<'a> {
         root: i32,
     ) -> Result<Request<'a>> {
         // SAFETY: as above (counts are copied into the schedule).
-        unsafe { self.coll(&c.comm, build::gatherv(send, recv, root)?, "MPI_Igatherv") }
+        build::gatherv(send, recv, root, |a| unsafe {
+            self.coll(&c.comm, a, "MPI_Igatherv")
+        })
     }
     pub fn iscatter<T: Equivalence>(
         &self,
@@ -588,7 +614,9 @@ impl<'a> Scope<'a> {
         root: i32,
     ) -> Result<Request<'a>> {
         // SAFETY: as above.
-        unsafe { self.coll(&c.comm, build::scatterv(send, recv, root)?, "MPI_Iscatterv") }
+        build::scatterv(send, recv, root, |a| unsafe {
+            self.coll(&c.comm, a, "MPI_Iscatterv")
+        })
     }
     pub fn iallgather<T: Equivalence>(
         &self,
@@ -608,13 +636,9 @@ impl<'a> Scope<'a> {
         displs: &[usize],
     ) -> Result<Request<'a>> {
         // SAFETY: as above.
-        unsafe {
-            self.coll(
-                &c.comm,
-                build::allgatherv(send, recv, counts, displs)?,
-                "MPI_Iallgatherv",
-            )
-        }
+        build::allgatherv(send, recv, counts, displs, |a| unsafe {
+            self.coll(&c.comm, a, "MPI_Iallgatherv")
+        })
     }
     pub fn ialltoall<T: Equivalence>(
         &self,
@@ -637,13 +661,9 @@ impl<'a> Scope<'a> {
         rdispls: &[usize],
     ) -> Result<Request<'a>> {
         // SAFETY: as above.
-        unsafe {
-            self.coll(
-                &c.comm,
-                build::alltoallv(send, scounts, sdispls, recv, rcounts, rdispls)?,
-                "MPI_Ialltoallv",
-            )
-        }
+        build::alltoallv(send, scounts, sdispls, recv, rcounts, rdispls, |a| unsafe {
+            self.coll(&c.comm, a, "MPI_Ialltoallv")
+        })
     }
     #[allow(clippy::too_many_arguments)]
     pub fn ialltoallw(
@@ -674,7 +694,9 @@ impl<'a> Scope<'a> {
         root: i32,
     ) -> Result<Request<'a>> {
         // SAFETY: as above.
-        unsafe { self.coll(&c.comm, build::reduce(send, recv, op, root)?, "MPI_Ireduce") }
+        build::reduce(send, recv, op, root, |a| unsafe {
+            self.coll(&c.comm, a, "MPI_Ireduce")
+        })
     }
     pub fn iallreduce<T: Equivalence>(
         &self,
@@ -684,7 +706,9 @@ impl<'a> Scope<'a> {
         op: &Op,
     ) -> Result<Request<'a>> {
         // SAFETY: as above.
-        unsafe { self.coll(&c.comm, build::allreduce(send, recv, op)?, "MPI_Iallreduce") }
+        build::allreduce(send, recv, op, |a| unsafe {
+            self.coll(&c.comm, a, "MPI_Iallreduce")
+        })
     }
     pub fn ireduce_scatter<T: Equivalence>(
         &self,
@@ -695,13 +719,9 @@ impl<'a> Scope<'a> {
         op: &Op,
     ) -> Result<Request<'a>> {
         // SAFETY: as above.
-        unsafe {
-            self.coll(
-                &c.comm,
-                build::reduce_scatter(send, recv, counts, op)?,
-                "MPI_Ireduce_scatter",
-            )
-        }
+        build::reduce_scatter(send, recv, counts, op, |a| unsafe {
+            self.coll(&c.comm, a, "MPI_Ireduce_scatter")
+        })
     }
     pub fn ireduce_scatter_block<T: Equivalence>(
         &self,
@@ -711,13 +731,9 @@ impl<'a> Scope<'a> {
         op: &Op,
     ) -> Result<Request<'a>> {
         // SAFETY: as above.
-        unsafe {
-            self.coll(
-                &c.comm,
-                build::reduce_scatter_block(&c.comm, send, recv, op)?,
-                "MPI_Ireduce_scatter_block",
-            )
-        }
+        build::reduce_scatter_block(&c.comm, send, recv, op, |a| unsafe {
+            self.coll(&c.comm, a, "MPI_Ireduce_scatter_block")
+        })
     }
     pub fn iscan<T: Equivalence>(
         &self,
@@ -727,7 +743,9 @@ impl<'a> Scope<'a> {
         op: &Op,
     ) -> Result<Request<'a>> {
         // SAFETY: as above.
-        unsafe { self.coll(&c.comm, build::scan(send, recv, op, false)?, "MPI_Iscan") }
+        build::scan(send, recv, op, false, |a| unsafe {
+            self.coll(&c.comm, a, "MPI_Iscan")
+        })
     }
     pub fn iexscan<T: Equivalence>(
         &self,
@@ -737,6 +755,8 @@ impl<'a> Scope<'a> {
         op: &Op,
     ) -> Result<Request<'a>> {
         // SAFETY: as above.
-        unsafe { self.coll(&c.comm, build::scan(send, recv, op, true)?, "MPI_Iexscan") }
+        build::scan(send, recv, op, true, |a| unsafe {
+            self.coll(&c.comm, a, "MPI_Iexscan")
+        })
     }
 }

@@ -1,9 +1,12 @@
 //! The one entry point of every collective, for the Rust API and the C ABI alike:
 //! a call's arguments as contiguous bytes ([`Args`]; the front ends pack derived
-//! datatypes first), [`run`] for blocking calls (the planner's shortcut where it
-//! takes the call, else the schedule, run to completion) and [`start`] for
-//! nonblocking ones (the schedule behind a request). The builders validate the
-//! arguments, once, whichever way the call then goes.
+//! datatypes first), [`run`] for blocking calls and [`start`] for nonblocking
+//! ones. A blocking call goes to the planner's front door first ([`shortcut`]:
+//! the shared area, set up there on the communicator's first call that may use
+//! it, or the two-rank exchange); only where that declines is a schedule built
+//! and run to completion. A nonblocking call is always a schedule, behind a
+//! request. The front door and the builders check the arguments alike, so a
+//! call fails the same whichever way it goes.
 
 use super::{Raw, RawMut, Reduction, Sched};
 use crate::comm::Comm;
@@ -11,13 +14,18 @@ use crate::error::Result;
 use crate::p2p::ReqId;
 
 /// A buffer with a block per rank: byte counts and displacements.
-pub type Blocks<T> = (T, Vec<usize>, Vec<usize>);
+pub type Blocks<'a, T> = (T, &'a [usize], &'a [usize]);
 
 /// A collective call's arguments. A send buffer of `None` is MPI_IN_PLACE where
 /// the standard allows it; `call` names the MPI function for messages where one
 /// variant serves several (v, w and packed forms).
-#[derive(Debug)]
-pub enum Args {
+///
+/// `Copy`: the counts and the reduction are borrowed from the front end, so
+/// arguments have no drop glue, and a blocking call that the front door takes
+/// (a C MPI_Bcast on the area: a few hundred instructions) pays nothing for
+/// them; a schedule copies what it keeps when it is built.
+#[derive(Debug, Clone, Copy)]
+pub enum Args<'a> {
     Barrier,
     Bcast {
         buf: RawMut,
@@ -33,7 +41,7 @@ pub enum Args {
     /// other in rank order (then the shared area may take it).
     Gatherv {
         send: Option<Raw>,
-        recv: Option<Blocks<RawMut>>,
+        recv: Option<Blocks<'a, RawMut>>,
         root: i32,
         call: &'static str,
         equal: Option<usize>,
@@ -46,7 +54,7 @@ pub enum Args {
     },
     /// As for [`Args::Gatherv`].
     Scatterv {
-        send: Option<Blocks<Raw>>,
+        send: Option<Blocks<'a, Raw>>,
         recv: Option<RawMut>,
         root: i32,
         call: &'static str,
@@ -58,7 +66,7 @@ pub enum Args {
     },
     Allgatherv {
         send: Option<Raw>,
-        recv: Blocks<RawMut>,
+        recv: Blocks<'a, RawMut>,
         call: &'static str,
     },
     Alltoall {
@@ -67,38 +75,38 @@ pub enum Args {
     },
     /// MPI_Alltoallv and, on bytes, MPI_Alltoallw.
     Alltoallv {
-        send: Option<Blocks<Raw>>,
-        recv: Blocks<RawMut>,
+        send: Option<Blocks<'a, Raw>>,
+        recv: Blocks<'a, RawMut>,
         call: &'static str,
     },
     Reduce {
-        red: Reduction,
+        red: &'a Reduction,
         send: Option<Raw>,
         recv: Option<RawMut>,
         root: i32,
     },
     Allreduce {
-        red: Reduction,
+        red: &'a Reduction,
         send: Option<Raw>,
         recv: RawMut,
     },
     /// Byte counts per rank.
     ReduceScatter {
-        red: Reduction,
+        red: &'a Reduction,
         send: Option<Raw>,
         recv: RawMut,
-        counts: Vec<usize>,
+        counts: &'a [usize],
         call: &'static str,
     },
     Scan {
-        red: Reduction,
+        red: &'a Reduction,
         send: Option<Raw>,
         recv: RawMut,
         exclusive: bool,
     },
 }
 
-impl Args {
+impl Args<'_> {
     /// The MPI function these arguments are for (blocking form).
     pub fn call(&self) -> &'static str {
         match self {
@@ -131,21 +139,21 @@ impl Args {
 /// # Safety
 /// The buffers must be valid for their lengths (reads for inputs, writes for
 /// outputs), inputs and outputs distinct but for MPI_IN_PLACE, until this returns.
-pub unsafe fn run(comm: &Comm, args: Args) -> Result<()> {
+pub unsafe fn run(comm: &Comm, args: Args<'_>) -> Result<()> {
     comm.check_intra(args.call())?;
     if let Some(done) = shortcut(comm, &args) {
         return done;
     }
-    super::run_blocking(build(comm, true, args)?)
+    super::run_blocking(build(comm, args)?)
 }
 
 /// Start a nonblocking collective on `comm`; the request completes when it does.
 ///
 /// # Safety
 /// As for [`run`], until the request completes.
-pub unsafe fn start(comm: &Comm, args: Args) -> Result<ReqId> {
+pub unsafe fn start(comm: &Comm, args: Args<'_>) -> Result<ReqId> {
     comm.check_intra(args.call())?;
-    super::start_nonblocking(build(comm, false, args)?)
+    super::start_nonblocking(build(comm, args)?)
 }
 
 /// The bytes of `r` (none for an empty buffer, whatever its pointer).
@@ -171,26 +179,35 @@ unsafe fn output<'a>(r: RawMut) -> &'a mut [u8] {
     std::slice::from_raw_parts_mut(r.ptr, r.len)
 }
 
-/// The planner's shortcut alone: a blocking call that it sends past a schedule
+/// The planner's front door alone: a blocking call that it sends past a schedule
 /// (the shared area, two ranks) runs now; None: it needs a schedule ([`run`]
-/// builds one). A front end that packs derived datatypes tries this first on
-/// contiguous buffers, before packing anything.
+/// builds one). The only way onto the area: the communicator's first call here
+/// that the area could take sets it up. A front end that packs derived
+/// datatypes tries this first on contiguous buffers, before packing anything.
 ///
 /// # Safety
 /// As for [`run`].
 #[inline]
-pub unsafe fn shortcut(comm: &Comm, args: &Args) -> Option<Result<()>> {
+pub unsafe fn shortcut(comm: &Comm, args: &Args<'_>) -> Option<Result<()>> {
     match args {
         Args::Barrier => super::barrier_now(comm),
         Args::Bcast { buf, root } => super::bcast_now(comm, output(*buf), *root),
-        Args::Gather { send, recv, root } => {
-            super::gather_now(comm, send.map(|s| input(s)), recv.map(|r| output(r)), *root)
-        }
-        Args::Scatter { send, recv, root } => {
-            super::scatter_now(comm, send.map(|s| input(s)), recv.map(|r| output(r)), *root)
-        }
+        Args::Gather { send, recv, root } => super::gather_now(
+            comm,
+            "MPI_Gather",
+            send.map(|s| input(s)),
+            recv.map(|r| output(r)),
+            *root,
+        ),
+        Args::Scatter { send, recv, root } => super::scatter_now(
+            comm,
+            "MPI_Scatter",
+            send.map(|s| input(s)),
+            recv.map(|r| output(r)),
+            *root,
+        ),
         Args::Allgather { send, recv } => {
-            super::allgather_now(comm, send.map(|s| input(s)), output(*recv))
+            super::allgather_now(comm, "MPI_Allgather", send.map(|s| input(s)), output(*recv))
         }
         Args::Alltoall { send, recv } => {
             super::alltoall_now(comm, send.map(|s| input(s)), output(*recv))
@@ -210,16 +227,118 @@ pub unsafe fn shortcut(comm: &Comm, args: &Args) -> Option<Result<()>> {
         Args::Allreduce { red, send, recv } => {
             super::allreduce_now(comm, red, send.map(|s| input(s)), output(*recv))
         }
+        Args::Gatherv { .. } | Args::Scatterv { .. } | Args::Allgatherv { .. } => {
+            equal_blocks(comm, args)
+        }
         _ => None,
     }
+}
+
+/// [`shortcut`] for the v-forms whose blocks are equal and in rank order: the
+/// calls without v, on the same bytes (out of line: the hot path's match stays
+/// small).
+///
+/// # Safety
+/// As for [`run`].
+#[inline(never)]
+unsafe fn equal_blocks(comm: &Comm, args: &Args<'_>) -> Option<Result<()>> {
+    match args {
+        Args::Gatherv {
+            send,
+            recv,
+            root,
+            call,
+            equal: Some(blk),
+        } => {
+            let recv = match recv {
+                Some((b, c, d)) => match in_rank_order(call, comm, b.len, c, d, *blk) {
+                    Ok(off) => Some(output(RawMut {
+                        ptr: b.ptr.wrapping_add(off),
+                        len: c.len() * blk,
+                    })),
+                    Err(e) => return Some(Err(e)),
+                },
+                None => None,
+            };
+            super::gather_now(comm, call, send.map(|s| input(s)), recv, *root)
+        }
+        Args::Scatterv {
+            send,
+            recv,
+            root,
+            call,
+            equal: Some(blk),
+        } => {
+            let send = match send {
+                Some((b, c, d)) => match in_rank_order(call, comm, b.len, c, d, *blk) {
+                    Ok(off) => Some(input(Raw {
+                        ptr: b.ptr.wrapping_add(off),
+                        len: c.len() * blk,
+                    })),
+                    Err(e) => return Some(Err(e)),
+                },
+                None => None,
+            };
+            super::scatter_now(comm, call, send, recv.map(|r| output(r)), *root)
+        }
+        Args::Allgatherv {
+            send,
+            recv: (b, c, d),
+            call,
+        } => {
+            // Equal blocks from the start of the buffer in rank order: an allgather.
+            let n = comm.size() as usize;
+            let blk = c.first().copied().unwrap_or(0);
+            let equal = c.len() == n
+                && d.len() == n
+                && c.iter().all(|&x| x == blk)
+                && d.iter().enumerate().all(|(i, &x)| x == i * blk)
+                && n * blk <= b.len;
+            if !equal {
+                return None;
+            }
+            let recv = output(RawMut {
+                ptr: b.ptr,
+                len: n * blk,
+            });
+            super::allgather_now(comm, call, send.map(|s| input(s)), recv)
+        }
+        _ => None,
+    }
+}
+
+/// Where the blocks of `blk` bytes, one per rank of `comm`, that a front end
+/// promised (`equal` of [`Args::Gatherv`], [`Args::Scatterv`]) lie one after
+/// the other in a buffer of `len` bytes: the offset of the first.
+fn in_rank_order(
+    call: &str,
+    comm: &Comm,
+    len: usize,
+    counts: &[usize],
+    displs: &[usize],
+    blk: usize,
+) -> Result<usize> {
+    let at = displs.first().copied().unwrap_or(0);
+    let n = comm.size() as usize;
+    if counts.len() == n
+        && displs.len() == n
+        && counts.iter().all(|&c| c == blk)
+        && displs.iter().enumerate().all(|(i, &d)| d == at + i * blk)
+        && at + n * blk <= len
+    {
+        return Ok(at);
+    }
+    Err(crate::error::Error::intern(format!(
+        "{call}: blocks said to be equal and in rank order are not"
+    )))
 }
 
 /// The schedule of a call.
 ///
 /// # Safety
 /// As for [`run`], until the schedule completes.
-unsafe fn build(comm: &Comm, blocking: bool, args: Args) -> Result<Sched> {
-    let cc = comm.coll_for(blocking);
+unsafe fn build(comm: &Comm, args: Args<'_>) -> Result<Sched> {
+    let cc = comm.coll();
     let domains = || comm.domains();
     match args {
         Args::Barrier => super::barrier_sched(cc, Some(&domains()?)),
@@ -231,14 +350,7 @@ unsafe fn build(comm: &Comm, blocking: bool, args: Args) -> Result<Sched> {
             root,
             call,
             equal,
-        } => super::gatherv_blocks(
-            cc,
-            send,
-            recv.as_ref().map(|(b, c, d)| (*b, &c[..], &d[..])),
-            root,
-            call,
-            equal,
-        ),
+        } => super::gatherv_blocks(cc, send, recv, root, call, equal),
         Args::Scatter { send, recv, root } => super::scatter(cc, send, recv, root),
         Args::Scatterv {
             send,
@@ -246,33 +358,21 @@ unsafe fn build(comm: &Comm, blocking: bool, args: Args) -> Result<Sched> {
             root,
             call,
             equal,
-        } => super::scatterv_blocks(
-            cc,
-            send.as_ref().map(|(b, c, d)| (*b, &c[..], &d[..])),
-            recv,
-            root,
-            call,
-            equal,
-        ),
+        } => super::scatterv_blocks(cc, send, recv, root, call, equal),
         Args::Allgather { send, recv } => super::allgather(cc, send, recv),
         Args::Allgatherv { send, recv, call } => {
-            super::allgatherv(cc, send, recv.0, &recv.1, &recv.2, call)
+            super::allgatherv(cc, send, recv.0, recv.1, recv.2, call)
         }
         Args::Alltoall { send, recv } => super::alltoall(cc, send, recv),
-        Args::Alltoallv { send, recv, call } => super::alltoallv(
-            cc,
-            send.as_ref().map(|(b, c, d)| (*b, &c[..], &d[..])),
-            (recv.0, &recv.1, &recv.2),
-            call,
-        ),
+        Args::Alltoallv { send, recv, call } => super::alltoallv(cc, send, recv, call),
         Args::Reduce {
             red,
             send,
             recv,
             root,
-        } => super::reduce(cc, red, send, recv, root, Some(&domains()?)),
+        } => super::reduce(cc, red.clone(), send, recv, root, Some(&domains()?)),
         Args::Allreduce { red, send, recv } => {
-            super::allreduce(cc, red, send, recv, Some(&domains()?))
+            super::allreduce(cc, red.clone(), send, recv, Some(&domains()?))
         }
         Args::ReduceScatter {
             red,
@@ -280,12 +380,12 @@ unsafe fn build(comm: &Comm, blocking: bool, args: Args) -> Result<Sched> {
             recv,
             counts,
             call,
-        } => super::reduce_scatter(cc, red, send, recv, &counts, call),
+        } => super::reduce_scatter(cc, red.clone(), send, recv, counts, call),
         Args::Scan {
             red,
             send,
             recv,
             exclusive,
-        } => super::scan(cc, red, send, recv, exclusive),
+        } => super::scan(cc, red.clone(), send, recv, exclusive),
     }
 }

@@ -6,11 +6,15 @@
 //! Every call comes in through [`entry`] ([`Args`]: contiguous byte buffers;
 //! [`run`], [`start`], [`shortcut`]), for the Rust API and the C ABI alike. The
 //! planner ([`plan`]) decides how it runs: a blocking call through the shared
-//! area, or on two ranks through [`two_rank`] (at most one message each way,
-//! posted straight to the engine), both offered by the `*_now` functions here;
-//! else a [`Sched`] (schedule) of the algorithm the table ([`tuning`], overridable
-//! by `VMPI_*_ALGO`) picks, built here and run at once ([`run_blocking`]) or by
-//! the progress engine ([`start_nonblocking`]). Algorithms are in [`algos`].
+//! area (set up on the communicator's first call that may use it), or on two
+//! ranks through [`two_rank`] (at most one message each way, posted straight to
+//! the engine), both run by the `*_now` functions here (the front door) on the
+//! caller's slices; else a [`Sched`] (schedule) of the algorithm the table
+//! ([`tuning`], overridable by `VMPI_*_ALGO`) picks, built here and run at once
+//! ([`run_blocking`]) or by the progress engine ([`start_nonblocking`]).
+//! Algorithms are in [`algos`]. The two kinds of run know nothing of each
+//! other: a schedule never touches the area, and the area never needs a
+//! schedule to run (only to set itself up, through two of them).
 //!
 //! Buffers: `Raw`/`RawMut` are contiguous bytes; `None` for a send buffer is
 //! MPI_IN_PLACE. Derived datatypes come in at the front ends: a non-contiguous
@@ -36,7 +40,6 @@ pub mod two_rank;
 
 pub use entry::{run, shortcut, start, Args};
 pub use sched::{run_blocking, start_nonblocking, CollCtx, Reduction, Sched, B};
-use shm_area::AreaOp;
 
 use crate::comm::Comm;
 use crate::error::{Error, ErrorClass, Result};
@@ -189,47 +192,24 @@ fn even(call: &str, len: usize, n: usize) -> Result<usize> {
     Ok(len / n)
 }
 
-/// Plan `call` for the schedule `s` (a blocking call that may use the shared area
-/// sets the area up first, on the first such call on the communicator: a
-/// collective step every rank takes at the same call). The algorithm to build,
-/// or None when the plan is the area: `op` is then the schedule's area operation
-/// and the builder adds no steps.
-fn decide(
-    s: &mut Sched,
-    call: Call,
-    domains: Option<&[Vec<usize>]>,
-    op: impl FnOnce() -> AreaOp,
-) -> Result<Option<Algo>> {
-    let cc = s.cc();
-    let forced = tuning::overrides();
-    let area = match cc
-        .area
-        .as_ref()
-        .filter(|_| cc.blocking && plan::may_use_area(call, &forced))
-    {
-        Some(cell) => match cell.get(cc)? {
-            Some(a) => AreaState::Ready(a.limits()),
-            None => AreaState::Absent,
-        },
-        None => AreaState::Absent,
+/// The algorithm of `call`'s schedule on `cc`. A schedule is planned as the
+/// planner plans a call that can only run as one: nonblocking, with the area
+/// [`AreaState::Absent`]. The shared area and the two-rank exchange are the
+/// blocking front door's (`*_now`, from [`entry`]), which sends a call here only
+/// when it takes neither; so the area's own setup ([`shm_area`]) and the
+/// communicator constructors, which run schedules, never reach the area.
+fn sched_algo(cc: &CollCtx, call: Call, domains: Option<&[Vec<usize>]>) -> Algo {
+    let facts = Facts {
+        ranks: cc.size(),
+        blocking: false,
+        area: AreaState::Absent,
+        domains,
+        forced: tuning::overrides(),
     };
-    let p = plan::plan(
-        call,
-        &Facts {
-            ranks: cc.size(),
-            blocking: cc.blocking,
-            area,
-            domains,
-            forced,
-        },
-    );
-    Ok(match p {
-        Plan::Area => {
-            s.run_on_area(op());
-            None
-        }
-        Plan::TwoRank(a) | Plan::Sched(a) => Some(a),
-    })
+    match plan::plan(call, &facts) {
+        Plan::Sched(a) => a,
+        p => unreachable!("{p:?} for a nonblocking call without an area"),
+    }
 }
 
 // SAFETY contract shared by every builder below: the buffers must stay valid (and
@@ -239,10 +219,7 @@ fn decide(
 pub(crate) unsafe fn barrier_sched(cc: CollCtx, domains: Option<&[Vec<usize>]>) -> Result<Sched> {
     let (n, me) = (cc.size(), cc.rank);
     let mut s = Sched::new("MPI_Barrier", cc);
-    let Some(algo) = decide(&mut s, Call::Barrier, domains, || AreaOp::Barrier)? else {
-        return Ok(s);
-    };
-    match algo {
+    match sched_algo(s.cc(), Call::Barrier, domains) {
         Algo::TwoLevel => {
             let d = domains.expect("two-level has domains");
             let (di, mi) = locate(d, me);
@@ -294,10 +271,7 @@ pub(crate) unsafe fn bcast(
     let mut s = Sched::new("MPI_Bcast", cc);
     let b = s.ext(buf.ptr, buf.len);
     let call = Call::Bcast { bytes: buf.len };
-    let Some(algo) = decide(&mut s, call, domains, || AreaOp::Bcast { root, buf: b })? else {
-        return Ok(s);
-    };
-    match algo {
+    match sched_algo(s.cc(), call, domains) {
         Algo::TwoLevel => {
             let d = rooted(domains.expect("two-level has domains"), root);
             let (di, mi) = locate(&d, me);
@@ -315,7 +289,7 @@ pub(crate) unsafe fn bcast(
 }
 
 /// Gatherv; `equal`: every block has this many bytes and the root's blocks follow
-/// each other in rank order (MPI_Gather: then the shared area may take it).
+/// each other in rank order (MPI_Gather; what the planner is told).
 pub(crate) unsafe fn gatherv_blocks(
     cc: CollCtx,
     send: Option<Raw>,
@@ -330,22 +304,7 @@ pub(crate) unsafe fn gatherv_blocks(
     let mine = send.map(|r| s.ext(r.ptr, r.len));
     let whole = recv.map(|(r, c, d)| (s.ext(r.ptr, r.len), c, d));
     let blocks = root_blocks(call, n, me, root, whole, mine, ("receive", "sends"))?;
-    let op = || {
-        let blk = equal.unwrap_or(0);
-        let recv = (me == root).then(|| B {
-            len: n * blk,
-            ..blocks[0]
-        });
-        AreaOp::Gather {
-            root,
-            send: mine,
-            recv,
-            blk,
-        }
-    };
-    let Some(algo) = decide(&mut s, Call::Gather { blk: equal }, None, op)? else {
-        return Ok(s);
-    };
+    let algo = sched_algo(s.cc(), Call::Gather { blk: equal }, None);
     debug_assert_eq!(algo, Algo::Linear);
     algos::gatherv_linear(&mut s, n, me, root, mine, &blocks);
     Ok(s)
@@ -383,7 +342,7 @@ pub(crate) unsafe fn gather(
 }
 
 /// Scatterv; `equal`: every block has this many bytes, laid out in rank order from
-/// the start of the root's buffer (MPI_Scatter: then the shared area may take it).
+/// the start of the root's buffer (MPI_Scatter; what the planner is told).
 pub(crate) unsafe fn scatterv_blocks(
     cc: CollCtx,
     send: Option<(Raw, &[usize], &[usize])>,
@@ -397,24 +356,8 @@ pub(crate) unsafe fn scatterv_blocks(
     let mut s = Sched::new(call, cc);
     let mine = recv.map(|r| s.ext(r.ptr, r.len));
     let whole = send.map(|(r, c, d)| (s.ext(r.ptr, r.len), c, d));
-    let wb = whole.as_ref().map(|w| w.0);
     let blocks = root_blocks(call, n, me, root, whole, mine, ("send", "receives"))?;
-    let op = || {
-        let blk = equal.unwrap_or(0);
-        let send = wb.map(|_| B {
-            len: n * blk,
-            ..blocks[0]
-        });
-        AreaOp::Scatter {
-            root,
-            send,
-            recv: mine,
-            blk,
-        }
-    };
-    let Some(algo) = decide(&mut s, Call::Scatter { blk: equal }, None, op)? else {
-        return Ok(s);
-    };
+    let algo = sched_algo(s.cc(), Call::Scatter { blk: equal }, None);
     debug_assert_eq!(algo, Algo::Linear);
     algos::scatterv_linear(&mut s, n, me, root, &blocks, mine);
     Ok(s)
@@ -481,14 +424,7 @@ pub(crate) unsafe fn allgatherv(
         mine = Some(s.ext(m.ptr, m.len));
     }
     let blk = equal.then(|| counts.first().copied().unwrap_or(0));
-    let op = || AreaOp::Allgather {
-        send: mine,
-        recv: rb.sub(0, n * blk.unwrap_or(0)),
-        blk: blk.unwrap_or(0),
-    };
-    let Some(algo) = decide(&mut s, Call::Allgather { blk }, None, op)? else {
-        return Ok(s);
-    };
+    let algo = sched_algo(s.cc(), Call::Allgather { blk }, None);
     debug_assert_eq!(algo, Algo::Ring);
     algos::allgatherv_ring(&mut s, n, me, &bl, mine);
     Ok(s)
@@ -530,15 +466,7 @@ pub(crate) unsafe fn alltoall(cc: CollCtx, send: Option<Raw>, recv: RawMut) -> R
             t
         }
     };
-    let op = || AreaOp::Alltoall {
-        send: send.is_some().then_some(sb),
-        recv: rb,
-        blk,
-    };
-    let Some(algo) = decide(&mut s, Call::Alltoall { blk }, None, op)? else {
-        return Ok(s);
-    };
-    match algo {
+    match sched_algo(s.cc(), Call::Alltoall { blk }, None) {
         Algo::Bruck => algos::alltoall_bruck(&mut s, n, me, sb, rb, blk),
         a => {
             let sbl: Vec<B> = (0..n).map(|i| sb.sub(i * blk, blk)).collect();
@@ -576,10 +504,8 @@ pub(crate) unsafe fn alltoallv(
             rbl.iter().map(|b| B { slot: t.slot, ..*b }).collect()
         }
     };
-    let algo = decide(&mut s, Call::Alltoallv, None, || {
-        unreachable!("no area form")
-    })?;
-    debug_assert_eq!(algo, Some(Algo::Scattered));
+    let algo = sched_algo(s.cc(), Call::Alltoallv, None);
+    debug_assert_eq!(algo, Algo::Scattered);
     algos::alltoallv_scattered(&mut s, n, me, &sbl, &rbl);
     Ok(s)
 }
@@ -645,19 +571,11 @@ pub(crate) unsafe fn reduce(
     }
     check_red(call, &red, input.len)?;
     s.set_reduction(red);
-    let op = || AreaOp::Reduce {
-        root,
-        send: send.is_some().then_some(input),
-        recv: out,
-    };
     let plan_call = Call::Reduce {
         bytes: input.len,
         commutes: commute,
     };
-    let Some(algo) = decide(&mut s, plan_call, domains, op)? else {
-        return Ok(s);
-    };
-    match algo {
+    match sched_algo(s.cc(), plan_call, domains) {
         Algo::TwoLevel => {
             let d = rooted(domains.expect("two-level has domains"), root);
             let (di, mi) = locate(&d, me);
@@ -708,19 +626,12 @@ pub(crate) unsafe fn allreduce(
     let commute = red.commutative();
     let count = recv.len / red.unit;
     s.set_reduction(red);
-    let op = || AreaOp::Allreduce {
-        send: input,
-        recv: acc,
-    };
     let plan_call = Call::Allreduce {
         bytes: recv.len,
         count,
         commutes: commute,
     };
-    let Some(algo) = decide(&mut s, plan_call, domains, op)? else {
-        return Ok(s);
-    };
-    match algo {
+    match sched_algo(s.cc(), plan_call, domains) {
         Algo::TwoLevel => {
             let d = domains.expect("two-level has domains");
             let (di, mi) = locate(d, me);
@@ -844,8 +755,7 @@ pub(crate) unsafe fn reduce_scatter(
     let commute = red.commutative();
     s.set_reduction(red);
     let plan_call = Call::ReduceScatter { commutes: commute };
-    let algo = decide(&mut s, plan_call, None, || unreachable!("no area form"))?;
-    if algo == Some(Algo::Pairwise) {
+    if sched_algo(s.cc(), plan_call, None) == Algo::Pairwise {
         algos::reduce_scatter_pairwise(&mut s, n, me, input, &blocks, out);
     } else {
         let all = if me == 0 { s.tmp(total) } else { s.tmp(0) };
@@ -885,8 +795,8 @@ pub(crate) unsafe fn scan(
         None => out,
     };
     s.set_reduction(red);
-    let algo = decide(&mut s, Call::Scan, None, || unreachable!("no area form"))?;
-    debug_assert_eq!(algo, Some(Algo::RecursiveDoubling));
+    let algo = sched_algo(s.cc(), Call::Scan, None);
+    debug_assert_eq!(algo, Algo::RecursiveDoubling);
     if exclusive {
         algos::scan_recursive_doubling(&mut s, n, me, out, Some(input));
     } else {
@@ -902,34 +812,56 @@ enum Now<'a> {
     /// schedule would count it).
     Area(&'a shm_area::Area),
     TwoRank,
-    /// Build a schedule (the builder plans again, with the domains, setting the
-    /// area up if this is the first call that may use it).
+    /// Build a schedule (the builder asks the planner for its algorithm, with
+    /// the domains).
     Sched,
 }
 
 /// The planner's verdict on a blocking call on `comm` at its front door: the area
-/// as it is now, the forced algorithms. None on an intercommunicator (no shortcut
-/// applies).
+/// as it is now (set up first if this is the communicator's first call that may
+/// use it), the forced algorithms. None on an intercommunicator (no shortcut
+/// applies); an error where setting the area up failed.
 #[inline(always)]
-fn plan_now(comm: &Comm, call: Call) -> Option<Now<'_>> {
+fn plan_now(comm: &Comm, call: Call) -> Option<Result<Now<'_>>> {
     if comm.is_inter() {
         return None;
     }
-    let tried = comm.area_tried();
-    let forced = tuning::overrides();
-    let ranks = comm.size() as usize;
     // The hot path: a set-up area that takes the call.
-    if let Some(Some(a)) = tried {
-        if plan::area_takes(call, ranks, a.limits(), &forced) {
+    if let Some(Some(a)) = comm.area_tried() {
+        if plan::area_takes(call, comm.size() as usize, a.limits(), &tuning::overrides()) {
             comm.skip_call();
-            return Some(Now::Area(a));
+            return Some(Ok(Now::Area(a)));
         }
     }
-    let area = match tried {
-        None => AreaState::Untried,
-        Some(None) => AreaState::Absent,
-        Some(Some(a)) => AreaState::Ready(a.limits()),
+    Some(off_area(comm, call))
+}
+
+/// [`plan_now`] past its hot path: the area is not set up, or does not take the
+/// call. The communicator's first blocking call that the area may take sets it
+/// up (a collective step, of schedules: every rank is at this same call), and is
+/// then planned with what came of it.
+#[inline(never)]
+fn off_area(comm: &Comm, call: Call) -> Result<Now<'_>> {
+    let forced = tuning::overrides();
+    let ranks = comm.size() as usize;
+    let tried = match comm.area_tried() {
+        None if plan::may_use_area(call, &forced) => Some(comm.set_up_area()?),
+        t => t,
     };
+    let area = match tried {
+        Some(Some(a)) if plan::area_takes(call, ranks, a.limits(), &forced) => {
+            comm.skip_call();
+            return Ok(Now::Area(a));
+        }
+        Some(Some(a)) => AreaState::Ready(a.limits()),
+        Some(None) => AreaState::Absent,
+        None => AreaState::Untried,
+    };
+    Ok(verdict(call, ranks, area, forced))
+}
+
+/// The plan of a blocking call that the area does not take.
+fn verdict(call: Call, ranks: usize, area: AreaState, forced: tuning::Overrides) -> Now<'static> {
     let facts = Facts {
         ranks,
         blocking: true,
@@ -938,11 +870,11 @@ fn plan_now(comm: &Comm, call: Call) -> Option<Now<'_>> {
         domains: None,
         forced,
     };
-    Some(match plan::plan(call, &facts) {
+    match plan::plan(call, &facts) {
         Plan::Area => unreachable!("the area's verdict came first"),
         Plan::TwoRank(_) => Now::TwoRank,
         Plan::Sched(_) => Now::Sched,
-    })
+    }
 }
 
 /// MPI_Bcast straight through the shared area or, on two ranks, posted straight
@@ -950,11 +882,12 @@ fn plan_now(comm: &Comm, call: Call) -> Option<Now<'_>> {
 fn bcast_now(comm: &Comm, buf: &mut [u8], root: i32) -> Option<Result<()>> {
     let call = "MPI_Bcast";
     match plan_now(comm, Call::Bcast { bytes: buf.len() })? {
-        Now::Area(area) => {
+        Ok(Now::Area(area)) => {
             Some(check_root(call, root, area.size()).and_then(|r| area.bcast(call, r, buf)))
         }
-        Now::TwoRank => two_rank::bcast(comm, buf, root),
-        Now::Sched => None,
+        Ok(Now::TwoRank) => two_rank::bcast(comm, buf, root),
+        Ok(Now::Sched) => None,
+        Err(e) => Some(Err(e)),
     }
 }
 
@@ -972,8 +905,10 @@ fn allreduce_now(
         count: recv.len() / red.unit,
         commutes: red.commutative(),
     };
-    let Now::Area(area) = plan_now(comm, plan_call)? else {
-        return None;
+    let area = match plan_now(comm, plan_call)? {
+        Ok(Now::Area(a)) => a,
+        Ok(_) => return None,
+        Err(e) => return Some(Err(e)),
     };
     let mut run = || {
         if let Some(m) = send {
@@ -1008,9 +943,10 @@ fn reduce_now(
         commutes: red.commutative(),
     };
     let area = match plan_now(comm, plan_call)? {
-        Now::Area(a) => a,
-        Now::TwoRank => return two_rank::reduce(comm, red, send, recv, root),
-        Now::Sched => return None,
+        Ok(Now::Area(a)) => a,
+        Ok(Now::TwoRank) => return two_rank::reduce(comm, red, send, recv, root),
+        Ok(Now::Sched) => return None,
+        Err(e) => return Some(Err(e)),
     };
     let run = || {
         let root = check_root(call, root, area.size())?;
@@ -1057,15 +993,16 @@ fn block_len_err(call: &str, who: &str, sends: usize, holds: usize) -> Error {
     )
 }
 
-/// MPI_Gather straight through the shared area (`send` None: in place at the root;
-/// `recv`: the root's `size` blocks), where the planner says so.
+/// MPI_Gather (`call`: or the front end's gatherv of equal blocks in rank order)
+/// straight through the shared area (`send` None: in place at the root; `recv`:
+/// the root's `size` blocks), where the planner says so.
 fn gather_now(
     comm: &Comm,
+    call: &str,
     send: Option<&[u8]>,
     recv: Option<&mut [u8]>,
     root: i32,
 ) -> Option<Result<()>> {
-    let call = "MPI_Gather";
     let n = comm.size() as usize;
     let me_root = comm.rank == root;
     let blk = match (me_root, &recv, send) {
@@ -1073,8 +1010,10 @@ fn gather_now(
         (false, _, Some(m)) => m.len(),
         _ => return None,
     };
-    let Now::Area(area) = plan_now(comm, Call::Gather { blk: Some(blk) })? else {
-        return None;
+    let area = match plan_now(comm, Call::Gather { blk: Some(blk) })? {
+        Ok(Now::Area(a)) => a,
+        Ok(_) => return None,
+        Err(e) => return Some(Err(e)),
     };
     let run = || {
         let root = check_root(call, root, n)?;
@@ -1096,15 +1035,16 @@ fn gather_now(
     Some(run())
 }
 
-/// MPI_Scatter straight through the shared area (`send`: the root's `size`
-/// blocks; `recv` None: in place at the root), where the planner says so.
+/// MPI_Scatter (`call`: or the front end's scatterv of equal blocks in rank
+/// order) straight through the shared area (`send`: the root's `size` blocks;
+/// `recv` None: in place at the root), where the planner says so.
 fn scatter_now(
     comm: &Comm,
+    call: &str,
     send: Option<&[u8]>,
     recv: Option<&mut [u8]>,
     root: i32,
 ) -> Option<Result<()>> {
-    let call = "MPI_Scatter";
     let n = comm.size() as usize;
     let me_root = comm.rank == root;
     let blk = match (me_root, send, &recv) {
@@ -1112,8 +1052,10 @@ fn scatter_now(
         (false, _, Some(m)) => m.len(),
         _ => return None,
     };
-    let Now::Area(area) = plan_now(comm, Call::Scatter { blk: Some(blk) })? else {
-        return None;
+    let area = match plan_now(comm, Call::Scatter { blk: Some(blk) })? {
+        Ok(Now::Area(a)) => a,
+        Ok(_) => return None,
+        Err(e) => return Some(Err(e)),
     };
     let run = || {
         let root = check_root(call, root, n)?;
@@ -1135,17 +1077,22 @@ fn scatter_now(
     Some(run())
 }
 
-/// MPI_Allgather straight through the shared area (`send` None: in place) or, on
-/// two ranks, posted straight to the engine ([`two_rank`]), where the planner
-/// says so.
-fn allgather_now(comm: &Comm, send: Option<&[u8]>, recv: &mut [u8]) -> Option<Result<()>> {
-    let call = "MPI_Allgather";
+/// MPI_Allgather (`call`: or an allgatherv of equal blocks in rank order)
+/// straight through the shared area (`send` None: in place) or, on two ranks,
+/// posted straight to the engine ([`two_rank`]), where the planner says so.
+fn allgather_now(
+    comm: &Comm,
+    call: &str,
+    send: Option<&[u8]>,
+    recv: &mut [u8],
+) -> Option<Result<()>> {
     let n = comm.size() as usize;
     let blk = recv.len() / n;
     let area = match plan_now(comm, Call::Allgather { blk: Some(blk) })? {
-        Now::Area(a) => a,
-        Now::TwoRank => return two_rank::allgather(comm, send, recv),
-        Now::Sched => return None,
+        Ok(Now::Area(a)) => a,
+        Ok(Now::TwoRank) => return two_rank::allgather(comm, send, recv),
+        Ok(Now::Sched) => return None,
+        Err(e) => return Some(Err(e)),
     };
     let mut run = || {
         even(call, recv.len(), n)?;
@@ -1167,9 +1114,10 @@ fn alltoall_now(comm: &Comm, send: Option<&[u8]>, recv: &mut [u8]) -> Option<Res
     let n = comm.size() as usize;
     let blk = recv.len() / n.max(1);
     let area = match plan_now(comm, Call::Alltoall { blk })? {
-        Now::Area(a) => a,
-        Now::TwoRank => return two_rank::alltoall(comm, send, recv),
-        Now::Sched => return None,
+        Ok(Now::Area(a)) => a,
+        Ok(Now::TwoRank) => return two_rank::alltoall(comm, send, recv),
+        Ok(Now::Sched) => return None,
+        Err(e) => return Some(Err(e)),
     };
     let mut run = || {
         let blk = even(call, recv.len(), n)?;
@@ -1194,10 +1142,11 @@ fn alltoall_now(comm: &Comm, send: Option<&[u8]>, recv: &mut [u8]) -> Option<Res
 /// MPI_Barrier through the shared area, where the planner says so (None: build
 /// a schedule).
 fn barrier_now(comm: &Comm) -> Option<Result<()>> {
-    let Now::Area(area) = plan_now(comm, Call::Barrier)? else {
-        return None;
-    };
-    Some(area.barrier("MPI_Barrier"))
+    match plan_now(comm, Call::Barrier)? {
+        Ok(Now::Area(area)) => Some(area.barrier("MPI_Barrier")),
+        Ok(_) => None,
+        Err(e) => Some(Err(e)),
+    }
 }
 
 /// MPI_Barrier on a communicator, blocking.

@@ -7,11 +7,12 @@
 //! the same by construction, and a shortcut can never send one rank down another
 //! path than its peers.
 //!
-//! Where a plan is carried out: the blocking front door (`coll::*_now`) runs
-//! [`Plan::Area`] and [`Plan::TwoRank`] at once and leaves [`Plan::Sched`] to the
-//! builders; a builder runs the algorithm of any plan as a schedule (a two-rank
-//! plan's messages are exactly its algorithm's), and marks a schedule whose plan
-//! is the area so that the blocking run goes there.
+//! Where a plan is carried out: the blocking front door (`coll::*_now`, reached
+//! through `coll::entry`) runs [`Plan::Area`] and [`Plan::TwoRank`] at once, and
+//! leaves [`Plan::Sched`] to the builders. A builder only builds schedules: it
+//! asks for its algorithm with the facts of a call that can only be one
+//! (nonblocking, [`AreaState::Absent`]), so nothing built as a schedule, the
+//! area's own setup included, runs on the area.
 
 use super::shm_area::{AreaKind, Limits};
 use super::tuning::{self, Algo, Coll, Overrides, Sizes, SEGMENT_MAX};

@@ -11,7 +11,6 @@
 //! between the same pair are told apart by order (MPI's non-overtaking rule), which
 //! holds because both sides build the same schedule.
 
-use super::shm_area::{AreaCell, AreaOp};
 use crate::datatype::Basic;
 use crate::error::{Error, ErrorClass, Result};
 use crate::op::{self, Op};
@@ -20,18 +19,15 @@ use crate::p2p::{Engine, Pattern, ReqId, SendMode, Status};
 use crate::runtime::{self, Schedule};
 use std::sync::Arc;
 
-/// The part of a communicator one collective call needs: the collective context,
-/// this rank, the group (world ranks), the call's tag, the communicator's shared
-/// collective area (None where a collective must not use one) and whether the call
-/// is blocking (only blocking calls use the area).
+/// The part of a communicator one schedule needs: the collective context, this
+/// rank, the group (world ranks) and the call's tag. (The shared collective area
+/// is not here: a schedule never uses it; see `coll::entry`.)
 #[derive(Debug, Clone)]
 pub struct CollCtx {
     pub ctx: u32,
     pub rank: usize,
     pub group: Arc<[usize]>,
     pub tag: i32,
-    pub area: Option<Arc<AreaCell>>,
-    pub blocking: bool,
     /// The rank each member goes by in message headers, where it is not its
     /// place in `group`: the members of a create_group subgroup are known on
     /// their parent's context by their parent ranks, so that the agreements of
@@ -275,8 +271,6 @@ pub struct Sched {
     seg: Segments,
     /// The `max` of `seg` (see [`Sched::cut_up_to`]).
     seg_max: usize,
-    /// The same collective through the shared area (blocking runs only).
-    alt: Option<AreaOp>,
 }
 
 /// How medium messages are cut. A message above the shm eager size goes by
@@ -331,64 +325,6 @@ impl Sched {
             red: None,
             seg: Segments::default(),
             seg_max: super::tuning::SEGMENT_MAX,
-            alt: None,
-        }
-    }
-
-    /// Run this blocking call through the communicator's shared area instead of
-    /// steps (the planner's choice; the builder adds no steps after this).
-    pub fn run_on_area(&mut self, op: AreaOp) {
-        self.alt = Some(op);
-    }
-
-    pub fn call(&self) -> &'static str {
-        self.call
-    }
-
-    /// The bytes of `b`, writable, now.
-    pub fn bytes_mut(&mut self, b: B) -> Result<&mut [u8]> {
-        let p = self.ptr(b)?;
-        // SAFETY: in bounds of a live slot (checked by `ptr`; the builder contract
-        // keeps user buffers valid while the schedule runs); the exclusive borrow of
-        // the schedule makes this the only view of the range while it lives.
-        Ok(unsafe { std::slice::from_raw_parts_mut(p, b.len) })
-    }
-
-    /// An input and an output range at once, now; they must not overlap.
-    pub fn io(
-        &mut self,
-        input: Option<B>,
-        output: Option<B>,
-    ) -> Result<(Option<&[u8]>, Option<&mut [u8]>)> {
-        if let (Some(i), Some(o)) = (input, output) {
-            if i.slot == o.slot
-                && i.off < o.off + o.len
-                && o.off < i.off + i.len
-                && i.len > 0
-                && o.len > 0
-            {
-                return Err(Error::intern(format!(
-                    "{}: input and output overlap",
-                    self.call
-                )));
-            }
-        }
-        let i = match input {
-            Some(b) => Some((self.ptr(b)?, b.len)),
-            None => None,
-        };
-        let o = match output {
-            Some(b) => Some((self.ptr(b)?, b.len)),
-            None => None,
-        };
-        // SAFETY: both ranges lie in live slots (checked by `ptr`) and do not overlap
-        // (checked above), so a shared and an exclusive slice may coexist; both
-        // borrow the schedule, so nothing else touches them meanwhile.
-        unsafe {
-            Ok((
-                i.map(|(p, l)| &*std::ptr::slice_from_raw_parts(p, l)),
-                o.map(|(p, l)| &mut *std::ptr::slice_from_raw_parts_mut(p, l)),
-            ))
         }
     }
 
@@ -762,18 +698,8 @@ impl Sched {
     }
 }
 
-/// Run a schedule to completion, polling the engine (other schedules progress too);
-/// through the communicator's shared area instead when the schedule has an area
-/// operation that fits.
+/// Run a schedule to completion, polling the engine (other schedules progress too).
 pub fn run_blocking(mut s: Sched) -> Result<()> {
-    if let Some(op) = s.alt.take() {
-        let cell = s.cc.area.clone();
-        let area = cell
-            .as_ref()
-            .and_then(|c| c.ready())
-            .ok_or_else(|| Error::intern("area operation without an area"))?;
-        return area.run(&mut s, &op);
-    }
     let call = s.call;
     let mut first = true;
     let r = runtime::progress_until(call, |rt| {
@@ -842,13 +768,7 @@ impl Schedule for Nonblocking {
 /// Start a schedule as a nonblocking collective; its request completes when the
 /// schedule does.
 pub fn start_nonblocking(s: Sched) -> Result<ReqId> {
-    let call = s.call;
-    if s.alt.is_some() {
-        return Err(Error::intern(format!(
-            "{call}: a blocking schedule started as nonblocking"
-        )));
-    }
-    runtime::with(call, |rt| {
+    runtime::with(s.call, |rt| {
         let req = rt.engine.new_external();
         let mut s = s;
         s.seg = Segments::from_config(rt.cfg.smp_eager_size, s.seg_max);

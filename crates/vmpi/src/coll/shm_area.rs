@@ -44,7 +44,7 @@
 //! operation where everyone publishes, the next publish needs no look at the
 //! peers' `done` words at all.
 
-use super::sched::{CollCtx, Reduction, Sched, B};
+use super::sched::{CollCtx, Reduction};
 use crate::bootstrap::jobkey;
 use crate::datatype::Basic;
 use crate::error::{Error, ErrorClass, Result};
@@ -104,52 +104,7 @@ fn len_word(len: usize, rest: usize) -> u64 {
     len as u64 | (rest as u64) << REST_SHIFT
 }
 
-/// What a blocking collective does through the area, on its schedule's buffers
-/// (the form a schedule carries; [`Area`]'s methods take the same on slices). A
-/// `None` send buffer is MPI_IN_PLACE; receive buffers exist where the call has one.
-#[derive(Debug, Clone)]
-pub enum AreaOp {
-    Barrier,
-    Bcast {
-        root: usize,
-        buf: B,
-    },
-    /// Equal blocks of `blk` bytes; `recv`: the root's `size` blocks.
-    Gather {
-        root: usize,
-        send: Option<B>,
-        recv: Option<B>,
-        blk: usize,
-    },
-    /// `send`: the root's `size` blocks of `blk` bytes.
-    Scatter {
-        root: usize,
-        send: Option<B>,
-        recv: Option<B>,
-        blk: usize,
-    },
-    Allgather {
-        send: Option<B>,
-        recv: B,
-        blk: usize,
-    },
-    Alltoall {
-        send: Option<B>,
-        recv: B,
-        blk: usize,
-    },
-    Reduce {
-        root: usize,
-        send: Option<B>,
-        recv: Option<B>,
-    },
-    Allreduce {
-        send: Option<B>,
-        recv: B,
-    },
-}
-
-/// Which collective an [`AreaOp`] is, for [`Limits::accepts`].
+/// Which collective a call on the area is, for [`Limits::accepts`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AreaKind {
     Barrier,
@@ -191,21 +146,6 @@ impl Limits {
                 bytes <= self.slot.min(TWO_RANK_MAX)
             }
             _ => bytes <= self.slot,
-        }
-    }
-}
-
-impl AreaOp {
-    pub fn kind(&self) -> AreaKind {
-        match self {
-            AreaOp::Barrier => AreaKind::Barrier,
-            AreaOp::Bcast { .. } => AreaKind::Bcast,
-            AreaOp::Gather { .. } => AreaKind::Gather,
-            AreaOp::Scatter { .. } => AreaKind::Scatter,
-            AreaOp::Allgather { .. } => AreaKind::Allgather,
-            AreaOp::Alltoall { .. } => AreaKind::Alltoall,
-            AreaOp::Reduce { .. } => AreaKind::Reduce,
-            AreaOp::Allreduce { .. } => AreaKind::Allreduce,
         }
     }
 }
@@ -382,52 +322,6 @@ impl Area {
         let len = (word & LEN_MASK) as usize;
         debug_assert!(off + dst.len() <= len);
         self.region.read_bytes(self.data(r, k, len) + off, dst);
-        Ok(())
-    }
-
-    /// Run `op` (which the planner found it takes, `Limits::accepts`) on `s`'s buffers.
-    pub fn run(&self, s: &mut Sched, op: &AreaOp) -> Result<()> {
-        let call = s.call();
-        match *op {
-            AreaOp::Barrier => self.barrier(call)?,
-            AreaOp::Bcast { root, buf } => self.bcast(call, root, s.bytes_mut(buf)?)?,
-            AreaOp::Gather {
-                root,
-                send,
-                recv,
-                blk,
-            } => {
-                let (i, o) = s.io(send, recv)?;
-                self.gather(call, root, i, o, blk)?
-            }
-            AreaOp::Scatter {
-                root,
-                send,
-                recv,
-                blk,
-            } => {
-                let (i, o) = s.io(send, recv)?;
-                self.scatter(call, root, i, o, blk)?
-            }
-            AreaOp::Allgather { send, recv, blk } => {
-                let (i, o) = s.io(send, Some(recv))?;
-                self.allgather(call, i, o.expect("receive buffer"), blk)?
-            }
-            AreaOp::Alltoall { send, recv, blk } => {
-                let (i, o) = s.io(send, Some(recv))?;
-                self.alltoall(call, i, o.expect("receive buffer"), blk)?
-            }
-            AreaOp::Reduce { root, send, recv } => {
-                let red = s.reduction().clone();
-                let (i, o) = s.io(send, recv)?;
-                self.reduce(call, &red, root, i, o)?
-            }
-            AreaOp::Allreduce { send, recv } => {
-                let red = s.reduction().clone();
-                let (i, o) = s.io(send, Some(recv))?;
-                self.allreduce(call, &red, i, o.expect("receive buffer"))?
-            }
-        }
         Ok(())
     }
 
@@ -731,11 +625,6 @@ pub struct AreaCell {
 }
 
 impl AreaCell {
-    /// The area if it is set up (every rank sees it appear at the same collective).
-    pub fn ready(&self) -> Option<&Area> {
-        self.area.get().and_then(|a| a.as_ref())
-    }
-
     /// None before the first blocking collective has tried to set the area up;
     /// then the area, or Some(None) where there is none.
     pub fn tried(&self) -> Option<Option<&Area>> {
@@ -838,14 +727,12 @@ fn set_up(cc: &CollCtx) -> Result<Option<Area>> {
             Err(e) => warn(call, &e.message),
         }
     }
-    // Every rank learns the file (0: none), attaches, and all agree it worked.
-    let mut cc0 = cc.clone();
-    cc0.area = None;
-    cc0.blocking = false;
+    // Every rank learns the file (0: none), attaches, and all agree it worked,
+    // through two schedules. A schedule is planned with the area `Absent`
+    // (`coll::sched_algo`): the area is what these calls set up, so they must
+    // not be planned onto it, nor find it untried and set it up again.
     // SAFETY: `id` outlives the blocking run.
-    super::run_blocking(unsafe {
-        super::bcast(cc0.clone(), super::RawMut::of(&mut id), 0, None)?
-    })?;
+    super::run_blocking(unsafe { super::bcast(cc.clone(), super::RawMut::of(&mut id), 0, None)? })?;
     let i = u64::from_le_bytes(id);
     if i != 0 && cc.rank != 0 {
         match Region::attach(
@@ -870,7 +757,7 @@ fn set_up(cc: &CollCtx) -> Result<Option<Area>> {
     let band = Reduction::new(Op::Band, Some(Basic::U64), 8)?;
     // SAFETY: `ok` outlives the blocking run.
     super::run_blocking(unsafe {
-        super::allreduce(cc0, band, None, super::RawMut::of(&mut ok), None)?
+        super::allreduce(cc.clone(), band, None, super::RawMut::of(&mut ok), None)?
     })?;
     if cc.rank == 0 && i != 0 {
         region::unlink(&path_of(i));

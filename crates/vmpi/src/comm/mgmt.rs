@@ -96,8 +96,6 @@ fn inter_members(
             rank: 0,
             group: Arc::from([local.group[leader], world]),
             tag,
-            area: None,
-            blocking: false,
             wire: Some(Arc::from(wire)),
         });
     Members::Inter {
@@ -359,8 +357,6 @@ pub fn create_group(comm: &Comm, group: &Group, tag: i32) -> Result<Comm> {
         rank: r as usize,
         group: group.arc(),
         tag: TAG_GROUP | tag,
-        area: None,
-        blocking: false,
         wire: Some(parent_ranks),
     };
     let alloc = Alloc::new(comm.coll_ctx, tag, false);

@@ -119,19 +119,8 @@ impl Comm {
             rank: self.rank as usize,
             group: self.group.clone(),
             tag,
-            area: (!self.is_inter()).then(|| self.shared.area.clone()),
-            blocking: false,
             wire: None,
         }
-    }
-
-    /// The shared collective area, if a blocking collective has set it up (every
-    /// rank sees it appear at the same call).
-    pub fn area(&self) -> Option<&crate::coll::shm_area::Area> {
-        if self.is_inter() {
-            return None;
-        }
-        self.shared.area.ready()
     }
 
     /// Has a blocking collective tried to set up the shared area yet (Some), and
@@ -155,12 +144,14 @@ impl Comm {
         (now & SEQ_MASK) as i32
     }
 
-    /// [`coll`](Self::coll) for a blocking or nonblocking call: a blocking one may
-    /// run through the communicator's shared collective area instead of a schedule.
-    pub fn coll_for(&self, blocking: bool) -> CollCtx {
-        CollCtx {
-            blocking,
-            ..self.coll()
+    /// Set the shared collective area up, if no blocking collective has tried
+    /// yet: a collective step (schedules on the next call's context), which
+    /// every rank takes at the same blocking call, the communicator's first that
+    /// the area may take. The area, or None where there is none.
+    pub fn set_up_area(&self) -> Result<Option<&crate::coll::shm_area::Area>> {
+        match self.shared.area.tried() {
+            Some(a) => Ok(a),
+            None => self.shared.area.get(&self.coll()),
         }
     }
 
