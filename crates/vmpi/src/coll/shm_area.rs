@@ -4,7 +4,7 @@
 //! When every member of an intracommunicator shares one shm domain, its first
 //! blocking collective creates one /dev/shm file for it (the communicator's rank 0
 //! creates, the others attach, rank 0 unlinks once all are in; the launcher removes
-//! it by job tag if the job dies first). Each member owns a control line and two
+//! it by job tag if the job dies first). Each member owns a control block and two
 //! data slots. Operation `k` on the area (all members count the same operations)
 //! works like this:
 //!
@@ -108,6 +108,7 @@ enum Counter {
     Seq,
     Done,
 }
+
 /// A length word holds the bytes published (low 32 bits) and, above them, how many
 /// more pieces of the same collective follow (0 but for a large bcast, which runs
 /// as several operations of at most a slot each).
