@@ -64,10 +64,12 @@ pub struct Control {
 }
 
 /// One slot: one cache line, written by the producer that reserved it and read by
-/// the owner. Slots stay one line each (not a line pair): consecutive slots have
-/// the same writers and reader, so the prefetcher's pairing fetches the owner's
-/// next packet early rather than fighting over a line; doubling them would cost
-/// 16 KiB more per inbox for no measured gain.
+/// the owner. Slots stay one line each, not a line pair. The prefetcher's pairing
+/// can make the owner's read of a slot fetch its neighbour while a producer still
+/// writes it (or two producers' neighbouring slots meet), costing that producer a
+/// second ownership request; but in a stream, where the next packet is already
+/// written, the same pairing brings it to the owner early. 128-byte slots would
+/// add 16 KiB to every inbox for a gain not shown.
 #[repr(C, align(64))]
 pub struct Slot {
     /// `VALID | seq` once published, stored last (release).
@@ -100,7 +102,7 @@ pub const SLOTS_AT: u64 = offset_of!(Layout, slots) as u64;
 pub const SLOT_BYTES: u64 = size_of::<Slot>() as u64;
 
 // Producers and the consumer may be different builds (VM guests) of this source:
-// the layout is the format of region VERSION 3.
+// this layout is part of the formats of region VERSION 3 and IVSHMEM VERSION 2.
 const _: () = {
     assert!(offset_of!(Layout, ctl) == 0 && offset_of!(Control, head) == 0);
     assert!(offset_of!(Control, tail) == 128 && size_of::<Control>() == 256);
@@ -154,7 +156,9 @@ pub fn data_at(slots: u64) -> u64 {
     SLOTS_AT + slots * SLOT_BYTES
 }
 
-/// Bytes one inbox of [`SLOTS`] slots and `cap` data bytes occupies (a multiple of 64).
+/// Bytes one inbox of [`SLOTS`] slots and `cap` data bytes occupies: a multiple of
+/// 128 for any power of two `cap` from 128, so inboxes laid end to end each start
+/// on a line pair, as [`Layout`]'s alignment requires.
 pub fn inbox_bytes(cap: u64) -> usize {
     (data_at(SLOTS) + cap) as usize
 }
