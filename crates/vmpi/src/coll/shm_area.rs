@@ -32,7 +32,7 @@
 //! arguments. The area is untrusted shared memory: counters and lengths are checked,
 //! and bytes are copied, never referenced.
 //!
-//! Layout after the region header: per member a [`Ctl`] block, written by that
+//! Layout after the region header: per member a `Ctl` block, written by that
 //! member only: a line pair whose first cache line holds `seq`, the lengths
 //! published for parity 0 and 1 and, for contributions of at most 20 bytes, the
 //! data itself, all of which readers poll together; then `done` alone on the next

@@ -47,7 +47,7 @@ pub const MAX_RANKS: usize = 4096;
 /// Where a slot's queues begin: after its [`JobSlot`], on a page boundary.
 pub const RINGS_AT: usize = size_of::<JobSlot>().next_multiple_of(4096);
 
-/// The device header, written by whoever formats the region ([`format`]).
+/// The device header, written by whoever formats the region ([`format()`]).
 #[repr(C)]
 pub struct DeviceHeader {
     /// [`MAGIC`], stored last when formatting (release).
@@ -74,7 +74,7 @@ pub struct DeviceHeader {
 pub struct SlotEntry {
     /// The job's key; 0: free.
     pub key: AtomicU64,
-    /// Moved by every user of the slot every [`BEAT`].
+    /// Moved by every user of the slot five times a second.
     pub heartbeat: AtomicU64,
     /// Processes using the slot.
     pub users: AtomicU64,
