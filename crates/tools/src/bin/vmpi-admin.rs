@@ -147,7 +147,6 @@ fn create(file: &Path, size: usize, slots: Option<usize>, force: bool) -> Result
         .map_err(|e| format!("{}: {e}", file.display()))?;
     drop(f);
     let r = Region::map_file(file).map_err(|e| e.message.clone())?;
-    r.word(0).store(0, std::sync::atomic::Ordering::Release);
     let mut uuid = [0u8; 16];
     std::fs::read("/proc/sys/kernel/random/uuid")
         .ok()
@@ -182,7 +181,7 @@ fn create(file: &Path, size: usize, slots: Option<usize>, force: bool) -> Result
 /// The header and slot table; a slot's job is alive when its heartbeat moves.
 fn status(file: &Path) -> Result<(), String> {
     let raw = Region::map_file(file).map_err(|e| format!("{}: {}", file.display(), e.message))?;
-    if raw.len() >= ivshmem::HEADER && raw.word(0).load(std::sync::atomic::Ordering::Acquire) == 0 {
+    if ivshmem::blank(&raw) {
         println!(
             "{}: {} bytes, not formatted yet (the first job or `vmpi-admin ivshmem create` formats it)",
             file.display(),

@@ -4,7 +4,7 @@
 //! When every member of an intracommunicator shares one shm domain, its first
 //! blocking collective creates one /dev/shm file for it (the communicator's rank 0
 //! creates, the others attach, rank 0 unlinks once all are in; the launcher removes
-//! it by job tag if the job dies first). Each member owns a control line and two
+//! it by job tag if the job dies first). Each member owns a control block and two
 //! data slots. Operation `k` on the area (all members count the same operations)
 //! works like this:
 //!
@@ -32,12 +32,13 @@
 //! arguments. The area is untrusted shared memory: counters and lengths are checked,
 //! and bytes are copied, never referenced.
 //!
-//! Layout after the region header: per member a 128-byte control block, written by
-//! that member only: its first cache line holds `seq` (0), the lengths published
-//! for parity 0 and 1 (8, 16) and, for contributions of at most 20 bytes, the data
-//! itself (24 and 44), all of which readers poll together; `done` (64) has its own line,
-//! which peers rarely read (see below), so storing it seldom costs a transfer.
-//! Then per member two slots of `slot` bytes.
+//! Layout after the region header: per member a `Ctl` block, written by that
+//! member only: a line pair whose first cache line holds `seq`, the lengths
+//! published for parity 0 and 1 and, for contributions of at most 20 bytes, the
+//! data itself, all of which readers poll together; then `done` alone on the next
+//! line pair, which peers rarely read (see below), so storing it seldom costs a
+//! transfer (on the same pair, a reader polling `seq` would fetch it too, and the
+//! store would wait for that copy to go). Then per member two slots of `slot` bytes.
 //!
 //! A rank remembers what it has seen of each peer: having seen `seq = j + 1` (the
 //! peer published operation `j`) proves the peer finished `j - 1`, so after any
@@ -50,21 +51,64 @@ use crate::datatype::Basic;
 use crate::error::{Error, ErrorClass, Result};
 use crate::op::Op;
 use crate::runtime;
-use crate::transport::region::{self, Region, RegionInfo, HEADER_BYTES, MAX_MEMBERS};
+use crate::transport::region::{
+    self, Alone, Overlay, Region, RegionInfo, HEADER_BYTES, MAX_MEMBERS,
+};
+use std::mem::{offset_of, size_of};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-const CTL: usize = 128;
-const SEQ: usize = 0;
-const LEN: usize = 8;
-const DONE: usize = 64;
+/// A member's control block, written by that member only.
+#[repr(C)]
+struct Ctl {
+    /// What readers poll, one cache line.
+    published: Alone<Published>,
+    /// Operations this member has finished (release): read by a publisher only
+    /// when it cannot tell otherwise that the member is done with a slot.
+    done: Alone<AtomicU64>,
+}
+
+/// The line a member publishes an operation in.
+#[repr(C)]
+struct Published {
+    /// `k + 1` once operation `k`'s contribution is in place (release).
+    seq: AtomicU64,
+    /// Per slot parity, a [`len_word`].
+    len: [AtomicU64; 2],
+    /// Per slot parity, a contribution of at most [`INLINE`] bytes (copied as
+    /// bytes, like the slots).
+    inline: [[AtomicU8; INLINE]; 2],
+}
+
+// SAFETY: repr(C), atomics only.
+unsafe impl Overlay for Ctl {}
+
+/// Bytes of a control block.
+const CTL: usize = size_of::<Ctl>();
 /// Contributions of at most this many bytes travel in the control line itself,
 /// after the lengths: one for each slot parity (so a reader's one transfer of the
 /// line brings `seq`, the length and the data).
 const INLINE: usize = 20;
-const INLINE_AT: usize = 24;
+/// Offset of the inline data in a control block.
+const INLINE_AT: usize = offset_of!(Ctl, published) + offset_of!(Published, inline);
+
+// Every member maps the same layout (and region VERSION names it).
+const _: () = {
+    assert!(offset_of!(Published, seq) == 0 && offset_of!(Published, len) == 8);
+    assert!(INLINE_AT == 24 && size_of::<Published>() == 64);
+    assert!(offset_of!(Ctl, done) == 128 && CTL == 256);
+    assert!(HEADER_BYTES.is_multiple_of(128));
+};
+
+/// Which counter of a member's control block to wait for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Counter {
+    Seq,
+    Done,
+}
+
 /// A length word holds the bytes published (low 32 bits) and, above them, how many
 /// more pieces of the same collective follow (0 but for a large bcast, which runs
 /// as several operations of at most a slot each).
@@ -183,8 +227,8 @@ fn area_bytes(n: usize, slot: usize) -> usize {
 }
 
 impl Area {
-    fn ctl(&self, r: usize, word: usize) -> &AtomicU64 {
-        self.region.word(HEADER_BYTES + r * CTL + word)
+    fn ctl(&self, r: usize) -> &Ctl {
+        self.region.view(HEADER_BYTES + r * CTL)
     }
 
     /// Where rank `r`'s `len` bytes for operation `k` are: in its control line
@@ -233,12 +277,23 @@ impl Area {
     /// `k + 2` is impossible for an honest peer during this rank's operation `k`
     /// (publishing `k + 2` needs this rank done with `k`); `done` has no such bound
     /// (a gather root with empty blocks neither publishes nor reads).
-    fn wait_counter(&self, call: &str, r: usize, word: usize, at_least: u64, k: u64) -> Result<()> {
-        let w = self.ctl(r, word);
+    fn wait_counter(
+        &self,
+        call: &str,
+        r: usize,
+        word: Counter,
+        at_least: u64,
+        k: u64,
+    ) -> Result<()> {
+        let ctl = self.ctl(r);
+        let w = match word {
+            Counter::Seq => &ctl.published.0.seq,
+            Counter::Done => &ctl.done.0,
+        };
         let mut seen = 0;
         self.wait(call, || {
             seen = w.load(Ordering::Acquire);
-            if word == SEQ && seen > k + 2 {
+            if word == Counter::Seq && seen > k + 2 {
                 return Err(Error::other(format!(
                     "{call}: the shared collective area is corrupted (rank {r} claims operation {seen} during {k})"
                 )));
@@ -246,7 +301,7 @@ impl Area {
             Ok(seen >= at_least)
         })?;
         // A published operation j (seq j + 1) comes after finishing j - 1.
-        let finished = if word == SEQ {
+        let finished = if word == Counter::Seq {
             seen.saturating_sub(1)
         } else {
             seen
@@ -271,7 +326,7 @@ impl Area {
         if k >= 2 {
             for r in (0..self.n).filter(|&r| r != self.me) {
                 if self.known_done[r].load(Ordering::Relaxed) < k - 1 {
-                    self.wait_counter(call, r, DONE, k - 1, k)?;
+                    self.wait_counter(call, r, Counter::Done, k - 1, k)?;
                 }
             }
         }
@@ -281,19 +336,17 @@ impl Area {
             self.region.write_bytes(at, p);
             at += p.len();
         }
-        self.ctl(self.me, LEN + 8 * (k & 1) as usize)
-            .store(len_word(len, rest), Ordering::Relaxed);
-        self.ctl(self.me, SEQ).store(k + 1, Ordering::Release);
+        let mine = &self.ctl(self.me).published.0;
+        mine.len[(k & 1) as usize].store(len_word(len, rest), Ordering::Relaxed);
+        mine.seq.store(k + 1, Ordering::Release);
         Ok(())
     }
 
     /// Wait for rank `r`'s contribution to operation `k`; its length word (the
     /// length, and the pieces that follow above [`REST_SHIFT`]).
     fn published_by(&self, call: &str, r: usize, k: u64) -> Result<u64> {
-        self.wait_counter(call, r, SEQ, k + 1, k)?;
-        let word = self
-            .ctl(r, LEN + 8 * (k & 1) as usize)
-            .load(Ordering::Relaxed);
+        self.wait_counter(call, r, Counter::Seq, k + 1, k)?;
+        let word = self.ctl(r).published.0.len[(k & 1) as usize].load(Ordering::Relaxed);
         let len = (word & LEN_MASK) as usize;
         if len > self.slot {
             return Err(Error::other(format!(
@@ -333,7 +386,7 @@ impl Area {
         self.next.store(k + 1, Ordering::Relaxed);
         let res = f(k);
         // Done even after an error, so that nobody waits for this rank's slot.
-        self.ctl(self.me, DONE).store(k + 1, Ordering::Release);
+        self.ctl(self.me).done.0.store(k + 1, Ordering::Release);
         res
     }
 
@@ -413,7 +466,7 @@ impl Area {
     fn skip(&self, m: u64) {
         let next = self.next.load(Ordering::Relaxed) + m;
         self.next.store(next, Ordering::Relaxed);
-        self.ctl(self.me, DONE).store(next, Ordering::Release);
+        self.ctl(self.me).done.0.store(next, Ordering::Release);
     }
 
     /// What calls the area takes (for the planner).

@@ -2,9 +2,10 @@
 //! writes its packets into, so shared memory grows with the number of ranks (one
 //! inbox each), not with the number of pairs.
 //!
-//! Layout of one inbox: a control block of two cache lines (the consumer's published
-//! `head`, then the producers' shared `tail`), [`SLOTS`] slots of one cache line
-//! each, then a data area of `cap` bytes (a power of two).
+//! Layout of one inbox ([`Layout`]): a [`Control`] block (the consumer's published
+//! `head`, then the producers' shared `tail`, each alone on a 128-byte line pair),
+//! [`SLOTS`] [`Slot`]s of one cache line each, then a data area of `cap` bytes (a
+//! power of two).
 //!
 //! Every packet takes one slot, in order. A slot holds the packet's stamp, who sent
 //! it, its header and, for payloads of at most [`INLINE`] bytes, the payload itself:
@@ -32,12 +33,12 @@
 //! same algorithm runs on a mapped region in production and on a model memory under
 //! `loom` in tests.
 
+use super::region::{Alone, Overlay};
+use std::mem::{align_of, offset_of, size_of};
+use std::sync::atomic::AtomicU64;
+
 /// Slots per inbox in the shared-memory layout (a power of two dividing 2^24).
 pub const SLOTS: u64 = 256;
-/// Bytes per slot: one cache line.
-pub const SLOT_BYTES: u64 = 64;
-/// The control block: `head` on the first line, `tail` on the second.
-pub const CTL_BYTES: u64 = 128;
 /// Largest packet header a slot holds.
 pub const HEADER_ROOM: usize = 40;
 /// Payloads up to this size travel in the slot.
@@ -49,21 +50,115 @@ const VALID: u64 = 1 << 63;
 const SEQ_SHIFT: u32 = 40;
 const SEQ_MASK: u64 = (1 << 24) - 1;
 const POS_MASK: u64 = (1 << SEQ_SHIFT) - 1;
-/// Byte offset of the slots inside an inbox.
-pub const SLOTS_AT: u64 = CTL_BYTES;
-/// A slot after its stamp: meta word (sender, header length, payload length),
-/// header, inline payload or data position.
-const META: usize = 0;
-const HDR_AT: usize = 8;
-const TAIL_AT: usize = HDR_AT + HEADER_ROOM;
-const SLOT_BODY: usize = TAIL_AT + 8;
 
-/// Byte offset of the data area in an inbox of `slots` slots.
+/// An inbox's control block. The two words have different writers, so each has
+/// a 128-byte line pair of its own: a producer's reservation never takes the
+/// owner's `head` line away, nor the owner's release the producers' `tail` line.
+#[repr(C)]
+pub struct Control {
+    /// `seq << 40 | pos` up to which the consumer has released slots and data:
+    /// stored by the owner (release), read by producers when their copy says full.
+    pub head: Alone<AtomicU64>,
+    /// `seq << 40 | pos` of the next reservation: compare-and-swapped by producers.
+    pub tail: Alone<AtomicU64>,
+}
+
+/// One slot: one cache line, written by the producer that reserved it and read by
+/// the owner. Slots stay one line each, not a line pair. The prefetcher's pairing
+/// can make the owner's read of a slot fetch its neighbour while a producer still
+/// writes it (or two producers' neighbouring slots meet), costing that producer a
+/// second ownership request; but in a stream, where the next packet is already
+/// written, the same pairing brings it to the owner early. 128-byte slots would
+/// add 16 KiB to every inbox for a gain not shown.
+#[repr(C, align(64))]
+pub struct Slot {
+    /// `VALID | seq` once published, stored last (release).
+    pub stamp: AtomicU64,
+    /// Sender index (bits 0-15), header length (16-31), payload length (32-63).
+    pub meta: AtomicU64,
+    /// The packet header, little-endian words.
+    pub hdr: [AtomicU64; HEADER_ROOM / 8],
+    /// The payload (at most [`INLINE`] bytes, little endian) or its data position.
+    pub tail: AtomicU64,
+}
+
+/// The fixed part of an inbox; its data area follows it.
+#[repr(C)]
+pub struct Layout {
+    pub ctl: Control,
+    pub slots: [Slot; SLOTS as usize],
+}
+
+// SAFETY: repr(C), atomics only.
+unsafe impl Overlay for Control {}
+// SAFETY: repr(C), atomics only.
+unsafe impl Overlay for Slot {}
+// SAFETY: repr(C), Overlay fields only.
+unsafe impl Overlay for Layout {}
+
+/// Byte offset of the slots inside an inbox.
+pub const SLOTS_AT: u64 = offset_of!(Layout, slots) as u64;
+/// Bytes per slot: one cache line.
+pub const SLOT_BYTES: u64 = size_of::<Slot>() as u64;
+
+// Producers and the consumer may be different builds (VM guests) of this source:
+// this layout is part of the formats of region VERSION 3 and IVSHMEM VERSION 2.
+const _: () = {
+    assert!(offset_of!(Layout, ctl) == 0 && offset_of!(Control, head) == 0);
+    assert!(offset_of!(Control, tail) == 128 && size_of::<Control>() == 256);
+    assert!(offset_of!(Slot, stamp) == 0);
+    assert!(offset_of!(Slot, meta) == 8);
+    assert!(offset_of!(Slot, hdr) == 16);
+    assert!(offset_of!(Slot, tail) == 16 + HEADER_ROOM);
+    assert!(size_of::<Slot>() == 64 && align_of::<Slot>() == 64);
+    assert!(SLOTS_AT == 256);
+    assert!(size_of::<Layout>() as u64 == SLOTS_AT + SLOTS * SLOT_BYTES);
+    assert!(align_of::<Layout>() == 128 && size_of::<Layout>().is_multiple_of(128));
+    assert!(HEADER_ROOM.is_multiple_of(8) && INLINE == 8);
+};
+
+/// A slot after its stamp, in private memory: what a producer writes and the
+/// consumer checks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Body {
+    pub meta: u64,
+    pub hdr: [u64; HEADER_ROOM / 8],
+    pub tail: u64,
+}
+
+impl Slot {
+    /// Store `b` after the stamp (relaxed: the stamp's release publishes it).
+    #[inline]
+    pub fn put(&self, b: &Body) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.meta.store(b.meta, Relaxed);
+        for (w, v) in self.hdr.iter().zip(b.hdr) {
+            w.store(v, Relaxed);
+        }
+        self.tail.store(b.tail, Relaxed);
+    }
+
+    /// Load what follows the stamp (relaxed: after the stamp's acquire).
+    #[inline]
+    pub fn get(&self) -> Body {
+        use std::sync::atomic::Ordering::Relaxed;
+        Body {
+            meta: self.meta.load(Relaxed),
+            hdr: std::array::from_fn(|i| self.hdr[i].load(Relaxed)),
+            tail: self.tail.load(Relaxed),
+        }
+    }
+}
+
+/// Byte offset of the data area in an inbox of `slots` slots (the shared-memory
+/// layout has [`SLOTS`]; models may have fewer).
 pub fn data_at(slots: u64) -> u64 {
     SLOTS_AT + slots * SLOT_BYTES
 }
 
-/// Bytes one inbox of [`SLOTS`] slots and `cap` data bytes occupies (a multiple of 64).
+/// Bytes one inbox of [`SLOTS`] slots and `cap` data bytes occupies: a multiple of
+/// 128 for any power of two `cap` from 128, so inboxes laid end to end each start
+/// on a line pair, as [`Layout`]'s alignment requires.
 pub fn inbox_bytes(cap: u64) -> usize {
     (data_at(SLOTS) + cap) as usize
 }
@@ -74,8 +169,9 @@ pub fn max_payload(cap: u64) -> usize {
     (cap / 2) as usize
 }
 
-/// Access to one inbox's memory. Offsets are bytes from the inbox's start; the
-/// algorithm keeps them in bounds and implementations check again.
+/// Access to one inbox's memory. Slot indices are below `slots()` and data offsets
+/// within the data area; the algorithm keeps them in bounds and implementations
+/// check again.
 pub trait InboxMem {
     /// Bytes in the data area (a power of two).
     fn cap(&self) -> u64;
@@ -88,8 +184,14 @@ pub trait InboxMem {
     fn cas_tail(&self, old: u64, new: u64) -> Result<(), u64>;
     fn load_stamp(&self, slot: u64) -> u64;
     fn store_stamp(&self, slot: u64, v: u64);
-    fn write(&self, off: u64, src: &[u8]);
-    fn read(&self, off: u64, dst: &mut [u8]);
+    /// Store a slot's body (relaxed; the stamp publishes it).
+    fn write_body(&self, slot: u64, b: &Body);
+    /// Load a slot's body (relaxed; after the stamp's acquire).
+    fn read_body(&self, slot: u64) -> Body;
+    /// Copy `src` into the data area at `off`.
+    fn write_data(&self, off: u64, src: &[u8]);
+    /// Copy bytes of the data area at `off` out into `dst`.
+    fn read_data(&self, off: u64, dst: &mut [u8]);
 }
 
 /// Why an inbox refused to go on: a peer wrote something impossible.
@@ -98,10 +200,6 @@ pub struct Corrupt(pub String);
 
 fn align_up(v: u64) -> u64 {
     (v + ALIGN - 1) & !(ALIGN - 1)
-}
-
-fn slot_off(seq: u64, slots: u64) -> u64 {
-    SLOTS_AT + (seq % slots) * SLOT_BYTES
 }
 
 /// A producer's handle on one peer's inbox. Its only private state is the last
@@ -169,17 +267,24 @@ impl<M: InboxMem> Producer<M> {
                 Err(now) => t = now,
             }
         };
-        let mut body = [0u8; SLOT_BODY];
-        let meta = self.me as u64 | (hdr.len() as u64) << 16 | (payload.len() as u64) << 32;
-        body[META..META + 8].copy_from_slice(&meta.to_le_bytes());
-        body[HDR_AT..HDR_AT + hdr.len()].copy_from_slice(hdr);
-        if data > 0 {
-            self.mem.write(data_at(slots) + start % cap, payload);
-            body[TAIL_AT..].copy_from_slice(&start.to_le_bytes());
+        let mut h = [0u8; HEADER_ROOM];
+        h[..hdr.len()].copy_from_slice(hdr);
+        let tail = if data > 0 {
+            self.mem.write_data(start % cap, payload);
+            start
         } else {
-            body[TAIL_AT..TAIL_AT + payload.len()].copy_from_slice(payload);
-        }
-        self.mem.write(slot_off(seq, slots) + 8, &body);
+            let mut t = [0u8; INLINE];
+            t[..payload.len()].copy_from_slice(payload);
+            u64::from_le_bytes(t)
+        };
+        let body = Body {
+            meta: self.me as u64 | (hdr.len() as u64) << 16 | (payload.len() as u64) << 32,
+            hdr: std::array::from_fn(|i| {
+                u64::from_le_bytes(h[8 * i..8 * i + 8].try_into().expect("8 bytes"))
+            }),
+            tail,
+        };
+        self.mem.write_body(seq % slots, &body);
         self.mem.store_stamp(seq % slots, VALID | seq);
         true
     }
@@ -252,10 +357,8 @@ impl<M: InboxMem> Consumer<M> {
 
     /// Read and check the published slot `seq`.
     fn check(&self) -> Result<Record, Corrupt> {
-        let mut body = [0u8; SLOT_BODY];
-        self.mem
-            .read(slot_off(self.seq, self.mem.slots()) + 8, &mut body);
-        let meta = u64::from_le_bytes(body[META..META + 8].try_into().expect("8 bytes"));
+        let body = self.mem.read_body(self.seq % self.mem.slots());
+        let meta = body.meta;
         let from = (meta & 0xffff) as usize;
         let hdr_len = (meta >> 16 & 0xffff) as usize;
         let len = (meta >> 32) as usize;
@@ -277,10 +380,12 @@ impl<M: InboxMem> Consumer<M> {
             )));
         }
         let mut hdr = [0u8; HEADER_ROOM];
-        hdr[..hdr_len].copy_from_slice(&body[HDR_AT..HDR_AT + hdr_len]);
-        let tail: [u8; 8] = body[TAIL_AT..].try_into().expect("8 bytes");
+        for (h, w) in hdr.chunks_exact_mut(8).zip(body.hdr) {
+            h.copy_from_slice(&w.to_le_bytes());
+        }
+        hdr[hdr_len..].fill(0);
         let (payload, end) = if len > INLINE {
-            let start = u64::from_le_bytes(tail);
+            let start = body.tail;
             let end = (start + align_up(len as u64)) & POS_MASK;
             let in_window = |p: u64| p.wrapping_sub(self.pos) & POS_MASK <= cap;
             if start > POS_MASK
@@ -297,7 +402,7 @@ impl<M: InboxMem> Consumer<M> {
             }
             (Payload::Data(start % cap), end)
         } else {
-            (Payload::Inline(tail), self.pos)
+            (Payload::Inline(body.tail.to_le_bytes()), self.pos)
         };
         Ok(Record {
             from,
@@ -317,8 +422,7 @@ impl<M: InboxMem> Consumer<M> {
     /// Copy payload bytes of the data area out (`off` from [`Payload::Data`]).
     #[cfg(any(test, loom))]
     pub fn read_data(&self, off: u64, at: usize, dst: &mut [u8]) {
-        self.mem
-            .read(data_at(self.mem.slots()) + off + at as u64, dst)
+        self.mem.read_data(off + at as u64, dst)
     }
 
     /// Release the packet the last `peek` returned: its slot and data are free.

@@ -17,37 +17,122 @@
 //!   region: each must see the other's) and the queues, which are the shm
 //!   channel's rings laid out in the slot (`ShmTransport::over`).
 //!
-//! Device layout (little endian):
-//! ```text
-//! 0     magic "VMPIIV01" (written last when formatting)   8  layout version u32
-//! 12    slot count u32          16 region size u64         24 region UUID [16]
-//! 40    slot size u64           48 first slot offset u64   56 format word u64
-//! 64    device lock u64         72 lock generation u64
-//! 128+64i  slot entry i: job key u64 (0: free) · heartbeat u64 · users u32 ·
-//!          pad u32 · claimer's host name [24] · claim generation u64
-//! first slot + i * slot size: slot i: job key u64 · nonces [u64; MAX_RANKS]
-//!          at +8 · rings from +RINGS_AT
-//! ```
+//! Device layout (little endian): the [`DeviceHeader`] (the first [`HEADER`] bytes:
+//! magic, version, shape, device lock, and the table of [`SlotEntry`]s), then the
+//! slots, each a [`JobSlot`] (job key, nonces) with the job's queues from
+//! [`RINGS_AT`]. Structs of atomics laid over the mapping ([`Region::view`]), their
+//! offsets pinned by const assertions: VMs running different builds of this source
+//! must agree on them byte for byte. Nothing here is hot: the lock and the
+//! heartbeats move a few times a second at most, so the header keeps its
+//! 64-byte entries (the queues, which are, are `super::inbox` layouts).
 
-use super::region::Region;
+use super::region::{Alone, Overlay, Region};
 use crate::error::{Error, ErrorClass, Result};
+use std::mem::{offset_of, size_of};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub const MAGIC: u64 = u64::from_le_bytes(*b"VMPIIV01");
-pub const VERSION: u32 = 1;
+/// The layout version: 2 since the queues in a slot keep their writers' words
+/// 128 bytes apart (`inbox::Layout`).
+pub const VERSION: u32 = 2;
 /// The device header's bytes.
-pub const HEADER: usize = 4096;
-const SLOT_TABLE: usize = 128;
-const SLOT_ENTRY: usize = 64;
+pub const HEADER: usize = size_of::<DeviceHeader>();
 /// Most slots one header can describe.
-pub const MAX_SLOTS: usize = (HEADER - SLOT_TABLE) / SLOT_ENTRY;
+pub const MAX_SLOTS: usize = 62;
 /// World ranks a job may have to use IVSHMEM (one nonce word each).
 pub const MAX_RANKS: usize = 4096;
-/// Where a slot's queues begin.
-pub const RINGS_AT: usize = 8 + MAX_RANKS * 8 + 4096 - (8 + MAX_RANKS * 8) % 4096;
+/// Where a slot's queues begin: after its [`JobSlot`], on a page boundary.
+pub const RINGS_AT: usize = size_of::<JobSlot>().next_multiple_of(4096);
+
+/// The device header, written by whoever formats the region ([`format()`]).
+#[repr(C)]
+pub struct DeviceHeader {
+    /// [`MAGIC`], stored last when formatting (release).
+    pub magic: AtomicU64,
+    pub version: AtomicU32,
+    pub slots: AtomicU32,
+    /// Bytes of the region.
+    pub size: AtomicU64,
+    pub uuid: [AtomicU64; 2],
+    pub slot_size: AtomicU64,
+    /// Offset of slot 0.
+    pub first_slot: AtomicU64,
+    /// 0 -> 1 by the one process that formats a blank region.
+    pub format: AtomicU64,
+    /// The device lock: 0 or its holder's random tag.
+    pub lock: AtomicU64,
+    /// Times the lock was taken.
+    pub lock_gen: AtomicU64,
+    pub table: Alone<[SlotEntry; MAX_SLOTS]>,
+}
+
+/// A slot's entry in the table: who holds the slot.
+#[repr(C, align(64))]
+pub struct SlotEntry {
+    /// The job's key; 0: free.
+    pub key: AtomicU64,
+    /// Moved by every user of the slot five times a second.
+    pub heartbeat: AtomicU64,
+    /// Processes using the slot.
+    pub users: AtomicU64,
+    /// The claimer's host name, NUL-padded.
+    pub host: [AtomicU64; 3],
+    /// Times the slot was claimed.
+    pub claims: AtomicU64,
+}
+
+/// The start of a job's slot; the queues follow at [`RINGS_AT`].
+#[repr(C)]
+pub struct JobSlot {
+    /// The job's key (as in its table entry).
+    pub key: AtomicU64,
+    /// Each world rank's nonce (0: none yet).
+    pub nonces: [AtomicU64; MAX_RANKS],
+}
+
+// SAFETY: repr(C), atomics only.
+unsafe impl Overlay for DeviceHeader {}
+// SAFETY: repr(C), atomics only.
+unsafe impl Overlay for SlotEntry {}
+// SAFETY: repr(C), atomics only.
+unsafe impl Overlay for JobSlot {}
+
+// The format of layout VERSION, shared by every VM's build.
+const _: () = {
+    assert!(offset_of!(DeviceHeader, magic) == 0);
+    assert!(offset_of!(DeviceHeader, version) == 8);
+    assert!(offset_of!(DeviceHeader, slots) == 12);
+    assert!(offset_of!(DeviceHeader, size) == 16);
+    assert!(offset_of!(DeviceHeader, uuid) == 24);
+    assert!(offset_of!(DeviceHeader, slot_size) == 40);
+    assert!(offset_of!(DeviceHeader, first_slot) == 48);
+    assert!(offset_of!(DeviceHeader, format) == 56);
+    assert!(offset_of!(DeviceHeader, lock) == 64);
+    assert!(offset_of!(DeviceHeader, lock_gen) == 72);
+    assert!(offset_of!(DeviceHeader, table) == 128);
+    assert!(size_of::<DeviceHeader>() == 4096);
+    assert!(offset_of!(SlotEntry, heartbeat) == 8);
+    assert!(offset_of!(SlotEntry, users) == 16);
+    assert!(offset_of!(SlotEntry, host) == 24);
+    assert!(offset_of!(SlotEntry, claims) == 48);
+    assert!(size_of::<SlotEntry>() == 64);
+    assert!(offset_of!(JobSlot, nonces) == 8);
+    assert!(RINGS_AT == 36864);
+};
+
+/// The header of a region of at least [`HEADER`] bytes (panics on a smaller one).
+pub fn header(r: &Region) -> &DeviceHeader {
+    r.view(0)
+}
+
+/// Whether the region is blank: large enough for a header, and no magic (never
+/// formatted, or being formatted).
+pub fn blank(r: &Region) -> bool {
+    r.len() >= HEADER && header(r).magic.load(Ordering::Acquire) == 0
+}
 /// A slot whose heartbeat stands still this long belongs to a dead job.
 pub const STALE: Duration = Duration::from_secs(if cfg!(test) { 1 } else { 5 });
 /// How often a job's ranks beat a slot's heart.
@@ -186,10 +271,10 @@ impl Device {
     /// formatting it; then read and check the header.
     fn checked(region: Arc<Region>, path: &Path) -> Result<Device> {
         let len = region.len();
-        let magic = region.word(0);
-        let fmt = region.word(56);
+        let h = header(&region);
+        let magic = &h.magic;
         if magic.load(Ordering::Acquire) == 0
-            && fmt
+            && h.format
                 .compare_exchange(0, 1, Ordering::AcqRel, Ordering::Acquire)
                 .is_ok()
         {
@@ -218,15 +303,15 @@ impl Device {
                 }
             }
         }
-        let version = region.word(8).load(Ordering::Relaxed) as u32;
+        let version = h.version.load(Ordering::Relaxed);
         if version != VERSION {
             return Err(err(format!(
                 "IVSHMEM device {}: its region has layout version {version}, this vmpi speaks {VERSION}: use one vmpi version on all VMs, or reformat it with `vmpi-admin ivshmem create --force`",
                 path.display()
             )));
         }
-        let slots = (region.word(8).load(Ordering::Relaxed) >> 32) as usize;
-        let size = region.word(16).load(Ordering::Relaxed) as usize;
+        let slots = h.slots.load(Ordering::Relaxed) as usize;
+        let size = h.size.load(Ordering::Relaxed) as usize;
         if size != len {
             return Err(err(format!(
                 "IVSHMEM device {}: the region header says {size} bytes but this VM maps {len}: the VMs' devices have different sizes; give every VM's memory-backend-file the same size",
@@ -234,9 +319,11 @@ impl Device {
             )));
         }
         let mut uuid = [0u8; 16];
-        region.read_bytes(24, &mut uuid);
-        let slot_size = region.word(40).load(Ordering::Relaxed) as usize;
-        let first_slot = region.word(48).load(Ordering::Relaxed) as usize;
+        for (b, w) in uuid.chunks_exact_mut(8).zip(&h.uuid) {
+            b.copy_from_slice(&w.load(Ordering::Relaxed).to_le_bytes());
+        }
+        let slot_size = h.slot_size.load(Ordering::Relaxed) as usize;
+        let first_slot = h.first_slot.load(Ordering::Relaxed) as usize;
         let fits = (1..=MAX_SLOTS).contains(&slots)
             && first_slot >= HEADER
             && slot_size >= RINGS_AT
@@ -272,8 +359,13 @@ impl Device {
         &self.region
     }
 
-    fn entry(&self, i: usize) -> usize {
-        SLOT_TABLE + i * SLOT_ENTRY
+    fn entry(&self, i: usize) -> &SlotEntry {
+        &header(&self.region).table.0[i]
+    }
+
+    /// The start of slot `i` (checked against the mapping when the device opened).
+    fn job_slot(&self, i: usize) -> &JobSlot {
+        self.region.view(self.first_slot + i * self.slot_size)
     }
 
     /// The slot table as it stands (for `vmpi-admin ivshmem status`): job key,
@@ -282,15 +374,18 @@ impl Device {
         (0..self.slots)
             .map(|i| {
                 let e = self.entry(i);
-                let mut host = [0u8; 24];
-                self.region.read_bytes(e + 24, &mut host);
+                let host: Vec<u8> = e
+                    .host
+                    .iter()
+                    .flat_map(|w| w.load(Ordering::Acquire).to_le_bytes())
+                    .collect();
                 let host = String::from_utf8_lossy(&host)
                     .trim_end_matches('\0')
                     .to_string();
                 (
-                    self.region.word(e).load(Ordering::Acquire),
-                    self.region.word(e + 8).load(Ordering::Acquire),
-                    self.region.word(e + 16).load(Ordering::Acquire) as u32,
+                    e.key.load(Ordering::Acquire),
+                    e.heartbeat.load(Ordering::Acquire),
+                    e.users.load(Ordering::Acquire) as u32,
                     host,
                 )
             })
@@ -301,7 +396,7 @@ impl Device {
     /// it unchanged for [`LOCK_STALE`] died holding it and is overruled.
     fn lock(&self) -> Result<LockGuard<'_>> {
         let me = random_u64() | 1;
-        let word = self.region.word(64);
+        let word = &header(&self.region).lock;
         let (mut seen, mut since) = (word.load(Ordering::Acquire), Instant::now());
         loop {
             let cur = word.load(Ordering::Acquire);
@@ -325,7 +420,7 @@ impl Device {
             }
             std::thread::sleep(Duration::from_micros(200));
         }
-        self.region.word(72).fetch_add(1, Ordering::AcqRel);
+        header(&self.region).lock_gen.fetch_add(1, Ordering::AcqRel);
         Ok(LockGuard { word, me })
     }
 
@@ -346,9 +441,9 @@ impl Device {
                 let mut free = None;
                 for i in 0..self.slots {
                     let e = self.entry(i);
-                    let owner = self.region.word(e).load(Ordering::Acquire);
+                    let owner = e.key.load(Ordering::Acquire);
                     if owner == key {
-                        self.region.word(e + 16).fetch_add(1, Ordering::AcqRel);
+                        e.users.fetch_add(1, Ordering::AcqRel);
                         return Ok(self.slot(i, key));
                     }
                     if owner == 0 && free.is_none() {
@@ -361,8 +456,7 @@ impl Device {
                     if let Some((t, beats)) = &watched {
                         if t.elapsed() >= STALE {
                             free = (0..self.slots).find(|&i| {
-                                self.region.word(self.entry(i) + 8).load(Ordering::Acquire)
-                                    == beats[i]
+                                self.entry(i).heartbeat.load(Ordering::Acquire) == beats[i]
                             });
                         }
                     }
@@ -372,15 +466,20 @@ impl Device {
                     let base = self.first_slot + i * self.slot_size;
                     // nothing of an earlier job may count: its nonces, its queues
                     self.region.write_bytes(base, &vec![0u8; self.slot_size]);
-                    self.region.word(base).store(key, Ordering::Relaxed);
-                    self.region.word(e + 8).fetch_add(1, Ordering::AcqRel);
-                    self.region.word(e + 16).store(1, Ordering::Relaxed);
+                    self.job_slot(i).key.store(key, Ordering::Relaxed);
+                    e.heartbeat.fetch_add(1, Ordering::AcqRel);
+                    e.users.store(1, Ordering::Relaxed);
                     let mut h = [0u8; 24];
                     let hb = host.as_bytes();
                     h[..hb.len().min(23)].copy_from_slice(&hb[..hb.len().min(23)]);
-                    self.region.write_bytes(e + 24, &h);
-                    self.region.word(e + 48).fetch_add(1, Ordering::AcqRel);
-                    self.region.word(e).store(key, Ordering::Release);
+                    for (w, b) in e.host.iter().zip(h.chunks_exact(8)) {
+                        w.store(
+                            u64::from_le_bytes(b.try_into().expect("8 bytes")),
+                            Ordering::Relaxed,
+                        );
+                    }
+                    e.claims.fetch_add(1, Ordering::AcqRel);
+                    e.key.store(key, Ordering::Release);
                     return Ok(self.slot(i, key));
                 }
                 if watched.as_ref().is_some_and(|(t, _)| t.elapsed() >= STALE) {
@@ -392,7 +491,7 @@ impl Device {
                 }
                 if watched.is_none() {
                     let beats = (0..self.slots)
-                        .map(|i| self.region.word(self.entry(i) + 8).load(Ordering::Acquire))
+                        .map(|i| self.entry(i).heartbeat.load(Ordering::Acquire))
                         .collect();
                     watched = Some((Instant::now(), beats));
                 }
@@ -412,7 +511,6 @@ impl Device {
             dev: self.clone(),
             index,
             key,
-            base: self.first_slot + index * self.slot_size,
             stop,
             beat,
         }
@@ -425,7 +523,7 @@ impl Device {
 fn heartbeat(dev: Arc<Device>, index: usize, key: u64, stop: Arc<AtomicBool>) {
     let e = dev.entry(index);
     while !stop.load(Ordering::Acquire) {
-        if dev.region.word(e).load(Ordering::Acquire) != key {
+        if e.key.load(Ordering::Acquire) != key {
             eprintln!(
                 "vmpi: IVSHMEM slot {index} of {} was taken by another job (this job looked dead for {} s: was its VM paused?); stopping",
                 dev.path.display(),
@@ -433,7 +531,7 @@ fn heartbeat(dev: Arc<Device>, index: usize, key: u64, stop: Arc<AtomicBool>) {
             );
             std::process::exit(1);
         }
-        dev.region.word(e + 8).fetch_add(1, Ordering::AcqRel);
+        e.heartbeat.fetch_add(1, Ordering::AcqRel);
         std::thread::sleep(BEAT);
     }
 }
@@ -451,17 +549,33 @@ impl Drop for LockGuard<'_> {
     }
 }
 
-/// Write a fresh header into a region (blank, or being reformatted).
+/// Write a fresh header into a region of at least [`HEADER`] bytes (blank, or
+/// being reformatted: its magic goes first, so no opener trusts a half-written
+/// header).
 pub fn format(r: &Region, slots: usize, slot_size: usize, uuid: [u8; 16]) {
-    r.word(8)
-        .store(VERSION as u64 | (slots as u64) << 32, Ordering::Relaxed);
-    r.word(16).store(r.len() as u64, Ordering::Relaxed);
-    r.write_bytes(24, &uuid);
-    r.word(40).store(slot_size as u64, Ordering::Relaxed);
-    r.word(48).store(HEADER as u64, Ordering::Relaxed);
-    r.word(64).store(0, Ordering::Relaxed);
-    r.write_bytes(SLOT_TABLE, &vec![0u8; MAX_SLOTS * SLOT_ENTRY]);
-    r.word(0).store(MAGIC, Ordering::Release);
+    let h = header(r);
+    h.magic.store(0, Ordering::Release);
+    h.version.store(VERSION, Ordering::Relaxed);
+    h.slots.store(slots as u32, Ordering::Relaxed);
+    h.size.store(r.len() as u64, Ordering::Relaxed);
+    for (w, b) in h.uuid.iter().zip(uuid.chunks_exact(8)) {
+        w.store(
+            u64::from_le_bytes(b.try_into().expect("8 bytes")),
+            Ordering::Relaxed,
+        );
+    }
+    h.slot_size.store(slot_size as u64, Ordering::Relaxed);
+    h.first_slot.store(HEADER as u64, Ordering::Relaxed);
+    h.lock.store(0, Ordering::Relaxed);
+    for e in &h.table.0 {
+        for w in [&e.key, &e.heartbeat, &e.users, &e.claims]
+            .into_iter()
+            .chain(&e.host)
+        {
+            w.store(0, Ordering::Relaxed);
+        }
+    }
+    h.magic.store(MAGIC, Ordering::Release);
 }
 
 /// A job's slot on a device: its nonces and queues. Dropping it stops the
@@ -470,7 +584,6 @@ pub struct Slot {
     dev: Arc<Device>,
     pub index: usize,
     key: u64,
-    base: usize,
     stop: Arc<AtomicBool>,
     beat: Option<std::thread::JoinHandle<()>>,
 }
@@ -482,7 +595,8 @@ impl Slot {
 
     /// The offset of the slot's queues in the region, and their room in bytes.
     pub fn rings(&self) -> (usize, usize) {
-        (self.base + RINGS_AT, self.dev.slot_size - RINGS_AT)
+        let base = self.dev.first_slot + self.index * self.dev.slot_size;
+        (base + RINGS_AT, self.dev.slot_size - RINGS_AT)
     }
 
     /// Publish this rank's nonce.
@@ -492,23 +606,17 @@ impl Slot {
                 "IVSHMEM: world rank {rank} is past the {MAX_RANKS} ranks a slot describes"
             )));
         }
-        self.dev
-            .region
-            .word(self.base + 8 + 8 * rank)
-            .store(nonce, Ordering::Release);
+        self.dev.job_slot(self.index).nonces[rank].store(nonce, Ordering::Release);
         Ok(())
     }
 
     /// The nonce `rank` published here (0: none).
     pub fn nonce(&self, rank: usize) -> u64 {
-        if rank >= MAX_RANKS || self.dev.region.word(self.base).load(Ordering::Acquire) != self.key
-        {
+        let s = self.dev.job_slot(self.index);
+        if rank >= MAX_RANKS || s.key.load(Ordering::Acquire) != self.key {
             return 0;
         }
-        self.dev
-            .region
-            .word(self.base + 8 + 8 * rank)
-            .load(Ordering::Acquire)
+        s.nonces[rank].load(Ordering::Acquire)
     }
 }
 
@@ -520,14 +628,10 @@ impl Drop for Slot {
         }
         let e = self.dev.entry(self.index);
         if let Ok(_g) = self.dev.lock() {
-            let r = &self.dev.region;
-            if r.word(e).load(Ordering::Acquire) == self.key {
-                let left = r
-                    .word(e + 16)
-                    .fetch_sub(1, Ordering::AcqRel)
-                    .saturating_sub(1);
+            if e.key.load(Ordering::Acquire) == self.key {
+                let left = e.users.fetch_sub(1, Ordering::AcqRel).saturating_sub(1);
                 if left == 0 {
-                    r.word(e).store(0, Ordering::Release);
+                    e.key.store(0, Ordering::Release);
                 }
             }
         }
@@ -610,9 +714,9 @@ mod tests {
         let d = Arc::new(Device::open(&p).unwrap());
         assert_eq!(d.slots, 1);
         // a job that died: owner set, heartbeat still (no thread)
-        let r = d.region();
-        r.word(SLOT_TABLE).store(5, Ordering::Release);
-        r.word(SLOT_TABLE + 16).store(1, Ordering::Release);
+        let e = &header(d.region()).table.0[0];
+        e.key.store(5, Ordering::Release);
+        e.users.store(1, Ordering::Release);
         let t = Instant::now();
         let s = d.join(6).unwrap();
         assert!(t.elapsed() >= STALE, "reclaimed only after watching it");
@@ -636,10 +740,10 @@ mod tests {
         assert!(e.message.contains("not a vmpi region"), "{}", e.message);
         // formatted for 8 MiB, mapped at 4: different sizes between VMs
         let r = Region::map_file(&p).unwrap();
-        r.word(0).store(0, Ordering::Relaxed);
-        r.word(56).store(0, Ordering::Relaxed);
+        let h = header(&r);
+        h.format.store(0, Ordering::Relaxed);
         format(&r, 1, layout(4 << 20, None).unwrap().1, [1; 16]);
-        r.word(16).store(8 << 20, Ordering::Relaxed);
+        h.size.store(8 << 20, Ordering::Relaxed);
         let e = Device::open(&p).err().unwrap();
         assert!(
             e.message
@@ -647,11 +751,17 @@ mod tests {
             "{}",
             e.message
         );
-        r.word(16).store(4 << 20, Ordering::Relaxed);
-        r.word(8).store(2 | 1 << 32, Ordering::Relaxed);
+        h.size.store(4 << 20, Ordering::Relaxed);
+        h.version.store(VERSION + 1, Ordering::Relaxed);
         let e = Device::open(&p).err().unwrap();
-        assert!(e.message.contains("layout version 2"), "{}", e.message);
-        r.word(8).store(1 | 60 << 32, Ordering::Relaxed);
+        assert!(
+            e.message
+                .contains(&format!("layout version {}", VERSION + 1)),
+            "{}",
+            e.message
+        );
+        h.version.store(VERSION, Ordering::Relaxed);
+        h.slots.store(60, Ordering::Relaxed);
         let e = Device::open(&p).err().unwrap();
         assert!(e.message.contains("header is corrupt"), "{}", e.message);
         drop(r);

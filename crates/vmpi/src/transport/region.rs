@@ -1,12 +1,12 @@
 //! Shared-memory regions: a file in /dev/shm mapped by every rank of one shm domain.
 //! This module owns the file's life (exclusive create, attach, early unlink), the
 //! header check (magic, version, size, job) and every raw pointer into the mapping;
-//! everything above it gets bounds-checked accessors.
+//! everything above it gets bounds-checked accessors: byte copies, and
+//! [`Region::view`], which lays a `#[repr(C)]` struct of atomics ([`Overlay`]) over
+//! the mapping, so that layouts are types with pinned sizes and offsets, not byte
+//! arithmetic.
 //!
-//! Header layout (little endian, the first [`HEADER_BYTES`] of the region):
-//! `0` magic (written last, release) · `8` version · `12` member count ·
-//! `16` total size · `24` job check value · `32` inbox data bytes · `40` attach counter ·
-//! `64..` member world ranks (u32 each).
+//! The region's header is [`Header`], the first [`HEADER_BYTES`] of the region.
 
 use super::inbox::{self, InboxMem};
 use super::PayloadRef;
@@ -15,19 +15,90 @@ use nix::fcntl::OFlag;
 use nix::sys::mman::{mmap, munmap, MapFlags, ProtFlags};
 use nix::sys::stat::Mode;
 use std::ffi::c_void;
+use std::mem::{align_of, offset_of, size_of};
 use std::num::NonZeroUsize;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub const MAGIC: u64 = u64::from_le_bytes(*b"VMPISHM1");
-pub const VERSION: u32 = 2;
-pub const HEADER_BYTES: usize = 4096;
+/// The layout version: 3 since inboxes and collective control blocks keep the
+/// words of different writers 128 bytes apart.
+pub const VERSION: u32 = 3;
+pub const HEADER_BYTES: usize = size_of::<Header>();
 /// Most members one region header can list.
-pub const MAX_MEMBERS: usize = (HEADER_BYTES - 64) / 4;
+pub const MAX_MEMBERS: usize = 1008;
+
+/// Types that may be laid over shared memory with [`Region::view`]: every field an
+/// atomic integer (or an array or struct of them), so whatever bytes a peer wrote
+/// are a valid value, and a `&T` stays sound while other processes write the
+/// memory: all access through it is atomic.
+///
+/// # Safety
+/// Implement only for `#[repr(C)]` types whose fields are all `Overlay` (padding
+/// aside), with an alignment of at most 4096 (the mapping's page alignment).
+pub unsafe trait Overlay {}
+// SAFETY: an atomic integer: any bit pattern is a value; access is atomic.
+unsafe impl Overlay for AtomicU64 {}
+// SAFETY: as for AtomicU64.
+unsafe impl Overlay for AtomicU32 {}
+// SAFETY: as for AtomicU64.
+unsafe impl Overlay for AtomicU8 {}
+// SAFETY: an array of Overlay elements has no other bytes.
+unsafe impl<T: Overlay, const N: usize> Overlay for [T; N] {}
+// SAFETY: a repr(C) wrapper of one Overlay field and padding.
+unsafe impl<T: Overlay> Overlay for Alone<T> {}
+
+/// A value alone on a 128-byte line pair. The adjacent-line prefetcher fetches
+/// 64-byte lines in pairs, so words that different cores write (or one core writes
+/// while others poll) must lie 128 bytes apart, or every store also takes the
+/// other's line away.
+#[repr(C, align(128))]
+pub struct Alone<T>(pub T);
+
+/// The region's header. The creator writes it, `magic` last (release); attachers
+/// check it; after that only `attached` changes.
+#[repr(C)]
+pub struct Header {
+    /// [`MAGIC`] once the rest is written.
+    magic: AtomicU64,
+    version: AtomicU32,
+    /// Entries of `ranks` in use.
+    members: AtomicU32,
+    /// Bytes of the whole region.
+    size: AtomicU64,
+    job_check: AtomicU64,
+    /// [`RegionInfo::unit`].
+    unit: AtomicU64,
+    /// Members attached so far, the creator included.
+    attached: AtomicU32,
+    /// Member world ranks in member order, from byte 64.
+    ranks: Ranks,
+}
+
+#[repr(C, align(64))]
+struct Ranks([AtomicU32; MAX_MEMBERS]);
+
+// SAFETY: repr(C), atomics only.
+unsafe impl Overlay for Header {}
+
+// The header is the same bytes in every process of every vmpi build speaking
+// VERSION: these offsets are the format.
+const _: () = {
+    assert!(offset_of!(Header, magic) == 0);
+    assert!(offset_of!(Header, version) == 8);
+    assert!(offset_of!(Header, members) == 12);
+    assert!(offset_of!(Header, size) == 16);
+    assert!(offset_of!(Header, job_check) == 24);
+    assert!(offset_of!(Header, unit) == 32);
+    assert!(offset_of!(Header, attached) == 40);
+    assert!(offset_of!(Header, ranks) == 64);
+    assert!(size_of::<Header>() == 4096 && align_of::<Header>() == 64);
+    assert!(size_of::<Alone<AtomicU64>>() == 128 && align_of::<Alone<AtomicU64>>() == 128);
+};
 
 /// What a region's header says; the creator writes it, attachers check it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -145,15 +216,17 @@ impl Region {
             path: path.to_path_buf(),
             info: info.clone(),
         };
-        r.put_u32(8, VERSION);
-        r.put_u32(12, info.members.len() as u32);
-        r.put_u64(16, info.size as u64);
-        r.put_u64(24, info.job_check);
-        r.put_u64(32, info.unit);
-        for (i, m) in info.members.iter().enumerate() {
-            r.put_u32(64 + 4 * i, *m);
+        let h = r.header();
+        h.version.store(VERSION, Ordering::Relaxed);
+        h.members
+            .store(info.members.len() as u32, Ordering::Relaxed);
+        h.size.store(info.size as u64, Ordering::Relaxed);
+        h.job_check.store(info.job_check, Ordering::Relaxed);
+        h.unit.store(info.unit, Ordering::Relaxed);
+        for (w, m) in h.ranks.0.iter().zip(&info.members) {
+            w.store(*m, Ordering::Relaxed);
         }
-        r.atomic_u64(0).store(MAGIC, Ordering::Release);
+        h.magic.store(MAGIC, Ordering::Release);
         Ok(Arc::new(r))
     }
 
@@ -214,22 +287,25 @@ impl Region {
                 members: members.to_vec(),
             },
         };
-        while r.atomic_u64(0).load(Ordering::Acquire) != MAGIC {
+        let h = r.header();
+        while h.magic.load(Ordering::Acquire) != MAGIC {
             wait("has no vmpi header")?;
         }
-        let version = r.get_u32(8);
+        let version = h.version.load(Ordering::Relaxed);
         if version != VERSION {
             return Err(Error::other(format!(
                 "shared-memory file {} has layout version {version}, this library speaks {VERSION}: mixed vmpi versions in one job",
                 path.display()
             )));
         }
+        let count = h.members.load(Ordering::Relaxed) as usize;
         let found = RegionInfo {
-            size: r.get_u64(16) as usize,
-            job_check: r.get_u64(24),
-            unit: r.get_u64(32),
-            members: (0..(r.get_u32(12) as usize).min(MAX_MEMBERS))
-                .map(|i| r.get_u32(64 + 4 * i))
+            size: h.size.load(Ordering::Relaxed) as usize,
+            job_check: h.job_check.load(Ordering::Relaxed),
+            unit: h.unit.load(Ordering::Relaxed),
+            members: h.ranks.0[..count.min(MAX_MEMBERS)]
+                .iter()
+                .map(|w| w.load(Ordering::Relaxed))
                 .collect(),
         };
         if found.size != len || found.job_check != job_check || found.members != members {
@@ -282,7 +358,13 @@ impl Region {
 
     /// Count this process as attached; returns the new count.
     pub fn mark_attached(&self) -> u32 {
-        self.atomic_u32(40).fetch_add(1, Ordering::AcqRel) + 1
+        self.header().attached.fetch_add(1, Ordering::AcqRel) + 1
+    }
+
+    /// The header of a region this module created or attached (mapped whole:
+    /// at least [`HEADER_BYTES`]).
+    fn header(&self) -> &Header {
+        self.view(0)
     }
 
     fn check(&self, off: usize, len: usize, align: usize) {
@@ -292,41 +374,24 @@ impl Region {
         );
     }
 
-    fn atomic_u64(&self, off: usize) -> &AtomicU64 {
-        self.check(off, 8, 8);
-        // SAFETY: in bounds and 8-aligned (checked); the mapping lives as long as
-        // &self; every access to this word by any process is atomic.
-        unsafe { &*(self.base.as_ptr().cast::<u8>().add(off).cast::<AtomicU64>()) }
-    }
-
-    fn atomic_u32(&self, off: usize) -> &AtomicU32 {
-        self.check(off, 4, 4);
-        // SAFETY: as for atomic_u64, with 4-byte alignment.
-        unsafe { &*(self.base.as_ptr().cast::<u8>().add(off).cast::<AtomicU32>()) }
-    }
-
-    fn put_u64(&self, off: usize, v: u64) {
-        self.atomic_u64(off).store(v, Ordering::Relaxed)
-    }
-    fn get_u64(&self, off: usize) -> u64 {
-        self.atomic_u64(off).load(Ordering::Relaxed)
-    }
-    fn put_u32(&self, off: usize, v: u32) {
-        self.atomic_u32(off).store(v, Ordering::Relaxed)
-    }
-    fn get_u32(&self, off: usize) -> u32 {
-        self.atomic_u32(off).load(Ordering::Relaxed)
-    }
-
     /// The mapping's length in bytes.
     pub fn len(&self) -> usize {
         self.len
     }
 
-    /// The 8-aligned word at `off` (panics outside the mapping): for layers that lay
-    /// out their own counters in a region.
-    pub fn word(&self, off: usize) -> &AtomicU64 {
-        self.atomic_u64(off)
+    /// The `T` at byte `off` of the mapping: a layout of atomics laid over it.
+    /// Panics when it would not lie inside the mapping or `off` is not a multiple
+    /// of `T`'s alignment.
+    #[inline]
+    pub fn view<T: Overlay>(&self, off: usize) -> &T {
+        const { assert!(align_of::<T>() <= 4096) };
+        self.check(off, size_of::<T>(), align_of::<T>());
+        // SAFETY: `off..off + size_of::<T>()` lies inside the mapping and is aligned
+        // for T (checked; the base is page-aligned, as mmap returns it, and T's
+        // alignment is at most a page); the mapping lives as long as &self. T is
+        // Overlay: any bytes are a valid T and every access through &T is atomic,
+        // so other processes writing the memory meanwhile cannot make it unsound.
+        unsafe { &*self.base.as_ptr().cast::<u8>().add(off).cast::<T>() }
     }
 
     /// Copy `src` into the mapping at `off` (panics outside the mapping).
@@ -365,14 +430,14 @@ impl Region {
         }
     }
 
-    /// An inbox's memory: control block at `off`, [`inbox::SLOTS`] slots and a
-    /// data area of `cap` bytes after it.
+    /// An inbox's memory: its [`inbox::Layout`] at `off`, a data area of `cap` bytes
+    /// after it.
     pub fn inbox(self: &Arc<Self>, off: usize, cap: u64) -> ShmInboxMem {
-        self.check(off, inbox::inbox_bytes(cap), 64);
+        self.check(off, inbox::inbox_bytes(cap), align_of::<inbox::Layout>());
         ShmInboxMem {
             region: self.clone(),
             base: off,
-            data: off + inbox::data_at(inbox::SLOTS) as usize,
+            data: off + size_of::<inbox::Layout>(),
             cap,
         }
     }
@@ -381,7 +446,7 @@ impl Region {
 impl Drop for Region {
     fn drop(&mut self) {
         // SAFETY: base/len are exactly what mmap returned; no reference into the
-        // mapping outlives the Region (ShmRingMem holds an Arc to it).
+        // mapping outlives the Region (ShmInboxMem holds an Arc to it).
         let _ = unsafe { munmap(self.base, self.len) };
     }
 }
@@ -402,21 +467,32 @@ pub struct ShmInboxMem {
 impl ShmInboxMem {
     /// Bytes `off..off+len` of the data area as a payload to copy out.
     pub fn payload(&self, off: u64, len: usize) -> PayloadRef<'_> {
-        assert!(
-            off.checked_add(len as u64).is_some_and(|e| e <= self.cap),
-            "payload outside its inbox"
-        );
-        let at = self.data + off as usize;
+        let at = self.data_range(off, len);
         self.region.check(at, len, 1);
         // SAFETY: the range lies inside the mapping (checked), which lives as long as
         // &self holds its Arc; a PayloadRef only copies bytes out.
         unsafe { PayloadRef::shared(self.region.base.as_ptr().cast::<u8>().add(at), len) }
     }
 
-    fn slot_word(&self, slot: u64) -> &AtomicU64 {
-        assert!(slot < inbox::SLOTS, "slot outside its inbox");
-        self.region
-            .atomic_u64(self.base + (inbox::SLOTS_AT + slot * inbox::SLOT_BYTES) as usize)
+    /// The inbox's control block and slots.
+    #[inline]
+    fn layout(&self) -> &inbox::Layout {
+        self.region.view(self.base)
+    }
+
+    /// Slot `slot` (panics past the last).
+    #[inline]
+    fn slot(&self, slot: u64) -> &inbox::Slot {
+        &self.layout().slots[slot as usize]
+    }
+
+    /// Checks that `off..off+len` lies in the data area; the region offset of `off`.
+    fn data_range(&self, off: u64, len: usize) -> usize {
+        assert!(
+            off.checked_add(len as u64).is_some_and(|e| e <= self.cap),
+            "data access outside its inbox"
+        );
+        self.data + off as usize
     }
 }
 
@@ -428,45 +504,41 @@ impl InboxMem for ShmInboxMem {
         inbox::SLOTS
     }
     fn load_head(&self) -> u64 {
-        self.region.atomic_u64(self.base).load(Ordering::Acquire)
+        self.layout().ctl.head.0.load(Ordering::Acquire)
     }
     fn store_head(&self, v: u64) {
-        self.region
-            .atomic_u64(self.base)
-            .store(v, Ordering::Release)
+        self.layout().ctl.head.0.store(v, Ordering::Release)
     }
     fn load_tail(&self) -> u64 {
-        self.region
-            .atomic_u64(self.base + 64)
-            .load(Ordering::Relaxed)
+        self.layout().ctl.tail.0.load(Ordering::Relaxed)
     }
     fn cas_tail(&self, old: u64, new: u64) -> std::result::Result<(), u64> {
-        self.region
-            .atomic_u64(self.base + 64)
+        self.layout()
+            .ctl
+            .tail
+            .0
             .compare_exchange(old, new, Ordering::AcqRel, Ordering::Relaxed)
             .map(|_| ())
     }
     fn load_stamp(&self, slot: u64) -> u64 {
-        self.slot_word(slot).load(Ordering::Acquire)
+        self.slot(slot).stamp.load(Ordering::Acquire)
     }
     fn store_stamp(&self, slot: u64, v: u64) {
-        self.slot_word(slot).store(v, Ordering::Release)
+        self.slot(slot).stamp.store(v, Ordering::Release)
     }
-    fn write(&self, off: u64, src: &[u8]) {
-        assert!(
-            off.checked_add(src.len() as u64)
-                .is_some_and(|e| e <= inbox::inbox_bytes(self.cap) as u64),
-            "write outside its inbox"
-        );
-        self.region.write_bytes(self.base + off as usize, src)
+    fn write_body(&self, slot: u64, b: &inbox::Body) {
+        self.slot(slot).put(b)
     }
-    fn read(&self, off: u64, dst: &mut [u8]) {
-        assert!(
-            off.checked_add(dst.len() as u64)
-                .is_some_and(|e| e <= inbox::inbox_bytes(self.cap) as u64),
-            "read outside its inbox"
-        );
-        self.region.read_bytes(self.base + off as usize, dst)
+    fn read_body(&self, slot: u64) -> inbox::Body {
+        self.slot(slot).get()
+    }
+    fn write_data(&self, off: u64, src: &[u8]) {
+        let at = self.data_range(off, src.len());
+        self.region.write_bytes(at, src)
+    }
+    fn read_data(&self, off: u64, dst: &mut [u8]) {
+        let at = self.data_range(off, dst.len());
+        self.region.read_bytes(at, dst)
     }
 }
 

@@ -348,7 +348,13 @@ mod tests {
         assert!(me.peek().unwrap().is_none(), "an empty inbox is just empty");
         // A published stamp for slot 0 over a slot that names a sender of 9 members.
         let mem = region.inbox(base, cap);
-        mem.write(inbox::SLOTS_AT + 8, &[9, 0, 0, 0, 0, 0, 0, 0]);
+        mem.write_body(
+            0,
+            &inbox::Body {
+                meta: 9,
+                ..Default::default()
+            },
+        );
         mem.store_stamp(0, 1 << 63);
         let e = me.peek().err().expect("garbage must be refused");
         assert!(

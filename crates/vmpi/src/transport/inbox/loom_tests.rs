@@ -5,6 +5,18 @@
 use super::*;
 use loom::sync::atomic::{AtomicU64, Ordering};
 use loom::sync::Arc;
+use std::mem::offset_of;
+
+/// Word indices of the layout's words ([`Layout`], [`Slot`]).
+const HEAD: usize = (offset_of!(Layout, ctl) + offset_of!(Control, head)) / 8;
+const TAIL: usize = (offset_of!(Layout, ctl) + offset_of!(Control, tail)) / 8;
+const META: usize = offset_of!(Slot, meta) / 8;
+const HDR: usize = offset_of!(Slot, hdr) / 8;
+const BODY_TAIL: usize = offset_of!(Slot, tail) / 8;
+
+fn slot_word(slot: u64) -> usize {
+    ((SLOTS_AT + slot * SLOT_BYTES) / 8) as usize
+}
 
 /// Memory as 64-bit words; bytes go through relaxed word accesses, so loom sees
 /// every cross-thread access and reports a consumer reading what it was not
@@ -30,33 +42,51 @@ impl InboxMem for ModelMem {
         MODEL_SLOTS
     }
     fn load_head(&self) -> u64 {
-        self.0[0].load(Ordering::Acquire)
+        self.0[HEAD].load(Ordering::Acquire)
     }
     fn store_head(&self, v: u64) {
-        self.0[0].store(v, Ordering::Release)
+        self.0[HEAD].store(v, Ordering::Release)
     }
     fn load_tail(&self) -> u64 {
-        self.0[8].load(Ordering::Relaxed)
+        self.0[TAIL].load(Ordering::Relaxed)
     }
     fn cas_tail(&self, old: u64, new: u64) -> Result<(), u64> {
-        self.0[8]
+        self.0[TAIL]
             .compare_exchange(old, new, Ordering::AcqRel, Ordering::Relaxed)
             .map(|_| ())
     }
     fn load_stamp(&self, slot: u64) -> u64 {
-        self.0[((SLOTS_AT + slot * SLOT_BYTES) / 8) as usize].load(Ordering::Acquire)
+        self.0[slot_word(slot)].load(Ordering::Acquire)
     }
     fn store_stamp(&self, slot: u64, v: u64) {
-        self.0[((SLOTS_AT + slot * SLOT_BYTES) / 8) as usize].store(v, Ordering::Release)
+        self.0[slot_word(slot)].store(v, Ordering::Release)
     }
-    fn write(&self, off: u64, src: &[u8]) {
+    fn write_body(&self, slot: u64, b: &Body) {
+        let at = slot_word(slot);
+        self.0[at + META].store(b.meta, Ordering::Relaxed);
+        for (i, v) in b.hdr.iter().enumerate() {
+            self.0[at + HDR + i].store(*v, Ordering::Relaxed);
+        }
+        self.0[at + BODY_TAIL].store(b.tail, Ordering::Relaxed);
+    }
+    fn read_body(&self, slot: u64) -> Body {
+        let at = slot_word(slot);
+        Body {
+            meta: self.0[at + META].load(Ordering::Relaxed),
+            hdr: std::array::from_fn(|i| self.0[at + HDR + i].load(Ordering::Relaxed)),
+            tail: self.0[at + BODY_TAIL].load(Ordering::Relaxed),
+        }
+    }
+    fn write_data(&self, off: u64, src: &[u8]) {
+        let off = data_at(MODEL_SLOTS) + off;
         assert!(off % 8 == 0 && src.len() % 8 == 0);
         for (i, w) in src.chunks(8).enumerate() {
             self.0[off as usize / 8 + i]
                 .store(u64::from_le_bytes(w.try_into().unwrap()), Ordering::Relaxed);
         }
     }
-    fn read(&self, off: u64, dst: &mut [u8]) {
+    fn read_data(&self, off: u64, dst: &mut [u8]) {
+        let off = data_at(MODEL_SLOTS) + off;
         assert!(off % 8 == 0 && dst.len() % 8 == 0);
         for (i, w) in dst.chunks_mut(8).enumerate() {
             w.copy_from_slice(

@@ -4,8 +4,16 @@
 
 use super::*;
 use proptest::prelude::*;
+use std::mem::offset_of;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+
+/// Byte offsets of the words of the layout ([`Layout`], [`Slot`]) in an inbox.
+const HEAD: u64 = (offset_of!(Layout, ctl) + offset_of!(Control, head)) as u64;
+const TAIL: u64 = (offset_of!(Layout, ctl) + offset_of!(Control, tail)) as u64;
+const META: u64 = offset_of!(Slot, meta) as u64;
+const HDR: u64 = offset_of!(Slot, hdr) as u64;
+const BODY_TAIL: u64 = offset_of!(Slot, tail) as u64;
 
 /// Memory as atomic words shared by threads; bytes go through relaxed word
 /// accesses, so concurrent producers and the consumer are plain data races on
@@ -51,16 +59,16 @@ impl InboxMem for WordMem {
         self.0.slots
     }
     fn load_head(&self) -> u64 {
-        self.word(0).load(Ordering::Acquire)
+        self.word(HEAD).load(Ordering::Acquire)
     }
     fn store_head(&self, v: u64) {
-        self.word(0).store(v, Ordering::Release)
+        self.word(HEAD).store(v, Ordering::Release)
     }
     fn load_tail(&self) -> u64 {
-        self.word(64).load(Ordering::Relaxed)
+        self.word(TAIL).load(Ordering::Relaxed)
     }
     fn cas_tail(&self, old: u64, new: u64) -> Result<(), u64> {
-        self.word(64)
+        self.word(TAIL)
             .compare_exchange(old, new, Ordering::AcqRel, Ordering::Relaxed)
             .map(|_| ())
     }
@@ -72,9 +80,29 @@ impl InboxMem for WordMem {
         self.word(SLOTS_AT + slot * SLOT_BYTES)
             .store(v, Ordering::Release)
     }
-    fn write(&self, off: u64, src: &[u8]) {
+    fn write_body(&self, slot: u64, b: &Body) {
+        let at = SLOTS_AT + slot * SLOT_BYTES;
+        self.word(at + META).store(b.meta, Ordering::Relaxed);
+        for (i, v) in b.hdr.iter().enumerate() {
+            self.word(at + HDR + 8 * i as u64)
+                .store(*v, Ordering::Relaxed);
+        }
+        self.word(at + BODY_TAIL).store(b.tail, Ordering::Relaxed);
+    }
+    fn read_body(&self, slot: u64) -> Body {
+        let at = SLOTS_AT + slot * SLOT_BYTES;
+        Body {
+            meta: self.word(at + META).load(Ordering::Relaxed),
+            hdr: std::array::from_fn(|i| {
+                self.word(at + HDR + 8 * i as u64).load(Ordering::Relaxed)
+            }),
+            tail: self.word(at + BODY_TAIL).load(Ordering::Relaxed),
+        }
+    }
+    fn write_data(&self, off: u64, src: &[u8]) {
         // Whole words where possible (keeps the threaded test fast); records never
         // share a word, so the byte-wise read-modify-write at the edges is private.
+        let off = data_at(self.0.slots) + off;
         let end = off + src.len() as u64;
         let mut at = off;
         while at < end {
@@ -90,7 +118,8 @@ impl InboxMem for WordMem {
             }
         }
     }
-    fn read(&self, off: u64, dst: &mut [u8]) {
+    fn read_data(&self, off: u64, dst: &mut [u8]) {
+        let off = data_at(self.0.slots) + off;
         for (i, d) in dst.iter_mut().enumerate() {
             let at = off + i as u64;
             *d = self.word(at & !7).load(Ordering::Relaxed).to_le_bytes()[at as usize % 8];
@@ -253,15 +282,15 @@ fn impossible_slots_are_corrupt() {
     assert!(p.try_push(b"hdr", &[5; 100]));
     let mut c = Consumer::new(mem.clone(), 0, 2);
     // sender 7 of 2
-    mem.poke(SLOTS_AT + 8, 7);
+    mem.poke(SLOTS_AT + META, 7);
     let e = c.peek().unwrap_err();
     assert!(e.0.contains("sender 7"), "{}", e.0);
     // our own index
-    mem.poke(SLOTS_AT + 8, 0);
+    mem.poke(SLOTS_AT + META, 0);
     assert!(c.peek().unwrap_err().0.contains("sender 0"));
-    mem.poke(SLOTS_AT + 8, 1);
+    mem.poke(SLOTS_AT + META, 1);
     // data position outside the window
-    mem.poke(SLOTS_AT + 8 + TAIL_AT as u64 + 1, 0x40);
+    mem.poke(SLOTS_AT + BODY_TAIL + 1, 0x40);
     let e = c.peek().unwrap_err();
     assert!(e.0.contains("outside the free window"), "{}", e.0);
 }
