@@ -536,6 +536,7 @@ impl InboxMem for ShmInboxMem {
         let at = self.data_range(off, src.len());
         self.region.write_bytes(at, src)
     }
+    #[cfg(any(test, loom))]
     fn read_data(&self, off: u64, dst: &mut [u8]) {
         let at = self.data_range(off, dst.len());
         self.region.read_bytes(at, dst)
