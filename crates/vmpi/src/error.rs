@@ -94,6 +94,9 @@ pub enum Cause {
     },
     /// Something went wrong with a peer rank (its world rank).
     Peer { rank: usize, fault: PeerFault },
+    /// A rank of a collective (its rank in the communicator) had a mismatch
+    /// between its arguments and others' earlier in the same call.
+    Mismatch { rank: usize },
 }
 
 /// What a peer rank did, or what became of it.
@@ -107,8 +110,6 @@ pub enum PeerFault {
     Corrupt,
     /// No channel of this transport reaches it.
     Unreachable,
-    /// Its arguments disagreed with this rank's earlier in the same collective.
-    Mismatch,
 }
 
 impl PartialEq for Cause {
@@ -120,6 +121,7 @@ impl PartialEq for Cause {
             (Cause::Peer { rank: a, fault: x }, Cause::Peer { rank: b, fault: y }) => {
                 a == b && x == y
             }
+            (Cause::Mismatch { rank: a }, Cause::Mismatch { rank: b }) => a == b,
             _ => false,
         }
     }

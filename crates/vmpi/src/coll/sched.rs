@@ -12,7 +12,7 @@
 //! holds because both sides build the same schedule.
 
 use crate::datatype::Basic;
-use crate::error::{Error, ErrorClass, Result};
+use crate::error::{Cause, Error, ErrorClass, Result};
 use crate::op::{self, Op};
 use crate::p2p::buffers::{RecvBuf, SendBuf};
 use crate::p2p::{Engine, Pattern, ReqId, SendMode, Status};
@@ -589,9 +589,7 @@ impl Sched {
                         .red
                         .as_ref()
                         .ok_or_else(|| Error::intern("no reduction"))?;
-                    red.run(a, o).map_err(|e| {
-                        Error::new(e.class, format!("{}: {}", self.call, e.message))
-                    })?;
+                    red.run(a, o).map_err(|e| e.within(self.call))?;
                 }
                 Step::Copy { src, dst } => {
                     let (a, o) = (self.ptr(src)?, self.ptr(dst)?);
@@ -633,7 +631,10 @@ pub(super) fn check_status(call: &str, st: Status, expected: usize) -> Result<()
                 "{call}: rank {} had a mismatch earlier in this collective (counts differ between ranks?), so the data it sent cannot be trusted",
                 st.source
             ),
-        ));
+        )
+        .caused_by(Cause::Mismatch {
+            rank: st.source as usize,
+        }));
     }
     match st.error {
         None if expected != usize::MAX && st.count != expected => Err(Error::new(
@@ -658,7 +659,7 @@ pub(super) fn check_status(call: &str, st: Status, expected: usize) -> Result<()
 /// Is `e` (from [`check_status`]) a mismatch between the ranks' arguments,
 /// after which a schedule runs on (see `Sched::mismatch`)?
 fn mismatch(e: &Error) -> bool {
-    e.class == ErrorClass::Truncate || e.message.contains("had a mismatch earlier")
+    e.class == ErrorClass::Truncate || matches!(e.cause, Some(Cause::Mismatch { .. }))
 }
 
 /// One pass of settling a failed collective's messages (`pending`: request and

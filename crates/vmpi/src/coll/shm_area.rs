@@ -118,15 +118,12 @@ const LEN_MASK: u64 = (1 << REST_SHIFT) - 1;
 /// On two ranks with the automatic slot, the largest bcast, scatter, allgather,
 /// alltoall and reduce (bytes a rank publishes) that the area takes. Above, their
 /// schedules win: each is one CMA copy per message (read by the receiver, or by
-/// the rank that combines), where the area copies in and then out. Interleaved
-/// runs at 64 KiB, area against schedule: bcast 5.7 / 4.1 us, allgather 10.9 /
-/// 6.8, alltoall 8.6 / 6.8, reduce 6.8 / 5.4, scatter 5.9 / 5.7; at 32 KiB the
-/// area wins each (3.2 / 4.6 for bcast). Gather and allreduce keep the slot
-/// (64 KiB gather 3.7 / 5.8, allreduce 9.4 / 11.9).
+/// the rank that combines), where the area copies in and then out; at 32 KiB the
+/// area wins each. Gather and allreduce keep the whole slot (docs/performance.md, "Measurements behind constants and choices in the code").
 const TWO_RANK_MAX: usize = 32 << 10;
 
-/// The largest bcast the area takes in pieces: measured on 4 ranks, pieces beat the
-/// binomial/scatter-allgather schedules up to 1 MiB.
+/// The largest bcast the area takes in pieces: on 4 ranks, pieces beat the
+/// binomial/scatter-allgather schedules up to 1 MiB (docs/performance.md, "Measurements behind constants and choices in the code").
 const BCAST_PIECEWISE_MAX: usize = 1 << 20;
 
 /// The error for a length word `word` where `expect` was due from rank `r`.
@@ -650,10 +647,7 @@ impl Area {
             Some(m) if last == self.me => out.copy_from_slice(m),
             _ => self.fetch(call, last, k, len as u64, 0, out)?,
         }
-        let op = |x: &[u8], out: &mut [u8]| {
-            red.run(x, out)
-                .map_err(|e| Error::new(e.class, format!("{call}: {}", e.message)))
-        };
+        let op = |x: &[u8], out: &mut [u8]| red.run(x, out).map_err(|e| e.within(call));
         super::sched::with_scratch(len, |x| {
             for r in (0..last).rev() {
                 match mine {
@@ -702,10 +696,8 @@ impl AreaCell {
 /// The slot size when `VMPI_COLL_SHM_SIZE` is not set: 1 MiB of slots per member
 /// count, so an area stays within 2 MiB however many ranks share the domain
 /// (Docker's /dev/shm is 64 MB), between 4 KiB and 256 KiB; two ranks 64 KiB.
-/// Measured (best of interleaved runs against the schedules): on 2 ranks the area
-/// wins up to 64 KiB and the schedules' single-copy CMA above; on 4 ranks the area
-/// still wins at 128-256 KiB (allgather 128 KiB 200 -> 86-112 us, allreduce
-/// 155-193 -> 71-112, reduce 48 -> 16-30, bcast 128 KiB 13-43 -> 11-12).
+/// On 2 ranks the area wins up to 64 KiB and the schedules' single-copy CMA above;
+/// on 4 ranks the area still wins at 128-256 KiB (docs/performance.md, "Measurements behind constants and choices in the code").
 fn auto_slot(n: usize) -> usize {
     if n <= 2 {
         64 << 10

@@ -3,8 +3,10 @@
 //! root), an allgather or an alltoall one block each way (each rank copying its
 //! own block meanwhile). Such a
 //! call is posted straight to the engine and waited for in one loop, as
-//! MPI_Sendrecv is, instead of building a [`Sched`](super::Sched): at 64 KiB the
-//! schedule's allocations and reference counts cost 0.5-1 us of a 5-6 us bcast.
+//! MPI_Sendrecv is, instead of building a [`Sched`](super::Sched): the
+//! schedule's allocations and reference counts cost a tenth or more of a 64 KiB
+//! bcast (docs/performance.md, "Measurements behind constants and choices in the
+//! code").
 //!
 //! The messages are exactly those the schedule would send (collective context,
 //! the call's tag, the same protocol flags), and both ranks decide the same way
@@ -14,7 +16,7 @@
 
 use super::sched::{check_status, settled, Reduction};
 use crate::comm::Comm;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::p2p::buffers::{RecvBuf, SendBuf};
 use crate::p2p::{Pattern, ReqId, SendMode};
 use crate::runtime;
@@ -213,8 +215,5 @@ pub fn reduce(
         read_here: true,
         ..Part::default()
     };
-    Some(run(comm, call, part).and_then(|()| {
-        red.run(send, recv)
-            .map_err(|e| Error::new(e.class, format!("{call}: {}", e.message)))
-    }))
+    Some(run(comm, call, part).and_then(|()| red.run(send, recv).map_err(|e| e.within(call))))
 }
