@@ -85,3 +85,8 @@ fn split_and_split_type_on_intercommunicators() {
 fn collectives_take_mpi_bottom_with_absolute_types() {
     check_both_builds("conf_bottom.c", &[1, 2, 3, 4], true);
 }
+
+#[test]
+fn allgatherv_with_each_ranks_own_layout() {
+    check_both_builds("conf_allgatherv_layouts.c", &[1, 2, 3, 4], true);
+}

@@ -286,22 +286,45 @@ unsafe fn equal_blocks(comm: &Comm, args: &Args<'_>) -> Option<Result<()>> {
             recv: (b, c, d),
             call,
         } => {
-            // Equal blocks from the start of the buffer in rank order: an allgather.
+            // Equal blocks: an allgather. Decided from the counts alone, which every
+            // rank shares; the displacements are this rank's own layout (MPI lets
+            // them differ between ranks), so blocks not in rank order from the
+            // start go through a temporary here, never down another path.
             let n = comm.size() as usize;
             let blk = c.first().copied().unwrap_or(0);
-            let equal = c.len() == n
-                && d.len() == n
-                && c.iter().all(|&x| x == blk)
-                && d.iter().enumerate().all(|(i, &x)| x == i * blk)
-                && n * blk <= b.len;
-            if !equal {
+            if c.len() != n || d.len() != n || c.iter().any(|&x| x != blk) {
                 return None;
             }
-            let recv = output(RawMut {
+            let in_order = d.iter().enumerate().all(|(i, &x)| x == i * blk) && n * blk <= b.len;
+            if in_order {
+                let recv = output(RawMut {
+                    ptr: b.ptr,
+                    len: n * blk,
+                });
+                return super::allgather_now(comm, call, send.map(|s| input(s)), recv);
+            }
+            if d.iter().any(|&x| x.checked_add(blk).is_none_or(|e| e > b.len)) {
+                return Some(Err(crate::error::Error::new(
+                    crate::error::ErrorClass::Arg,
+                    format!("{call}: a block's displacement lies beyond the receive buffer"),
+                )));
+            }
+            let all = output(RawMut {
                 ptr: b.ptr,
-                len: n * blk,
+                len: b.len,
             });
-            super::allgather_now(comm, call, send.map(|s| input(s)), recv)
+            let mut tmp = vec![0u8; n * blk];
+            let me = comm.rank as usize;
+            if send.is_none() {
+                tmp[me * blk..(me + 1) * blk].copy_from_slice(&all[d[me]..d[me] + blk]);
+            }
+            let r = super::allgather_now(comm, call, send.map(|s| input(s)), &mut tmp)?;
+            if r.is_ok() {
+                for (i, &at) in d.iter().enumerate() {
+                    all[at..at + blk].copy_from_slice(&tmp[i * blk..(i + 1) * blk]);
+                }
+            }
+            Some(r)
         }
         _ => None,
     }
