@@ -359,7 +359,10 @@ impl Config {
                             format!("{k}={v}: expected a byte count up to 16M"),
                         ));
                     }
-                    c.coll_shm_size = Some((s as usize).next_multiple_of(64));
+                    // Whole 128-byte line pairs, so that one rank's slot never
+                    // shares a pair with the next rank's (the adjacent-line
+                    // prefetcher moves lines in pairs).
+                    c.coll_shm_size = Some((s as usize).next_multiple_of(128));
                 }
                 "VMPI_SHM_RING_SIZE" => {
                     let s = parse_size(&k, &v)?;

@@ -119,11 +119,13 @@ const LEN_MASK: u64 = (1 << REST_SHIFT) - 1;
 /// alltoall and reduce (bytes a rank publishes) that the area takes. Above, their
 /// schedules win: each is one CMA copy per message (read by the receiver, or by
 /// the rank that combines), where the area copies in and then out; at 32 KiB the
-/// area wins each. Gather and allreduce keep the whole slot (docs/performance.md, "Measurements behind constants and choices in the code").
+/// area wins each. Gather and allreduce keep the whole slot (docs/performance.md,
+/// "Measurements behind constants and choices in the code").
 const TWO_RANK_MAX: usize = 32 << 10;
 
 /// The largest bcast the area takes in pieces: on 4 ranks, pieces beat the
-/// binomial/scatter-allgather schedules up to 1 MiB (docs/performance.md, "Measurements behind constants and choices in the code").
+/// binomial/scatter-allgather schedules up to 1 MiB (docs/performance.md,
+/// "Measurements behind constants and choices in the code").
 const BCAST_PIECEWISE_MAX: usize = 1 << 20;
 
 /// The error for a length word `word` where `expect` was due from rank `r`.
@@ -697,12 +699,14 @@ impl AreaCell {
 /// count, so an area stays within 2 MiB however many ranks share the domain
 /// (Docker's /dev/shm is 64 MB), between 4 KiB and 256 KiB; two ranks 64 KiB.
 /// On 2 ranks the area wins up to 64 KiB and the schedules' single-copy CMA above;
-/// on 4 ranks the area still wins at 128-256 KiB (docs/performance.md, "Measurements behind constants and choices in the code").
+/// on 4 ranks the area still wins at 128-256 KiB (docs/performance.md,
+/// "Measurements behind constants and choices in the code"). Whole 128-byte line
+/// pairs, so that no two ranks' slots share one.
 fn auto_slot(n: usize) -> usize {
     if n <= 2 {
         64 << 10
     } else {
-        ((1 << 20) / n).clamp(4 << 10, 256 << 10) & !63
+        ((1 << 20) / n).clamp(4 << 10, 256 << 10) & !127
     }
 }
 
@@ -788,7 +792,7 @@ fn set_up(cc: &CollCtx) -> Result<Option<Area>> {
         ) {
             Ok(r) => {
                 let slot = r.info().unit as usize;
-                if slot % 64 == 0 && r.len() == area_bytes(n, slot) {
+                if slot % 128 == 0 && r.len() == area_bytes(n, slot) {
                     region = Some(r);
                 } else {
                     warn(call, "the area file has an impossible layout");
