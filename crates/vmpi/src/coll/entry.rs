@@ -303,7 +303,9 @@ unsafe fn equal_blocks(comm: &Comm, args: &Args<'_>) -> Option<Result<()>> {
                 });
                 return super::allgather_now(comm, call, send.map(|s| input(s)), recv);
             }
-            if d.iter().any(|&x| x.checked_add(blk).is_none_or(|e| e > b.len)) {
+            if d.iter()
+                .any(|&x| x.checked_add(blk).is_none_or(|e| e > b.len))
+            {
                 return Some(Err(crate::error::Error::new(
                     crate::error::ErrorClass::Arg,
                     format!("{call}: a block's displacement lies beyond the receive buffer"),

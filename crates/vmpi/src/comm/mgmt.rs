@@ -196,32 +196,30 @@ pub fn split(comm: &Comm, color: i32, key: i32) -> Result<Option<Comm>> {
     if comm.is_inter() {
         return split_inter(comm, color, key);
     }
-    let n = comm.group.len();
-    let mut all = vec![0i32; 2 * n];
-    let mine = [color, key];
-    // SAFETY: both buffers outlive the blocking run.
-    coll::run_blocking(unsafe {
-        coll::allgather(
-            comm.coll(),
-            Some(Raw::of(i32_bytes(&mine))),
-            RawMut::of(i32_bytes_mut(&mut all)),
-        )?
-    })?;
+    let all = colors_and_keys(comm.coll(), color, key)?;
     let ctx = agree_intra("MPI_Comm_split", comm.coll(), color == UNDEFINED)?;
     if color == UNDEFINED {
         return Ok(None);
     }
-    let mut members: Vec<(i32, usize)> = (0..n)
-        .filter(|&r| all[2 * r] == color)
-        .map(|r| (all[2 * r + 1], r))
-        .collect();
-    members.sort();
-    let group: Arc<[usize]> = members.iter().map(|&(_, r)| comm.group[r]).collect();
-    let rank = members
-        .iter()
-        .position(|&(_, r)| r == comm.rank as usize)
-        .expect("member");
-    Ok(Some(Comm::new_intra(ctx, group, rank)))
+    let group = members_of(&all, &comm.group, color);
+    let me = comm.group[comm.rank as usize];
+    let rank = group.iter().position(|&w| w == me).expect("member");
+    Ok(Some(Comm::new_intra(ctx, group.into(), rank)))
+}
+
+/// Every rank's (color, key) of a split, in rank order, gathered over `cc`.
+fn colors_and_keys(cc: CollCtx, color: i32, key: i32) -> Result<Vec<i32>> {
+    let mut all = vec![0i32; 2 * cc.group.len()];
+    let mine = [color, key];
+    // SAFETY: both buffers outlive the blocking run.
+    coll::run_blocking(unsafe {
+        coll::allgather(
+            cc,
+            Some(Raw::of(i32_bytes(&mine))),
+            RawMut::of(i32_bytes_mut(&mut all)),
+        )?
+    })?;
+    Ok(all)
 }
 
 /// The members of one color, from every rank's (color, key) in `all`, as world
@@ -244,16 +242,7 @@ fn split_inter(comm: &Comm, color: i32, key: i32) -> Result<Option<Comm>> {
     let call = "MPI_Comm_split";
     let remote = comm.remote.clone().expect("an intercommunicator");
     let local = local_of(comm);
-    let mut here = vec![0i32; 2 * comm.group.len()];
-    let mine = [color, key];
-    // SAFETY: both buffers outlive the blocking run.
-    coll::run_blocking(unsafe {
-        coll::allgather(
-            local.coll(),
-            Some(Raw::of(i32_bytes(&mine))),
-            RawMut::of(i32_bytes_mut(&mut here)),
-        )?
-    })?;
+    let here = colors_and_keys(local.coll(), color, key)?;
     let mut there = vec![0i32; 2 * remote.len()];
     let swap = local.coll();
     if comm.rank == 0 {
