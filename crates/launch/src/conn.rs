@@ -18,8 +18,55 @@ use crate::proto::Framer;
 /// A side that has sent nothing for this long sends a ping.
 pub const PING_EVERY: Duration = Duration::from_secs(1);
 /// A side that has heard nothing for this long counts the other as gone (its
-/// host down or its network cut): seconds, not TCP's minutes.
+/// host down or its network cut): seconds, not TCP's minutes. Only time this side
+/// was running counts (see [`Heartbeat::silent`]).
 pub const SILENCE_LIMIT: Duration = Duration::from_secs(5);
+/// A gap this long between two checks means this side was not running: its loop
+/// wakes at least every [`PING_EVERY`].
+const STALL: Duration = Duration::from_secs(2);
+
+/// The heartbeat clock of one connection: when this side last heard the other,
+/// last said something, and last checked.
+#[derive(Clone, Copy, Debug)]
+pub struct Heartbeat {
+    heard: Instant,
+    said: Instant,
+    checked: Instant,
+}
+
+impl Heartbeat {
+    pub fn new(now: Instant) -> Heartbeat {
+        Heartbeat {
+            heard: now,
+            said: now,
+            checked: now,
+        }
+    }
+
+    /// Due to send a ping (nothing sent for [`PING_EVERY`])?
+    pub fn ping_due(&self, now: Instant) -> bool {
+        now.duration_since(self.said) >= PING_EVERY
+    }
+
+    /// Silent for longer than [`SILENCE_LIMIT`] of this side's running time? A
+    /// gap between two checks longer than [`STALL`] is time this side did not run
+    /// (starved of the CPU on a loaded host: at a load of 40 on 2 cores, healthy
+    /// jobs were killed after 5 s): it could hear nothing then, so that time is
+    /// not the other side's silence.
+    pub fn silent(&mut self, now: Instant) -> bool {
+        let gap = now.saturating_duration_since(self.checked);
+        self.checked = now;
+        if gap > STALL {
+            self.heard = (self.heard + (gap - PING_EVERY)).min(now);
+        }
+        now.saturating_duration_since(self.heard) >= SILENCE_LIMIT
+    }
+
+    /// When the next heartbeat check is due.
+    pub fn next_check(&self) -> Instant {
+        (self.said + PING_EVERY).min(self.heard + SILENCE_LIMIT)
+    }
+}
 
 /// One `poll` over `want` (a token, a descriptor, the events asked): the tokens
 /// whose descriptors are ready, with what they reported; none when a signal
@@ -105,22 +152,19 @@ pub struct Conn {
     frames: Framer,
     out: Vec<u8>,
     out_at: usize,
-    heard: Instant,
-    said: Instant,
+    beat: Heartbeat,
 }
 
 impl Conn {
     pub fn new(stream: TcpStream) -> io::Result<Conn> {
         stream.set_nonblocking(true)?;
         stream.set_nodelay(true)?;
-        let now = Instant::now();
         Ok(Conn {
             stream,
             frames: Framer::default(),
             out: Vec::new(),
             out_at: 0,
-            heard: now,
-            said: now,
+            beat: Heartbeat::new(Instant::now()),
         })
     }
 
@@ -149,7 +193,7 @@ impl Conn {
                 Ok(0) => return Err(io::Error::new(io::ErrorKind::WriteZero, "wrote 0 bytes")),
                 Ok(n) => {
                     self.out_at += n;
-                    self.said = Instant::now();
+                    self.beat.said = Instant::now();
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -185,7 +229,7 @@ impl Conn {
                     })
                 }
                 Ok(n) => {
-                    self.heard = Instant::now();
+                    self.beat.heard = Instant::now();
                     self.frames.push(&buf[..n]);
                     if n < buf.len() {
                         break;
@@ -203,18 +247,51 @@ impl Conn {
         Ok(out)
     }
 
-    /// Due to send a ping (nothing sent for [`PING_EVERY`])?
+    /// Due to send a ping (see [`Heartbeat::ping_due`])?
     pub fn ping_due(&self, now: Instant) -> bool {
-        now.duration_since(self.said) >= PING_EVERY
+        self.beat.ping_due(now)
     }
 
-    /// Silent for longer than [`SILENCE_LIMIT`]?
-    pub fn silent(&self, now: Instant) -> bool {
-        now.duration_since(self.heard) >= SILENCE_LIMIT
+    /// Silent too long (see [`Heartbeat::silent`])?
+    pub fn silent(&mut self, now: Instant) -> bool {
+        self.beat.silent(now)
     }
 
     /// When the next heartbeat check is due.
     pub fn next_check(&self) -> Instant {
-        (self.said + PING_EVERY).min(self.heard + SILENCE_LIMIT)
+        self.beat.next_check()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn silence_counts_only_while_this_side_runs() {
+        let t0 = Instant::now();
+        let s = |n: u64| t0 + Duration::from_millis(n);
+        // Checked every second, nothing heard: gone after SILENCE_LIMIT.
+        let mut b = Heartbeat::new(t0);
+        for ms in (1000..5000).step_by(1000) {
+            assert!(!b.silent(s(ms)));
+        }
+        assert!(b.silent(s(5000)));
+        // Starved for 8 s (no check ran): not the other side's silence ...
+        let mut b = Heartbeat::new(t0);
+        assert!(!b.silent(s(1000)));
+        assert!(!b.silent(s(9000)));
+        // ... but silence after this side runs again still counts.
+        for ms in (10_000..12_000).step_by(1000) {
+            assert!(!b.silent(s(ms)));
+        }
+        assert!(b.silent(s(12_000)));
+        // Hearing resets it.
+        let mut b = Heartbeat::new(t0);
+        b.heard = s(4000);
+        for ms in (1000..9000).step_by(1000) {
+            assert!(!b.silent(s(ms)));
+        }
+        assert!(b.silent(s(9000)));
     }
 }

@@ -685,8 +685,9 @@ impl Job {
             if self.proxies[p].gone {
                 continue;
             }
+            let silent = self.proxies[p].conn.as_mut().is_some_and(|c| c.silent(now));
             match &self.proxies[p].conn {
-                Some(c) if c.silent(now) => {
+                Some(_) if silent => {
                     let s = crate::conn::SILENCE_LIMIT.as_secs();
                     self.lose(
                         p,
