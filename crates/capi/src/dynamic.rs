@@ -28,9 +28,11 @@ const NO_NAMES: &str = "vmpi has no name publishing service (it does not connect
 /// MPI_COMM_NULL and every process's error code is MPI_ERR_SPAWN.
 unsafe fn spawn_failed(intercomm: *mut MPI_Comm, errcodes: *mut c_int, n: c_int) -> R<()> {
     if !intercomm.is_null() {
+        // SAFETY: the caller's output argument, not null.
         *intercomm = MPI_COMM_NULL;
     }
     if !errcodes.is_null() && n > 0 {
+        // SAFETY: MPI makes the caller give one error code per process asked for.
         std::slice::from_raw_parts_mut(errcodes, n as usize).fill(MPI_ERR_SPAWN);
     }
     fail(MPI_ERR_SPAWN, NO_SPAWN)
@@ -64,6 +66,7 @@ mpi_fn! { comm => fn MPI_Comm_spawn_multiple / PMPI_Comm_spawn_multiple(count: c
     }
     let mut total: c_int = 0;
     if count > 0 && !array_of_maxprocs.is_null() {
+        // SAFETY: MPI makes the caller give `count` process counts.
         for &m in std::slice::from_raw_parts(array_of_maxprocs, count as usize) {
             total = total.saturating_add(m.max(0));
         }
@@ -85,6 +88,7 @@ mpi_fn! { comm => fn MPI_Comm_accept / PMPI_Comm_accept(port_name: *const c_char
     let _ = (port_name, info);
     check_root(comm, root)?;
     if !newcomm.is_null() {
+        // SAFETY: the caller's output argument, not null.
         *newcomm = MPI_COMM_NULL;
     }
     fail(MPI_ERR_PORT, NO_PORTS)
@@ -94,6 +98,7 @@ mpi_fn! { comm => fn MPI_Comm_connect / PMPI_Comm_connect(port_name: *const c_ch
     let _ = (port_name, info);
     check_root(comm, root)?;
     if !newcomm.is_null() {
+        // SAFETY: the caller's output argument, not null.
         *newcomm = MPI_COMM_NULL;
     }
     fail(MPI_ERR_PORT, NO_PORTS)
@@ -102,6 +107,7 @@ mpi_fn! { comm => fn MPI_Comm_connect / PMPI_Comm_connect(port_name: *const c_ch
 mpi_fn! { MPI_COMM_WORLD => fn MPI_Comm_join / PMPI_Comm_join(fd: c_int, intercomm: *mut MPI_Comm) {
     let _ = fd;
     if !intercomm.is_null() {
+        // SAFETY: the caller's output argument, not null.
         *intercomm = MPI_COMM_NULL;
     }
     fail(MPI_ERR_PORT, NO_PORTS)
