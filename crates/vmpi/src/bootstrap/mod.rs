@@ -79,7 +79,7 @@ enum Manager {
 
 static CONNECTION: OnceLock<String> = OnceLock::new();
 
-/// How this process joined its job, once [`Bootstrap::init`] has run: the interface,
+/// How this process joined its job, once `Bootstrap::init` has run: the interface,
 /// how it was reached and why it was chosen (e.g. `PMI-2 over PMI_FD, job 9.0,
 /// mapping (vector,(0,3,2)) [the other end of PMI_FD is slurmstepd: ...]`).
 /// `vmpi-info --pmi` prints it.

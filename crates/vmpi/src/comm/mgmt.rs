@@ -1,7 +1,7 @@
 //! Communicator constructors: dup (and its nonblocking form, idup), split,
 //! split_type (shared memory), create, create_group, intercommunicators (create,
-//! merge), compare and free. Each agrees on a context id ([`super::agree`], the
-//! rounds of [`super::ctxid`]) among the members on the parent's collective
+//! merge), compare and free. Each agrees on a context id (`comm::agree`, the
+//! rounds of `comm::ctxid`) among the members on the parent's collective
 //! context; the blocking ones wait for the agreement, idup hands it back.
 
 use super::agree::{self, Agreement, Members};

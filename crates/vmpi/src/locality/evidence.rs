@@ -12,7 +12,7 @@ pub const NAMESPACES: [&str; 6] = ["ipc", "pid", "net", "mnt", "uts", "user"];
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Evidence {
     pub boot_id: String,
-    /// Inode of /proc/self/ns/<name> for each of [`NAMESPACES`] (0 when unreadable).
+    /// Inode of `/proc/self/ns/<name>` for each of [`NAMESPACES`] (0 when unreadable).
     pub ns: [u64; 6],
     pub pid: u32,
     pub hostname: String,

@@ -21,8 +21,8 @@ use crate::locality::Channel;
 use crate::transport::{cma, shm::ShmTransport, tcp::TcpTransport, PacketChannel, PayloadRef};
 use std::collections::VecDeque;
 
-/// A message taken out of matching by [`Engine::improbe`]; receive it with
-/// [`Engine::imrecv`].
+/// A message taken out of matching by `Engine::improbe`; receive it with
+/// `Engine::imrecv`.
 #[derive(Debug)]
 pub struct Message(Unexpected);
 
@@ -382,7 +382,7 @@ impl Engine {
         Ok(Some((Message(u), st)))
     }
 
-    /// Receive a message taken by [`Engine::improbe`] (MPI_Imrecv).
+    /// Receive a message taken by `Engine::improbe` (MPI_Imrecv).
     ///
     /// # Safety
     /// `buf` must stay valid and untouched until the returned request completes.
