@@ -113,7 +113,13 @@ pub fn predefined(dt: MPI_Datatype) -> Option<&'static Predef> {
 }
 
 /// A count argument: not negative.
-pub fn check_count(count: c_int) -> R<usize> {
+// A nonnegative `MPI_Count` is a `usize` here: no count is cut short.
+const _: () = assert!(usize::BITS >= 64);
+
+/// A count checked once, int or `MPI_Count` (the `_c` forms): negative is
+/// `MPI_ERR_COUNT`; any other fits the core's `usize` on the 64-bit targets vmpi builds for.
+pub fn check_count(count: impl Into<MPI_Count>) -> R<usize> {
+    let count: MPI_Count = count.into();
     if count < 0 {
         fail(MPI_ERR_COUNT, format!("invalid count {count}"))
     } else {
@@ -334,7 +340,11 @@ impl SendData {
     }
 }
 
-pub unsafe fn send_data(buf: *const u8, count: c_int, h: MPI_Datatype) -> R<SendData> {
+pub unsafe fn send_data(
+    buf: *const u8,
+    count: impl Into<MPI_Count>,
+    h: MPI_Datatype,
+) -> R<SendData> {
     let n = check_count(count)?;
     let t = for_comm_cow(h)?;
     send_data_of(buf, n, &t)
@@ -359,7 +369,7 @@ pub unsafe fn send_data_of(buf: *const u8, n: usize, t: &Datatype) -> R<SendData
 /// that unpacks a temporary on completion).
 pub unsafe fn recv_target(
     buf: *mut u8,
-    count: c_int,
+    count: impl Into<MPI_Count>,
     h: MPI_Datatype,
 ) -> R<(*mut u8, usize, Fixup)> {
     let n = check_count(count)?;

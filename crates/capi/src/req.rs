@@ -899,17 +899,35 @@ unsafe fn status_in<'a>(s: *const MPI_Status) -> R<&'a MPI_Status> {
     Ok(&*s)
 }
 
-mpi_fn! { MPI_COMM_WORLD => fn MPI_Get_count / PMPI_Get_count(status: *const MPI_Status, datatype: MPI_Datatype, count: *mut c_int) {
-    let s = status_in(status)?;
+/// Whole elements of `datatype` in a status; None (MPI_UNDEFINED) when the bytes
+/// end inside one. MPI_Get_count and MPI_Get_count_c.
+fn count_of(s: &MPI_Status, datatype: MPI_Datatype) -> R<Option<MPI_Count>> {
     let (size, ..) = crate::dtype::info(datatype)?;
     let b = bytes_of(s);
-    *out(count, "count")? = if size == 0 {
-        if b == 0 { 0 } else { MPI_UNDEFINED }
-    } else if b % size as u64 != 0 || b / size as u64 > i32::MAX as u64 {
-        MPI_UNDEFINED
+    Ok(if size == 0 {
+        (b == 0).then_some(0)
+    } else if b % size as u64 != 0 {
+        None
     } else {
-        (b / size as u64) as c_int
-    };
+        Some((b / size as u64) as MPI_Count)
+    })
+}
+
+/// An MPI_Count result for an int argument: MPI_UNDEFINED when it does not fit.
+fn int_or_undefined(n: Option<MPI_Count>) -> c_int {
+    n.and_then(|n| c_int::try_from(n).ok())
+        .unwrap_or(MPI_UNDEFINED)
+}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Get_count / PMPI_Get_count(status: *const MPI_Status, datatype: MPI_Datatype, count: *mut c_int) {
+    let s = status_in(status)?;
+    *out(count, "count")? = int_or_undefined(count_of(s, datatype)?);
+    Ok(())
+}}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Get_count_c / PMPI_Get_count_c(status: *const MPI_Status, datatype: MPI_Datatype, count: *mut MPI_Count) {
+    let s = status_in(status)?;
+    *out(count, "count")? = count_of(s, datatype)?.unwrap_or(MPI_UNDEFINED.into());
     Ok(())
 }}
 
@@ -920,7 +938,13 @@ fn elements(s: &MPI_Status, dt: MPI_Datatype) -> R<i64> {
 mpi_fn! { MPI_COMM_WORLD => fn MPI_Get_elements / PMPI_Get_elements(status: *const MPI_Status, datatype: MPI_Datatype, count: *mut c_int) {
     let s = status_in(status)?;
     let n = elements(s, datatype)?;
-    *out(count, "count")? = if n > i32::MAX as i64 { MPI_UNDEFINED } else { n as c_int };
+    *out(count, "count")? = int_or_undefined((n != MPI_UNDEFINED as i64).then_some(n));
+    Ok(())
+}}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Get_elements_c / PMPI_Get_elements_c(status: *const MPI_Status, datatype: MPI_Datatype, count: *mut MPI_Count) {
+    let s = status_in(status)?;
+    *out(count, "count")? = elements(s, datatype)?;
     Ok(())
 }}
 
