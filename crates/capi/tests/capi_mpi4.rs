@@ -14,3 +14,8 @@ use common::*;
 fn large_count_point_to_point() {
     check_both_builds("mpi4_p2p.c", &[1, 2, 3, 4], true);
 }
+
+#[test]
+fn large_count_datatypes_pack_and_ops() {
+    check_both_builds("mpi4_dtype.c", &[1, 2], true);
+}
