@@ -787,12 +787,14 @@ unsafe fn buffer_attach(buffer: *mut c_void, size: MPI_Count) -> R<()> {
 unsafe fn buffer_detach(buffer_addr: *mut c_void, max: MPI_Count) -> R<MPI_Count> {
     match st().bsend.attached {
         None => return fail(MPI_ERR_BUFFER, "no buffer is attached"),
-        Some((_, n)) if n as MPI_Count > max => return fail(
-            MPI_ERR_COUNT,
-            format!(
+        Some((_, n)) if n as MPI_Count > max => {
+            return fail(
+                MPI_ERR_COUNT,
+                format!(
                 "the attached buffer's size {n} does not fit in an int: use MPI_Buffer_detach_c"
             ),
-        ),
+            )
+        }
         Some(_) => {}
     }
     // Blocks until the buffered messages are on their way.

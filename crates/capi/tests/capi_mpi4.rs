@@ -19,3 +19,8 @@ fn large_count_point_to_point() {
 fn large_count_datatypes_pack_and_ops() {
     check_both_builds("mpi4_dtype.c", &[1, 2], true);
 }
+
+#[test]
+fn large_count_collectives_and_neighborhood_collectives() {
+    check_both_builds("mpi4_coll.c", &[1, 2, 3, 4], true);
+}
