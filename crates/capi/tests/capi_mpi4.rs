@@ -24,3 +24,8 @@ fn large_count_datatypes_pack_and_ops() {
 fn large_count_collectives_and_neighborhood_collectives() {
     check_both_builds("mpi4_coll.c", &[1, 2, 3, 4], true);
 }
+
+#[test]
+fn idup_with_info_info_strings_and_session_errhandlers() {
+    check_both_builds("mpi4_misc.c", &[1, 2, 3], true);
+}
