@@ -119,6 +119,21 @@ impl Checked {
         Ok(Kind::Engine(id))
     }
 
+    /// Post without a request of its own: the engine request (None: nothing to
+    /// post) and what must live until it completes.
+    fn post_only(self, call: &str) -> R<(Option<vmpi::sys::p2p::ReqId>, Fixup)> {
+        if let Checked::Done(_) = self {
+            return Ok((None, Fixup::default()));
+        }
+        // SAFETY: the user's buffer is MPI's promise; the caller keeps the returned
+        // fixup (the temporaries) until the request has completed.
+        let id = sys::with(call, |rt| unsafe { self.post(rt) })?;
+        match self {
+            Checked::Send { fx, .. } | Checked::Recv { fx, .. } => Ok((Some(id), fx)),
+            Checked::Done(_) => Ok((None, Fixup::default())),
+        }
+    }
+
     /// Post and wait (the blocking calls): one acquisition of the runtime lock when
     /// the operation completes at once, no request or fixup table.
     fn run(self, call: &str) -> R<MPI_Status> {
@@ -596,6 +611,88 @@ unsafe fn sendrecv_replace(
     write_status(status, rs);
     status_error(call, comm, &rs)
 }
+
+/// MPI_Isendrecv(_replace)(_c): the receive and the send are posted now; the
+/// request is an external engine request that `req::pump` completes (with the
+/// receive's status) once both have (see `req::Pair`). `keep`: a packed copy of
+/// the outgoing data (MPI_Isendrecv_replace), kept until then.
+unsafe fn isendrecv(
+    call: &str,
+    recv: Checked,
+    send: Checked,
+    keep: Option<Vec<u8>>,
+    comm: MPI_Comm,
+    request: &mut MPI_Request,
+) -> R<()> {
+    let (rid, mut fx) = recv.post_only(call)?;
+    let (sid, sfx) = match send.post_only(call) {
+        Ok(x) => x,
+        Err(e) => {
+            if let Some(id) = rid {
+                // Take the posted receive back before reporting.
+                let _ = sys::with(call, |rt| rt.cancel(id));
+                add_fixup(id, fx);
+                st().detached.push((id, None));
+            }
+            return Err(e);
+        }
+    };
+    fx.keep.extend(sfx.keep);
+    fx.then.extend(sfx.then);
+    fx.keep.extend(keep);
+    let ext = sys::with(call, |rt| Ok(rt.new_external()))?;
+    add_fixup(ext, fx);
+    crate::req::PAIRS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(crate::req::Pair {
+            ext,
+            send: sid,
+            recv: rid,
+        });
+    // Not a receive for MPI_Cancel: the pair runs to its end.
+    *request = new_request(Kind::Engine(ext), comm, false);
+    Ok(())
+}
+
+macro_rules! isendrecv_fns {
+    ($ct:ty, $sr:ident / $psr:ident, $srr:ident / $psrr:ident) => {
+        mpi_fn! { comm => fn $sr / $psr(sendbuf: *const c_void, sendcount: $ct, sendtype: MPI_Datatype, dest: c_int, sendtag: c_int,
+                recvbuf: *mut c_void, recvcount: $ct, recvtype: MPI_Datatype, source: c_int, recvtag: c_int, comm: MPI_Comm, request: *mut MPI_Request) {
+            let call = stringify!($sr);
+            let o = out(request, "request")?;
+            let r = check_recv(call, recvbuf, recvcount.into(), Ty::Handle(recvtype), source, recvtag, comm)?;
+            let s = check_send(call, sendbuf, sendcount.into(), Ty::Handle(sendtype), dest, sendtag, comm, Mode::Standard)?;
+            isendrecv(call, r, s, None, comm, o)
+        }}
+
+        mpi_fn! { comm => fn $srr / $psrr(buf: *mut c_void, count: $ct, datatype: MPI_Datatype, dest: c_int, sendtag: c_int,
+                source: c_int, recvtag: c_int, comm: MPI_Comm, request: *mut MPI_Request) {
+            let call = stringify!($srr);
+            let o = out(request, "request")?;
+            // The outgoing data is packed first (a copy), then the buffer receives.
+            let copy = match send_data(buf as *const u8, count, datatype)? {
+                SendData::Packed(v) => v,
+                SendData::Direct(p, n) => std::slice::from_raw_parts(p, n).to_vec(),
+            };
+            let r = check_recv(call, buf, count.into(), Ty::Handle(datatype), source, recvtag, comm)?;
+            let s = check_send(call, copy.as_ptr() as *const c_void, copy.len() as MPI_Count, Ty::Handle(MPI_BYTE), dest, sendtag, comm, Mode::Standard)?;
+            // The copy's heap block does not move with the Vec: the send reads it
+            // until the pair completes, when the fixup drops it.
+            isendrecv(call, r, s, Some(copy), comm, o)
+        }}
+    };
+}
+isendrecv_fns!(
+    c_int,
+    MPI_Isendrecv / PMPI_Isendrecv,
+    MPI_Isendrecv_replace / PMPI_Isendrecv_replace
+);
+isendrecv_fns!(
+    MPI_Count,
+    MPI_Isendrecv_c / PMPI_Isendrecv_c,
+    MPI_Isendrecv_replace_c / PMPI_Isendrecv_replace_c
+);
 
 macro_rules! sendrecv_fns {
     ($ct:ty, $sr:ident / $psr:ident, $srr:ident / $psrr:ident) => {
