@@ -10,7 +10,7 @@
 
 use crate::consts::*;
 use crate::dtype::{
-    add_fixup, check_count, for_comm, out, recv_target, send_data, Datatype, Fixup, SendData,
+    add_fixup, check_count, for_comm, out, recv_target, send_data, Datatype, Fixup, SendData, Wide,
 };
 use crate::err::{fail, R};
 use crate::op::{spec, RedSpec, Rep};
@@ -103,7 +103,7 @@ struct Prep {
 }
 
 impl Prep {
-    unsafe fn input(&mut self, buf: *const c_void, n: c_int, dt: MPI_Datatype) -> R<Raw> {
+    unsafe fn input(&mut self, buf: *const c_void, n: MPI_Count, dt: MPI_Datatype) -> R<Raw> {
         let d = send_data(buf as *const u8, n, dt)?;
         let (ptr, len) = d.ptr_len();
         if let SendData::Packed(v) = d {
@@ -114,7 +114,7 @@ impl Prep {
     unsafe fn output(
         &mut self,
         buf: *mut c_void,
-        n: c_int,
+        n: MPI_Count,
         dt: MPI_Datatype,
         preload: bool,
     ) -> R<RawMut> {
@@ -321,23 +321,27 @@ impl Then {
     }
 }
 
-unsafe fn ints<'a>(p: *const c_int, n: usize, what: &str) -> R<&'a [c_int]> {
-    if n == 0 {
-        return Ok(&[]);
-    }
-    if p.is_null() {
-        return fail(MPI_ERR_ARG, format!("{what} is a null pointer"));
-    }
-    Ok(std::slice::from_raw_parts(p, n))
+/// The array argument `p[0..n]` (int, MPI_Count or MPI_Aint), widened.
+unsafe fn ints<T: Wide>(p: *const T, n: usize, what: &str) -> R<Vec<i64>> {
+    crate::dtype::wide_arr(p, n as MPI_Count, what)
 }
 
-fn counts_of(v: &[c_int]) -> R<Vec<usize>> {
+fn counts_of(v: &[i64]) -> R<Vec<usize>> {
     v.iter().map(|&c| check_count(c)).collect()
 }
 
 /// Byte displacements of `displs` in extents of `t`.
-fn displs_of(v: &[c_int], t: &Datatype) -> Vec<i64> {
-    v.iter().map(|&d| d as i64 * t.extent()).collect()
+fn displs_of(v: &[i64], t: &Datatype) -> R<Vec<i64>> {
+    v.iter()
+        .map(|&d| {
+            d.checked_mul(t.extent()).ok_or_else(|| {
+                crate::err::err(
+                    MPI_ERR_COUNT,
+                    format!("displacement {d} times the extent {} overflows", t.extent()),
+                )
+            })
+        })
+        .collect()
 }
 
 // ---- builders ------------------------------------------------------------------------
@@ -350,7 +354,7 @@ unsafe fn b_barrier(call: &str, comm: MPI_Comm, then: Then) -> R<()> {
 unsafe fn b_bcast(
     call: &str,
     buf: *mut c_void,
-    count: c_int,
+    count: MPI_Count,
     dt: MPI_Datatype,
     root: c_int,
     comm: MPI_Comm,
@@ -372,10 +376,10 @@ unsafe fn b_bcast(
 unsafe fn b_gather(
     call: &'static str,
     sendbuf: *const c_void,
-    sendcount: c_int,
+    sendcount: MPI_Count,
     sendtype: MPI_Datatype,
     recvbuf: *mut c_void,
-    recvcount: c_int,
+    recvcount: MPI_Count,
     recvtype: MPI_Datatype,
     root: c_int,
     comm: MPI_Comm,
@@ -425,14 +429,14 @@ unsafe fn b_gather(
 }
 
 #[allow(clippy::too_many_arguments)]
-unsafe fn b_gatherv(
+unsafe fn b_gatherv<C: Wide, D: Wide>(
     call: &'static str,
     sendbuf: *const c_void,
-    sendcount: c_int,
+    sendcount: MPI_Count,
     sendtype: MPI_Datatype,
     recvbuf: *mut c_void,
-    recvcounts: *const c_int,
-    displs: *const c_int,
+    recvcounts: *const C,
+    displs: *const D,
     recvtype: MPI_Datatype,
     root: c_int,
     comm: MPI_Comm,
@@ -450,9 +454,9 @@ unsafe fn b_gatherv(
     };
     let recv = if me_root {
         no_in_place(recvbuf, "recvbuf")?;
-        let counts = counts_of(ints(recvcounts, n, "recvcounts")?)?;
+        let counts = counts_of(&ints(recvcounts, n, "recvcounts")?)?;
         let t = for_comm(recvtype)?;
-        let dp = displs_of(ints(displs, n, "displs")?, &t);
+        let dp = displs_of(&ints(displs, n, "displs")?, &t)?;
         let types = vec![t; n];
         Some(p.blocks(recvbuf, &counts, &dp, &types, true, send.is_none())?)
     } else {
@@ -469,15 +473,15 @@ unsafe fn b_gatherv(
 }
 
 #[allow(clippy::too_many_arguments)]
-unsafe fn b_scatterv(
+unsafe fn b_scatterv<C: Wide, D: Wide>(
     call: &'static str,
     sendbuf: *const c_void,
-    sendcounts: Option<*const c_int>,
-    sendcount: c_int,
-    displs: *const c_int,
+    sendcounts: Option<*const C>,
+    sendcount: MPI_Count,
+    displs: *const D,
     sendtype: MPI_Datatype,
     recvbuf: *mut c_void,
-    recvcount: c_int,
+    recvcount: MPI_Count,
     recvtype: MPI_Datatype,
     root: c_int,
     comm: MPI_Comm,
@@ -494,8 +498,8 @@ unsafe fn b_scatterv(
         let t = for_comm(sendtype)?;
         let (counts, dp) = match sendcounts {
             Some(sc) => (
-                counts_of(ints(sc, n, "sendcounts")?)?,
-                displs_of(ints(displs, n, "displs")?, &t),
+                counts_of(&ints(sc, n, "sendcounts")?)?,
+                displs_of(&ints(displs, n, "displs")?, &t)?,
             ),
             None => {
                 check_count(sendcount)?;
@@ -545,15 +549,15 @@ unsafe fn b_scatterv(
 }
 
 #[allow(clippy::too_many_arguments)]
-unsafe fn b_allgatherv(
+unsafe fn b_allgatherv<C: Wide, D: Wide>(
     call: &'static str,
     sendbuf: *const c_void,
-    sendcount: c_int,
+    sendcount: MPI_Count,
     sendtype: MPI_Datatype,
     recvbuf: *mut c_void,
-    recvcounts: Option<*const c_int>,
-    recvcount: c_int,
-    displs: *const c_int,
+    recvcounts: Option<*const C>,
+    recvcount: MPI_Count,
+    displs: *const D,
     recvtype: MPI_Datatype,
     comm: MPI_Comm,
     then: Then,
@@ -571,8 +575,8 @@ unsafe fn b_allgatherv(
     let t = for_comm(recvtype)?;
     let (counts, dp) = match recvcounts {
         Some(rc) => (
-            counts_of(ints(rc, n, "recvcounts")?)?,
-            displs_of(ints(displs, n, "displs")?, &t),
+            counts_of(&ints(rc, n, "recvcounts")?)?,
+            displs_of(&ints(displs, n, "displs")?, &t)?,
         ),
         None => {
             check_count(recvcount)?;
@@ -641,10 +645,10 @@ unsafe fn b_alltoallw(
 unsafe fn b_alltoall(
     call: &'static str,
     sendbuf: *const c_void,
-    sendcount: c_int,
+    sendcount: MPI_Count,
     sendtype: MPI_Datatype,
     recvbuf: *mut c_void,
-    recvcount: c_int,
+    recvcount: MPI_Count,
     recvtype: MPI_Datatype,
     comm: MPI_Comm,
     then: Then,
@@ -700,15 +704,15 @@ unsafe fn b_alltoall(
 }
 
 #[allow(clippy::too_many_arguments)]
-unsafe fn b_alltoallv(
+unsafe fn b_alltoallv<C: Wide, D: Wide>(
     call: &'static str,
     sendbuf: *const c_void,
-    sendcounts: *const c_int,
-    sdispls: *const c_int,
+    sendcounts: *const C,
+    sdispls: *const D,
     sendtype: MPI_Datatype,
     recvbuf: *mut c_void,
-    recvcounts: *const c_int,
-    rdispls: *const c_int,
+    recvcounts: *const C,
+    rdispls: *const D,
     recvtype: MPI_Datatype,
     comm: MPI_Comm,
     then: Then,
@@ -716,15 +720,15 @@ unsafe fn b_alltoallv(
     let c = intra(call, comm)?;
     let n = c.size() as usize;
     let rt = for_comm(recvtype)?;
-    let rc = counts_of(ints(recvcounts, n, "recvcounts")?)?;
-    let rd = displs_of(ints(rdispls, n, "rdispls")?, &rt);
+    let rc = counts_of(&ints(recvcounts, n, "recvcounts")?)?;
+    let rd = displs_of(&ints(rdispls, n, "rdispls")?, &rt)?;
     let (sc, sd, st_) = if in_place(sendbuf) {
         (vec![], vec![], vec![])
     } else {
         let t = for_comm(sendtype)?;
         (
-            counts_of(ints(sendcounts, n, "sendcounts")?)?,
-            displs_of(ints(sdispls, n, "sdispls")?, &t),
+            counts_of(&ints(sendcounts, n, "sendcounts")?)?,
+            displs_of(&ints(sdispls, n, "sdispls")?, &t)?,
             vec![t; n],
         )
     };
@@ -744,15 +748,15 @@ unsafe fn b_alltoallv(
 }
 
 #[allow(clippy::too_many_arguments)]
-unsafe fn b_alltoallw_c(
+unsafe fn b_alltoallw_c<C: Wide, D: Wide>(
     call: &'static str,
     sendbuf: *const c_void,
-    sendcounts: *const c_int,
-    sdispls: *const c_int,
+    sendcounts: *const C,
+    sdispls: *const D,
     sendtypes: *const MPI_Datatype,
     recvbuf: *mut c_void,
-    recvcounts: *const c_int,
-    rdispls: *const c_int,
+    recvcounts: *const C,
+    rdispls: *const D,
     recvtypes: *const MPI_Datatype,
     comm: MPI_Comm,
     then: Then,
@@ -766,20 +770,14 @@ unsafe fn b_alltoallw_c(
         (0..n).map(|i| for_comm(*p.add(i))).collect()
     };
     let rt = types(recvtypes, "recvtypes")?;
-    let rc = counts_of(ints(recvcounts, n, "recvcounts")?)?;
-    let rd = ints(rdispls, n, "rdispls")?
-        .iter()
-        .map(|&d| d as i64)
-        .collect();
+    let rc = counts_of(&ints(recvcounts, n, "recvcounts")?)?;
+    let rd = ints(rdispls, n, "rdispls")?;
     let (sc, sd, st_) = if in_place(sendbuf) {
         (vec![], vec![], vec![])
     } else {
         (
-            counts_of(ints(sendcounts, n, "sendcounts")?)?,
-            ints(sdispls, n, "sdispls")?
-                .iter()
-                .map(|&d| d as i64)
-                .collect(),
+            counts_of(&ints(sendcounts, n, "sendcounts")?)?,
+            ints(sdispls, n, "sdispls")?,
             types(sendtypes, "sendtypes")?,
         )
     };
@@ -800,7 +798,7 @@ struct RedArgs {
 unsafe fn red_args(
     sendbuf: *const c_void,
     recvbuf: *mut c_void,
-    count: c_int,
+    count: MPI_Count,
     dt: MPI_Datatype,
     op: MPI_Op,
     root: Option<c_int>,
@@ -831,7 +829,7 @@ unsafe fn b_reduce(
     call: &str,
     sendbuf: *const c_void,
     recvbuf: *mut c_void,
-    count: c_int,
+    count: MPI_Count,
     dt: MPI_Datatype,
     op: MPI_Op,
     root: c_int,
@@ -866,7 +864,7 @@ unsafe fn b_allreduce(
     call: &str,
     sendbuf: *const c_void,
     recvbuf: *mut c_void,
-    count: c_int,
+    count: MPI_Count,
     dt: MPI_Datatype,
     op: MPI_Op,
     comm: MPI_Comm,
@@ -933,7 +931,7 @@ unsafe fn b_scan(
     call: &str,
     sendbuf: *const c_void,
     recvbuf: *mut c_void,
-    count: c_int,
+    count: MPI_Count,
     dt: MPI_Datatype,
     op: MPI_Op,
     comm: MPI_Comm,
@@ -1038,89 +1036,162 @@ unsafe fn contig<'a>(
     )))
 }
 
-mpi_fn! { comm => fn MPI_Bcast / PMPI_Bcast(buffer: *mut c_void, count: c_int, datatype: MPI_Datatype, root: c_int, comm: MPI_Comm) {
-    let call = "MPI_Bcast";
-    area_or(call, comm, |c| {
-        no_in_place(buffer, "buffer")?;
-        Ok(match contig(buffer, check_count(count)?, datatype)? {
-            Some(b) => core::shortcut(c, &Args::Bcast { buf: RawMut::of(b), root }),
-            None => None,
-        })
-    }, || b_bcast(call, buffer, count, datatype, root, comm, Then::Run))
-}}
+// Every collective below is a macro instantiated twice: the int form and the MPI-4
+// `_c` form (MPI_Count counts, MPI_Aint displacements). Both widen their arguments
+// once and call the same builders, which take MPI_Count and arrays of either type.
 
-mpi_fn! { comm => fn MPI_Ibcast / PMPI_Ibcast(buffer: *mut c_void, count: c_int, datatype: MPI_Datatype, root: c_int, comm: MPI_Comm, request: *mut MPI_Request) {
-    out(request, "request")?;
-    b_bcast("MPI_Ibcast", buffer, count, datatype, root, comm, Then::Start(comm, request))
-}}
+macro_rules! bcast_fns {
+    ($ct:ty, $name:ident / $pname:ident, $iname:ident / $ipname:ident) => {
+        mpi_fn! { comm => fn $name / $pname(buffer: *mut c_void, count: $ct, datatype: MPI_Datatype, root: c_int, comm: MPI_Comm) {
+            let call = stringify!($name);
+            let count = MPI_Count::from(count);
+            area_or(call, comm, |c| {
+                no_in_place(buffer, "buffer")?;
+                Ok(match contig(buffer, check_count(count)?, datatype)? {
+                    Some(b) => core::shortcut(c, &Args::Bcast { buf: RawMut::of(b), root }),
+                    None => None,
+                })
+            }, || b_bcast(call, buffer, count, datatype, root, comm, Then::Run))
+        }}
 
-mpi_fn! { comm => fn MPI_Gather / PMPI_Gather(sendbuf: *const c_void, sendcount: c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: c_int, recvtype: MPI_Datatype, root: c_int, comm: MPI_Comm) {
-    let call = "MPI_Gather";
-    area_or(call, comm, |c| {
-        root_ok(c, root)?;
-        let n = c.size() as usize;
-        let me_root = c.rank == root;
-        let inpl = root_in_place(sendbuf, me_root, "sendbuf")?;
-        let send = if inpl { Some(None) } else { contig(sendbuf, check_count(sendcount)?, sendtype)?.map(Some) };
-        let recv = if me_root {
-            no_in_place(recvbuf, "recvbuf")?;
-            let rc = check_count(recvcount)?;
-            if !inpl {
-                no_alias(sendbuf, recvbuf, rc)?;
-            }
-            contig(recvbuf, n * rc, recvtype)?.map(Some)
-        } else {
-            Some(None)
-        };
-        Ok(match (send, recv) {
-            (Some(s), Some(r)) => core::shortcut(c, &Args::Gather { send: s.map(|x| Raw::of(x)), recv: r.map(RawMut::of), root }),
-            _ => None,
-        })
-    }, || b_gather(call, sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, root, comm, Then::Run))
-}}
+        mpi_fn! { comm => fn $iname / $ipname(buffer: *mut c_void, count: $ct, datatype: MPI_Datatype, root: c_int, comm: MPI_Comm, request: *mut MPI_Request) {
+            out(request, "request")?;
+            b_bcast(stringify!($iname), buffer, count.into(), datatype, root, comm, Then::Start(comm, request))
+        }}
+    };
+}
+bcast_fns!(c_int, MPI_Bcast / PMPI_Bcast, MPI_Ibcast / PMPI_Ibcast);
+bcast_fns!(
+    MPI_Count,
+    MPI_Bcast_c / PMPI_Bcast_c,
+    MPI_Ibcast_c / PMPI_Ibcast_c
+);
 
-mpi_fn! { comm => fn MPI_Igather / PMPI_Igather(sendbuf: *const c_void, sendcount: c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: c_int, recvtype: MPI_Datatype, root: c_int, comm: MPI_Comm, request: *mut MPI_Request) {
-    out(request, "request")?;
-    b_gather("MPI_Igather", sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, root, comm, Then::Start(comm, request))
-}}
+macro_rules! gather_fns {
+    ($ct:ty, $name:ident / $pname:ident, $iname:ident / $ipname:ident) => {
+        mpi_fn! { comm => fn $name / $pname(sendbuf: *const c_void, sendcount: $ct, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: $ct, recvtype: MPI_Datatype, root: c_int, comm: MPI_Comm) {
+            let call = stringify!($name);
+            let (sendcount, recvcount) = (MPI_Count::from(sendcount), MPI_Count::from(recvcount));
+            area_or(call, comm, |c| {
+                root_ok(c, root)?;
+                let n = c.size() as usize;
+                let me_root = c.rank == root;
+                let inpl = root_in_place(sendbuf, me_root, "sendbuf")?;
+                let send = if inpl { Some(None) } else { contig(sendbuf, check_count(sendcount)?, sendtype)?.map(Some) };
+                let recv = if me_root {
+                    no_in_place(recvbuf, "recvbuf")?;
+                    let rc = check_count(recvcount)?;
+                    if !inpl {
+                        no_alias(sendbuf, recvbuf, rc)?;
+                    }
+                    contig(recvbuf, n * rc, recvtype)?.map(Some)
+                } else {
+                    Some(None)
+                };
+                Ok(match (send, recv) {
+                    (Some(s), Some(r)) => core::shortcut(c, &Args::Gather { send: s.map(|x| Raw::of(x)), recv: r.map(RawMut::of), root }),
+                    _ => None,
+                })
+            }, || b_gather(call, sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, root, comm, Then::Run))
+        }}
 
-coll_pair!(MPI_Gatherv / PMPI_Gatherv, MPI_Igatherv / PMPI_Igatherv,
-    (sendbuf: *const c_void, sendcount: c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcounts: *const c_int, displs: *const c_int, recvtype: MPI_Datatype, root: c_int, comm: MPI_Comm),
-    |call, comm, then| b_gatherv(call, sendbuf, sendcount, sendtype, recvbuf, recvcounts, displs, recvtype, root, comm, then));
+        mpi_fn! { comm => fn $iname / $ipname(sendbuf: *const c_void, sendcount: $ct, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: $ct, recvtype: MPI_Datatype, root: c_int, comm: MPI_Comm, request: *mut MPI_Request) {
+            out(request, "request")?;
+            b_gather(stringify!($iname), sendbuf, sendcount.into(), sendtype, recvbuf, recvcount.into(), recvtype, root, comm, Then::Start(comm, request))
+        }}
+    };
+}
+gather_fns!(c_int, MPI_Gather / PMPI_Gather, MPI_Igather / PMPI_Igather);
+gather_fns!(
+    MPI_Count,
+    MPI_Gather_c / PMPI_Gather_c,
+    MPI_Igather_c / PMPI_Igather_c
+);
 
-mpi_fn! { comm => fn MPI_Scatter / PMPI_Scatter(sendbuf: *const c_void, sendcount: c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: c_int, recvtype: MPI_Datatype, root: c_int, comm: MPI_Comm) {
-    let call = "MPI_Scatter";
-    area_or(call, comm, |c| {
-        root_ok(c, root)?;
-        let n = c.size() as usize;
-        let me_root = c.rank == root;
-        let inpl = root_in_place(recvbuf, me_root, "recvbuf")?;
-        let send = if me_root {
-            no_in_place(sendbuf, "sendbuf")?;
-            let sc = check_count(sendcount)?;
-            if !inpl {
-                no_alias(sendbuf, recvbuf, sc)?;
-            }
-            contig(sendbuf, n * sc, sendtype)?.map(Some)
-        } else {
-            Some(None)
-        };
-        let recv = if inpl { Some(None) } else { contig(recvbuf, check_count(recvcount)?, recvtype)?.map(Some) };
-        Ok(match (send, recv) {
-            (Some(s), Some(r)) => core::shortcut(c, &Args::Scatter { send: s.map(|x| Raw::of(x)), recv: r.map(RawMut::of), root }),
-            _ => None,
-        })
-    }, || b_scatterv(call, sendbuf, None, sendcount, std::ptr::null(), sendtype, recvbuf, recvcount, recvtype, root, comm, Then::Run))
-}}
+macro_rules! gatherv_fns {
+    ($ct:ty, $dt:ty, $name:ident / $pname:ident, $iname:ident / $ipname:ident) => {
+        coll_pair!($name / $pname, $iname / $ipname,
+            (sendbuf: *const c_void, sendcount: $ct, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcounts: *const $ct, displs: *const $dt, recvtype: MPI_Datatype, root: c_int, comm: MPI_Comm),
+            |call, comm, then| b_gatherv(call, sendbuf, sendcount.into(), sendtype, recvbuf, recvcounts, displs, recvtype, root, comm, then));
+    };
+}
+gatherv_fns!(
+    c_int,
+    c_int,
+    MPI_Gatherv / PMPI_Gatherv,
+    MPI_Igatherv / PMPI_Igatherv
+);
+gatherv_fns!(
+    MPI_Count,
+    MPI_Aint,
+    MPI_Gatherv_c / PMPI_Gatherv_c,
+    MPI_Igatherv_c / PMPI_Igatherv_c
+);
 
-mpi_fn! { comm => fn MPI_Iscatter / PMPI_Iscatter(sendbuf: *const c_void, sendcount: c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: c_int, recvtype: MPI_Datatype, root: c_int, comm: MPI_Comm, request: *mut MPI_Request) {
-    out(request, "request")?;
-    b_scatterv("MPI_Iscatter", sendbuf, None, sendcount, std::ptr::null(), sendtype, recvbuf, recvcount, recvtype, root, comm, Then::Start(comm, request))
-}}
+macro_rules! scatter_fns {
+    ($ct:ty, $name:ident / $pname:ident, $iname:ident / $ipname:ident) => {
+        mpi_fn! { comm => fn $name / $pname(sendbuf: *const c_void, sendcount: $ct, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: $ct, recvtype: MPI_Datatype, root: c_int, comm: MPI_Comm) {
+            let call = stringify!($name);
+            let (sendcount, recvcount) = (MPI_Count::from(sendcount), MPI_Count::from(recvcount));
+            area_or(call, comm, |c| {
+                root_ok(c, root)?;
+                let n = c.size() as usize;
+                let me_root = c.rank == root;
+                let inpl = root_in_place(recvbuf, me_root, "recvbuf")?;
+                let send = if me_root {
+                    no_in_place(sendbuf, "sendbuf")?;
+                    let sc = check_count(sendcount)?;
+                    if !inpl {
+                        no_alias(sendbuf, recvbuf, sc)?;
+                    }
+                    contig(sendbuf, n * sc, sendtype)?.map(Some)
+                } else {
+                    Some(None)
+                };
+                let recv = if inpl { Some(None) } else { contig(recvbuf, check_count(recvcount)?, recvtype)?.map(Some) };
+                Ok(match (send, recv) {
+                    (Some(s), Some(r)) => core::shortcut(c, &Args::Scatter { send: s.map(|x| Raw::of(x)), recv: r.map(RawMut::of), root }),
+                    _ => None,
+                })
+            }, || b_scatterv(call, sendbuf, None::<*const $ct>, sendcount, std::ptr::null::<$ct>(), sendtype, recvbuf, recvcount, recvtype, root, comm, Then::Run))
+        }}
 
-coll_pair!(MPI_Scatterv / PMPI_Scatterv, MPI_Iscatterv / PMPI_Iscatterv,
-    (sendbuf: *const c_void, sendcounts: *const c_int, displs: *const c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: c_int, recvtype: MPI_Datatype, root: c_int, comm: MPI_Comm),
-    |call, comm, then| b_scatterv(call, sendbuf, Some(sendcounts), 0, displs, sendtype, recvbuf, recvcount, recvtype, root, comm, then));
+        mpi_fn! { comm => fn $iname / $ipname(sendbuf: *const c_void, sendcount: $ct, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: $ct, recvtype: MPI_Datatype, root: c_int, comm: MPI_Comm, request: *mut MPI_Request) {
+            out(request, "request")?;
+            b_scatterv(stringify!($iname), sendbuf, None::<*const $ct>, sendcount.into(), std::ptr::null::<$ct>(), sendtype, recvbuf, recvcount.into(), recvtype, root, comm, Then::Start(comm, request))
+        }}
+    };
+}
+scatter_fns!(
+    c_int,
+    MPI_Scatter / PMPI_Scatter,
+    MPI_Iscatter / PMPI_Iscatter
+);
+scatter_fns!(
+    MPI_Count,
+    MPI_Scatter_c / PMPI_Scatter_c,
+    MPI_Iscatter_c / PMPI_Iscatter_c
+);
+
+macro_rules! scatterv_fns {
+    ($ct:ty, $dt:ty, $name:ident / $pname:ident, $iname:ident / $ipname:ident) => {
+        coll_pair!($name / $pname, $iname / $ipname,
+            (sendbuf: *const c_void, sendcounts: *const $ct, displs: *const $dt, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: $ct, recvtype: MPI_Datatype, root: c_int, comm: MPI_Comm),
+            |call, comm, then| b_scatterv(call, sendbuf, Some(sendcounts), 0, displs, sendtype, recvbuf, recvcount.into(), recvtype, root, comm, then));
+    };
+}
+scatterv_fns!(
+    c_int,
+    c_int,
+    MPI_Scatterv / PMPI_Scatterv,
+    MPI_Iscatterv / PMPI_Iscatterv
+);
+scatterv_fns!(
+    MPI_Count,
+    MPI_Aint,
+    MPI_Scatterv_c / PMPI_Scatterv_c,
+    MPI_Iscatterv_c / PMPI_Iscatterv_c
+);
 
 /// The buffers of an allgather (`per_peer` false: one send block) or alltoall
 /// (`size` send blocks) as bytes for the area's direct call: (send, None = in
@@ -1129,10 +1200,10 @@ coll_pair!(MPI_Scatterv / PMPI_Scatterv, MPI_Iscatterv / PMPI_Iscatterv,
 unsafe fn to_all<'a>(
     c: &Comm,
     sendbuf: *const c_void,
-    sendcount: c_int,
+    sendcount: MPI_Count,
     sendtype: MPI_Datatype,
     recvbuf: *mut c_void,
-    recvcount: c_int,
+    recvcount: MPI_Count,
     recvtype: MPI_Datatype,
     per_peer: bool,
 ) -> R<Option<(Option<&'a [u8]>, &'a mut [u8])>> {
@@ -1149,120 +1220,243 @@ unsafe fn to_all<'a>(
     Ok(send.zip(contig(recvbuf, n * rc, recvtype)?))
 }
 
-mpi_fn! { comm => fn MPI_Allgather / PMPI_Allgather(sendbuf: *const c_void, sendcount: c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: c_int, recvtype: MPI_Datatype, comm: MPI_Comm) {
-    let call = "MPI_Allgather";
-    area_or(call, comm, |c| {
-        Ok(match to_all(c, sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, false)? {
-            Some((s, r)) => core::shortcut(c, &Args::Allgather { send: s.map(Raw::of), recv: RawMut::of(r) }),
-            None => None,
-        })
-    }, || b_allgatherv(call, sendbuf, sendcount, sendtype, recvbuf, None, recvcount, std::ptr::null(), recvtype, comm, Then::Run))
-}}
+macro_rules! allgather_fns {
+    ($ct:ty, $name:ident / $pname:ident, $iname:ident / $ipname:ident) => {
+        mpi_fn! { comm => fn $name / $pname(sendbuf: *const c_void, sendcount: $ct, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: $ct, recvtype: MPI_Datatype, comm: MPI_Comm) {
+            let call = stringify!($name);
+            let (sendcount, recvcount) = (MPI_Count::from(sendcount), MPI_Count::from(recvcount));
+            area_or(call, comm, |c| {
+                Ok(match to_all(c, sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, false)? {
+                    Some((s, r)) => core::shortcut(c, &Args::Allgather { send: s.map(Raw::of), recv: RawMut::of(r) }),
+                    None => None,
+                })
+            }, || b_allgatherv(call, sendbuf, sendcount, sendtype, recvbuf, None::<*const $ct>, recvcount, std::ptr::null::<$ct>(), recvtype, comm, Then::Run))
+        }}
 
-mpi_fn! { comm => fn MPI_Iallgather / PMPI_Iallgather(sendbuf: *const c_void, sendcount: c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: c_int, recvtype: MPI_Datatype, comm: MPI_Comm, request: *mut MPI_Request) {
-    out(request, "request")?;
-    b_allgatherv("MPI_Iallgather", sendbuf, sendcount, sendtype, recvbuf, None, recvcount, std::ptr::null(), recvtype, comm, Then::Start(comm, request))
-}}
+        mpi_fn! { comm => fn $iname / $ipname(sendbuf: *const c_void, sendcount: $ct, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: $ct, recvtype: MPI_Datatype, comm: MPI_Comm, request: *mut MPI_Request) {
+            out(request, "request")?;
+            b_allgatherv(stringify!($iname), sendbuf, sendcount.into(), sendtype, recvbuf, None::<*const $ct>, recvcount.into(), std::ptr::null::<$ct>(), recvtype, comm, Then::Start(comm, request))
+        }}
+    };
+}
+allgather_fns!(
+    c_int,
+    MPI_Allgather / PMPI_Allgather,
+    MPI_Iallgather / PMPI_Iallgather
+);
+allgather_fns!(
+    MPI_Count,
+    MPI_Allgather_c / PMPI_Allgather_c,
+    MPI_Iallgather_c / PMPI_Iallgather_c
+);
 
-coll_pair!(MPI_Allgatherv / PMPI_Allgatherv, MPI_Iallgatherv / PMPI_Iallgatherv,
-    (sendbuf: *const c_void, sendcount: c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcounts: *const c_int, displs: *const c_int, recvtype: MPI_Datatype, comm: MPI_Comm),
-    |call, comm, then| b_allgatherv(call, sendbuf, sendcount, sendtype, recvbuf, Some(recvcounts), 0, displs, recvtype, comm, then));
+macro_rules! allgatherv_fns {
+    ($ct:ty, $dt:ty, $name:ident / $pname:ident, $iname:ident / $ipname:ident) => {
+        coll_pair!($name / $pname, $iname / $ipname,
+            (sendbuf: *const c_void, sendcount: $ct, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcounts: *const $ct, displs: *const $dt, recvtype: MPI_Datatype, comm: MPI_Comm),
+            |call, comm, then| b_allgatherv(call, sendbuf, sendcount.into(), sendtype, recvbuf, Some(recvcounts), 0, displs, recvtype, comm, then));
+    };
+}
+allgatherv_fns!(
+    c_int,
+    c_int,
+    MPI_Allgatherv / PMPI_Allgatherv,
+    MPI_Iallgatherv / PMPI_Iallgatherv
+);
+allgatherv_fns!(
+    MPI_Count,
+    MPI_Aint,
+    MPI_Allgatherv_c / PMPI_Allgatherv_c,
+    MPI_Iallgatherv_c / PMPI_Iallgatherv_c
+);
 
-mpi_fn! { comm => fn MPI_Alltoall / PMPI_Alltoall(sendbuf: *const c_void, sendcount: c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: c_int, recvtype: MPI_Datatype, comm: MPI_Comm) {
-    let call = "MPI_Alltoall";
-    area_or(call, comm, |c| {
-        Ok(match to_all(c, sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, true)? {
-            Some((s, r)) => core::shortcut(c, &Args::Alltoall { send: s.map(Raw::of), recv: RawMut::of(r) }),
-            None => None,
-        })
-    }, || b_alltoall(call, sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, comm, Then::Run))
-}}
+macro_rules! alltoall_fns {
+    ($ct:ty, $name:ident / $pname:ident, $iname:ident / $ipname:ident) => {
+        mpi_fn! { comm => fn $name / $pname(sendbuf: *const c_void, sendcount: $ct, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: $ct, recvtype: MPI_Datatype, comm: MPI_Comm) {
+            let call = stringify!($name);
+            let (sendcount, recvcount) = (MPI_Count::from(sendcount), MPI_Count::from(recvcount));
+            area_or(call, comm, |c| {
+                Ok(match to_all(c, sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, true)? {
+                    Some((s, r)) => core::shortcut(c, &Args::Alltoall { send: s.map(Raw::of), recv: RawMut::of(r) }),
+                    None => None,
+                })
+            }, || b_alltoall(call, sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, comm, Then::Run))
+        }}
 
-mpi_fn! { comm => fn MPI_Ialltoall / PMPI_Ialltoall(sendbuf: *const c_void, sendcount: c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: c_int, recvtype: MPI_Datatype, comm: MPI_Comm, request: *mut MPI_Request) {
-    out(request, "request")?;
-    b_alltoall("MPI_Ialltoall", sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, comm, Then::Start(comm, request))
-}}
+        mpi_fn! { comm => fn $iname / $ipname(sendbuf: *const c_void, sendcount: $ct, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: $ct, recvtype: MPI_Datatype, comm: MPI_Comm, request: *mut MPI_Request) {
+            out(request, "request")?;
+            b_alltoall(stringify!($iname), sendbuf, sendcount.into(), sendtype, recvbuf, recvcount.into(), recvtype, comm, Then::Start(comm, request))
+        }}
+    };
+}
+alltoall_fns!(
+    c_int,
+    MPI_Alltoall / PMPI_Alltoall,
+    MPI_Ialltoall / PMPI_Ialltoall
+);
+alltoall_fns!(
+    MPI_Count,
+    MPI_Alltoall_c / PMPI_Alltoall_c,
+    MPI_Ialltoall_c / PMPI_Ialltoall_c
+);
 
-coll_pair!(MPI_Alltoallv / PMPI_Alltoallv, MPI_Ialltoallv / PMPI_Ialltoallv,
-    (sendbuf: *const c_void, sendcounts: *const c_int, sdispls: *const c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcounts: *const c_int, rdispls: *const c_int, recvtype: MPI_Datatype, comm: MPI_Comm),
-    |call, comm, then| b_alltoallv(call, sendbuf, sendcounts, sdispls, sendtype, recvbuf, recvcounts, rdispls, recvtype, comm, then));
+macro_rules! alltoallvw_fns {
+    ($ct:ty, $dt:ty, $v:ident / $pv:ident, $iv:ident / $piv:ident, $w:ident / $pw:ident, $iw:ident / $piw:ident) => {
+        coll_pair!($v / $pv, $iv / $piv,
+            (sendbuf: *const c_void, sendcounts: *const $ct, sdispls: *const $dt, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcounts: *const $ct, rdispls: *const $dt, recvtype: MPI_Datatype, comm: MPI_Comm),
+            |call, comm, then| b_alltoallv(call, sendbuf, sendcounts, sdispls, sendtype, recvbuf, recvcounts, rdispls, recvtype, comm, then));
 
-coll_pair!(MPI_Alltoallw / PMPI_Alltoallw, MPI_Ialltoallw / PMPI_Ialltoallw,
-    (sendbuf: *const c_void, sendcounts: *const c_int, sdispls: *const c_int, sendtypes: *const MPI_Datatype, recvbuf: *mut c_void, recvcounts: *const c_int, rdispls: *const c_int, recvtypes: *const MPI_Datatype, comm: MPI_Comm),
-    |call, comm, then| b_alltoallw_c(call, sendbuf, sendcounts, sdispls, sendtypes, recvbuf, recvcounts, rdispls, recvtypes, comm, then));
+        coll_pair!($w / $pw, $iw / $piw,
+            (sendbuf: *const c_void, sendcounts: *const $ct, sdispls: *const $dt, sendtypes: *const MPI_Datatype, recvbuf: *mut c_void, recvcounts: *const $ct, rdispls: *const $dt, recvtypes: *const MPI_Datatype, comm: MPI_Comm),
+            |call, comm, then| b_alltoallw_c(call, sendbuf, sendcounts, sdispls, sendtypes, recvbuf, recvcounts, rdispls, recvtypes, comm, then));
+    };
+}
+alltoallvw_fns!(
+    c_int,
+    c_int,
+    MPI_Alltoallv / PMPI_Alltoallv,
+    MPI_Ialltoallv / PMPI_Ialltoallv,
+    MPI_Alltoallw / PMPI_Alltoallw,
+    MPI_Ialltoallw / PMPI_Ialltoallw
+);
+alltoallvw_fns!(
+    MPI_Count,
+    MPI_Aint,
+    MPI_Alltoallv_c / PMPI_Alltoallv_c,
+    MPI_Ialltoallv_c / PMPI_Ialltoallv_c,
+    MPI_Alltoallw_c / PMPI_Alltoallw_c,
+    MPI_Ialltoallw_c / PMPI_Ialltoallw_c
+);
 
-mpi_fn! { comm => fn MPI_Reduce / PMPI_Reduce(sendbuf: *const c_void, recvbuf: *mut c_void, count: c_int, datatype: MPI_Datatype, op: MPI_Op, root: c_int, comm: MPI_Comm) {
-    let call = "MPI_Reduce";
-    area_or(call, comm, |c| {
-        let RedArgs { n, s, inpl } = red_args(sendbuf, recvbuf, count, datatype, op, Some(root), c)?;
-        let me_root = c.rank == root;
-        let len = s.bytes(n);
-        if s.rep != Rep::Direct || (!inpl && sendbuf.is_null()) || (me_root && recvbuf.is_null()) {
-            return Ok(None);
-        }
-        // SAFETY: contiguous buffers of `count` elements (`len` bytes from their
-        // true lower bound), distinct (checked above), ours until we return.
-        let send = (!inpl).then(|| std::slice::from_raw_parts(s.direct_ptr(sendbuf as *const u8), len));
-        let recv = me_root.then(|| std::slice::from_raw_parts_mut(s.direct_ptr(recvbuf as *const u8) as *mut u8, len));
-        // Drop the datatype's reference now: a locked decrement after the area
-        // operation would wait for its last shared store to reach the peers.
-        let RedSpec { red, t, .. } = s;
-        drop(t);
-        Ok(core::shortcut(c, &Args::Reduce { red: &red, send: send.map(Raw::of), recv: recv.map(RawMut::of), root }))
-    }, || b_reduce(call, sendbuf, recvbuf, count, datatype, op, root, comm, Then::Run))
-}}
+macro_rules! reduce_fns {
+    ($ct:ty, $name:ident / $pname:ident, $iname:ident / $ipname:ident) => {
+        mpi_fn! { comm => fn $name / $pname(sendbuf: *const c_void, recvbuf: *mut c_void, count: $ct, datatype: MPI_Datatype, op: MPI_Op, root: c_int, comm: MPI_Comm) {
+            let call = stringify!($name);
+            let count = MPI_Count::from(count);
+            area_or(call, comm, |c| {
+                let RedArgs { n, s, inpl } = red_args(sendbuf, recvbuf, count, datatype, op, Some(root), c)?;
+                let me_root = c.rank == root;
+                let len = s.bytes(n);
+                if s.rep != Rep::Direct || (!inpl && sendbuf.is_null()) || (me_root && recvbuf.is_null()) {
+                    return Ok(None);
+                }
+                // SAFETY: contiguous buffers of `count` elements (`len` bytes from their
+                // true lower bound), distinct (checked above), ours until we return.
+                let send = (!inpl).then(|| std::slice::from_raw_parts(s.direct_ptr(sendbuf as *const u8), len));
+                let recv = me_root.then(|| std::slice::from_raw_parts_mut(s.direct_ptr(recvbuf as *const u8) as *mut u8, len));
+                // Drop the datatype's reference now: a locked decrement after the area
+                // operation would wait for its last shared store to reach the peers.
+                let RedSpec { red, t, .. } = s;
+                drop(t);
+                Ok(core::shortcut(c, &Args::Reduce { red: &red, send: send.map(Raw::of), recv: recv.map(RawMut::of), root }))
+            }, || b_reduce(call, sendbuf, recvbuf, count, datatype, op, root, comm, Then::Run))
+        }}
 
-mpi_fn! { comm => fn MPI_Ireduce / PMPI_Ireduce(sendbuf: *const c_void, recvbuf: *mut c_void, count: c_int, datatype: MPI_Datatype, op: MPI_Op, root: c_int, comm: MPI_Comm, request: *mut MPI_Request) {
-    out(request, "request")?;
-    b_reduce("MPI_Ireduce", sendbuf, recvbuf, count, datatype, op, root, comm, Then::Start(comm, request))
-}}
+        mpi_fn! { comm => fn $iname / $ipname(sendbuf: *const c_void, recvbuf: *mut c_void, count: $ct, datatype: MPI_Datatype, op: MPI_Op, root: c_int, comm: MPI_Comm, request: *mut MPI_Request) {
+            out(request, "request")?;
+            b_reduce(stringify!($iname), sendbuf, recvbuf, count.into(), datatype, op, root, comm, Then::Start(comm, request))
+        }}
+    };
+}
+reduce_fns!(c_int, MPI_Reduce / PMPI_Reduce, MPI_Ireduce / PMPI_Ireduce);
+reduce_fns!(
+    MPI_Count,
+    MPI_Reduce_c / PMPI_Reduce_c,
+    MPI_Ireduce_c / PMPI_Ireduce_c
+);
 
-mpi_fn! { comm => fn MPI_Allreduce / PMPI_Allreduce(sendbuf: *const c_void, recvbuf: *mut c_void, count: c_int, datatype: MPI_Datatype, op: MPI_Op, comm: MPI_Comm) {
-    let call = "MPI_Allreduce";
-    area_or(call, comm, |c| {
-        let RedArgs { n, s, inpl } = red_args(sendbuf, recvbuf, count, datatype, op, None, c)?;
-        let len = s.bytes(n);
-        if s.rep != Rep::Direct || recvbuf.is_null() || (!inpl && sendbuf.is_null()) {
-            return Ok(None);
-        }
-        // SAFETY: as in MPI_Reduce.
-        let send = (!inpl).then(|| std::slice::from_raw_parts(s.direct_ptr(sendbuf as *const u8), len));
-        let recv = std::slice::from_raw_parts_mut(s.direct_ptr(recvbuf as *const u8) as *mut u8, len);
-        let RedSpec { red, t, .. } = s; // as in MPI_Reduce
-        drop(t);
-        Ok(core::shortcut(c, &Args::Allreduce { red: &red, send: send.map(Raw::of), recv: RawMut::of(recv) }))
-    }, || b_allreduce(call, sendbuf, recvbuf, count, datatype, op, comm, Then::Run))
-}}
+macro_rules! allreduce_fns {
+    ($ct:ty, $name:ident / $pname:ident, $iname:ident / $ipname:ident) => {
+        mpi_fn! { comm => fn $name / $pname(sendbuf: *const c_void, recvbuf: *mut c_void, count: $ct, datatype: MPI_Datatype, op: MPI_Op, comm: MPI_Comm) {
+            let call = stringify!($name);
+            let count = MPI_Count::from(count);
+            area_or(call, comm, |c| {
+                let RedArgs { n, s, inpl } = red_args(sendbuf, recvbuf, count, datatype, op, None, c)?;
+                let len = s.bytes(n);
+                if s.rep != Rep::Direct || recvbuf.is_null() || (!inpl && sendbuf.is_null()) {
+                    return Ok(None);
+                }
+                // SAFETY: as in MPI_Reduce.
+                let send = (!inpl).then(|| std::slice::from_raw_parts(s.direct_ptr(sendbuf as *const u8), len));
+                let recv = std::slice::from_raw_parts_mut(s.direct_ptr(recvbuf as *const u8) as *mut u8, len);
+                let RedSpec { red, t, .. } = s; // as in MPI_Reduce
+                drop(t);
+                Ok(core::shortcut(c, &Args::Allreduce { red: &red, send: send.map(Raw::of), recv: RawMut::of(recv) }))
+            }, || b_allreduce(call, sendbuf, recvbuf, count, datatype, op, comm, Then::Run))
+        }}
 
-mpi_fn! { comm => fn MPI_Iallreduce / PMPI_Iallreduce(sendbuf: *const c_void, recvbuf: *mut c_void, count: c_int, datatype: MPI_Datatype, op: MPI_Op, comm: MPI_Comm, request: *mut MPI_Request) {
-    out(request, "request")?;
-    b_allreduce("MPI_Iallreduce", sendbuf, recvbuf, count, datatype, op, comm, Then::Start(comm, request))
-}}
+        mpi_fn! { comm => fn $iname / $ipname(sendbuf: *const c_void, recvbuf: *mut c_void, count: $ct, datatype: MPI_Datatype, op: MPI_Op, comm: MPI_Comm, request: *mut MPI_Request) {
+            out(request, "request")?;
+            b_allreduce(stringify!($iname), sendbuf, recvbuf, count.into(), datatype, op, comm, Then::Start(comm, request))
+        }}
+    };
+}
+allreduce_fns!(
+    c_int,
+    MPI_Allreduce / PMPI_Allreduce,
+    MPI_Iallreduce / PMPI_Iallreduce
+);
+allreduce_fns!(
+    MPI_Count,
+    MPI_Allreduce_c / PMPI_Allreduce_c,
+    MPI_Iallreduce_c / PMPI_Iallreduce_c
+);
 
-unsafe fn rs_counts(call: &str, recvcounts: *const c_int, comm: MPI_Comm) -> R<(Vec<usize>, Comm)> {
+unsafe fn rs_counts<C: Wide>(
+    call: &str,
+    recvcounts: *const C,
+    comm: MPI_Comm,
+) -> R<(Vec<usize>, Comm)> {
     let c = intra(call, comm)?;
     let n = c.size() as usize;
-    Ok((counts_of(ints(recvcounts, n, "recvcounts")?)?, c))
+    Ok((counts_of(&ints(recvcounts, n, "recvcounts")?)?, c))
 }
 
-unsafe fn rsb_counts(call: &str, recvcount: c_int, comm: MPI_Comm) -> R<(Vec<usize>, Comm)> {
+unsafe fn rsb_counts(call: &str, recvcount: MPI_Count, comm: MPI_Comm) -> R<(Vec<usize>, Comm)> {
     let c = intra(call, comm)?;
     let n = c.size() as usize;
     Ok((vec![check_count(recvcount)?; n], c))
 }
 
-coll_pair!(MPI_Reduce_scatter / PMPI_Reduce_scatter, MPI_Ireduce_scatter / PMPI_Ireduce_scatter,
-    (sendbuf: *const c_void, recvbuf: *mut c_void, recvcounts: *const c_int, datatype: MPI_Datatype, op: MPI_Op, comm: MPI_Comm),
-    |call, comm, then| rs_counts(call, recvcounts, comm).and_then(|(k, c)| b_reduce_scatter(call, sendbuf, recvbuf, k, datatype, op, comm, c, then)));
+macro_rules! reduce_scan_fns {
+    ($ct:ty, $rs:ident / $prs:ident, $irs:ident / $pirs:ident, $rsb:ident / $prsb:ident, $irsb:ident / $pirsb:ident,
+     $scan:ident / $pscan:ident, $iscan:ident / $piscan:ident, $exscan:ident / $pexscan:ident, $iexscan:ident / $piexscan:ident) => {
+        coll_pair!($rs / $prs, $irs / $pirs,
+            (sendbuf: *const c_void, recvbuf: *mut c_void, recvcounts: *const $ct, datatype: MPI_Datatype, op: MPI_Op, comm: MPI_Comm),
+            |call, comm, then| rs_counts(call, recvcounts, comm).and_then(|(k, c)| b_reduce_scatter(call, sendbuf, recvbuf, k, datatype, op, comm, c, then)));
 
-coll_pair!(MPI_Reduce_scatter_block / PMPI_Reduce_scatter_block, MPI_Ireduce_scatter_block / PMPI_Ireduce_scatter_block,
-    (sendbuf: *const c_void, recvbuf: *mut c_void, recvcount: c_int, datatype: MPI_Datatype, op: MPI_Op, comm: MPI_Comm),
-    |call, comm, then| rsb_counts(call, recvcount, comm).and_then(|(k, c)| b_reduce_scatter(call, sendbuf, recvbuf, k, datatype, op, comm, c, then)));
+        coll_pair!($rsb / $prsb, $irsb / $pirsb,
+            (sendbuf: *const c_void, recvbuf: *mut c_void, recvcount: $ct, datatype: MPI_Datatype, op: MPI_Op, comm: MPI_Comm),
+            |call, comm, then| rsb_counts(call, recvcount.into(), comm).and_then(|(k, c)| b_reduce_scatter(call, sendbuf, recvbuf, k, datatype, op, comm, c, then)));
 
-coll_pair!(MPI_Scan / PMPI_Scan, MPI_Iscan / PMPI_Iscan,
-    (sendbuf: *const c_void, recvbuf: *mut c_void, count: c_int, datatype: MPI_Datatype, op: MPI_Op, comm: MPI_Comm),
-    |call, comm, then| b_scan(call, sendbuf, recvbuf, count, datatype, op, comm, false, then));
+        coll_pair!($scan / $pscan, $iscan / $piscan,
+            (sendbuf: *const c_void, recvbuf: *mut c_void, count: $ct, datatype: MPI_Datatype, op: MPI_Op, comm: MPI_Comm),
+            |call, comm, then| b_scan(call, sendbuf, recvbuf, count.into(), datatype, op, comm, false, then));
 
-coll_pair!(MPI_Exscan / PMPI_Exscan, MPI_Iexscan / PMPI_Iexscan,
-    (sendbuf: *const c_void, recvbuf: *mut c_void, count: c_int, datatype: MPI_Datatype, op: MPI_Op, comm: MPI_Comm),
-    |call, comm, then| b_scan(call, sendbuf, recvbuf, count, datatype, op, comm, true, then));
+        coll_pair!($exscan / $pexscan, $iexscan / $piexscan,
+            (sendbuf: *const c_void, recvbuf: *mut c_void, count: $ct, datatype: MPI_Datatype, op: MPI_Op, comm: MPI_Comm),
+            |call, comm, then| b_scan(call, sendbuf, recvbuf, count.into(), datatype, op, comm, true, then));
+    };
+}
+reduce_scan_fns!(
+    c_int,
+    MPI_Reduce_scatter / PMPI_Reduce_scatter,
+    MPI_Ireduce_scatter / PMPI_Ireduce_scatter,
+    MPI_Reduce_scatter_block / PMPI_Reduce_scatter_block,
+    MPI_Ireduce_scatter_block / PMPI_Ireduce_scatter_block,
+    MPI_Scan / PMPI_Scan,
+    MPI_Iscan / PMPI_Iscan,
+    MPI_Exscan / PMPI_Exscan,
+    MPI_Iexscan / PMPI_Iexscan
+);
+reduce_scan_fns!(
+    MPI_Count,
+    MPI_Reduce_scatter_c / PMPI_Reduce_scatter_c,
+    MPI_Ireduce_scatter_c / PMPI_Ireduce_scatter_c,
+    MPI_Reduce_scatter_block_c / PMPI_Reduce_scatter_block_c,
+    MPI_Ireduce_scatter_block_c / PMPI_Ireduce_scatter_block_c,
+    MPI_Scan_c / PMPI_Scan_c,
+    MPI_Iscan_c / PMPI_Iscan_c,
+    MPI_Exscan_c / PMPI_Exscan_c,
+    MPI_Iexscan_c / PMPI_Iexscan_c
+);

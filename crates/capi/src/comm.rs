@@ -230,7 +230,13 @@ mpi_fn! { comm => fn MPI_Comm_dup_with_info / PMPI_Comm_dup_with_info(comm: MPI_
     Ok(())
 }}
 
-mpi_fn! { comm => fn MPI_Comm_idup / PMPI_Comm_idup(comm: MPI_Comm, newcomm: *mut MPI_Comm, request: *mut MPI_Request) {
+/// MPI_Comm_idup(_with_info): `info` None carries the parent's hints over.
+unsafe fn idup(
+    comm: MPI_Comm,
+    info: Option<InfoObj>,
+    newcomm: *mut MPI_Comm,
+    request: *mut MPI_Request,
+) -> R<()> {
     let o = out(newcomm, "newcomm")?;
     let r = out(request, "request")?;
     let c = check(comm)?;
@@ -238,28 +244,43 @@ mpi_fn! { comm => fn MPI_Comm_idup / PMPI_Comm_idup(comm: MPI_Comm, newcomm: *mu
     // The parent stands in for the new communicator until the request
     // completes; the handle refuses every use meanwhile.
     let h = register(comm, c);
-    if let Err(e) = adopt_stand_in(comm, h) {
+    if let Err(e) = adopt_stand_in(comm, h, info) {
         // The other members' agreement goes on: this one runs to its end too,
         // and its pair is given back then.
-        st().freed_idups.push((pending.request(), MPI_COMM_NULL, Box::new(pending)));
+        st().freed_idups
+            .push((pending.request(), MPI_COMM_NULL, Box::new(pending)));
         return Err(e);
     }
     let mut s = st();
     s.set_unready(h);
     let id = pending.request();
     *r = s.reqs.insert(crate::req::ReqObj {
-        kind: crate::req::Kind::NewComm { id, handle: h, pending: Box::new(pending) },
+        kind: crate::req::Kind::NewComm {
+            id,
+            handle: h,
+            pending: Box::new(pending),
+        },
         comm,
         recv: false,
     });
     *o = h;
     Ok(())
+}
+
+mpi_fn! { comm => fn MPI_Comm_idup / PMPI_Comm_idup(comm: MPI_Comm, newcomm: *mut MPI_Comm, request: *mut MPI_Request) {
+    idup(comm, None, newcomm, request)
+}}
+
+mpi_fn! { comm => fn MPI_Comm_idup_with_info / PMPI_Comm_idup_with_info(comm: MPI_Comm, info: MPI_Info, newcomm: *mut MPI_Comm, request: *mut MPI_Request) {
+    // As MPI_Comm_dup_with_info: MPI_INFO_NULL gives no hints.
+    let i = if info == MPI_INFO_NULL { InfoObj::default() } else { crate::info::get(info)? };
+    idup(comm, Some(i), newcomm, request)
 }}
 
 /// [`adopt`] for an idup's handle `h`, whose communicator is the parent
 /// standing in: on failure the handle goes without giving back a context.
-fn adopt_stand_in(comm: MPI_Comm, h: MPI_Comm) -> R<()> {
-    carry_over(comm, h, None);
+fn adopt_stand_in(comm: MPI_Comm, h: MPI_Comm, info: Option<InfoObj>) -> R<()> {
+    carry_over(comm, h, info);
     if let Err(e) = crate::attr::copy_all(comm, h) {
         let _ = crate::attr::delete_all(h);
         let mut s = st();

@@ -113,7 +113,13 @@ pub fn predefined(dt: MPI_Datatype) -> Option<&'static Predef> {
 }
 
 /// A count argument: not negative.
-pub fn check_count(count: c_int) -> R<usize> {
+// A nonnegative `MPI_Count` is a `usize` here: no count is cut short.
+const _: () = assert!(usize::BITS >= 64);
+
+/// A count checked once, int or `MPI_Count` (the `_c` forms): negative is
+/// `MPI_ERR_COUNT`; any other fits the core's `usize` on the 64-bit targets vmpi builds for.
+pub fn check_count(count: impl Into<MPI_Count>) -> R<usize> {
+    let count: MPI_Count = count.into();
     if count < 0 {
         fail(MPI_ERR_COUNT, format!("invalid count {count}"))
     } else {
@@ -210,6 +216,9 @@ pub struct DtObj {
     /// The handles the constructor was given (MPI_Type_get_contents returns
     /// predefined ones as they are).
     pub inner: Vec<MPI_Datatype>,
+    /// Built by a large-count (`_c`) constructor: MPI_Type_get_envelope_c and
+    /// MPI_Type_get_contents_c report its counts and displacements as large counts.
+    pub large: bool,
 }
 
 pub const DYN_DTYPE: u32 = 0xcc00_0000;
@@ -334,7 +343,11 @@ impl SendData {
     }
 }
 
-pub unsafe fn send_data(buf: *const u8, count: c_int, h: MPI_Datatype) -> R<SendData> {
+pub unsafe fn send_data(
+    buf: *const u8,
+    count: impl Into<MPI_Count>,
+    h: MPI_Datatype,
+) -> R<SendData> {
     let n = check_count(count)?;
     let t = for_comm_cow(h)?;
     send_data_of(buf, n, &t)
@@ -359,7 +372,7 @@ pub unsafe fn send_data_of(buf: *const u8, n: usize, t: &Datatype) -> R<SendData
 /// that unpacks a temporary on completion).
 pub unsafe fn recv_target(
     buf: *mut u8,
-    count: c_int,
+    count: impl Into<MPI_Count>,
     h: MPI_Datatype,
 ) -> R<(*mut u8, usize, Fixup)> {
     let n = check_count(count)?;
@@ -400,7 +413,8 @@ pub unsafe fn recv_target_of(
 
 // ---- constructors ------------------------------------------------------------------
 
-unsafe fn arr<'a, T>(p: *const T, n: c_int, what: &str) -> R<&'a [T]> {
+unsafe fn arr<'a, T>(p: *const T, n: impl Into<MPI_Count>, what: &str) -> R<&'a [T]> {
+    let n: MPI_Count = n.into();
     if n < 0 {
         return fail(MPI_ERR_COUNT, format!("invalid count {n}"));
     }
@@ -413,11 +427,47 @@ unsafe fn arr<'a, T>(p: *const T, n: c_int, what: &str) -> R<&'a [T]> {
     Ok(std::slice::from_raw_parts(p, n as usize))
 }
 
-fn ints(v: &[c_int]) -> Vec<i64> {
-    v.iter().map(|&x| x as i64).collect()
+/// An integer argument of a constructor, int, MPI_Aint or MPI_Count: the core
+/// takes all of them as i64, widened once here.
+pub(crate) trait Wide: Copy + 'static {
+    fn wide(self) -> i64;
 }
-fn aints(v: &[MPI_Aint]) -> Vec<i64> {
-    v.iter().map(|&x| x as i64).collect()
+impl Wide for c_int {
+    fn wide(self) -> i64 {
+        self as i64
+    }
+}
+impl Wide for isize {
+    fn wide(self) -> i64 {
+        self as i64
+    }
+}
+impl Wide for i64 {
+    fn wide(self) -> i64 {
+        self
+    }
+}
+
+/// The array argument `p[0..n]`, widened; `n` int or MPI_Count.
+pub(crate) unsafe fn wide_arr<T: Wide>(
+    p: *const T,
+    n: impl Into<MPI_Count>,
+    what: &str,
+) -> R<Vec<i64>> {
+    let n: MPI_Count = n.into();
+    if n < 0 {
+        return fail(MPI_ERR_COUNT, format!("invalid count {n}"));
+    }
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    if p.is_null() {
+        return fail(MPI_ERR_ARG, format!("{what} is a null pointer"));
+    }
+    Ok(std::slice::from_raw_parts(p, n as usize)
+        .iter()
+        .map(|x| x.wide())
+        .collect())
 }
 
 /// A new derived handle for `dt` (uncommitted), built from `inner`.
@@ -426,55 +476,101 @@ pub fn new_type(dt: Datatype, inner: Vec<MPI_Datatype>) -> MPI_Datatype {
         dt,
         committed: false,
         inner,
+        large: false,
     })
 }
 
+/// Build a new type from `inner`'s; `large`: by a `_c` constructor.
 unsafe fn make(
     newtype: *mut MPI_Datatype,
     inner: Vec<MPI_Datatype>,
+    large: bool,
     build: impl FnOnce(&[Datatype]) -> vmpi::Result<Datatype>,
 ) -> R<()> {
     let o = out(newtype, "newtype")?;
     let olds = inner.iter().map(|&h| get(h)).collect::<R<Vec<_>>>()?;
     let t = build(&olds)?;
     *o = new_type(t, inner);
+    if let Some(x) = st().dtypes.get_mut(*o) {
+        x.large = large;
+    }
     Ok(())
 }
 
-mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_contiguous / PMPI_Type_contiguous(count: c_int, oldtype: MPI_Datatype, newtype: *mut MPI_Datatype) {
-    check_count(count)?;
-    make(newtype, vec![oldtype], |o| Datatype::contiguous(count as i64, &o[0]))
-}}
+// Every constructor below is one function on i64 arguments; its int (and MPI_Aint)
+// form and its `_c` form (MPI_Count) widen their arguments once and call it.
 
-mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_vector / PMPI_Type_vector(count: c_int, blocklength: c_int, stride: c_int, oldtype: MPI_Datatype, newtype: *mut MPI_Datatype) {
-    check_count(count)?;
-    check_count(blocklength)?;
-    make(newtype, vec![oldtype], |o| Datatype::vector(count as i64, blocklength as i64, stride as i64, &o[0]))
-}}
-
-unsafe fn hvector(
-    count: c_int,
-    blocklength: c_int,
-    stride: MPI_Aint,
+unsafe fn contiguous(
+    count: i64,
     oldtype: MPI_Datatype,
     newtype: *mut MPI_Datatype,
+    large: bool,
+) -> R<()> {
+    check_count(count)?;
+    make(newtype, vec![oldtype], large, |o| {
+        Datatype::contiguous(count, &o[0])
+    })
+}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_contiguous / PMPI_Type_contiguous(count: c_int, oldtype: MPI_Datatype, newtype: *mut MPI_Datatype) {
+    contiguous(count.wide(), oldtype, newtype, false)
+}}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_contiguous_c / PMPI_Type_contiguous_c(count: MPI_Count, oldtype: MPI_Datatype, newtype: *mut MPI_Datatype) {
+    contiguous(count, oldtype, newtype, true)
+}}
+
+unsafe fn vector(
+    count: i64,
+    blocklength: i64,
+    stride: i64,
+    oldtype: MPI_Datatype,
+    newtype: *mut MPI_Datatype,
+    large: bool,
 ) -> R<()> {
     check_count(count)?;
     check_count(blocklength)?;
-    make(newtype, vec![oldtype], |o| {
-        Datatype::hvector(count as i64, blocklength as i64, stride as i64, &o[0])
+    make(newtype, vec![oldtype], large, |o| {
+        Datatype::vector(count, blocklength, stride, &o[0])
+    })
+}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_vector / PMPI_Type_vector(count: c_int, blocklength: c_int, stride: c_int, oldtype: MPI_Datatype, newtype: *mut MPI_Datatype) {
+    vector(count.wide(), blocklength.wide(), stride.wide(), oldtype, newtype, false)
+}}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_vector_c / PMPI_Type_vector_c(count: MPI_Count, blocklength: MPI_Count, stride: MPI_Count, oldtype: MPI_Datatype, newtype: *mut MPI_Datatype) {
+    vector(count, blocklength, stride, oldtype, newtype, true)
+}}
+
+unsafe fn hvector(
+    count: i64,
+    blocklength: i64,
+    stride: i64,
+    oldtype: MPI_Datatype,
+    newtype: *mut MPI_Datatype,
+    large: bool,
+) -> R<()> {
+    check_count(count)?;
+    check_count(blocklength)?;
+    make(newtype, vec![oldtype], large, |o| {
+        Datatype::hvector(count, blocklength, stride, &o[0])
     })
 }
 
 mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_create_hvector / PMPI_Type_create_hvector(count: c_int, blocklength: c_int, stride: MPI_Aint, oldtype: MPI_Datatype, newtype: *mut MPI_Datatype) {
-    hvector(count, blocklength, stride, oldtype, newtype)
+    hvector(count.wide(), blocklength.wide(), stride.wide(), oldtype, newtype, false)
 }}
 
 mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_hvector / PMPI_Type_hvector(count: c_int, blocklength: c_int, stride: MPI_Aint, oldtype: MPI_Datatype, newtype: *mut MPI_Datatype) {
-    hvector(count, blocklength, stride, oldtype, newtype)
+    hvector(count.wide(), blocklength.wide(), stride.wide(), oldtype, newtype, false)
 }}
 
-fn check_blocks(b: &[c_int]) -> R<()> {
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_create_hvector_c / PMPI_Type_create_hvector_c(count: MPI_Count, blocklength: MPI_Count, stride: MPI_Count, oldtype: MPI_Datatype, newtype: *mut MPI_Datatype) {
+    hvector(count, blocklength, stride, oldtype, newtype, true)
+}}
+
+fn check_blocks(b: &[i64]) -> R<()> {
     for (i, &x) in b.iter().enumerate() {
         if x < 0 {
             return fail(
@@ -486,71 +582,176 @@ fn check_blocks(b: &[c_int]) -> R<()> {
     Ok(())
 }
 
-mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_indexed / PMPI_Type_indexed(count: c_int, array_of_blocklengths: *const c_int, array_of_displacements: *const c_int, oldtype: MPI_Datatype, newtype: *mut MPI_Datatype) {
-    let b = arr(array_of_blocklengths, count, "array_of_blocklengths")?;
-    let d = arr(array_of_displacements, count, "array_of_displacements")?;
-    check_blocks(b)?;
-    make(newtype, vec![oldtype], |o| Datatype::indexed(&ints(b), &ints(d), &o[0]))
-}}
-
-unsafe fn hindexed(
-    count: c_int,
-    bl: *const c_int,
-    dp: *const MPI_Aint,
+/// MPI_Type_indexed (`bytes` false: displacements in extents of oldtype) and
+/// MPI_Type_create_hindexed (`bytes` true), their old names and `_c` forms.
+unsafe fn indexed(
+    b: Vec<i64>,
+    d: Vec<i64>,
+    bytes: bool,
     oldtype: MPI_Datatype,
     newtype: *mut MPI_Datatype,
+    large: bool,
 ) -> R<()> {
-    let b = arr(bl, count, "array_of_blocklengths")?;
-    let d = arr(dp, count, "array_of_displacements")?;
-    check_blocks(b)?;
-    make(newtype, vec![oldtype], |o| {
-        Datatype::hindexed(&ints(b), &aints(d), &o[0])
+    check_blocks(&b)?;
+    make(newtype, vec![oldtype], large, |o| {
+        if bytes {
+            Datatype::hindexed(&b, &d, &o[0])
+        } else {
+            Datatype::indexed(&b, &d, &o[0])
+        }
     })
 }
 
-mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_create_hindexed / PMPI_Type_create_hindexed(count: c_int, array_of_blocklengths: *const c_int, array_of_displacements: *const MPI_Aint, oldtype: MPI_Datatype, newtype: *mut MPI_Datatype) {
-    hindexed(count, array_of_blocklengths, array_of_displacements, oldtype, newtype)
-}}
+macro_rules! indexed_fns {
+    ($name:ident / $pname:ident, $ct:ty, $bt:ty, $dt:ty, $bytes:expr, $large:expr) => {
+        mpi_fn! { MPI_COMM_WORLD => fn $name / $pname(count: $ct, array_of_blocklengths: *const $bt, array_of_displacements: *const $dt, oldtype: MPI_Datatype, newtype: *mut MPI_Datatype) {
+            let b = wide_arr(array_of_blocklengths, count, "array_of_blocklengths")?;
+            let d = wide_arr(array_of_displacements, count, "array_of_displacements")?;
+            indexed(b, d, $bytes, oldtype, newtype, $large)
+        }}
+    };
+}
+indexed_fns!(
+    MPI_Type_indexed / PMPI_Type_indexed,
+    c_int,
+    c_int,
+    c_int,
+    false,
+    false
+);
+indexed_fns!(
+    MPI_Type_indexed_c / PMPI_Type_indexed_c,
+    MPI_Count,
+    MPI_Count,
+    MPI_Count,
+    false,
+    true
+);
+indexed_fns!(
+    MPI_Type_create_hindexed / PMPI_Type_create_hindexed,
+    c_int,
+    c_int,
+    MPI_Aint,
+    true,
+    false
+);
+indexed_fns!(
+    MPI_Type_hindexed / PMPI_Type_hindexed,
+    c_int,
+    c_int,
+    MPI_Aint,
+    true,
+    false
+);
+indexed_fns!(
+    MPI_Type_create_hindexed_c / PMPI_Type_create_hindexed_c,
+    MPI_Count,
+    MPI_Count,
+    MPI_Count,
+    true,
+    true
+);
 
-mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_hindexed / PMPI_Type_hindexed(count: c_int, array_of_blocklengths: *const c_int, array_of_displacements: *const MPI_Aint, oldtype: MPI_Datatype, newtype: *mut MPI_Datatype) {
-    hindexed(count, array_of_blocklengths, array_of_displacements, oldtype, newtype)
-}}
-
-mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_create_indexed_block / PMPI_Type_create_indexed_block(count: c_int, blocklength: c_int, array_of_displacements: *const c_int, oldtype: MPI_Datatype, newtype: *mut MPI_Datatype) {
-    let d = arr(array_of_displacements, count, "array_of_displacements")?;
+/// MPI_Type_create_indexed_block and MPI_Type_create_hindexed_block (`bytes`).
+unsafe fn indexed_block(
+    blocklength: i64,
+    d: Vec<i64>,
+    bytes: bool,
+    oldtype: MPI_Datatype,
+    newtype: *mut MPI_Datatype,
+    large: bool,
+) -> R<()> {
     check_count(blocklength)?;
-    make(newtype, vec![oldtype], |o| Datatype::indexed_block(blocklength as i64, &ints(d), &o[0]))
-}}
+    make(newtype, vec![oldtype], large, |o| {
+        if bytes {
+            Datatype::hindexed_block(blocklength, &d, &o[0])
+        } else {
+            Datatype::indexed_block(blocklength, &d, &o[0])
+        }
+    })
+}
 
-mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_create_hindexed_block / PMPI_Type_create_hindexed_block(count: c_int, blocklength: c_int, array_of_displacements: *const MPI_Aint, oldtype: MPI_Datatype, newtype: *mut MPI_Datatype) {
-    let d = arr(array_of_displacements, count, "array_of_displacements")?;
-    check_count(blocklength)?;
-    make(newtype, vec![oldtype], |o| Datatype::hindexed_block(blocklength as i64, &aints(d), &o[0]))
-}}
+macro_rules! indexed_block_fns {
+    ($name:ident / $pname:ident, $ct:ty, $dt:ty, $bytes:expr, $large:expr) => {
+        mpi_fn! { MPI_COMM_WORLD => fn $name / $pname(count: $ct, blocklength: $ct, array_of_displacements: *const $dt, oldtype: MPI_Datatype, newtype: *mut MPI_Datatype) {
+            let d = wide_arr(array_of_displacements, count, "array_of_displacements")?;
+            indexed_block(blocklength.wide(), d, $bytes, oldtype, newtype, $large)
+        }}
+    };
+}
+indexed_block_fns!(
+    MPI_Type_create_indexed_block / PMPI_Type_create_indexed_block,
+    c_int,
+    c_int,
+    false,
+    false
+);
+indexed_block_fns!(
+    MPI_Type_create_indexed_block_c / PMPI_Type_create_indexed_block_c,
+    MPI_Count,
+    MPI_Count,
+    false,
+    true
+);
+indexed_block_fns!(
+    MPI_Type_create_hindexed_block / PMPI_Type_create_hindexed_block,
+    c_int,
+    MPI_Aint,
+    true,
+    false
+);
+indexed_block_fns!(
+    MPI_Type_create_hindexed_block_c / PMPI_Type_create_hindexed_block_c,
+    MPI_Count,
+    MPI_Count,
+    true,
+    true
+);
 
 unsafe fn structure(
-    count: c_int,
-    bl: *const c_int,
-    dp: *const MPI_Aint,
-    ty: *const MPI_Datatype,
+    b: Vec<i64>,
+    d: Vec<i64>,
+    t: &[MPI_Datatype],
     newtype: *mut MPI_Datatype,
+    large: bool,
 ) -> R<()> {
-    let b = arr(bl, count, "array_of_blocklengths")?;
-    let d = arr(dp, count, "array_of_displacements")?;
-    let t = arr(ty, count, "array_of_types")?;
-    check_blocks(b)?;
-    make(newtype, t.to_vec(), |o| {
-        Datatype::structure(&ints(b), &aints(d), o)
+    check_blocks(&b)?;
+    make(newtype, t.to_vec(), large, |o| {
+        Datatype::structure(&b, &d, o)
     })
 }
 
-mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_create_struct / PMPI_Type_create_struct(count: c_int, array_of_blocklengths: *const c_int, array_of_displacements: *const MPI_Aint, array_of_types: *const MPI_Datatype, newtype: *mut MPI_Datatype) {
-    structure(count, array_of_blocklengths, array_of_displacements, array_of_types, newtype)
-}}
-
-mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_struct / PMPI_Type_struct(count: c_int, array_of_blocklengths: *const c_int, array_of_displacements: *const MPI_Aint, array_of_types: *const MPI_Datatype, newtype: *mut MPI_Datatype) {
-    structure(count, array_of_blocklengths, array_of_displacements, array_of_types, newtype)
-}}
+macro_rules! struct_fns {
+    ($name:ident / $pname:ident, $ct:ty, $bt:ty, $dt:ty, $large:expr) => {
+        mpi_fn! { MPI_COMM_WORLD => fn $name / $pname(count: $ct, array_of_blocklengths: *const $bt, array_of_displacements: *const $dt, array_of_types: *const MPI_Datatype, newtype: *mut MPI_Datatype) {
+            let b = wide_arr(array_of_blocklengths, count, "array_of_blocklengths")?;
+            let d = wide_arr(array_of_displacements, count, "array_of_displacements")?;
+            let t = arr(array_of_types, count, "array_of_types")?;
+            structure(b, d, t, newtype, $large)
+        }}
+    };
+}
+struct_fns!(
+    MPI_Type_create_struct / PMPI_Type_create_struct,
+    c_int,
+    c_int,
+    MPI_Aint,
+    false
+);
+struct_fns!(
+    MPI_Type_struct / PMPI_Type_struct,
+    c_int,
+    c_int,
+    MPI_Aint,
+    false
+);
+struct_fns!(
+    MPI_Type_create_struct_c / PMPI_Type_create_struct_c,
+    MPI_Count,
+    MPI_Count,
+    MPI_Count,
+    true
+);
 
 fn order(o: c_int) -> R<vmpi::sys::datatype::Order> {
     vmpi::sys::datatype::Order::from_mpi(o as i64).ok_or_else(|| {
@@ -561,32 +762,67 @@ fn order(o: c_int) -> R<vmpi::sys::datatype::Order> {
     })
 }
 
-mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_create_subarray / PMPI_Type_create_subarray(ndims: c_int, array_of_sizes: *const c_int, array_of_subsizes: *const c_int, array_of_starts: *const c_int, order_: c_int, oldtype: MPI_Datatype, newtype: *mut MPI_Datatype) {
+fn check_ndims(ndims: c_int) -> R<()> {
     if ndims <= 0 {
         return fail(MPI_ERR_DIMS, format!("invalid ndims {ndims}"));
     }
-    let a = arr(array_of_sizes, ndims, "array_of_sizes")?;
-    let b = arr(array_of_subsizes, ndims, "array_of_subsizes")?;
-    let c = arr(array_of_starts, ndims, "array_of_starts")?;
-    let ord = order(order_)?;
-    make(newtype, vec![oldtype], |o| Datatype::subarray(&ints(a), &ints(b), &ints(c), ord, &o[0]))
-}}
+    Ok(())
+}
 
-mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_create_darray / PMPI_Type_create_darray(size: c_int, rank: c_int, ndims: c_int, array_of_gsizes: *const c_int, array_of_distribs: *const c_int, array_of_dargs: *const c_int, array_of_psizes: *const c_int, order_: c_int, oldtype: MPI_Datatype, newtype: *mut MPI_Datatype) {
-    if ndims <= 0 {
-        return fail(MPI_ERR_DIMS, format!("invalid ndims {ndims}"));
-    }
-    let g = arr(array_of_gsizes, ndims, "array_of_gsizes")?;
-    let di = arr(array_of_distribs, ndims, "array_of_distribs")?;
-    let da = arr(array_of_dargs, ndims, "array_of_dargs")?;
-    let p = arr(array_of_psizes, ndims, "array_of_psizes")?;
-    let dis = di.iter().map(|&x| vmpi::sys::datatype::Distrib::from_mpi(x as i64).ok_or_else(|| crate::err::err(MPI_ERR_ARG, format!("invalid distribution {x}")))).collect::<R<Vec<_>>>()?;
-    let ord = order(order_)?;
-    make(newtype, vec![oldtype], |o| Datatype::darray(size as i64, rank as i64, &ints(g), &dis, &ints(da), &ints(p), ord, &o[0]))
-}}
+macro_rules! subarray_fns {
+    ($name:ident / $pname:ident, $at:ty, $large:expr) => {
+        mpi_fn! { MPI_COMM_WORLD => fn $name / $pname(ndims: c_int, array_of_sizes: *const $at, array_of_subsizes: *const $at, array_of_starts: *const $at, order_: c_int, oldtype: MPI_Datatype, newtype: *mut MPI_Datatype) {
+            check_ndims(ndims)?;
+            let a = wide_arr(array_of_sizes, ndims, "array_of_sizes")?;
+            let b = wide_arr(array_of_subsizes, ndims, "array_of_subsizes")?;
+            let c = wide_arr(array_of_starts, ndims, "array_of_starts")?;
+            let ord = order(order_)?;
+            make(newtype, vec![oldtype], $large, |o| Datatype::subarray(&a, &b, &c, ord, &o[0]))
+        }}
+    };
+}
+subarray_fns!(
+    MPI_Type_create_subarray / PMPI_Type_create_subarray,
+    c_int,
+    false
+);
+subarray_fns!(
+    MPI_Type_create_subarray_c / PMPI_Type_create_subarray_c,
+    MPI_Count,
+    true
+);
+
+macro_rules! darray_fns {
+    ($name:ident / $pname:ident, $gt:ty, $large:expr) => {
+        mpi_fn! { MPI_COMM_WORLD => fn $name / $pname(size: c_int, rank: c_int, ndims: c_int, array_of_gsizes: *const $gt, array_of_distribs: *const c_int, array_of_dargs: *const c_int, array_of_psizes: *const c_int, order_: c_int, oldtype: MPI_Datatype, newtype: *mut MPI_Datatype) {
+            check_ndims(ndims)?;
+            let g = wide_arr(array_of_gsizes, ndims, "array_of_gsizes")?;
+            let di = arr(array_of_distribs, ndims, "array_of_distribs")?;
+            let da = wide_arr(array_of_dargs, ndims, "array_of_dargs")?;
+            let p = wide_arr(array_of_psizes, ndims, "array_of_psizes")?;
+            let dis = di.iter().map(|&x| vmpi::sys::datatype::Distrib::from_mpi(x as i64).ok_or_else(|| crate::err::err(MPI_ERR_ARG, format!("invalid distribution {x}")))).collect::<R<Vec<_>>>()?;
+            let ord = order(order_)?;
+            make(newtype, vec![oldtype], $large, |o| Datatype::darray(size as i64, rank as i64, &g, &dis, &da, &p, ord, &o[0]))
+        }}
+    };
+}
+darray_fns!(
+    MPI_Type_create_darray / PMPI_Type_create_darray,
+    c_int,
+    false
+);
+darray_fns!(
+    MPI_Type_create_darray_c / PMPI_Type_create_darray_c,
+    MPI_Count,
+    true
+);
 
 mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_create_resized / PMPI_Type_create_resized(oldtype: MPI_Datatype, lb: MPI_Aint, extent: MPI_Aint, newtype: *mut MPI_Datatype) {
-    make(newtype, vec![oldtype], |o| Datatype::resized(&o[0], lb as i64, extent as i64))
+    make(newtype, vec![oldtype], false, |o| Datatype::resized(&o[0], lb.wide(), extent.wide()))
+}}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_create_resized_c / PMPI_Type_create_resized_c(oldtype: MPI_Datatype, lb: MPI_Count, extent: MPI_Count, newtype: *mut MPI_Datatype) {
+    make(newtype, vec![oldtype], true, |o| Datatype::resized(&o[0], lb, extent))
 }}
 
 mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_dup / PMPI_Type_dup(oldtype: MPI_Datatype, newtype: *mut MPI_Datatype) {
@@ -654,64 +890,218 @@ fn combiner_code(c: vmpi::sys::datatype::Combiner) -> c_int {
     }
 }
 
-mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_get_envelope / PMPI_Type_get_envelope(datatype: MPI_Datatype, num_integers: *mut c_int, num_addresses: *mut c_int, num_datatypes: *mut c_int, combiner: *mut c_int) {
-    let t = get(datatype)?;
-    if let Some((c, ..)) = f90_of(datatype) {
-        *out(num_integers, "num_integers")? = if c == COMBINER_F90_INTEGER { 1 } else { 2 };
-        *out(num_addresses, "num_addresses")? = 0;
-        *out(num_datatypes, "num_datatypes")? = 0;
-        *out(combiner, "combiner")? = c;
-        return Ok(());
+/// What MPI_Type_get_envelope(_c) and MPI_Type_get_contents(_c) report: the
+/// combiner, integers, addresses, large counts and the number of datatypes. A type
+/// built by a `_c` constructor has its counts and displacements among the large
+/// counts (MPI-4.0 §5.1.13): all of them but subarray's ndims and order and darray's
+/// size, rank, ndims, distributions, arguments, process grid and order.
+struct Layout {
+    combiner: c_int,
+    ints: Vec<i64>,
+    addrs: Vec<i64>,
+    large: Vec<i64>,
+    ntypes: usize,
+    /// Built by a `_c` constructor.
+    is_large: bool,
+}
+
+fn layout(h: MPI_Datatype) -> R<Layout> {
+    let t = get(h)?;
+    if let Some((c, p, r)) = f90_of(h) {
+        let ints = if c == COMBINER_F90_INTEGER {
+            vec![r as i64]
+        } else {
+            vec![p as i64, r as i64]
+        };
+        return Ok(Layout {
+            combiner: c,
+            ints,
+            addrs: vec![],
+            large: vec![],
+            ntypes: 0,
+            is_large: false,
+        });
     }
-    let (i, a, d, c) = if basic_of(datatype).is_some() { (0, 0, 0, vmpi::sys::datatype::Combiner::Named) } else { t.envelope() };
-    *out(num_integers, "num_integers")? = i as c_int;
-    *out(num_addresses, "num_addresses")? = a as c_int;
-    *out(num_datatypes, "num_datatypes")? = d as c_int;
-    *out(combiner, "combiner")? = combiner_code(c);
+    if basic_of(h).is_some() {
+        let c = combiner_code(vmpi::sys::datatype::Combiner::Named);
+        return Ok(Layout {
+            combiner: c,
+            ints: vec![],
+            addrs: vec![],
+            large: vec![],
+            ntypes: 0,
+            is_large: false,
+        });
+    }
+    let is_large = st().dtypes.get(h).map_or(false, |o| o.large);
+    let (_, _, _, comb) = t.envelope();
+    let (i, a, d) = t.contents();
+    let combiner = combiner_code(comb);
+    let ntypes = d.len();
+    if !is_large {
+        return Ok(Layout {
+            combiner,
+            ints: i,
+            addrs: a.into_iter().map(|x| x as i64).collect(),
+            large: vec![],
+            ntypes,
+            is_large,
+        });
+    }
+    use vmpi::sys::datatype::Combiner;
+    let (ints, large) = match comb {
+        Combiner::Subarray => {
+            let n = i[0] as usize;
+            (vec![i[0], i[3 * n + 1]], i[1..3 * n + 1].to_vec())
+        }
+        Combiner::Darray => {
+            let n = i[2] as usize;
+            let mut ints = i[..3].to_vec();
+            ints.extend_from_slice(&i[3 + n..]);
+            (ints, i[3..3 + n].to_vec())
+        }
+        _ => {
+            let mut large = i;
+            large.extend(a.iter().map(|&x| x as i64));
+            (vec![], large)
+        }
+    };
+    let addrs = if matches!(comb, Combiner::Subarray | Combiner::Darray) {
+        a.into_iter().map(|x| x as i64).collect()
+    } else {
+        vec![]
+    };
+    Ok(Layout {
+        combiner,
+        ints,
+        addrs,
+        large,
+        ntypes,
+        is_large,
+    })
+}
+
+fn int_of(what: &str, n: usize) -> R<c_int> {
+    c_int::try_from(n).or_else(|_| {
+        fail(
+            MPI_ERR_COUNT,
+            format!("{what} = {n} does not fit in an int"),
+        )
+    })
+}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_get_envelope / PMPI_Type_get_envelope(datatype: MPI_Datatype, num_integers: *mut c_int, num_addresses: *mut c_int, num_datatypes: *mut c_int, combiner: *mut c_int) {
+    let l = layout(datatype)?;
+    if l.is_large {
+        return fail(MPI_ERR_TYPE, format!("datatype {:#x} was built by a large-count constructor: its envelope needs MPI_Type_get_envelope_c", datatype as u32));
+    }
+    *out(num_integers, "num_integers")? = int_of("num_integers", l.ints.len())?;
+    *out(num_addresses, "num_addresses")? = int_of("num_addresses", l.addrs.len())?;
+    *out(num_datatypes, "num_datatypes")? = int_of("num_datatypes", l.ntypes)?;
+    *out(combiner, "combiner")? = l.combiner;
     Ok(())
 }}
 
-mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_get_contents / PMPI_Type_get_contents(datatype: MPI_Datatype, max_integers: c_int, max_addresses: c_int, max_datatypes: c_int, array_of_integers: *mut c_int, array_of_addresses: *mut MPI_Aint, array_of_datatypes: *mut MPI_Datatype) {
-    get(datatype)?;
-    if let Some((c, p, r)) = f90_of(datatype) {
-        let ints: Vec<c_int> = if c == COMBINER_F90_INTEGER { vec![r] } else { vec![p, r] };
-        if (max_integers as usize) < ints.len() || array_of_integers.is_null() {
-            return fail(MPI_ERR_ARG, format!("the arrays are too small: the type needs {} integers", ints.len()));
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_get_envelope_c / PMPI_Type_get_envelope_c(datatype: MPI_Datatype, num_integers: *mut MPI_Count, num_addresses: *mut MPI_Count, num_large_counts: *mut MPI_Count, num_datatypes: *mut MPI_Count, combiner: *mut c_int) {
+    let l = layout(datatype)?;
+    *out(num_integers, "num_integers")? = l.ints.len() as MPI_Count;
+    *out(num_addresses, "num_addresses")? = l.addrs.len() as MPI_Count;
+    *out(num_large_counts, "num_large_counts")? = l.large.len() as MPI_Count;
+    *out(num_datatypes, "num_datatypes")? = l.ntypes as MPI_Count;
+    *out(combiner, "combiner")? = l.combiner;
+    Ok(())
+}}
+
+/// MPI_Type_get_contents(_c): `max_large` None for the int form.
+unsafe fn contents(
+    datatype: MPI_Datatype,
+    max_integers: MPI_Count,
+    max_addresses: MPI_Count,
+    max_large: Option<MPI_Count>,
+    max_datatypes: MPI_Count,
+    array_of_integers: *mut c_int,
+    array_of_addresses: *mut MPI_Aint,
+    array_of_large_counts: *mut MPI_Count,
+    array_of_datatypes: *mut MPI_Datatype,
+) -> R<()> {
+    let l = layout(datatype)?;
+    if l.combiner == combiner_code(vmpi::sys::datatype::Combiner::Named) {
+        return fail(
+            MPI_ERR_TYPE,
+            format!(
+                "MPI_Type_get_contents of predefined datatype {:#x}",
+                datatype as u32
+            ),
+        );
+    }
+    if l.is_large && max_large.is_none() {
+        return fail(MPI_ERR_TYPE, format!("datatype {:#x} was built by a large-count constructor: its contents need MPI_Type_get_contents_c", datatype as u32));
+    }
+    if max_integers < l.ints.len() as i64
+        || max_addresses < l.addrs.len() as i64
+        || max_large.unwrap_or(0) < l.large.len() as i64
+        || max_datatypes < l.ntypes as i64
+    {
+        return fail(MPI_ERR_ARG, format!("the arrays are too small: the type needs {} integers, {} addresses, {} large counts, {} datatypes", l.ints.len(), l.addrs.len(), l.large.len(), l.ntypes));
+    }
+    for (p, v, what) in [
+        (array_of_integers as usize, &l.ints, "array_of_integers"),
+        (array_of_addresses as usize, &l.addrs, "array_of_addresses"),
+        (
+            array_of_large_counts as usize,
+            &l.large,
+            "array_of_large_counts",
+        ),
+    ] {
+        if !v.is_empty() && p == 0 {
+            return fail(MPI_ERR_ARG, format!("{what} is a null pointer"));
         }
-        for (k, v) in ints.iter().enumerate() {
-            *array_of_integers.add(k) = *v;
-        }
+    }
+    for (k, v) in l.ints.iter().enumerate() {
+        *array_of_integers.add(k) = *v as c_int;
+    }
+    for (k, v) in l.addrs.iter().enumerate() {
+        *array_of_addresses.add(k) = *v as MPI_Aint;
+    }
+    for (k, v) in l.large.iter().enumerate() {
+        *array_of_large_counts.add(k) = *v;
+    }
+    if l.ntypes == 0 {
         return Ok(());
     }
     let (t, inner) = match st().dtypes.get(datatype) {
         Some(o) => (o.dt.clone(), o.inner.clone()),
-        None => return fail(MPI_ERR_TYPE, format!("MPI_Type_get_contents of predefined datatype {:#x}", datatype as u32)),
+        None => return Ok(()),
     };
-    let (i, a, d) = t.contents();
-    if (max_integers as i64) < i.len() as i64 || (max_addresses as i64) < a.len() as i64 || (max_datatypes as i64) < d.len() as i64 {
-        return fail(MPI_ERR_ARG, format!("the arrays are too small: the type needs {} integers, {} addresses, {} datatypes", i.len(), a.len(), d.len()));
-    }
-    for (k, v) in i.iter().enumerate() {
-        *array_of_integers.add(k) = *v as c_int;
-    }
-    for (k, v) in a.iter().enumerate() {
-        *array_of_addresses.add(k) = *v as MPI_Aint;
-    }
+    let (_, _, d) = t.contents();
     for (k, t) in d.into_iter().enumerate() {
         let h = inner.get(k).copied().unwrap_or(MPI_DATATYPE_NULL);
         *array_of_datatypes.add(k) = if basic_of(h).is_some() || is_f90(h) {
             h
         } else {
             // A new handle on the same type (the caller frees it).
-            let inner2 = st().dtypes.get(h).map(|o| o.inner.clone()).unwrap_or_default();
+            let (inner2, large2) = st()
+                .dtypes
+                .get(h)
+                .map(|o| (o.inner.clone(), o.large))
+                .unwrap_or_default();
             let nh = new_type(t, inner2);
             if let Some(o) = st().dtypes.get_mut(nh) {
                 o.committed = true;
+                o.large = large2;
             }
             nh
         };
     }
     Ok(())
+}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_get_contents / PMPI_Type_get_contents(datatype: MPI_Datatype, max_integers: c_int, max_addresses: c_int, max_datatypes: c_int, array_of_integers: *mut c_int, array_of_addresses: *mut MPI_Aint, array_of_datatypes: *mut MPI_Datatype) {
+    contents(datatype, max_integers.into(), max_addresses.into(), None, max_datatypes.into(), array_of_integers, array_of_addresses, std::ptr::null_mut(), array_of_datatypes)
+}}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_get_contents_c / PMPI_Type_get_contents_c(datatype: MPI_Datatype, max_integers: MPI_Count, max_addresses: MPI_Count, max_large_counts: MPI_Count, max_datatypes: MPI_Count, array_of_integers: *mut c_int, array_of_addresses: *mut MPI_Aint, array_of_large_counts: *mut MPI_Count, array_of_datatypes: *mut MPI_Datatype) {
+    contents(datatype, max_integers, max_addresses, Some(max_large_counts), max_datatypes, array_of_integers, array_of_addresses, array_of_large_counts, array_of_datatypes)
 }}
 
 // ---- queries -------------------------------------------------------------------------
@@ -724,6 +1114,25 @@ mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_size / PMPI_Type_size(datatype: MPI_Data
 
 mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_size_x / PMPI_Type_size_x(datatype: MPI_Datatype, size: *mut MPI_Count) {
     *out(size, "size")? = info(datatype)?.0;
+    Ok(())
+}}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_size_c / PMPI_Type_size_c(datatype: MPI_Datatype, size: *mut MPI_Count) {
+    *out(size, "size")? = info(datatype)?.0;
+    Ok(())
+}}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_get_extent_c / PMPI_Type_get_extent_c(datatype: MPI_Datatype, lb: *mut MPI_Count, extent: *mut MPI_Count) {
+    let (_, l, e, ..) = info(datatype)?;
+    *out(lb, "lb")? = l;
+    *out(extent, "extent")? = e;
+    Ok(())
+}}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_get_true_extent_c / PMPI_Type_get_true_extent_c(datatype: MPI_Datatype, true_lb: *mut MPI_Count, true_extent: *mut MPI_Count) {
+    let (.., l, e) = info(datatype)?;
+    *out(true_lb, "true_lb")? = l;
+    *out(true_extent, "true_extent")? = e;
     Ok(())
 }}
 
@@ -791,23 +1200,41 @@ mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_match_size / PMPI_Type_match_size(typecl
 
 // ---- pack and unpack -------------------------------------------------------------------
 
-unsafe fn pos_of(position: *mut c_int) -> R<&'static mut c_int> {
-    let p = out(position, "position")?;
-    if *p < 0 {
-        return fail(MPI_ERR_ARG, format!("invalid position {}", *p));
+// MPI_Pack and friends: one function each on i64 counts, sizes and positions; the
+// int (and MPI_Aint) forms and the `_c` forms read the position in, widened, and
+// write it back (it never passes the size, which came in the caller's type).
+
+/// A position argument, widened; a negative one is an error.
+unsafe fn pos_in<T: Wide>(position: *mut T) -> R<i64> {
+    let p = out(position, "position")?.wide();
+    if p < 0 {
+        return fail(MPI_ERR_ARG, format!("invalid position {p}"));
     }
     Ok(p)
 }
 
-mpi_fn! { comm => fn MPI_Pack / PMPI_Pack(inbuf: *const std::ffi::c_void, incount: c_int, datatype: MPI_Datatype, outbuf: *mut std::ffi::c_void, outsize: c_int, position: *mut c_int, comm: MPI_Comm) {
-    crate::state::comm(comm)?;
+/// MPI_Pack(_c) and MPI_Pack_external(_c) (`external`): packs `incount` elements at
+/// `pos`, which it advances.
+unsafe fn pack(
+    call: &str,
+    external: bool,
+    inbuf: *const std::ffi::c_void,
+    incount: i64,
+    datatype: MPI_Datatype,
+    outbuf: *mut std::ffi::c_void,
+    outsize: i64,
+    pos: &mut i64,
+) -> R<()> {
     let n = check_count(incount)?;
     let t = for_comm(datatype)?;
-    let p = pos_of(position)?;
     if outsize < 0 {
         return fail(MPI_ERR_ARG, format!("invalid outsize {outsize}"));
     }
-    let need = t.packed_size(n, "MPI_Pack")?;
+    let need = if external {
+        t.pack_external_size(n)
+    } else {
+        t.packed_size(n, call)?
+    };
     if need == 0 {
         return Ok(());
     }
@@ -816,21 +1243,37 @@ mpi_fn! { comm => fn MPI_Pack / PMPI_Pack(inbuf: *const std::ffi::c_void, incoun
         return fail(MPI_ERR_ARG, "outbuf is a null pointer");
     }
     let dst = std::slice::from_raw_parts_mut(outbuf as *mut u8, outsize as usize);
-    let mut pos = *p as usize;
-    t.pack(inbuf as *const u8, n, dst, &mut pos)?;
-    *p = pos as c_int;
+    let mut p = *pos as usize;
+    if external {
+        t.pack_external(inbuf as *const u8, n, dst, &mut p)?;
+    } else {
+        t.pack(inbuf as *const u8, n, dst, &mut p)?;
+    }
+    *pos = p as i64;
     Ok(())
-}}
+}
 
-mpi_fn! { comm => fn MPI_Unpack / PMPI_Unpack(inbuf: *const std::ffi::c_void, insize: c_int, position: *mut c_int, outbuf: *mut std::ffi::c_void, outcount: c_int, datatype: MPI_Datatype, comm: MPI_Comm) {
-    crate::state::comm(comm)?;
+/// MPI_Unpack(_c) and MPI_Unpack_external(_c).
+unsafe fn unpack(
+    call: &str,
+    external: bool,
+    inbuf: *const std::ffi::c_void,
+    insize: i64,
+    pos: &mut i64,
+    outbuf: *mut std::ffi::c_void,
+    outcount: i64,
+    datatype: MPI_Datatype,
+) -> R<()> {
     let n = check_count(outcount)?;
     let t = for_comm(datatype)?;
-    let p = pos_of(position)?;
     if insize < 0 {
         return fail(MPI_ERR_ARG, format!("invalid insize {insize}"));
     }
-    let need = t.packed_size(n, "MPI_Unpack")?;
+    let need = if external {
+        t.pack_external_size(n)
+    } else {
+        t.packed_size(n, call)?
+    };
     if need == 0 {
         return Ok(());
     }
@@ -839,18 +1282,64 @@ mpi_fn! { comm => fn MPI_Unpack / PMPI_Unpack(inbuf: *const std::ffi::c_void, in
         return fail(MPI_ERR_ARG, "inbuf is a null pointer");
     }
     let src = std::slice::from_raw_parts(inbuf as *const u8, insize as usize);
-    let mut pos = *p as usize;
-    t.unpack(src, &mut pos, outbuf as *mut u8, n)?;
-    *p = pos as c_int;
+    let mut p = *pos as usize;
+    if external {
+        t.unpack_external(src, &mut p, outbuf as *mut u8, n)?;
+    } else {
+        t.unpack(src, &mut p, outbuf as *mut u8, n)?;
+    }
+    *pos = p as i64;
+    Ok(())
+}
+
+mpi_fn! { comm => fn MPI_Pack / PMPI_Pack(inbuf: *const std::ffi::c_void, incount: c_int, datatype: MPI_Datatype, outbuf: *mut std::ffi::c_void, outsize: c_int, position: *mut c_int, comm: MPI_Comm) {
+    crate::state::comm(comm)?;
+    let mut p = pos_in(position)?;
+    pack("MPI_Pack", false, inbuf, incount.wide(), datatype, outbuf, outsize.wide(), &mut p)?;
+    *position = p as c_int;
     Ok(())
 }}
 
-mpi_fn! { comm => fn MPI_Pack_size / PMPI_Pack_size(incount: c_int, datatype: MPI_Datatype, comm: MPI_Comm, size: *mut c_int) {
+mpi_fn! { comm => fn MPI_Pack_c / PMPI_Pack_c(inbuf: *const std::ffi::c_void, incount: MPI_Count, datatype: MPI_Datatype, outbuf: *mut std::ffi::c_void, outsize: MPI_Count, position: *mut MPI_Count, comm: MPI_Comm) {
+    crate::state::comm(comm)?;
+    let mut p = pos_in(position)?;
+    pack("MPI_Pack_c", false, inbuf, incount, datatype, outbuf, outsize, &mut p)?;
+    *position = p;
+    Ok(())
+}}
+
+mpi_fn! { comm => fn MPI_Unpack / PMPI_Unpack(inbuf: *const std::ffi::c_void, insize: c_int, position: *mut c_int, outbuf: *mut std::ffi::c_void, outcount: c_int, datatype: MPI_Datatype, comm: MPI_Comm) {
+    crate::state::comm(comm)?;
+    let mut p = pos_in(position)?;
+    unpack("MPI_Unpack", false, inbuf, insize.wide(), &mut p, outbuf, outcount.wide(), datatype)?;
+    *position = p as c_int;
+    Ok(())
+}}
+
+mpi_fn! { comm => fn MPI_Unpack_c / PMPI_Unpack_c(inbuf: *const std::ffi::c_void, insize: MPI_Count, position: *mut MPI_Count, outbuf: *mut std::ffi::c_void, outcount: MPI_Count, datatype: MPI_Datatype, comm: MPI_Comm) {
+    crate::state::comm(comm)?;
+    let mut p = pos_in(position)?;
+    unpack("MPI_Unpack_c", false, inbuf, insize, &mut p, outbuf, outcount, datatype)?;
+    *position = p;
+    Ok(())
+}}
+
+/// MPI_Pack_size(_c): the packed size of `incount` elements.
+fn pack_size(call: &str, incount: i64, datatype: MPI_Datatype, comm: MPI_Comm) -> R<i64> {
     crate::state::comm(comm)?;
     let n = check_count(incount)?;
     let t = get(datatype)?;
-    let s = t.packed_size(n, "MPI_Pack_size")?;
-    *out(size, "size")? = if s > i32::MAX as usize { MPI_UNDEFINED } else { s as c_int };
+    Ok(t.packed_size(n, call)? as i64)
+}
+
+mpi_fn! { comm => fn MPI_Pack_size / PMPI_Pack_size(incount: c_int, datatype: MPI_Datatype, comm: MPI_Comm, size: *mut c_int) {
+    let s = pack_size("MPI_Pack_size", incount.wide(), datatype, comm)?;
+    *out(size, "size")? = c_int::try_from(s).unwrap_or(MPI_UNDEFINED);
+    Ok(())
+}}
+
+mpi_fn! { comm => fn MPI_Pack_size_c / PMPI_Pack_size_c(incount: MPI_Count, datatype: MPI_Datatype, comm: MPI_Comm, size: *mut MPI_Count) {
+    *out(size, "size")? = pack_size("MPI_Pack_size_c", incount, datatype, comm)?;
     Ok(())
 }}
 
@@ -870,53 +1359,55 @@ unsafe fn datarep(d: *const c_char) -> R<()> {
 
 mpi_fn! { MPI_COMM_WORLD => fn MPI_Pack_external / PMPI_Pack_external(datarep_: *const c_char, inbuf: *const std::ffi::c_void, incount: c_int, datatype: MPI_Datatype, outbuf: *mut std::ffi::c_void, outsize: MPI_Aint, position: *mut MPI_Aint) {
     datarep(datarep_)?;
-    let n = check_count(incount)?;
-    let t = for_comm(datatype)?;
-    let p = out(position, "position")?;
-    if outsize < 0 || *p < 0 {
-        return fail(MPI_ERR_ARG, format!("invalid outsize {outsize} or position {}", *p));
-    }
-    if t.pack_external_size(n) == 0 {
-        return Ok(());
-    }
-    bad_buf(inbuf as *const u8, n, &t)?;
-    if outbuf.is_null() {
-        return fail(MPI_ERR_ARG, "outbuf is a null pointer");
-    }
-    let dst = std::slice::from_raw_parts_mut(outbuf as *mut u8, outsize as usize);
-    let mut pos = *p as usize;
-    t.pack_external(inbuf as *const u8, n, dst, &mut pos)?;
-    *p = pos as MPI_Aint;
+    let mut p = pos_in(position)?;
+    pack("MPI_Pack_external", true, inbuf, incount.wide(), datatype, outbuf, outsize.wide(), &mut p)?;
+    *position = p as MPI_Aint;
+    Ok(())
+}}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Pack_external_c / PMPI_Pack_external_c(datarep_: *const c_char, inbuf: *const std::ffi::c_void, incount: MPI_Count, datatype: MPI_Datatype, outbuf: *mut std::ffi::c_void, outsize: MPI_Count, position: *mut MPI_Count) {
+    datarep(datarep_)?;
+    let mut p = pos_in(position)?;
+    pack("MPI_Pack_external_c", true, inbuf, incount, datatype, outbuf, outsize, &mut p)?;
+    *position = p;
     Ok(())
 }}
 
 mpi_fn! { MPI_COMM_WORLD => fn MPI_Unpack_external / PMPI_Unpack_external(datarep_: *const c_char, inbuf: *const std::ffi::c_void, insize: MPI_Aint, position: *mut MPI_Aint, outbuf: *mut std::ffi::c_void, outcount: c_int, datatype: MPI_Datatype) {
     datarep(datarep_)?;
-    let n = check_count(outcount)?;
-    let t = for_comm(datatype)?;
-    let p = out(position, "position")?;
-    if insize < 0 || *p < 0 {
-        return fail(MPI_ERR_ARG, format!("invalid insize {insize} or position {}", *p));
-    }
-    if t.pack_external_size(n) == 0 {
-        return Ok(());
-    }
-    bad_buf(outbuf as *const u8, n, &t)?;
-    if inbuf.is_null() {
-        return fail(MPI_ERR_ARG, "inbuf is a null pointer");
-    }
-    let src = std::slice::from_raw_parts(inbuf as *const u8, insize as usize);
-    let mut pos = *p as usize;
-    t.unpack_external(src, &mut pos, outbuf as *mut u8, n)?;
-    *p = pos as MPI_Aint;
+    let mut p = pos_in(position)?;
+    unpack("MPI_Unpack_external", true, inbuf, insize.wide(), &mut p, outbuf, outcount.wide(), datatype)?;
+    *position = p as MPI_Aint;
     Ok(())
 }}
 
-mpi_fn! { MPI_COMM_WORLD => fn MPI_Pack_external_size / PMPI_Pack_external_size(datarep_: *const c_char, incount: c_int, datatype: MPI_Datatype, size: *mut MPI_Aint) {
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Unpack_external_c / PMPI_Unpack_external_c(datarep_: *const c_char, inbuf: *const std::ffi::c_void, insize: MPI_Count, position: *mut MPI_Count, outbuf: *mut std::ffi::c_void, outcount: MPI_Count, datatype: MPI_Datatype) {
+    datarep(datarep_)?;
+    let mut p = pos_in(position)?;
+    unpack("MPI_Unpack_external_c", true, inbuf, insize, &mut p, outbuf, outcount, datatype)?;
+    *position = p;
+    Ok(())
+}}
+
+/// MPI_Pack_external_size(_c).
+unsafe fn pack_external_size(
+    datarep_: *const c_char,
+    incount: i64,
+    datatype: MPI_Datatype,
+) -> R<i64> {
     datarep(datarep_)?;
     let n = check_count(incount)?;
     let t = get(datatype)?;
-    *out(size, "size")? = t.pack_external_size(n) as MPI_Aint;
+    Ok(t.pack_external_size(n) as i64)
+}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Pack_external_size / PMPI_Pack_external_size(datarep_: *const c_char, incount: c_int, datatype: MPI_Datatype, size: *mut MPI_Aint) {
+    *out(size, "size")? = pack_external_size(datarep_, incount.wide(), datatype)? as MPI_Aint;
+    Ok(())
+}}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Pack_external_size_c / PMPI_Pack_external_size_c(datarep_: *const c_char, incount: MPI_Count, datatype: MPI_Datatype, size: *mut MPI_Count) {
+    *out(size, "size")? = pack_external_size(datarep_, incount, datatype)?;
     Ok(())
 }}
 

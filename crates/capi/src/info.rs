@@ -14,8 +14,12 @@ pub struct InfoObj {
 }
 
 fn env_info() -> InfoObj {
+    env_info_of(std::env::args().collect())
+}
+
+/// MPI_INFO_ENV's pairs for the command line `args` (program first).
+fn env_info_of(args: Vec<String>) -> InfoObj {
     let mut pairs = Vec::new();
-    let args: Vec<String> = std::env::args().collect();
     if let Some(c) = args.first() {
         pairs.push(("command".to_string(), c.clone()));
     }
@@ -187,4 +191,51 @@ mpi_fn! { MPI_COMM_WORLD => fn MPI_Info_free / PMPI_Info_free(info: *mut MPI_Inf
         }
         None => fail(MPI_ERR_INFO, format!("invalid info object {:#x}", *h as u32)),
     }
+}}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Info_create_env / PMPI_Info_create_env(argc: c_int, argv: *mut *mut c_char, info: *mut MPI_Info) {
+    let o = out(info, "info")?;
+    // MPI-4.0 §10.4: the argc and argv of main, when the application has them
+    // (may be 0 and NULL); the process's own command line otherwise.
+    let args = if argc > 0 && !argv.is_null() {
+        (0..argc as usize)
+            .map(|k| *argv.add(k))
+            .take_while(|p| !p.is_null())
+            .map(|p| CStr::from_ptr(p).to_string_lossy().into_owned())
+            .collect()
+    } else {
+        std::env::args().collect()
+    };
+    let i = env_info_of(args); // takes the state lock itself
+    *o = st().infos.insert(i);
+    Ok(())
+}}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Info_get_string / PMPI_Info_get_string(info: MPI_Info, key: *const c_char, buflen: *mut c_int, value: *mut c_char, flag: *mut c_int) {
+    let k = key_arg(key)?;
+    let i = get(info)?;
+    let f = out(flag, "flag")?;
+    let b = out(buflen, "buflen")?;
+    if *b < 0 {
+        return fail(MPI_ERR_ARG, format!("invalid buflen {}", *b));
+    }
+    let Some((_, v)) = i.pairs.iter().find(|(a, _)| *a == k) else {
+        *f = 0;
+        return Ok(());
+    };
+    // MPI-4.0 §10: up to buflen - 1 characters and a null are written; buflen
+    // becomes the value's length plus one (so 0 asks for the size only).
+    let full = c_int::try_from(v.len() + 1)
+        .or_else(|_| fail(MPI_ERR_INFO_VALUE, "the value is longer than an int can say"))?;
+    if *b > 0 {
+        if value.is_null() {
+            return fail(MPI_ERR_ARG, "value is a null pointer");
+        }
+        let n = v.len().min(*b as usize - 1);
+        std::ptr::copy_nonoverlapping(v.as_ptr() as *const c_char, value, n);
+        *value.add(n) = 0;
+    }
+    *b = full;
+    *f = 1;
+    Ok(())
 }}

@@ -17,7 +17,7 @@
 //! ranks all start the operation before waiting on other ones.
 
 use crate::consts::*;
-use crate::dtype::{out, recv_target, send_data, Fixup, SendData};
+use crate::dtype::{out, recv_target, send_data, Fixup, SendData, Wide};
 use crate::err::{err, fail, R};
 use crate::state::st;
 use std::ffi::c_void;
@@ -179,8 +179,27 @@ unsafe fn slice<'a, T>(p: *const T, n: usize, what: &str) -> R<&'a [T]> {
     Ok(std::slice::from_raw_parts(p, n))
 }
 
-fn extent(dt: MPI_Datatype) -> R<isize> {
-    Ok(crate::dtype::get(dt)?.extent() as isize)
+/// The array argument `p[0..n]` (int, MPI_Count or MPI_Aint), widened.
+unsafe fn wide<T: Wide>(p: *const T, n: usize, what: &str) -> R<Vec<i64>> {
+    crate::dtype::wide_arr(p, n as MPI_Count, what)
+}
+
+fn extent(dt: MPI_Datatype) -> R<i64> {
+    Ok(crate::dtype::get(dt)?.extent())
+}
+
+/// `k * count * extent` or `displ * extent` bytes, or MPI_ERR_COUNT when it overflows.
+fn scaled(parts: &[i64]) -> R<isize> {
+    parts
+        .iter()
+        .try_fold(1i64, |a, &b| a.checked_mul(b))
+        .and_then(|x| isize::try_from(x).ok())
+        .ok_or_else(|| {
+            err(
+                MPI_ERR_COUNT,
+                format!("the displacement {parts:?} overflows"),
+            )
+        })
 }
 
 /// Send buffers (packed copies of non-contiguous data live here until the run ends).
@@ -195,7 +214,7 @@ impl Sends {
         &mut self,
         peer: i32,
         buf: *const u8,
-        count: c_int,
+        count: MPI_Count,
         dt: MPI_Datatype,
         tag: i32,
     ) -> R<()> {
@@ -224,7 +243,7 @@ impl Recvs {
         &mut self,
         peer: i32,
         buf: *mut u8,
-        count: c_int,
+        count: MPI_Count,
         dt: MPI_Datatype,
         tag: i32,
     ) -> R<()> {
@@ -250,16 +269,19 @@ unsafe fn run_typed(c: &Comm, call: &str, sends: Sends, recvs: Recvs) -> R<()> {
     Ok(())
 }
 
+// Every function below takes MPI_Count counts and widened arrays: the int forms
+// and the MPI-4 `_c` forms (macros at the end) both call them.
+
 #[allow(clippy::too_many_arguments)]
 unsafe fn allgather(
     call: &str,
     sendbuf: *const c_void,
-    sendcount: c_int,
+    sendcount: MPI_Count,
     sendtype: MPI_Datatype,
     recvbuf: *mut c_void,
-    recvcounts: Option<&[c_int]>,
-    recvcount: c_int,
-    displs: Option<&[c_int]>,
+    recvcounts: Option<&[i64]>,
+    recvcount: MPI_Count,
+    displs: Option<&[i64]>,
     recvtype: MPI_Datatype,
     comm: MPI_Comm,
 ) -> R<()> {
@@ -268,12 +290,12 @@ unsafe fn allgather(
     let mut recvs = Recvs::default();
     for (k, &p) in ins.iter().enumerate() {
         let (cnt, disp) = match (recvcounts, displs) {
-            (Some(rc), Some(d)) => (rc[k], d[k] as isize),
-            _ => (recvcount, (k as isize) * recvcount as isize),
+            (Some(rc), Some(d)) => (rc[k], scaled(&[d[k], ext])?),
+            _ => (recvcount, scaled(&[k as i64, recvcount, ext])?),
         };
         recvs.add(
             p,
-            (recvbuf as *mut u8).wrapping_offset(disp * ext),
+            (recvbuf as *mut u8).wrapping_offset(disp),
             cnt,
             recvtype,
             rt[k],
@@ -291,9 +313,9 @@ unsafe fn allgather(
 unsafe fn alltoall(
     call: &str,
     sendbuf: *const c_void,
-    s: &dyn Fn(usize) -> R<(c_int, isize, MPI_Datatype)>,
+    s: &dyn Fn(usize) -> R<(MPI_Count, isize, MPI_Datatype)>,
     recvbuf: *mut c_void,
-    r: &dyn Fn(usize) -> R<(c_int, isize, MPI_Datatype)>,
+    r: &dyn Fn(usize) -> R<(MPI_Count, isize, MPI_Datatype)>,
     comm: MPI_Comm,
     plan_: (Comm, Vec<i32>, Vec<i32>, Vec<i32>, Vec<i32>),
 ) -> R<()> {
@@ -324,13 +346,14 @@ unsafe fn alltoall(
     run_typed(&c, call, sends, recvs)
 }
 
+#[allow(clippy::too_many_arguments)]
 unsafe fn a2a(
     call: &str,
     sendbuf: *const c_void,
-    sendcount: c_int,
+    sendcount: MPI_Count,
     sendtype: MPI_Datatype,
     recvbuf: *mut c_void,
-    recvcount: c_int,
+    recvcount: MPI_Count,
     recvtype: MPI_Datatype,
     comm: MPI_Comm,
 ) -> R<()> {
@@ -339,58 +362,58 @@ unsafe fn a2a(
     alltoall(
         call,
         sendbuf,
-        &|k| Ok((sendcount, k as isize * sendcount as isize * se, sendtype)),
+        &|k| Ok((sendcount, scaled(&[k as i64, sendcount, se])?, sendtype)),
         recvbuf,
-        &|k| Ok((recvcount, k as isize * recvcount as isize * re, recvtype)),
+        &|k| Ok((recvcount, scaled(&[k as i64, recvcount, re])?, recvtype)),
         comm,
         p,
     )
 }
 
 #[allow(clippy::too_many_arguments)]
-unsafe fn a2av(
+unsafe fn a2av<C: Wide, D: Wide>(
     call: &str,
     sendbuf: *const c_void,
-    sendcounts: *const c_int,
-    sdispls: *const c_int,
+    sendcounts: *const C,
+    sdispls: *const D,
     sendtype: MPI_Datatype,
     recvbuf: *mut c_void,
-    recvcounts: *const c_int,
-    rdispls: *const c_int,
+    recvcounts: *const C,
+    rdispls: *const D,
     recvtype: MPI_Datatype,
     comm: MPI_Comm,
 ) -> R<()> {
     let p = plan(comm)?;
     let (ni, no) = (p.1.len(), p.2.len());
     let (sc, sd) = (
-        slice(sendcounts, no, "sendcounts")?,
-        slice(sdispls, no, "sdispls")?,
+        wide(sendcounts, no, "sendcounts")?,
+        wide(sdispls, no, "sdispls")?,
     );
     let (rc, rd) = (
-        slice(recvcounts, ni, "recvcounts")?,
-        slice(rdispls, ni, "rdispls")?,
+        wide(recvcounts, ni, "recvcounts")?,
+        wide(rdispls, ni, "rdispls")?,
     );
     let (se, re) = (extent(sendtype)?, extent(recvtype)?);
     alltoall(
         call,
         sendbuf,
-        &|k| Ok((sc[k], sd[k] as isize * se, sendtype)),
+        &|k| Ok((sc[k], scaled(&[sd[k], se])?, sendtype)),
         recvbuf,
-        &|k| Ok((rc[k], rd[k] as isize * re, recvtype)),
+        &|k| Ok((rc[k], scaled(&[rd[k], re])?, recvtype)),
         comm,
         p,
     )
 }
 
 #[allow(clippy::too_many_arguments)]
-unsafe fn a2aw(
+unsafe fn a2aw<C: Wide>(
     call: &str,
     sendbuf: *const c_void,
-    sendcounts: *const c_int,
+    sendcounts: *const C,
     sdispls: *const MPI_Aint,
     sendtypes: *const MPI_Datatype,
     recvbuf: *mut c_void,
-    recvcounts: *const c_int,
+    recvcounts: *const C,
     rdispls: *const MPI_Aint,
     recvtypes: *const MPI_Datatype,
     comm: MPI_Comm,
@@ -398,12 +421,12 @@ unsafe fn a2aw(
     let p = plan(comm)?;
     let (ni, no) = (p.1.len(), p.2.len());
     let (sc, sd, st_) = (
-        slice(sendcounts, no, "sendcounts")?,
+        wide(sendcounts, no, "sendcounts")?,
         slice(sdispls, no, "sdispls")?,
         slice(sendtypes, no, "sendtypes")?,
     );
     let (rc, rd, rt) = (
-        slice(recvcounts, ni, "recvcounts")?,
+        wide(recvcounts, ni, "recvcounts")?,
         slice(rdispls, ni, "rdispls")?,
         slice(recvtypes, ni, "recvtypes")?,
     );
@@ -418,71 +441,108 @@ unsafe fn a2aw(
     )
 }
 
-unsafe fn vargs<'a>(
+unsafe fn vargs<C: Wide, D: Wide>(
     comm: MPI_Comm,
-    recvcounts: *const c_int,
-    displs: *const c_int,
-) -> R<(&'a [c_int], &'a [c_int])> {
+    recvcounts: *const C,
+    displs: *const D,
+) -> R<(Vec<i64>, Vec<i64>)> {
     let n = crate::topo::neighbors(comm)?.0.len();
     Ok((
-        slice(recvcounts, n, "recvcounts")?,
-        slice(displs, n, "displs")?,
+        wide(recvcounts, n, "recvcounts")?,
+        wide(displs, n, "displs")?,
     ))
 }
-
-mpi_fn! { comm => fn MPI_Neighbor_allgather / PMPI_Neighbor_allgather(sendbuf: *const c_void, sendcount: c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: c_int, recvtype: MPI_Datatype, comm: MPI_Comm) {
-    allgather("MPI_Neighbor_allgather", sendbuf, sendcount, sendtype, recvbuf, None, recvcount, None, recvtype, comm)
-}}
-
-mpi_fn! { comm => fn MPI_Neighbor_allgatherv / PMPI_Neighbor_allgatherv(sendbuf: *const c_void, sendcount: c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcounts: *const c_int, displs: *const c_int, recvtype: MPI_Datatype, comm: MPI_Comm) {
-    let (rc, d) = vargs(comm, recvcounts, displs)?;
-    allgather("MPI_Neighbor_allgatherv", sendbuf, sendcount, sendtype, recvbuf, Some(rc), 0, Some(d), recvtype, comm)
-}}
-
-mpi_fn! { comm => fn MPI_Neighbor_alltoall / PMPI_Neighbor_alltoall(sendbuf: *const c_void, sendcount: c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: c_int, recvtype: MPI_Datatype, comm: MPI_Comm) {
-    a2a("MPI_Neighbor_alltoall", sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, comm)
-}}
-
-mpi_fn! { comm => fn MPI_Neighbor_alltoallv / PMPI_Neighbor_alltoallv(sendbuf: *const c_void, sendcounts: *const c_int, sdispls: *const c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcounts: *const c_int, rdispls: *const c_int, recvtype: MPI_Datatype, comm: MPI_Comm) {
-    a2av("MPI_Neighbor_alltoallv", sendbuf, sendcounts, sdispls, sendtype, recvbuf, recvcounts, rdispls, recvtype, comm)
-}}
-
-mpi_fn! { comm => fn MPI_Neighbor_alltoallw / PMPI_Neighbor_alltoallw(sendbuf: *const c_void, sendcounts: *const c_int, sdispls: *const MPI_Aint, sendtypes: *const MPI_Datatype, recvbuf: *mut c_void, recvcounts: *const c_int, rdispls: *const MPI_Aint, recvtypes: *const MPI_Datatype, comm: MPI_Comm) {
-    a2aw("MPI_Neighbor_alltoallw", sendbuf, sendcounts, sdispls, sendtypes, recvbuf, recvcounts, rdispls, recvtypes, comm)
-}}
 
 unsafe fn done(comm: MPI_Comm, request: *mut MPI_Request) -> R<()> {
     *out(request, "request")? = done_request(comm);
     Ok(())
 }
 
-mpi_fn! { comm => fn MPI_Ineighbor_allgather / PMPI_Ineighbor_allgather(sendbuf: *const c_void, sendcount: c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: c_int, recvtype: MPI_Datatype, comm: MPI_Comm, request: *mut MPI_Request) {
-    out(request, "request")?;
-    allgather("MPI_Ineighbor_allgather", sendbuf, sendcount, sendtype, recvbuf, None, recvcount, None, recvtype, comm)?;
-    done(comm, request)
-}}
+/// The blocking and nonblocking neighborhood collectives of one count type
+/// (`$ct` counts, `$dt` allgatherv/alltoallv displacements): the int forms and the
+/// MPI-4 `_c` forms.
+macro_rules! neighbor_fns {
+    ($ct:ty, $dt:ty, $ag:ident / $pag:ident, $iag:ident / $piag:ident, $agv:ident / $pagv:ident, $iagv:ident / $piagv:ident,
+     $a2a:ident / $pa2a:ident, $ia2a:ident / $pia2a:ident, $a2av:ident / $pa2av:ident, $ia2av:ident / $pia2av:ident,
+     $a2aw:ident / $pa2aw:ident, $ia2aw:ident / $pia2aw:ident) => {
+        mpi_fn! { comm => fn $ag / $pag(sendbuf: *const c_void, sendcount: $ct, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: $ct, recvtype: MPI_Datatype, comm: MPI_Comm) {
+            allgather(stringify!($ag), sendbuf, sendcount.into(), sendtype, recvbuf, None, recvcount.into(), None, recvtype, comm)
+        }}
 
-mpi_fn! { comm => fn MPI_Ineighbor_allgatherv / PMPI_Ineighbor_allgatherv(sendbuf: *const c_void, sendcount: c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcounts: *const c_int, displs: *const c_int, recvtype: MPI_Datatype, comm: MPI_Comm, request: *mut MPI_Request) {
-    out(request, "request")?;
-    let (rc, d) = vargs(comm, recvcounts, displs)?;
-    allgather("MPI_Ineighbor_allgatherv", sendbuf, sendcount, sendtype, recvbuf, Some(rc), 0, Some(d), recvtype, comm)?;
-    done(comm, request)
-}}
+        mpi_fn! { comm => fn $agv / $pagv(sendbuf: *const c_void, sendcount: $ct, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcounts: *const $ct, displs: *const $dt, recvtype: MPI_Datatype, comm: MPI_Comm) {
+            let (rc, d) = vargs(comm, recvcounts, displs)?;
+            allgather(stringify!($agv), sendbuf, sendcount.into(), sendtype, recvbuf, Some(&rc), 0, Some(&d), recvtype, comm)
+        }}
 
-mpi_fn! { comm => fn MPI_Ineighbor_alltoall / PMPI_Ineighbor_alltoall(sendbuf: *const c_void, sendcount: c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: c_int, recvtype: MPI_Datatype, comm: MPI_Comm, request: *mut MPI_Request) {
-    out(request, "request")?;
-    a2a("MPI_Ineighbor_alltoall", sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, comm)?;
-    done(comm, request)
-}}
+        mpi_fn! { comm => fn $a2a / $pa2a(sendbuf: *const c_void, sendcount: $ct, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: $ct, recvtype: MPI_Datatype, comm: MPI_Comm) {
+            a2a(stringify!($a2a), sendbuf, sendcount.into(), sendtype, recvbuf, recvcount.into(), recvtype, comm)
+        }}
 
-mpi_fn! { comm => fn MPI_Ineighbor_alltoallv / PMPI_Ineighbor_alltoallv(sendbuf: *const c_void, sendcounts: *const c_int, sdispls: *const c_int, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcounts: *const c_int, rdispls: *const c_int, recvtype: MPI_Datatype, comm: MPI_Comm, request: *mut MPI_Request) {
-    out(request, "request")?;
-    a2av("MPI_Ineighbor_alltoallv", sendbuf, sendcounts, sdispls, sendtype, recvbuf, recvcounts, rdispls, recvtype, comm)?;
-    done(comm, request)
-}}
+        mpi_fn! { comm => fn $a2av / $pa2av(sendbuf: *const c_void, sendcounts: *const $ct, sdispls: *const $dt, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcounts: *const $ct, rdispls: *const $dt, recvtype: MPI_Datatype, comm: MPI_Comm) {
+            a2av(stringify!($a2av), sendbuf, sendcounts, sdispls, sendtype, recvbuf, recvcounts, rdispls, recvtype, comm)
+        }}
 
-mpi_fn! { comm => fn MPI_Ineighbor_alltoallw / PMPI_Ineighbor_alltoallw(sendbuf: *const c_void, sendcounts: *const c_int, sdispls: *const MPI_Aint, sendtypes: *const MPI_Datatype, recvbuf: *mut c_void, recvcounts: *const c_int, rdispls: *const MPI_Aint, recvtypes: *const MPI_Datatype, comm: MPI_Comm, request: *mut MPI_Request) {
-    out(request, "request")?;
-    a2aw("MPI_Ineighbor_alltoallw", sendbuf, sendcounts, sdispls, sendtypes, recvbuf, recvcounts, rdispls, recvtypes, comm)?;
-    done(comm, request)
-}}
+        mpi_fn! { comm => fn $a2aw / $pa2aw(sendbuf: *const c_void, sendcounts: *const $ct, sdispls: *const MPI_Aint, sendtypes: *const MPI_Datatype, recvbuf: *mut c_void, recvcounts: *const $ct, rdispls: *const MPI_Aint, recvtypes: *const MPI_Datatype, comm: MPI_Comm) {
+            a2aw(stringify!($a2aw), sendbuf, sendcounts, sdispls, sendtypes, recvbuf, recvcounts, rdispls, recvtypes, comm)
+        }}
+
+        mpi_fn! { comm => fn $iag / $piag(sendbuf: *const c_void, sendcount: $ct, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: $ct, recvtype: MPI_Datatype, comm: MPI_Comm, request: *mut MPI_Request) {
+            out(request, "request")?;
+            allgather(stringify!($iag), sendbuf, sendcount.into(), sendtype, recvbuf, None, recvcount.into(), None, recvtype, comm)?;
+            done(comm, request)
+        }}
+
+        mpi_fn! { comm => fn $iagv / $piagv(sendbuf: *const c_void, sendcount: $ct, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcounts: *const $ct, displs: *const $dt, recvtype: MPI_Datatype, comm: MPI_Comm, request: *mut MPI_Request) {
+            out(request, "request")?;
+            let (rc, d) = vargs(comm, recvcounts, displs)?;
+            allgather(stringify!($iagv), sendbuf, sendcount.into(), sendtype, recvbuf, Some(&rc), 0, Some(&d), recvtype, comm)?;
+            done(comm, request)
+        }}
+
+        mpi_fn! { comm => fn $ia2a / $pia2a(sendbuf: *const c_void, sendcount: $ct, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: $ct, recvtype: MPI_Datatype, comm: MPI_Comm, request: *mut MPI_Request) {
+            out(request, "request")?;
+            a2a(stringify!($ia2a), sendbuf, sendcount.into(), sendtype, recvbuf, recvcount.into(), recvtype, comm)?;
+            done(comm, request)
+        }}
+
+        mpi_fn! { comm => fn $ia2av / $pia2av(sendbuf: *const c_void, sendcounts: *const $ct, sdispls: *const $dt, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcounts: *const $ct, rdispls: *const $dt, recvtype: MPI_Datatype, comm: MPI_Comm, request: *mut MPI_Request) {
+            out(request, "request")?;
+            a2av(stringify!($ia2av), sendbuf, sendcounts, sdispls, sendtype, recvbuf, recvcounts, rdispls, recvtype, comm)?;
+            done(comm, request)
+        }}
+
+        mpi_fn! { comm => fn $ia2aw / $pia2aw(sendbuf: *const c_void, sendcounts: *const $ct, sdispls: *const MPI_Aint, sendtypes: *const MPI_Datatype, recvbuf: *mut c_void, recvcounts: *const $ct, rdispls: *const MPI_Aint, recvtypes: *const MPI_Datatype, comm: MPI_Comm, request: *mut MPI_Request) {
+            out(request, "request")?;
+            a2aw(stringify!($ia2aw), sendbuf, sendcounts, sdispls, sendtypes, recvbuf, recvcounts, rdispls, recvtypes, comm)?;
+            done(comm, request)
+        }}
+    };
+}
+neighbor_fns!(
+    c_int,
+    c_int,
+    MPI_Neighbor_allgather / PMPI_Neighbor_allgather,
+    MPI_Ineighbor_allgather / PMPI_Ineighbor_allgather,
+    MPI_Neighbor_allgatherv / PMPI_Neighbor_allgatherv,
+    MPI_Ineighbor_allgatherv / PMPI_Ineighbor_allgatherv,
+    MPI_Neighbor_alltoall / PMPI_Neighbor_alltoall,
+    MPI_Ineighbor_alltoall / PMPI_Ineighbor_alltoall,
+    MPI_Neighbor_alltoallv / PMPI_Neighbor_alltoallv,
+    MPI_Ineighbor_alltoallv / PMPI_Ineighbor_alltoallv,
+    MPI_Neighbor_alltoallw / PMPI_Neighbor_alltoallw,
+    MPI_Ineighbor_alltoallw / PMPI_Ineighbor_alltoallw
+);
+neighbor_fns!(
+    MPI_Count,
+    MPI_Aint,
+    MPI_Neighbor_allgather_c / PMPI_Neighbor_allgather_c,
+    MPI_Ineighbor_allgather_c / PMPI_Ineighbor_allgather_c,
+    MPI_Neighbor_allgatherv_c / PMPI_Neighbor_allgatherv_c,
+    MPI_Ineighbor_allgatherv_c / PMPI_Ineighbor_allgatherv_c,
+    MPI_Neighbor_alltoall_c / PMPI_Neighbor_alltoall_c,
+    MPI_Ineighbor_alltoall_c / PMPI_Ineighbor_alltoall_c,
+    MPI_Neighbor_alltoallv_c / PMPI_Neighbor_alltoallv_c,
+    MPI_Ineighbor_alltoallv_c / PMPI_Ineighbor_alltoallv_c,
+    MPI_Neighbor_alltoallw_c / PMPI_Neighbor_alltoallw_c,
+    MPI_Ineighbor_alltoallw_c / PMPI_Ineighbor_alltoallw_c
+);

@@ -22,7 +22,44 @@ use vmpi::sys::op::Op;
 pub const MPI_ERR_OP: c_int = 9;
 pub const DYN_OP: u32 = 0x9800_0000;
 
-pub type UserFn = unsafe extern "C" fn(*mut c_void, *mut c_void, *mut c_int, *mut MPI_Datatype);
+/// `MPI_User_function` (MPI_Op_create).
+pub type IntFn = unsafe extern "C" fn(*mut c_void, *mut c_void, *mut c_int, *mut MPI_Datatype);
+/// `MPI_User_function_c` (MPI_Op_create_c): the count is an MPI_Count.
+pub type LargeFn =
+    unsafe extern "C" fn(*mut c_void, *mut c_void, *mut MPI_Count, *mut MPI_Datatype);
+
+/// A user's reduction function, of either kind.
+#[derive(Clone, Copy)]
+pub enum UserFn {
+    Int(IntFn),
+    Large(LargeFn),
+}
+
+impl UserFn {
+    /// The most elements one call may be given: an int function is called several
+    /// times on a longer buffer (the reduction is elementwise, so that is the same).
+    fn max_count(self) -> usize {
+        match self {
+            UserFn::Int(_) => c_int::MAX as usize,
+            UserFn::Large(_) => MPI_Count::MAX as usize,
+        }
+    }
+
+    /// # Safety
+    /// `a` and `b` point at `n` elements of `dt` (n within [`max_count`]).
+    unsafe fn call(self, a: *mut c_void, b: *mut c_void, n: usize, dt: &mut MPI_Datatype) {
+        match self {
+            UserFn::Int(f) => {
+                let mut len = n as c_int;
+                f(a, b, &mut len, dt)
+            }
+            UserFn::Large(f) => {
+                let mut len = n as MPI_Count;
+                f(a, b, &mut len, dt)
+            }
+        }
+    }
+}
 
 pub struct OpObj {
     pub f: UserFn,
@@ -122,7 +159,14 @@ pub fn spec(op: MPI_Op, dt: MPI_Datatype) -> R<RedSpec> {
             }
             let tt = t.clone();
             let uop = Op::user(commute, move |a: &[u8], b: &mut [u8], n: usize| {
-                call_user(f, dt, &tt, rep, a, b, n);
+                // Chunks of at most what the function's count type holds.
+                let mut at = 0;
+                while at < n {
+                    let k = (n - at).min(f.max_count());
+                    let r = at * elem..(at + k) * elem;
+                    call_user(f, dt, &tt, rep, &a[r.clone()], &mut b[r], k);
+                    at += k;
+                }
                 Ok(())
             });
             let red = Reduction::new(uop, None, elem)?;
@@ -140,7 +184,6 @@ fn call_user(
     b: &mut [u8],
     n: usize,
 ) {
-    let mut len = n as c_int;
     if n == 0 {
         return;
     }
@@ -155,15 +198,15 @@ fn call_user(
                 let by = y.as_mut_ptr().wrapping_offset(-t.true_lb() as isize);
                 t.unpack_range(a, 0, bx, n);
                 t.unpack_range(b, 0, by, n);
-                f(bx as *mut c_void, by as *mut c_void, &mut len, &mut dt);
+                f.call(bx as *mut c_void, by as *mut c_void, n, &mut dt);
                 t.pack_range(by, n, 0, b);
             }
             _ => {
                 let off = -t.true_lb() as isize;
-                f(
+                f.call(
                     a.as_ptr().wrapping_offset(off) as *mut c_void,
                     b.as_mut_ptr().wrapping_offset(off) as *mut c_void,
-                    &mut len,
+                    n,
                     &mut dt,
                 );
             }
@@ -232,13 +275,25 @@ impl RedSpec {
     }
 }
 
-mpi_fn! { MPI_COMM_WORLD => fn MPI_Op_create / PMPI_Op_create(user_fn: Option<UserFn>, commute: c_int, op: *mut MPI_Op) {
-    let o = out(op, "op")?;
-    let Some(f) = user_fn else {
+fn op_create(f: Option<UserFn>, commute: c_int, op: *mut MPI_Op) -> R<()> {
+    // SAFETY: `op` is the caller's output argument, checked for null by `out`.
+    let o = unsafe { out(op, "op")? };
+    let Some(f) = f else {
         return fail(MPI_ERR_ARG, "user_fn is a null pointer");
     };
-    *o = st().ops.insert(OpObj { f, commute: commute != 0 });
+    *o = st().ops.insert(OpObj {
+        f,
+        commute: commute != 0,
+    });
     Ok(())
+}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Op_create / PMPI_Op_create(user_fn: Option<IntFn>, commute: c_int, op: *mut MPI_Op) {
+    op_create(user_fn.map(UserFn::Int), commute, op)
+}}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Op_create_c / PMPI_Op_create_c(user_fn: Option<LargeFn>, commute: c_int, op: *mut MPI_Op) {
+    op_create(user_fn.map(UserFn::Large), commute, op)
 }}
 
 mpi_fn! { MPI_COMM_WORLD => fn MPI_Op_free / PMPI_Op_free(op: *mut MPI_Op) {
@@ -260,7 +315,14 @@ mpi_fn! { MPI_COMM_WORLD => fn MPI_Op_commutative / PMPI_Op_commutative(op: MPI_
     Ok(())
 }}
 
-mpi_fn! { MPI_COMM_WORLD => fn MPI_Reduce_local / PMPI_Reduce_local(inbuf: *const c_void, inoutbuf: *mut c_void, count: c_int, datatype: MPI_Datatype, op: MPI_Op) {
+/// MPI_Reduce_local(_c).
+unsafe fn reduce_local(
+    inbuf: *const c_void,
+    inoutbuf: *mut c_void,
+    count: MPI_Count,
+    datatype: MPI_Datatype,
+    op: MPI_Op,
+) -> R<()> {
     let n = check_count(count)?;
     get(datatype)?;
     let s = spec(op, datatype)?;
@@ -271,11 +333,23 @@ mpi_fn! { MPI_COMM_WORLD => fn MPI_Reduce_local / PMPI_Reduce_local(inbuf: *cons
         return fail(MPI_ERR_BUFFER, "null buffer with a nonzero count");
     }
     if inbuf as usize == usize::MAX || inoutbuf as usize == usize::MAX {
-        return fail(MPI_ERR_BUFFER, "MPI_IN_PLACE is not allowed in MPI_Reduce_local");
+        return fail(
+            MPI_ERR_BUFFER,
+            "MPI_IN_PLACE is not allowed in MPI_Reduce_local",
+        );
     }
+    s.t.packed_size(n, "MPI_Reduce_local")?;
     let a = s.load(inbuf as *const u8, n);
     let mut b = s.load(inoutbuf as *const u8, n);
     s.red.run(&a, &mut b)?;
     s.store(&b, inoutbuf as *mut u8, n);
     Ok(())
+}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Reduce_local / PMPI_Reduce_local(inbuf: *const c_void, inoutbuf: *mut c_void, count: c_int, datatype: MPI_Datatype, op: MPI_Op) {
+    reduce_local(inbuf, inoutbuf, count.into(), datatype, op)
+}}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Reduce_local_c / PMPI_Reduce_local_c(inbuf: *const c_void, inoutbuf: *mut c_void, count: MPI_Count, datatype: MPI_Datatype, op: MPI_Op) {
+    reduce_local(inbuf, inoutbuf, count, datatype, op)
 }}

@@ -32,7 +32,7 @@ pub enum Mode {
 /// which stays valid when the application frees the handle after MPI_Send_init.
 pub struct PSpec {
     pub buf: usize,
-    pub count: c_int,
+    pub count: MPI_Count,
     pub datatype: Datatype,
     pub peer: c_int,
     pub tag: c_int,
@@ -119,6 +119,21 @@ impl Checked {
         Ok(Kind::Engine(id))
     }
 
+    /// Post without a request of its own: the engine request (None: nothing to
+    /// post) and what must live until it completes.
+    fn post_only(self, call: &str) -> R<(Option<vmpi::sys::p2p::ReqId>, Fixup)> {
+        if let Checked::Done(_) = self {
+            return Ok((None, Fixup::default()));
+        }
+        // SAFETY: the user's buffer is MPI's promise; the caller keeps the returned
+        // fixup (the temporaries) until the request has completed.
+        let id = sys::with(call, |rt| unsafe { self.post(rt) })?;
+        match self {
+            Checked::Send { fx, .. } | Checked::Recv { fx, .. } => Ok((Some(id), fx)),
+            Checked::Done(_) => Ok((None, Fixup::default())),
+        }
+    }
+
     /// Post and wait (the blocking calls): one acquisition of the runtime lock when
     /// the operation completes at once, no request or fixup table.
     fn run(self, call: &str) -> R<MPI_Status> {
@@ -157,7 +172,7 @@ impl Ty<'_> {
 unsafe fn check_send(
     call: &str,
     buf: *const c_void,
-    count: c_int,
+    count: MPI_Count,
     dt: Ty,
     dest: c_int,
     tag: c_int,
@@ -229,7 +244,7 @@ unsafe fn check_send(
 unsafe fn check_recv(
     call: &str,
     buf: *mut c_void,
-    count: c_int,
+    count: MPI_Count,
     dt: Ty,
     source: c_int,
     tag: c_int,
@@ -283,67 +298,145 @@ fn new_request(k: Kind, comm: MPI_Comm, recv: bool) -> MPI_Request {
     })
 }
 
+// Each family is one macro instantiated twice: the int form and the `_c` form
+// (MPI_Count counts). Both convert the count once and share the checks below.
 macro_rules! blocking_send {
-    ($name:ident, $pname:ident, $mode:expr) => {
-        mpi_fn! { comm => fn $name / $pname(buf: *const c_void, count: c_int, datatype: MPI_Datatype, dest: c_int, tag: c_int, comm: MPI_Comm) {
+    ($name:ident, $pname:ident, $ct:ty, $mode:expr) => {
+        mpi_fn! { comm => fn $name / $pname(buf: *const c_void, count: $ct, datatype: MPI_Datatype, dest: c_int, tag: c_int, comm: MPI_Comm) {
             let call = stringify!($name);
-            check_send(call, buf, count, Ty::Handle(datatype), dest, tag, comm, $mode)?.run(call).map(|_| ())
+            check_send(call, buf, count.into(), Ty::Handle(datatype), dest, tag, comm, $mode)?.run(call).map(|_| ())
         }}
     };
 }
-blocking_send!(MPI_Send, PMPI_Send, Mode::Standard);
-blocking_send!(MPI_Ssend, PMPI_Ssend, Mode::Synchronous);
-blocking_send!(MPI_Bsend, PMPI_Bsend, Mode::Buffered);
-blocking_send!(MPI_Rsend, PMPI_Rsend, Mode::Ready);
+blocking_send!(MPI_Send, PMPI_Send, c_int, Mode::Standard);
+blocking_send!(MPI_Ssend, PMPI_Ssend, c_int, Mode::Synchronous);
+blocking_send!(MPI_Bsend, PMPI_Bsend, c_int, Mode::Buffered);
+blocking_send!(MPI_Rsend, PMPI_Rsend, c_int, Mode::Ready);
+blocking_send!(MPI_Send_c, PMPI_Send_c, MPI_Count, Mode::Standard);
+blocking_send!(MPI_Ssend_c, PMPI_Ssend_c, MPI_Count, Mode::Synchronous);
+blocking_send!(MPI_Bsend_c, PMPI_Bsend_c, MPI_Count, Mode::Buffered);
+blocking_send!(MPI_Rsend_c, PMPI_Rsend_c, MPI_Count, Mode::Ready);
 
 macro_rules! nonblocking_send {
-    ($name:ident, $pname:ident, $mode:expr) => {
-        mpi_fn! { comm => fn $name / $pname(buf: *const c_void, count: c_int, datatype: MPI_Datatype, dest: c_int, tag: c_int, comm: MPI_Comm, request: *mut MPI_Request) {
+    ($name:ident, $pname:ident, $ct:ty, $mode:expr) => {
+        mpi_fn! { comm => fn $name / $pname(buf: *const c_void, count: $ct, datatype: MPI_Datatype, dest: c_int, tag: c_int, comm: MPI_Comm, request: *mut MPI_Request) {
             let o = out(request, "request")?;
             let call = stringify!($name);
-            let k = check_send(call, buf, count, Ty::Handle(datatype), dest, tag, comm, $mode)?.start(call)?;
+            let k = check_send(call, buf, count.into(), Ty::Handle(datatype), dest, tag, comm, $mode)?.start(call)?;
             *o = new_request(k, comm, false);
             Ok(())
         }}
     };
 }
-nonblocking_send!(MPI_Isend, PMPI_Isend, Mode::Standard);
-nonblocking_send!(MPI_Issend, PMPI_Issend, Mode::Synchronous);
-nonblocking_send!(MPI_Ibsend, PMPI_Ibsend, Mode::Buffered);
-nonblocking_send!(MPI_Irsend, PMPI_Irsend, Mode::Ready);
+nonblocking_send!(MPI_Isend, PMPI_Isend, c_int, Mode::Standard);
+nonblocking_send!(MPI_Issend, PMPI_Issend, c_int, Mode::Synchronous);
+nonblocking_send!(MPI_Ibsend, PMPI_Ibsend, c_int, Mode::Buffered);
+nonblocking_send!(MPI_Irsend, PMPI_Irsend, c_int, Mode::Ready);
+nonblocking_send!(MPI_Isend_c, PMPI_Isend_c, MPI_Count, Mode::Standard);
+nonblocking_send!(MPI_Issend_c, PMPI_Issend_c, MPI_Count, Mode::Synchronous);
+nonblocking_send!(MPI_Ibsend_c, PMPI_Ibsend_c, MPI_Count, Mode::Buffered);
+nonblocking_send!(MPI_Irsend_c, PMPI_Irsend_c, MPI_Count, Mode::Ready);
+
+/// A persistent send or receive (`mode` None): checked now, posted by MPI_Start.
+unsafe fn persistent(
+    call: &str,
+    buf: usize,
+    count: MPI_Count,
+    datatype: MPI_Datatype,
+    peer: c_int,
+    tag: c_int,
+    comm: MPI_Comm,
+    mode: Option<Mode>,
+    request: *mut MPI_Request,
+) -> R<()> {
+    let o = out(request, "request")?;
+    let c = comm_of(call, comm)?;
+    check_count(count)?;
+    let datatype = for_comm(datatype)?;
+    if mode.is_some() {
+        c.check_dest(call, peer)?;
+        Comm::check_send_tag(call, tag)?;
+    } else {
+        c.check_source(call, peer)?;
+        Comm::check_recv_tag(call, tag)?;
+    }
+    let spec = PSpec {
+        buf,
+        count,
+        datatype,
+        peer,
+        tag,
+        comm,
+        mode,
+    };
+    *o = new_request(
+        Kind::Persistent { spec, active: None },
+        comm,
+        mode.is_none(),
+    );
+    Ok(())
+}
 
 macro_rules! persistent_send {
-    ($name:ident, $pname:ident, $mode:expr) => {
-        mpi_fn! { comm => fn $name / $pname(buf: *const c_void, count: c_int, datatype: MPI_Datatype, dest: c_int, tag: c_int, comm: MPI_Comm, request: *mut MPI_Request) {
-            let call = stringify!($name);
-            let o = out(request, "request")?;
-            let c = comm_of(call, comm)?;
-            check_count(count)?;
-            let datatype = for_comm(datatype)?;
-            c.check_dest(call, dest)?;
-            Comm::check_send_tag(call, tag)?;
-            let spec = PSpec { buf: buf as usize, count, datatype, peer: dest, tag, comm, mode: Some($mode) };
-            *o = new_request(Kind::Persistent { spec, active: None }, comm, false);
-            Ok(())
+    ($name:ident, $pname:ident, $ct:ty, $mode:expr) => {
+        mpi_fn! { comm => fn $name / $pname(buf: *const c_void, count: $ct, datatype: MPI_Datatype, dest: c_int, tag: c_int, comm: MPI_Comm, request: *mut MPI_Request) {
+            persistent(stringify!($name), buf as usize, count.into(), datatype, dest, tag, comm, Some($mode), request)
         }}
     };
 }
-persistent_send!(MPI_Send_init, PMPI_Send_init, Mode::Standard);
-persistent_send!(MPI_Ssend_init, PMPI_Ssend_init, Mode::Synchronous);
-persistent_send!(MPI_Bsend_init, PMPI_Bsend_init, Mode::Buffered);
-persistent_send!(MPI_Rsend_init, PMPI_Rsend_init, Mode::Ready);
+persistent_send!(MPI_Send_init, PMPI_Send_init, c_int, Mode::Standard);
+persistent_send!(MPI_Ssend_init, PMPI_Ssend_init, c_int, Mode::Synchronous);
+persistent_send!(MPI_Bsend_init, PMPI_Bsend_init, c_int, Mode::Buffered);
+persistent_send!(MPI_Rsend_init, PMPI_Rsend_init, c_int, Mode::Ready);
+persistent_send!(MPI_Send_init_c, PMPI_Send_init_c, MPI_Count, Mode::Standard);
+persistent_send!(
+    MPI_Ssend_init_c,
+    PMPI_Ssend_init_c,
+    MPI_Count,
+    Mode::Synchronous
+);
+persistent_send!(
+    MPI_Bsend_init_c,
+    PMPI_Bsend_init_c,
+    MPI_Count,
+    Mode::Buffered
+);
+persistent_send!(MPI_Rsend_init_c, PMPI_Rsend_init_c, MPI_Count, Mode::Ready);
 
-mpi_fn! { comm => fn MPI_Recv_init / PMPI_Recv_init(buf: *mut c_void, count: c_int, datatype: MPI_Datatype, source: c_int, tag: c_int, comm: MPI_Comm, request: *mut MPI_Request) {
-    let o = out(request, "request")?;
-    let c = comm_of("MPI_Recv_init", comm)?;
-    check_count(count)?;
-    let datatype = for_comm(datatype)?;
-    c.check_source("MPI_Recv_init", source)?;
-    Comm::check_recv_tag("MPI_Recv_init", tag)?;
-    let spec = PSpec { buf: buf as usize, count, datatype, peer: source, tag, comm, mode: None };
-    *o = new_request(Kind::Persistent { spec, active: None }, comm, true);
-    Ok(())
-}}
+macro_rules! recv_fns {
+    ($ct:ty, $recv:ident / $precv:ident, $irecv:ident / $pirecv:ident, $init:ident / $pinit:ident) => {
+        mpi_fn! { comm => fn $recv / $precv(buf: *mut c_void, count: $ct, datatype: MPI_Datatype, source: c_int, tag: c_int, comm: MPI_Comm, status: *mut MPI_Status) {
+            let call = stringify!($recv);
+            let s = check_recv(call, buf, count.into(), Ty::Handle(datatype), source, tag, comm)?.run(call)?;
+            write_status(status, s);
+            status_error(call, comm, &s)
+        }}
+
+        mpi_fn! { comm => fn $irecv / $pirecv(buf: *mut c_void, count: $ct, datatype: MPI_Datatype, source: c_int, tag: c_int, comm: MPI_Comm, request: *mut MPI_Request) {
+            let call = stringify!($irecv);
+            let o = out(request, "request")?;
+            let k = check_recv(call, buf, count.into(), Ty::Handle(datatype), source, tag, comm)?.start(call)?;
+            *o = new_request(k, comm, true);
+            Ok(())
+        }}
+
+        mpi_fn! { comm => fn $init / $pinit(buf: *mut c_void, count: $ct, datatype: MPI_Datatype, source: c_int, tag: c_int, comm: MPI_Comm, request: *mut MPI_Request) {
+            persistent(stringify!($init), buf as usize, count.into(), datatype, source, tag, comm, None, request)
+        }}
+    };
+}
+recv_fns!(
+    c_int,
+    MPI_Recv / PMPI_Recv,
+    MPI_Irecv / PMPI_Irecv,
+    MPI_Recv_init / PMPI_Recv_init
+);
+recv_fns!(
+    MPI_Count,
+    MPI_Recv_c / PMPI_Recv_c,
+    MPI_Irecv_c / PMPI_Irecv_c,
+    MPI_Recv_init_c / PMPI_Recv_init_c
+);
 
 /// MPI_Start of one persistent request.
 pub unsafe fn start(h: MPI_Request) -> R<()> {
@@ -405,70 +498,225 @@ pub unsafe fn start(h: MPI_Request) -> R<()> {
     Ok(())
 }
 
-mpi_fn! { comm => fn MPI_Recv / PMPI_Recv(buf: *mut c_void, count: c_int, datatype: MPI_Datatype, source: c_int, tag: c_int, comm: MPI_Comm, status: *mut MPI_Status) {
-    let s = check_recv("MPI_Recv", buf, count, Ty::Handle(datatype), source, tag, comm)?.run("MPI_Recv")?;
-    write_status(status, s);
-    status_error("MPI_Recv", comm, &s)
-}}
-
-mpi_fn! { comm => fn MPI_Irecv / PMPI_Irecv(buf: *mut c_void, count: c_int, datatype: MPI_Datatype, source: c_int, tag: c_int, comm: MPI_Comm, request: *mut MPI_Request) {
-    let o = out(request, "request")?;
-    let k = check_recv("MPI_Irecv", buf, count, Ty::Handle(datatype), source, tag, comm)?.start("MPI_Irecv")?;
-    *o = new_request(k, comm, true);
-    Ok(())
-}}
-
-mpi_fn! { comm => fn MPI_Sendrecv / PMPI_Sendrecv(sendbuf: *const c_void, sendcount: c_int, sendtype: MPI_Datatype, dest: c_int, sendtag: c_int,
-        recvbuf: *mut c_void, recvcount: c_int, recvtype: MPI_Datatype, source: c_int, recvtag: c_int, comm: MPI_Comm, status: *mut MPI_Status) {
-    let r = check_recv("MPI_Sendrecv", recvbuf, recvcount, Ty::Handle(recvtype), source, recvtag, comm)?.start("MPI_Sendrecv")?;
-    let s = check_send("MPI_Sendrecv", sendbuf, sendcount, Ty::Handle(sendtype), dest, sendtag, comm, Mode::Standard)
-        .and_then(|c| c.start("MPI_Sendrecv"));
+/// MPI_Sendrecv(_c): the receive is posted first, then the send; both are waited for.
+unsafe fn sendrecv(
+    call: &str,
+    sendbuf: *const c_void,
+    sendcount: MPI_Count,
+    sendtype: MPI_Datatype,
+    dest: c_int,
+    sendtag: c_int,
+    recvbuf: *mut c_void,
+    recvcount: MPI_Count,
+    recvtype: MPI_Datatype,
+    source: c_int,
+    recvtag: c_int,
+    comm: MPI_Comm,
+    status: *mut MPI_Status,
+) -> R<()> {
+    let r = check_recv(
+        call,
+        recvbuf,
+        recvcount,
+        Ty::Handle(recvtype),
+        source,
+        recvtag,
+        comm,
+    )?
+    .start(call)?;
+    let s = check_send(
+        call,
+        sendbuf,
+        sendcount,
+        Ty::Handle(sendtype),
+        dest,
+        sendtag,
+        comm,
+        Mode::Standard,
+    )
+    .and_then(|c| c.start(call));
     let s = match s {
         Ok(s) => s,
         Err(e) => {
             if let Kind::Engine(id) = r {
                 // Take the posted receive back before reporting.
-                let _ = sys::with("MPI_Sendrecv", |rt| rt.cancel(id));
+                let _ = sys::with(call, |rt| rt.cancel(id));
                 st().detached.push((id, None));
             }
             return Err(e);
         }
     };
-    wait_kind("MPI_Sendrecv", s)?;
-    let rs = wait_kind("MPI_Sendrecv", r)?;
+    wait_kind(call, s)?;
+    let rs = wait_kind(call, r)?;
     write_status(status, rs);
-    status_error("MPI_Sendrecv", comm, &rs)
-}}
+    status_error(call, comm, &rs)
+}
 
-mpi_fn! { comm => fn MPI_Sendrecv_replace / PMPI_Sendrecv_replace(buf: *mut c_void, count: c_int, datatype: MPI_Datatype, dest: c_int, sendtag: c_int,
-        source: c_int, recvtag: c_int, comm: MPI_Comm, status: *mut MPI_Status) {
-    // The outgoing data is packed first (a copy), then the buffer receives.
+/// MPI_Sendrecv_replace(_c): the outgoing data is packed first (a copy), then the
+/// buffer receives.
+unsafe fn sendrecv_replace(
+    call: &str,
+    buf: *mut c_void,
+    count: MPI_Count,
+    datatype: MPI_Datatype,
+    dest: c_int,
+    sendtag: c_int,
+    source: c_int,
+    recvtag: c_int,
+    comm: MPI_Comm,
+    status: *mut MPI_Status,
+) -> R<()> {
     let data = send_data(buf as *const u8, count, datatype)?;
     let copy = match data {
         SendData::Packed(v) => v,
         SendData::Direct(p, n) => std::slice::from_raw_parts(p, n).to_vec(),
     };
-    let n = copy.len() as c_int;
-    let r = check_recv("MPI_Sendrecv_replace", buf, count, Ty::Handle(datatype), source, recvtag, comm)?.start("MPI_Sendrecv_replace")?;
-    let s = match check_send("MPI_Sendrecv_replace", copy.as_ptr() as *const c_void, n, Ty::Handle(MPI_BYTE), dest, sendtag, comm, Mode::Standard)
-        .and_then(|c| c.start("MPI_Sendrecv_replace")) {
+    let n = copy.len() as MPI_Count;
+    let r = check_recv(
+        call,
+        buf,
+        count,
+        Ty::Handle(datatype),
+        source,
+        recvtag,
+        comm,
+    )?
+    .start(call)?;
+    let s = match check_send(
+        call,
+        copy.as_ptr() as *const c_void,
+        n,
+        Ty::Handle(MPI_BYTE),
+        dest,
+        sendtag,
+        comm,
+        Mode::Standard,
+    )
+    .and_then(|c| c.start(call))
+    {
         Ok(s) => s,
         Err(e) => {
             if let Kind::Engine(id) = r {
-                sys::with("MPI_Sendrecv_replace", |rt| rt.cancel(id))?;
-                sys::progress_until("MPI_Sendrecv_replace", |rt| rt.is_complete(id))?;
-                sys::with("MPI_Sendrecv_replace", |rt| rt.test(id))?;
+                sys::with(call, |rt| rt.cancel(id))?;
+                sys::progress_until(call, |rt| rt.is_complete(id))?;
+                sys::with(call, |rt| rt.test(id))?;
                 crate::dtype::finish(id, 0);
             }
             return Err(e);
         }
     };
-    wait_kind("MPI_Sendrecv_replace", s)?;
-    let rs = wait_kind("MPI_Sendrecv_replace", r)?;
+    wait_kind(call, s)?;
+    let rs = wait_kind(call, r)?;
     drop(copy);
     write_status(status, rs);
-    status_error("MPI_Sendrecv_replace", comm, &rs)
-}}
+    status_error(call, comm, &rs)
+}
+
+/// MPI_Isendrecv(_replace)(_c): the receive and the send are posted now; the
+/// request is an external engine request that `req::pump` completes (with the
+/// receive's status) once both have (see `req::Pair`). `keep`: a packed copy of
+/// the outgoing data (MPI_Isendrecv_replace), kept until then.
+unsafe fn isendrecv(
+    call: &str,
+    recv: Checked,
+    send: Checked,
+    keep: Option<Vec<u8>>,
+    comm: MPI_Comm,
+    request: &mut MPI_Request,
+) -> R<()> {
+    let (rid, mut fx) = recv.post_only(call)?;
+    let (sid, sfx) = match send.post_only(call) {
+        Ok(x) => x,
+        Err(e) => {
+            if let Some(id) = rid {
+                // Take the posted receive back before reporting.
+                let _ = sys::with(call, |rt| rt.cancel(id));
+                add_fixup(id, fx);
+                st().detached.push((id, None));
+            }
+            return Err(e);
+        }
+    };
+    fx.keep.extend(sfx.keep);
+    fx.then.extend(sfx.then);
+    fx.keep.extend(keep);
+    let ext = sys::with(call, |rt| Ok(rt.new_external()))?;
+    add_fixup(ext, fx);
+    crate::req::PAIRS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(crate::req::Pair {
+            ext,
+            send: sid,
+            recv: rid,
+        });
+    // Not a receive for MPI_Cancel: the pair runs to its end.
+    *request = new_request(Kind::Engine(ext), comm, false);
+    Ok(())
+}
+
+macro_rules! isendrecv_fns {
+    ($ct:ty, $sr:ident / $psr:ident, $srr:ident / $psrr:ident) => {
+        mpi_fn! { comm => fn $sr / $psr(sendbuf: *const c_void, sendcount: $ct, sendtype: MPI_Datatype, dest: c_int, sendtag: c_int,
+                recvbuf: *mut c_void, recvcount: $ct, recvtype: MPI_Datatype, source: c_int, recvtag: c_int, comm: MPI_Comm, request: *mut MPI_Request) {
+            let call = stringify!($sr);
+            let o = out(request, "request")?;
+            let r = check_recv(call, recvbuf, recvcount.into(), Ty::Handle(recvtype), source, recvtag, comm)?;
+            let s = check_send(call, sendbuf, sendcount.into(), Ty::Handle(sendtype), dest, sendtag, comm, Mode::Standard)?;
+            isendrecv(call, r, s, None, comm, o)
+        }}
+
+        mpi_fn! { comm => fn $srr / $psrr(buf: *mut c_void, count: $ct, datatype: MPI_Datatype, dest: c_int, sendtag: c_int,
+                source: c_int, recvtag: c_int, comm: MPI_Comm, request: *mut MPI_Request) {
+            let call = stringify!($srr);
+            let o = out(request, "request")?;
+            // The outgoing data is packed first (a copy), then the buffer receives.
+            let copy = match send_data(buf as *const u8, count, datatype)? {
+                SendData::Packed(v) => v,
+                SendData::Direct(p, n) => std::slice::from_raw_parts(p, n).to_vec(),
+            };
+            let r = check_recv(call, buf, count.into(), Ty::Handle(datatype), source, recvtag, comm)?;
+            let s = check_send(call, copy.as_ptr() as *const c_void, copy.len() as MPI_Count, Ty::Handle(MPI_BYTE), dest, sendtag, comm, Mode::Standard)?;
+            // The copy's heap block does not move with the Vec: the send reads it
+            // until the pair completes, when the fixup drops it.
+            isendrecv(call, r, s, Some(copy), comm, o)
+        }}
+    };
+}
+isendrecv_fns!(
+    c_int,
+    MPI_Isendrecv / PMPI_Isendrecv,
+    MPI_Isendrecv_replace / PMPI_Isendrecv_replace
+);
+isendrecv_fns!(
+    MPI_Count,
+    MPI_Isendrecv_c / PMPI_Isendrecv_c,
+    MPI_Isendrecv_replace_c / PMPI_Isendrecv_replace_c
+);
+
+macro_rules! sendrecv_fns {
+    ($ct:ty, $sr:ident / $psr:ident, $srr:ident / $psrr:ident) => {
+        mpi_fn! { comm => fn $sr / $psr(sendbuf: *const c_void, sendcount: $ct, sendtype: MPI_Datatype, dest: c_int, sendtag: c_int,
+                recvbuf: *mut c_void, recvcount: $ct, recvtype: MPI_Datatype, source: c_int, recvtag: c_int, comm: MPI_Comm, status: *mut MPI_Status) {
+            sendrecv(stringify!($sr), sendbuf, sendcount.into(), sendtype, dest, sendtag, recvbuf, recvcount.into(), recvtype, source, recvtag, comm, status)
+        }}
+
+        mpi_fn! { comm => fn $srr / $psrr(buf: *mut c_void, count: $ct, datatype: MPI_Datatype, dest: c_int, sendtag: c_int,
+                source: c_int, recvtag: c_int, comm: MPI_Comm, status: *mut MPI_Status) {
+            sendrecv_replace(stringify!($srr), buf, count.into(), datatype, dest, sendtag, source, recvtag, comm, status)
+        }}
+    };
+}
+sendrecv_fns!(
+    c_int,
+    MPI_Sendrecv / PMPI_Sendrecv,
+    MPI_Sendrecv_replace / PMPI_Sendrecv_replace
+);
+sendrecv_fns!(
+    MPI_Count,
+    MPI_Sendrecv_c / PMPI_Sendrecv_c,
+    MPI_Sendrecv_replace_c / PMPI_Sendrecv_replace_c
+);
 
 /// The matching pattern of a probe; None for MPI_PROC_NULL.
 fn pattern(call: &str, source: c_int, tag: c_int, comm: MPI_Comm) -> R<Option<Pattern>> {
@@ -568,7 +816,7 @@ mpi_fn! { comm => fn MPI_Mprobe / PMPI_Mprobe(source: c_int, tag: c_int, comm: M
 unsafe fn start_mrecv(
     call: &str,
     buf: *mut c_void,
-    count: c_int,
+    count: MPI_Count,
     dt: MPI_Datatype,
     message: *mut MPI_Message,
 ) -> R<(Kind, MPI_Comm)> {
@@ -590,21 +838,33 @@ unsafe fn start_mrecv(
     Ok((Kind::Engine(id), o.comm))
 }
 
-mpi_fn! { MPI_COMM_WORLD => fn MPI_Mrecv / PMPI_Mrecv(buf: *mut c_void, count: c_int, datatype: MPI_Datatype, message: *mut MPI_Message, status: *mut MPI_Status) {
-    let (k, comm) = start_mrecv("MPI_Mrecv", buf, count, datatype, message)?;
-    let s = wait_kind("MPI_Mrecv", k)?;
-    write_status(status, s);
-    status_error("MPI_Mrecv", comm, &s)
-}}
+macro_rules! mrecv_fns {
+    ($ct:ty, $mr:ident / $pmr:ident, $imr:ident / $pimr:ident) => {
+        mpi_fn! { MPI_COMM_WORLD => fn $mr / $pmr(buf: *mut c_void, count: $ct, datatype: MPI_Datatype, message: *mut MPI_Message, status: *mut MPI_Status) {
+            let call = stringify!($mr);
+            let (k, comm) = start_mrecv(call, buf, count.into(), datatype, message)?;
+            let s = wait_kind(call, k)?;
+            write_status(status, s);
+            status_error(call, comm, &s)
+        }}
 
-mpi_fn! { MPI_COMM_WORLD => fn MPI_Imrecv / PMPI_Imrecv(buf: *mut c_void, count: c_int, datatype: MPI_Datatype, message: *mut MPI_Message, request: *mut MPI_Request) {
-    let o = out(request, "request")?;
-    let (k, comm) = start_mrecv("MPI_Imrecv", buf, count, datatype, message)?;
-    *o = new_request(k, comm, true);
-    Ok(())
-}}
+        mpi_fn! { MPI_COMM_WORLD => fn $imr / $pimr(buf: *mut c_void, count: $ct, datatype: MPI_Datatype, message: *mut MPI_Message, request: *mut MPI_Request) {
+            let o = out(request, "request")?;
+            let (k, comm) = start_mrecv(stringify!($imr), buf, count.into(), datatype, message)?;
+            *o = new_request(k, comm, true);
+            Ok(())
+        }}
+    };
+}
+mrecv_fns!(c_int, MPI_Mrecv / PMPI_Mrecv, MPI_Imrecv / PMPI_Imrecv);
+mrecv_fns!(
+    MPI_Count,
+    MPI_Mrecv_c / PMPI_Mrecv_c,
+    MPI_Imrecv_c / PMPI_Imrecv_c
+);
 
-mpi_fn! { MPI_COMM_WORLD => fn MPI_Buffer_attach / PMPI_Buffer_attach(buffer: *mut c_void, size: c_int) {
+/// MPI_Buffer_attach(_c).
+unsafe fn buffer_attach(buffer: *mut c_void, size: MPI_Count) -> R<()> {
     if size < 0 {
         return fail(MPI_ERR_ARG, format!("invalid buffer size {size}"));
     }
@@ -617,11 +877,22 @@ mpi_fn! { MPI_COMM_WORLD => fn MPI_Buffer_attach / PMPI_Buffer_attach(buffer: *m
     }
     s.bsend.attached = Some((buffer as usize, size as usize));
     Ok(())
-}}
+}
 
-mpi_fn! { MPI_COMM_WORLD => fn MPI_Buffer_detach / PMPI_Buffer_detach(buffer_addr: *mut c_void, size: *mut c_int) {
-    if st().bsend.attached.is_none() {
-        return fail(MPI_ERR_BUFFER, "no buffer is attached");
+/// MPI_Buffer_detach(_c): `max` is the largest size the caller's type holds; a
+/// larger buffer stays attached and the call fails before anything is detached.
+unsafe fn buffer_detach(buffer_addr: *mut c_void, max: MPI_Count) -> R<MPI_Count> {
+    match st().bsend.attached {
+        None => return fail(MPI_ERR_BUFFER, "no buffer is attached"),
+        Some((_, n)) if n as MPI_Count > max => {
+            return fail(
+                MPI_ERR_COUNT,
+                format!(
+                "the attached buffer's size {n} does not fit in an int: use MPI_Buffer_detach_c"
+            ),
+            )
+        }
+        Some(_) => {}
     }
     // Blocks until the buffered messages are on their way.
     crate::req::drain_detached("MPI_Buffer_detach")?;
@@ -629,6 +900,25 @@ mpi_fn! { MPI_COMM_WORLD => fn MPI_Buffer_detach / PMPI_Buffer_detach(buffer_add
     if !buffer_addr.is_null() {
         *(buffer_addr as *mut *mut c_void) = p as *mut c_void;
     }
-    *out(size, "size")? = n as c_int;
+    Ok(n as MPI_Count)
+}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Buffer_attach / PMPI_Buffer_attach(buffer: *mut c_void, size: c_int) {
+    buffer_attach(buffer, size.into())
+}}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Buffer_attach_c / PMPI_Buffer_attach_c(buffer: *mut c_void, size: MPI_Count) {
+    buffer_attach(buffer, size)
+}}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Buffer_detach / PMPI_Buffer_detach(buffer_addr: *mut c_void, size: *mut c_int) {
+    let o = out(size, "size")?;
+    *o = buffer_detach(buffer_addr, c_int::MAX.into())? as c_int;
+    Ok(())
+}}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Buffer_detach_c / PMPI_Buffer_detach_c(buffer_addr: *mut c_void, size: *mut MPI_Count) {
+    let o = out(size, "size")?;
+    *o = buffer_detach(buffer_addr, MPI_Count::MAX)?;
     Ok(())
 }}

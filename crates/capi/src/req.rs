@@ -189,10 +189,53 @@ fn is_active(h: MPI_Request) -> bool {
     }
 }
 
+/// An MPI_Isendrecv(_replace): the request the application holds is an external
+/// engine request (`ext`), completed here with the receive's status once both the
+/// send and the receive have completed (None: a half that was done at once). The
+/// list has a lock of its own, taken only inside the runtime's (never the other
+/// way), so the wait loops can complete pairs while they poll.
+pub struct Pair {
+    pub ext: ReqId,
+    pub send: Option<ReqId>,
+    pub recv: Option<ReqId>,
+}
+
+pub static PAIRS: std::sync::Mutex<Vec<Pair>> = std::sync::Mutex::new(Vec::new());
+
+/// Complete the pairs whose two halves are done (under the runtime lock).
+pub fn pump(rt: &mut sys::Core) -> vmpi::Result<()> {
+    let mut pairs = PAIRS.lock().unwrap_or_else(|e| e.into_inner());
+    if pairs.is_empty() {
+        return Ok(());
+    }
+    let mut k = 0;
+    while k < pairs.len() {
+        let p = &pairs[k];
+        let done = |h: Option<ReqId>| h.map_or(Ok(true), |id| rt.is_complete(id));
+        if done(p.send)? && done(p.recv)? {
+            let p = pairs.swap_remove(k);
+            let status = match p.recv {
+                Some(r) => rt.test(r)?.unwrap_or_else(Status::empty),
+                None => Status::empty(),
+            };
+            if let Some(s) = p.send {
+                rt.test(s)?;
+            }
+            rt.complete_external(p.ext, status)?;
+        } else {
+            k += 1;
+        }
+    }
+    Ok(())
+}
+
 fn ready(id: Option<ReqId>) -> R<bool> {
     match id {
         None => Ok(true),
-        Some(id) => Ok(sys::with("MPI_Test", |rt| rt.is_complete(id))?),
+        Some(id) => Ok(sys::with("MPI_Test", |rt| {
+            pump(rt)?;
+            rt.is_complete(id)
+        })?),
     }
 }
 
@@ -335,6 +378,7 @@ pub fn reap() -> R<()> {
     let mut freed = 0;
     let mut done = Vec::new();
     sys::with("MPI_Request_free", |rt| {
+        pump(rt)?;
         for (id, copy) in det {
             if rt.is_complete(id)? {
                 let stt = rt.test(id)?;
@@ -363,6 +407,7 @@ pub fn drain_detached(call: &str) -> R<()> {
     let ids: Vec<ReqId> = st().detached.iter().map(|d| d.0).collect();
     if !ids.is_empty() {
         sys::progress_until(call, |rt| {
+            pump(rt)?;
             for id in &ids {
                 if !rt.is_complete(*id)? {
                     return Ok(false);
@@ -389,6 +434,7 @@ pub fn drain_detached_at_finalize() -> R<()> {
     let start = std::time::Instant::now();
     let mut expired = false;
     sys::progress_until(call, |rt| {
+        pump(rt)?;
         for id in &ids {
             if !rt.is_complete(*id)? {
                 expired = limit.is_some_and(|l| start.elapsed() >= l);
@@ -433,6 +479,7 @@ fn wait_until(call: &str, ids: &[Option<ReqId>], all: bool) -> R<()> {
         return Ok(());
     }
     sys::progress_until(call, |rt| {
+        pump(rt)?;
         let mut n = 0;
         for id in &live {
             if rt.is_complete(*id)? {
@@ -448,7 +495,10 @@ fn wait_until(call: &str, ids: &[Option<ReqId>], all: bool) -> R<()> {
 }
 
 fn progress_once(call: &str) -> R<()> {
-    sys::with(call, |rt| rt.progress().map(|_| ()))?;
+    sys::with(call, |rt| {
+        rt.progress()?;
+        pump(rt)
+    })?;
     Ok(())
 }
 
@@ -899,17 +949,35 @@ unsafe fn status_in<'a>(s: *const MPI_Status) -> R<&'a MPI_Status> {
     Ok(&*s)
 }
 
-mpi_fn! { MPI_COMM_WORLD => fn MPI_Get_count / PMPI_Get_count(status: *const MPI_Status, datatype: MPI_Datatype, count: *mut c_int) {
-    let s = status_in(status)?;
+/// Whole elements of `datatype` in a status; None (MPI_UNDEFINED) when the bytes
+/// end inside one. MPI_Get_count and MPI_Get_count_c.
+fn count_of(s: &MPI_Status, datatype: MPI_Datatype) -> R<Option<MPI_Count>> {
     let (size, ..) = crate::dtype::info(datatype)?;
     let b = bytes_of(s);
-    *out(count, "count")? = if size == 0 {
-        if b == 0 { 0 } else { MPI_UNDEFINED }
-    } else if b % size as u64 != 0 || b / size as u64 > i32::MAX as u64 {
-        MPI_UNDEFINED
+    Ok(if size == 0 {
+        (b == 0).then_some(0)
+    } else if b % size as u64 != 0 {
+        None
     } else {
-        (b / size as u64) as c_int
-    };
+        Some((b / size as u64) as MPI_Count)
+    })
+}
+
+/// An MPI_Count result for an int argument: MPI_UNDEFINED when it does not fit.
+fn int_or_undefined(n: Option<MPI_Count>) -> c_int {
+    n.and_then(|n| c_int::try_from(n).ok())
+        .unwrap_or(MPI_UNDEFINED)
+}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Get_count / PMPI_Get_count(status: *const MPI_Status, datatype: MPI_Datatype, count: *mut c_int) {
+    let s = status_in(status)?;
+    *out(count, "count")? = int_or_undefined(count_of(s, datatype)?);
+    Ok(())
+}}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Get_count_c / PMPI_Get_count_c(status: *const MPI_Status, datatype: MPI_Datatype, count: *mut MPI_Count) {
+    let s = status_in(status)?;
+    *out(count, "count")? = count_of(s, datatype)?.unwrap_or(MPI_UNDEFINED.into());
     Ok(())
 }}
 
@@ -920,7 +988,13 @@ fn elements(s: &MPI_Status, dt: MPI_Datatype) -> R<i64> {
 mpi_fn! { MPI_COMM_WORLD => fn MPI_Get_elements / PMPI_Get_elements(status: *const MPI_Status, datatype: MPI_Datatype, count: *mut c_int) {
     let s = status_in(status)?;
     let n = elements(s, datatype)?;
-    *out(count, "count")? = if n > i32::MAX as i64 { MPI_UNDEFINED } else { n as c_int };
+    *out(count, "count")? = int_or_undefined((n != MPI_UNDEFINED as i64).then_some(n));
+    Ok(())
+}}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Get_elements_c / PMPI_Get_elements_c(status: *const MPI_Status, datatype: MPI_Datatype, count: *mut MPI_Count) {
+    let s = status_in(status)?;
+    *out(count, "count")? = elements(s, datatype)?;
     Ok(())
 }}
 

@@ -186,3 +186,57 @@ mpi_fn! { MPI_COMM_WORLD => fn MPI_Comm_create_from_group / PMPI_Comm_create_fro
     *o = h;
     Ok(())
 }}
+
+// ---- session error handlers -------------------------------------------------------
+//
+// `MPI_Session_errhandler_function` is `void (MPI_Session *, int *, ...)`: with
+// MPI_Session an int, the same call as a communicator's handler, so session
+// handlers live in the one table of user handlers (`st().errhs`).
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Session_create_errhandler / PMPI_Session_create_errhandler(session_errhandler_fn: Option<crate::err::CommErrFn>, errhandler: *mut MPI_Errhandler) {
+    let Some(f) = session_errhandler_fn else {
+        return fail(MPI_ERR_ARG, "the handler function is a null pointer");
+    };
+    let o = out(errhandler, "errhandler")?;
+    *o = st().errhs.insert(f);
+    Ok(())
+}}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Session_set_errhandler / PMPI_Session_set_errhandler(session: MPI_Session, errhandler: MPI_Errhandler) {
+    self::session(session)?;
+    crate::errh::check_errh(errhandler)?;
+    if let Some(o) = st().sessions.get_mut(session) {
+        o.errh = errhandler;
+    }
+    Ok(())
+}}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Session_get_errhandler / PMPI_Session_get_errhandler(session: MPI_Session, errhandler: *mut MPI_Errhandler) {
+    let h = self::session(session)?;
+    *out(errhandler, "errhandler")? = h;
+    Ok(())
+}}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Session_call_errhandler / PMPI_Session_call_errhandler(session: MPI_Session, errorcode: c_int) {
+    let h = self::session(session)?;
+    match h {
+        MPI_ERRORS_RETURN | MPIR_ERRORS_THROW_EXCEPTIONS => Ok(()),
+        MPI_ERRORS_ARE_FATAL | MPI_ERRORS_ABORT => {
+            let args = format!("session={:#x}, errorcode={errorcode}", session as u32);
+            let line = match crate::state::world_rank() {
+                Some(r) => format!("vmpi: MPI_Session_call_errhandler({args}) on rank {r}: error code {errorcode} raised by the application"),
+                None => format!("vmpi: MPI_Session_call_errhandler({args}): error code {errorcode} raised by the application"),
+            };
+            eprintln!("{line}");
+            sys::abort(if errorcode > 0 && errorcode < 256 { errorcode } else { 1 }, &line)
+        }
+        _ => {
+            let f = st().errhs.get(h).copied().ok_or_else(|| err(MPI_ERR_ARG, format!("invalid error handler {:#x}", h as u32)))?;
+            let (mut s, mut code) = (session, errorcode);
+            // SAFETY: a function the application registered with
+            // MPI_Session_create_errhandler (or a communicator handler: the same call).
+            f(&mut s, &mut code);
+            Ok(())
+        }
+    }
+}}
