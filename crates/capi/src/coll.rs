@@ -56,7 +56,7 @@ fn with_intra<T>(call: &str, comm: MPI_Comm, f: impl FnOnce(&Comm) -> R<T>) -> R
     })
 }
 
-fn root_ok(c: &Comm, root: c_int) -> R<()> {
+pub(crate) fn root_ok(c: &Comm, root: c_int) -> R<()> {
     if root < 0 || root >= c.size() {
         return fail(
             MPI_ERR_ROOT,

@@ -7,7 +7,6 @@
 //! after the usual argument checks. `MPI_Comm_get_parent` (in comm.rs) gives
 //! `MPI_COMM_NULL`: no process has a parent.
 
-use crate::coll::MPI_ERR_ROOT;
 use crate::consts::*;
 use crate::err::{fail, R};
 use crate::state::st;
@@ -39,14 +38,7 @@ unsafe fn spawn_failed(intercomm: *mut MPI_Comm, errcodes: *mut c_int, n: c_int)
 }
 
 fn check_root(comm: MPI_Comm, root: c_int) -> R<()> {
-    let size = st().comm(comm)?.comm.size() as c_int;
-    if root < 0 || root >= size {
-        return fail(
-            MPI_ERR_ROOT,
-            format!("invalid root {root} (communicator of {size} ranks)"),
-        );
-    }
-    Ok(())
+    crate::coll::root_ok(&st().comm(comm)?.comm, root)
 }
 
 mpi_fn! { comm => fn MPI_Comm_spawn / PMPI_Comm_spawn(command: *const c_char, argv: *mut *mut c_char, maxprocs: c_int, info: MPI_Info, root: c_int, comm: MPI_Comm, intercomm: *mut MPI_Comm, array_of_errcodes: *mut c_int) {
