@@ -1112,29 +1112,40 @@ mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_size / PMPI_Type_size(datatype: MPI_Data
     Ok(())
 }}
 
-mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_size_x / PMPI_Type_size_x(datatype: MPI_Datatype, size: *mut MPI_Count) {
-    *out(size, "size")? = info(datatype)?.0;
-    Ok(())
-}}
+// The MPI_Count queries: the MPI-3 `_x` forms and the MPI-4 `_c` forms are the
+// same functions under two names.
+macro_rules! count_queries {
+    ($size:ident / $psize:ident, $extent:ident / $pextent:ident, $true_extent:ident / $ptrue_extent:ident) => {
+        mpi_fn! { MPI_COMM_WORLD => fn $size / $psize(datatype: MPI_Datatype, size: *mut MPI_Count) {
+            *out(size, "size")? = info(datatype)?.0;
+            Ok(())
+        }}
 
-mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_size_c / PMPI_Type_size_c(datatype: MPI_Datatype, size: *mut MPI_Count) {
-    *out(size, "size")? = info(datatype)?.0;
-    Ok(())
-}}
+        mpi_fn! { MPI_COMM_WORLD => fn $extent / $pextent(datatype: MPI_Datatype, lb: *mut MPI_Count, extent: *mut MPI_Count) {
+            let (_, l, e, ..) = info(datatype)?;
+            *out(lb, "lb")? = l;
+            *out(extent, "extent")? = e;
+            Ok(())
+        }}
 
-mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_get_extent_c / PMPI_Type_get_extent_c(datatype: MPI_Datatype, lb: *mut MPI_Count, extent: *mut MPI_Count) {
-    let (_, l, e, ..) = info(datatype)?;
-    *out(lb, "lb")? = l;
-    *out(extent, "extent")? = e;
-    Ok(())
-}}
-
-mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_get_true_extent_c / PMPI_Type_get_true_extent_c(datatype: MPI_Datatype, true_lb: *mut MPI_Count, true_extent: *mut MPI_Count) {
-    let (.., l, e) = info(datatype)?;
-    *out(true_lb, "true_lb")? = l;
-    *out(true_extent, "true_extent")? = e;
-    Ok(())
-}}
+        mpi_fn! { MPI_COMM_WORLD => fn $true_extent / $ptrue_extent(datatype: MPI_Datatype, true_lb: *mut MPI_Count, true_extent: *mut MPI_Count) {
+            let (.., l, e) = info(datatype)?;
+            *out(true_lb, "true_lb")? = l;
+            *out(true_extent, "true_extent")? = e;
+            Ok(())
+        }}
+    };
+}
+count_queries!(
+    MPI_Type_size_x / PMPI_Type_size_x,
+    MPI_Type_get_extent_x / PMPI_Type_get_extent_x,
+    MPI_Type_get_true_extent_x / PMPI_Type_get_true_extent_x
+);
+count_queries!(
+    MPI_Type_size_c / PMPI_Type_size_c,
+    MPI_Type_get_extent_c / PMPI_Type_get_extent_c,
+    MPI_Type_get_true_extent_c / PMPI_Type_get_true_extent_c
+);
 
 mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_get_extent / PMPI_Type_get_extent(datatype: MPI_Datatype, lb: *mut MPI_Aint, extent: *mut MPI_Aint) {
     let (_, l, e, ..) = info(datatype)?;
@@ -1143,24 +1154,10 @@ mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_get_extent / PMPI_Type_get_extent(dataty
     Ok(())
 }}
 
-mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_get_extent_x / PMPI_Type_get_extent_x(datatype: MPI_Datatype, lb: *mut MPI_Count, extent: *mut MPI_Count) {
-    let (_, l, e, ..) = info(datatype)?;
-    *out(lb, "lb")? = l;
-    *out(extent, "extent")? = e;
-    Ok(())
-}}
-
 mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_get_true_extent / PMPI_Type_get_true_extent(datatype: MPI_Datatype, true_lb: *mut MPI_Aint, true_extent: *mut MPI_Aint) {
     let (.., l, e) = info(datatype)?;
     *out(true_lb, "true_lb")? = l as MPI_Aint;
     *out(true_extent, "true_extent")? = e as MPI_Aint;
-    Ok(())
-}}
-
-mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_get_true_extent_x / PMPI_Type_get_true_extent_x(datatype: MPI_Datatype, true_lb: *mut MPI_Count, true_extent: *mut MPI_Count) {
-    let (.., l, e) = info(datatype)?;
-    *out(true_lb, "true_lb")? = l;
-    *out(true_extent, "true_extent")? = e;
     Ok(())
 }}
 
