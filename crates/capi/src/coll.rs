@@ -139,9 +139,8 @@ impl Prep {
     }
     /// Blocks at byte displacements `displs` of `buf`, `counts[i]` elements of
     /// `types[i]` each: (buffer, byte counts, byte displacements) in one run.
-    /// `buf` may be MPI_BOTTOM (null) when the blocks hold absolute addresses (as
-    /// in point-to-point); a null buffer whose data would start in the first page
-    /// is a mistake, refused.
+    /// `buf` may be MPI_BOTTOM (null) when the blocks hold absolute addresses, by
+    /// the rule point-to-point follows too (`dtype::addressable`).
     unsafe fn blocks(
         &mut self,
         buf: *mut c_void,
@@ -155,7 +154,10 @@ impl Prep {
         let cb: Vec<usize> = (0..n)
             .map(|i| counts[i] * types[i].size() as usize)
             .collect();
-        if buf.is_null() && (0..n).any(|i| cb[i] > 0 && displs[i] + types[i].true_lb() < 4096) {
+        if (0..n).any(|i| {
+            cb[i] > 0
+                && !crate::dtype::addressable(buf as *const u8, displs[i] + types[i].true_lb())
+        }) {
             return fail(MPI_ERR_BUFFER, "null buffer with a nonzero count");
         }
         let direct = (0..n).all(|i| {

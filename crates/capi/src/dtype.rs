@@ -320,8 +320,17 @@ pub fn add_fixup(id: vmpi::sys::p2p::ReqId, f: Fixup) {
     }
 }
 
+/// Can data starting `start` bytes into `buf` (a displacement plus the type's
+/// true lower bound) be addressed? From any real buffer, yes; from a null one
+/// (MPI_BOTTOM) only at an absolute address, which is never in the first page:
+/// there it is a null buffer passed by mistake. Point-to-point and the
+/// collectives both ask this.
+pub fn addressable(buf: *const u8, start: i64) -> bool {
+    !buf.is_null() || start >= 4096
+}
+
 fn bad_buf(buf: *const u8, n: usize, t: &Datatype) -> R<()> {
-    if n > 0 && t.size() > 0 && buf.is_null() && t.true_lb() == 0 {
+    if n > 0 && t.size() > 0 && !addressable(buf, t.true_lb()) {
         return fail(MPI_ERR_BUFFER, "null buffer with a nonzero count");
     }
     Ok(())
