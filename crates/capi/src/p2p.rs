@@ -613,8 +613,8 @@ unsafe fn sendrecv_replace(
 }
 
 /// MPI_Isendrecv(_replace)(_c): the receive and the send are posted now; the
-/// request is an external engine request that `req::pump` completes (with the
-/// receive's status) once both have (see `req::Pair`). `keep`: a packed copy of
+/// request is the core's join of the two (`sys::Core::join`), which the
+/// progress loop completes with the receive's status once both halves have. `keep`: a packed copy of
 /// the outgoing data (MPI_Isendrecv_replace), kept until then.
 unsafe fn isendrecv(
     call: &str,
@@ -640,16 +640,8 @@ unsafe fn isendrecv(
     fx.keep.extend(sfx.keep);
     fx.then.extend(sfx.then);
     fx.keep.extend(keep);
-    let ext = sys::with(call, |rt| Ok(rt.new_external()))?;
+    let ext = sys::with(call, |rt| Ok(rt.join(sid, rid)))?;
     add_fixup(ext, fx);
-    crate::req::PAIRS
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .push(crate::req::Pair {
-            ext,
-            send: sid,
-            recv: rid,
-        });
     // Not a receive for MPI_Cancel: the pair runs to its end.
     *request = new_request(Kind::Engine(ext), comm, false);
     Ok(())

@@ -189,53 +189,10 @@ fn is_active(h: MPI_Request) -> bool {
     }
 }
 
-/// An MPI_Isendrecv(_replace): the request the application holds is an external
-/// engine request (`ext`), completed here with the receive's status once both the
-/// send and the receive have completed (None: a half that was done at once). The
-/// list has a lock of its own, taken only inside the runtime's (never the other
-/// way), so the wait loops can complete pairs while they poll.
-pub struct Pair {
-    pub ext: ReqId,
-    pub send: Option<ReqId>,
-    pub recv: Option<ReqId>,
-}
-
-pub static PAIRS: std::sync::Mutex<Vec<Pair>> = std::sync::Mutex::new(Vec::new());
-
-/// Complete the pairs whose two halves are done (under the runtime lock).
-pub fn pump(rt: &mut sys::Core) -> vmpi::Result<()> {
-    let mut pairs = PAIRS.lock().unwrap_or_else(|e| e.into_inner());
-    if pairs.is_empty() {
-        return Ok(());
-    }
-    let mut k = 0;
-    while k < pairs.len() {
-        let p = &pairs[k];
-        let done = |h: Option<ReqId>| h.map_or(Ok(true), |id| rt.is_complete(id));
-        if done(p.send)? && done(p.recv)? {
-            let p = pairs.swap_remove(k);
-            let status = match p.recv {
-                Some(r) => rt.test(r)?.unwrap_or_else(Status::empty),
-                None => Status::empty(),
-            };
-            if let Some(s) = p.send {
-                rt.test(s)?;
-            }
-            rt.complete_external(p.ext, status)?;
-        } else {
-            k += 1;
-        }
-    }
-    Ok(())
-}
-
 fn ready(id: Option<ReqId>) -> R<bool> {
     match id {
         None => Ok(true),
-        Some(id) => Ok(sys::with("MPI_Test", |rt| {
-            pump(rt)?;
-            rt.is_complete(id)
-        })?),
+        Some(id) => Ok(sys::with("MPI_Test", |rt| rt.is_complete(id))?),
     }
 }
 
@@ -378,7 +335,6 @@ pub fn reap() -> R<()> {
     let mut freed = 0;
     let mut done = Vec::new();
     sys::with("MPI_Request_free", |rt| {
-        pump(rt)?;
         for (id, copy) in det {
             if rt.is_complete(id)? {
                 let stt = rt.test(id)?;
@@ -407,7 +363,6 @@ pub fn drain_detached(call: &str) -> R<()> {
     let ids: Vec<ReqId> = st().detached.iter().map(|d| d.0).collect();
     if !ids.is_empty() {
         sys::progress_until(call, |rt| {
-            pump(rt)?;
             for id in &ids {
                 if !rt.is_complete(*id)? {
                     return Ok(false);
@@ -434,7 +389,6 @@ pub fn drain_detached_at_finalize() -> R<()> {
     let start = std::time::Instant::now();
     let mut expired = false;
     sys::progress_until(call, |rt| {
-        pump(rt)?;
         for id in &ids {
             if !rt.is_complete(*id)? {
                 expired = limit.is_some_and(|l| start.elapsed() >= l);
@@ -479,7 +433,6 @@ fn wait_until(call: &str, ids: &[Option<ReqId>], all: bool) -> R<()> {
         return Ok(());
     }
     sys::progress_until(call, |rt| {
-        pump(rt)?;
         let mut n = 0;
         for id in &live {
             if rt.is_complete(*id)? {
@@ -495,10 +448,7 @@ fn wait_until(call: &str, ids: &[Option<ReqId>], all: bool) -> R<()> {
 }
 
 fn progress_once(call: &str) -> R<()> {
-    sys::with(call, |rt| {
-        rt.progress()?;
-        pump(rt)
-    })?;
+    sys::with(call, |rt| rt.progress().map(|_| ()))?;
     Ok(())
 }
 

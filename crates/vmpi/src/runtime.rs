@@ -19,6 +19,34 @@ pub trait Schedule: Send {
     fn advance(&mut self, engine: &mut Engine) -> Result<bool>;
 }
 
+/// A request made of two others (MPI_Isendrecv: a send and a receive; None, a
+/// half done at once): the external request `whole` completes with the
+/// receive's status once both halves have, which frees them.
+pub struct Join {
+    pub whole: ReqId,
+    pub send: Option<ReqId>,
+    pub recv: Option<ReqId>,
+}
+
+impl Schedule for Join {
+    fn advance(&mut self, engine: &mut Engine) -> Result<bool> {
+        for half in [self.send, self.recv].into_iter().flatten() {
+            if !engine.is_complete(half)? {
+                return Ok(false);
+            }
+        }
+        if let Some(s) = self.send {
+            engine.test(s)?;
+        }
+        let status = match self.recv {
+            Some(r) => engine.test(r)?.unwrap_or_else(Status::empty),
+            None => Status::empty(),
+        };
+        engine.complete_external(self.whole, status)?;
+        Ok(true)
+    }
+}
+
 /// Everything an initialized rank holds.
 pub struct Runtime {
     pub engine: Engine,

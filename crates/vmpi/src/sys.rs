@@ -179,6 +179,16 @@ impl Core<'_> {
     pub fn complete_external(&mut self, req: ReqId, status: Status) -> Result<()> {
         self.rt.engine.complete_external(req, status)
     }
+    /// One request for a send and a receive (MPI_Isendrecv; None: a half done
+    /// at once): it completes, with the receive's status, once both halves have,
+    /// advanced by the progress loop like a nonblocking collective.
+    pub fn join(&mut self, send: Option<ReqId>, recv: Option<ReqId>) -> ReqId {
+        let whole = self.rt.engine.new_external();
+        self.rt
+            .schedules
+            .push(Box::new(runtime::Join { whole, send, recv }));
+        whole
+    }
     /// A request in words (kind, peer, tag, size), for warnings.
     #[inline]
     pub fn describe(&self, req: ReqId) -> String {
