@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Write the prototype block of include/mpi.h from abi/functions.txt (one C
 prototype per line, as MPICH 4.0's mpi_proto.h declares it: the MPI-3.1 functions
-but RMA, MPI-IO, MPICH 4.0's large-count `_c` forms, the MPI-4 session entry points
+(one-sided communication included), MPI-IO, MPICH 4.0's large-count `_c` forms, the MPI-4 session entry points
 and other MPI-4 additions, and the handle conversions). Each gets its PMPI_ twin."""
 import os, re
 here = os.path.dirname(os.path.abspath(__file__))

@@ -31,8 +31,17 @@ pub struct Keyval {
     pub copy: Option<CopyFn>,
     pub delete: Option<DeleteFn>,
     pub extra: usize,
-    /// A datatype keyval (MPI_Type_create_keyval): not usable on communicators.
-    pub types: bool,
+    /// The kind of object the keyval was made for: usable on that kind only.
+    pub kind: Object,
+}
+
+/// What a keyval attaches to (MPI_Comm_create_keyval, MPI_Type_create_keyval,
+/// MPI_Win_create_keyval).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Object {
+    Comm,
+    Type,
+    Win,
 }
 
 /// The attributes of one object: (keyval, value) in the order of setting; setting
@@ -89,17 +98,21 @@ static mut LASTCODE_VAL: c_int = 0;
 static mut APPNUM_VAL: c_int = 0;
 
 fn keyval(k: c_int) -> R<Keyval> {
-    keyval_of(k, false)
+    keyval_of(k, Object::Comm)
 }
 
 /// The keyval `k` of the given kind (communicator or datatype), or MPI_ERR_KEYVAL.
-fn keyval_of(k: c_int, types: bool) -> R<Keyval> {
+pub(crate) fn keyval_of(k: c_int, of: Object) -> R<Keyval> {
     st().keyvals
         .get(k)
         .copied()
-        .filter(|kv| kv.types == types)
+        .filter(|kv| kv.kind == of)
         .ok_or_else(|| {
-            let kind = if types { "datatype" } else { "communicator" };
+            let kind = match of {
+                Object::Comm => "communicator",
+                Object::Type => "datatype",
+                Object::Win => "window",
+            };
             err(
                 MPI_ERR_KEYVAL,
                 format!("invalid {kind} keyval {:#x}", k as u32),
@@ -109,7 +122,7 @@ fn keyval_of(k: c_int, types: bool) -> R<Keyval> {
 
 /// Run the delete callback of `k` for `value` on `comm` (a communicator or datatype
 /// handle; no lock held).
-unsafe fn run_delete(comm: MPI_Comm, k: c_int, kv: Keyval, value: usize) -> R<()> {
+pub(crate) unsafe fn run_delete(comm: MPI_Comm, k: c_int, kv: Keyval, value: usize) -> R<()> {
     if let Some(d) = kv.delete {
         let rc = d(comm, k, value as *mut c_void, kv.extra as *mut c_void);
         if rc != MPI_SUCCESS {
@@ -188,13 +201,13 @@ pub fn copy_all(from: MPI_Comm, to: MPI_Comm) -> R<()> {
 
 mpi_fn! { MPI_COMM_WORLD => fn MPI_Comm_create_keyval / PMPI_Comm_create_keyval(comm_copy_attr_fn: Option<CopyFn>, comm_delete_attr_fn: Option<DeleteFn>, comm_keyval: *mut c_int, extra_state: *mut c_void) {
     let o = out(comm_keyval, "comm_keyval")?;
-    *o = st().keyvals.insert(Keyval { copy: comm_copy_attr_fn, delete: comm_delete_attr_fn, extra: extra_state as usize, types: false });
+    *o = st().keyvals.insert(Keyval { copy: comm_copy_attr_fn, delete: comm_delete_attr_fn, extra: extra_state as usize, kind: Object::Comm });
     Ok(())
 }}
 
 mpi_fn! { MPI_COMM_WORLD => fn MPI_Keyval_create / PMPI_Keyval_create(copy_fn: Option<CopyFn>, delete_fn: Option<DeleteFn>, keyval: *mut c_int, extra_state: *mut c_void) {
     let o = out(keyval, "keyval")?;
-    *o = st().keyvals.insert(Keyval { copy: copy_fn, delete: delete_fn, extra: extra_state as usize, types: false });
+    *o = st().keyvals.insert(Keyval { copy: copy_fn, delete: delete_fn, extra: extra_state as usize, kind: Object::Comm });
     Ok(())
 }}
 
@@ -345,7 +358,7 @@ pub fn type_copy_all(from: MPI_Datatype, to: MPI_Datatype) -> R<()> {
         None => return Ok(()),
     };
     for (k, v) in attrs {
-        let kv = keyval_of(k, true)?;
+        let kv = keyval_of(k, Object::Type)?;
         if let Some(outv) = run_copy(from, k, kv, v)? {
             st().type_attrs.entry(to).or_default().insert(k, outv);
         }
@@ -355,13 +368,13 @@ pub fn type_copy_all(from: MPI_Datatype, to: MPI_Datatype) -> R<()> {
 
 mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_create_keyval / PMPI_Type_create_keyval(type_copy_attr_fn: Option<CopyFn>, type_delete_attr_fn: Option<DeleteFn>, type_keyval: *mut c_int, extra_state: *mut c_void) {
     let o = out(type_keyval, "type_keyval")?;
-    *o = st().keyvals.insert(Keyval { copy: type_copy_attr_fn, delete: type_delete_attr_fn, extra: extra_state as usize, types: true });
+    *o = st().keyvals.insert(Keyval { copy: type_copy_attr_fn, delete: type_delete_attr_fn, extra: extra_state as usize, kind: Object::Type });
     Ok(())
 }}
 
 mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_free_keyval / PMPI_Type_free_keyval(type_keyval: *mut c_int) {
     let h = out(type_keyval, "type_keyval")?;
-    keyval_of(*h, true)?;
+    keyval_of(*h, Object::Type)?;
     // As for communicators: attributes already set keep their callbacks.
     *h = MPI_KEYVAL_INVALID;
     Ok(())
@@ -369,7 +382,7 @@ mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_free_keyval / PMPI_Type_free_keyval(type
 
 mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_set_attr / PMPI_Type_set_attr(datatype: MPI_Datatype, type_keyval: c_int, attribute_val: *mut c_void) {
     crate::dtype::info(datatype)?;
-    let kv = keyval_of(type_keyval, true)?;
+    let kv = keyval_of(type_keyval, Object::Type)?;
     let old = st().type_attrs.get(&datatype).and_then(|m| m.get(&type_keyval).copied());
     if let Some(old) = old {
         run_delete(datatype, type_keyval, kv, old)?;
@@ -380,7 +393,7 @@ mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_set_attr / PMPI_Type_set_attr(datatype: 
 
 mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_get_attr / PMPI_Type_get_attr(datatype: MPI_Datatype, type_keyval: c_int, attribute_val: *mut c_void, flag: *mut c_int) {
     crate::dtype::info(datatype)?;
-    keyval_of(type_keyval, true)?;
+    keyval_of(type_keyval, Object::Type)?;
     let f = out(flag, "flag")?;
     if attribute_val.is_null() {
         return fail(MPI_ERR_ARG, "attribute_val is a null pointer");
@@ -397,7 +410,7 @@ mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_get_attr / PMPI_Type_get_attr(datatype: 
 
 mpi_fn! { MPI_COMM_WORLD => fn MPI_Type_delete_attr / PMPI_Type_delete_attr(datatype: MPI_Datatype, type_keyval: c_int) {
     crate::dtype::info(datatype)?;
-    let kv = keyval_of(type_keyval, true)?;
+    let kv = keyval_of(type_keyval, Object::Type)?;
     let v = st().type_attrs.get_mut(&datatype).and_then(|m| m.remove(&type_keyval));
     match v {
         Some(v) => run_delete(datatype, type_keyval, kv, v),

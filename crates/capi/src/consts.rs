@@ -34,6 +34,7 @@ pub const MPI_MESSAGE_NULL: MPI_Message = 0x2c000000;
 pub const MPI_MESSAGE_NO_PROC: MPI_Message = 0x6c000000;
 pub const MPI_ERRHANDLER_NULL: MPI_Errhandler = 0x14000000;
 pub const MPI_INFO_NULL: MPI_Info = 0x1c000000;
+pub const MPI_WIN_NULL: MPI_Win = 0x20000000;
 pub const MPI_INFO_ENV: MPI_Info = 0x5c000001;
 pub const MPI_KEYVAL_INVALID: c_int = 0x24000000;
 pub const MPI_ERRORS_ARE_FATAL: MPI_Errhandler = 0x54000000;
@@ -85,6 +86,11 @@ pub const MPI_ERR_INFO_KEY: c_int = 29;
 pub const MPI_ERR_INFO_VALUE: c_int = 30;
 pub const MPI_ERR_INFO_NOKEY: c_int = 31;
 pub const MPI_ERR_KEYVAL: c_int = 48;
+pub const MPI_ERR_WIN: c_int = 45;
+pub const MPI_ERR_BASE: c_int = 46;
+pub const MPI_ERR_LOCKTYPE: c_int = 47;
+pub const MPI_ERR_SIZE: c_int = 51;
+pub const MPI_ERR_DISP: c_int = 52;
 pub const MPICH_ERR_LAST_CLASS: c_int = 78;
 /// The last predefined error code (MPICH's value); classes and codes the
 /// application adds are above it.

@@ -116,7 +116,7 @@ pub fn raise_file(call: &str, args: &str, fh: MPI_File, e: MpiErr) -> c_int {
     }
 }
 
-fn fatal(call: &str, args: &str, e: &MpiErr) -> ! {
+pub(crate) fn fatal(call: &str, args: &str, e: &MpiErr) -> ! {
     let msg = e
         .msg
         .strip_prefix(call)

@@ -39,3 +39,4 @@ pub mod group;
 pub mod neighbor;
 pub mod session;
 pub mod topo;
+pub mod win;

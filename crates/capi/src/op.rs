@@ -353,3 +353,15 @@ mpi_fn! { MPI_COMM_WORLD => fn MPI_Reduce_local / PMPI_Reduce_local(inbuf: *cons
 mpi_fn! { MPI_COMM_WORLD => fn MPI_Reduce_local_c / PMPI_Reduce_local_c(inbuf: *const c_void, inoutbuf: *mut c_void, count: MPI_Count, datatype: MPI_Datatype, op: MPI_Op) {
     reduce_local(inbuf, inoutbuf, count, datatype, op)
 }}
+
+/// A predefined operation (one-sided accumulates take no other, MPI-3.1
+/// §11.3.4), or MPI_ERR_OP.
+pub fn predefined_only(h: MPI_Op) -> R<Op> {
+    match resolve(h)? {
+        Resolved::Predef(o) => Ok(o),
+        Resolved::User(..) => fail(
+            MPI_ERR_OP,
+            "user-defined operations are not allowed in one-sided accumulates",
+        ),
+    }
+}

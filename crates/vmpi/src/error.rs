@@ -62,6 +62,18 @@ pub enum ErrorClass {
     Base = 46,
     Locktype = 47,
     Keyval = 48,
+    /// One-sided communication (MPI-3.1 §11): conflicting lock requests,
+    /// operations outside an epoch, bad sizes, displacements, assertions, targets
+    /// outside the window, attach / shared-memory / flavor errors.
+    RmaConflict = 49,
+    RmaSync = 50,
+    Size = 51,
+    Disp = 52,
+    Assert = 53,
+    RmaRange = 55,
+    RmaAttach = 56,
+    RmaShared = 57,
+    RmaFlavor = 58,
 }
 
 /// An error: its MPI class and a message naming the call and the argument.

@@ -55,6 +55,7 @@ pub(crate) mod io;
 pub(crate) mod locality;
 pub(crate) mod op;
 pub(crate) mod p2p;
+pub(crate) mod rma;
 pub(crate) mod runtime;
 #[doc(hidden)]
 pub mod sys;

@@ -52,6 +52,9 @@ pub struct Runtime {
     pub engine: Engine,
     /// Schedules in flight, advanced after every engine poll.
     pub schedules: Vec<Box<dyn Schedule>>,
+    /// One-sided windows: their targets' services and origins' pending
+    /// requests, advanced after every engine poll.
+    pub rma: crate::rma::Windows,
     pub boot: Bootstrap,
     pub cfg: Config,
     pub map: Map,
@@ -103,6 +106,7 @@ impl Runtime {
     /// One progress pass: the engine, then every schedule in flight.
     pub fn progress(&mut self) -> Result<bool> {
         let mut did = self.engine.progress()?;
+        did |= self.rma.progress(&mut self.engine)?;
         let mut i = 0;
         while i < self.schedules.len() {
             if self.schedules[i].advance(&mut self.engine)? {
@@ -437,6 +441,7 @@ fn setup() -> Result<Runtime> {
     Ok(Runtime {
         engine,
         schedules: Vec::new(),
+        rma: Default::default(),
         boot,
         cfg,
         job_check,

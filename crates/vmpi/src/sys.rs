@@ -48,6 +48,15 @@ pub mod op {
     pub use crate::op::Op;
 }
 
+/// One-sided communication: windows, operations, synchronization.
+pub mod rma {
+    pub use crate::rma::{
+        attach, complete, create, detach, facts, fence, flush, free, lock, lock_all, operate, post,
+        shared_query, start, sync, unlock, unlock_all, wait, Action, Buf, Facts, Flavor, Spec,
+        Target,
+    };
+}
+
 /// MPI-IO files.
 pub mod io {
     pub use crate::io::file::{delete, Deliver};

@@ -430,6 +430,15 @@ impl Region {
         }
     }
 
+    /// Bytes `off..off+len` of the mapping handed to the application as plain
+    /// memory (a shared window's segment, MPI_Win_allocate_shared): it loads and
+    /// stores there itself, under MPI's synchronization rules. Panics outside
+    /// the mapping.
+    pub fn app_memory(&self, off: usize, len: usize) -> *mut u8 {
+        self.check(off, len, 1);
+        self.base.as_ptr().cast::<u8>().wrapping_add(off)
+    }
+
     /// An inbox's memory: its [`inbox::Layout`] at `off`, a data area of `cap` bytes
     /// after it.
     pub fn inbox(self: &Arc<Self>, off: usize, cap: u64) -> ShmInboxMem {
