@@ -17,9 +17,13 @@
 //! another process are untrusted) and report a request outside their memory
 //! at the origin's next synchronization.
 //!
-//! Shared windows (MPI_Win_allocate_shared) are one /dev/shm file mapped by
-//! every rank of the communicator, which must share one shm domain; the ranks
-//! load and store each other's segments directly.
+//! Windows whose ranks all share one shm domain and whose memory MPI
+//! allocates (MPI_Win_allocate, MPI_Win_allocate_shared) are one /dev/shm file
+//! that every rank maps ([`Direct`]): operations on them are copies done by the
+//! origin itself, complete when the call returns, and accumulates take the
+//! target segment's lock word in the file (every rank accumulates this way, so
+//! they stay atomic with each other). Shared windows require one shm domain;
+//! the ranks load and store each other's segments directly.
 
 pub mod memory;
 pub mod proto;
@@ -110,8 +114,8 @@ pub struct Window {
     peers: Vec<(u64, u64)>,
     target: TargetSide,
     _owned: Option<Owned>,
-    /// A shared window's file and each rank's (offset, size) in it.
-    shared: Option<(Arc<Region>, Vec<(usize, usize)>)>,
+    /// The file every rank maps, when the window lives in one.
+    direct: Option<Direct>,
     pending: Vec<Pending>,
     next_tag: u32,
     access: Access,
@@ -122,6 +126,47 @@ pub struct Window {
     /// A request fell outside its target's memory: reported at the next
     /// synchronization.
     fault: Option<Error>,
+}
+
+/// A window in one /dev/shm file that all its ranks map.
+struct Direct {
+    region: Arc<Region>,
+    /// Each rank's (offset, size) in the file.
+    segs: Vec<(usize, usize)>,
+    /// Offset of rank 0's accumulate lock word; one per 64-byte line.
+    locks: usize,
+}
+
+impl Direct {
+    /// The memory of rank `t` this window exposes.
+    fn exposed(&self, t: usize) -> Exposed {
+        let (off, len) = self.segs[t];
+        Exposed::Fixed {
+            base: self.region.app_memory(off, len) as usize,
+            size: len,
+        }
+    }
+
+    /// Run `f` holding rank `t`'s accumulate lock.
+    fn locked<R>(&self, t: usize, f: impl FnOnce() -> R) -> R {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        let word: &AtomicU32 = self.region.view(self.locks + 64 * t);
+        let mut spins = 0u32;
+        while word
+            .compare_exchange_weak(0, 1, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            spins += 1;
+            if spins < 64 {
+                std::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
+        }
+        let r = f();
+        word.store(0, Ordering::Release);
+        r
+    }
 }
 
 /// Every window of this process, advanced by the progress loop.
@@ -371,10 +416,17 @@ fn make(call: &str, wcomm: &Comm, spec: Spec) -> Result<Window> {
     let n = wcomm.size() as usize;
     let me = wcomm.rank as usize;
     let mut owned = None;
-    let mut shared = None;
+    let mut direct = None;
     let (base, size, unit) = match spec.flavor {
         Flavor::Create => (spec.base as usize, spec.size, spec.disp_unit),
         Flavor::Dynamic => (0, 0, 1),
+        Flavor::Allocate if one_domain(call, wcomm)? => {
+            let d = map_shared(call, wcomm, spec.size, true)?;
+            let (off, len) = d.segs[me];
+            let b = d.region.app_memory(off, len) as usize;
+            direct = Some(d);
+            (b, spec.size, spec.disp_unit)
+        }
         Flavor::Allocate => {
             let o = Owned::new(spec.size).ok_or_else(|| {
                 Error::new(
@@ -387,10 +439,16 @@ fn make(call: &str, wcomm: &Comm, spec: Spec) -> Result<Window> {
             (b, spec.size, spec.disp_unit)
         }
         Flavor::Shared => {
-            let (r, segs) = map_shared(call, wcomm, spec.size, spec.noncontig)?;
-            let (off, len) = segs[me];
-            let b = r.app_memory(off, len) as usize;
-            shared = Some((r, segs));
+            if !one_domain(call, wcomm)? {
+                return Err(Error::new(
+                    ErrorClass::RmaShared,
+                    format!("{call}: the ranks of the communicator do not share memory (they are in different shm domains: other hosts, VMs or isolated containers); use MPI_Comm_split_type(MPI_COMM_TYPE_SHARED) first"),
+                ));
+            }
+            let d = map_shared(call, wcomm, spec.size, spec.noncontig)?;
+            let (off, len) = d.segs[me];
+            let b = d.region.app_memory(off, len) as usize;
+            direct = Some(d);
             (b, spec.size, spec.disp_unit)
         }
     };
@@ -438,7 +496,7 @@ fn make(call: &str, wcomm: &Comm, spec: Spec) -> Result<Window> {
         peers,
         target: TargetSide::new(exposed, n),
         _owned: owned,
-        shared,
+        direct,
         pending: Vec::new(),
         next_tag: 0,
         access: Access::None,
@@ -448,22 +506,24 @@ fn make(call: &str, wcomm: &Comm, spec: Spec) -> Result<Window> {
     })
 }
 
-/// Map one /dev/shm file holding every rank's segment (collective).
-fn map_shared(
-    call: &str,
-    wcomm: &Comm,
-    size: usize,
-    noncontig: bool,
-) -> Result<(Arc<Region>, Vec<(usize, usize)>)> {
-    let n = wcomm.size() as usize;
-    let (dir, prefix, job_check, one_domain) = runtime::with(call, |rt| {
+/// Whether every rank of `wcomm` is in one shm domain (the same answer on
+/// every rank: it comes from the locality map all share).
+fn one_domain(call: &str, wcomm: &Comm) -> Result<bool> {
+    runtime::with(call, |rt| {
         let domain = &rt.map.domain_of[wcomm.group[0]];
-        let one = wcomm.group.iter().all(|w| domain.contains(w));
+        Ok(wcomm.group.iter().all(|w| domain.contains(w)))
+    })
+}
+
+/// Map one /dev/shm file holding every rank's segment (collective; the ranks
+/// share one shm domain): the header, a lock word per rank, the segments.
+fn map_shared(call: &str, wcomm: &Comm, size: usize, noncontig: bool) -> Result<Direct> {
+    let n = wcomm.size() as usize;
+    let (dir, prefix, job_check) = runtime::with(call, |rt| {
         Ok((
             rt.cfg.shm_dir.clone(),
             crate::bootstrap::jobkey::shm_prefix(&rt.boot.kvsname),
             rt.job_check,
-            one,
         ))
     })?;
     // Everyone's size (and whether all share memory, which every rank computes
@@ -486,14 +546,9 @@ fn map_shared(
             },
         )?
     };
-    if !one_domain {
-        return Err(Error::new(
-            ErrorClass::RmaShared,
-            format!("{call}: the ranks of the communicator do not share memory (they are in different shm domains: other hosts, VMs or isolated containers); use MPI_Comm_split_type(MPI_COMM_TYPE_SHARED) first"),
-        ));
-    }
     let page = 4096usize;
-    let first = region::HEADER_BYTES.next_multiple_of(page);
+    let locks = region::HEADER_BYTES.next_multiple_of(64);
+    let first = (locks + 64 * n).next_multiple_of(page);
     let mut segs = Vec::with_capacity(n);
     let mut at = first;
     for c in sizes.chunks_exact(8) {
@@ -591,7 +646,11 @@ fn map_shared(
                     "{call}: shared segment file is short"
                 )));
             }
-            Ok((r, segs))
+            Ok(Direct {
+                region: r,
+                segs,
+                locks,
+            })
         }
         Ok(_) => Err(Error::new(
             ErrorClass::RmaShared,
@@ -667,7 +726,13 @@ pub fn facts(call: &str, id: u32) -> Result<Facts> {
 pub fn shared_query(call: &str, id: u32, rank: i32) -> Result<(usize, usize, *mut u8)> {
     runtime::with(call, |rt| {
         let w = rt.rma.get(call, id)?;
-        let Some((r, segs)) = &w.shared else {
+        let (
+            Flavor::Shared,
+            Some(Direct {
+                region: r, segs, ..
+            }),
+        ) = (w.flavor, &w.direct)
+        else {
             return Err(Error::new(
                 ErrorClass::RmaFlavor,
                 format!("{call}: the window was not made by MPI_Win_allocate_shared"),
@@ -841,6 +906,7 @@ pub unsafe fn operate(
         // Element kinds and sizes.
         let mut op_code = 0u8;
         let mut basic = 0u8;
+        let mut elem = None;
         if dense {
             let Some((tk, _)) = target.dt.reduce_kind() else {
                 return Err(Error::new(
@@ -849,6 +915,7 @@ pub unsafe fn operate(
                 ));
             };
             basic = tk as u8;
+            elem = Some(tk);
             let op = match &action {
                 Action::Acc(op) | Action::GetAcc(op, _) => Some(*op),
                 _ => None,
@@ -921,6 +988,81 @@ pub unsafe fn operate(
             }
             at as u64
         };
+        if let Action::GetAcc(_, res) = &action {
+            let mut rb = 0;
+            res.dt
+                .for_each_elems(res.count, |_, k, m| rb += m * k.size());
+            if rb != span {
+                return Err(Error::new(
+                    ErrorClass::Type,
+                    format!("{call}: the result buffer holds {rb} bytes of data and the target layout {span}"),
+                ));
+            }
+        }
+        if let Some(d) = &w.direct {
+            let rg = d.exposed(t as usize).resolve(addr, &runs).ok_or_else(|| {
+                Error::new(
+                    ErrorClass::RmaRange,
+                    format!("{call}: the operation falls outside rank {t}'s window"),
+                )
+            })?;
+            // SAFETY (every block below): `rg` lies in rank t's segment of the
+            // mapped window file (resolved and checked); the origin and result
+            // buffers are the caller's (its contract).
+            match &action {
+                Action::Put => {
+                    let mut data = Vec::with_capacity(span);
+                    unsafe { memory::load(origin.ptr, origin.count, origin.dt, false, &mut data) };
+                    unsafe { memory::scatter(&rg, &data) };
+                }
+                Action::Get => {
+                    let mut data = Vec::with_capacity(span);
+                    unsafe { memory::gather(&rg, &mut data) };
+                    unsafe {
+                        memory::store(&data, origin.ptr as *mut u8, origin.count, origin.dt, false)
+                    };
+                }
+                _ => {
+                    let mut data = Vec::with_capacity(2 * span);
+                    if needs_origin {
+                        unsafe {
+                            memory::load(origin.ptr, origin.count, origin.dt, true, &mut data)
+                        };
+                    } else {
+                        data.resize(span, 0);
+                    }
+                    if let Action::Cas(compare, _) = &action {
+                        unsafe { memory::load(*compare, 1, origin.dt, true, &mut data) };
+                    }
+                    let op = match &action {
+                        Action::Acc(op) | Action::GetAcc(op, _) => Some(*op),
+                        _ => None,
+                    };
+                    let basic = elem.expect("accumulates have an element kind");
+                    let old = d.locked(t as usize, || -> Result<Vec<u8>> {
+                        let mut old = Vec::with_capacity(span);
+                        unsafe { memory::gather(&rg, &mut old) };
+                        if let Some(new) = target::combine(kind, op, basic, &data, &old)? {
+                            unsafe { memory::scatter(&rg, &new) };
+                        }
+                        Ok(old)
+                    })?;
+                    match &action {
+                        Action::GetAcc(_, res) => unsafe {
+                            memory::store(&old, res.ptr as *mut u8, res.count, res.dt, true)
+                        },
+                        Action::Cas(_, result) => unsafe {
+                            memory::store(&old, *result, 1, origin.dt, true)
+                        },
+                        _ => {}
+                    }
+                }
+            }
+            if let Some(u) = user {
+                engine.complete_external(u, Status::empty())?;
+            }
+            return Ok(user);
+        }
         let mut reply = 0;
         let mut send_user = user;
         match &action {
@@ -940,15 +1082,6 @@ pub unsafe fn operate(
                 send_user = None;
             }
             Action::GetAcc(_, res) => {
-                let mut rb = 0;
-                res.dt
-                    .for_each_elems(res.count, |_, k, m| rb += m * k.size());
-                if rb != span {
-                    return Err(Error::new(
-                        ErrorClass::Type,
-                        format!("{call}: the result buffer holds {rb} bytes of data and the target layout {span}"),
-                    ));
-                }
                 reply = w.expect(
                     engine,
                     t,

@@ -161,7 +161,11 @@ impl TargetSide {
                         let mut old = Vec::with_capacity(len);
                         // SAFETY: resolved inside the exposed memory.
                         unsafe { memory::gather(rg, &mut old) };
-                        let new = self.combine(&r, &old)?;
+                        let op = match r.head.kind {
+                            Kind::Cas => None,
+                            _ => Some(r.op()?),
+                        };
+                        let new = combine(r.head.kind, op.as_ref(), r.basic()?, r.data, &old)?;
                         if let Some(new) = &new {
                             // SAFETY: as above.
                             unsafe { memory::scatter(rg, new) };
@@ -222,30 +226,6 @@ impl TargetSide {
         Ok(())
     }
 
-    /// The new bytes of an accumulate or compare-and-swap over `old` (None: leave
-    /// them).
-    fn combine(&self, r: &Request, old: &[u8]) -> Result<Option<Vec<u8>>> {
-        let basic = r.basic()?;
-        if r.head.kind == Kind::Cas {
-            let (origin, compare) = r.data.split_at(old.len());
-            return Ok((old == compare).then(|| origin.to_vec()));
-        }
-        let op = r.op()?;
-        if matches!(op, crate::op::Op::NoOp) {
-            return Ok(None);
-        }
-        let size = basic.size();
-        if size == 0 || !old.len().is_multiple_of(size) {
-            return Err(Error::intern(
-                "one-sided accumulate: runs of partial elements",
-            ));
-        }
-        let mut new = old.to_vec();
-        crate::op::apply(&op, basic, old.len() / size, r.data, &mut new)
-            .map_err(|e| Error::new(ErrorClass::Op, e.into_message()))?;
-        Ok(Some(new))
-    }
-
     fn status_for(&mut self, o: usize) -> u64 {
         if std::mem::take(&mut self.faults[o]) {
             proto::OUT_OF_RANGE
@@ -293,4 +273,33 @@ impl TargetSide {
         self.replies.push((req, buf));
         Ok(())
     }
+}
+
+/// The new bytes of an accumulate or compare-and-swap (`op` None) of `data`
+/// (for a compare-and-swap: the new element, then the compare element) over
+/// `old`; None: leave them.
+pub fn combine(
+    kind: Kind,
+    op: Option<&crate::op::Op>,
+    basic: crate::datatype::Basic,
+    data: &[u8],
+    old: &[u8],
+) -> Result<Option<Vec<u8>>> {
+    let Some(op) = op.filter(|_| kind != Kind::Cas) else {
+        let (origin, compare) = data.split_at(old.len().min(data.len()));
+        return Ok((old == compare).then(|| origin.to_vec()));
+    };
+    if matches!(op, crate::op::Op::NoOp) {
+        return Ok(None);
+    }
+    let size = basic.size();
+    if size == 0 || !old.len().is_multiple_of(size) || data.len() != old.len() {
+        return Err(Error::intern(
+            "one-sided accumulate: runs of partial elements",
+        ));
+    }
+    let mut new = old.to_vec();
+    crate::op::apply(op, basic, old.len() / size, data, &mut new)
+        .map_err(|e| Error::new(ErrorClass::Op, e.into_message()))?;
+    Ok(Some(new))
 }
