@@ -655,8 +655,19 @@ win_fn! { win => fn MPI_Fetch_and_op / PMPI_Fetch_and_op(origin_addr: *const c_v
 win_fn! { win => fn MPI_Compare_and_swap / PMPI_Compare_and_swap(origin_addr: *const c_void, compare_addr: *const c_void, result_addr: *mut c_void, datatype: MPI_Datatype, target_rank: c_int, target_disp: MPI_Aint, win: MPI_Win) {
     let id = id_of(win)?;
     let t = crate::dtype::for_comm(datatype)?;
-    if t.basic_kind().is_none() {
-        return fail(MPI_ERR_TYPE, "MPI_Compare_and_swap takes a predefined datatype");
+    // C and Fortran integers, logicals, bytes (MPI-3.1 §11.3.4); MPI_CHAR too,
+    // as integer reductions take it.
+    use vmpi::sys::datatype::Basic as B;
+    let ok = matches!(
+        t.basic_kind(),
+        Some(B::Char | B::I8 | B::U8 | B::Byte | B::I16 | B::U16 | B::I32 | B::U32 | B::I64 | B::U64
+            | B::Long | B::ULong | B::CBool | B::Logical)
+    );
+    if !ok {
+        return fail(
+            MPI_ERR_TYPE,
+            format!("datatype {:#x} is not an integer, logical or byte type", datatype as u32),
+        );
     }
     if origin_addr.is_null() || compare_addr.is_null() || result_addr.is_null() {
         return fail(MPI_ERR_BUFFER, "a buffer is a null pointer");

@@ -350,6 +350,20 @@ impl Window {
         self.pending.iter().any(|p| t.is_none_or(|t| p.target == t))
     }
 
+    /// MPI_ERR_RANK unless `t` is a rank of the window or MPI_PROC_NULL.
+    fn check_rank(&self, call: &str, t: i32) -> Result<()> {
+        if t != PROC_NULL && (t < 0 || t as usize >= self.n()) {
+            return Err(Error::new(
+                ErrorClass::Rank,
+                format!(
+                    "{call}: rank {t} is not in the window's group of {}",
+                    self.n()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// Whether an operation may go to `t` now.
     fn may_access(&self, t: i32) -> bool {
         match &self.access {
@@ -1355,6 +1369,7 @@ pub fn unlock(call: &str, id: u32, t: i32) -> Result<()> {
     runtime::with(call, |rt| {
         let Runtime { engine, rma, .. } = rt;
         let w = rma.get(call, id)?;
+        w.check_rank(call, t)?;
         let Access::Lock(m) = &mut w.access else {
             return Err(sync_err(
                 call,
@@ -1433,6 +1448,9 @@ pub fn flush(call: &str, id: u32, t: Option<i32>) -> Result<()> {
     runtime::with(call, |rt| {
         let Runtime { engine, rma, .. } = rt;
         let w = rma.get(call, id)?;
+        if let Some(t) = t {
+            w.check_rank(call, t)?;
+        }
         let targets: Vec<i32> = match (&w.access, t) {
             (Access::LockAll(_), None) => (0..w.n() as i32).collect(),
             (Access::Lock(m), None) => m.keys().copied().collect(),
