@@ -116,6 +116,9 @@ pub struct Window {
     _owned: Option<Owned>,
     /// The file every rank maps, when the window lives in one.
     direct: Option<Direct>,
+    /// Passive-target locks of a direct window this rank holds: rank ->
+    /// exclusive.
+    held: BTreeMap<i32, bool>,
     pending: Vec<Pending>,
     next_tag: u32,
     access: Access,
@@ -133,9 +136,14 @@ struct Direct {
     region: Arc<Region>,
     /// Each rank's (offset, size) in the file.
     segs: Vec<(usize, usize)>,
-    /// Offset of rank 0's accumulate lock word; one per 64-byte line.
+    /// Offset of rank 0's lock words: per rank a 128-byte block holding the
+    /// accumulate lock (a u32) and, 64 bytes on, the passive-target lock (a
+    /// u64: [`EXCL`] or a count of shared holders).
     locks: usize,
 }
+
+/// The passive-target lock word of a direct window held exclusively.
+const EXCL: u64 = 1 << 63;
 
 impl Direct {
     /// The memory of rank `t` this window exposes.
@@ -150,7 +158,7 @@ impl Direct {
     /// Run `f` holding rank `t`'s accumulate lock.
     fn locked<R>(&self, t: usize, f: impl FnOnce() -> R) -> R {
         use std::sync::atomic::{AtomicU32, Ordering};
-        let word: &AtomicU32 = self.region.view(self.locks + 64 * t);
+        let word: &AtomicU32 = self.region.view(self.locks + 128 * t);
         let mut spins = 0u32;
         while word
             .compare_exchange_weak(0, 1, Ordering::Acquire, Ordering::Relaxed)
@@ -166,6 +174,36 @@ impl Direct {
         let r = f();
         word.store(0, Ordering::Release);
         r
+    }
+
+    fn lock_word(&self, t: usize) -> &std::sync::atomic::AtomicU64 {
+        self.region.view(self.locks + 128 * t + 64)
+    }
+
+    /// Take rank `t`'s passive-target lock if it is free (for `exclusive`).
+    fn try_lock(&self, t: usize, exclusive: bool) -> bool {
+        use std::sync::atomic::Ordering;
+        let w = self.lock_word(t);
+        let v = w.load(Ordering::Relaxed);
+        if exclusive {
+            v == 0
+                && w.compare_exchange(0, EXCL, Ordering::Acquire, Ordering::Relaxed)
+                    .is_ok()
+        } else {
+            v & EXCL == 0
+                && w.compare_exchange(v, v + 1, Ordering::Acquire, Ordering::Relaxed)
+                    .is_ok()
+        }
+    }
+
+    fn unlock(&self, t: usize, exclusive: bool) {
+        use std::sync::atomic::Ordering;
+        let w = self.lock_word(t);
+        if exclusive {
+            w.store(0, Ordering::Release);
+        } else {
+            w.fetch_sub(1, Ordering::Release);
+        }
     }
 }
 
@@ -511,6 +549,7 @@ fn make(call: &str, wcomm: &Comm, spec: Spec) -> Result<Window> {
         target: TargetSide::new(exposed, n),
         _owned: owned,
         direct,
+        held: BTreeMap::new(),
         pending: Vec::new(),
         next_tag: 0,
         access: Access::None,
@@ -561,8 +600,8 @@ fn map_shared(call: &str, wcomm: &Comm, size: usize, noncontig: bool) -> Result<
         )?
     };
     let page = 4096usize;
-    let locks = region::HEADER_BYTES.next_multiple_of(64);
-    let first = (locks + 64 * n).next_multiple_of(page);
+    let locks = region::HEADER_BYTES.next_multiple_of(128);
+    let first = (locks + 128 * n).next_multiple_of(page);
     let mut segs = Vec::with_capacity(n);
     let mut at = first;
     for c in sizes.chunks_exact(8) {
@@ -1348,7 +1387,7 @@ pub fn lock(call: &str, id: u32, exclusive: bool, t: i32, assert: i32) -> Result
             _ if idle => w.access = Access::Lock(BTreeMap::from([(t, nocheck)])),
             _ => return Err(sync_err(call, "another epoch of this window is open")),
         }
-        if !nocheck {
+        if !nocheck && w.direct.is_none() {
             w.ask(
                 engine,
                 t,
@@ -1358,6 +1397,21 @@ pub fn lock(call: &str, id: u32, exclusive: bool, t: i32, assert: i32) -> Result
         }
         Ok(())
     })?;
+    if t != PROC_NULL && !nocheck {
+        // A direct window's lock is a word in the file: taken here, while
+        // every window keeps being served.
+        runtime::progress_until(call, |rt| {
+            let w = rt.rma.get(call, id)?;
+            let Some(d) = &w.direct else {
+                return Ok(true);
+            };
+            if !d.try_lock(t as usize, exclusive) {
+                return Ok(false);
+            }
+            w.held.insert(t, exclusive);
+            Ok(true)
+        })?;
+    }
     settle(call, id, Some(t))
 }
 
@@ -1385,6 +1439,12 @@ pub fn unlock(call: &str, id: u32, t: i32) -> Result<()> {
         if m.is_empty() {
             w.access = Access::None;
         }
+        if let Some(d) = &w.direct {
+            if let Some(ex) = w.held.remove(&t) {
+                d.unlock(t as usize, ex);
+            }
+            return Ok(());
+        }
         w.ask(
             engine,
             t,
@@ -1408,13 +1468,30 @@ pub fn lock_all(call: &str, id: u32, assert: i32) -> Result<()> {
             return Err(sync_err(call, "another epoch of this window is open"));
         }
         w.access = Access::LockAll(nocheck);
-        if !nocheck {
+        if !nocheck && w.direct.is_none() {
             for t in 0..w.n() as i32 {
                 w.ask(engine, t, Kind::Lock, 0)?;
             }
         }
         Ok(())
     })?;
+    if !nocheck {
+        runtime::progress_until(call, |rt| {
+            let w = rt.rma.get(call, id)?;
+            let Some(d) = &w.direct else {
+                return Ok(true);
+            };
+            for t in 0..w.comm.size() {
+                if !w.held.contains_key(&t) {
+                    if !d.try_lock(t as usize, false) {
+                        return Ok(false);
+                    }
+                    w.held.insert(t, false);
+                }
+            }
+            Ok(true)
+        })?;
+    }
     settle(call, id, None)
 }
 
@@ -1427,6 +1504,12 @@ pub fn unlock_all(call: &str, id: u32) -> Result<()> {
             return Err(sync_err(call, "no MPI_Win_lock_all epoch is open"));
         };
         w.access = Access::None;
+        if let Some(d) = &w.direct {
+            for (t, ex) in std::mem::take(&mut w.held) {
+                d.unlock(t as usize, ex);
+            }
+            return Ok(());
+        }
         for t in 0..w.n() as i32 {
             w.ask(
                 engine,
