@@ -25,6 +25,7 @@
 //! they stay atomic with each other). Shared windows require one shm domain;
 //! the ranks load and store each other's segments directly.
 
+pub mod direct;
 pub mod memory;
 pub mod proto;
 pub mod target;
@@ -36,11 +37,10 @@ use crate::op::Op;
 use crate::p2p::buffers::{RecvBuf, SendBuf};
 use crate::p2p::{Engine, Pattern, ReqId, SendMode, Status, PROC_NULL};
 use crate::runtime::{self, Runtime};
-use crate::transport::region::{self, Region, RegionInfo};
+use direct::{map_shared, one_domain, Direct};
 use memory::{Exposed, Owned};
 use proto::{Head, Kind};
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 use target::TargetSide;
 
 /// How a window's memory came to be (MPI_WIN_CREATE_FLAVOR; MPICH's values).
@@ -129,82 +129,6 @@ pub struct Window {
     /// A request fell outside its target's memory: reported at the next
     /// synchronization.
     fault: Option<Error>,
-}
-
-/// A window in one /dev/shm file that all its ranks map.
-struct Direct {
-    region: Arc<Region>,
-    /// Each rank's (offset, size) in the file.
-    segs: Vec<(usize, usize)>,
-    /// Offset of rank 0's lock words: per rank a 128-byte block holding the
-    /// accumulate lock (a u32) and, 64 bytes on, the passive-target lock (a
-    /// u64: [`EXCL`] or a count of shared holders).
-    locks: usize,
-}
-
-/// The passive-target lock word of a direct window held exclusively.
-const EXCL: u64 = 1 << 63;
-
-impl Direct {
-    /// The memory of rank `t` this window exposes.
-    fn exposed(&self, t: usize) -> Exposed {
-        let (off, len) = self.segs[t];
-        Exposed::Fixed {
-            base: self.region.app_memory(off, len) as usize,
-            size: len,
-        }
-    }
-
-    /// Run `f` holding rank `t`'s accumulate lock.
-    fn locked<R>(&self, t: usize, f: impl FnOnce() -> R) -> R {
-        use std::sync::atomic::{AtomicU32, Ordering};
-        let word: &AtomicU32 = self.region.view(self.locks + 128 * t);
-        let mut spins = 0u32;
-        while word
-            .compare_exchange_weak(0, 1, Ordering::Acquire, Ordering::Relaxed)
-            .is_err()
-        {
-            spins += 1;
-            if spins < 64 {
-                std::hint::spin_loop();
-            } else {
-                std::thread::yield_now();
-            }
-        }
-        let r = f();
-        word.store(0, Ordering::Release);
-        r
-    }
-
-    fn lock_word(&self, t: usize) -> &std::sync::atomic::AtomicU64 {
-        self.region.view(self.locks + 128 * t + 64)
-    }
-
-    /// Take rank `t`'s passive-target lock if it is free (for `exclusive`).
-    fn try_lock(&self, t: usize, exclusive: bool) -> bool {
-        use std::sync::atomic::Ordering;
-        let w = self.lock_word(t);
-        let v = w.load(Ordering::Relaxed);
-        if exclusive {
-            v == 0
-                && w.compare_exchange(0, EXCL, Ordering::Acquire, Ordering::Relaxed)
-                    .is_ok()
-        } else {
-            v & EXCL == 0
-                && w.compare_exchange(v, v + 1, Ordering::Acquire, Ordering::Relaxed)
-                    .is_ok()
-        }
-    }
-
-    fn unlock(&self, t: usize, exclusive: bool) {
-        use std::sync::atomic::Ordering;
-        let w = self.lock_word(t);
-        if exclusive {
-            w.store(0, Ordering::Release);
-        } else {
-            w.fetch_sub(1, Ordering::Release);
-        }
-    }
 }
 
 /// Every window of this process, advanced by the progress loop.
@@ -559,160 +483,6 @@ fn make(call: &str, wcomm: &Comm, spec: Spec) -> Result<Window> {
     })
 }
 
-/// Whether every rank of `wcomm` is in one shm domain (the same answer on
-/// every rank: it comes from the locality map all share).
-fn one_domain(call: &str, wcomm: &Comm) -> Result<bool> {
-    runtime::with(call, |rt| {
-        let domain = &rt.map.domain_of[wcomm.group[0]];
-        Ok(wcomm.group.iter().all(|w| domain.contains(w)))
-    })
-}
-
-/// Map one /dev/shm file holding every rank's segment (collective; the ranks
-/// share one shm domain): the header, a lock word per rank, the segments.
-fn map_shared(call: &str, wcomm: &Comm, size: usize, noncontig: bool) -> Result<Direct> {
-    let n = wcomm.size() as usize;
-    let (dir, prefix, job_check) = runtime::with(call, |rt| {
-        Ok((
-            rt.cfg.shm_dir.clone(),
-            crate::bootstrap::jobkey::shm_prefix(&rt.boot.kvsname),
-            rt.job_check,
-        ))
-    })?;
-    // Everyone's size (and whether all share memory, which every rank computes
-    // alike from the locality map).
-    let mut sizes = vec![0u8; 8 * n];
-    let mine = (size as u64).to_le_bytes();
-    // SAFETY: both buffers outlive the blocking call.
-    unsafe {
-        crate::coll::run(
-            wcomm,
-            crate::coll::Args::Allgather {
-                send: Some(crate::coll::Raw {
-                    ptr: mine.as_ptr(),
-                    len: 8,
-                }),
-                recv: crate::coll::RawMut {
-                    ptr: sizes.as_mut_ptr(),
-                    len: sizes.len(),
-                },
-            },
-        )?
-    };
-    let page = 4096usize;
-    let locks = region::HEADER_BYTES.next_multiple_of(128);
-    let first = (locks + 128 * n).next_multiple_of(page);
-    let mut segs = Vec::with_capacity(n);
-    let mut at = first;
-    for c in sizes.chunks_exact(8) {
-        let s = u64::from_le_bytes(c.try_into().expect("8")) as usize;
-        if noncontig {
-            at = at.next_multiple_of(page);
-        }
-        segs.push((at, s));
-        at = at.checked_add(s).ok_or_else(|| {
-            Error::new(
-                ErrorClass::Size,
-                format!("{call}: the segments' sizes overflow"),
-            )
-        })?;
-    }
-    let total = at.max(first + 1).next_multiple_of(page);
-    let members: Vec<u32> = wcomm.group.iter().map(|&w| w as u32).collect();
-    let path = dir.join(format!("{prefix}win-{}-{}", wcomm.group[0], wcomm.ctx));
-    let mut ok = [1u8];
-    let mut made = None;
-    if wcomm.rank == 0 {
-        match Region::create(
-            &path,
-            RegionInfo {
-                size: total,
-                job_check,
-                unit: 0,
-                members: members.clone(),
-            },
-        ) {
-            Ok(r) => made = Some(r),
-            Err(_) => ok[0] = 0,
-        }
-    }
-    // SAFETY: `ok` outlives the blocking call.
-    unsafe {
-        crate::coll::run(
-            wcomm,
-            crate::coll::Args::Bcast {
-                buf: crate::coll::RawMut {
-                    ptr: ok.as_mut_ptr(),
-                    len: 1,
-                },
-                root: 0,
-            },
-        )?
-    };
-    if ok[0] == 0 {
-        return Err(Error::new(
-            ErrorClass::NoMem,
-            format!(
-                "{call}: cannot create the shared segment file {} ({total} bytes)",
-                path.display()
-            ),
-        ));
-    }
-    let r = match made {
-        Some(r) => Ok(r),
-        None => Region::attach(
-            &path,
-            job_check,
-            &members,
-            std::time::Duration::from_secs(10),
-        ),
-    };
-    let good = r.is_ok();
-    let mut all_ok = [u8::from(good)];
-    let mut min = [0u8];
-    // Everyone agrees that every rank mapped it, then the file goes.
-    // SAFETY: buffers outlive the blocking call.
-    unsafe {
-        crate::coll::run(
-            wcomm,
-            crate::coll::Args::Allreduce {
-                red: &crate::coll::Reduction::new(Op::Min, Some(crate::datatype::Basic::U8), 1)?,
-                send: Some(crate::coll::Raw {
-                    ptr: all_ok.as_ptr(),
-                    len: 1,
-                }),
-                recv: crate::coll::RawMut {
-                    ptr: min.as_mut_ptr(),
-                    len: 1,
-                },
-            },
-        )?
-    };
-    all_ok[0] = min[0];
-    if wcomm.rank == 0 {
-        region::unlink(&path);
-    }
-    match r {
-        Ok(r) if all_ok[0] == 1 => {
-            if r.len() < total {
-                return Err(Error::intern(format!(
-                    "{call}: shared segment file is short"
-                )));
-            }
-            Ok(Direct {
-                region: r,
-                segs,
-                locks,
-            })
-        }
-        Ok(_) => Err(Error::new(
-            ErrorClass::RmaShared,
-            format!("{call}: another rank could not map the shared segment file"),
-        )),
-        Err(e) => Err(e.within(call)),
-    }
-}
-
 /// MPI_Win_free (collective): every epoch must be closed.
 pub fn free(call: &str, id: u32) -> Result<()> {
     let comm = runtime::with(call, |rt| {
@@ -1053,64 +823,20 @@ pub unsafe fn operate(
             }
         }
         if let Some(d) = &w.direct {
-            let rg = d.exposed(t as usize).resolve(addr, &runs).ok_or_else(|| {
-                Error::new(
-                    ErrorClass::RmaRange,
-                    format!("{call}: the operation falls outside rank {t}'s window"),
-                )
-            })?;
-            // SAFETY (every block below): `rg` lies in rank t's segment of the
-            // mapped window file (resolved and checked); the origin and result
-            // buffers are the caller's (its contract).
-            match &action {
-                Action::Put => {
-                    let mut data = Vec::with_capacity(span);
-                    unsafe { memory::load(origin.ptr, origin.count, origin.dt, false, &mut data) };
-                    unsafe { memory::scatter(&rg, &data) };
-                }
-                Action::Get => {
-                    let mut data = Vec::with_capacity(span);
-                    unsafe { memory::gather(&rg, &mut data) };
-                    unsafe {
-                        memory::store(&data, origin.ptr as *mut u8, origin.count, origin.dt, false)
-                    };
-                }
-                _ => {
-                    let mut data = Vec::with_capacity(2 * span);
-                    if needs_origin {
-                        unsafe {
-                            memory::load(origin.ptr, origin.count, origin.dt, true, &mut data)
-                        };
-                    } else {
-                        data.resize(span, 0);
-                    }
-                    if let Action::Cas(compare, _) = &action {
-                        unsafe { memory::load(*compare, 1, origin.dt, true, &mut data) };
-                    }
-                    let op = match &action {
-                        Action::Acc(op) | Action::GetAcc(op, _) => Some(*op),
-                        _ => None,
-                    };
-                    let basic = elem.expect("accumulates have an element kind");
-                    let old = d.locked(t as usize, || -> Result<Vec<u8>> {
-                        let mut old = Vec::with_capacity(span);
-                        unsafe { memory::gather(&rg, &mut old) };
-                        if let Some(new) = target::combine(kind, op, basic, &data, &old)? {
-                            unsafe { memory::scatter(&rg, &new) };
-                        }
-                        Ok(old)
-                    })?;
-                    match &action {
-                        Action::GetAcc(_, res) => unsafe {
-                            memory::store(&old, res.ptr as *mut u8, res.count, res.dt, true)
-                        },
-                        Action::Cas(_, result) => unsafe {
-                            memory::store(&old, *result, 1, origin.dt, true)
-                        },
-                        _ => {}
-                    }
-                }
-            }
+            // SAFETY: the caller's contract for the origin and result buffers.
+            unsafe {
+                d.operate(
+                    call,
+                    t,
+                    addr,
+                    &runs,
+                    span,
+                    origin,
+                    &action,
+                    elem,
+                    needs_origin,
+                )?
+            };
             if let Some(u) = user {
                 engine.complete_external(u, Status::empty())?;
             }
