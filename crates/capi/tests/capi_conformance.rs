@@ -107,3 +107,10 @@ fn partitioned_send_and_receive() {
     // writing the test). Both builds must pass on vmpi.
     check_both_builds("conf_partitioned.c", &[1, 2, 3, 4], false);
 }
+
+#[test]
+fn intercomm_create_from_groups() {
+    // Not compared with MPICH: Debian's MPICH 4.0.2 (ch4:ucx) crashes in
+    // MPI_Intercomm_create_from_groups (seen while writing the test).
+    check_both_builds("conf_intercomm_from_groups.c", &[2, 3, 4], false);
+}
