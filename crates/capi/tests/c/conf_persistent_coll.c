@@ -340,6 +340,24 @@ int main(int argc, char **argv) {
         for (int i = 0; i < 3; i++) MPI_Request_free(&q[i]);
         MPI_Request_free(&q2[0]);
         MPI_Request_free(&q2[1]);
+        /* A derived type both ways (every other int), freed after init */
+        {
+            MPI_Datatype vt;
+            MPI_Type_vector(2, 1, 2, MPI_INT, &vt);
+            MPI_Type_commit(&vt);
+            int s8[8], r8[8];
+            CHECK(MPI_Neighbor_alltoall_init(s8, 1, vt, r8, 1, vt, ring, MPI_INFO_NULL, &r) == MPI_SUCCESS);
+            MPI_Type_free(&vt);
+            for (int it = 0; it < ITERS; it++) {
+                for (int i = 0; i < 8; i++) { s8[i] = v(rank, it, i); r8[i] = -1; }
+                CHECK(MPI_Start(&r) == MPI_SUCCESS);
+                finish(&r, way++);
+                /* extent 3 ints: block 0 is ints 0,2 (to the left), block 1 ints 3,5 */
+                CHECK(r8[0] == v(left, it, 3) && r8[2] == v(left, it, 5) && r8[1] == -1);
+                CHECK(r8[3] == v(right, it, 0) && r8[5] == v(right, it, 2) && r8[4] == -1);
+            }
+            MPI_Request_free(&r);
+        }
         MPI_Comm_free(&ring);
     }
 
