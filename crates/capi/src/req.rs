@@ -854,7 +854,10 @@ mpi_fn! { MPI_COMM_WORLD => fn MPI_Request_get_status / PMPI_Request_get_status(
         Look::Engine(id) => match sys::with("MPI_Request_get_status", |rt| rt.peek_status(id))? {
             Some(s) => {
                 *f = 1;
-                write_status(status, to_c(&s));
+                // A partitioned receive's wire tag is the user's tag in a space of its own.
+                let mut c = to_c(&s);
+                c.MPI_TAG = crate::part::user_tag(c.MPI_TAG);
+                write_status(status, c);
             }
             None => *f = 0,
         },

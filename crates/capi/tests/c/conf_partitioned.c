@@ -62,12 +62,20 @@ int main(int argc, char **argv) {
             while (!flag) CHECK(MPI_Parrived(r[0], p, &flag) == MPI_SUCCESS);
             for (int i = 0; i < 2 * PER; i++) CHECK(rb[p * 2 * PER + i] == v(from, it, p * 2 * PER + i));
         }
+        /* The receive's status names the sender and the user's tag */
+        MPI_Status st;
+        int fl = 0;
+        while (!fl) CHECK(MPI_Request_get_status(r[0], &fl, &st) == MPI_SUCCESS);
+        CHECK(st.MPI_SOURCE == from && st.MPI_TAG == 7);
         if (it % 2 == 0) {
-            CHECK(MPI_Waitall(2, r, MPI_STATUSES_IGNORE) == MPI_SUCCESS);
+            MPI_Status sts[2];
+            CHECK(MPI_Waitall(2, r, sts) == MPI_SUCCESS);
+            CHECK(sts[0].MPI_SOURCE == from && sts[0].MPI_TAG == 7);
         } else {
             CHECK(MPI_Wait(&r[1], MPI_STATUS_IGNORE) == MPI_SUCCESS);
             int flag = 0;
-            while (!flag) CHECK(MPI_Test(&r[0], &flag, MPI_STATUS_IGNORE) == MPI_SUCCESS);
+            while (!flag) CHECK(MPI_Test(&r[0], &flag, &st) == MPI_SUCCESS);
+            CHECK(st.MPI_SOURCE == from && st.MPI_TAG == 7);
         }
         CHECK(r[0] != MPI_REQUEST_NULL && r[1] != MPI_REQUEST_NULL);
     }
