@@ -929,11 +929,17 @@ unsafe fn start(h: MPI_Request) -> R<()> {
             )
         }
     };
+    let comm = st().reqs.get(h).map_or(MPI_COMM_WORLD, |o| o.comm);
+    // What fails now is raised on the request's communicator.
     match what {
         What::P2p => crate::p2p::start(h),
         What::Coll => crate::coll::start_persistent(h),
         What::Part => crate::part::start(h),
     }
+    .map_err(|mut e| {
+        e.comm.get_or_insert(comm);
+        e
+    })
 }
 
 /// Make the persistent request `h` active with the operation `k` started.
