@@ -361,6 +361,35 @@ int main(int argc, char **argv) {
         MPI_Comm_free(&ring);
     }
 
+    /* The neighborhood collectives do not block: rank 0 starts one, then
+     * receives a synchronous message that rank 1 sends before starting its part
+     * (a neighborhood collective that ran to completion at the start would
+     * wait for rank 1 for ever). MPI_Ineighbor_allgather, then the persistent form. */
+    if (n >= 2) {
+        MPI_Comm ring;
+        int dims[1] = {n}, per[1] = {1};
+        MPI_Cart_create(w, 1, dims, per, 0, &ring);
+        int left = (rank + n - 1) % n, right = (rank + 1) % n;
+        int a[2], g[4], tok = -1;
+        MPI_Request q = MPI_REQUEST_NULL;
+        for (int form = 0; form < 2; form++) {
+            if (form == 1) CHECK(MPI_Neighbor_allgather_init(a, 2, MPI_INT, g, 2, MPI_INT, ring, MPI_INFO_NULL, &q) == MPI_SUCCESS);
+            for (int i = 0; i < 2; i++) a[i] = v(rank, form, i);
+            for (int i = 0; i < 4; i++) g[i] = -1;
+            if (rank == 1) CHECK(MPI_Ssend(&rank, 1, MPI_INT, 0, 99, w) == MPI_SUCCESS);
+            if (form == 0) CHECK(MPI_Ineighbor_allgather(a, 2, MPI_INT, g, 2, MPI_INT, ring, &q) == MPI_SUCCESS);
+            else CHECK(MPI_Start(&q) == MPI_SUCCESS);
+            if (rank == 0) {
+                CHECK(MPI_Recv(&tok, 1, MPI_INT, 1, 99, w, MPI_STATUS_IGNORE) == MPI_SUCCESS);
+                CHECK(tok == 1);
+            }
+            CHECK(MPI_Wait(&q, MPI_STATUS_IGNORE) == MPI_SUCCESS);
+            for (int i = 0; i < 2; i++) CHECK(g[i] == v(left, form, i) && g[2 + i] == v(right, form, i));
+            if (form == 1) MPI_Request_free(&q);
+        }
+        MPI_Comm_free(&ring);
+    }
+
     /* Startall over a mix, completed by Waitall, Waitsome and Testall */
     {
         int b[4], x[4], y[4 * 16];
