@@ -12,14 +12,16 @@ use crate::consts::*;
 use crate::dtype::{
     add_fixup, check_count, for_comm, out, recv_target, send_data, Datatype, Fixup, SendData, Wide,
 };
-use crate::err::{fail, R};
+use crate::err::{err, fail, R};
 use crate::op::{spec, RedSpec, Rep};
-use crate::req::{Kind, ReqObj};
+use crate::req::{Kind, ReqObj, Spec};
 use crate::state::{self, st};
 use std::ffi::c_void;
 use std::os::raw::c_int;
+use std::sync::Arc;
 use vmpi::sys::coll::{self as core, Args, Raw, RawMut};
 use vmpi::sys::comm::Comm;
+use vmpi::sys::p2p::ReqId;
 
 pub const MPI_ERR_ROOT: c_int = 7;
 
@@ -30,11 +32,15 @@ fn in_place(p: *const c_void) -> bool {
 /// What a builder does with the call's arguments for the core's one entry point
 /// ([`Args`], which borrow the byte counts and the reduction the builder made):
 /// run the blocking call, or start the nonblocking one behind `request` (the
-/// user's `comm`, for the request's record).
+/// user's `comm`, for the request's record); for a persistent collective, only
+/// check the arguments (its init call), or start it and hand back the engine
+/// request (each MPI_Start).
 #[derive(Clone, Copy)]
-enum Then {
+pub(crate) enum Then {
     Run,
     Start(MPI_Comm, *mut MPI_Request),
+    Check,
+    Into(*mut Option<ReqId>),
 }
 
 fn intra(call: &str, comm: MPI_Comm) -> R<Comm> {
@@ -317,6 +323,12 @@ impl Then {
                     comm,
                     recv: false,
                 });
+            }
+            Then::Check => drop(f),
+            Then::Into(slot) => {
+                let id = core::start(c, a)?;
+                add_fixup(id, f);
+                *slot = Some(id);
             }
         }
         Ok(())
@@ -983,6 +995,7 @@ macro_rules! coll_pair {
         }}
     };
 }
+pub(crate) use coll_pair;
 
 mpi_fn! { comm => fn MPI_Barrier / PMPI_Barrier(comm: MPI_Comm) {
     with_intra("MPI_Barrier", comm, |c| Ok(core::barrier(c)?))
@@ -1461,4 +1474,341 @@ reduce_scan_fns!(
     MPI_Iscan_c / PMPI_Iscan_c,
     MPI_Exscan_c / PMPI_Exscan_c,
     MPI_Iexscan_c / PMPI_Iexscan_c
+);
+
+// ---- persistent collectives (MPI-4) ----------------------------------------------------
+//
+// MPI_X_init checks its arguments as MPI_IX does (the same builder, told only to
+// check) and keeps them; every MPI_Start calls that builder again, which starts a
+// fresh schedule exactly as MPI_IX would, and the request is active until it
+// completes (through any wait or test function), then inactive again. What the
+// arguments name must stay valid until the request is freed: the buffers (MPI's
+// rule), the arrays of counts, displacements and datatypes (copied here), and
+// the derived datatypes and user operations (the request holds copies of their
+// handles of its own, so that the caller may free theirs).
+
+/// A scalar or pointer argument of a persistent collective as the caller gave it.
+#[derive(Clone, Copy)]
+pub(crate) struct Held<T>(pub(crate) T);
+// SAFETY: the pointers are the caller's buffers, which MPI lets any of its
+// threads use for the request (MPI_Start may be called from any thread).
+unsafe impl<T> Send for Held<T> {}
+unsafe impl<T> Sync for Held<T> {}
+impl<T: Copy> Held<T> {
+    pub(crate) fn get(&self) -> T {
+        self.0
+    }
+}
+
+/// An array argument copied at init (`n` elements; none where the call does not
+/// read it: then the caller's pointer, never read, is passed on).
+pub(crate) struct HeldArr<T> {
+    v: Vec<T>,
+    p: usize,
+}
+impl<T: Copy> HeldArr<T> {
+    /// # Safety
+    /// `p` holds `n` elements unless it is null or `n` is 0.
+    pub(crate) unsafe fn new(p: *const T, n: usize) -> Self {
+        let v = if p.is_null() || n == 0 {
+            Vec::new()
+        } else {
+            std::slice::from_raw_parts(p, n).to_vec()
+        };
+        HeldArr { v, p: p as usize }
+    }
+    pub(crate) fn get(&self) -> *const T {
+        if self.v.is_empty() {
+            self.p as *const T
+        } else {
+            self.v.as_ptr()
+        }
+    }
+}
+
+/// Handles of the request's own (copies of derived datatypes and user
+/// operations), removed when the request is freed.
+#[derive(Default)]
+pub(crate) struct Pins {
+    types: Vec<MPI_Datatype>,
+    ops: Vec<MPI_Op>,
+}
+
+impl Pins {
+    /// A handle of the request's own for `h` (a predefined one stays as it is).
+    pub(crate) fn dtype(&mut self, h: MPI_Datatype) -> MPI_Datatype {
+        let mut s = st();
+        let Some(o) = s.dtypes.get(h) else {
+            return h;
+        };
+        let copy = crate::dtype::DtObj {
+            dt: o.dt.clone(),
+            committed: o.committed,
+            inner: o.inner.clone(),
+            large: o.large,
+        };
+        let n = s.dtypes.insert(copy);
+        self.types.push(n);
+        n
+    }
+    /// [`Pins::dtype`] of each of `n` handles at `p`.
+    ///
+    /// # Safety
+    /// As for [`HeldArr::new`].
+    pub(crate) unsafe fn dtypes(
+        &mut self,
+        p: *const MPI_Datatype,
+        n: usize,
+    ) -> HeldArr<MPI_Datatype> {
+        let mut a = HeldArr::new(p, n);
+        for h in a.v.iter_mut() {
+            *h = self.dtype(*h);
+        }
+        a
+    }
+    pub(crate) fn op(&mut self, h: MPI_Op) -> MPI_Op {
+        let mut s = st();
+        let Some(o) = s.ops.get(h) else {
+            return h;
+        };
+        let copy = crate::op::OpObj {
+            f: o.f,
+            commute: o.commute,
+        };
+        let n = s.ops.insert(copy);
+        self.ops.push(n);
+        n
+    }
+}
+
+/// What MPI_Start does for a persistent collective: its builder, on the
+/// arguments held, told how to end (`Then::Into`).
+pub struct Persist {
+    start: Arc<dyn Fn(Then) -> R<()> + Send + Sync>,
+    pins: Pins,
+}
+
+impl Persist {
+    /// MPI_Request_free: the handles of the request's own go.
+    pub fn release(self) {
+        let mut s = st();
+        for h in self.pins.types {
+            s.dtypes.remove(h);
+        }
+        for h in self.pins.ops {
+            s.ops.remove(h);
+        }
+    }
+}
+
+/// The request of a persistent collective, inactive.
+pub(crate) fn new_persistent(
+    comm: MPI_Comm,
+    pins: Pins,
+    start: impl Fn(Then) -> R<()> + Send + Sync + 'static,
+) -> MPI_Request {
+    st().reqs.insert(ReqObj {
+        kind: Kind::Persistent {
+            spec: Spec::Coll(Persist {
+                start: Arc::new(start),
+                pins,
+            }),
+            active: None,
+        },
+        comm,
+        recv: false,
+    })
+}
+
+/// MPI_Start of a persistent collective (inactive, the caller checked).
+pub unsafe fn start_persistent(h: MPI_Request) -> R<()> {
+    let f = match st().reqs.get(h).map(|o| &o.kind) {
+        Some(Kind::Persistent {
+            spec: Spec::Coll(p),
+            active: None,
+        }) => p.start.clone(),
+        _ => return fail(MPI_ERR_INTERN, "not an inactive persistent collective"),
+    };
+    let mut id = None;
+    f(Then::Into(&mut id))?;
+    let id = id.ok_or_else(|| err(MPI_ERR_INTERN, "a persistent collective started nothing"))?;
+    crate::req::set_active(h, Kind::Engine(id));
+    Ok(())
+}
+
+/// `n` where the call reads an array of one entry per rank only at the root.
+fn at_root(comm: MPI_Comm, root: c_int) -> R<usize> {
+    let c = intra("", comm)?;
+    Ok(if c.rank == root { c.size() as usize } else { 0 })
+}
+
+/// The size of `comm`, or 0 when `buf` is MPI_IN_PLACE (the send arrays are not read).
+fn unless_in_place(comm: MPI_Comm, buf: *const c_void) -> R<usize> {
+    Ok(if in_place(buf) { 0 } else { comm_size(comm)? })
+}
+
+fn comm_size(comm: MPI_Comm) -> R<usize> {
+    Ok(intra("", comm)?.size() as usize)
+}
+
+/// Defines a persistent collective `MPI_X_init` over the builder of `MPI_IX`:
+/// checks the arguments at init; keeps the arrays named in `keep` (with their
+/// lengths, evaluated on the caller's arguments), the datatypes in `types` and
+/// `tarrays` and the operations in `ops` as handles of the request's own; each
+/// MPI_Start runs the builder on what it holds.
+macro_rules! coll_init {
+    ($name:ident / $pname:ident, ($($a:ident : $t:ty),*),
+     keep($($arr:ident : $n:expr),*), types($($ty:ident),*), tarrays($($ta:ident : $tn:expr),*), ops($($op:ident),*),
+     |$call:ident, $c:ident, $then:ident| $build:expr) => {
+        mpi_fn! { $c => fn $name / $pname($($a: $t,)* info: MPI_Info, request: *mut MPI_Request) {
+            let $call = stringify!($name);
+            let o = out(request, "request")?;
+            if info != MPI_INFO_NULL {
+                crate::info::get(info)?;
+            }
+            {
+                let $then = Then::Check;
+                $build
+            }?;
+            #[allow(unused_mut)]
+            let mut lens: std::vec::IntoIter<usize> = vec![$($n),*].into_iter();
+            #[allow(unused_mut)]
+            let mut tlens: std::vec::IntoIter<usize> = vec![$($tn),*].into_iter();
+            #[allow(unused_mut)]
+            let mut pins = Pins::default();
+            $( let $a = Held($a); )*
+            $( let $ty = Held(pins.dtype($ty.0)); )*
+            $( let $op = Held(pins.op($op.0)); )*
+            $( let $arr = HeldArr::new($arr.0, lens.next().unwrap_or(0)); )*
+            $( let $ta = pins.dtypes($ta.0, tlens.next().unwrap_or(0)); )*
+            let _ = (&mut lens, &mut tlens);
+            *o = new_persistent($c.get(), pins, move |$then: Then| -> R<()> {
+                $( let $a = $a.get(); )*
+                let $call = stringify!($name);
+                $build
+            });
+            Ok(())
+        }}
+    };
+}
+
+pub(crate) use coll_init;
+
+macro_rules! coll_inits {
+    ($ct:ty, $dt:ty, $bcast:ident / $pbcast:ident, $gather:ident / $pgather:ident, $gatherv:ident / $pgatherv:ident,
+     $scatter:ident / $pscatter:ident, $scatterv:ident / $pscatterv:ident, $allgather:ident / $pallgather:ident,
+     $allgatherv:ident / $pallgatherv:ident, $alltoall:ident / $palltoall:ident, $alltoallv:ident / $palltoallv:ident,
+     $alltoallw:ident / $palltoallw:ident, $reduce:ident / $preduce:ident, $allreduce:ident / $pallreduce:ident,
+     $rs:ident / $prs:ident, $rsb:ident / $prsb:ident, $scan:ident / $pscan:ident, $exscan:ident / $pexscan:ident) => {
+        coll_init!($bcast / $pbcast, (buffer: *mut c_void, count: $ct, datatype: MPI_Datatype, root: c_int, comm: MPI_Comm),
+            keep(), types(datatype), tarrays(), ops(),
+            |call, comm, then| b_bcast(call, buffer, count.into(), datatype, root, comm, then));
+
+        coll_init!($gather / $pgather, (sendbuf: *const c_void, sendcount: $ct, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: $ct, recvtype: MPI_Datatype, root: c_int, comm: MPI_Comm),
+            keep(), types(sendtype, recvtype), tarrays(), ops(),
+            |call, comm, then| b_gather(call, sendbuf, sendcount.into(), sendtype, recvbuf, recvcount.into(), recvtype, root, comm, then));
+
+        coll_init!($gatherv / $pgatherv, (sendbuf: *const c_void, sendcount: $ct, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcounts: *const $ct, displs: *const $dt, recvtype: MPI_Datatype, root: c_int, comm: MPI_Comm),
+            keep(recvcounts: at_root(comm, root)?, displs: at_root(comm, root)?), types(sendtype, recvtype), tarrays(), ops(),
+            |call, comm, then| b_gatherv(call, sendbuf, sendcount.into(), sendtype, recvbuf, recvcounts, displs, recvtype, root, comm, then));
+
+        coll_init!($scatter / $pscatter, (sendbuf: *const c_void, sendcount: $ct, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: $ct, recvtype: MPI_Datatype, root: c_int, comm: MPI_Comm),
+            keep(), types(sendtype, recvtype), tarrays(), ops(),
+            |call, comm, then| b_scatterv(call, sendbuf, None::<*const $ct>, sendcount.into(), std::ptr::null::<$ct>(), sendtype, recvbuf, recvcount.into(), recvtype, root, comm, then));
+
+        coll_init!($scatterv / $pscatterv, (sendbuf: *const c_void, sendcounts: *const $ct, displs: *const $dt, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: $ct, recvtype: MPI_Datatype, root: c_int, comm: MPI_Comm),
+            keep(sendcounts: at_root(comm, root)?, displs: at_root(comm, root)?), types(sendtype, recvtype), tarrays(), ops(),
+            |call, comm, then| b_scatterv(call, sendbuf, Some(sendcounts), 0, displs, sendtype, recvbuf, recvcount.into(), recvtype, root, comm, then));
+
+        coll_init!($allgather / $pallgather, (sendbuf: *const c_void, sendcount: $ct, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: $ct, recvtype: MPI_Datatype, comm: MPI_Comm),
+            keep(), types(sendtype, recvtype), tarrays(), ops(),
+            |call, comm, then| b_allgatherv(call, sendbuf, sendcount.into(), sendtype, recvbuf, None::<*const $ct>, recvcount.into(), std::ptr::null::<$ct>(), recvtype, comm, then));
+
+        coll_init!($allgatherv / $pallgatherv, (sendbuf: *const c_void, sendcount: $ct, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcounts: *const $ct, displs: *const $dt, recvtype: MPI_Datatype, comm: MPI_Comm),
+            keep(recvcounts: comm_size(comm)?, displs: comm_size(comm)?), types(sendtype, recvtype), tarrays(), ops(),
+            |call, comm, then| b_allgatherv(call, sendbuf, sendcount.into(), sendtype, recvbuf, Some(recvcounts), 0, displs, recvtype, comm, then));
+
+        coll_init!($alltoall / $palltoall, (sendbuf: *const c_void, sendcount: $ct, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: $ct, recvtype: MPI_Datatype, comm: MPI_Comm),
+            keep(), types(sendtype, recvtype), tarrays(), ops(),
+            |call, comm, then| b_alltoall(call, sendbuf, sendcount.into(), sendtype, recvbuf, recvcount.into(), recvtype, comm, then));
+
+        coll_init!($alltoallv / $palltoallv, (sendbuf: *const c_void, sendcounts: *const $ct, sdispls: *const $dt, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcounts: *const $ct, rdispls: *const $dt, recvtype: MPI_Datatype, comm: MPI_Comm),
+            keep(sendcounts: unless_in_place(comm, sendbuf)?, sdispls: unless_in_place(comm, sendbuf)?, recvcounts: comm_size(comm)?, rdispls: comm_size(comm)?),
+            types(sendtype, recvtype), tarrays(), ops(),
+            |call, comm, then| b_alltoallv(call, sendbuf, sendcounts, sdispls, sendtype, recvbuf, recvcounts, rdispls, recvtype, comm, then));
+
+        coll_init!($alltoallw / $palltoallw, (sendbuf: *const c_void, sendcounts: *const $ct, sdispls: *const $dt, sendtypes: *const MPI_Datatype, recvbuf: *mut c_void, recvcounts: *const $ct, rdispls: *const $dt, recvtypes: *const MPI_Datatype, comm: MPI_Comm),
+            keep(sendcounts: unless_in_place(comm, sendbuf)?, sdispls: unless_in_place(comm, sendbuf)?, recvcounts: comm_size(comm)?, rdispls: comm_size(comm)?),
+            types(), tarrays(sendtypes: unless_in_place(comm, sendbuf)?, recvtypes: comm_size(comm)?), ops(),
+            |call, comm, then| b_alltoallw_c(call, sendbuf, sendcounts, sdispls, sendtypes, recvbuf, recvcounts, rdispls, recvtypes, comm, then));
+
+        coll_init!($reduce / $preduce, (sendbuf: *const c_void, recvbuf: *mut c_void, count: $ct, datatype: MPI_Datatype, op: MPI_Op, root: c_int, comm: MPI_Comm),
+            keep(), types(datatype), tarrays(), ops(op),
+            |call, comm, then| b_reduce(call, sendbuf, recvbuf, count.into(), datatype, op, root, comm, then));
+
+        coll_init!($allreduce / $pallreduce, (sendbuf: *const c_void, recvbuf: *mut c_void, count: $ct, datatype: MPI_Datatype, op: MPI_Op, comm: MPI_Comm),
+            keep(), types(datatype), tarrays(), ops(op),
+            |call, comm, then| b_allreduce(call, sendbuf, recvbuf, count.into(), datatype, op, comm, then));
+
+        coll_init!($rs / $prs, (sendbuf: *const c_void, recvbuf: *mut c_void, recvcounts: *const $ct, datatype: MPI_Datatype, op: MPI_Op, comm: MPI_Comm),
+            keep(recvcounts: comm_size(comm)?), types(datatype), tarrays(), ops(op),
+            |call, comm, then| rs_counts(call, recvcounts, comm).and_then(|(k, c)| b_reduce_scatter(call, sendbuf, recvbuf, k, datatype, op, comm, c, then)));
+
+        coll_init!($rsb / $prsb, (sendbuf: *const c_void, recvbuf: *mut c_void, recvcount: $ct, datatype: MPI_Datatype, op: MPI_Op, comm: MPI_Comm),
+            keep(), types(datatype), tarrays(), ops(op),
+            |call, comm, then| rsb_counts(call, recvcount.into(), comm).and_then(|(k, c)| b_reduce_scatter(call, sendbuf, recvbuf, k, datatype, op, comm, c, then)));
+
+        coll_init!($scan / $pscan, (sendbuf: *const c_void, recvbuf: *mut c_void, count: $ct, datatype: MPI_Datatype, op: MPI_Op, comm: MPI_Comm),
+            keep(), types(datatype), tarrays(), ops(op),
+            |call, comm, then| b_scan(call, sendbuf, recvbuf, count.into(), datatype, op, comm, false, then));
+
+        coll_init!($exscan / $pexscan, (sendbuf: *const c_void, recvbuf: *mut c_void, count: $ct, datatype: MPI_Datatype, op: MPI_Op, comm: MPI_Comm),
+            keep(), types(datatype), tarrays(), ops(op),
+            |call, comm, then| b_scan(call, sendbuf, recvbuf, count.into(), datatype, op, comm, true, then));
+    };
+}
+
+coll_init!(MPI_Barrier_init / PMPI_Barrier_init, (comm: MPI_Comm),
+    keep(), types(), tarrays(), ops(),
+    |call, comm, then| b_barrier(call, comm, then));
+
+coll_inits!(
+    c_int,
+    c_int,
+    MPI_Bcast_init / PMPI_Bcast_init,
+    MPI_Gather_init / PMPI_Gather_init,
+    MPI_Gatherv_init / PMPI_Gatherv_init,
+    MPI_Scatter_init / PMPI_Scatter_init,
+    MPI_Scatterv_init / PMPI_Scatterv_init,
+    MPI_Allgather_init / PMPI_Allgather_init,
+    MPI_Allgatherv_init / PMPI_Allgatherv_init,
+    MPI_Alltoall_init / PMPI_Alltoall_init,
+    MPI_Alltoallv_init / PMPI_Alltoallv_init,
+    MPI_Alltoallw_init / PMPI_Alltoallw_init,
+    MPI_Reduce_init / PMPI_Reduce_init,
+    MPI_Allreduce_init / PMPI_Allreduce_init,
+    MPI_Reduce_scatter_init / PMPI_Reduce_scatter_init,
+    MPI_Reduce_scatter_block_init / PMPI_Reduce_scatter_block_init,
+    MPI_Scan_init / PMPI_Scan_init,
+    MPI_Exscan_init / PMPI_Exscan_init
+);
+coll_inits!(
+    MPI_Count,
+    MPI_Aint,
+    MPI_Bcast_init_c / PMPI_Bcast_init_c,
+    MPI_Gather_init_c / PMPI_Gather_init_c,
+    MPI_Gatherv_init_c / PMPI_Gatherv_init_c,
+    MPI_Scatter_init_c / PMPI_Scatter_init_c,
+    MPI_Scatterv_init_c / PMPI_Scatterv_init_c,
+    MPI_Allgather_init_c / PMPI_Allgather_init_c,
+    MPI_Allgatherv_init_c / PMPI_Allgatherv_init_c,
+    MPI_Alltoall_init_c / PMPI_Alltoall_init_c,
+    MPI_Alltoallv_init_c / PMPI_Alltoallv_init_c,
+    MPI_Alltoallw_init_c / PMPI_Alltoallw_init_c,
+    MPI_Reduce_init_c / PMPI_Reduce_init_c,
+    MPI_Allreduce_init_c / PMPI_Allreduce_init_c,
+    MPI_Reduce_scatter_init_c / PMPI_Reduce_scatter_init_c,
+    MPI_Reduce_scatter_block_init_c / PMPI_Reduce_scatter_block_init_c,
+    MPI_Scan_init_c / PMPI_Scan_init_c,
+    MPI_Exscan_init_c / PMPI_Exscan_init_c
 );

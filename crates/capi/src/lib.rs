@@ -33,6 +33,7 @@ pub mod misc;
 pub mod mpit;
 pub mod op;
 pub mod p2p;
+pub mod part;
 pub mod req;
 // groups, topologies, sessions (capi-comm)
 pub mod group;

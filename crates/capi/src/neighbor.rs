@@ -12,29 +12,24 @@
 //! the same process (a periodic dimension of size 1 or 2), as MPI-4 specifies.
 //! Graph and distributed-graph neighbors pair parallel edges in order.
 //!
-//! The MPI_Ineighbor_* forms run the operation to completion and return a request
-//! that is already complete (as MPI_Comm_idup does): correct for programs whose
-//! ranks all start the operation before waiting on other ones.
+//! The MPI_Ineighbor_* forms post the same receives and sends and return one
+//! request that completes when all of them have (`join_all`, advanced by the
+//! progress loop), truncation reported as its error; packed send data and
+//! receive temporaries live in its fixup until then. The persistent forms
+//! (MPI_Neighbor_*_init) check at init and start that nonblocking form at every
+//! MPI_Start (`coll::Then`, as the other persistent collectives).
 
+use crate::coll::{new_persistent, Held, HeldArr, Pins, Then};
 use crate::consts::*;
-use crate::dtype::{out, recv_target, send_data, Fixup, SendData, Wide};
+use crate::dtype::{add_fixup, out, recv_target, send_data, Fixup, SendData, Wide};
 use crate::err::{err, fail, R};
 use crate::state::st;
 use std::ffi::c_void;
 use std::os::raw::c_int;
 use vmpi::sys;
 use vmpi::sys::comm::Comm;
-use vmpi::sys::p2p::{Pattern, SendMode, Status};
+use vmpi::sys::p2p::{Pattern, ReqId, SendMode};
 use vmpi::sys::p2p::{RecvBuf, SendBuf};
-
-/// A request that is already complete, for the calls that finish at once.
-pub fn done_request(comm: MPI_Comm) -> MPI_Request {
-    st().reqs.insert(crate::req::ReqObj {
-        kind: crate::req::Kind::Done(Status::empty()),
-        comm,
-        recv: false,
-    })
-}
 
 /// One transfer with a rank of `c` (PROC_NULL: none).
 pub struct Xfer {
@@ -259,14 +254,83 @@ impl Recvs {
     }
 }
 
-/// Run the transfers, then unpack what arrived into non-contiguous receive buffers.
-unsafe fn run_typed(c: &Comm, call: &str, sends: Sends, recvs: Recvs) -> R<()> {
-    run(c, call, &sends.xfers, &recvs.xfers)?;
-    drop(sends);
-    for f in recvs.fixups {
-        f.run(usize::MAX);
+/// Run the transfers, then unpack what arrived into non-contiguous receive
+/// buffers (`then` Run); or post them behind one request (Start, Into); or
+/// nothing (Check: the arguments are good).
+unsafe fn run_typed(c: &Comm, call: &str, sends: Sends, recvs: Recvs, then: Then) -> R<()> {
+    let (comm, request) = match then {
+        Then::Run => {
+            run(c, call, &sends.xfers, &recvs.xfers)?;
+            drop(sends);
+            for f in recvs.fixups {
+                f.run(usize::MAX);
+            }
+            return Ok(());
+        }
+        Then::Check => return Ok(()),
+        Then::Start(comm, request) => (Some(comm), Some(request)),
+        Then::Into(_) => (None, None),
+    };
+    let whole = start(c, call, &sends.xfers, &recvs.xfers)?;
+    let mut f = Fixup::default();
+    for d in sends.data {
+        if let SendData::Packed(v) = d {
+            f.keep.push(v);
+        }
+    }
+    // The request's status counts no bytes: every unpack takes the whole buffer.
+    for r in recvs.fixups {
+        f.keep.extend(r.keep);
+        f.then.extend(
+            r.then
+                .into_iter()
+                .map(|g| Box::new(move |_: usize| g(usize::MAX)) as Box<dyn FnOnce(usize) + Send>),
+        );
+    }
+    add_fixup(whole, f);
+    match (then, comm, request) {
+        (Then::Into(slot), ..) => *slot = Some(whole),
+        (_, Some(comm), Some(request)) => {
+            *out(request, "request")? = st().reqs.insert(crate::req::ReqObj {
+                kind: crate::req::Kind::Engine(whole),
+                comm,
+                recv: false,
+            });
+        }
+        _ => unreachable!("a request to start into"),
     }
     Ok(())
+}
+
+/// Post `recvs` then `sends` on `c`'s collective context: one request that
+/// completes when all have (its status: the first error, a truncation).
+unsafe fn start(c: &Comm, call: &str, sends: &[Xfer], recvs: &[Xfer]) -> R<ReqId> {
+    Ok(sys::with(call, |rt| {
+        let mut ids = Vec::new();
+        for r in recvs.iter().filter(|x| x.peer != MPI_PROC_NULL) {
+            ids.push(rt.irecv(
+                RecvBuf::new(r.ptr as *mut u8, r.len),
+                Pattern {
+                    ctx: c.coll_ctx,
+                    src: r.peer,
+                    tag: r.tag,
+                },
+            )?);
+        }
+        for s in sends.iter().filter(|x| x.peer != MPI_PROC_NULL) {
+            ids.push(rt.isend(
+                SendBuf::new(s.ptr as *const u8, s.len),
+                c.world_rank(s.peer),
+                c.coll_ctx,
+                c.rank,
+                s.tag,
+                SendMode::Standard,
+            )?);
+        }
+        let whole = rt.new_external();
+        rt.join_all(whole, ids)?;
+        Ok(whole)
+    })?)
 }
 
 // Every function below takes MPI_Count counts and widened arrays: the int forms
@@ -284,6 +348,7 @@ unsafe fn allgather(
     displs: Option<&[i64]>,
     recvtype: MPI_Datatype,
     comm: MPI_Comm,
+    then: Then,
 ) -> R<()> {
     let (c, ins, outs, rt, stag) = plan(comm)?;
     let ext = extent(recvtype)?;
@@ -305,7 +370,7 @@ unsafe fn allgather(
     for (k, &p) in outs.iter().enumerate() {
         sends.add(p, sendbuf as *const u8, sendcount, sendtype, stag[k])?;
     }
-    run_typed(&c, call, sends, recvs)
+    run_typed(&c, call, sends, recvs, then)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -318,6 +383,7 @@ unsafe fn alltoall(
     r: &dyn Fn(usize) -> R<(MPI_Count, isize, MPI_Datatype)>,
     comm: MPI_Comm,
     plan_: (Comm, Vec<i32>, Vec<i32>, Vec<i32>, Vec<i32>),
+    then: Then,
 ) -> R<()> {
     let (c, ins, outs, rt, stag) = plan_;
     let mut sends = Sends::default();
@@ -343,7 +409,7 @@ unsafe fn alltoall(
         )?;
     }
     let _ = comm;
-    run_typed(&c, call, sends, recvs)
+    run_typed(&c, call, sends, recvs, then)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -356,6 +422,7 @@ unsafe fn a2a(
     recvcount: MPI_Count,
     recvtype: MPI_Datatype,
     comm: MPI_Comm,
+    then: Then,
 ) -> R<()> {
     let p = plan(comm)?;
     let (se, re) = (extent(sendtype)?, extent(recvtype)?);
@@ -367,6 +434,7 @@ unsafe fn a2a(
         &|k| Ok((recvcount, scaled(&[k as i64, recvcount, re])?, recvtype)),
         comm,
         p,
+        then,
     )
 }
 
@@ -382,6 +450,7 @@ unsafe fn a2av<C: Wide, D: Wide>(
     rdispls: *const D,
     recvtype: MPI_Datatype,
     comm: MPI_Comm,
+    then: Then,
 ) -> R<()> {
     let p = plan(comm)?;
     let (ni, no) = (p.1.len(), p.2.len());
@@ -402,6 +471,7 @@ unsafe fn a2av<C: Wide, D: Wide>(
         &|k| Ok((rc[k], scaled(&[rd[k], re])?, recvtype)),
         comm,
         p,
+        then,
     )
 }
 
@@ -417,6 +487,7 @@ unsafe fn a2aw<C: Wide>(
     rdispls: *const MPI_Aint,
     recvtypes: *const MPI_Datatype,
     comm: MPI_Comm,
+    then: Then,
 ) -> R<()> {
     let p = plan(comm)?;
     let (ni, no) = (p.1.len(), p.2.len());
@@ -438,6 +509,7 @@ unsafe fn a2aw<C: Wide>(
         &|k| Ok((rc[k], rd[k], rt[k])),
         comm,
         p,
+        then,
     )
 }
 
@@ -453,69 +525,63 @@ unsafe fn vargs<C: Wide, D: Wide>(
     ))
 }
 
-unsafe fn done(comm: MPI_Comm, request: *mut MPI_Request) -> R<()> {
-    *out(request, "request")? = done_request(comm);
-    Ok(())
+/// In-degree and out-degree of `comm`'s topology: the lengths of the receive
+/// and send arrays.
+fn degrees(comm: MPI_Comm) -> R<(usize, usize)> {
+    let (ins, outs, _) = crate::topo::neighbors(comm)?;
+    Ok((ins.len(), outs.len()))
 }
 
-/// The blocking and nonblocking neighborhood collectives of one count type
-/// (`$ct` counts, `$dt` allgatherv/alltoallv displacements): the int forms and the
-/// MPI-4 `_c` forms.
+/// The blocking, nonblocking and persistent neighborhood collectives of one
+/// count type (`$ct` counts, `$dt` allgatherv/alltoallv displacements): the int
+/// forms and the MPI-4 `_c` forms.
 macro_rules! neighbor_fns {
-    ($ct:ty, $dt:ty, $ag:ident / $pag:ident, $iag:ident / $piag:ident, $agv:ident / $pagv:ident, $iagv:ident / $piagv:ident,
-     $a2a:ident / $pa2a:ident, $ia2a:ident / $pia2a:ident, $a2av:ident / $pa2av:ident, $ia2av:ident / $pia2av:ident,
-     $a2aw:ident / $pa2aw:ident, $ia2aw:ident / $pia2aw:ident) => {
-        mpi_fn! { comm => fn $ag / $pag(sendbuf: *const c_void, sendcount: $ct, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: $ct, recvtype: MPI_Datatype, comm: MPI_Comm) {
-            allgather(stringify!($ag), sendbuf, sendcount.into(), sendtype, recvbuf, None, recvcount.into(), None, recvtype, comm)
-        }}
+    ($ct:ty, $dt:ty, $ag:ident / $pag:ident, $iag:ident / $piag:ident, $agi:ident / $pagi:ident,
+     $agv:ident / $pagv:ident, $iagv:ident / $piagv:ident, $agvi:ident / $pagvi:ident,
+     $a2a:ident / $pa2a:ident, $ia2a:ident / $pia2a:ident, $a2ai:ident / $pa2ai:ident,
+     $a2av:ident / $pa2av:ident, $ia2av:ident / $pia2av:ident, $a2avi:ident / $pa2avi:ident,
+     $a2aw:ident / $pa2aw:ident, $ia2aw:ident / $pia2aw:ident, $a2awi:ident / $pa2awi:ident) => {
+        crate::coll::coll_pair!($ag / $pag, $iag / $piag,
+            (sendbuf: *const c_void, sendcount: $ct, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: $ct, recvtype: MPI_Datatype, comm: MPI_Comm),
+            |call, comm, then| allgather(call, sendbuf, sendcount.into(), sendtype, recvbuf, None, recvcount.into(), None, recvtype, comm, then));
+        crate::coll::coll_init!($agi / $pagi,
+            (sendbuf: *const c_void, sendcount: $ct, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: $ct, recvtype: MPI_Datatype, comm: MPI_Comm),
+            keep(), types(sendtype, recvtype), tarrays(), ops(),
+            |call, comm, then| allgather(call, sendbuf, sendcount.into(), sendtype, recvbuf, None, recvcount.into(), None, recvtype, comm, then));
 
-        mpi_fn! { comm => fn $agv / $pagv(sendbuf: *const c_void, sendcount: $ct, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcounts: *const $ct, displs: *const $dt, recvtype: MPI_Datatype, comm: MPI_Comm) {
-            let (rc, d) = vargs(comm, recvcounts, displs)?;
-            allgather(stringify!($agv), sendbuf, sendcount.into(), sendtype, recvbuf, Some(&rc), 0, Some(&d), recvtype, comm)
-        }}
+        crate::coll::coll_pair!($agv / $pagv, $iagv / $piagv,
+            (sendbuf: *const c_void, sendcount: $ct, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcounts: *const $ct, displs: *const $dt, recvtype: MPI_Datatype, comm: MPI_Comm),
+            |call, comm, then| vargs(comm, recvcounts, displs).and_then(|(rc, d)| allgather(call, sendbuf, sendcount.into(), sendtype, recvbuf, Some(&rc), 0, Some(&d), recvtype, comm, then)));
+        crate::coll::coll_init!($agvi / $pagvi,
+            (sendbuf: *const c_void, sendcount: $ct, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcounts: *const $ct, displs: *const $dt, recvtype: MPI_Datatype, comm: MPI_Comm),
+            keep(recvcounts: degrees(comm)?.0, displs: degrees(comm)?.0), types(sendtype, recvtype), tarrays(), ops(),
+            |call, comm, then| vargs(comm, recvcounts, displs).and_then(|(rc, d)| allgather(call, sendbuf, sendcount.into(), sendtype, recvbuf, Some(&rc), 0, Some(&d), recvtype, comm, then)));
 
-        mpi_fn! { comm => fn $a2a / $pa2a(sendbuf: *const c_void, sendcount: $ct, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: $ct, recvtype: MPI_Datatype, comm: MPI_Comm) {
-            a2a(stringify!($a2a), sendbuf, sendcount.into(), sendtype, recvbuf, recvcount.into(), recvtype, comm)
-        }}
+        crate::coll::coll_pair!($a2a / $pa2a, $ia2a / $pia2a,
+            (sendbuf: *const c_void, sendcount: $ct, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: $ct, recvtype: MPI_Datatype, comm: MPI_Comm),
+            |call, comm, then| a2a(call, sendbuf, sendcount.into(), sendtype, recvbuf, recvcount.into(), recvtype, comm, then));
+        crate::coll::coll_init!($a2ai / $pa2ai,
+            (sendbuf: *const c_void, sendcount: $ct, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: $ct, recvtype: MPI_Datatype, comm: MPI_Comm),
+            keep(), types(sendtype, recvtype), tarrays(), ops(),
+            |call, comm, then| a2a(call, sendbuf, sendcount.into(), sendtype, recvbuf, recvcount.into(), recvtype, comm, then));
 
-        mpi_fn! { comm => fn $a2av / $pa2av(sendbuf: *const c_void, sendcounts: *const $ct, sdispls: *const $dt, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcounts: *const $ct, rdispls: *const $dt, recvtype: MPI_Datatype, comm: MPI_Comm) {
-            a2av(stringify!($a2av), sendbuf, sendcounts, sdispls, sendtype, recvbuf, recvcounts, rdispls, recvtype, comm)
-        }}
+        crate::coll::coll_pair!($a2av / $pa2av, $ia2av / $pia2av,
+            (sendbuf: *const c_void, sendcounts: *const $ct, sdispls: *const $dt, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcounts: *const $ct, rdispls: *const $dt, recvtype: MPI_Datatype, comm: MPI_Comm),
+            |call, comm, then| a2av(call, sendbuf, sendcounts, sdispls, sendtype, recvbuf, recvcounts, rdispls, recvtype, comm, then));
+        crate::coll::coll_init!($a2avi / $pa2avi,
+            (sendbuf: *const c_void, sendcounts: *const $ct, sdispls: *const $dt, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcounts: *const $ct, rdispls: *const $dt, recvtype: MPI_Datatype, comm: MPI_Comm),
+            keep(sendcounts: degrees(comm)?.1, sdispls: degrees(comm)?.1, recvcounts: degrees(comm)?.0, rdispls: degrees(comm)?.0),
+            types(sendtype, recvtype), tarrays(), ops(),
+            |call, comm, then| a2av(call, sendbuf, sendcounts, sdispls, sendtype, recvbuf, recvcounts, rdispls, recvtype, comm, then));
 
-        mpi_fn! { comm => fn $a2aw / $pa2aw(sendbuf: *const c_void, sendcounts: *const $ct, sdispls: *const MPI_Aint, sendtypes: *const MPI_Datatype, recvbuf: *mut c_void, recvcounts: *const $ct, rdispls: *const MPI_Aint, recvtypes: *const MPI_Datatype, comm: MPI_Comm) {
-            a2aw(stringify!($a2aw), sendbuf, sendcounts, sdispls, sendtypes, recvbuf, recvcounts, rdispls, recvtypes, comm)
-        }}
-
-        mpi_fn! { comm => fn $iag / $piag(sendbuf: *const c_void, sendcount: $ct, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: $ct, recvtype: MPI_Datatype, comm: MPI_Comm, request: *mut MPI_Request) {
-            out(request, "request")?;
-            allgather(stringify!($iag), sendbuf, sendcount.into(), sendtype, recvbuf, None, recvcount.into(), None, recvtype, comm)?;
-            done(comm, request)
-        }}
-
-        mpi_fn! { comm => fn $iagv / $piagv(sendbuf: *const c_void, sendcount: $ct, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcounts: *const $ct, displs: *const $dt, recvtype: MPI_Datatype, comm: MPI_Comm, request: *mut MPI_Request) {
-            out(request, "request")?;
-            let (rc, d) = vargs(comm, recvcounts, displs)?;
-            allgather(stringify!($iagv), sendbuf, sendcount.into(), sendtype, recvbuf, Some(&rc), 0, Some(&d), recvtype, comm)?;
-            done(comm, request)
-        }}
-
-        mpi_fn! { comm => fn $ia2a / $pia2a(sendbuf: *const c_void, sendcount: $ct, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcount: $ct, recvtype: MPI_Datatype, comm: MPI_Comm, request: *mut MPI_Request) {
-            out(request, "request")?;
-            a2a(stringify!($ia2a), sendbuf, sendcount.into(), sendtype, recvbuf, recvcount.into(), recvtype, comm)?;
-            done(comm, request)
-        }}
-
-        mpi_fn! { comm => fn $ia2av / $pia2av(sendbuf: *const c_void, sendcounts: *const $ct, sdispls: *const $dt, sendtype: MPI_Datatype, recvbuf: *mut c_void, recvcounts: *const $ct, rdispls: *const $dt, recvtype: MPI_Datatype, comm: MPI_Comm, request: *mut MPI_Request) {
-            out(request, "request")?;
-            a2av(stringify!($ia2av), sendbuf, sendcounts, sdispls, sendtype, recvbuf, recvcounts, rdispls, recvtype, comm)?;
-            done(comm, request)
-        }}
-
-        mpi_fn! { comm => fn $ia2aw / $pia2aw(sendbuf: *const c_void, sendcounts: *const $ct, sdispls: *const MPI_Aint, sendtypes: *const MPI_Datatype, recvbuf: *mut c_void, recvcounts: *const $ct, rdispls: *const MPI_Aint, recvtypes: *const MPI_Datatype, comm: MPI_Comm, request: *mut MPI_Request) {
-            out(request, "request")?;
-            a2aw(stringify!($ia2aw), sendbuf, sendcounts, sdispls, sendtypes, recvbuf, recvcounts, rdispls, recvtypes, comm)?;
-            done(comm, request)
-        }}
+        crate::coll::coll_pair!($a2aw / $pa2aw, $ia2aw / $pia2aw,
+            (sendbuf: *const c_void, sendcounts: *const $ct, sdispls: *const MPI_Aint, sendtypes: *const MPI_Datatype, recvbuf: *mut c_void, recvcounts: *const $ct, rdispls: *const MPI_Aint, recvtypes: *const MPI_Datatype, comm: MPI_Comm),
+            |call, comm, then| a2aw(call, sendbuf, sendcounts, sdispls, sendtypes, recvbuf, recvcounts, rdispls, recvtypes, comm, then));
+        crate::coll::coll_init!($a2awi / $pa2awi,
+            (sendbuf: *const c_void, sendcounts: *const $ct, sdispls: *const MPI_Aint, sendtypes: *const MPI_Datatype, recvbuf: *mut c_void, recvcounts: *const $ct, rdispls: *const MPI_Aint, recvtypes: *const MPI_Datatype, comm: MPI_Comm),
+            keep(sendcounts: degrees(comm)?.1, sdispls: degrees(comm)?.1, recvcounts: degrees(comm)?.0, rdispls: degrees(comm)?.0),
+            types(), tarrays(sendtypes: degrees(comm)?.1, recvtypes: degrees(comm)?.0), ops(),
+            |call, comm, then| a2aw(call, sendbuf, sendcounts, sdispls, sendtypes, recvbuf, recvcounts, rdispls, recvtypes, comm, then));
     };
 }
 neighbor_fns!(
@@ -523,26 +589,36 @@ neighbor_fns!(
     c_int,
     MPI_Neighbor_allgather / PMPI_Neighbor_allgather,
     MPI_Ineighbor_allgather / PMPI_Ineighbor_allgather,
+    MPI_Neighbor_allgather_init / PMPI_Neighbor_allgather_init,
     MPI_Neighbor_allgatherv / PMPI_Neighbor_allgatherv,
     MPI_Ineighbor_allgatherv / PMPI_Ineighbor_allgatherv,
+    MPI_Neighbor_allgatherv_init / PMPI_Neighbor_allgatherv_init,
     MPI_Neighbor_alltoall / PMPI_Neighbor_alltoall,
     MPI_Ineighbor_alltoall / PMPI_Ineighbor_alltoall,
+    MPI_Neighbor_alltoall_init / PMPI_Neighbor_alltoall_init,
     MPI_Neighbor_alltoallv / PMPI_Neighbor_alltoallv,
     MPI_Ineighbor_alltoallv / PMPI_Ineighbor_alltoallv,
+    MPI_Neighbor_alltoallv_init / PMPI_Neighbor_alltoallv_init,
     MPI_Neighbor_alltoallw / PMPI_Neighbor_alltoallw,
-    MPI_Ineighbor_alltoallw / PMPI_Ineighbor_alltoallw
+    MPI_Ineighbor_alltoallw / PMPI_Ineighbor_alltoallw,
+    MPI_Neighbor_alltoallw_init / PMPI_Neighbor_alltoallw_init
 );
 neighbor_fns!(
     MPI_Count,
     MPI_Aint,
     MPI_Neighbor_allgather_c / PMPI_Neighbor_allgather_c,
     MPI_Ineighbor_allgather_c / PMPI_Ineighbor_allgather_c,
+    MPI_Neighbor_allgather_init_c / PMPI_Neighbor_allgather_init_c,
     MPI_Neighbor_allgatherv_c / PMPI_Neighbor_allgatherv_c,
     MPI_Ineighbor_allgatherv_c / PMPI_Ineighbor_allgatherv_c,
+    MPI_Neighbor_allgatherv_init_c / PMPI_Neighbor_allgatherv_init_c,
     MPI_Neighbor_alltoall_c / PMPI_Neighbor_alltoall_c,
     MPI_Ineighbor_alltoall_c / PMPI_Ineighbor_alltoall_c,
+    MPI_Neighbor_alltoall_init_c / PMPI_Neighbor_alltoall_init_c,
     MPI_Neighbor_alltoallv_c / PMPI_Neighbor_alltoallv_c,
     MPI_Ineighbor_alltoallv_c / PMPI_Ineighbor_alltoallv_c,
+    MPI_Neighbor_alltoallv_init_c / PMPI_Neighbor_alltoallv_init_c,
     MPI_Neighbor_alltoallw_c / PMPI_Neighbor_alltoallw_c,
-    MPI_Ineighbor_alltoallw_c / PMPI_Ineighbor_alltoallw_c
+    MPI_Ineighbor_alltoallw_c / PMPI_Ineighbor_alltoallw_c,
+    MPI_Neighbor_alltoallw_init_c / PMPI_Neighbor_alltoallw_init_c
 );

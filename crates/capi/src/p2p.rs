@@ -370,7 +370,10 @@ unsafe fn persistent(
         mode,
     };
     *o = new_request(
-        Kind::Persistent { spec, active: None },
+        Kind::Persistent {
+            spec: crate::req::Spec::P2p(spec),
+            active: None,
+        },
         comm,
         mode.is_none(),
     );
@@ -443,7 +446,10 @@ pub unsafe fn start(h: MPI_Request) -> R<()> {
     let (buf, count, dt, peer, tag, comm, mode) = {
         let s = st();
         match s.reqs.get(h).map(|o| &o.kind) {
-            Some(Kind::Persistent { active: None, spec }) => (
+            Some(Kind::Persistent {
+                active: None,
+                spec: crate::req::Spec::P2p(spec),
+            }) => (
                 spec.buf,
                 spec.count,
                 spec.datatype.clone(),
@@ -488,13 +494,7 @@ pub unsafe fn start(h: MPI_Request) -> R<()> {
         )?,
     }
     .start("MPI_Start")?;
-    if let Some(ReqObj {
-        kind: Kind::Persistent { active, .. },
-        ..
-    }) = st().reqs.get_mut(h)
-    {
-        *active = Some(Box::new(k));
-    }
+    crate::req::set_active(h, k);
     Ok(())
 }
 

@@ -33,9 +33,10 @@ pub enum Kind {
     Engine(ReqId),
     /// Already complete (PROC_NULL, a buffered send whose data is copied).
     Done(Status),
-    /// Persistent: what `MPI_Start` does, and the operation it started, if any.
+    /// Persistent: what `MPI_Start` does, and the operation it started, if any
+    /// (inactive: None).
     Persistent {
-        spec: crate::p2p::PSpec,
+        spec: Spec,
         active: Option<Box<Kind>>,
     },
     Grequest {
@@ -52,6 +53,17 @@ pub enum Kind {
         handle: MPI_Comm,
         pending: Box<vmpi::sys::comm::mgmt::PendingComm>,
     },
+}
+
+/// What MPI_Start does for each kind of persistent request.
+pub enum Spec {
+    /// MPI_Send_init and its modes, MPI_Recv_init.
+    P2p(crate::p2p::PSpec),
+    /// MPI_Bcast_init and the other persistent collectives: each start builds a
+    /// fresh schedule through the builder of the `MPI_I*` form.
+    Coll(crate::coll::Persist),
+    /// MPI_Psend_init, MPI_Precv_init.
+    Part(crate::part::PSpec),
 }
 
 pub struct ReqObj {
@@ -228,11 +240,15 @@ unsafe fn complete(h: &mut MPI_Request) -> R<(MPI_Status, MPI_Comm)> {
         }
     };
     match &mut o.kind {
-        Kind::Persistent { active, .. } => {
-            let (st, id) = match active.take() {
+        Kind::Persistent { active, spec } => {
+            let part = matches!(spec, Spec::Part(_));
+            let (mut st, id) = match active.take() {
                 Some(a) => take(&a)?,
                 None => (empty_c_status(), None),
             };
+            if part {
+                st.MPI_TAG = crate::part::user_tag(st.MPI_TAG);
+            }
             fix(&mut s, &st, id);
             Ok((st, comm))
         }
@@ -744,10 +760,15 @@ mpi_fn! { MPI_COMM_WORLD => fn MPI_Request_free / PMPI_Request_free(request: *mu
     *h = MPI_REQUEST_NULL;
     let engine = match o.kind {
         Kind::Engine(id) => Some(id),
-        Kind::Persistent { active: Some(a), .. } => match *a {
-            Kind::Engine(id) => Some(id),
-            _ => None,
-        },
+        Kind::Persistent { active, spec } => {
+            if let Spec::Coll(p) = spec {
+                p.release();
+            }
+            match active.map(|a| *a) {
+                Some(Kind::Engine(id)) => Some(id),
+                _ => None,
+            }
+        }
         Kind::Grequest { id, free, extra, .. } => {
             if let Some(f) = free {
                 f(extra as *mut c_void);
@@ -833,7 +854,10 @@ mpi_fn! { MPI_COMM_WORLD => fn MPI_Request_get_status / PMPI_Request_get_status(
         Look::Engine(id) => match sys::with("MPI_Request_get_status", |rt| rt.peek_status(id))? {
             Some(s) => {
                 *f = 1;
-                write_status(status, to_c(&s));
+                // A partitioned receive's wire tag is the user's tag in a space of its own.
+                let mut c = to_c(&s);
+                c.MPI_TAG = crate::part::user_tag(c.MPI_TAG);
+                write_status(status, c);
             }
             None => *f = 0,
         },
@@ -877,15 +901,67 @@ mpi_fn! { MPI_COMM_WORLD => fn MPI_Grequest_complete / PMPI_Grequest_complete(re
     Ok(())
 }}
 
+/// MPI_Start of one persistent request, by its kind.
+unsafe fn start(h: MPI_Request) -> R<()> {
+    enum What {
+        P2p,
+        Coll,
+        Part,
+    }
+    let what = match st().reqs.get(h).map(|o| &o.kind) {
+        Some(Kind::Persistent {
+            active: Some(_), ..
+        }) => {
+            return fail(
+                MPI_ERR_REQUEST,
+                format!("persistent request {:#x} is already active", h as u32),
+            )
+        }
+        Some(Kind::Persistent { spec, .. }) => match spec {
+            Spec::P2p(_) => What::P2p,
+            Spec::Coll(_) => What::Coll,
+            Spec::Part(_) => What::Part,
+        },
+        _ => {
+            return fail(
+                MPI_ERR_REQUEST,
+                format!("{:#x} is not a persistent request", h as u32),
+            )
+        }
+    };
+    let comm = st().reqs.get(h).map_or(MPI_COMM_WORLD, |o| o.comm);
+    // What fails now is raised on the request's communicator.
+    match what {
+        What::P2p => crate::p2p::start(h),
+        What::Coll => crate::coll::start_persistent(h),
+        What::Part => crate::part::start(h),
+    }
+    .map_err(|mut e| {
+        e.comm.get_or_insert(comm);
+        e
+    })
+}
+
+/// Make the persistent request `h` active with the operation `k` started.
+pub fn set_active(h: MPI_Request, k: Kind) {
+    if let Some(ReqObj {
+        kind: Kind::Persistent { active, .. },
+        ..
+    }) = st().reqs.get_mut(h)
+    {
+        *active = Some(Box::new(k));
+    }
+}
+
 mpi_fn! { MPI_COMM_WORLD => fn MPI_Start / PMPI_Start(request: *mut MPI_Request) {
     let h = *out(request, "request")?;
-    crate::p2p::start(h)
+    start(h)
 }}
 
 mpi_fn! { MPI_COMM_WORLD => fn MPI_Startall / PMPI_Startall(count: c_int, array_of_requests: *mut MPI_Request) {
     let reqs = slice_mut(array_of_requests, count, "array_of_requests")?;
     for h in reqs.iter() {
-        crate::p2p::start(*h)?;
+        start(*h)?;
     }
     Ok(())
 }}

@@ -1,6 +1,6 @@
 //! MPI-4 sessions: MPI_Session_init/finalize, the process sets `mpi://WORLD` and
-//! `mpi://SELF` (names matched without regard to case), MPI_Group_from_session_pset
-//! and MPI_Comm_create_from_group.
+//! `mpi://SELF` (names matched without regard to case), MPI_Group_from_session_pset,
+//! MPI_Comm_create_from_group and MPI_Intercomm_create_from_groups.
 //!
 //! Where vmpi departs from MPI-4: sessions and the world model share one
 //! initialization of the runtime. The first MPI_Session_init initializes it when
@@ -180,6 +180,62 @@ mpi_fn! { MPI_COMM_WORLD => fn MPI_Comm_create_from_group / PMPI_Comm_create_fro
     }
     let c = vmpi::sys::comm::mgmt::create_group(&world, &g, tag_of(CStr::from_ptr(stringtag).to_bytes()))?;
     let h = crate::comm::register(MPI_COMM_WORLD, c);
+    if errhandler != MPI_ERRHANDLER_NULL {
+        st().comm_mut(h)?.errh = errhandler;
+    }
+    *o = h;
+    Ok(())
+}}
+
+// MPI_Intercomm_create_from_groups: the local group's communicator and a peer
+// communicator of both groups (the world ranks of both in ascending order, the
+// same on each side) are made as MPI_Comm_create_from_group makes one, with
+// tags from `stringtag`; the intercommunicator is then MPI_Intercomm_create's
+// over them, and both helpers are freed.
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Intercomm_create_from_groups / PMPI_Intercomm_create_from_groups(local_group: MPI_Group, local_leader: c_int, remote_group: MPI_Group, remote_leader: c_int, stringtag: *const c_char, info: MPI_Info, errhandler: MPI_Errhandler, newintercomm: *mut MPI_Comm) {
+    let lg = crate::group::group(local_group)?;
+    let rg = crate::group::group(remote_group)?;
+    if stringtag.is_null() {
+        return fail(MPI_ERR_ARG, "stringtag is a null pointer");
+    }
+    if info != MPI_INFO_NULL {
+        crate::info::get(info)?;
+    }
+    let o = out(newintercomm, "newintercomm")?;
+    if local_leader < 0 || local_leader >= lg.size() {
+        return fail(MPI_ERR_RANK, format!("invalid local_leader {local_leader} (local group size {})", lg.size()));
+    }
+    if remote_leader < 0 || remote_leader >= rg.size() {
+        return fail(MPI_ERR_RANK, format!("invalid remote_leader {remote_leader} (remote group size {})", rg.size()));
+    }
+    let world = crate::state::comm(MPI_COMM_WORLD)?;
+    if lg.rank_of_world(world.rank as usize).is_none() {
+        return fail(crate::group::MPI_ERR_GROUP, "the calling process is not in local_group");
+    }
+    if lg.intersection(&rg).size() > 0 {
+        return fail(crate::group::MPI_ERR_GROUP, "local_group and remote_group overlap");
+    }
+    let s = CStr::from_ptr(stringtag).to_bytes();
+    let tag = tag_of(s);
+    let peer_tag = tag_of(&[s, b"\0vmpi-intercomm-peer"].concat());
+    let mut both: Vec<usize> = lg.world_ranks().iter().chain(rg.world_ranks()).copied().collect();
+    both.sort_unstable();
+    let union = Group::new(both)?;
+    let remote_in_peer = union
+        .rank_of_world(rg.world_ranks()[remote_leader as usize])
+        .ok_or_else(|| err(MPI_ERR_INTERN, "the remote leader is not in the union"))?;
+    let local = vmpi::sys::comm::mgmt::create_group(&world, &lg, tag)?;
+    let peer = match vmpi::sys::comm::mgmt::create_group(&world, &union, peer_tag) {
+        Ok(p) => p,
+        Err(e) => {
+            vmpi::sys::comm::mgmt::free(local);
+            return Err(e.into());
+        }
+    };
+    let r = vmpi::sys::comm::mgmt::intercomm_create(&local, local_leader, Some(&peer), remote_in_peer, tag);
+    vmpi::sys::comm::mgmt::free(local);
+    vmpi::sys::comm::mgmt::free(peer);
+    let h = crate::comm::register(MPI_COMM_WORLD, r?);
     if errhandler != MPI_ERRHANDLER_NULL {
         st().comm_mut(h)?.errh = errhandler;
     }

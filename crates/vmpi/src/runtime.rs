@@ -47,6 +47,36 @@ impl Schedule for Join {
     }
 }
 
+/// A request made of any number of others (a nonblocking neighborhood
+/// collective's sends and receives, a partitioned send once its partitions are
+/// ready): the external request `whole` completes once every part has, which
+/// frees them, with the empty status, or with the first part's status that
+/// carries an error (a truncated receive).
+pub struct JoinAll {
+    pub whole: ReqId,
+    pub parts: Vec<ReqId>,
+}
+
+impl Schedule for JoinAll {
+    fn advance(&mut self, engine: &mut Engine) -> Result<bool> {
+        for p in &self.parts {
+            if !engine.is_complete(*p)? {
+                return Ok(false);
+            }
+        }
+        let mut status = Status::empty();
+        for p in &self.parts {
+            if let Some(s) = engine.test(*p)? {
+                if s.error.is_some() && status.error.is_none() {
+                    status = s;
+                }
+            }
+        }
+        engine.complete_external(self.whole, status)?;
+        Ok(true)
+    }
+}
+
 /// Everything an initialized rank holds.
 pub struct Runtime {
     pub engine: Engine,

@@ -198,6 +198,19 @@ impl Core<'_> {
             .push(Box::new(runtime::Join { whole, send, recv }));
         whole
     }
+    /// Let the external request `whole` (from [`Core::new_external`]) complete
+    /// once every one of `parts` has (which frees them), advanced by the
+    /// progress loop; with no parts it completes now. Its status is the empty
+    /// one, or the first part's that carries an error.
+    pub fn join_all(&mut self, whole: ReqId, parts: Vec<ReqId>) -> Result<()> {
+        if parts.is_empty() {
+            return self.rt.engine.complete_external(whole, Status::empty());
+        }
+        self.rt
+            .schedules
+            .push(Box::new(runtime::JoinAll { whole, parts }));
+        Ok(())
+    }
     /// A request in words (kind, peer, tag, size), for warnings.
     #[inline]
     pub fn describe(&self, req: ReqId) -> String {
