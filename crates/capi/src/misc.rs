@@ -83,6 +83,34 @@ mpi_fn! { MPI_COMM_WORLD => fn MPI_Status_f2c / PMPI_Status_f2c(f_status: *const
     Ok(())
 }}
 
+/// The Fortran 2008 status (`MPI_F08_status`) has the C status's five words in
+/// the same order, as in MPICH: every conversion between it, the C status and
+/// the Fortran `INTEGER` array is a copy of five `MPI_Fint`s.
+unsafe fn copy_status(from: *const MPI_Fint, to: *mut MPI_Fint, ignore_ok: bool) -> R<()> {
+    if from.is_null() || to.is_null() || (!ignore_ok && from as usize == STATUS_IGNORE) {
+        return fail(
+            MPI_ERR_ARG,
+            "a status is a null pointer or MPI_STATUS_IGNORE",
+        );
+    }
+    // SAFETY: both point at five MPI_Fint of the caller's (MPI's rule).
+    std::ptr::copy_nonoverlapping(from, to, 5);
+    Ok(())
+}
+
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Status_f082c / PMPI_Status_f082c(f08_status: *const MPI_Status, c_status: *mut MPI_Status) {
+    copy_status(f08_status as *const MPI_Fint, c_status as *mut MPI_Fint, true)
+}}
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Status_c2f08 / PMPI_Status_c2f08(c_status: *const MPI_Status, f08_status: *mut MPI_Status) {
+    copy_status(c_status as *const MPI_Fint, f08_status as *mut MPI_Fint, false)
+}}
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Status_f082f / PMPI_Status_f082f(f08_status: *const MPI_Status, f_status: *mut MPI_Fint) {
+    copy_status(f08_status as *const MPI_Fint, f_status, true)
+}}
+mpi_fn! { MPI_COMM_WORLD => fn MPI_Status_f2f08 / PMPI_Status_f2f08(f_status: *const MPI_Fint, f08_status: *mut MPI_Status) {
+    copy_status(f_status, f08_status as *mut MPI_Fint, true)
+}}
+
 mpi_fn! { MPI_COMM_WORLD => fn MPI_Alloc_mem / PMPI_Alloc_mem(size: MPI_Aint, info: MPI_Info, baseptr: *mut c_void) {
     let _ = info;
     if size < 0 {

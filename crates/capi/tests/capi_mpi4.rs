@@ -36,3 +36,13 @@ fn isendrecv_completes_when_both_halves_have() {
     // and its MPI_Isendrecv_replace of a derived type fails an assertion.
     check_both_builds("mpi4_isendrecv.c", &[1, 2, 3, 4], false);
 }
+
+#[test]
+fn fortran_2008_status_conversions_and_dup_fn() {
+    // Our build only: MPICH 4.0.2 defines the conversions in its Fortran library.
+    let exe = tmp().join("mpi4_status_f08");
+    compile(&prefix().join("bin/mpicc"), "mpi4_status_f08.c", &exe);
+    for n in [1, 2] {
+        expect_pass(n, &exe);
+    }
+}
