@@ -6,7 +6,10 @@
 //! K/M/G suffixes included, flags read as 0/1), else an `MPI_CHAR` string. A read
 //! gives the value in effect: the environment's when set, else the default. vmpi
 //! has no performance variables (pvar sessions exist, every index and handle is
-//! invalid) and no enumerations; one category, "vmpi", holds every cvar.
+//! invalid) and no enumerations; one category, "vmpi", holds every cvar. Nor
+//! does it raise MPI-4 events: there are no events and no event sources, so
+//! every event index, registration and instance is invalid (a tool that asks
+//! learns that, as from MPI_T_event_get_num).
 //!
 //! Every MPI_T call returns an MPI_T error code itself (error handlers are not
 //! involved), `MPI_T_ERR_NOT_INITIALIZED` outside MPI_T_init_thread/finalize, which
@@ -24,6 +27,7 @@ pub const MPI_T_ERR_INVALID_HANDLE: c_int = 64;
 pub const MPI_T_ERR_INVALID_SESSION: c_int = 67;
 pub const MPI_T_ERR_CVAR_SET_NEVER: c_int = 69;
 pub const MPI_T_ERR_INVALID: c_int = 74;
+pub const MPI_T_ERR_INVALID_NAME: c_int = 73;
 
 const VERBOSITY_USER_BASIC: c_int = 221;
 const VERBOSITY_TUNER_BASIC: c_int = 224;
@@ -446,4 +450,118 @@ mpit_fn! { fn MPI_T_enum_get_item / PMPI_T_enum_get_item(enumtype: *mut c_void, 
     let _ = (enumtype, indx, value, name, name_len);
     initialized()?;
     Err(MPI_T_ERR_INVALID_HANDLE)
+}}
+
+// ---- lookups by name --------------------------------------------------------------------
+
+unsafe fn name_of<'a>(name: *const c_char) -> Result<&'a [u8], c_int> {
+    if name.is_null() {
+        return Err(MPI_T_ERR_INVALID);
+    }
+    // SAFETY: a NUL-terminated string of the caller's (MPI's rule).
+    Ok(std::ffi::CStr::from_ptr(name).to_bytes())
+}
+
+mpit_fn! { fn MPI_T_cvar_get_index / PMPI_T_cvar_get_index(name: *const c_char, cvar_index: *mut c_int) {
+    initialized()?;
+    let n = name_of(name)?;
+    let i = PARAMS.iter().position(|p| p.name.as_bytes() == n).ok_or(MPI_T_ERR_INVALID_NAME)?;
+    *outp(cvar_index)? = i as c_int;
+    Ok(())
+}}
+
+mpit_fn! { fn MPI_T_pvar_get_index / PMPI_T_pvar_get_index(name: *const c_char, var_class: c_int, pvar_index: *mut c_int) {
+    initialized()?;
+    let _ = (name_of(name)?, var_class, outp(pvar_index)?);
+    Err(MPI_T_ERR_INVALID_NAME)
+}}
+
+mpit_fn! { fn MPI_T_category_get_index / PMPI_T_category_get_index(name: *const c_char, cat_index: *mut c_int) {
+    initialized()?;
+    if name_of(name)? != b"vmpi" {
+        return Err(MPI_T_ERR_INVALID_NAME);
+    }
+    *outp(cat_index)? = 0;
+    Ok(())
+}}
+
+// ---- events (none) and their sources (none) ------------------------------------------
+
+mpit_fn! { fn MPI_T_category_get_num_events / PMPI_T_category_get_num_events(cat_index: c_int, num_events: *mut c_int) {
+    category(cat_index)?;
+    *outp(num_events)? = 0;
+    Ok(())
+}}
+
+mpit_fn! { fn MPI_T_category_get_events / PMPI_T_category_get_events(cat_index: c_int, len: c_int, indices: *mut c_int) {
+    // The category holds no events: nothing to write, whatever `len`.
+    let _ = (len, indices);
+    category(cat_index)
+}}
+
+mpit_fn! { fn MPI_T_event_get_num / PMPI_T_event_get_num(num_events: *mut c_int) {
+    initialized()?;
+    *outp(num_events)? = 0;
+    Ok(())
+}}
+
+mpit_fn! { fn MPI_T_event_get_info / PMPI_T_event_get_info(event_index: c_int, name: *mut c_char, name_len: *mut c_int, verbosity_: *mut c_int, array_of_datatypes: *mut MPI_Datatype, array_of_displacements: *mut MPI_Aint, num_elements: *mut c_int, enumtype: *mut *mut c_void, info: *mut MPI_Info, desc: *mut c_char, desc_len: *mut c_int, bind: *mut c_int) {
+    initialized()?;
+    let _ = (event_index, name, name_len, verbosity_, array_of_datatypes, array_of_displacements, num_elements, enumtype, info, desc, desc_len, bind);
+    Err(MPI_T_ERR_INVALID_INDEX)
+}}
+
+mpit_fn! { fn MPI_T_event_get_index / PMPI_T_event_get_index(name: *const c_char, event_index: *mut c_int) {
+    initialized()?;
+    let _ = (name_of(name)?, outp(event_index)?);
+    Err(MPI_T_ERR_INVALID_NAME)
+}}
+
+mpit_fn! { fn MPI_T_event_handle_alloc / PMPI_T_event_handle_alloc(event_index: c_int, obj_handle: *mut c_void, info: MPI_Info, event_registration: *mut *mut c_void) {
+    initialized()?;
+    let _ = (event_index, obj_handle, info, event_registration);
+    Err(MPI_T_ERR_INVALID_INDEX)
+}}
+
+/// Calls on a registration or an instance: none can exist.
+macro_rules! no_such_handle {
+    ($(fn $name:ident / $pname:ident ( $($a:ident : $t:ty),* );)*) => {$(
+        mpit_fn! { fn $name / $pname($($a: $t),*) {
+            initialized()?;
+            let _ = ($($a,)*);
+            Err(MPI_T_ERR_INVALID_HANDLE)
+        }}
+    )*};
+}
+
+no_such_handle! {
+    fn MPI_T_event_handle_free / PMPI_T_event_handle_free(event_registration: *mut c_void, user_data: *mut c_void, free_cb_function: *mut c_void);
+    fn MPI_T_event_handle_get_info / PMPI_T_event_handle_get_info(event_registration: *mut c_void, info_used: *mut MPI_Info);
+    fn MPI_T_event_handle_set_info / PMPI_T_event_handle_set_info(event_registration: *mut c_void, info: MPI_Info);
+    fn MPI_T_event_register_callback / PMPI_T_event_register_callback(event_registration: *mut c_void, cb_safety: c_int, info: MPI_Info, user_data: *mut c_void, event_cb_function: *mut c_void);
+    fn MPI_T_event_callback_get_info / PMPI_T_event_callback_get_info(event_registration: *mut c_void, cb_safety: c_int, info_used: *mut MPI_Info);
+    fn MPI_T_event_callback_set_info / PMPI_T_event_callback_set_info(event_registration: *mut c_void, cb_safety: c_int, info: MPI_Info);
+    fn MPI_T_event_set_dropped_handler / PMPI_T_event_set_dropped_handler(event_registration: *mut c_void, dropped_cb_function: *mut c_void);
+    fn MPI_T_event_read / PMPI_T_event_read(event_instance: *mut c_void, element_index: c_int, buffer: *mut c_void);
+    fn MPI_T_event_copy / PMPI_T_event_copy(event_instance: *mut c_void, buffer: *mut c_void);
+    fn MPI_T_event_get_timestamp / PMPI_T_event_get_timestamp(event_instance: *mut c_void, event_timestamp: *mut MPI_Count);
+    fn MPI_T_event_get_source / PMPI_T_event_get_source(event_instance: *mut c_void, source_index: *mut c_int);
+}
+
+mpit_fn! { fn MPI_T_source_get_num / PMPI_T_source_get_num(num_sources: *mut c_int) {
+    initialized()?;
+    *outp(num_sources)? = 0;
+    Ok(())
+}}
+
+mpit_fn! { fn MPI_T_source_get_info / PMPI_T_source_get_info(source_index: c_int, name: *mut c_char, name_len: *mut c_int, desc: *mut c_char, desc_len: *mut c_int, ordering: *mut c_int, ticks_per_second: *mut MPI_Count, max_ticks: *mut MPI_Count, info: *mut MPI_Info) {
+    initialized()?;
+    let _ = (source_index, name, name_len, desc, desc_len, ordering, ticks_per_second, max_ticks, info);
+    Err(MPI_T_ERR_INVALID_INDEX)
+}}
+
+mpit_fn! { fn MPI_T_source_get_timestamp / PMPI_T_source_get_timestamp(source_index: c_int, timestamp: *mut MPI_Count) {
+    initialized()?;
+    let _ = (source_index, timestamp);
+    Err(MPI_T_ERR_INVALID_INDEX)
 }}

@@ -72,3 +72,13 @@ fn type_attributes_and_f90_match_mpich() {
     let got = f90_table(&text(&mpirun(1, &ours)).0);
     assert_eq!(got, want, "f90 results differ from MPICH's");
 }
+
+#[test]
+fn mpit_names_and_no_events() {
+    // Our build only: MPICH has performance variables and events of its own.
+    let exe = tmp().join("mpit_events-vmpi");
+    compile(&prefix().join("bin/mpicc"), "mpit_events.c", &exe);
+    for n in [1, 2] {
+        expect_pass(n, &exe);
+    }
+}
