@@ -119,8 +119,10 @@ int main(int argc, char **argv) {
     expect("MPI_Win_lock on MPI_WIN_NULL", MPI_Win_lock(MPI_LOCK_SHARED, 0, 0, MPI_WIN_NULL), MPI_ERR_WIN);
     expect("MPI_Win_allocate of size -4",
            MPI_Win_allocate(-4, sizeof(int), MPI_INFO_NULL, MPI_COMM_WORLD, &m2, &w2), MPI_ERR_SIZE);
+    if (w2 != MPI_WIN_NULL) MPI_Win_free(&w2); /* wrongly made: do not keep it */
     expect("MPI_Win_allocate with disp_unit 0", MPI_Win_allocate(4, 0, MPI_INFO_NULL, MPI_COMM_WORLD, &m2, &w2),
            MPI_ERR_DISP);
+    if (w2 != MPI_WIN_NULL) MPI_Win_free(&w2);
 
     /* a user error handler */
     MPI_Errhandler eh, got;
