@@ -257,9 +257,9 @@ int main(int argc, char **argv) {
     MPI_Init(&argc, &argv);
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
-    nl = size <= 2 ? N : 200 / size;
-    nspin = size <= 2 ? 20 : 10 + 40 / size;
-    ntorn = size <= 2 ? 25 : 10 + 40 / size;
+    nl = size <= 2 ? N : 120 / size;
+    nspin = size <= 2 ? 20 : 8 + 16 / size;
+    ntorn = size <= 2 ? 25 : 6 + 16 / size;
     MPI_Win_allocate(WLEN * sizeof(long long), sizeof(long long), MPI_INFO_NULL, MPI_COMM_WORLD, &w, &win);
     MPI_Win_lock(MPI_LOCK_EXCLUSIVE, rank, 0, win);
     memset(w, 0, WLEN * sizeof(long long));
