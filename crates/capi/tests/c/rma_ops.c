@@ -19,8 +19,10 @@
  * Plus MPI_Win_sync: local stores to one's own window made visible to MPI_Get of
  * the neighbours, and MPI_Put of a neighbour made visible to local loads.
  *
- * Rank 0 prints one line per (mode, pattern); a wrong value is printed by the rank
- * that sees it with mode, pattern, operation and element; exit 1 then. */
+ * All of it on a window from MPI_Win_allocate, then on one from MPI_Win_create over
+ * malloc'd memory. Rank 0 prints one line per (window, mode, pattern); a wrong
+ * value is printed by the rank that sees it with window, mode, pattern, operation
+ * and element; exit 1 then. */
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +49,7 @@ static const char *mode_name[NMODES] = {
 static int rank, size, fails;
 static int *base; /* this rank's window memory: NOPS regions of size slots of K ints */
 static MPI_Win win;
+static const char *flavor; /* "allocate" or "create" */
 
 static int is_request_op(int op) { return op >= OP_RPUT; }
 static int is_passive(int m) { return m >= M_LOCK_SHARED; }
@@ -103,7 +106,7 @@ static int src[NOPS][K], res[NOPS][K], cmp[K];
 
 static void fail(const char *what, int m, int pat, int op, int j, int got, int want) {
     fails++;
-    printf("rank %d: FAIL %s %s %s: %s element %d is %d, expected %d\n", rank, mode_name[m],
+    printf("rank %d: FAIL %s %s %s %s: %s element %d is %d, expected %d\n", rank, flavor, mode_name[m],
            pat ? "all_to_one" : "ring", op >= 0 ? op_name[op] : "-", what, j, got, want);
 }
 
@@ -300,7 +303,7 @@ static void run_case(int m, int pat) {
     MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
     int nops = is_passive(m) ? NOPS : OP_RPUT;
     if (rank == 0)
-        printf("%s %s: %d operations %s\n", mode_name[m], pat ? "all_to_one" : "ring", nops,
+        printf("%s %s %s: %d operations %s\n", flavor, mode_name[m], pat ? "all_to_one" : "ring", nops,
                any ? "FAIL" : "ok");
 }
 
@@ -334,19 +337,31 @@ static void win_sync_case(void) {
     MPI_Win_unlock_all(win);
     int bad = fails - before, any;
     MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
-    if (rank == 0) printf("win_sync ring: store/get and put/load %s\n", any ? "FAIL" : "ok");
+    if (rank == 0) printf("%s win_sync ring: store/get and put/load %s\n", flavor, any ? "FAIL" : "ok");
 }
 
 int main(int argc, char **argv) {
     MPI_Init(&argc, &argv);
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
-    MPI_Win_allocate((MPI_Aint)(NOPS * size * K * sizeof(int)), sizeof(int), MPI_INFO_NULL, MPI_COMM_WORLD,
-                     &base, &win);
-    for (int m = 0; m < NMODES; m++)
-        for (int pat = 0; pat < 2; pat++) run_case(m, pat);
-    win_sync_case();
-    MPI_Win_free(&win);
+    MPI_Aint bytes = (MPI_Aint)(NOPS * size * K * sizeof(int));
+    /* the whole matrix on memory MPI allocates, then on the program's own memory */
+    for (int f = 0; f < 2; f++) {
+        int *mine = NULL;
+        if (f == 0) {
+            flavor = "allocate";
+            MPI_Win_allocate(bytes, sizeof(int), MPI_INFO_NULL, MPI_COMM_WORLD, &base, &win);
+        } else {
+            flavor = "create";
+            base = mine = malloc(bytes);
+            MPI_Win_create(base, bytes, sizeof(int), MPI_INFO_NULL, MPI_COMM_WORLD, &win);
+        }
+        for (int m = 0; m < NMODES; m++)
+            for (int pat = 0; pat < 2; pat++) run_case(m, pat);
+        win_sync_case();
+        MPI_Win_free(&win);
+        free(mine);
+    }
     int any;
     MPI_Allreduce(&fails, &any, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
     printf("rank %d of %d: %s\n", rank, size, any ? "FAIL" : "PASS");
