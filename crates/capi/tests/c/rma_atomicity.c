@@ -20,7 +20,8 @@
  *     the same element without a flush between must read N; accumulate(SUM 1) each
  *     followed by MPI_Fetch_and_op(NO_OP) reads 1, 2, 3, ... (default
  *     accumulate_ordering rar,raw,war,waw).
- * Rank 0 prints one line per case; exit 1 on a wrong value. */
+ * All of it on a window from MPI_Win_allocate, then on one from MPI_Win_create over
+ * malloc'd memory. Rank 0 prints one line per case; exit 1 on a wrong value. */
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,11 +51,12 @@ enum { SUM = 0, FOP = 1, FOP2 = 2, LOCKW = 3, COUNT = 4, XCOUNT = 5, VEC = 8, PA
        ORD = PAIRS + NPAIRS, WLEN = ORD + 2 * 64 };
 static long long *w;
 static MPI_Win win;
+static const char *flavor; /* "allocate" or "create" */
 
 static void report(const char *what, int before) {
     int bad = fails - before, any;
     MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
-    if (rank == 0) printf("%s: %s\n", what, any ? "FAIL" : "ok");
+    if (rank == 0) printf("%s %s: %s\n", flavor, what, any ? "FAIL" : "ok");
 }
 
 static long long read0(int i) { /* rank 0's element i, read atomically */
@@ -260,17 +262,29 @@ int main(int argc, char **argv) {
     nl = size <= 2 ? N : 120 / size;
     nspin = size <= 2 ? 20 : 8 + 16 / size;
     ntorn = size <= 2 ? 25 : 6 + 16 / size;
-    MPI_Win_allocate(WLEN * sizeof(long long), sizeof(long long), MPI_INFO_NULL, MPI_COMM_WORLD, &w, &win);
-    MPI_Win_lock(MPI_LOCK_EXCLUSIVE, rank, 0, win);
-    memset(w, 0, WLEN * sizeof(long long));
-    MPI_Win_unlock(rank, win);
-    MPI_Barrier(MPI_COMM_WORLD);
-    counters();
-    spin_lock();
-    not_torn(0);
-    not_torn(1);
-    ordering();
-    MPI_Win_free(&win);
+    /* everything on memory MPI allocates, then on the program's own */
+    for (int f = 0; f < 2; f++) {
+        long long *mine = NULL;
+        if (f == 0) {
+            flavor = "allocate";
+            MPI_Win_allocate(WLEN * sizeof(long long), sizeof(long long), MPI_INFO_NULL, MPI_COMM_WORLD, &w, &win);
+        } else {
+            flavor = "create";
+            w = mine = malloc(WLEN * sizeof(long long));
+            MPI_Win_create(w, WLEN * sizeof(long long), sizeof(long long), MPI_INFO_NULL, MPI_COMM_WORLD, &win);
+        }
+        MPI_Win_lock(MPI_LOCK_EXCLUSIVE, rank, 0, win);
+        memset(w, 0, WLEN * sizeof(long long));
+        MPI_Win_unlock(rank, win);
+        MPI_Barrier(MPI_COMM_WORLD);
+        counters();
+        spin_lock();
+        not_torn(0);
+        not_torn(1);
+        ordering();
+        MPI_Win_free(&win);
+        free(mine);
+    }
     int any;
     MPI_Allreduce(&fails, &any, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
     printf("rank %d of %d: %s\n", rank, size, any ? "FAIL" : "PASS");
