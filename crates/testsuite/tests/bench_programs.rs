@@ -63,22 +63,28 @@ fn programs() -> &'static Path {
             String::from_utf8_lossy(&out.stderr)
         );
         let bin = t.join("bin");
-        let out = Command::new("make")
-            .arg("-C")
-            .arg(root().join("bench/programs"))
-            .arg(format!("MPICC={}", prefix.join("bin/mpicc").display()))
-            .arg(format!("BIN={}", bin.display()))
-            .arg("CFLAGS=-O1 -Wall")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "building bench/programs with our mpicc failed:\n{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        make_programs(&prefix, &bin, "base");
         bin
     })
+}
+
+/// `make -C bench/programs <target>` with our mpicc into `bin`.
+fn make_programs(prefix: &Path, bin: &Path, target: &str) {
+    let out = Command::new("make")
+        .arg("-C")
+        .arg(root().join("bench/programs"))
+        .arg(format!("MPICC={}", prefix.join("bin/mpicc").display()))
+        .arg(format!("BIN={}", bin.display()))
+        .arg("CFLAGS=-O1 -Wall")
+        .arg(target)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "building bench/programs ({target}) with our mpicc failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Runs one program on 2 ranks with sizes MIN..MAX, 3 iterations, validation on;
@@ -168,6 +174,21 @@ fn collective_programs() {
     // reductions work on floats: sizes start at 4 bytes whatever MIN says
     for p in ["reduce", "allreduce"] {
         assert_eq!(run(p, 1, 64 << 10, &["-f"]), pow2(4, 64 << 10), "{p}");
+    }
+}
+
+#[test]
+fn one_sided_programs() {
+    // Built apart (`make rma`): they need MPI_Win_* in the library.
+    let bin = programs();
+    make_programs(&bin.parent().unwrap().join("prefix"), bin, "rma");
+    for p in ["put_latency", "get_latency", "acc_latency"] {
+        assert_eq!(run(p, 1, 32 << 10, &[]), pow2(1, 32 << 10), "{p}");
+    }
+    assert_eq!(run("put_bw", 1, 32 << 10, &["-W", "8"]), pow2(1, 32 << 10));
+    // one MPI_LONG_LONG: one line of size 8 whatever -m says
+    for p in ["fop_latency", "cas_latency"] {
+        assert_eq!(run(p, 1, 32 << 10, &[]), vec![8], "{p}");
     }
 }
 

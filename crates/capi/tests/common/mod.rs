@@ -169,21 +169,39 @@ pub fn build_both(src: &str) -> (PathBuf, PathBuf) {
 /// under our mpirun (every rank must pass, both builds print the same); where
 /// `compare`, also the same as real MPICH prints. Our output of each run.
 pub fn check_both_builds(src: &str, ranks: &[usize], compare: bool) -> Vec<String> {
+    check_both_builds_env(src, ranks, compare, &[])
+}
+
+/// [`check_both_builds`] with extra environment for our mpirun's runs of both
+/// builds (vmpi's variables, e.g. `MV2_USE_SHARED_MEM=0`, `VMPI_SHM_DOMAIN_SPLIT=2`,
+/// `MPIEXEC_TIMEOUT=120`); real MPICH, where `compare`, runs without it.
+pub fn check_both_builds_env(
+    src: &str,
+    ranks: &[usize],
+    compare: bool,
+    env: &[(&str, &str)],
+) -> Vec<String> {
     let (a, b) = build_both(src);
     let mut outs = Vec::new();
+    let what = if env.is_empty() {
+        src.to_string()
+    } else {
+        let vars: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        format!("{src} ({})", vars.join(" "))
+    };
     for &n in ranks {
-        let raw = passed(&mpirun(n, &a), n, src);
+        let raw = passed(&mpirun_with(n, &a, &[], env), n, &what);
         let x = sorted(&raw);
-        let y = sorted(&passed(&mpirun(n, &b), n, src));
+        let y = sorted(&passed(&mpirun_with(n, &b, &[], env), n, &what));
         assert_eq!(
             x, y,
-            "{src} on {n} ranks: our mpicc and mpicc.mpich builds differ"
+            "{what} on {n} ranks: our mpicc and mpicc.mpich builds differ"
         );
         if compare {
             if let Some(z) = mpich(n, &b) {
                 assert_eq!(
                     x, z,
-                    "{src} on {n} ranks: vmpi and MPICH print different things"
+                    "{what} on {n} ranks: vmpi and MPICH print different things"
                 );
             }
         }
