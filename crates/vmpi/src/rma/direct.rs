@@ -119,6 +119,43 @@ impl Direct {
                     format!("{call}: the operation falls outside rank {t}'s window"),
                 )
             })?;
+        // One contiguous run on each side: one copy (or the reduction in place),
+        // no staging buffer.
+        if let ([(at, len)], true) = (rg.as_slice(), origin.dt.is_contiguous()) {
+            let (at, len) = (*at, *len);
+            let mine = origin.ptr.wrapping_offset(origin.dt.true_lb() as isize);
+            match action {
+                Action::Put if len == span => {
+                    // SAFETY: `at..at+len` lies in rank t's segment (resolved); the
+                    // origin holds `len` contiguous bytes (the caller's contract).
+                    unsafe { std::ptr::copy(mine, at as *mut u8, len) };
+                    return Ok(());
+                }
+                Action::Get if len == span => {
+                    // SAFETY: as above, the other way.
+                    unsafe { std::ptr::copy(at as *const u8, mine as *mut u8, len) };
+                    return Ok(());
+                }
+                Action::Acc(op) if len == span && !matches!(op, Op::NoOp) => {
+                    let basic = elem.expect("accumulates have an element kind");
+                    return self.locked(t as usize, || {
+                        // SAFETY: the origin's `len` contiguous bytes (the caller's
+                        // contract), and rank t's segment, held under its
+                        // accumulate lock, which every accumulator takes; MPI
+                        // forbids other accesses to these bytes meanwhile.
+                        let (src, dst) = unsafe {
+                            (
+                                std::slice::from_raw_parts(mine, len),
+                                std::slice::from_raw_parts_mut(at as *mut u8, len),
+                            )
+                        };
+                        crate::op::apply(op, basic, len / basic.size().max(1), src, dst)
+                            .map_err(|e| Error::new(ErrorClass::Op, e.into_message()))
+                    });
+                }
+                _ => {}
+            }
+        }
         match action {
             Action::Put => {
                 let mut data = Vec::with_capacity(span);

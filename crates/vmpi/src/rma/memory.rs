@@ -80,7 +80,9 @@ pub unsafe fn gather(ranges: &[(usize, usize)], out: &mut Vec<u8>) {
 /// The runs of `count` elements of `dt` at the target, relative to the target
 /// address: packed runs, or dense runs of whole elements.
 pub fn runs(dt: &Datatype, count: usize, dense: bool) -> Vec<(i64, usize)> {
-    if !dense {
+    // A contiguous type has no padding: its dense and packed forms are one run
+    // (and the element walk below costs a call per element).
+    if !dense || dt.is_contiguous() {
         return dt.segments(count);
     }
     let mut v: Vec<(i64, usize)> = Vec::new();
@@ -92,6 +94,13 @@ pub fn runs(dt: &Datatype, count: usize, dense: bool) -> Vec<(i64, usize)> {
         }
     });
     v
+}
+
+/// Bytes of `count` elements of `dt` in the dense form (0 for a type not made
+/// of one predefined kind, which accumulates refuse before asking).
+pub fn dense_bytes(dt: &Datatype, count: usize) -> usize {
+    dt.reduce_kind()
+        .map_or(0, |(k, units)| count * units * k.size())
 }
 
 /// Append `count` elements of `dt` at `buf` to `out`, packed or dense.

@@ -770,11 +770,7 @@ pub unsafe fn operate(
         let runs = memory::runs(target.dt, target.count, dense);
         let span: usize = runs.iter().map(|r| r.1).sum();
         let origin_bytes = if dense {
-            let mut b = 0;
-            origin
-                .dt
-                .for_each_elems(origin.count, |_, k, m| b += m * k.size());
-            b
+            memory::dense_bytes(origin.dt, origin.count)
         } else {
             origin.dt.size() as usize * origin.count
         };
@@ -812,9 +808,7 @@ pub unsafe fn operate(
             at as u64
         };
         if let Action::GetAcc(_, res) = &action {
-            let mut rb = 0;
-            res.dt
-                .for_each_elems(res.count, |_, k, m| rb += m * k.size());
+            let rb = memory::dense_bytes(res.dt, res.count);
             if rb != span {
                 return Err(Error::new(
                     ErrorClass::Type,
