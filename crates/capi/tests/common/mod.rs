@@ -173,14 +173,23 @@ pub fn mpich(n: usize, prog: &Path) -> Option<Vec<String>> {
     Some(sorted(&so))
 }
 
-/// `src` built with our mpicc and with mpicc.mpich: (ours, MPICH's).
+/// `src` built with our mpicc and with mpicc.mpich: (ours, MPICH's). Built once
+/// per test process: tests that run one program in several settings share the
+/// binaries (building the same path twice at once would run a half-written file).
 pub fn build_both(src: &str) -> (PathBuf, PathBuf) {
+    static BUILT: std::sync::Mutex<Vec<(String, PathBuf, PathBuf)>> =
+        std::sync::Mutex::new(Vec::new());
+    let mut built = BUILT.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((_, a, b)) = built.iter().find(|(s, _, _)| s == src) {
+        return (a.clone(), b.clone());
+    }
     let d = tmp();
     let stem = src.trim_end_matches(".c");
     let a = d.join(format!("{stem}-vmpi"));
     let b = d.join(format!("{stem}-mpich"));
     compile(&prefix().join("bin/mpicc"), src, &a);
     compile(&mpich_cc(), src, &b);
+    built.push((src.to_string(), a.clone(), b.clone()));
     (a, b)
 }
 
