@@ -177,6 +177,13 @@ impl Engine {
         self.st.rank
     }
 
+    /// The process id of `peer` when this rank may read and write its memory
+    /// with CMA (its probe passed).
+    pub fn cma_pid(&self, peer: usize) -> Option<i32> {
+        let p = self.st.peers.get(peer)?;
+        p.cma.then_some(p.pid)
+    }
+
     pub fn size(&self) -> usize {
         self.st.peers.len()
     }

@@ -112,6 +112,9 @@ pub struct Window {
     disp_unit: usize,
     /// Per rank: (size, displacement unit) of its memory (fixed windows).
     peers: Vec<(u64, u64)>,
+    /// Per rank: the address of its memory in its own process (created
+    /// windows: written and read with CMA where the pair's probe passed).
+    bases: Vec<u64>,
     target: TargetSide,
     _owned: Option<Owned>,
     /// The file every rank maps, when the window lives in one.
@@ -429,11 +432,11 @@ fn make(call: &str, wcomm: &Comm, spec: Spec) -> Result<Window> {
         }
     };
     // Everyone's size and displacement unit.
-    let mine: Vec<u8> = [size as u64, unit as u64]
+    let mine: Vec<u8> = [size as u64, unit as u64, base as u64]
         .iter()
         .flat_map(|v| v.to_le_bytes())
         .collect();
-    let mut all = vec![0u8; 16 * n];
+    let mut all = vec![0u8; 24 * n];
     // SAFETY: both buffers outlive the blocking call.
     unsafe {
         crate::coll::run(
@@ -450,15 +453,12 @@ fn make(call: &str, wcomm: &Comm, spec: Spec) -> Result<Window> {
             },
         )?
     };
+    let word = |c: &[u8], i: usize| u64::from_le_bytes(c[8 * i..8 * i + 8].try_into().expect("8"));
     let peers = all
-        .chunks_exact(16)
-        .map(|c| {
-            (
-                u64::from_le_bytes(c[..8].try_into().expect("8")),
-                u64::from_le_bytes(c[8..].try_into().expect("8")),
-            )
-        })
+        .chunks_exact(24)
+        .map(|c| (word(c, 0), word(c, 1)))
         .collect();
+    let bases = all.chunks_exact(24).map(|c| word(c, 2)).collect();
     let exposed = match spec.flavor {
         Flavor::Dynamic => Exposed::Dynamic(Vec::new()),
         _ => Exposed::Fixed { base, size },
@@ -470,6 +470,7 @@ fn make(call: &str, wcomm: &Comm, spec: Spec) -> Result<Window> {
         size,
         disp_unit: unit,
         peers,
+        bases,
         target: TargetSide::new(exposed, n),
         _owned: owned,
         direct,
@@ -835,6 +836,52 @@ pub unsafe fn operate(
                 engine.complete_external(u, Status::empty())?;
             }
             return Ok(user);
+        }
+        // A created window of a peer whose memory this rank may read and write
+        // with CMA: put and get are system calls of the origin alone.
+        if w.flavor == Flavor::Create
+            && matches!(action, Action::Put | Action::Get)
+            && t != w.comm.rank
+        {
+            if let Some(pid) = engine.cma_pid(w.comm.world_rank(t)) {
+                let theirs = Exposed::Fixed {
+                    base: w.bases[t as usize] as usize,
+                    size: size as usize,
+                };
+                let rg = theirs.resolve(addr, &runs).ok_or_else(|| {
+                    Error::new(
+                        ErrorClass::RmaRange,
+                        format!("{call}: the operation falls outside rank {t}'s window"),
+                    )
+                })?;
+                let mut data = Vec::with_capacity(span);
+                if let Action::Put = action {
+                    // SAFETY: the caller's contract for the origin buffer.
+                    unsafe { memory::load(origin.ptr, origin.count, origin.dt, false, &mut data) };
+                    let mut at = 0;
+                    for (a, len) in rg {
+                        crate::transport::cma::write_to(pid, a as u64, &data[at..at + len])
+                            .map_err(|e| e.within(call))?;
+                        at += len;
+                    }
+                } else {
+                    data.resize(span, 0);
+                    let mut at = 0;
+                    for (a, len) in rg {
+                        crate::transport::cma::read_from(pid, a as u64, &mut data[at..at + len])
+                            .map_err(|e| e.within(call))?;
+                        at += len;
+                    }
+                    // SAFETY: the caller's contract for the origin buffer.
+                    unsafe {
+                        memory::store(&data, origin.ptr as *mut u8, origin.count, origin.dt, false)
+                    };
+                }
+                if let Some(u) = user {
+                    engine.complete_external(u, Status::empty())?;
+                }
+                return Ok(user);
+            }
         }
         let mut reply = 0;
         let mut send_user = user;
