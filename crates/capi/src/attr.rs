@@ -88,29 +88,12 @@ pub unsafe extern "C" fn MPIR_Dup_fn(
     MPI_SUCCESS
 }
 
-/// `MPI_DUP_FN` as a function (MPICH exports it beside the macro that names
-/// `MPIR_Dup_fn`).
-#[no_mangle]
-pub unsafe extern "C" fn PMPI_DUP_FN(
-    comm: MPI_Comm,
-    keyval: c_int,
-    extra: *mut c_void,
-    attr_in: *mut c_void,
-    attr_out: *mut c_void,
-    flag: *mut c_int,
-) -> c_int {
-    MPIR_Dup_fn(comm, keyval, extra, attr_in, attr_out, flag)
-}
-#[no_mangle]
-pub unsafe extern "C" fn MPI_DUP_FN(
-    comm: MPI_Comm,
-    keyval: c_int,
-    extra: *mut c_void,
-    attr_in: *mut c_void,
-    attr_out: *mut c_void,
-    flag: *mut c_int,
-) -> c_int {
-    MPIR_Dup_fn(comm, keyval, extra, attr_in, attr_out, flag)
+// `MPI_DUP_FN` as a function (MPICH exports it beside the macro that names
+// `MPIR_Dup_fn`).
+mpi_plain! {
+    fn MPI_DUP_FN / PMPI_DUP_FN(comm: MPI_Comm, keyval: c_int, extra: *mut c_void, attr_in: *mut c_void, attr_out: *mut c_void, flag: *mut c_int) -> c_int {
+        MPIR_Dup_fn(comm, keyval, extra, attr_in, attr_out, flag)
+    }
 }
 
 // Values the predefined attributes point at (MPI hands out their addresses).

@@ -138,24 +138,8 @@ pub(crate) fn fatal(call: &str, args: &str, e: &MpiErr) -> ! {
 /// `mpi_fn!` for file calls: errors go to the file's handler (the value of
 /// the expression before `=>`, taken before the body runs).
 macro_rules! file_fn {
-    ($fh:expr => fn $name:ident / $pname:ident ( $($a:ident : $t:ty),* $(,)? ) $body:block) => {
-        #[no_mangle]
-        pub unsafe extern "C" fn $pname($($a: $t),*) -> c_int {
-            let fh_for_errors: MPI_File = $fh;
-            #[allow(unused_mut, clippy::redundant_closure_call)]
-            let r: R<()> = (|| $body)();
-            match r {
-                Ok(()) => 0,
-                Err(e) => {
-                    let args: Vec<String> = vec![$( format!("{}={}", stringify!($a), crate::err::Arg(&$a)) ),*];
-                    raise_file(stringify!($name), &args.join(", "), fh_for_errors, e)
-                }
-            }
-        }
-        #[no_mangle]
-        pub unsafe extern "C" fn $name($($a: $t),*) -> c_int {
-            $pname($($a),*)
-        }
+    ($($t:tt)*) => {
+        object_fn!(raise_file, MPI_File, $($t)*);
     };
 }
 

@@ -35,3 +35,28 @@ macro_rules! mpi_plain {
         }
     };
 }
+
+/// `mpi_fn!` for calls whose errors go to the handler of another kind of object
+/// (a file, a window): `$raise(call, args, handle, error)`, with the handle the
+/// expression before `=>` gives, taken before the body runs.
+macro_rules! object_fn {
+    ($raise:path, $ty:ty, $h:expr => fn $name:ident / $pname:ident ( $($a:ident : $t:ty),* $(,)? ) $body:block) => {
+        #[no_mangle]
+        pub unsafe extern "C" fn $pname($($a: $t),*) -> ::std::os::raw::c_int {
+            let handle_for_errors: $ty = $h;
+            #[allow(unused_mut, clippy::redundant_closure_call)]
+            let r: $crate::err::R<()> = (|| $body)();
+            match r {
+                Ok(()) => 0,
+                Err(e) => {
+                    let args: Vec<String> = vec![$( format!("{}={}", stringify!($a), $crate::err::Arg(&$a)) ),*];
+                    $raise(stringify!($name), &args.join(", "), handle_for_errors, e)
+                }
+            }
+        }
+        #[no_mangle]
+        pub unsafe extern "C" fn $name($($a: $t),*) -> ::std::os::raw::c_int {
+            $pname($($a),*)
+        }
+    };
+}

@@ -96,24 +96,8 @@ pub fn raise_win(call: &str, args: &str, win: MPI_Win, e: MpiErr) -> c_int {
 /// `mpi_fn!` for window calls: errors go to the window's handler (the value of
 /// the expression before `=>`, taken before the body runs).
 macro_rules! win_fn {
-    ($win:expr => fn $name:ident / $pname:ident ( $($a:ident : $t:ty),* $(,)? ) $body:block) => {
-        #[no_mangle]
-        pub unsafe extern "C" fn $pname($($a: $t),*) -> c_int {
-            let win_for_errors: MPI_Win = $win;
-            #[allow(unused_mut, clippy::redundant_closure_call)]
-            let r: R<()> = (|| $body)();
-            match r {
-                Ok(()) => 0,
-                Err(e) => {
-                    let args: Vec<String> = vec![$( format!("{}={}", stringify!($a), crate::err::Arg(&$a)) ),*];
-                    raise_win(stringify!($name), &args.join(", "), win_for_errors, e)
-                }
-            }
-        }
-        #[no_mangle]
-        pub unsafe extern "C" fn $name($($a: $t),*) -> c_int {
-            $pname($($a),*)
-        }
+    ($($t:tt)*) => {
+        object_fn!(raise_win, MPI_Win, $($t)*);
     };
 }
 

@@ -242,33 +242,14 @@ pub fn map_shared(call: &str, wcomm: &Comm, size: usize, noncontig: bool) -> Res
             rt.job_check,
         ))
     })?;
-    // Everyone's size (and whether all share memory, which every rank computes
-    // alike from the locality map).
-    let mut sizes = vec![0u8; 8 * n];
-    let mine = (size as u64).to_le_bytes();
-    // SAFETY: both buffers outlive the blocking call.
-    unsafe {
-        crate::coll::run(
-            wcomm,
-            crate::coll::Args::Allgather {
-                send: Some(crate::coll::Raw {
-                    ptr: mine.as_ptr(),
-                    len: 8,
-                }),
-                recv: crate::coll::RawMut {
-                    ptr: sizes.as_mut_ptr(),
-                    len: sizes.len(),
-                },
-            },
-        )?
-    };
+    let sizes = super::allgather_words(wcomm, &[size as u64])?;
     let page = 4096usize;
     let locks = region::HEADER_BYTES.next_multiple_of(128);
     let first = (locks + 128 * n).next_multiple_of(page);
     let mut segs = Vec::with_capacity(n);
     let mut at = first;
-    for c in sizes.chunks_exact(8) {
-        let s = u64::from_le_bytes(c.try_into().expect("8")) as usize;
+    for w in &sizes {
+        let s = w[0] as usize;
         if noncontig {
             at = at.next_multiple_of(page);
         }

@@ -432,33 +432,9 @@ fn make(call: &str, wcomm: &Comm, spec: Spec) -> Result<Window> {
         }
     };
     // Everyone's size and displacement unit.
-    let mine: Vec<u8> = [size as u64, unit as u64, base as u64]
-        .iter()
-        .flat_map(|v| v.to_le_bytes())
-        .collect();
-    let mut all = vec![0u8; 24 * n];
-    // SAFETY: both buffers outlive the blocking call.
-    unsafe {
-        crate::coll::run(
-            wcomm,
-            crate::coll::Args::Allgather {
-                send: Some(crate::coll::Raw {
-                    ptr: mine.as_ptr(),
-                    len: mine.len(),
-                }),
-                recv: crate::coll::RawMut {
-                    ptr: all.as_mut_ptr(),
-                    len: all.len(),
-                },
-            },
-        )?
-    };
-    let word = |c: &[u8], i: usize| u64::from_le_bytes(c[8 * i..8 * i + 8].try_into().expect("8"));
-    let peers = all
-        .chunks_exact(24)
-        .map(|c| (word(c, 0), word(c, 1)))
-        .collect();
-    let bases = all.chunks_exact(24).map(|c| word(c, 2)).collect();
+    let all = allgather_words(wcomm, &[size as u64, unit as u64, base as u64])?;
+    let peers = all.iter().map(|w| (w[0], w[1])).collect();
+    let bases = all.iter().map(|w| w[2]).collect();
     let exposed = match spec.flavor {
         Flavor::Dynamic => Exposed::Dynamic(Vec::new()),
         _ => Exposed::Fixed { base, size },
@@ -482,6 +458,38 @@ fn make(call: &str, wcomm: &Comm, spec: Spec) -> Result<Window> {
         touched: BTreeSet::new(),
         fault: None,
     })
+}
+
+/// Every rank's `mine` (the same number of words on every rank), in rank
+/// order (collective).
+fn allgather_words(comm: &Comm, mine: &[u64]) -> Result<Vec<Vec<u64>>> {
+    let k = mine.len();
+    let bytes: Vec<u8> = mine.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let mut all = vec![0u8; bytes.len() * comm.size() as usize];
+    // SAFETY: both buffers outlive the blocking call.
+    unsafe {
+        crate::coll::run(
+            comm,
+            crate::coll::Args::Allgather {
+                send: Some(crate::coll::Raw {
+                    ptr: bytes.as_ptr(),
+                    len: bytes.len(),
+                }),
+                recv: crate::coll::RawMut {
+                    ptr: all.as_mut_ptr(),
+                    len: all.len(),
+                },
+            },
+        )?
+    };
+    Ok(all
+        .chunks_exact(8 * k.max(1))
+        .map(|c| {
+            c.chunks_exact(8)
+                .map(|w| u64::from_le_bytes(w.try_into().expect("8 bytes")))
+                .collect()
+        })
+        .collect())
 }
 
 /// MPI_Win_free (collective): every epoch must be closed.
@@ -883,56 +891,26 @@ pub unsafe fn operate(
                 return Ok(user);
             }
         }
-        let mut reply = 0;
-        let mut send_user = user;
-        match &action {
-            Action::Get => {
-                reply = w.expect(
-                    engine,
-                    t,
-                    span,
-                    Then::Store {
-                        ptr: origin.ptr as usize,
-                        count: origin.count,
-                        dt: origin.dt.clone(),
-                        dense: false,
-                    },
-                    user,
-                )?;
-                send_user = None;
+        // Operations with a reply: where it lands, and the user's request
+        // completes with the reply rather than the send.
+        let landing = match &action {
+            Action::Get => Some((origin.ptr as usize, origin.count, origin.dt, false)),
+            Action::GetAcc(_, res) => Some((res.ptr as usize, res.count, res.dt, true)),
+            Action::Cas(_, result) => Some((*result as usize, 1, origin.dt, true)),
+            _ => None,
+        };
+        let (reply, send_user) = match landing {
+            Some((ptr, count, dt, dense)) => {
+                let then = Then::Store {
+                    ptr,
+                    count,
+                    dt: dt.clone(),
+                    dense,
+                };
+                (w.expect(engine, t, span, then, user)?, None)
             }
-            Action::GetAcc(_, res) => {
-                reply = w.expect(
-                    engine,
-                    t,
-                    span,
-                    Then::Store {
-                        ptr: res.ptr as usize,
-                        count: res.count,
-                        dt: res.dt.clone(),
-                        dense: true,
-                    },
-                    user,
-                )?;
-                send_user = None;
-            }
-            Action::Cas(_, result) => {
-                reply = w.expect(
-                    engine,
-                    t,
-                    span,
-                    Then::Store {
-                        ptr: *result as usize,
-                        count: 1,
-                        dt: origin.dt.clone(),
-                        dense: true,
-                    },
-                    user,
-                )?;
-                send_user = None;
-            }
-            _ => {}
-        }
+            None => (0, user),
+        };
         let head = Head {
             kind,
             op: op_code,
