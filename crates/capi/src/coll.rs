@@ -5,8 +5,13 @@
 //! contiguous bytes: a buffer of a contiguous datatype goes in as it is; any other
 //! is packed into a temporary (inputs) or received into one and unpacked when the
 //! collective completes (outputs; the `Fixup` of the request for the I-forms).
-//! Reductions work on the representation `op::RedSpec` picks. Intercommunicators:
-//! MPI_ERR_COMM (the core has no intercommunicator collectives yet).
+//! Reductions work on the representation `op::RedSpec` picks. Intercommunicators
+//! take every collective MPI defines on them (the core's `coll::inter`): rooted
+//! calls name the root with MPI_ROOT / MPI_PROC_NULL / a remote rank, arrays of
+//! one entry per peer have one per remote rank (reduce_scatter's counts: one per
+//! local rank), MPI_IN_PLACE is refused, and the arguments MPI calls
+//! insignificant (the root's send side of a gather, every buffer at an
+//! MPI_PROC_NULL rank) are not read. MPI_Scan and MPI_Exscan: MPI_ERR_COMM.
 
 use crate::consts::*;
 use crate::dtype::{
@@ -43,23 +48,10 @@ pub(crate) enum Then {
     Into(*mut Option<ReqId>),
 }
 
-fn intra(call: &str, comm: MPI_Comm) -> R<Comm> {
-    with_intra(call, comm, |c| Ok(c.clone()))
-}
-
-/// Run `f` on the intracommunicator behind `comm` (the blocking collectives' hot
-/// path: no lock and no clone when the thread used `comm` last, see
-/// `state::with_comm`).
-fn with_intra<T>(call: &str, comm: MPI_Comm, f: impl FnOnce(&Comm) -> R<T>) -> R<T> {
-    state::with_comm(call, comm, |c| {
-        if c.is_inter() {
-            return fail(
-                MPI_ERR_COMM,
-                format!("{call}: collectives on intercommunicators are not supported yet"),
-            );
-        }
-        f(c)
-    })
+/// The communicator behind `comm`, intra or inter (the core's entry point takes
+/// both).
+fn coll_comm(call: &str, comm: MPI_Comm) -> R<Comm> {
+    state::with_comm(call, comm, |c| Ok(c.clone()))
 }
 
 pub(crate) fn root_ok(c: &Comm, root: c_int) -> R<()> {
@@ -67,6 +59,39 @@ pub(crate) fn root_ok(c: &Comm, root: c_int) -> R<()> {
         return fail(
             MPI_ERR_ROOT,
             format!("invalid root {root} (communicator size {})", c.size()),
+        );
+    }
+    Ok(())
+}
+
+/// This rank's part in a call rooted at `root`: (is the root, takes no part).
+/// On an intercommunicator the root passes MPI_ROOT, the rest of its group
+/// MPI_PROC_NULL (no part), the other group the root's remote rank.
+fn rooted(c: &Comm, root: c_int) -> R<(bool, bool)> {
+    if !c.is_inter() {
+        root_ok(c, root)?;
+        return Ok((c.rank == root, false));
+    }
+    match root {
+        MPI_ROOT => Ok((true, false)),
+        MPI_PROC_NULL => Ok((false, true)),
+        r if (0..c.peer_size()).contains(&r) => Ok((false, false)),
+        r => fail(
+            MPI_ERR_ROOT,
+            format!(
+                "invalid root {r} on an intercommunicator (MPI_ROOT, MPI_PROC_NULL or a rank of the remote group of size {})",
+                c.peer_size()
+            ),
+        ),
+    }
+}
+
+/// MPI_IN_PLACE is not defined on intercommunicators.
+fn inter_no_in_place(c: &Comm, p: *const c_void, what: &str) -> R<()> {
+    if c.is_inter() && in_place(p) {
+        return fail(
+            MPI_ERR_BUFFER,
+            format!("MPI_IN_PLACE as {what} is not allowed on an intercommunicator"),
         );
     }
     Ok(())
@@ -361,7 +386,7 @@ fn displs_of(v: &[i64], t: &Datatype) -> R<Vec<i64>> {
 // ---- builders ------------------------------------------------------------------------
 
 unsafe fn b_barrier(call: &str, comm: MPI_Comm, then: Then) -> R<()> {
-    let c = intra(call, comm)?;
+    let c = coll_comm(call, comm)?;
     Prep::default().done(&c, Args::Barrier, then)
 }
 
@@ -374,11 +399,17 @@ unsafe fn b_bcast(
     comm: MPI_Comm,
     then: Then,
 ) -> R<()> {
-    let c = intra(call, comm)?;
-    root_ok(&c, root)?;
+    let c = coll_comm(call, comm)?;
+    let (me_root, idle) = rooted(&c, root)?;
     no_in_place(buf, "buffer")?;
     let mut p = Prep::default();
-    let me_root = c.rank == root;
+    if idle {
+        let b = RawMut {
+            ptr: std::ptr::null_mut(),
+            len: 0,
+        };
+        return p.done(&c, Args::Bcast { buf: b, root }, then);
+    }
     let b = p.output(buf, count, dt, me_root)?;
     if me_root {
         p.f.then.clear(); // the root's buffer is unchanged
@@ -399,16 +430,24 @@ unsafe fn b_gather(
     comm: MPI_Comm,
     then: Then,
 ) -> R<()> {
-    let c = intra(call, comm)?;
-    root_ok(&c, root)?;
-    let me_root = c.rank == root;
-    let n = c.size() as usize;
+    let c = coll_comm(call, comm)?;
+    let (me_root, idle) = rooted(&c, root)?;
+    let n = c.peer_size() as usize;
     let mut p = Prep::default();
-    let send = if root_in_place(sendbuf, me_root, "sendbuf")? {
+    let send = if c.is_inter() {
+        // The root's and its group's send arguments are insignificant.
+        if me_root || idle {
+            None
+        } else {
+            inter_no_in_place(&c, sendbuf, "sendbuf")?;
+            Some(p.input(sendbuf, sendcount, sendtype)?)
+        }
+    } else if root_in_place(sendbuf, me_root, "sendbuf")? {
         None
     } else {
         Some(p.input(sendbuf, sendcount, sendtype)?)
     };
+    let preload = send.is_none() && !c.is_inter();
     let recv = if me_root {
         no_in_place(recvbuf, "recvbuf")?;
         check_count(recvcount)?;
@@ -422,7 +461,7 @@ unsafe fn b_gather(
             .collect();
         let types = vec![t; n];
         // In place: the temporary is preloaded, so unpacking the root's block is harmless.
-        Some(p.blocks(recvbuf, &counts, &displs, &types, true, send.is_none())?)
+        Some(p.blocks(recvbuf, &counts, &displs, &types, true, preload)?)
     } else {
         None
     };
@@ -456,23 +495,30 @@ unsafe fn b_gatherv<C: Wide, D: Wide>(
     comm: MPI_Comm,
     then: Then,
 ) -> R<()> {
-    let c = intra(call, comm)?;
-    root_ok(&c, root)?;
-    let me_root = c.rank == root;
-    let n = c.size() as usize;
+    let c = coll_comm(call, comm)?;
+    let (me_root, idle) = rooted(&c, root)?;
+    let n = c.peer_size() as usize;
     let mut p = Prep::default();
-    let send = if root_in_place(sendbuf, me_root, "sendbuf")? {
+    let send = if c.is_inter() {
+        if me_root || idle {
+            None
+        } else {
+            inter_no_in_place(&c, sendbuf, "sendbuf")?;
+            Some(p.input(sendbuf, sendcount, sendtype)?)
+        }
+    } else if root_in_place(sendbuf, me_root, "sendbuf")? {
         None
     } else {
         Some(p.input(sendbuf, sendcount, sendtype)?)
     };
+    let preload = send.is_none() && !c.is_inter();
     let recv = if me_root {
         no_in_place(recvbuf, "recvbuf")?;
         let counts = counts_of(&ints(recvcounts, n, "recvcounts")?)?;
         let t = for_comm(recvtype)?;
         let dp = displs_of(&ints(displs, n, "displs")?, &t)?;
         let types = vec![t; n];
-        Some(p.blocks(recvbuf, &counts, &dp, &types, true, send.is_none())?)
+        Some(p.blocks(recvbuf, &counts, &dp, &types, true, preload)?)
     } else {
         None
     };
@@ -501,12 +547,20 @@ unsafe fn b_scatterv<C: Wide, D: Wide>(
     comm: MPI_Comm,
     then: Then,
 ) -> R<()> {
-    let c = intra(call, comm)?;
-    root_ok(&c, root)?;
-    let me_root = c.rank == root;
-    let n = c.size() as usize;
+    let c = coll_comm(call, comm)?;
+    let (me_root, idle) = rooted(&c, root)?;
+    let n = c.peer_size() as usize;
     let mut p = Prep::default();
-    let inpl = root_in_place(recvbuf, me_root, "recvbuf")?;
+    let inter = c.is_inter();
+    if inter && !me_root && !idle {
+        inter_no_in_place(&c, recvbuf, "recvbuf")?;
+    }
+    // On an intercommunicator the root and its group receive nothing.
+    let inpl = if inter {
+        me_root || idle
+    } else {
+        root_in_place(recvbuf, me_root, "recvbuf")?
+    };
     let send = if me_root {
         no_in_place(sendbuf, "sendbuf")?;
         let t = for_comm(sendtype)?;
@@ -517,7 +571,7 @@ unsafe fn b_scatterv<C: Wide, D: Wide>(
             ),
             None => {
                 check_count(sendcount)?;
-                if !inpl {
+                if !inpl && !inter {
                     no_alias(sendbuf, recvbuf, sendcount as usize)?;
                 }
                 (
@@ -576,9 +630,10 @@ unsafe fn b_allgatherv<C: Wide, D: Wide>(
     comm: MPI_Comm,
     then: Then,
 ) -> R<()> {
-    let c = intra(call, comm)?;
-    let n = c.size() as usize;
+    let c = coll_comm(call, comm)?;
+    let n = c.peer_size() as usize;
     no_in_place(recvbuf, "recvbuf")?;
+    inter_no_in_place(&c, sendbuf, "sendbuf")?;
     let mut p = Prep::default();
     let inpl = in_place(sendbuf);
     let send = if inpl {
@@ -667,8 +722,9 @@ unsafe fn b_alltoall(
     comm: MPI_Comm,
     then: Then,
 ) -> R<()> {
-    let c = intra(call, comm)?;
-    let n = c.size() as usize;
+    let c = coll_comm(call, comm)?;
+    let n = c.peer_size() as usize;
+    inter_no_in_place(&c, sendbuf, "sendbuf")?;
     check_count(recvcount)?;
     let rt = for_comm(recvtype)?;
     let (sc, sd, st_) = if in_place(sendbuf) {
@@ -731,8 +787,9 @@ unsafe fn b_alltoallv<C: Wide, D: Wide>(
     comm: MPI_Comm,
     then: Then,
 ) -> R<()> {
-    let c = intra(call, comm)?;
-    let n = c.size() as usize;
+    let c = coll_comm(call, comm)?;
+    let n = c.peer_size() as usize;
+    inter_no_in_place(&c, sendbuf, "sendbuf")?;
     let rt = for_comm(recvtype)?;
     let rc = counts_of(&ints(recvcounts, n, "recvcounts")?)?;
     let rd = displs_of(&ints(rdispls, n, "rdispls")?, &rt)?;
@@ -775,8 +832,9 @@ unsafe fn b_alltoallw_c<C: Wide, D: Wide>(
     comm: MPI_Comm,
     then: Then,
 ) -> R<()> {
-    let c = intra(call, comm)?;
-    let n = c.size() as usize;
+    let c = coll_comm(call, comm)?;
+    let n = c.peer_size() as usize;
+    inter_no_in_place(&c, sendbuf, "sendbuf")?;
     let types = |p: *const MPI_Datatype, what: &str| -> R<Vec<Datatype>> {
         if n > 0 && p.is_null() {
             return fail(MPI_ERR_ARG, format!("{what} is a null pointer"));
@@ -805,6 +863,11 @@ struct RedArgs {
     n: usize,
     s: RedSpec,
     inpl: bool,
+    /// This rank receives the result (every rank of an allreduce).
+    me_root: bool,
+    /// This rank's send buffer is read (not at the root of a reduce on an
+    /// intercommunicator, nor at the MPI_PROC_NULL ranks of its group).
+    sends: bool,
 }
 
 /// MPI_Reduce's argument checks (`root` None: MPI_Allreduce's).
@@ -818,12 +881,31 @@ unsafe fn red_args(
     root: Option<c_int>,
     c: &Comm,
 ) -> R<RedArgs> {
-    if let Some(r) = root {
-        root_ok(c, r)?;
-    }
+    let (me_root, idle) = match root {
+        Some(r) => rooted(c, r)?,
+        None => (true, false),
+    };
     let n = check_count(count)?;
     let s = spec(op, dt)?;
-    let me_root = root.is_none_or(|r| c.rank == r);
+    if c.is_inter() {
+        let sends = !idle && (root.is_none() || !me_root);
+        if sends {
+            inter_no_in_place(c, sendbuf, "sendbuf")?;
+        }
+        if me_root {
+            no_in_place(recvbuf, "recvbuf")?;
+            if sends {
+                no_alias(sendbuf, recvbuf, n)?;
+            }
+        }
+        return Ok(RedArgs {
+            n,
+            s,
+            inpl: false,
+            me_root,
+            sends,
+        });
+    }
     let inpl = if root.is_some() {
         root_in_place(sendbuf, me_root, "sendbuf")?
     } else {
@@ -835,7 +917,13 @@ unsafe fn red_args(
             no_alias(sendbuf, recvbuf, n)?;
         }
     }
-    Ok(RedArgs { n, s, inpl })
+    Ok(RedArgs {
+        n,
+        s,
+        inpl,
+        me_root,
+        sends: !inpl,
+    })
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -850,19 +938,24 @@ unsafe fn b_reduce(
     comm: MPI_Comm,
     then: Then,
 ) -> R<()> {
-    let c = intra(call, comm)?;
-    let RedArgs { n, s, inpl } = red_args(sendbuf, recvbuf, count, dt, op, Some(root), &c)?;
-    let me_root = c.rank == root;
+    let c = coll_comm(call, comm)?;
+    let RedArgs {
+        n,
+        s,
+        inpl,
+        me_root,
+        sends,
+    } = red_args(sendbuf, recvbuf, count, dt, op, Some(root), &c)?;
     let mut p = Prep::default();
     let recv = if me_root {
         Some(p.red_out(&s, recvbuf, n, inpl)?)
     } else {
         None
     };
-    let send = if inpl {
-        None
-    } else {
+    let send = if sends {
         Some(p.red_in(&s, sendbuf, n)?)
+    } else {
+        None
     };
     let a = Args::Reduce {
         red: &s.red,
@@ -884,8 +977,8 @@ unsafe fn b_allreduce(
     comm: MPI_Comm,
     then: Then,
 ) -> R<()> {
-    let c = intra(call, comm)?;
-    let RedArgs { n, s, inpl } = red_args(sendbuf, recvbuf, count, dt, op, None, &c)?;
+    let c = coll_comm(call, comm)?;
+    let RedArgs { n, s, inpl, .. } = red_args(sendbuf, recvbuf, count, dt, op, None, &c)?;
     let mut p = Prep::default();
     let recv = p.red_out(&s, recvbuf, n, inpl)?;
     let send = if inpl {
@@ -916,6 +1009,7 @@ unsafe fn b_reduce_scatter(
     let _ = comm;
     let s = spec(op, dt)?;
     no_in_place(recvbuf, "recvbuf")?;
+    inter_no_in_place(&c, sendbuf, "sendbuf")?;
     let inpl = in_place(sendbuf);
     let total: usize = counts.iter().sum();
     let mine = counts[c.rank as usize];
@@ -952,7 +1046,13 @@ unsafe fn b_scan(
     exclusive: bool,
     then: Then,
 ) -> R<()> {
-    let c = intra(call, comm)?;
+    let c = coll_comm(call, comm)?;
+    if c.is_inter() {
+        return fail(
+            MPI_ERR_COMM,
+            format!("{call}: not defined on intercommunicators (MPI-3.1 §5.11)"),
+        );
+    }
     let n = check_count(count)?;
     let s = spec(op, dt)?;
     no_in_place(recvbuf, "recvbuf")?;
@@ -998,7 +1098,7 @@ macro_rules! coll_pair {
 pub(crate) use coll_pair;
 
 mpi_fn! { comm => fn MPI_Barrier / PMPI_Barrier(comm: MPI_Comm) {
-    with_intra("MPI_Barrier", comm, |c| Ok(core::barrier(c)?))
+    state::with_comm("MPI_Barrier", comm, |c| Ok(core::barrier(c)?))
 }}
 
 mpi_fn! { comm => fn MPI_Ibarrier / PMPI_Ibarrier(comm: MPI_Comm, request: *mut MPI_Request) {
@@ -1020,7 +1120,9 @@ fn area_or(
     direct: impl FnOnce(&Comm) -> R<Option<vmpi::Result<()>>>,
     schedule: impl FnOnce() -> R<()>,
 ) -> R<()> {
-    if let Some(r) = with_intra(call, comm, direct)? {
+    // An intercommunicator has no front door: its calls are schedules.
+    let direct = |c: &Comm| if c.is_inter() { Ok(None) } else { direct(c) };
+    if let Some(r) = state::with_comm(call, comm, direct)? {
         return Ok(r?);
     }
     schedule()
@@ -1349,8 +1451,7 @@ macro_rules! reduce_fns {
             let call = stringify!($name);
             let count = MPI_Count::from(count);
             area_or(call, comm, |c| {
-                let RedArgs { n, s, inpl } = red_args(sendbuf, recvbuf, count, datatype, op, Some(root), c)?;
-                let me_root = c.rank == root;
+                let RedArgs { n, s, inpl, me_root, .. } = red_args(sendbuf, recvbuf, count, datatype, op, Some(root), c)?;
                 let len = s.bytes(n);
                 if s.rep != Rep::Direct || (!inpl && sendbuf.is_null()) || (me_root && recvbuf.is_null()) {
                     return Ok(None);
@@ -1386,7 +1487,7 @@ macro_rules! allreduce_fns {
             let call = stringify!($name);
             let count = MPI_Count::from(count);
             area_or(call, comm, |c| {
-                let RedArgs { n, s, inpl } = red_args(sendbuf, recvbuf, count, datatype, op, None, c)?;
+                let RedArgs { n, s, inpl, .. } = red_args(sendbuf, recvbuf, count, datatype, op, None, c)?;
                 let len = s.bytes(n);
                 if s.rep != Rep::Direct || recvbuf.is_null() || (!inpl && sendbuf.is_null()) {
                     return Ok(None);
@@ -1422,13 +1523,13 @@ unsafe fn rs_counts<C: Wide>(
     recvcounts: *const C,
     comm: MPI_Comm,
 ) -> R<(Vec<usize>, Comm)> {
-    let c = intra(call, comm)?;
+    let c = coll_comm(call, comm)?;
     let n = c.size() as usize;
     Ok((counts_of(&ints(recvcounts, n, "recvcounts")?)?, c))
 }
 
 unsafe fn rsb_counts(call: &str, recvcount: MPI_Count, comm: MPI_Comm) -> R<(Vec<usize>, Comm)> {
-    let c = intra(call, comm)?;
+    let c = coll_comm(call, comm)?;
     let n = c.size() as usize;
     Ok((vec![check_count(recvcount)?; n], c))
 }
@@ -1638,8 +1739,13 @@ pub unsafe fn start_persistent(h: MPI_Request) -> R<()> {
 
 /// `n` where the call reads an array of one entry per rank only at the root.
 fn at_root(comm: MPI_Comm, root: c_int) -> R<usize> {
-    let c = intra("", comm)?;
-    Ok(if c.rank == root { c.size() as usize } else { 0 })
+    let c = coll_comm("", comm)?;
+    let me_root = if c.is_inter() {
+        root == MPI_ROOT
+    } else {
+        c.rank == root
+    };
+    Ok(if me_root { c.peer_size() as usize } else { 0 })
 }
 
 /// The size of `comm`, or 0 when `buf` is MPI_IN_PLACE (the send arrays are not read).
@@ -1647,8 +1753,15 @@ fn unless_in_place(comm: MPI_Comm, buf: *const c_void) -> R<usize> {
     Ok(if in_place(buf) { 0 } else { comm_size(comm)? })
 }
 
+/// How many peers `comm`'s per-peer arrays have (the remote group's size on an
+/// intercommunicator).
 fn comm_size(comm: MPI_Comm) -> R<usize> {
-    Ok(intra("", comm)?.size() as usize)
+    Ok(coll_comm("", comm)?.peer_size() as usize)
+}
+
+/// The local group's size (reduce_scatter's counts, one per local rank).
+fn local_size(comm: MPI_Comm) -> R<usize> {
+    Ok(coll_comm("", comm)?.size() as usize)
 }
 
 /// Defines a persistent collective `MPI_X_init` over the builder of `MPI_IX`:
@@ -1751,7 +1864,7 @@ macro_rules! coll_inits {
             |call, comm, then| b_allreduce(call, sendbuf, recvbuf, count.into(), datatype, op, comm, then));
 
         coll_init!($rs / $prs, (sendbuf: *const c_void, recvbuf: *mut c_void, recvcounts: *const $ct, datatype: MPI_Datatype, op: MPI_Op, comm: MPI_Comm),
-            keep(recvcounts: comm_size(comm)?), types(datatype), tarrays(), ops(op),
+            keep(recvcounts: local_size(comm)?), types(datatype), tarrays(), ops(op),
             |call, comm, then| rs_counts(call, recvcounts, comm).and_then(|(k, c)| b_reduce_scatter(call, sendbuf, recvbuf, k, datatype, op, comm, c, then)));
 
         coll_init!($rsb / $prsb, (sendbuf: *const c_void, recvbuf: *mut c_void, recvcount: $ct, datatype: MPI_Datatype, op: MPI_Op, comm: MPI_Comm),

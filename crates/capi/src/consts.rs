@@ -55,6 +55,8 @@ pub const MPI_CONGRUENT: c_int = 1;
 pub const MPI_UNEQUAL: c_int = 3;
 pub const MPI_UNDEFINED: c_int = -32766;
 pub const MPI_PROC_NULL: c_int = -1;
+/// The root of a rooted collective on an intercommunicator (the core's `coll::ROOT`).
+pub const MPI_ROOT: c_int = vmpi::sys::coll::ROOT;
 pub const MPI_ANY_SOURCE: c_int = -2;
 pub const MPI_ANY_TAG: c_int = -1;
 pub const MPI_BSEND_OVERHEAD: usize = 96;

@@ -174,5 +174,6 @@ pub fn coll_ctx(n: usize, rank: usize, ctx: u32, tag: i32) -> CollCtx {
         group: Arc::from((0..n).collect::<Vec<_>>()),
         tag,
         wire: None,
+        far: None,
     }
 }

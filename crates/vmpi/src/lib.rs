@@ -67,6 +67,7 @@ pub use api::{
     Complex32, Complex64, DoubleInt, Equivalence, FloatInt, Input, LongInt, Request, Scope, TwoInt,
     Universe,
 };
+pub use coll::ROOT;
 pub use comm::mgmt::COMM_TYPE_SHARED;
 pub use comm::{Compare, Group, UNDEFINED};
 pub use datatype::Basic;

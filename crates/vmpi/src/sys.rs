@@ -35,7 +35,7 @@ pub mod comm {
 
 /// The collective entry point both front ends call, and its argument forms.
 pub mod coll {
-    pub use crate::coll::{barrier, run, shortcut, start, Args, Raw, RawMut, Reduction};
+    pub use crate::coll::{barrier, run, shortcut, start, Args, Raw, RawMut, Reduction, ROOT};
 }
 
 /// Datatypes as the C layer builds and decodes them.

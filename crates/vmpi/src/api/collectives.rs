@@ -7,6 +7,12 @@
 //! standard allows it (the receive buffer then holds this rank's input). Counts are
 //! in elements of `T`; the v-variants take counts and displacements in elements.
 //!
+//! On an intercommunicator (MPI-3.1 §5.2.2) the root of a rooted call passes
+//! [`crate::ROOT`], the rest of its group [`crate::PROC_NULL`] (no part: their
+//! buffers are not touched), the other group the root's remote rank; blocks per
+//! peer are one per remote rank, and `Input::InPlace` is refused. Scan and exscan
+//! are not defined there (`ErrorClass::Comm`).
+//!
 //! Seam for derived datatypes: every entry point here turns typed slices into
 //! contiguous byte ranges ([`crate::coll::Raw`]) before building the schedule. A
 //! derived-datatype entry point (the C API's `MPI_Bcast(buf, count, dtype, ...)`)

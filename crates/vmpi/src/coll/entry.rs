@@ -6,7 +6,8 @@
 //! it, or the two-rank exchange); only where that declines is a schedule built
 //! and run to completion. A nonblocking call is always a schedule, behind a
 //! request. The front door and the builders check the arguments alike, so a
-//! call fails the same whichever way it goes.
+//! call fails the same whichever way it goes. On an intercommunicator there is
+//! no front door: both forms are the schedules of [`super::inter`].
 
 use super::{Raw, RawMut, Reduction, Sched};
 use crate::comm::Comm;
@@ -140,7 +141,9 @@ impl Args<'_> {
 /// The buffers must be valid for their lengths (reads for inputs, writes for
 /// outputs), inputs and outputs distinct but for MPI_IN_PLACE, until this returns.
 pub unsafe fn run(comm: &Comm, args: Args<'_>) -> Result<()> {
-    comm.check_intra(args.call())?;
+    if comm.is_inter() {
+        return super::run_blocking(super::inter::build(comm, args)?);
+    }
     if let Some(done) = shortcut(comm, &args) {
         return done;
     }
@@ -152,8 +155,12 @@ pub unsafe fn run(comm: &Comm, args: Args<'_>) -> Result<()> {
 /// # Safety
 /// As for [`run`], until the request completes.
 pub unsafe fn start(comm: &Comm, args: Args<'_>) -> Result<ReqId> {
-    comm.check_intra(args.call())?;
-    super::start_nonblocking(build(comm, args)?)
+    let s = if comm.is_inter() {
+        super::inter::build(comm, args)?
+    } else {
+        build(comm, args)?
+    };
+    super::start_nonblocking(s)
 }
 
 /// The bytes of `r` (none for an empty buffer, whatever its pointer).
@@ -189,6 +196,9 @@ unsafe fn output<'a>(r: RawMut) -> &'a mut [u8] {
 /// As for [`run`].
 #[inline]
 pub unsafe fn shortcut(comm: &Comm, args: &Args<'_>) -> Option<Result<()>> {
+    if comm.is_inter() {
+        return None;
+    }
     match args {
         Args::Barrier => super::barrier_now(comm),
         Args::Bcast { buf, root } => super::bcast_now(comm, output(*buf), *root),

@@ -30,6 +30,7 @@ pub mod algos;
 #[cfg(all(test, loom))]
 mod area_model;
 mod entry;
+pub mod inter;
 pub mod plan;
 pub mod sched;
 pub mod shm_area;
@@ -39,6 +40,7 @@ pub mod tuning;
 pub mod two_rank;
 
 pub use entry::{run, shortcut, start, Args};
+pub use inter::ROOT;
 pub use sched::{run_blocking, start_nonblocking, CollCtx, Reduction, Sched, B};
 
 use crate::comm::Comm;

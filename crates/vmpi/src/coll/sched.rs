@@ -33,6 +33,20 @@ pub struct CollCtx {
     /// their parent's context by their parent ranks, so that the agreements of
     /// two subgroups in flight at once never match each other's messages.
     pub wire: Option<Arc<[i32]>>,
+    /// A schedule of an intercommunicator's collective (`coll::inter`): `group`
+    /// is the local group followed by the remote group, and the members from
+    /// [`Far::from`] on are the remote ones, reached with [`Far::tag`] (while
+    /// `tag` carries the local group's own tag bit).
+    pub far: Option<Far>,
+}
+
+/// The remote group of an intercommunicator's schedule (see [`CollCtx::far`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Far {
+    /// The place in `group` of the remote group's rank 0 (the local group's size).
+    pub from: usize,
+    /// The tag of the messages between the two groups.
+    pub tag: i32,
 }
 
 impl CollCtx {
@@ -40,9 +54,21 @@ impl CollCtx {
         self.group.len()
     }
 
-    /// The rank member `r` goes by in message headers.
+    /// The rank member `r` goes by in message headers (a remote member: its
+    /// rank in the remote group).
     pub fn wire_rank(&self, r: usize) -> i32 {
-        self.wire.as_ref().map_or(r as i32, |w| w[r])
+        match self.far {
+            Some(f) if r >= f.from => (r - f.from) as i32,
+            _ => self.wire.as_ref().map_or(r as i32, |w| w[r]),
+        }
+    }
+
+    /// The tag of the messages to and from member `r`.
+    pub fn tag_for(&self, r: usize) -> i32 {
+        match self.far {
+            Some(f) if r >= f.from => f.tag,
+            _ => self.tag,
+        }
     }
 }
 
@@ -518,7 +544,7 @@ impl Sched {
                                 self.cc.group[peer],
                                 self.cc.ctx,
                                 self.cc.wire_rank(self.cc.rank),
-                                self.cc.tag,
+                                self.cc.tag_for(peer),
                                 SendMode::Standard,
                             )?
                         };
@@ -555,7 +581,7 @@ impl Sched {
                                 Pattern {
                                     ctx: self.cc.ctx,
                                     src: self.cc.wire_rank(peer),
-                                    tag: self.cc.tag,
+                                    tag: self.cc.tag_for(peer),
                                 },
                             )?
                         };

@@ -519,3 +519,259 @@ fn length_mismatch_is_reported_and_nobody_hangs() {
         "rank 2 got a 64-byte message into 40 bytes"
     );
 }
+
+/// The intercommunicator between world ranks 0..l (group 0, in order) and
+/// l..l+r (group 1, backwards: local, remote and world ranks all differ), as
+/// each world rank sees it.
+fn inter_comms(l: usize, r: usize) -> Vec<Comm> {
+    let a: std::sync::Arc<[usize]> = (0..l).collect();
+    let b: std::sync::Arc<[usize]> = (l..l + r).rev().collect();
+    (0..l + r)
+        .map(|w| {
+            let (mine, theirs) = if w < l { (&a, &b) } else { (&b, &a) };
+            let rank = mine.iter().position(|&x| x == w).unwrap();
+            Comm {
+                remote: Some(theirs.clone()),
+                ..Comm::new_intra(CTX, mine.clone(), rank)
+            }
+        })
+        .collect()
+}
+
+/// (group, local rank) of world rank `w` in [`inter_comms`]`(l, _)`.
+fn side(comms: &[Comm], l: usize, w: usize) -> (usize, usize) {
+    (usize::from(w >= l), comms[w].rank as usize)
+}
+
+/// Build every world rank's schedule of `args(w)` on its intercommunicator and
+/// run them together.
+fn run_inter<'a>(job: &mut Job, comms: &[Comm], mut args: impl FnMut(usize) -> Args<'a>) {
+    let scheds = (0..comms.len())
+        // SAFETY: the tests' buffers outlive the run.
+        .map(|w| unsafe { inter::build(&comms[w], args(w)) })
+        .collect::<Result<Vec<_>>>()
+        .expect("build");
+    job.run_scheds(scheds).expect("run");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    /// Rooted calls on an intercommunicator: bcast, gather, scatter and reduce
+    /// (non-commutative: the other group's inputs in its rank order) from the
+    /// root `root` of group `rg`; MPI_PROC_NULL ranks keep their buffers.
+    #[test]
+    fn intercomm_rooted(l in 1usize..4, r in 1usize..4, rg in 0usize..2, root in 0usize..3,
+                        len in sizes(), commute: bool, seed: u64) {
+        let comms = inter_comms(l, r);
+        let n = l + r;
+        let sizes = [l, r];
+        let root = root % sizes[rg];
+        let other = sizes[1 - rg];
+        let arg = |w: usize| {
+            let (g, me) = side(&comms, l, w);
+            if g != rg {
+                root as i32
+            } else if me == root {
+                inter::ROOT
+            } else {
+                crate::p2p::PROC_NULL
+            }
+        };
+        let mut job = Job::new(opts(n, true, 8192));
+        // Bcast.
+        let mut bufs: Vec<Vec<u8>> = (0..n)
+            .map(|w| if arg(w) == inter::ROOT { data(seed, w, len) } else { vec![7; len] })
+            .collect();
+        let ptrs: Vec<RawMut> = bufs.iter_mut().map(|b| RawMut::of(b)).collect();
+        run_inter(&mut job, &comms, |w| Args::Bcast { buf: ptrs[w], root: arg(w) });
+        let root_w = (0..n).find(|&w| arg(w) == inter::ROOT).unwrap();
+        for w in 0..n {
+            let want = match arg(w) {
+                crate::p2p::PROC_NULL => vec![7; len],
+                _ => data(seed, root_w, len),
+            };
+            prop_assert_eq!(&bufs[w], &want, "bcast at world rank {}", w);
+        }
+        // Gather, then scatter back.
+        let blk = len.min(5000);
+        let sends: Vec<Vec<u8>> = (0..n).map(|w| data(seed, w, blk)).collect();
+        let mut whole = vec![0u8; other * blk];
+        let wp = RawMut::of(&mut whole);
+        run_inter(&mut job, &comms, |w| Args::Gather {
+            send: (arg(w) >= 0).then(|| Raw::of(&sends[w])),
+            recv: (arg(w) == inter::ROOT).then_some(wp),
+            root: arg(w),
+        });
+        let by_rank = |j: usize| (0..n).find(|&w| side(&comms, l, w) == (1 - rg, j)).unwrap();
+        for j in 0..other {
+            prop_assert_eq!(&whole[j * blk..(j + 1) * blk], &sends[by_rank(j)][..], "gather block {}", j);
+        }
+        let mut outs = vec![vec![0u8; blk]; n];
+        let op: Vec<RawMut> = outs.iter_mut().map(|b| RawMut::of(b)).collect();
+        let wr = Raw::of(&whole);
+        run_inter(&mut job, &comms, |w| Args::Scatter {
+            send: (arg(w) == inter::ROOT).then_some(wr),
+            recv: (arg(w) >= 0).then_some(op[w]),
+            root: arg(w),
+        });
+        for w in 0..n {
+            if arg(w) >= 0 {
+                prop_assert_eq!(&outs[w], &sends[w], "scatter at world rank {}", w);
+            }
+        }
+        // Reduce.
+        let count = len.min(3000) / 16;
+        let red = reduction(commute);
+        let inputs: Vec<Vec<u64>> = (0..n).map(|w| red_input(seed, w, count)).collect();
+        let ins: Vec<Vec<u8>> = inputs.iter().map(|v| words(v)).collect();
+        let mut out = vec![0u8; 16 * count];
+        let outp = RawMut::of(&mut out);
+        run_inter(&mut job, &comms, |w| Args::Reduce {
+            red: &red,
+            send: (arg(w) >= 0).then(|| Raw::of(&ins[w])),
+            recv: (arg(w) == inter::ROOT).then_some(outp),
+            root: arg(w),
+        });
+        let ordered: Vec<Vec<u64>> = (0..other).map(|j| inputs[by_rank(j)].clone()).collect();
+        if count > 0 {
+            prop_assert_eq!(&out, &fold(&red, &ordered, 0..other));
+        }
+    }
+
+    /// Calls without a root: every rank gets the other group's data.
+    #[test]
+    fn intercomm_all(l in 1usize..4, r in 1usize..4, len in sizes(), commute: bool,
+                     lens in proptest::collection::vec(0usize..3000, 9), seed: u64) {
+        let comms = inter_comms(l, r);
+        let n = l + r;
+        let sizes = [l, r];
+        let by_rank = |g: usize, j: usize| (0..n).find(|&w| side(&comms, l, w) == (g, j)).unwrap();
+        let mut job = Job::new(opts(n, true, 8192));
+        run_inter(&mut job, &comms, |_| Args::Barrier);
+        // Allgather.
+        let sends: Vec<Vec<u8>> = (0..n).map(|w| data(seed, w, len)).collect();
+        let mut recvs: Vec<Vec<u8>> = (0..n)
+            .map(|w| vec![0u8; sizes[1 - side(&comms, l, w).0] * len])
+            .collect();
+        let rp: Vec<RawMut> = recvs.iter_mut().map(|b| RawMut::of(b)).collect();
+        run_inter(&mut job, &comms, |w| Args::Allgather { send: Some(Raw::of(&sends[w])), recv: rp[w] });
+        for w in 0..n {
+            let g = side(&comms, l, w).0;
+            let want: Vec<u8> = (0..sizes[1 - g]).flat_map(|j| sends[by_rank(1 - g, j)].clone()).collect();
+            prop_assert_eq!(&recvs[w], &want, "allgather at world rank {}", w);
+        }
+        // Alltoallv: rank s of one group sends rank t of the other lens[(s+2t)%9] bytes.
+        let cnt = |s: usize, t: usize| lens[(s + 2 * t) % 9];
+        let layout_of = |counts: &[usize]| {
+            let mut d = Vec::new();
+            let mut at = 0;
+            for &c in counts {
+                d.push(at);
+                at += c + 1;
+            }
+            (d, at)
+        };
+        let mut sc = Vec::new();
+        let mut rc = Vec::new();
+        for w in 0..n {
+            let (g, me) = side(&comms, l, w);
+            sc.push((0..sizes[1 - g]).map(|t| cnt(me, t)).collect::<Vec<_>>());
+            rc.push((0..sizes[1 - g]).map(|s| cnt(s, me)).collect::<Vec<_>>());
+        }
+        let sl: Vec<_> = sc.iter().map(|c| layout_of(c)).collect();
+        let rl: Vec<_> = rc.iter().map(|c| layout_of(c)).collect();
+        let sbufs: Vec<Vec<u8>> = (0..n).map(|w| data(seed ^ 1, w, sl[w].1)).collect();
+        let mut rbufs: Vec<Vec<u8>> = (0..n).map(|w| vec![0u8; rl[w].1]).collect();
+        let rbp: Vec<RawMut> = rbufs.iter_mut().map(|b| RawMut::of(b)).collect();
+        run_inter(&mut job, &comms, |w| Args::Alltoallv {
+            send: Some((Raw::of(&sbufs[w]), &sc[w][..], &sl[w].0[..])),
+            recv: (rbp[w], &rc[w][..], &rl[w].0[..]),
+            call: "MPI_Alltoallv",
+        });
+        for w in 0..n {
+            let (g, me) = side(&comms, l, w);
+            for s in 0..sizes[1 - g] {
+                let sw = by_rank(1 - g, s);
+                let (at, c) = (sl[sw].0[me], sc[sw][me]);
+                let got = &rbufs[w][rl[w].0[s]..rl[w].0[s] + c];
+                prop_assert_eq!(got, &sbufs[sw][at..at + c], "alltoallv {} from {}", w, sw);
+            }
+        }
+        // Allreduce and reduce_scatter (vectors of l*r elements, scattered by counts).
+        let red = reduction(commute);
+        let unit = 16;
+        let count = l * r * (1 + len.min(2000) / 200);
+        let inputs: Vec<Vec<u64>> = (0..n).map(|w| red_input(seed, w, count)).collect();
+        let ins: Vec<Vec<u8>> = inputs.iter().map(|v| words(v)).collect();
+        let mut outs = vec![vec![0u8; unit * count]; n];
+        let op: Vec<RawMut> = outs.iter_mut().map(|b| RawMut::of(b)).collect();
+        run_inter(&mut job, &comms, |w| Args::Allreduce { red: &red, send: Some(Raw::of(&ins[w])), recv: op[w] });
+        let results: Vec<Vec<u8>> = (0..2)
+            .map(|g| {
+                let ordered: Vec<Vec<u64>> = (0..sizes[g]).map(|j| inputs[by_rank(g, j)].clone()).collect();
+                fold(&red, &ordered, 0..sizes[g])
+            })
+            .collect();
+        for w in 0..n {
+            let g = side(&comms, l, w).0;
+            prop_assert_eq!(&outs[w], &results[1 - g], "allreduce at world rank {}", w);
+        }
+        // Each group's counts (elements) add up to `count`: equal blocks but for
+        // one element moved from the last block to the first.
+        let counts: Vec<Vec<usize>> = (0..2)
+            .map(|g| {
+                let k = sizes[g];
+                let mut c = vec![count / k; k];
+                if k > 1 {
+                    c[0] += 1;
+                    c[k - 1] -= 1;
+                }
+                c.iter().map(|x| x * unit).collect()
+            })
+            .collect();
+        let mut rs = vec![vec![0u8; unit * count]; n];
+        let rsp: Vec<RawMut> = rs.iter_mut().map(|b| RawMut::of(b)).collect();
+        run_inter(&mut job, &comms, |w| Args::ReduceScatter {
+            red: &red,
+            send: Some(Raw::of(&ins[w])),
+            recv: rsp[w],
+            counts: &counts[side(&comms, l, w).0][..],
+            call: "MPI_Reduce_scatter",
+        });
+        for w in 0..n {
+            let (g, me) = side(&comms, l, w);
+            let at: usize = counts[g][..me].iter().sum();
+            let c = counts[g][me];
+            prop_assert_eq!(&rs[w][..c], &results[1 - g][at..at + c], "reduce_scatter at world rank {}", w);
+        }
+    }
+}
+
+#[test]
+fn intercomm_scan_is_refused() {
+    let comms = inter_comms(1, 2);
+    let red = reduction(true);
+    let mut out = [0u8; 16];
+    let inp = [0u8; 16];
+    // SAFETY: the buffers outlive the (refused) call.
+    let e = unsafe {
+        inter::build(
+            &comms[0],
+            Args::Scan {
+                red: &red,
+                send: Some(Raw::of(&inp)),
+                recv: RawMut::of(&mut out),
+                exclusive: false,
+            },
+        )
+    }
+    .err()
+    .expect("refused");
+    assert_eq!(e.class, ErrorClass::Comm);
+    assert!(
+        e.message.contains("not defined on intercommunicators"),
+        "{}",
+        e.message
+    );
+}

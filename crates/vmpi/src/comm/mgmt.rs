@@ -97,6 +97,7 @@ fn inter_members(
             group: Arc::from([local.group[leader], world]),
             tag,
             wire: Some(Arc::from(wire)),
+            far: None,
         });
     Members::Inter {
         local,
@@ -347,6 +348,7 @@ pub fn create_group(comm: &Comm, group: &Group, tag: i32) -> Result<Comm> {
         group: group.arc(),
         tag: TAG_GROUP | tag,
         wire: Some(parent_ranks),
+        far: None,
     };
     let alloc = Alloc::new(comm.coll_ctx, tag, false);
     let ctx = agree::agree("MPI_Comm_create_group", Members::Intra(cc), alloc)?;

@@ -120,6 +120,7 @@ impl Comm {
             group: self.group.clone(),
             tag,
             wire: None,
+            far: None,
         }
     }
 
@@ -155,12 +156,13 @@ impl Comm {
         }
     }
 
-    /// Collectives need an intracommunicator.
+    /// Calls that need an intracommunicator (windows, communicator creation
+    /// from a group, topologies; collectives take both kinds).
     pub fn check_intra(&self, call: &str) -> Result<()> {
         if self.is_inter() {
             return Err(Error::new(
                 ErrorClass::Comm,
-                format!("{call}: collectives on intercommunicators are not supported; merge it first (intercomm_merge)"),
+                format!("{call}: not supported on an intercommunicator; merge it first (intercomm_merge)"),
             ));
         }
         Ok(())
